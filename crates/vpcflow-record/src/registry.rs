@@ -1,0 +1,318 @@
+//! The single field registry: every VPC flow-log field of versions 2–11, once.
+//!
+//! One table row per field (AWS name, Parquet column, version, Rust type, meaning) generates
+//! [`FieldId`], [`FIELDS`] and the [`FlowRecord`] struct with its by-field accessors. Every codec
+//! (text, JSON, Arrow/Parquet), the docs (`docs/fields.md`) and the tests derive from it, so
+//! adding a field is one row here plus its golden lines (ARCHITECTURE.md, "Add a field").
+//!
+//! Sources: `shared/reference/flow-log-format.md` §2–3 (AWS *Available fields* table; v8–v11
+//! partly from secondary sources, see its §10). Version 6 has no VPC fields (it is the Transit
+//! Gateway schema), so no row carries it.
+
+use std::net::IpAddr;
+
+use compact_str::CompactString;
+
+use crate::value::{
+    Action, Count, FieldValue, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar,
+    TcpFlags, TrafficPath, ValueError,
+};
+
+/// Everything the registry knows about one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDef {
+    /// The field's identity.
+    pub id: FieldId,
+    /// The name AWS uses in `${…}` formats and header lines (`account-id`).
+    pub name: &'static str,
+    /// The Parquet/Athena column name (`account_id`).
+    pub column: &'static str,
+    /// The flow-log version that introduced the field.
+    pub version: u8,
+    /// Storage kind: Parquet type, and whether JSON shows a number.
+    pub kind: Kind,
+    /// One line on what the field means.
+    pub description: &'static str,
+}
+
+macro_rules! registry {
+    ($( $variant:ident $ident:ident $name:literal $column:literal $version:literal $ty:ty, $desc:literal; )*) => {
+        /// Identifies one flow-log field. The discriminant is the field's index in [`FIELDS`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum FieldId {
+            $(
+                #[doc = concat!("`", $name, "` (v", $version, "): ", $desc)]
+                $variant,
+            )*
+        }
+
+        /// Every field, in AWS's table order (versions ascending). `FIELDS[id as usize].id == id`.
+        pub static FIELDS: &[FieldDef] = &[
+            $(FieldDef {
+                id: FieldId::$variant,
+                name: $name,
+                column: $column,
+                version: $version,
+                kind: <$ty as FieldValue>::KIND,
+                description: $desc,
+            },)*
+        ];
+
+        /// One flow-log record: every field of every version, each absent (`-`) unless set.
+        ///
+        /// A record carries values, not a format: which fields a line shows, and in what order,
+        /// is the [`crate::LogFormat`]'s business.
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct FlowRecord {
+            $(
+                #[doc = concat!("`", $name, "`: ", $desc)]
+                pub $ident: Option<$ty>,
+            )*
+        }
+
+        impl FlowRecord {
+            /// The field's value as a [`Scalar`], or `None` when absent.
+            pub fn get(&self, id: FieldId) -> Option<Scalar<'_>> {
+                match id {
+                    $(FieldId::$variant => self.$ident.as_ref().map(FieldValue::scalar),)*
+                }
+            }
+
+            /// True when the field has a value.
+            pub fn is_set(&self, id: FieldId) -> bool {
+                match id {
+                    $(FieldId::$variant => self.$ident.is_some(),)*
+                }
+            }
+
+            /// Sets a field from a record-line token (`-` means absent).
+            pub fn set_text(&mut self, id: FieldId, token: &str) -> Result<(), ValueError> {
+                match id {
+                    $(FieldId::$variant => {
+                        self.$ident = if token == "-" {
+                            None
+                        } else {
+                            Some(<$ty as FieldValue>::parse_text(token)?)
+                        };
+                    })*
+                }
+                Ok(())
+            }
+
+            /// Sets a field from an integer (JSON number, Arrow integer column).
+            pub fn set_int(&mut self, id: FieldId, value: i64) -> Result<(), ValueError> {
+                match id {
+                    $(FieldId::$variant => self.$ident = Some(<$ty as FieldValue>::from_int(value)?),)*
+                }
+                Ok(())
+            }
+
+            /// Makes a field absent.
+            pub fn clear(&mut self, id: FieldId) {
+                match id {
+                    $(FieldId::$variant => self.$ident = None,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    // ── version 2: the default format ─────────────────────────────────────────────────────
+    Version version "version" "version" 2 u8, "Flow-log version: the highest version among the format's fields.";
+    AccountId account_id "account-id" "account_id" 2 CompactString, "Account that owns the source network interface (may be `unknown` for AWS-service ENIs).";
+    InterfaceId interface_id "interface-id" "interface_id" 2 CompactString, "Network interface for which the traffic is recorded.";
+    Srcaddr srcaddr "srcaddr" "srcaddr" 2 IpAddr, "Source address (for outgoing traffic, the interface's private address).";
+    Dstaddr dstaddr "dstaddr" "dstaddr" 2 IpAddr, "Destination address (for incoming traffic, the interface's private address).";
+    Srcport srcport "srcport" "srcport" 2 u16, "Source port (0 for ICMP).";
+    Dstport dstport "dstport" "dstport" 2 u16, "Destination port (0 for ICMP).";
+    Protocol protocol "protocol" "protocol" 2 Protocol, "IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).";
+    Packets packets "packets" "packets" 2 Count, "Packets transferred during the flow in the interval.";
+    Bytes bytes "bytes" "bytes" 2 Count, "Bytes (sum of IP total lengths) transferred during the flow in the interval.";
+    Start start "start" "start" 2 Count, "Unix seconds of the first packet of the flow in the interval.";
+    End end "end" "end" 2 Count, "Unix seconds of the last packet of the flow in the interval.";
+    Action action "action" "action" 2 Action, "ACCEPT or REJECT, from security groups and network ACLs.";
+    LogStatus log_status "log-status" "log_status" 2 LogStatus, "OK, NODATA (no traffic in the interval) or SKIPDATA (records were skipped).";
+    // ── version 3 ─────────────────────────────────────────────────────────────────────────
+    VpcId vpc_id "vpc-id" "vpc_id" 3 CompactString, "VPC that contains the network interface.";
+    SubnetId subnet_id "subnet-id" "subnet_id" 3 CompactString, "Subnet that contains the network interface.";
+    InstanceId instance_id "instance-id" "instance_id" 3 CompactString, "Instance of the interface, if owned by you (`-` for requester-managed ENIs).";
+    TcpFlags tcp_flags "tcp-flags" "tcp_flags" 3 TcpFlags, "OR of FIN 1, SYN 2, RST 4, SYN-ACK 18 over the interval.";
+    Type r#type "type" "type" 3 IpType, "Type of traffic: IPv4, IPv6 or EFA.";
+    PktSrcaddr pkt_srcaddr "pkt-srcaddr" "pkt_srcaddr" 3 IpAddr, "Packet-level (original) source address.";
+    PktDstaddr pkt_dstaddr "pkt-dstaddr" "pkt_dstaddr" 3 IpAddr, "Packet-level (original) destination address.";
+    // ── version 4 ─────────────────────────────────────────────────────────────────────────
+    Region region "region" "region" 4 CompactString, "Region that contains the network interface.";
+    AzId az_id "az-id" "az_id" 4 CompactString, "Availability Zone ID (e.g. use1-az4) of the interface.";
+    SublocationType sublocation_type "sublocation-type" "sublocation_type" 4 CompactString, "wavelength, outpost or localzone; `-` when not in a sublocation.";
+    SublocationId sublocation_id "sublocation-id" "sublocation_id" 4 CompactString, "ID of the sublocation; `-` when not in a sublocation.";
+    // ── version 5 ─────────────────────────────────────────────────────────────────────────
+    PktSrcAwsService pkt_src_aws_service "pkt-src-aws-service" "pkt_src_aws_service" 5 CompactString, "AWS service (ip-ranges subset) of pkt-srcaddr, e.g. S3.";
+    PktDstAwsService pkt_dst_aws_service "pkt-dst-aws-service" "pkt_dst_aws_service" 5 CompactString, "AWS service (ip-ranges subset) of pkt-dstaddr.";
+    FlowDirection flow_direction "flow-direction" "flow_direction" 5 FlowDirection, "ingress or egress, relative to the interface.";
+    TrafficPath traffic_path "traffic-path" "traffic_path" 5 TrafficPath, "Path of egress traffic, 1–8 (`-` for ingress).";
+    // ── version 7: ECS ────────────────────────────────────────────────────────────────────
+    EcsClusterArn ecs_cluster_arn "ecs-cluster-arn" "ecs_cluster_arn" 7 CompactString, "ARN of the ECS cluster of the task.";
+    EcsClusterName ecs_cluster_name "ecs-cluster-name" "ecs_cluster_name" 7 CompactString, "Name of the ECS cluster of the task.";
+    EcsContainerInstanceArn ecs_container_instance_arn "ecs-container-instance-arn" "ecs_container_instance_arn" 7 CompactString, "ARN of the container instance (EC2 launch type; `-` on Fargate).";
+    EcsContainerInstanceId ecs_container_instance_id "ecs-container-instance-id" "ecs_container_instance_id" 7 CompactString, "ID of the container instance (EC2 launch type; `-` on Fargate).";
+    EcsContainerId ecs_container_id "ecs-container-id" "ecs_container_id" 7 CompactString, "Docker runtime ID of the task's first container.";
+    EcsSecondContainerId ecs_second_container_id "ecs-second-container-id" "ecs_second_container_id" 7 CompactString, "Docker runtime ID of the task's second container.";
+    EcsServiceName ecs_service_name "ecs-service-name" "ecs_service_name" 7 CompactString, "ECS service that started the task, if any.";
+    EcsTaskDefinitionArn ecs_task_definition_arn "ecs-task-definition-arn" "ecs_task_definition_arn" 7 CompactString, "ARN of the task definition.";
+    EcsTaskArn ecs_task_arn "ecs-task-arn" "ecs_task_arn" 7 CompactString, "ARN of the ECS task.";
+    EcsTaskId ecs_task_id "ecs-task-id" "ecs_task_id" 7 CompactString, "ID of the ECS task.";
+    // ── versions 8–10 ─────────────────────────────────────────────────────────────────────
+    RejectReason reject_reason "reject-reason" "reject_reason" 8 CompactString, "Why traffic was rejected: BPA (VPC Block Public Access); `-` otherwise.";
+    ResourceId resource_id "resource-id" "resource_id" 9 CompactString, "Resource the flow belongs to when there is no ENI to name (regional NAT gateway).";
+    EncryptionStatus encryption_status "encryption-status" "encryption_status" 10 u8, "0 plain, 1 Nitro-encrypted, 2 application-encrypted, 3 both.";
+    // ── version 11: tags and next hop ─────────────────────────────────────────────────────
+    InstanceTag instance_tag "instance-tag" "instance_tag" 11 CompactString, "Value of the first configured instance tag key.";
+    InstanceTag2 instance_tag_2 "instance-tag-2" "instance_tag_2" 11 CompactString, "Value of the second configured instance tag key.";
+    InterfaceTag interface_tag "interface-tag" "interface_tag" 11 CompactString, "Value of the first configured network-interface tag key.";
+    InterfaceTag2 interface_tag_2 "interface-tag-2" "interface_tag_2" 11 CompactString, "Value of the second configured network-interface tag key.";
+    AsgTag asg_tag "asg-tag" "asg_tag" 11 CompactString, "Value of the first configured auto-scaling-group tag key.";
+    AsgTag2 asg_tag_2 "asg-tag-2" "asg_tag_2" 11 CompactString, "Value of the second configured auto-scaling-group tag key.";
+    InterfaceType interface_type "interface-type" "interface_type" 11 CompactString, "Type of the capturing ENI (nat_gateway, vpc_endpoint, …).";
+    NextHopInterfaceId next_hop_interface_id "next-hop-interface-id" "next_hop_interface_id" 11 CompactString, "ENI of the next hop (egress: receiver; ingress: sender).";
+    NextHopSubnetId next_hop_subnet_id "next-hop-subnet-id" "next_hop_subnet_id" 11 CompactString, "Subnet of the next-hop ENI.";
+    NextHopAzId next_hop_az_id "next-hop-az-id" "next_hop_az_id" 11 CompactString, "Availability Zone ID of the next-hop ENI.";
+    NextHopVpcId next_hop_vpc_id "next-hop-vpc-id" "next_hop_vpc_id" 11 CompactString, "VPC of the next-hop ENI.";
+    NextHopInterfaceType next_hop_interface_type "next-hop-interface-type" "next_hop_interface_type" 11 CompactString, "Type of the next-hop ENI (same words as interface-type).";
+}
+
+impl FieldId {
+    /// The registry entry of this field.
+    pub fn def(self) -> &'static FieldDef {
+        &FIELDS[self as usize]
+    }
+
+    /// The AWS name (`account-id`).
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+
+    /// The Parquet column name (`account_id`).
+    pub fn column(self) -> &'static str {
+        self.def().column
+    }
+
+    /// The version that introduced the field.
+    pub fn version(self) -> u8 {
+        self.def().version
+    }
+
+    /// The storage kind.
+    pub fn kind(self) -> Kind {
+        self.def().kind
+    }
+
+    /// Looks a field up by its AWS name (`log-status`).
+    pub fn from_name(name: &str) -> Option<FieldId> {
+        FIELDS.iter().find(|f| f.name == name).map(|f| f.id)
+    }
+
+    /// Looks a field up by its Parquet column name (`log_status`).
+    pub fn from_column(column: &str) -> Option<FieldId> {
+        FIELDS.iter().find(|f| f.column == column).map(|f| f.id)
+    }
+
+    /// Every field, in registry order.
+    pub fn all() -> impl ExactSizeIterator<Item = FieldId> {
+        FIELDS.iter().map(|f| f.id)
+    }
+}
+
+impl std::fmt::Display for FieldId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The registry as a Markdown table: the source of `docs/fields.md` (a test keeps it current).
+pub fn fields_markdown() -> String {
+    let mut out = String::from(
+        "# Flow-log fields\n\nGenerated from the field registry (`crates/vpcflow-record/src/registry.rs`); \
+         do not edit by hand. `VPCFLOW_BLESS=1 cargo test -p vpcflow-record` rewrites it.\n\n\
+         | field | column | version | Parquet type | meaning |\n|---|---|---|---|---|\n",
+    );
+    for f in FIELDS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {} | {} |\n",
+            f.name,
+            f.column,
+            f.version,
+            f.kind.parquet_name(),
+            f.description
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_consistent() {
+        assert_eq!(FIELDS.len(), 54, "v2–v11 have 54 VPC fields (flow-log-format.md §2)");
+        for (i, f) in FIELDS.iter().enumerate() {
+            assert_eq!(f.id as usize, i, "{} out of place", f.name);
+            assert_eq!(f.column, f.name.replace('-', "_"), "column of {}", f.name);
+            assert_eq!(FieldId::from_name(f.name), Some(f.id));
+            assert_eq!(FieldId::from_column(f.column), Some(f.id));
+        }
+        // Versions never go down in table order.
+        assert!(FIELDS.windows(2).all(|w| w[0].version <= w[1].version));
+    }
+
+    #[test]
+    fn cumulative_counts_per_version_match_aws() {
+        // flow-log-format.md §2: 14, 21, 25, 29, (none in 6), 39, 40, 41, 42, 54.
+        let upto = |v: u8| FIELDS.iter().filter(|f| f.version <= v).count();
+        let want = [(2, 14), (3, 21), (4, 25), (5, 29), (6, 29), (7, 39), (8, 40), (9, 41), (10, 42), (11, 54)];
+        for (v, n) in want {
+            assert_eq!(upto(v), n, "fields up to v{v}");
+        }
+    }
+
+    #[test]
+    fn integer_fields_are_exactly_the_json_number_fields() {
+        // design.md `convert --to jsonl` contract: these become JSON numbers, all else strings.
+        let numbers = [
+            "version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end",
+            "tcp-flags", "traffic-path", "encryption-status",
+        ];
+        let ints: Vec<_> = FIELDS.iter().filter(|f| f.kind.is_int()).map(|f| f.name).collect();
+        assert_eq!(ints, numbers);
+        // §6.2: INT_64 for packets, bytes, start, end; INT_32 for the other integers.
+        let int64: Vec<_> = FIELDS.iter().filter(|f| f.kind == Kind::Int64).map(|f| f.name).collect();
+        assert_eq!(int64, ["packets", "bytes", "start", "end"]);
+    }
+
+    #[test]
+    fn docs_fields_md_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/fields.md");
+        let want = fields_markdown();
+        if std::env::var_os("VPCFLOW_BLESS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(have == want, "docs/fields.md is stale: run VPCFLOW_BLESS=1 cargo test -p vpcflow-record");
+    }
+
+    #[test]
+    fn set_and_get_by_id() {
+        let mut r = FlowRecord::default();
+        r.set_text(FieldId::Srcport, "443").unwrap();
+        r.set_int(FieldId::Packets, 20).unwrap();
+        r.set_text(FieldId::AccountId, "000000000000").unwrap();
+        assert_eq!(r.srcport, Some(443));
+        assert_eq!(r.packets, Some(Count(20)));
+        assert_eq!(r.get(FieldId::AccountId).unwrap().to_string(), "000000000000");
+        r.set_text(FieldId::Srcport, "-").unwrap();
+        assert!(!r.is_set(FieldId::Srcport));
+        assert!(r.set_int(FieldId::AccountId, 12).is_err(), "a number would lose leading zeros");
+    }
+}
