@@ -23,7 +23,9 @@ use crate::value::{Kind, Scalar, ValueError};
 #[non_exhaustive]
 pub enum BatchError {
     /// A column that is no flow-log field (the file is not a flow-log file).
-    #[error("column '{0}' is not a flow-log field (expected AWS column names such as 'account_id')")]
+    #[error(
+        "column '{0}' is not a flow-log field (expected AWS column names such as 'account_id')"
+    )]
     UnknownColumn(String),
     /// A flow-log column of an unusable type.
     #[error("column '{column}' has type {found}, expected {expected}")]
@@ -39,14 +41,14 @@ pub enum BatchError {
     #[error("no columns")]
     NoColumns,
     /// A value invalid for its field.
-    #[error("row {row}, column '{field}': {source}", field = field.column())]
+    #[error("row {row}, column '{field}': {reason}", field = field.column())]
     Value {
         /// 0-based row in the batch.
         row: usize,
         /// The field.
         field: FieldId,
         /// What was wrong with it.
-        source: ValueError,
+        reason: ValueError,
     },
     /// Arrow itself failed (casting a column).
     #[error(transparent)]
@@ -85,10 +87,17 @@ pub fn format_of_schema(schema: &Schema) -> Result<LogFormat, BatchError> {
         let ok = if id.kind().is_int() {
             col.data_type().is_integer()
         } else {
-            matches!(col.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            matches!(
+                col.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
         };
         if !ok {
-            let expected = if id.kind().is_int() { "an integer" } else { "a string" };
+            let expected = if id.kind().is_int() {
+                "an integer"
+            } else {
+                "a string"
+            };
             return Err(BatchError::ColumnType {
                 column: name.clone(),
                 found: col.data_type().clone(),
@@ -123,10 +132,17 @@ impl BatchBuilder {
             .map(|f| match f.kind() {
                 Kind::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
                 Kind::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(capacity)),
-                Kind::Utf8 => ColumnBuilder::Utf8(StringBuilder::with_capacity(capacity, capacity * 16)),
+                Kind::Utf8 => {
+                    ColumnBuilder::Utf8(StringBuilder::with_capacity(capacity, capacity * 16))
+                }
             })
             .collect();
-        BatchBuilder { format: format.clone(), schema: schema(format), columns, rows: 0 }
+        BatchBuilder {
+            format: format.clone(),
+            schema: schema(format),
+            columns,
+            rows: 0,
+        }
     }
 
     /// The schema of the batches this builder makes.
@@ -202,21 +218,37 @@ impl BatchReader {
             let reader = if field.kind().is_int() {
                 let a = arrow_cast::cast(col, &DataType::Int64)?;
                 ColumnReader::Int(
-                    a.as_any().downcast_ref::<Int64Array>().cloned().ok_or_else(|| {
-                        ArrowError::CastError(format!("column {} did not cast to Int64", field.column()))
-                    })?,
+                    a.as_any()
+                        .downcast_ref::<Int64Array>()
+                        .cloned()
+                        .ok_or_else(|| {
+                            ArrowError::CastError(format!(
+                                "column {} did not cast to Int64",
+                                field.column()
+                            ))
+                        })?,
                 )
             } else {
                 let a = arrow_cast::cast(col, &DataType::Utf8)?;
                 ColumnReader::Utf8(
-                    a.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| {
-                        ArrowError::CastError(format!("column {} did not cast to Utf8", field.column()))
-                    })?,
+                    a.as_any()
+                        .downcast_ref::<StringArray>()
+                        .cloned()
+                        .ok_or_else(|| {
+                            ArrowError::CastError(format!(
+                                "column {} did not cast to Utf8",
+                                field.column()
+                            ))
+                        })?,
                 )
             };
             columns.push(reader);
         }
-        Ok(BatchReader { format, columns, rows: batch.num_rows() })
+        Ok(BatchReader {
+            format,
+            columns,
+            rows: batch.num_rows(),
+        })
     }
 
     /// The format the batch's columns spell.
@@ -245,7 +277,7 @@ impl BatchReader {
                     Ok(())
                 }
             };
-            res.map_err(|source| BatchError::Value { row, field, source })?;
+            res.map_err(|reason| BatchError::Value { row, field, reason })?;
         }
         Ok(())
     }
@@ -260,14 +292,27 @@ mod tests {
     fn schema_uses_aws_column_names_and_types() {
         let f = LogFormat::default_v2();
         let s = schema(&f);
-        let cols: Vec<String> =
-            s.fields().iter().map(|c| format!("{} {}", c.name(), c.data_type())).collect();
+        let cols: Vec<String> = s
+            .fields()
+            .iter()
+            .map(|c| format!("{} {}", c.name(), c.data_type()))
+            .collect();
         assert_eq!(
             cols,
             [
-                "version Int32", "account_id Utf8", "interface_id Utf8", "srcaddr Utf8",
-                "dstaddr Utf8", "srcport Int32", "dstport Int32", "protocol Int32",
-                "packets Int64", "bytes Int64", "start Int64", "end Int64", "action Utf8",
+                "version Int32",
+                "account_id Utf8",
+                "interface_id Utf8",
+                "srcaddr Utf8",
+                "dstaddr Utf8",
+                "srcport Int32",
+                "dstport Int32",
+                "protocol Int32",
+                "packets Int64",
+                "bytes Int64",
+                "start Int64",
+                "end Int64",
+                "action Utf8",
                 "log_status Utf8",
             ]
         );
@@ -303,6 +348,9 @@ mod tests {
             "column 'name' is not a flow-log field (expected AWS column names such as 'account_id')"
         );
         let s = Schema::new(vec![Field::new("srcport", DataType::Utf8, true)]);
-        assert_eq!(format_of_schema(&s).unwrap_err().to_string(), "column 'srcport' has type Utf8, expected an integer");
+        assert_eq!(
+            format_of_schema(&s).unwrap_err().to_string(),
+            "column 'srcport' has type Utf8, expected an integer"
+        );
     }
 }

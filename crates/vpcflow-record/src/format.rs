@@ -64,7 +64,11 @@ pub enum FormatError {
 
 /// ", did you mean 'x'?" for a name close to a real field (common typos: `src-addr`, `logstatus`).
 fn suggest(name: &str) -> String {
-    let squash = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
+    let squash = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    };
     let want = squash(&name.to_ascii_lowercase());
     FIELDS
         .iter()
@@ -121,7 +125,10 @@ impl LogFormat {
                 .strip_prefix("${")
                 .and_then(|t| t.strip_suffix('}'))
                 .filter(|n| !n.contains(['$', '{', '}']))
-                .ok_or_else(|| FormatError::NotAField { token: tok.to_owned(), position })?;
+                .ok_or_else(|| FormatError::NotAField {
+                    token: tok.to_owned(),
+                    position,
+                })?;
             fields.push((position, name));
         }
         Self::from_named(fields)
@@ -134,7 +141,11 @@ impl LogFormat {
 
     /// Parses either form: `${…}` tokens if the input has any, else the header form.
     pub fn parse_any(input: &str) -> Result<LogFormat, FormatError> {
-        if input.contains("${") { Self::parse(input) } else { Self::from_header(input) }
+        if input.contains("${") {
+            Self::parse(input)
+        } else {
+            Self::from_header(input)
+        }
     }
 
     /// Builds a format from field ids; fails on a duplicate or an empty list.
@@ -145,7 +156,11 @@ impl LogFormat {
         }
         for (i, f) in fields.iter().enumerate() {
             if let Some(first) = fields[..i].iter().position(|g| g == f) {
-                return Err(FormatError::Duplicate { name: f.name(), first, position: i });
+                return Err(FormatError::Duplicate {
+                    name: f.name(),
+                    first,
+                    position: i,
+                });
             }
         }
         let version = fields.iter().map(|f| f.version()).max().unwrap_or(2);
@@ -155,10 +170,16 @@ impl LogFormat {
     fn from_named(named: Vec<(usize, &str)>) -> Result<LogFormat, FormatError> {
         let mut fields: Vec<(usize, FieldId)> = Vec::with_capacity(named.len());
         for (position, name) in named {
-            let id = FieldId::from_name(name)
-                .ok_or_else(|| FormatError::UnknownField { name: name.to_owned(), position })?;
+            let id = FieldId::from_name(name).ok_or_else(|| FormatError::UnknownField {
+                name: name.to_owned(),
+                position,
+            })?;
             if let Some((first, _)) = fields.iter().find(|(_, f)| *f == id) {
-                return Err(FormatError::Duplicate { name: id.name(), first: *first, position });
+                return Err(FormatError::Duplicate {
+                    name: id.name(),
+                    first: *first,
+                    position,
+                });
             }
             fields.push((position, id));
         }
@@ -197,7 +218,11 @@ impl LogFormat {
 
     /// The header line (`version account-id …`), as S3 text files start.
     pub fn header(&self) -> String {
-        self.fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(" ")
+        self.fields
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// True when `line` is a header line: every token is a field name (no record line is).
@@ -273,16 +298,43 @@ mod tests {
         // One row per rejection rule (flow-log-format.md §4.2 and the list).
         let rows = [
             ("", "the format is empty: it must name at least one field"),
-            ("   ", "the format is empty: it must name at least one field"),
-            ("${version} ${srcaddr} ", "trailing space at position 21: fields are separated by exactly one space"),
-            (" ${version}", "leading space at position 0: fields are separated by exactly one space"),
-            ("${version}  ${srcaddr}", "two spaces in a row at position 11: fields are separated by exactly one space"),
-            ("$${version} ${srcaddr}", "'$${version}' at position 0 is not of the form ${field}"),
-            ("${version} srcaddr", "'srcaddr' at position 11 is not of the form ${field}"),
-            ("${version", "'${version' at position 0 is not of the form ${field}"),
-            ("${version} ${src-addr}", "unknown field 'src-addr' at position 11, did you mean 'srcaddr'?"),
+            (
+                "   ",
+                "the format is empty: it must name at least one field",
+            ),
+            (
+                "${version} ${srcaddr} ",
+                "trailing space at position 21: fields are separated by exactly one space",
+            ),
+            (
+                " ${version}",
+                "leading space at position 0: fields are separated by exactly one space",
+            ),
+            (
+                "${version}  ${srcaddr}",
+                "two spaces in a row at position 11: fields are separated by exactly one space",
+            ),
+            (
+                "$${version} ${srcaddr}",
+                "'$${version}' at position 0 is not of the form ${field}",
+            ),
+            (
+                "${version} srcaddr",
+                "'srcaddr' at position 11 is not of the form ${field}",
+            ),
+            (
+                "${version",
+                "'${version' at position 0 is not of the form ${field}",
+            ),
+            (
+                "${version} ${src-addr}",
+                "unknown field 'src-addr' at position 11, did you mean 'srcaddr'?",
+            ),
             ("${nope}", "unknown field 'nope' at position 0"),
-            ("${srcaddr} ${dstaddr} ${srcaddr}", "field 'srcaddr' appears twice (positions 0 and 22)"),
+            (
+                "${srcaddr} ${dstaddr} ${srcaddr}",
+                "field 'srcaddr' appears twice (positions 0 and 22)",
+            ),
             ("${tgw-id}", "unknown field 'tgw-id' at position 0"),
         ];
         for (input, want) in rows {
@@ -303,10 +355,18 @@ mod tests {
     fn header_form_and_detection() {
         let f = LogFormat::from_header("instance-id interface-id srcaddr").unwrap();
         assert_eq!(f.to_string(), "${instance-id} ${interface-id} ${srcaddr}");
-        assert_eq!(LogFormat::parse_any("instance-id interface-id srcaddr").unwrap(), f);
-        assert_eq!(LogFormat::parse_any("${instance-id} ${interface-id} ${srcaddr}").unwrap(), f);
+        assert_eq!(
+            LogFormat::parse_any("instance-id interface-id srcaddr").unwrap(),
+            f
+        );
+        assert_eq!(
+            LogFormat::parse_any("${instance-id} ${interface-id} ${srcaddr}").unwrap(),
+            f
+        );
         assert!(LogFormat::is_header_line("version account-id\r\n"));
-        assert!(!LogFormat::is_header_line("2 123456789010 eni-1 - - - - - - - 1 2 - NODATA"));
+        assert!(!LogFormat::is_header_line(
+            "2 123456789010 eni-1 - - - - - - - 1 2 - NODATA"
+        ));
         assert!(!LogFormat::is_header_line(""));
     }
 }

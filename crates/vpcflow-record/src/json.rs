@@ -33,12 +33,12 @@ pub enum JsonError {
         found: &'static str,
     },
     /// A value invalid for its field.
-    #[error("key '{field}': {source}")]
+    #[error("key '{field}': {reason}")]
     Value {
         /// The field.
         field: FieldId,
         /// What was wrong with it.
-        source: ValueError,
+        reason: ValueError,
     },
     /// The object has no keys.
     #[error("the object has no keys")]
@@ -118,16 +118,25 @@ pub fn decode(line: &str) -> Result<(LogFormat, FlowRecord), JsonError> {
     for (key, v) in &map {
         let field = FieldId::from_name(key).ok_or_else(|| JsonError::UnknownKey(key.clone()))?;
         fields.push(field);
-        let wrap = |source| JsonError::Value { field, source };
+        let wrap = |reason| JsonError::Value { field, reason };
         match v {
             serde_json::Value::Null => rec.clear(field),
             serde_json::Value::String(s) => rec.set_text(field, s).map_err(wrap)?,
             serde_json::Value::Number(n) if n.is_i64() => {
-                rec.set_int(field, n.as_i64().unwrap_or_default()).map_err(wrap)?;
+                rec.set_int(field, n.as_i64().unwrap_or_default())
+                    .map_err(wrap)?;
             }
             other => {
-                let expected = if field.kind().is_int() { "number" } else { "string" };
-                return Err(JsonError::BadType { field, expected, found: type_name(other) });
+                let expected = if field.kind().is_int() {
+                    "number"
+                } else {
+                    "string"
+                };
+                return Err(JsonError::BadType {
+                    field,
+                    expected,
+                    found: type_name(other),
+                });
             }
         }
     }
@@ -143,7 +152,11 @@ mod tests {
     #[test]
     fn numbers_strings_and_nulls() {
         let f = LogFormat::default_v2();
-        let r = crate::text::decode(&f, "2 001607371330 eni-1 - - - - - - - 1431280876 1431280934 - NODATA").unwrap();
+        let r = crate::text::decode(
+            &f,
+            "2 001607371330 eni-1 - - - - - - - 1431280876 1431280934 - NODATA",
+        )
+        .unwrap();
         assert_eq!(
             encode(&f, &r),
             r#"{"version":2,"account-id":"001607371330","interface-id":"eni-1","srcaddr":null,"dstaddr":null,"srcport":null,"dstport":null,"protocol":null,"packets":null,"bytes":null,"start":1431280876,"end":1431280934,"action":null,"log-status":"NODATA"}"#
@@ -155,7 +168,10 @@ mod tests {
     #[test]
     fn strings_are_escaped() {
         let f = LogFormat::parse("${instance-tag}").unwrap();
-        let r = FlowRecord { instance_tag: Some("a\"b\\c\u{1}".into()), ..Default::default() };
+        let r = FlowRecord {
+            instance_tag: Some("a\"b\\c\u{1}".into()),
+            ..Default::default()
+        };
         assert_eq!(encode(&f, &r), r#"{"instance-tag":"a\"b\\c\u0001"}"#);
         assert_eq!(decode(&encode(&f, &r)).unwrap().1, r);
     }
@@ -165,15 +181,35 @@ mod tests {
         let rows = [
             ("[1]", "expected a JSON object, one per line"),
             ("{}", "the object has no keys"),
-            (r#"{"nope": 1}"#, "unknown key 'nope': keys must be flow-log field names such as 'account-id'"),
-            (r#"{"srcport": 1.5}"#, "key 'srcport': expected a number, found a non-integer number"),
-            (r#"{"srcport": true}"#, "key 'srcport': expected a number, found a boolean"),
-            (r#"{"account-id": 12}"#, "key 'account-id': expected a string, found the number 12"),
-            (r#"{"srcaddr": "1.2.3"}"#, "key 'srcaddr': '1.2.3' is not an IPv4 or IPv6 address"),
+            (
+                r#"{"nope": 1}"#,
+                "unknown key 'nope': keys must be flow-log field names such as 'account-id'",
+            ),
+            (
+                r#"{"srcport": 1.5}"#,
+                "key 'srcport': expected a number, found a non-integer number",
+            ),
+            (
+                r#"{"srcport": true}"#,
+                "key 'srcport': expected a number, found a boolean",
+            ),
+            (
+                r#"{"account-id": 12}"#,
+                "key 'account-id': expected a string, found the number 12",
+            ),
+            (
+                r#"{"srcaddr": "1.2.3"}"#,
+                "key 'srcaddr': '1.2.3' is not an IPv4 or IPv6 address",
+            ),
         ];
         for (line, want) in rows {
             assert_eq!(decode(line).unwrap_err().to_string(), want, "{line}");
         }
-        assert!(decode("{").unwrap_err().to_string().starts_with("invalid JSON: "));
+        assert!(
+            decode("{")
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid JSON: ")
+        );
     }
 }

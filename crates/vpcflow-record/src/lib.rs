@@ -37,6 +37,6 @@ pub mod value;
 pub use format::{DEFAULT_FORMAT, FormatError, LogFormat};
 pub use registry::{FIELDS, FieldDef, FieldId, FlowRecord};
 pub use value::{
-    Action, Count, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar, TcpFlags,
-    TrafficPath, ValueError,
+    Action, Count, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar, TcpFlags, TrafficPath,
+    ValueError,
 };

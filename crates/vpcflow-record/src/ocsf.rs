@@ -83,7 +83,13 @@ const ENI_SIDE: &[(FieldId, &str)] = &[
 
 /// One endpoint: `ip` is the packet-level address when it differs from the ENI-level one, which
 /// then goes to `intermediate_ips`.
-fn endpoint(rec: &FlowRecord, addr: FieldId, pkt: FieldId, port: FieldId, svc: FieldId) -> Map<String, Value> {
+fn endpoint(
+    rec: &FlowRecord,
+    addr: FieldId,
+    pkt: FieldId,
+    port: FieldId,
+    svc: FieldId,
+) -> Map<String, Value> {
     let mut ep = Map::new();
     let a = text(rec, addr);
     let p = text(rec, pkt);
@@ -125,7 +131,11 @@ pub fn to_ocsf(rec: &FlowRecord) -> Value {
     product.insert("name".into(), json!("Amazon VPC"));
     product.insert("vendor_name".into(), json!("AWS"));
     product.insert("feature".into(), json!({"name": "Flowlogs"}));
-    put(&mut product, "version", text(rec, FieldId::Version).map(|v| Value::String(v.to_string())));
+    put(
+        &mut product,
+        "version",
+        text(rec, FieldId::Version).map(|v| Value::String(v.to_string())),
+    );
     ev.insert(
         "metadata".into(),
         json!({"product": product, "profiles": ["cloud", "datetime", "security_control"], "version": OCSF_VERSION}),
@@ -140,8 +150,20 @@ pub fn to_ocsf(rec: &FlowRecord) -> Value {
     put(&mut cloud, "zone", text(rec, FieldId::AzId));
     ev.insert("cloud".into(), Value::Object(cloud));
 
-    let mut src = endpoint(rec, FieldId::Srcaddr, FieldId::PktSrcaddr, FieldId::Srcport, FieldId::PktSrcAwsService);
-    let mut dst = endpoint(rec, FieldId::Dstaddr, FieldId::PktDstaddr, FieldId::Dstport, FieldId::PktDstAwsService);
+    let mut src = endpoint(
+        rec,
+        FieldId::Srcaddr,
+        FieldId::PktSrcaddr,
+        FieldId::Srcport,
+        FieldId::PktSrcAwsService,
+    );
+    let mut dst = endpoint(
+        rec,
+        FieldId::Dstaddr,
+        FieldId::PktDstaddr,
+        FieldId::Dstport,
+        FieldId::PktDstAwsService,
+    );
     let mut unmapped = Map::new();
     let eni_side = match rec.flow_direction {
         Some(FlowDirection::Ingress) => Some(&mut dst),
@@ -258,13 +280,22 @@ mod tests {
         assert_eq!(o["disposition"], "Allowed");
         assert_eq!(o["status_code"], "OK");
         assert_eq!(o["metadata"]["product"]["version"], "5");
-        assert!(o.get("unmapped").is_none(), "sublocation fields are absent: {o}");
+        assert!(
+            o.get("unmapped").is_none(),
+            "sublocation fields are absent: {o}"
+        );
     }
 
     #[test]
     fn nat_gateway_pkt_addresses_become_intermediate_ips() {
-        let f = LogFormat::from_header("interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr action").unwrap();
-        let r = text::decode(&f, "eni-1235b8ca123456789 10.0.0.220 10.0.1.5 203.0.113.5 10.0.1.5 REJECT").unwrap();
+        let f =
+            LogFormat::from_header("interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr action")
+                .unwrap();
+        let r = text::decode(
+            &f,
+            "eni-1235b8ca123456789 10.0.0.220 10.0.1.5 203.0.113.5 10.0.1.5 REJECT",
+        )
+        .unwrap();
         let o = to_ocsf(&r);
         assert_eq!(o["src_endpoint"]["ip"], "203.0.113.5");
         assert_eq!(o["src_endpoint"]["intermediate_ips"], json!(["10.0.0.220"]));

@@ -24,7 +24,9 @@ pub const BATCH_ROWS: usize = 8192;
 /// Writer settings: GZIP (AWS's codec) at a moderate level, ~128 k-row row groups.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::GZIP(GzipLevel::try_new(4).expect("4 is a valid gzip level")))
+        .set_compression(Compression::GZIP(
+            GzipLevel::try_new(4).expect("4 is a valid gzip level"),
+        ))
         .set_max_row_group_row_count(Some(128 * 1024))
         .set_created_by(concat!("vpcflow ", env!("CARGO_PKG_VERSION")).to_owned())
         .build()
@@ -43,10 +45,10 @@ pub fn writer<W: std::io::Write + Send>(
 #[non_exhaustive]
 pub enum OpenError {
     /// Not a Parquet file at all, or a damaged one.
-    #[error("not a readable Parquet file: {0}")]
+    #[error("not a readable Parquet file")]
     Parquet(#[from] ParquetError),
     /// A Parquet file whose columns are not flow-log columns.
-    #[error("not a flow-log Parquet file: {0}")]
+    #[error("not a flow-log Parquet file")]
     NotFlowLog(#[from] BatchError),
 }
 

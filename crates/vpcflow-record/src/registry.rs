@@ -14,8 +14,8 @@ use std::net::IpAddr;
 use compact_str::CompactString;
 
 use crate::value::{
-    Action, Count, FieldValue, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar,
-    TcpFlags, TrafficPath, ValueError,
+    Action, Count, FieldValue, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar, TcpFlags,
+    TrafficPath, ValueError,
 };
 
 /// Everything the registry knows about one field.
@@ -256,7 +256,11 @@ mod tests {
 
     #[test]
     fn registry_is_consistent() {
-        assert_eq!(FIELDS.len(), 54, "v2–v11 have 54 VPC fields (flow-log-format.md §2)");
+        assert_eq!(
+            FIELDS.len(),
+            54,
+            "v2–v11 have 54 VPC fields (flow-log-format.md §2)"
+        );
         for (i, f) in FIELDS.iter().enumerate() {
             assert_eq!(f.id as usize, i, "{} out of place", f.name);
             assert_eq!(f.column, f.name.replace('-', "_"), "column of {}", f.name);
@@ -271,7 +275,18 @@ mod tests {
     fn cumulative_counts_per_version_match_aws() {
         // flow-log-format.md §2: 14, 21, 25, 29, (none in 6), 39, 40, 41, 42, 54.
         let upto = |v: u8| FIELDS.iter().filter(|f| f.version <= v).count();
-        let want = [(2, 14), (3, 21), (4, 25), (5, 29), (6, 29), (7, 39), (8, 40), (9, 41), (10, 42), (11, 54)];
+        let want = [
+            (2, 14),
+            (3, 21),
+            (4, 25),
+            (5, 29),
+            (6, 29),
+            (7, 39),
+            (8, 40),
+            (9, 41),
+            (10, 42),
+            (11, 54),
+        ];
         for (v, n) in want {
             assert_eq!(upto(v), n, "fields up to v{v}");
         }
@@ -281,13 +296,30 @@ mod tests {
     fn integer_fields_are_exactly_the_json_number_fields() {
         // design.md `convert --to jsonl` contract: these become JSON numbers, all else strings.
         let numbers = [
-            "version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end",
-            "tcp-flags", "traffic-path", "encryption-status",
+            "version",
+            "srcport",
+            "dstport",
+            "protocol",
+            "packets",
+            "bytes",
+            "start",
+            "end",
+            "tcp-flags",
+            "traffic-path",
+            "encryption-status",
         ];
-        let ints: Vec<_> = FIELDS.iter().filter(|f| f.kind.is_int()).map(|f| f.name).collect();
+        let ints: Vec<_> = FIELDS
+            .iter()
+            .filter(|f| f.kind.is_int())
+            .map(|f| f.name)
+            .collect();
         assert_eq!(ints, numbers);
         // §6.2: INT_64 for packets, bytes, start, end; INT_32 for the other integers.
-        let int64: Vec<_> = FIELDS.iter().filter(|f| f.kind == Kind::Int64).map(|f| f.name).collect();
+        let int64: Vec<_> = FIELDS
+            .iter()
+            .filter(|f| f.kind == Kind::Int64)
+            .map(|f| f.name)
+            .collect();
         assert_eq!(int64, ["packets", "bytes", "start", "end"]);
     }
 
@@ -299,7 +331,10 @@ mod tests {
             std::fs::write(path, &want).unwrap();
         }
         let have = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(have == want, "docs/fields.md is stale: run VPCFLOW_BLESS=1 cargo test -p vpcflow-record");
+        assert!(
+            have == want,
+            "docs/fields.md is stale: run VPCFLOW_BLESS=1 cargo test -p vpcflow-record"
+        );
     }
 
     #[test]
@@ -310,9 +345,15 @@ mod tests {
         r.set_text(FieldId::AccountId, "000000000000").unwrap();
         assert_eq!(r.srcport, Some(443));
         assert_eq!(r.packets, Some(Count(20)));
-        assert_eq!(r.get(FieldId::AccountId).unwrap().to_string(), "000000000000");
+        assert_eq!(
+            r.get(FieldId::AccountId).unwrap().to_string(),
+            "000000000000"
+        );
         r.set_text(FieldId::Srcport, "-").unwrap();
         assert!(!r.is_set(FieldId::Srcport));
-        assert!(r.set_int(FieldId::AccountId, 12).is_err(), "a number would lose leading zeros");
+        assert!(
+            r.set_int(FieldId::AccountId, 12).is_err(),
+            "a number would lose leading zeros"
+        );
     }
 }

@@ -24,15 +24,21 @@ pub enum LineError {
         /// Fields on the line.
         found: usize,
     },
+    /// A doubled, leading or trailing space (AWS separates fields by exactly one space).
+    #[error("empty field at byte {position}: fields are separated by exactly one space")]
+    Spacing {
+        /// Byte offset of the extra space.
+        position: usize,
+    },
     /// One field's value is invalid for its type.
-    #[error("field {position} ({field}): {source}")]
+    #[error("field {position} ({field}): {reason}")]
     Value {
         /// The field.
         field: FieldId,
         /// 1-based position on the line.
         position: usize,
         /// What was wrong with it.
-        source: ValueError,
+        reason: ValueError,
     },
 }
 
@@ -41,20 +47,31 @@ pub enum LineError {
 pub fn decode_into(format: &LogFormat, line: &str, rec: &mut FlowRecord) -> Result<(), LineError> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let fields = format.fields();
-    let mut tokens = line.split(' ');
-    for (i, &field) in fields.iter().enumerate() {
-        let Some(token) = tokens.next() else {
-            return Err(LineError::FieldCount { expected: fields.len(), found: i });
+    // Count first: a line of the wrong shape is reported as such, not as its first odd value.
+    let found = line.bytes().filter(|&b| b == b' ').count() + 1;
+    if found != fields.len() {
+        let extra_space = if line.starts_with(' ') {
+            Some(0)
+        } else if line.ends_with(' ') {
+            Some(line.len() - 1)
+        } else {
+            line.find("  ").map(|p| p + 1)
         };
-        rec.set_text(field, token).map_err(|source| LineError::Value {
-            field,
-            position: i + 1,
-            source,
-        })?;
+        return Err(match extra_space {
+            Some(position) => LineError::Spacing { position },
+            None => LineError::FieldCount {
+                expected: fields.len(),
+                found,
+            },
+        });
     }
-    let extra = tokens.count();
-    if extra > 0 {
-        return Err(LineError::FieldCount { expected: fields.len(), found: fields.len() + extra });
+    for (i, (&field, token)) in fields.iter().zip(line.split(' ')).enumerate() {
+        rec.set_text(field, token)
+            .map_err(|reason| LineError::Value {
+                field,
+                position: i + 1,
+                reason,
+            })?;
     }
     Ok(())
 }
@@ -115,14 +132,33 @@ mod tests {
         let rows = [
             ("2 123456789010 eni-1", "expected 14 fields, found 3"),
             (&*format!("{good} extra"), "expected 14 fields, found 15"),
-            (&*good.replace(" 20641 ", " 2064x "), "field 6 (srcport): '2064x' is not a number"),
-            (&*good.replace("172.31.16.139", "172.31.16.1399"), "field 4 (srcaddr): '172.31.16.1399' is not an IPv4 or IPv6 address"),
-            (&*good.replace("ACCEPT", "ALLOW"), "field 13 (action): 'ALLOW' is not one of ACCEPT REJECT"),
-            (&*good.replace(" 22 ", "  22 "), "field 7 (dstport): empty value (two spaces in a row, or a leading or trailing space)"),
-            (&*good.replace(" 4249 ", " 99999999999999999999 "), "field 10 (bytes): 99999999999999999999 is out of range (expected 0..=9223372036854775807)"),
+            (
+                &*good.replace(" 20641 ", " 2064x "),
+                "field 6 (srcport): '2064x' is not a number",
+            ),
+            (
+                &*good.replace("172.31.16.139", "172.31.16.1399"),
+                "field 4 (srcaddr): '172.31.16.1399' is not an IPv4 or IPv6 address",
+            ),
+            (
+                &*good.replace("ACCEPT", "ALLOW"),
+                "field 13 (action): 'ALLOW' is not one of ACCEPT REJECT",
+            ),
+            (
+                &*good.replace(" 22 ", "  22 "),
+                "empty field at byte 54: fields are separated by exactly one space",
+            ),
+            (
+                &*good.replace(" 4249 ", " 99999999999999999999 "),
+                "field 10 (bytes): 99999999999999999999 is out of range (expected 0..=9223372036854775807)",
+            ),
         ];
         for (line, want) in rows {
-            assert_eq!(decode(&f, line).unwrap_err().to_string(), want, "line {line:?}");
+            assert_eq!(
+                decode(&f, line).unwrap_err().to_string(),
+                want,
+                "line {line:?}"
+            );
         }
     }
 

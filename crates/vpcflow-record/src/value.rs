@@ -137,27 +137,39 @@ fn parse_u64(token: &str) -> Result<u64, ValueError> {
         return Err(ValueError::Empty);
     }
     if !bytes.iter().all(u8::is_ascii_digit) {
-        return Err(ValueError::NotANumber { token: token.to_owned() });
+        return Err(ValueError::NotANumber {
+            token: token.to_owned(),
+        });
     }
     // 19 digits always fit in u64; anything longer is out of every range we store.
     if bytes.len() > 19 {
         return Ok(u64::MAX);
     }
-    Ok(bytes.iter().fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0')))
+    Ok(bytes
+        .iter()
+        .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0')))
 }
 
 fn check_range(value: i64, max: i64) -> Result<i64, ValueError> {
     if (0..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ValueError::OutOfRange { value: value.to_string(), min: 0, max })
+        Err(ValueError::OutOfRange {
+            value: value.to_string(),
+            min: 0,
+            max,
+        })
     }
 }
 
 fn parse_int_token(token: &str, max: i64) -> Result<i64, ValueError> {
     match i64::try_from(parse_u64(token)?) {
         Ok(v) if v <= max => Ok(v),
-        _ => Err(ValueError::OutOfRange { value: token.to_owned(), min: 0, max }),
+        _ => Err(ValueError::OutOfRange {
+            value: token.to_owned(),
+            min: 0,
+            max,
+        }),
     }
 }
 
@@ -213,7 +225,9 @@ impl FieldValue for CompactString {
             return Err(ValueError::Empty);
         }
         if token.contains(|c: char| c.is_ascii_whitespace()) {
-            return Err(ValueError::Whitespace { token: token.to_owned() });
+            return Err(ValueError::Whitespace {
+                token: token.to_owned(),
+            });
         }
         Ok(CompactString::new(token))
     }
@@ -228,7 +242,9 @@ impl FieldValue for CompactString {
 impl FieldValue for IpAddr {
     const KIND: Kind = Kind::Utf8;
     fn parse_text(token: &str) -> Result<Self, ValueError> {
-        token.parse().map_err(|_| ValueError::BadAddress { token: token.to_owned() })
+        token.parse().map_err(|_| ValueError::BadAddress {
+            token: token.to_owned(),
+        })
     }
     fn from_int(value: i64) -> Result<Self, ValueError> {
         Err(ValueError::ExpectedText { value })
@@ -368,7 +384,9 @@ impl Protocol {
         if let Ok(n) = s.parse::<u8>() {
             return Some(Protocol(n));
         }
-        (0..=255u8).map(Protocol).find(|p| p.name().is_some_and(|n| n.eq_ignore_ascii_case(s)))
+        (0..=255u8)
+            .map(Protocol)
+            .find(|p| p.name().is_some_and(|n| n.eq_ignore_ascii_case(s)))
     }
 }
 
@@ -411,7 +429,11 @@ impl TcpFlags {
             v |= Self::RST;
         }
         if flags & 0x02 != 0 {
-            v |= if flags & 0x10 != 0 { Self::SYN_ACK } else { Self::SYN };
+            v |= if flags & 0x10 != 0 {
+                Self::SYN_ACK
+            } else {
+                Self::SYN
+            };
         }
         TcpFlags(v)
     }
@@ -503,7 +525,11 @@ impl FieldValue for TrafficPath {
         if (1..=8).contains(&value) {
             Ok(TrafficPath(value as u8))
         } else {
-            Err(ValueError::OutOfRange { value: value.to_string(), min: 1, max: 8 })
+            Err(ValueError::OutOfRange {
+                value: value.to_string(),
+                min: 1,
+                max: 8,
+            })
         }
     }
     fn scalar(&self) -> Scalar<'_> {
@@ -527,8 +553,14 @@ mod tests {
             ("+1", Err("'+1' is not a number")),
             ("1.0", Err("'1.0' is not a number")),
             ("abc", Err("'abc' is not a number")),
-            ("", Err("empty value (two spaces in a row, or a leading or trailing space)")),
-            ("99999999999999999999", Err("99999999999999999999 is out of range (expected 0..=65535)")),
+            (
+                "",
+                Err("empty value (two spaces in a row, or a leading or trailing space)"),
+            ),
+            (
+                "99999999999999999999",
+                Err("99999999999999999999 is out of range (expected 0..=65535)"),
+            ),
         ];
         for (token, want) in rows {
             let got = u16::parse_text(token).map_err(|e| e.to_string());
@@ -538,7 +570,10 @@ mod tests {
 
     #[test]
     fn counts_fit_signed_int64() {
-        assert_eq!(Count::parse_text("9223372036854775807"), Ok(Count(i64::MAX as u64)));
+        assert_eq!(
+            Count::parse_text("9223372036854775807"),
+            Ok(Count(i64::MAX as u64))
+        );
         assert!(Count::parse_text("9223372036854775808").is_err());
         assert!(Count::from_int(-5).is_err());
     }
@@ -599,7 +634,10 @@ mod tests {
 
     #[test]
     fn traffic_path_is_one_to_eight() {
-        assert_eq!(TrafficPath::parse_text("8"), Ok(TrafficPath::INTERNET_GATEWAY));
+        assert_eq!(
+            TrafficPath::parse_text("8"),
+            Ok(TrafficPath::INTERNET_GATEWAY)
+        );
         assert!(TrafficPath::parse_text("0").is_err());
         assert!(TrafficPath::parse_text("9").is_err());
     }

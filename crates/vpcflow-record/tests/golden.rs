@@ -10,7 +10,10 @@ use vpcflow_record::{LogFormat, json, ocsf, text};
 
 fn cases() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/records");
-    let mut v: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     assert_eq!(v.len(), 5, "five example groups in §9.3");
     v
@@ -27,17 +30,25 @@ fn aws_examples_convert_to_the_published_json() {
         let expected = fs::read_to_string(case.join("expected.jsonl")).unwrap();
         assert_eq!(input.lines().count(), expected.lines().count(), "{name}");
         for (i, (line, want)) in input.lines().zip(expected.lines()).enumerate() {
-            let rec = text::decode(&format, line)
-                .unwrap_or_else(|e| panic!("{name}:{}: {e}", i + 1));
+            let rec =
+                text::decode(&format, line).unwrap_or_else(|e| panic!("{name}:{}: {e}", i + 1));
             // Byte-exact: same keys, same order, same number/string/null typing.
             assert_eq!(json::encode(&format, &rec), want, "{name}:{}", i + 1);
-            assert_eq!(text::encode(&format, &rec), line, "{name}:{} text round trip", i + 1);
+            assert_eq!(
+                text::encode(&format, &rec),
+                line,
+                "{name}:{} text round trip",
+                i + 1
+            );
             // And every golden record maps to a Network Activity event.
             assert_eq!(ocsf::to_ocsf(&rec)["class_uid"], 4001);
             lines_checked += 1;
         }
     }
-    assert_eq!(lines_checked, 27, "§9.1: 27 example lines from the AWS page");
+    assert_eq!(
+        lines_checked, 27,
+        "§9.1: 27 example lines from the AWS page"
+    );
 }
 
 #[test]

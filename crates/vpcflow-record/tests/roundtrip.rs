@@ -17,18 +17,26 @@ fn token(field: FieldId) -> BoxedStrategy<String> {
         FieldId::Srcaddr | FieldId::Dstaddr | FieldId::PktSrcaddr | FieldId::PktDstaddr => {
             any::<IpAddr>().prop_map(|a| a.to_string()).boxed()
         }
-        FieldId::Action => proptest::sample::select(Action::ALL).prop_map(|a| a.to_string()).boxed(),
-        FieldId::LogStatus => proptest::sample::select(LogStatus::ALL).prop_map(|a| a.to_string()).boxed(),
-        FieldId::FlowDirection => {
-            proptest::sample::select(FlowDirection::ALL).prop_map(|a| a.to_string()).boxed()
-        }
-        FieldId::Type => proptest::sample::select(IpType::ALL).prop_map(|a| a.to_string()).boxed(),
+        FieldId::Action => proptest::sample::select(Action::ALL)
+            .prop_map(|a| a.to_string())
+            .boxed(),
+        FieldId::LogStatus => proptest::sample::select(LogStatus::ALL)
+            .prop_map(|a| a.to_string())
+            .boxed(),
+        FieldId::FlowDirection => proptest::sample::select(FlowDirection::ALL)
+            .prop_map(|a| a.to_string())
+            .boxed(),
+        FieldId::Type => proptest::sample::select(IpType::ALL)
+            .prop_map(|a| a.to_string())
+            .boxed(),
         FieldId::Srcport | FieldId::Dstport => any::<u16>().prop_map(|v| v.to_string()).boxed(),
         FieldId::TrafficPath => (1u8..=8).prop_map(|v| v.to_string()).boxed(),
         f if f.kind() == Kind::Int32 => any::<u8>().prop_map(|v| v.to_string()).boxed(),
         f if f.kind() == Kind::Int64 => (0..=i64::MAX).prop_map(|v| v.to_string()).boxed(),
         // Text: anything without ASCII whitespace, including non-ASCII (tags are UTF-8).
-        _ => "[!-~é€漢]{1,24}".prop_filter("'-' means absent", |s| s != "-").boxed(),
+        _ => "[!-~é€漢]{1,24}"
+            .prop_filter("'-' means absent", |s| s != "-")
+            .boxed(),
     };
     prop_oneof![1 => Just("-".to_owned()), 4 => present].boxed()
 }

@@ -1,1 +1,77 @@
-fn main() {}
+//! The `vpcflow` command: argument parsing and process wiring only.
+//!
+//! Each subcommand lives in its own module and calls into the library crates; no flow-log rule
+//! is decided here. Errors are reported as one `error: …` line on stderr with a non-zero exit
+//! status, never a panic or a backtrace; a closed stdout (`vpcflow convert … | head`) ends the
+//! program quietly.
+
+mod convert;
+mod input;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Self-hosted VPC Flow Logs: AWS-format flow records for any network.
+#[derive(Parser, Debug)]
+#[command(name = "vpcflow", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Convert flow-log records between text, gzip text, JSON lines, Parquet and OCSF.
+    Convert(convert::ConvertArgs),
+    /// List every flow-log field (versions 2–11): name, Parquet column, version, type.
+    Fields,
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Convert(args) => convert::run(&args),
+        Command::Fields => {
+            let mut out = io::stdout().lock();
+            writeln!(
+                out,
+                "{:<27} {:<27} {:>7}  {:<7} meaning",
+                "field", "column", "version", "type"
+            )?;
+            for f in vpcflow_record::FIELDS {
+                writeln!(
+                    out,
+                    "{:<27} {:<27} {:>7}  {:<7} {}",
+                    f.name,
+                    f.column,
+                    f.version,
+                    f.kind.parquet_name(),
+                    f.description
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// True when the error chain ends in a closed pipe (the reader of our stdout went away).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, the whole chain: "error: flows.log:3: field 6 (srcport): 'x' is not a number".
+            let _ = writeln!(io::stderr(), "error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

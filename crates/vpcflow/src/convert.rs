@@ -1,0 +1,432 @@
+//! `vpcflow convert`: records in (text, gzip text, JSON lines, Parquet), records out (JSON lines,
+//! text with a header, Parquet, OCSF JSON lines).
+//!
+//! Owns the command's wiring: which format applies to which line (`--format`, else the input's
+//! header line, else AWS's default), bad-line policy (`--skip-bad`), and the output sinks. The
+//! codecs themselves are `vpcflow_record`'s. A file given with `-o` is written under a temporary
+//! name and renamed only when the conversion succeeded, so a failed run leaves no half file.
+
+use std::fmt::Display;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vpcflow_record::arrow::{BatchBuilder, BatchReader};
+use vpcflow_record::parquet::arrow::ArrowWriter;
+use vpcflow_record::{FlowRecord, LogFormat, json, ocsf, parquet, text};
+
+use crate::input::{self, LineReader, Opened, ParquetInput, Progress};
+
+/// Inputs larger than this show a progress bar (when stderr is a terminal).
+const PROGRESS_MIN_BYTES: u64 = 32 * 1024 * 1024;
+/// How many bad lines `--skip-bad` describes before only counting.
+const BAD_LINES_SHOWN: u64 = 5;
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Inputs are recognised by content: gzip, Parquet, JSON lines (a line starting with '{') or text.
+Text inputs may carry header lines ('version account-id …', as S3 text files start); a header
+line sets the format of the lines after it. JSON output follows AWS's field names in format
+order; '-' becomes null; integer fields become numbers, all others strings.
+
+Examples:
+  vpcflow convert flows.log.gz                          # JSON lines on stdout
+  vpcflow convert --to parquet -o flows.parquet *.log.gz
+  zcat flows.log.gz | vpcflow convert --to ocsf -
+  vpcflow convert --format '${srcaddr} ${dstaddr} ${action}' --to text lines.txt")]
+pub(crate) struct ConvertArgs {
+    /// Format of text input: `${a} ${b} …` (as in CreateFlowLogs) or the header form `a b …`.
+    /// [default: the input's header line, else AWS's default v2 format]
+    #[arg(long, value_name = "FMT")]
+    format: Option<String>,
+
+    /// Output: jsonl, text (with a header line), parquet (AWS's column names and types, gzip
+    /// inside) or ocsf (JSON lines, OCSF Network Activity).
+    #[arg(long, value_enum, default_value_t = To::Jsonl)]
+    to: To,
+
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    output: Option<PathBuf>,
+
+    /// Skip lines that do not fit the format, count them on stderr, and go on.
+    #[arg(long)]
+    skip_bad: bool,
+
+    /// Input files: text, gzip text, JSON lines or Parquet; `-` is stdin.
+    #[arg(value_name = "FILE", default_value = "-")]
+    files: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum To {
+    Jsonl,
+    Text,
+    Parquet,
+    Ocsf,
+}
+
+/// Where converted records go. `begin` is called before the first record and whenever the
+/// input's format changes.
+trait Sink {
+    fn begin(&mut self, format: &LogFormat) -> anyhow::Result<()>;
+    fn record(&mut self, format: &LogFormat, rec: &FlowRecord) -> anyhow::Result<()>;
+    fn finish(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// Line-oriented outputs: text, JSON lines, OCSF.
+struct LineSink {
+    to: To,
+    out: BufWriter<Box<dyn Write>>,
+    buf: String,
+}
+
+impl Sink for LineSink {
+    fn begin(&mut self, format: &LogFormat) -> anyhow::Result<()> {
+        if self.to == To::Text {
+            writeln!(self.out, "{}", format.header())?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, format: &LogFormat, rec: &FlowRecord) -> anyhow::Result<()> {
+        self.buf.clear();
+        match self.to {
+            To::Text => text::encode_into(format, rec, &mut self.buf),
+            To::Jsonl => json::encode_into(format, rec, &mut self.buf),
+            To::Ocsf => self.buf.push_str(&ocsf::to_ocsf(rec).to_string()),
+            To::Parquet => unreachable!("Parquet has its own sink"),
+        }
+        self.buf.push('\n');
+        self.out.write_all(self.buf.as_bytes())?;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> anyhow::Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// An open Parquet file: its format, the writer, and the rows not yet written.
+type ParquetFile = (LogFormat, ArrowWriter<Box<dyn Write + Send>>, BatchBuilder);
+
+/// Parquet output: one file holds one format.
+struct ParquetSink {
+    out: Option<Box<dyn Write + Send>>,
+    writer: Option<ParquetFile>,
+}
+
+impl Sink for ParquetSink {
+    fn begin(&mut self, format: &LogFormat) -> anyhow::Result<()> {
+        match &self.writer {
+            Some((f, _, _)) if f == format => Ok(()),
+            Some((f, _, _)) => bail!(
+                "the input's format changed from '{}' to '{}', and one Parquet file holds one \
+                 format: convert these inputs separately",
+                f.header(),
+                format.header()
+            ),
+            None => {
+                let out = self.out.take().expect("the sink is begun once");
+                let w = parquet::writer(out, format).context("cannot start the Parquet file")?;
+                let b = BatchBuilder::new(format, parquet::BATCH_ROWS);
+                self.writer = Some((format.clone(), w, b));
+                Ok(())
+            }
+        }
+    }
+
+    fn record(&mut self, _: &LogFormat, rec: &FlowRecord) -> anyhow::Result<()> {
+        let (_, w, b) = self.writer.as_mut().expect("begin comes first");
+        b.append(rec);
+        if b.len() >= parquet::BATCH_ROWS {
+            w.write(&b.finish()).context("cannot write Parquet")?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> anyhow::Result<()> {
+        if self.writer.is_none() {
+            // No record at all: still write a valid (empty) file of the default format.
+            self.begin(&LogFormat::default_v2())?;
+        }
+        let (_, mut w, mut b) = self.writer.take().expect("begun above");
+        if !b.is_empty() {
+            w.write(&b.finish()).context("cannot write Parquet")?;
+        }
+        let mut out = w.into_inner().context("cannot finish the Parquet file")?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// The bad-line policy: fail at the first, or (with `--skip-bad`) describe a few and count all.
+struct BadLines {
+    skip: bool,
+    count: u64,
+}
+
+impl BadLines {
+    fn report(&mut self, place: &dyn Display, err: &dyn Display) -> anyhow::Result<()> {
+        if !self.skip {
+            bail!("{place}: {err}");
+        }
+        self.count += 1;
+        if self.count <= BAD_LINES_SHOWN {
+            eprintln!("vpcflow: skipped {place}: {err}");
+        }
+        Ok(())
+    }
+}
+
+/// The conversion state that spans inputs.
+struct Converter {
+    fixed: Option<LogFormat>,
+    active: Option<LogFormat>,
+    sink: Box<dyn Sink>,
+    bad: BadLines,
+    rec: FlowRecord,
+    records: u64,
+}
+
+impl Converter {
+    /// With `--format`, a format the input spells itself (header, keys, columns) must agree.
+    fn check_fixed(&self, found: &LogFormat, what: &dyn Display) -> anyhow::Result<()> {
+        match &self.fixed {
+            Some(fixed) if fixed != found => bail!(
+                "{what} '{}' differ from --format '{}'",
+                found.header(),
+                fixed.header()
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes `format` the active one, telling the sink when it changes.
+    fn activate(&mut self, format: &LogFormat) -> anyhow::Result<()> {
+        if self.active.as_ref() != Some(format) {
+            self.sink.begin(format)?;
+            self.active = Some(format.clone());
+            // Fields outside the new format must not leak into records (OCSF reads them all).
+            self.rec = FlowRecord::default();
+        }
+        Ok(())
+    }
+
+    fn lines(
+        &mut self,
+        name: &str,
+        mut lines: LineReader,
+        progress: &dyn Fn(),
+    ) -> anyhow::Result<()> {
+        let mut buf = Vec::with_capacity(512);
+        // Text inputs start in the fixed format, else the default until a header says otherwise.
+        let mut current = self.fixed.clone().unwrap_or_default();
+        let mut json_mode: Option<bool> = None;
+        while lines
+            .next_line(&mut buf)
+            .with_context(|| format!("{name}: after line {}", lines.line_no()))?
+        {
+            let n = lines.line_no();
+            if n.is_multiple_of(8192) {
+                progress();
+            }
+            let place = format_args!("{name}:{n}");
+            let line = match std::str::from_utf8(&buf) {
+                Ok(l) => l.strip_suffix('\r').unwrap_or(l),
+                Err(e) => {
+                    self.bad
+                        .report(&place, &format_args!("not UTF-8 text ({e})"))?;
+                    continue;
+                }
+            };
+            if line.is_empty() {
+                continue;
+            }
+            let is_json = *json_mode.get_or_insert_with(|| line.starts_with('{'));
+            if is_json {
+                let (format, rec) = match json::decode(line) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.bad.report(&place, &e)?;
+                        continue;
+                    }
+                };
+                self.check_fixed(&format, &format_args!("{place}: the object's keys"))?;
+                self.activate(&format)?;
+                self.sink.record(&format, &rec)?;
+                self.records += 1;
+                continue;
+            }
+            if LogFormat::is_header_line(line) {
+                let header = LogFormat::from_header(line)
+                    .map_err(|e| anyhow::anyhow!("{place}: bad header line: {e}"))?;
+                self.check_fixed(&header, &format_args!("{place}: the header line"))?;
+                current = header;
+                continue;
+            }
+            self.activate(&current)?;
+            match text::decode_into(&current, line, &mut self.rec) {
+                Ok(()) => {
+                    self.sink.record(&current, &self.rec)?;
+                    self.records += 1;
+                }
+                Err(e) => self.bad.report(&place, &e)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn parquet(&mut self, name: &str, input: ParquetInput) -> anyhow::Result<()> {
+        let (format, batches) = match input {
+            ParquetInput::File(f) => parquet::reader(f),
+            ParquetInput::Bytes(b) => parquet::reader(b),
+        }
+        .with_context(|| name.to_owned())?;
+        self.check_fixed(&format, &format_args!("{name}: the columns"))?;
+        self.activate(&format)?;
+        let mut row_base = 0usize;
+        for batch in batches {
+            let batch = batch
+                .with_context(|| format!("{name}: damaged Parquet data after row {row_base}"))?;
+            let reader = BatchReader::new(&batch).with_context(|| name.to_owned())?;
+            for row in 0..reader.len() {
+                match reader.read_into(row, &mut self.rec) {
+                    Ok(()) => {
+                        self.sink.record(&format, &self.rec)?;
+                        self.records += 1;
+                    }
+                    Err(e) => self
+                        .bad
+                        .report(&format_args!("{name}: row {}", row_base + row + 1), &e)?,
+                }
+            }
+            row_base += reader.len();
+        }
+        Ok(())
+    }
+}
+
+/// The output stream: stdout, or a temporary file renamed into place by [`Output::commit`].
+struct Output {
+    tmp: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    fn open(path: Option<&Path>) -> anyhow::Result<(Output, Box<dyn Write + Send>)> {
+        match path {
+            None => Ok((Output { tmp: None }, Box::new(io::stdout()))),
+            Some(p) => {
+                let mut tmp = p.as_os_str().to_owned();
+                tmp.push(".vpcflow-partial");
+                let tmp = PathBuf::from(tmp);
+                let f =
+                    File::create(&tmp).with_context(|| format!("cannot create {}", p.display()))?;
+                Ok((
+                    Output {
+                        tmp: Some((tmp, p.to_owned())),
+                    },
+                    Box::new(f),
+                ))
+            }
+        }
+    }
+
+    fn commit(mut self) -> anyhow::Result<()> {
+        if let Some((tmp, dest)) = self.tmp.take() {
+            std::fs::rename(&tmp, &dest)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = &self.tmp {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Runs `vpcflow convert`.
+pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
+    let fixed = args
+        .format
+        .as_deref()
+        .map(|f| LogFormat::parse_any(f).with_context(|| format!("--format '{f}'")))
+        .transpose()?;
+    if args.to == To::Parquet && args.output.is_none() && io::stdout().is_terminal() {
+        bail!("refusing to write Parquet to a terminal: use -o FILE or redirect stdout");
+    }
+    let (output, out) = Output::open(args.output.as_deref())?;
+    let sink: Box<dyn Sink> = match args.to {
+        To::Parquet => Box::new(ParquetSink {
+            out: Some(out),
+            writer: None,
+        }),
+        to => Box::new(LineSink {
+            to,
+            out: BufWriter::with_capacity(256 * 1024, out),
+            buf: String::new(),
+        }),
+    };
+
+    let progress = Progress::default();
+    let total = input::total_size(&args.files);
+    let bar = if io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+            )
+            .expect("the template is valid"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let tick = || bar.set_position(progress.get());
+
+    let mut conv = Converter {
+        fixed,
+        active: None,
+        sink,
+        bad: BadLines {
+            skip: args.skip_bad,
+            count: 0,
+        },
+        rec: FlowRecord::default(),
+        records: 0,
+    };
+    for name in &args.files {
+        let shown = if name == "-" {
+            "<stdin>"
+        } else {
+            name.as_str()
+        };
+        bar.set_message(shown.to_owned());
+        match input::open(name, &progress)? {
+            Opened::Lines(lines) => conv.lines(shown, lines, &tick)?,
+            Opened::Parquet(p) => conv.parquet(shown, p)?,
+        }
+        tick();
+    }
+    bar.finish_and_clear();
+    let Converter {
+        sink, bad, records, ..
+    } = conv;
+    sink.finish()?;
+    output.commit()?;
+    if bad.count > 0 {
+        eprintln!(
+            "vpcflow: skipped {} bad line(s); converted {records} record(s)",
+            bad.count
+        );
+    }
+    Ok(())
+}
