@@ -40,3 +40,6 @@ pub use value::{
     Action, Count, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar, TcpFlags, TrafficPath,
     ValueError,
 };
+/// The Arrow crates this crate builds on, re-exported so that the build has one version of each.
+#[cfg(feature = "arrow")]
+pub use {arrow_array, arrow_schema};

@@ -12,6 +12,9 @@ use crate::format::LogFormat;
 use crate::registry::{FieldId, FlowRecord};
 use crate::value::{Scalar, ValueError};
 
+/// More fields than any format has (54), so that token offsets fit on the stack.
+const MAX_FIELDS: usize = 64;
+
 /// Why one line could not be decoded. The caller adds file and line number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -47,8 +50,19 @@ pub enum LineError {
 pub fn decode_into(format: &LogFormat, line: &str, rec: &mut FlowRecord) -> Result<(), LineError> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let fields = format.fields();
-    // Count first: a line of the wrong shape is reported as such, not as its first odd value.
-    let found = line.bytes().filter(|&b| b == b' ').count() + 1;
+    let bytes = line.as_bytes();
+    // One pass finds the spaces (a plain loop beats memchr on ~10-byte tokens); counting
+    // first means a line of the wrong shape is reported as such, not as its first odd value.
+    let mut spaces = [0usize; MAX_FIELDS];
+    let mut found = 1;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b' ' {
+            if found < MAX_FIELDS {
+                spaces[found - 1] = i;
+            }
+            found += 1;
+        }
+    }
     if found != fields.len() {
         let extra_space = if line.starts_with(' ') {
             Some(0)
@@ -65,7 +79,11 @@ pub fn decode_into(format: &LogFormat, line: &str, rec: &mut FlowRecord) -> Resu
             },
         });
     }
-    for (i, (&field, token)) in fields.iter().zip(line.split(' ')).enumerate() {
+    let mut start = 0;
+    for (i, &field) in fields.iter().enumerate() {
+        let end = if i + 1 < found { spaces[i] } else { line.len() };
+        let token = &line[start..end];
+        start = end + 1;
         rec.set_text(field, token)
             .map_err(|reason| LineError::Value {
                 field,

@@ -10,12 +10,14 @@ use std::fmt::Display;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vpcflow_record::arrow::{BatchBuilder, BatchReader};
-use vpcflow_record::parquet::arrow::ArrowWriter;
+use vpcflow_record::arrow_array::RecordBatch;
 use vpcflow_record::{FlowRecord, LogFormat, json, ocsf, parquet, text};
 
 use crate::input::{self, LineReader, Opened, ParquetInput, Progress};
@@ -111,56 +113,99 @@ impl Sink for LineSink {
     }
 }
 
-/// An open Parquet file: its format, the writer, and the rows not yet written.
-type ParquetFile = (LogFormat, ArrowWriter<Box<dyn Write + Send>>, BatchBuilder);
+/// An open Parquet file: its format, the rows not yet handed over, and the encoder thread.
+struct ParquetFile {
+    format: LogFormat,
+    rows: BatchBuilder,
+    batches: SyncSender<RecordBatch>,
+    encoder: JoinHandle<anyhow::Result<()>>,
+}
 
-/// Parquet output: one file holds one format.
+impl ParquetFile {
+    fn start(out: Box<dyn Write + Send>, format: &LogFormat) -> anyhow::Result<ParquetFile> {
+        let mut writer = parquet::writer(out, format).context("cannot start the Parquet file")?;
+        let (batches, queue) = sync_channel::<RecordBatch>(4);
+        let encoder = std::thread::spawn(move || -> anyhow::Result<()> {
+            for batch in queue {
+                writer.write(&batch).context("cannot write Parquet")?;
+            }
+            let mut out = writer
+                .into_inner()
+                .context("cannot finish the Parquet file")?;
+            out.flush()?;
+            Ok(())
+        });
+        Ok(ParquetFile {
+            format: format.clone(),
+            rows: BatchBuilder::new(format, parquet::BATCH_ROWS),
+            batches,
+            encoder,
+        })
+    }
+
+    /// Hands the pending rows to the encoder; if it has stopped, waits for its error.
+    fn hand_over(&mut self) -> Result<(), ()> {
+        self.batches.send(self.rows.finish()).map_err(|_| ())
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        let sent = self.rows.is_empty() || self.hand_over().is_ok();
+        drop(self.batches);
+        let result = self
+            .encoder
+            .join()
+            .map_err(|_| anyhow::anyhow!("the Parquet encoder thread panicked"))?;
+        result?;
+        if !sent {
+            bail!("the Parquet encoder stopped early");
+        }
+        Ok(())
+    }
+}
+
+/// Parquet output: one file holds one format. Encoding and compressing (GZIP) run on their own
+/// thread, fed full batches through a short queue, so that decoding the input and encoding the
+/// output use both cores; the queue bound keeps memory flat.
 struct ParquetSink {
     out: Option<Box<dyn Write + Send>>,
-    writer: Option<ParquetFile>,
+    file: Option<ParquetFile>,
 }
 
 impl Sink for ParquetSink {
     fn begin(&mut self, format: &LogFormat) -> anyhow::Result<()> {
-        match &self.writer {
-            Some((f, _, _)) if f == format => Ok(()),
-            Some((f, _, _)) => bail!(
+        match &self.file {
+            Some(f) if &f.format == format => Ok(()),
+            Some(f) => bail!(
                 "the input's format changed from '{}' to '{}', and one Parquet file holds one \
                  format: convert these inputs separately",
-                f.header(),
+                f.format.header(),
                 format.header()
             ),
             None => {
                 let out = self.out.take().expect("the sink is begun once");
-                let w = parquet::writer(out, format).context("cannot start the Parquet file")?;
-                let b = BatchBuilder::new(format, parquet::BATCH_ROWS);
-                self.writer = Some((format.clone(), w, b));
+                self.file = Some(ParquetFile::start(out, format)?);
                 Ok(())
             }
         }
     }
 
     fn record(&mut self, _: &LogFormat, rec: &FlowRecord) -> anyhow::Result<()> {
-        let (_, w, b) = self.writer.as_mut().expect("begin comes first");
-        b.append(rec);
-        if b.len() >= parquet::BATCH_ROWS {
-            w.write(&b.finish()).context("cannot write Parquet")?;
+        let file = self.file.as_mut().expect("begin comes first");
+        file.rows.append(rec);
+        if file.rows.len() >= parquet::BATCH_ROWS && file.hand_over().is_err() {
+            // The encoder hung up: finishing it surfaces its error.
+            let err = self.file.take().expect("just used").finish().err();
+            return Err(err.unwrap_or_else(|| anyhow::anyhow!("the Parquet encoder stopped early")));
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> anyhow::Result<()> {
-        if self.writer.is_none() {
+        if self.file.is_none() {
             // No record at all: still write a valid (empty) file of the default format.
             self.begin(&LogFormat::default_v2())?;
         }
-        let (_, mut w, mut b) = self.writer.take().expect("begun above");
-        if !b.is_empty() {
-            w.write(&b.finish()).context("cannot write Parquet")?;
-        }
-        let mut out = w.into_inner().context("cannot finish the Parquet file")?;
-        out.flush()?;
-        Ok(())
+        self.file.take().expect("begun above").finish()
     }
 }
 
@@ -367,7 +412,7 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let sink: Box<dyn Sink> = match args.to {
         To::Parquet => Box::new(ParquetSink {
             out: Some(out),
-            writer: None,
+            file: None,
         }),
         to => Box::new(LineSink {
             to,
