@@ -1,0 +1,242 @@
+//! ACCEPT or REJECT for one packet at one ENI in one direction, and which rule decided.
+//!
+//! Owns the semantics (flow-log-format.md §3.1 `action`, design.md "Record semantics"):
+//! * Network ACLs are stateless and sit at the subnet boundary: a packet to or from an address
+//!   inside the ENI's own subnet does not cross them. Entries are tried lowest number first; the
+//!   first match decides; the default `*` entry denies. Port ranges match the destination port.
+//! * Security groups are allow-only and stateful: a packet any rule allows starts tracking its
+//!   connection, and every later packet of a tracked connection, either way, is allowed (return
+//!   traffic needs no rule). NAT gateway ENIs have no security groups.
+//! * Egress: security groups, then the ACL's outbound entries. Ingress: the ACL's inbound
+//!   entries, then security groups. The packet is accepted only if both allow it.
+//!
+//! Time comes in as a value (`now`, microseconds); nothing here reads a clock.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use vpcflow_record::{Action, FlowDirection};
+
+use crate::conntrack::{ConnKey, Conntrack, Timeouts};
+use crate::network::{AclEntry, Network, Peer, SgRule};
+
+/// The addressing of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FiveTuple {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// IANA protocol number.
+    pub protocol: u8,
+    /// Source port (0 for protocols without ports).
+    pub src_port: u16,
+    /// Destination port (0 for protocols without ports).
+    pub dst_port: u16,
+}
+
+/// A packet as policy sees it: addressing plus the raw TCP flag byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet {
+    /// Addressing.
+    pub tuple: FiveTuple,
+    /// TCP flags (RFC 793 bits; 0 for other protocols).
+    pub tcp_flags: u8,
+}
+
+/// What the security-group layer said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SgDecision {
+    /// A rule allowed it: `(group index, rule index)` in the direction's rule list.
+    Rule(usize, usize),
+    /// Part of a tracked connection (return traffic, or a connection allowed earlier).
+    Tracked,
+    /// The ENI has no security groups (NAT gateway): nothing to check.
+    NoGroups,
+    /// No rule of any group allows it.
+    NoMatch,
+}
+
+/// What the network-ACL layer said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclDecision {
+    /// The packet stays inside the subnet: the ACL is not crossed.
+    NotCrossed,
+    /// Entry `number` of ACL `acl` matched; `allow` is its action.
+    Rule {
+        /// ACL index.
+        acl: usize,
+        /// Rule number.
+        number: u16,
+        /// Allow or deny.
+        allow: bool,
+    },
+    /// No entry matched: the default `*` rule of ACL `acl` denies.
+    DefaultDeny {
+        /// ACL index.
+        acl: usize,
+    },
+}
+
+impl AclDecision {
+    fn allows(self) -> bool {
+        matches!(self, AclDecision::NotCrossed | AclDecision::Rule { allow: true, .. })
+    }
+}
+
+impl SgDecision {
+    fn allows(self) -> bool {
+        !matches!(self, SgDecision::NoMatch)
+    }
+}
+
+/// The outcome at one ENI in one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// ACCEPT when both layers allow.
+    pub action: Action,
+    /// The security-group layer.
+    pub sg: SgDecision,
+    /// The network-ACL layer.
+    pub acl: AclDecision,
+}
+
+fn ports_match(protocol: u8, rule_protocol: Option<u8>, ports: (u16, u16), dst_port: u16) -> bool {
+    // Port ranges only mean something for TCP and UDP rules; "all" covers every port.
+    match (rule_protocol, protocol) {
+        (Some(6 | 17), 6 | 17) => (ports.0..=ports.1).contains(&dst_port),
+        _ => true,
+    }
+}
+
+fn acl_matches(e: &AclEntry, remote: IpAddr, p: &FiveTuple) -> bool {
+    e.protocol.is_none_or(|x| x == p.protocol)
+        && ports_match(p.protocol, e.protocol, e.ports, p.dst_port)
+        && e.cidr.contains(&remote)
+}
+
+fn sg_matches(net: &Network, r: &SgRule, remote: IpAddr, p: &FiveTuple) -> bool {
+    r.protocol.is_none_or(|x| x == p.protocol)
+        && ports_match(p.protocol, r.protocol, r.ports, p.dst_port)
+        && match &r.peer {
+            Peer::Cidrs(cidrs) => cidrs.iter().any(|c| c.contains(&remote)),
+            Peer::Group(g) => net.security_groups[*g].members.contains(&remote),
+        }
+}
+
+/// The remote address of a packet seen at an ENI in a direction.
+fn remote(dir: FlowDirection, p: &FiveTuple) -> IpAddr {
+    match dir {
+        FlowDirection::Egress => p.dst,
+        FlowDirection::Ingress => p.src,
+    }
+}
+
+/// The network-ACL layer alone.
+pub fn acl_decision(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple) -> AclDecision {
+    let e = &net.enis[eni];
+    let remote = remote(dir, p);
+    if net.in_subnet(e.subnet, remote) {
+        return AclDecision::NotCrossed;
+    }
+    let acl_ix = net.subnets[e.subnet].acl;
+    let acl = &net.acls[acl_ix];
+    let entries = match dir {
+        FlowDirection::Egress => &acl.outbound,
+        FlowDirection::Ingress => &acl.inbound,
+    };
+    entries
+        .iter()
+        .find(|entry| acl_matches(entry, remote, p))
+        .map_or(AclDecision::DefaultDeny { acl: acl_ix }, |entry| AclDecision::Rule {
+            acl: acl_ix,
+            number: entry.number,
+            allow: entry.allow,
+        })
+}
+
+/// The security-group rules alone (no connection tracking).
+pub fn sg_rules_decision(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple) -> SgDecision {
+    let e = &net.enis[eni];
+    if e.security_groups.is_empty() {
+        return SgDecision::NoGroups;
+    }
+    let remote = remote(dir, p);
+    for &g in &e.security_groups {
+        let sg = &net.security_groups[g];
+        let rules = match dir {
+            FlowDirection::Egress => &sg.outbound,
+            FlowDirection::Ingress => &sg.inbound,
+        };
+        if let Some(i) = rules.iter().position(|r| sg_matches(net, r, remote, p)) {
+            return SgDecision::Rule(g, i);
+        }
+    }
+    SgDecision::NoMatch
+}
+
+/// Both layers from the rules alone, as for a connection's first packet (used by `diagnose`).
+pub fn evaluate_rules(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple) -> Verdict {
+    combine(sg_rules_decision(net, eni, dir, p), acl_decision(net, eni, dir, p))
+}
+
+fn combine(sg: SgDecision, acl: AclDecision) -> Verdict {
+    let action = if sg.allows() && acl.allows() { Action::Accept } else { Action::Reject };
+    Verdict { action, sg, acl }
+}
+
+/// Stateful evaluation: the rules plus security-group connection tracking.
+pub struct Policy {
+    net: Arc<Network>,
+    conntrack: Conntrack,
+}
+
+impl Policy {
+    /// A policy engine over `net` with AWS's default tracking timeouts.
+    pub fn new(net: Arc<Network>) -> Policy {
+        Policy::with_timeouts(net, Timeouts::default())
+    }
+
+    /// A policy engine with explicit tracking timeouts.
+    pub fn with_timeouts(net: Arc<Network>, timeouts: Timeouts) -> Policy {
+        Policy { net, conntrack: Conntrack::new(timeouts) }
+    }
+
+    /// The network evaluated against.
+    pub fn network(&self) -> &Arc<Network> {
+        &self.net
+    }
+
+    /// Connections currently tracked.
+    pub fn tracked(&self) -> usize {
+        self.conntrack.len()
+    }
+
+    /// Drops connections idle past their timeout at `now` (µs).
+    pub fn expire(&mut self, now: u64) {
+        self.conntrack.expire(now);
+    }
+
+    /// Evaluates `packet` at `eni` travelling `dir` at time `now` (µs), updating tracking.
+    pub fn evaluate(&mut self, eni: usize, dir: FlowDirection, packet: &Packet, now: u64) -> Verdict {
+        let net = &*self.net;
+        let p = &packet.tuple;
+        let acl = acl_decision(net, eni, dir, p);
+        if net.enis[eni].security_groups.is_empty() {
+            return combine(SgDecision::NoGroups, acl);
+        }
+        let key = ConnKey::new(eni, dir, p);
+        let sg = if self.conntrack.touch(&key, dir, packet.tcp_flags, now) {
+            SgDecision::Tracked
+        } else {
+            let d = sg_rules_decision(net, eni, dir, p);
+            if d.allows() {
+                // Tracking starts at the security group, at the ENI, whatever the subnet's ACL
+                // then does: a reply the ACL drops on the way back is still REJECTed by the ACL.
+                self.conntrack.start(key, dir, packet.tcp_flags, now);
+            }
+            d
+        };
+        combine(sg, acl)
+    }
+}
