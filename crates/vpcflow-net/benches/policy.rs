@@ -30,7 +30,13 @@ fn flows(n: usize) -> Vec<(usize, Packet)> {
                 src_port: 1024 + (i % 60000) as u16,
                 dst_port: port,
             };
-            (eni, Packet { tuple: t, tcp_flags: 0x10 })
+            (
+                eni,
+                Packet {
+                    tuple: t,
+                    tcp_flags: 0x10,
+                },
+            )
         })
         .collect()
 }
@@ -38,7 +44,13 @@ fn flows(n: usize) -> Vec<(usize, Packet)> {
 fn reverse(p: &Packet) -> Packet {
     let t = p.tuple;
     Packet {
-        tuple: FiveTuple { src: t.dst, dst: t.src, protocol: t.protocol, src_port: t.dst_port, dst_port: t.src_port },
+        tuple: FiveTuple {
+            src: t.dst,
+            dst: t.src,
+            protocol: t.protocol,
+            src_port: t.dst_port,
+            dst_port: t.src_port,
+        },
         tcp_flags: 0x10,
     }
 }
@@ -49,7 +61,15 @@ fn bench(c: &mut Criterion) {
     let replies: Vec<Packet> = fl.iter().map(|(_, p)| reverse(p)).collect();
     let mut policy = Policy::new(Arc::clone(&net));
     for (i, (eni, p)) in fl.iter().enumerate() {
-        policy.evaluate(*eni, FlowDirection::Egress, &Packet { tcp_flags: 0x02, ..*p }, i as u64);
+        policy.evaluate(
+            *eni,
+            FlowDirection::Egress,
+            &Packet {
+                tcp_flags: 0x02,
+                ..*p
+            },
+            i as u64,
+        );
     }
     let mut g = c.benchmark_group("policy");
     g.throughput(Throughput::Elements(2 * fl.len() as u64));

@@ -64,7 +64,14 @@ impl ConnKey {
             FlowDirection::Egress => (p.src, p.src_port, p.dst, p.dst_port),
             FlowDirection::Ingress => (p.dst, p.dst_port, p.src, p.src_port),
         };
-        ConnKey { eni: eni as u32, protocol: p.protocol, local, remote, local_port, remote_port }
+        ConnKey {
+            eni: eni as u32,
+            protocol: p.protocol,
+            local,
+            remote,
+            local_port,
+            remote_port,
+        }
     }
 }
 
@@ -89,7 +96,10 @@ pub struct Conntrack {
 impl Conntrack {
     /// An empty table.
     pub fn new(timeouts: Timeouts) -> Conntrack {
-        Conntrack { table: FxHashMap::default(), timeouts }
+        Conntrack {
+            table: FxHashMap::default(),
+            timeouts,
+        }
     }
 
     /// Connections held.
@@ -132,7 +142,9 @@ impl Conntrack {
 
     /// If `key` is tracked and alive at `now`, refreshes it and returns true.
     pub fn touch(&mut self, key: &ConnKey, dir: FlowDirection, tcp_flags: u8, now: u64) -> bool {
-        let Some(c) = self.table.get(key).copied() else { return false };
+        let Some(c) = self.table.get(key).copied() else {
+            return false;
+        };
         if now.saturating_sub(c.last) > Self::timeout(&self.timeouts, key, &c) {
             self.table.remove(key);
             return false;
@@ -144,7 +156,13 @@ impl Conntrack {
 
     /// Starts tracking a connection a rule allowed.
     pub fn start(&mut self, key: ConnKey, dir: FlowDirection, tcp_flags: u8, now: u64) {
-        let mut c = Conn { last: now, fins: 0, closed: false, turns: 0, last_dir: dir };
+        let mut c = Conn {
+            last: now,
+            fins: 0,
+            closed: false,
+            turns: 0,
+            last_dir: dir,
+        };
         Self::update(&mut c, dir, tcp_flags, now);
         self.table.insert(key, c);
     }
@@ -152,6 +170,7 @@ impl Conntrack {
     /// Drops every connection idle past its timeout at `now`.
     pub fn expire(&mut self, now: u64) {
         let t = self.timeouts;
-        self.table.retain(|k, c| now.saturating_sub(c.last) <= Self::timeout(&t, k, c));
+        self.table
+            .retain(|k, c| now.saturating_sub(c.last) <= Self::timeout(&t, k, c));
     }
 }

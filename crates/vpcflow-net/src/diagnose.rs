@@ -51,7 +51,9 @@ pub struct Diagnosis {
 impl Diagnosis {
     /// The first REJECT on the path, if any.
     pub fn blocked_at(&self) -> Option<&Step> {
-        self.steps.iter().find(|s| s.verdict.action == Action::Reject)
+        self.steps
+            .iter()
+            .find(|s| s.verdict.action == Action::Reject)
     }
 
     /// Human-readable explanation.
@@ -80,7 +82,11 @@ impl Diagnosis {
                 s.tuple.dst_port,
             );
             let _ = writeln!(out, "          security groups: {}", describe_sg(net, s));
-            let _ = writeln!(out, "          network ACL:     {}", describe_acl(net, s.verdict.acl, s.direction));
+            let _ = writeln!(
+                out,
+                "          network ACL:     {}",
+                describe_acl(net, s.verdict.acl, s.direction)
+            );
         }
         match self.blocked_at() {
             None => out.push_str("=> ACCEPT: the connection succeeds, and flow logs record it as ACCEPT both ways.\n"),
@@ -103,12 +109,26 @@ fn describe_sg(net: &Network, s: &Step) -> String {
         SgDecision::NoGroups => "none on this ENI (NAT gateway): not checked".into(),
         SgDecision::Tracked => "allowed as the reply of a tracked connection (stateful)".into(),
         SgDecision::NoMatch => {
-            let groups: Vec<_> = net.enis[s.eni].security_groups.iter().map(|g| net.security_groups[*g].id.as_str()).collect();
-            format!("no {} rule of {} allows it", dir_word(s.direction), groups.join(", "))
+            let groups: Vec<_> = net.enis[s.eni]
+                .security_groups
+                .iter()
+                .map(|g| net.security_groups[*g].id.as_str())
+                .collect();
+            format!(
+                "no {} rule of {} allows it",
+                dir_word(s.direction),
+                groups.join(", ")
+            )
         }
         SgDecision::Rule(g, i) => {
             let sg = &net.security_groups[g];
-            format!("{} ({}) {} rule #{} allows it", sg.id, sg.name.as_deref().unwrap_or("-"), dir_word(s.direction), i + 1)
+            format!(
+                "{} ({}) {} rule #{} allows it",
+                sg.id,
+                sg.name.as_deref().unwrap_or("-"),
+                dir_word(s.direction),
+                i + 1
+            )
         }
     }
 }
@@ -124,7 +144,11 @@ fn describe_acl(net: &Network, d: AclDecision, dir: FlowDirection) -> String {
             if allow { "allows it" } else { "DENIES it" }
         ),
         AclDecision::DefaultDeny { acl } => {
-            format!("{} {}: no rule matches, the default * rule DENIES it", net.acls[acl].id, dir_word(dir))
+            format!(
+                "{} {}: no rule matches, the default * rule DENIES it",
+                net.acls[acl].id,
+                dir_word(dir)
+            )
         }
     }
 }
@@ -137,14 +161,37 @@ fn dir_word(d: FlowDirection) -> &'static str {
 }
 
 fn reverse(t: &FiveTuple) -> FiveTuple {
-    FiveTuple { src: t.dst, dst: t.src, protocol: t.protocol, src_port: t.dst_port, dst_port: t.src_port }
+    FiveTuple {
+        src: t.dst,
+        dst: t.src,
+        protocol: t.protocol,
+        src_port: t.dst_port,
+        dst_port: t.src_port,
+    }
 }
 
 /// Explains a connection from `src` to `dst`. `src_port` is the client's (ephemeral) port.
-pub fn diagnose(net: &Network, src: IpAddr, dst: IpAddr, protocol: u8, src_port: u16, dst_port: u16) -> Diagnosis {
-    let (src_port, dst_port) = if matches!(protocol, 6 | 17) { (src_port, dst_port) } else { (0, 0) };
+pub fn diagnose(
+    net: &Network,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    src_port: u16,
+    dst_port: u16,
+) -> Diagnosis {
+    let (src_port, dst_port) = if matches!(protocol, 6 | 17) {
+        (src_port, dst_port)
+    } else {
+        (0, 0)
+    };
     let mut points: Vec<(usize, FlowDirection, FiveTuple)> = Vec::new();
-    let request = FiveTuple { src, dst, protocol, src_port, dst_port };
+    let request = FiveTuple {
+        src,
+        dst,
+        protocol,
+        src_port,
+        dst_port,
+    };
     let src_eni = net.eni_by_private_ip(src);
     // The internet gateway maps a public destination to the ENI's private address.
     let (dst_eni, dst_private) = match net.eni_by_private_ip(dst) {
@@ -161,13 +208,23 @@ pub fn diagnose(net: &Network, src: IpAddr, dst: IpAddr, protocol: u8, src_port:
             && net.gateways[g].kind == GatewayType::Nat
             && let Some(nat) = net.gateways[g].eni
         {
-            let translated = FiveTuple { src: net.enis[nat].primary_ip(), ..request };
+            let translated = FiveTuple {
+                src: net.enis[nat].primary_ip(),
+                ..request
+            };
             points.push((nat, FlowDirection::Ingress, request));
             points.push((nat, FlowDirection::Egress, translated));
         }
     }
     if let Some(d) = dst_eni {
-        points.push((d, FlowDirection::Ingress, FiveTuple { dst: dst_private, ..request }));
+        points.push((
+            d,
+            FlowDirection::Ingress,
+            FiveTuple {
+                dst: dst_private,
+                ..request
+            },
+        ));
     }
 
     let mut steps = Vec::new();
@@ -176,7 +233,13 @@ pub fn diagnose(net: &Network, src: IpAddr, dst: IpAddr, protocol: u8, src_port:
         let verdict = evaluate_rules(net, *eni, *dir, tuple);
         tracked.push(!matches!(verdict.sg, SgDecision::NoMatch));
         let rejected = verdict.action == Action::Reject;
-        steps.push(Step { leg: Leg::Request, eni: *eni, direction: *dir, tuple: *tuple, verdict });
+        steps.push(Step {
+            leg: Leg::Request,
+            eni: *eni,
+            direction: *dir,
+            tuple: *tuple,
+            verdict,
+        });
         if rejected {
             return Diagnosis { steps };
         }
@@ -196,9 +259,22 @@ pub fn diagnose(net: &Network, src: IpAddr, dst: IpAddr, protocol: u8, src_port:
         } else {
             SgDecision::NoMatch
         };
-        let allows_acl = matches!(acl, AclDecision::NotCrossed | AclDecision::Rule { allow: true, .. });
-        let action = if allows_acl && sg != SgDecision::NoMatch { Action::Accept } else { Action::Reject };
-        steps.push(Step { leg: Leg::Reply, eni: *eni, direction: dir, tuple, verdict: Verdict { action, sg, acl } });
+        let allows_acl = matches!(
+            acl,
+            AclDecision::NotCrossed | AclDecision::Rule { allow: true, .. }
+        );
+        let action = if allows_acl && sg != SgDecision::NoMatch {
+            Action::Accept
+        } else {
+            Action::Reject
+        };
+        steps.push(Step {
+            leg: Leg::Reply,
+            eni: *eni,
+            direction: dir,
+            tuple,
+            verdict: Verdict { action, sg, acl },
+        });
         if action == Action::Reject {
             break;
         }

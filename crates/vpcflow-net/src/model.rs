@@ -321,7 +321,13 @@ pub enum EniType {
 impl EniType {
     /// True for ENIs AWS services create and manage (`instance-id` is `-`).
     pub fn requester_managed(self) -> bool {
-        matches!(self, EniType::NatGateway | EniType::TransitGateway | EniType::VpcEndpoint | EniType::LoadBalancer)
+        matches!(
+            self,
+            EniType::NatGateway
+                | EniType::TransitGateway
+                | EniType::VpcEndpoint
+                | EniType::LoadBalancer
+        )
     }
 
     /// The v11 `interface-type` word, where AWS defines one.

@@ -13,9 +13,7 @@ use ipnet::IpNet;
 use rustc_hash::{FxHashMap, FxHashSet};
 use vpcflow_record::TrafficPath;
 
-use crate::model::{
-    self, EniType, GatewayType, PortSpec, ProtocolSpec, RuleAction, Topology,
-};
+use crate::model::{self, EniType, GatewayType, PortSpec, ProtocolSpec, RuleAction, Topology};
 
 /// One thing wrong with a topology: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,16 +250,23 @@ pub struct Network {
 }
 
 fn id_ok(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).and_then(|r| r.strip_prefix('-')).is_some_and(|hex| {
-        (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    id.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .is_some_and(|hex| {
+            (hex.len() == 8 || hex.len() == 17)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// Parses a rule protocol: names, `-1`, or a number 0–255.
 pub fn parse_protocol(p: &ProtocolSpec) -> Result<Proto, String> {
     match p {
         ProtocolSpec::Number(-1) => Ok(None),
-        ProtocolSpec::Number(n) => u8::try_from(*n).map(Some).map_err(|_| format!("protocol {n} is not 0-255 or -1")),
+        ProtocolSpec::Number(n) => u8::try_from(*n)
+            .map(Some)
+            .map_err(|_| format!("protocol {n} is not 0-255 or -1")),
         ProtocolSpec::Name(s) => match s.to_ascii_lowercase().as_str() {
             "all" | "-1" => Ok(None),
             "tcp" => Ok(Some(6)),
@@ -284,7 +289,12 @@ pub fn parse_ports(p: Option<&PortSpec>) -> Result<(u16, u16), String> {
         Some(PortSpec::Text(t)) if t == "all" => Ok((0, 65535)),
         Some(PortSpec::Text(t)) => {
             let (a, b) = t.split_once('-').unwrap_or((t, t));
-            let parse = |s: &str| s.trim().parse::<i64>().map_err(|_| format!("ports '{t}' is not N, N-M or all")).and_then(port);
+            let parse = |s: &str| {
+                s.trim()
+                    .parse::<i64>()
+                    .map_err(|_| format!("ports '{t}' is not N, N-M or all"))
+                    .and_then(port)
+            };
             let (lo, hi) = (parse(a)?, parse(b)?);
             if lo > hi {
                 return Err(format!("ports '{t}': {lo} is above {hi}"));
@@ -300,7 +310,10 @@ struct Checker {
 
 impl Checker {
     fn at(&mut self, at: &str, message: impl Into<String>) {
-        self.problems.push(Problem { at: at.to_owned(), message: message.into() });
+        self.problems.push(Problem {
+            at: at.to_owned(),
+            message: message.into(),
+        });
     }
 }
 
@@ -311,24 +324,35 @@ impl Network {
             source_name: source_name.to_owned(),
             message: e.to_string().trim_end().replace('\n', "\n  "),
         })?;
-        Network::build(&topo)
-            .map_err(|problems| LoadError::Invalid { source_name: source_name.to_owned(), problems })
+        Network::build(&topo).map_err(|problems| LoadError::Invalid {
+            source_name: source_name.to_owned(),
+            problems,
+        })
     }
 
     /// Reads and parses a topology file.
     pub fn load(path: &str) -> Result<Network, LoadError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Network::from_toml(&text, path)
     }
 
     /// Validates a topology (no I/O) and compiles it, or lists every problem.
     pub fn build(t: &Topology) -> Result<Network, Problems> {
-        let mut c = Checker { problems: Vec::new() };
+        let mut c = Checker {
+            problems: Vec::new(),
+        };
         if t.region.name.is_empty() {
             c.at("region", "name is empty");
         }
-        let azs: HashMap<&str, &str> = t.region.azs.iter().map(|a| (a.name.as_str(), a.id.as_str())).collect();
+        let azs: HashMap<&str, &str> = t
+            .region
+            .azs
+            .iter()
+            .map(|a| (a.name.as_str(), a.id.as_str()))
+            .collect();
         if azs.len() != t.region.azs.len() {
             c.at("region.azs", "an AZ name appears twice");
         }
@@ -337,7 +361,10 @@ impl Network {
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut id = |c: &mut Checker, at: String, id: &str, prefix: &str| {
             if !id_ok(id, prefix) {
-                c.at(&at, format!("id '{id}' is not {prefix}- followed by 8 or 17 lowercase hex digits"));
+                c.at(
+                    &at,
+                    format!("id '{id}' is not {prefix}- followed by 8 or 17 lowercase hex digits"),
+                );
             }
             if let Some(first) = seen.insert(id.to_owned(), at.clone()) {
                 c.at(&at, format!("id '{id}' is already used by {first}"));
@@ -345,27 +372,68 @@ impl Network {
         };
         for (i, a) in t.accounts.iter().enumerate() {
             if a.id.len() != 12 || !a.id.bytes().all(|b| b.is_ascii_digit()) {
-                c.at(&format!("accounts[{i}]"), format!("account id '{}' is not 12 digits", a.id));
+                c.at(
+                    &format!("accounts[{i}]"),
+                    format!("account id '{}' is not 12 digits", a.id),
+                );
             }
         }
         let accounts: FxHashSet<&str> = t.accounts.iter().map(|a| a.id.as_str()).collect();
-        let vpc_ix: HashMap<&str, usize> = t.vpcs.iter().enumerate().map(|(i, v)| (v.id.as_str(), i)).collect();
+        let vpc_ix: HashMap<&str, usize> = t
+            .vpcs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.id.as_str(), i))
+            .collect();
         for (i, v) in t.vpcs.iter().enumerate() {
             let at = format!("vpcs[{i}] ({})", v.id);
             id(&mut c, at.clone(), &v.id, "vpc");
             if !accounts.contains(v.account.as_str()) {
-                c.at(&at, format!("account '{}' is not in [[accounts]]", v.account));
+                c.at(
+                    &at,
+                    format!("account '{}' is not in [[accounts]]", v.account),
+                );
             }
             if v.cidrs.is_empty() {
                 c.at(&at, "has no CIDR block");
             }
         }
-        let gw_ix: HashMap<&str, usize> = t.gateways.iter().enumerate().map(|(i, g)| (g.id.as_str(), i)).collect();
-        let acl_ix: HashMap<&str, usize> = t.network_acls.iter().enumerate().map(|(i, a)| (a.id.as_str(), i)).collect();
-        let sg_ix: HashMap<&str, usize> = t.security_groups.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-        let pl_ix: HashMap<&str, usize> = t.prefix_lists.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
-        let rt_ix: HashMap<&str, usize> = t.route_tables.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
-        let eni_ix: HashMap<&str, usize> = t.enis.iter().enumerate().map(|(i, e)| (e.id.as_str(), i)).collect();
+        let gw_ix: HashMap<&str, usize> = t
+            .gateways
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.id.as_str(), i))
+            .collect();
+        let acl_ix: HashMap<&str, usize> = t
+            .network_acls
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.as_str(), i))
+            .collect();
+        let sg_ix: HashMap<&str, usize> = t
+            .security_groups
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        let pl_ix: HashMap<&str, usize> = t
+            .prefix_lists
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i))
+            .collect();
+        let rt_ix: HashMap<&str, usize> = t
+            .route_tables
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        let eni_ix: HashMap<&str, usize> = t
+            .enis
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id.as_str(), i))
+            .collect();
         let vpc_of = |c: &mut Checker, at: &str, vpc: &str| -> Option<usize> {
             let v = vpc_ix.get(vpc).copied();
             if v.is_none() {
@@ -435,7 +503,10 @@ impl Network {
                         continue;
                     }
                     if out.iter().any(|e| i64::from(e.number) == r.rule) {
-                        c.at(&rat, format!("rule number {} appears twice in {dir}", r.rule));
+                        c.at(
+                            &rat,
+                            format!("rule number {} appears twice in {dir}", r.rule),
+                        );
                         continue;
                     }
                     let protocol = parse_protocol(&r.protocol).map_err(|m| c.at(&rat, m));
@@ -455,7 +526,11 @@ impl Network {
             };
             let inbound = compile(&mut c, "inbound", &a.inbound);
             let outbound = compile(&mut c, "outbound", &a.outbound);
-            acls.push(NetworkAcl { id: a.id.clone(), inbound, outbound });
+            acls.push(NetworkAcl {
+                id: a.id.clone(),
+                inbound,
+                outbound,
+            });
         }
 
         for (i, p) in t.prefix_lists.iter().enumerate() {
@@ -482,7 +557,11 @@ impl Network {
                             }
                         },
                         (None, None, Some(g)) => match sg_ix.get(g.as_str()) {
-                            Some(&gi) if vpc.is_some() && vpc_ix.get(t.security_groups[gi].vpc.as_str()) != vpc.as_ref() => {
+                            Some(&gi)
+                                if vpc.is_some()
+                                    && vpc_ix.get(t.security_groups[gi].vpc.as_str())
+                                        != vpc.as_ref() =>
+                            {
                                 c.at(&rat, format!("security group '{g}' is in another VPC"));
                                 None
                             }
@@ -500,14 +579,24 @@ impl Network {
                     let protocol = parse_protocol(&r.protocol).map_err(|m| c.at(&rat, m));
                     let ports = parse_ports(r.ports.as_ref()).map_err(|m| c.at(&rat, m));
                     if let (Some(peer), Ok(protocol), Ok(ports)) = (peer, protocol, ports) {
-                        out.push(SgRule { protocol, ports, peer });
+                        out.push(SgRule {
+                            protocol,
+                            ports,
+                            peer,
+                        });
                     }
                 }
                 out
             };
             let inbound = compile(&mut c, "inbound", &s.inbound);
             let outbound = compile(&mut c, "outbound", &s.outbound);
-            sgs.push(SecurityGroup { id: s.id.clone(), name: s.name.clone(), inbound, outbound, members: FxHashSet::default() });
+            sgs.push(SecurityGroup {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                inbound,
+                outbound,
+                members: FxHashSet::default(),
+            });
         }
 
         // Route tables.
@@ -520,20 +609,35 @@ impl Network {
             for (j, route) in r.routes.iter().enumerate() {
                 let rat = format!("{at}.routes[{j}]");
                 if routes.iter().any(|(d, _)| *d == route.destination) {
-                    c.at(&rat, format!("destination {} appears twice", route.destination));
+                    c.at(
+                        &rat,
+                        format!("destination {} appears twice", route.destination),
+                    );
                     continue;
                 }
                 let target = if route.target == "local" {
                     Some(RouteTarget::Local)
                 } else {
                     match gw_ix.get(route.target.as_str()) {
-                        Some(&g) if vpc.is_some() && vpc_ix.get(t.gateways[g].vpc.as_str()) != vpc.as_ref() => {
-                            c.at(&rat, format!("gateway '{}' is attached to another VPC", route.target));
+                        Some(&g)
+                            if vpc.is_some()
+                                && vpc_ix.get(t.gateways[g].vpc.as_str()) != vpc.as_ref() =>
+                        {
+                            c.at(
+                                &rat,
+                                format!("gateway '{}' is attached to another VPC", route.target),
+                            );
                             None
                         }
                         Some(&g) => Some(RouteTarget::Gateway(g)),
                         None => {
-                            c.at(&rat, format!("target '{}' is neither local nor an existing gateway", route.target));
+                            c.at(
+                                &rat,
+                                format!(
+                                    "target '{}' is neither local nor an existing gateway",
+                                    route.target
+                                ),
+                            );
                             None
                         }
                     }
@@ -552,7 +656,9 @@ impl Network {
         for (i, s) in t.subnets.iter().enumerate() {
             let at = format!("subnets[{i}] ({})", s.id);
             id(&mut c, at.clone(), &s.id, "subnet");
-            let Some(vpc) = vpc_of(&mut c, &at, &s.vpc) else { continue };
+            let Some(vpc) = vpc_of(&mut c, &at, &s.vpc) else {
+                continue;
+            };
             let az_id = match azs.get(s.az.as_str()) {
                 Some(id) => (*id).to_owned(),
                 None => {
@@ -568,30 +674,50 @@ impl Network {
                     c.at(&at, format!("CIDR {cidr} is outside the VPC's blocks"));
                 }
                 for (j, other) in t.subnets.iter().enumerate().take(i) {
-                    if other.vpc == s.vpc && other.cidrs.iter().any(|o| o.contains(cidr) || cidr.contains(o)) {
-                        c.at(&at, format!("CIDR {cidr} overlaps subnets[{j}] ({})", other.id));
+                    if other.vpc == s.vpc
+                        && other
+                            .cidrs
+                            .iter()
+                            .any(|o| o.contains(cidr) || cidr.contains(o))
+                    {
+                        c.at(
+                            &at,
+                            format!("CIDR {cidr} overlaps subnets[{j}] ({})", other.id),
+                        );
                     }
                 }
             }
             let routes = match rt_ix.get(s.route_table.as_str()) {
                 Some(&r) if t.route_tables[r].vpc != s.vpc => {
-                    c.at(&at, format!("route table '{}' belongs to another VPC", s.route_table));
+                    c.at(
+                        &at,
+                        format!("route table '{}' belongs to another VPC", s.route_table),
+                    );
                     Vec::new()
                 }
                 Some(&r) => tables[r].clone(),
                 None => {
-                    c.at(&at, format!("route table '{}' does not exist", s.route_table));
+                    c.at(
+                        &at,
+                        format!("route table '{}' does not exist", s.route_table),
+                    );
                     Vec::new()
                 }
             };
             let acl = match acl_ix.get(s.network_acl.as_str()) {
                 Some(&a) if t.network_acls[a].vpc != s.vpc => {
-                    c.at(&at, format!("network ACL '{}' belongs to another VPC", s.network_acl));
+                    c.at(
+                        &at,
+                        format!("network ACL '{}' belongs to another VPC", s.network_acl),
+                    );
                     0
                 }
                 Some(&a) => a,
                 None => {
-                    c.at(&at, format!("network ACL '{}' does not exist", s.network_acl));
+                    c.at(
+                        &at,
+                        format!("network ACL '{}' does not exist", s.network_acl),
+                    );
                     0
                 }
             };
@@ -607,7 +733,11 @@ impl Network {
                 name: s.name.clone(),
             });
         }
-        let subnet_ix: HashMap<&str, usize> = subnets.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let subnet_ix: HashMap<&str, usize> = subnets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
 
         // ENIs.
         let mut enis = Vec::new();
@@ -627,26 +757,57 @@ impl Network {
             }
             for ip in &e.private_ips {
                 if !subnets[subnet].cidrs.iter().any(|n| n.contains(ip)) {
-                    c.at(&at, format!("address {ip} is outside subnet {} ({})", e.subnet,
-                        subnets[subnet].cidrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
+                    c.at(
+                        &at,
+                        format!(
+                            "address {ip} is outside subnet {} ({})",
+                            e.subnet,
+                            subnets[subnet]
+                                .cidrs
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
                 }
                 if let Some(other) = by_private_ip.insert(*ip, enis.len()) {
-                    c.at(&at, format!("address {ip} is already used by {}", t.enis[other].id));
+                    c.at(
+                        &at,
+                        format!("address {ip} is already used by {}", t.enis[other].id),
+                    );
                 }
             }
             if let Some(ip) = e.public_ip
                 && let Some(other) = by_public_ip.insert(ip, enis.len())
             {
-                c.at(&at, format!("public address {ip} is already used by {}", t.enis[other].id));
+                c.at(
+                    &at,
+                    format!(
+                        "public address {ip} is already used by {}",
+                        t.enis[other].id
+                    ),
+                );
             }
-            let owner = e.owner.clone().unwrap_or_else(|| t.vpcs[vpc].account.clone());
+            let owner = e
+                .owner
+                .clone()
+                .unwrap_or_else(|| t.vpcs[vpc].account.clone());
             if !accounts.contains(owner.as_str()) {
-                c.at(&at, format!("owner account '{owner}' is not in [[accounts]]"));
+                c.at(
+                    &at,
+                    format!("owner account '{owner}' is not in [[accounts]]"),
+                );
             }
             if let Some(inst) = &e.instance_id
                 && !id_ok(inst, "i")
             {
-                c.at(&at, format!("instance id '{inst}' is not i- followed by 8 or 17 lowercase hex digits"));
+                c.at(
+                    &at,
+                    format!(
+                        "instance id '{inst}' is not i- followed by 8 or 17 lowercase hex digits"
+                    ),
+                );
             }
             let mut groups = Vec::new();
             for g in &e.security_groups {
@@ -687,7 +848,12 @@ impl Network {
             vpcs: t
                 .vpcs
                 .iter()
-                .map(|v| Vpc { id: v.id.clone(), account: v.account.clone(), cidrs: v.cidrs.clone(), name: v.name.clone() })
+                .map(|v| Vpc {
+                    id: v.id.clone(),
+                    account: v.account.clone(),
+                    cidrs: v.cidrs.clone(),
+                    name: v.name.clone(),
+                })
                 .collect(),
             subnets,
             gateways,
@@ -711,12 +877,16 @@ impl Network {
 
     /// Finds an ENI by id or name.
     pub fn eni_by_name(&self, name: &str) -> Option<usize> {
-        self.enis.iter().position(|e| e.id == name || e.name.as_deref() == Some(name))
+        self.enis
+            .iter()
+            .position(|e| e.id == name || e.name.as_deref() == Some(name))
     }
 
     /// The VPC whose blocks contain `ip`.
     pub fn vpc_of_ip(&self, ip: IpAddr) -> Option<usize> {
-        self.vpcs.iter().position(|v| v.cidrs.iter().any(|c| c.contains(&ip)))
+        self.vpcs
+            .iter()
+            .position(|v| v.cidrs.iter().any(|c| c.contains(&ip)))
     }
 
     /// True when `ip` is inside the subnet's blocks.
@@ -727,7 +897,11 @@ impl Network {
     /// The route an ENI's subnet takes to `dst`, if any.
     pub fn route(&self, eni: usize, dst: IpAddr) -> Option<RouteTarget> {
         let subnet = &self.subnets[self.enis[eni].subnet];
-        subnet.routes.iter().find(|(net, _)| net.contains(&dst)).map(|(_, t)| *t)
+        subnet
+            .routes
+            .iter()
+            .find(|(net, _)| net.contains(&dst))
+            .map(|(_, t)| *t)
     }
 
     /// The `traffic-path` of egress traffic from `eni` to `dst` (flow-log-format.md §3.4),
@@ -740,12 +914,10 @@ impl Network {
                 // NAT gateways and transit-gateway attachments have ENIs in the VPC.
                 GatewayType::Nat | GatewayType::TransitGateway => TrafficPath::SAME_VPC,
                 GatewayType::VirtualPrivate => TrafficPath::VIRTUAL_PRIVATE_GATEWAY,
-                GatewayType::VpcPeering => {
-                    match &self.gateways[g].peer_region {
-                        Some(r) if *r != self.region => TrafficPath::INTER_REGION_PEERING,
-                        _ => TrafficPath::INTRA_REGION_PEERING,
-                    }
-                }
+                GatewayType::VpcPeering => match &self.gateways[g].peer_region {
+                    Some(r) if *r != self.region => TrafficPath::INTER_REGION_PEERING,
+                    _ => TrafficPath::INTRA_REGION_PEERING,
+                },
                 GatewayType::GatewayEndpoint => TrafficPath::GATEWAY_ENDPOINT,
                 GatewayType::Local => TrafficPath::LOCAL_GATEWAY,
             },

@@ -73,7 +73,9 @@ pub fn never_logged(net: &Network, p: &FiveTuple) -> Option<NeverLogged> {
             IpAddr::V4(a) if a == METADATA => Some(NeverLogged::InstanceMetadata),
             IpAddr::V4(a) if a == TIME_SYNC => Some(NeverLogged::TimeSync),
             IpAddr::V4(a) if a == DNS_LINK_LOCAL => Some(NeverLogged::AmazonDns),
-            IpAddr::V4(a) if (a.octets()[..3] == [169, 254, 169] && matches!(a.octets()[3], 250 | 251)) => {
+            IpAddr::V4(a)
+                if (a.octets()[..3] == [169, 254, 169] && matches!(a.octets()[3], 250 | 251)) =>
+            {
                 Some(NeverLogged::WindowsActivation)
             }
             IpAddr::V6(a) if a == METADATA_V6 => Some(NeverLogged::InstanceMetadata),

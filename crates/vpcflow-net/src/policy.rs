@@ -21,7 +21,7 @@ use crate::conntrack::{ConnKey, Conntrack, Timeouts};
 use crate::network::{AclEntry, Network, Peer, SgRule};
 
 /// The addressing of a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FiveTuple {
     /// Source address.
     pub src: IpAddr,
@@ -80,7 +80,10 @@ pub enum AclDecision {
 
 impl AclDecision {
     fn allows(self) -> bool {
-        matches!(self, AclDecision::NotCrossed | AclDecision::Rule { allow: true, .. })
+        matches!(
+            self,
+            AclDecision::NotCrossed | AclDecision::Rule { allow: true, .. }
+        )
     }
 }
 
@@ -148,15 +151,22 @@ pub fn acl_decision(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple
     entries
         .iter()
         .find(|entry| acl_matches(entry, remote, p))
-        .map_or(AclDecision::DefaultDeny { acl: acl_ix }, |entry| AclDecision::Rule {
-            acl: acl_ix,
-            number: entry.number,
-            allow: entry.allow,
+        .map_or(AclDecision::DefaultDeny { acl: acl_ix }, |entry| {
+            AclDecision::Rule {
+                acl: acl_ix,
+                number: entry.number,
+                allow: entry.allow,
+            }
         })
 }
 
 /// The security-group rules alone (no connection tracking).
-pub fn sg_rules_decision(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple) -> SgDecision {
+pub fn sg_rules_decision(
+    net: &Network,
+    eni: usize,
+    dir: FlowDirection,
+    p: &FiveTuple,
+) -> SgDecision {
     let e = &net.enis[eni];
     if e.security_groups.is_empty() {
         return SgDecision::NoGroups;
@@ -177,11 +187,18 @@ pub fn sg_rules_decision(net: &Network, eni: usize, dir: FlowDirection, p: &Five
 
 /// Both layers from the rules alone, as for a connection's first packet (used by `diagnose`).
 pub fn evaluate_rules(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple) -> Verdict {
-    combine(sg_rules_decision(net, eni, dir, p), acl_decision(net, eni, dir, p))
+    combine(
+        sg_rules_decision(net, eni, dir, p),
+        acl_decision(net, eni, dir, p),
+    )
 }
 
 fn combine(sg: SgDecision, acl: AclDecision) -> Verdict {
-    let action = if sg.allows() && acl.allows() { Action::Accept } else { Action::Reject };
+    let action = if sg.allows() && acl.allows() {
+        Action::Accept
+    } else {
+        Action::Reject
+    };
     Verdict { action, sg, acl }
 }
 
@@ -199,7 +216,10 @@ impl Policy {
 
     /// A policy engine with explicit tracking timeouts.
     pub fn with_timeouts(net: Arc<Network>, timeouts: Timeouts) -> Policy {
-        Policy { net, conntrack: Conntrack::new(timeouts) }
+        Policy {
+            net,
+            conntrack: Conntrack::new(timeouts),
+        }
     }
 
     /// The network evaluated against.
@@ -218,7 +238,13 @@ impl Policy {
     }
 
     /// Evaluates `packet` at `eni` travelling `dir` at time `now` (µs), updating tracking.
-    pub fn evaluate(&mut self, eni: usize, dir: FlowDirection, packet: &Packet, now: u64) -> Verdict {
+    pub fn evaluate(
+        &mut self,
+        eni: usize,
+        dir: FlowDirection,
+        packet: &Packet,
+        now: u64,
+    ) -> Verdict {
         let net = &*self.net;
         let p = &packet.tuple;
         let acl = acl_decision(net, eni, dir, p);

@@ -24,7 +24,16 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn pkt(src: &str, sp: u16, dst: &str, dp: u16, proto: u8, flags: u8) -> Packet {
-    Packet { tuple: FiveTuple { src: ip(src), dst: ip(dst), protocol: proto, src_port: sp, dst_port: dp }, tcp_flags: flags }
+    Packet {
+        tuple: FiveTuple {
+            src: ip(src),
+            dst: ip(dst),
+            protocol: proto,
+            src_port: sp,
+            dst_port: dp,
+        },
+        tcp_flags: flags,
+    }
 }
 
 fn eni(n: &Network, name: &str) -> usize {
@@ -36,18 +45,90 @@ fn first_packets_table() {
     let n = net();
     // (case, eni, direction, packet, expected action, what decides)
     let rows: Vec<(&str, &str, FlowDirection, Packet, Action)> = vec![
-        ("https from the internet to the load balancer", "alb-a", IN, pkt("203.0.113.50", 50000, "10.0.1.10", 443, 6, 0x02), Action::Accept),
-        ("ssh from the office to the bastion", "bastion", IN, pkt("192.0.2.10", 50000, "10.0.1.30", 22, 6, 0x02), Action::Accept),
-        ("ssh from elsewhere: ACL default deny", "bastion", IN, pkt("198.18.7.7", 50000, "10.0.1.30", 22, 6, 0x02), Action::Reject),
-        ("rdp from the internet: ACL allows, SG has no rule", "bastion", IN, pkt("198.18.7.7", 50000, "10.0.1.30", 3389, 6, 0x02), Action::Reject),
-        ("app to db on 5432", "db-primary", IN, pkt("10.0.11.10", 40000, "10.0.21.10", 5432, 6, 0x02), Action::Accept),
-        ("app to db on the wrong port", "db-primary", IN, pkt("10.0.11.10", 40000, "10.0.21.10", 3306, 6, 0x02), Action::Reject),
-        ("app egress on the wrong port still leaves the app", "app-1", OUT, pkt("10.0.11.10", 40000, "10.0.21.10", 3306, 6, 0x02), Action::Accept),
-        ("replication primary to standby", "db-standby", IN, pkt("10.0.21.10", 41000, "10.0.22.10", 5432, 6, 0x02), Action::Accept),
-        ("load balancer to app 8080", "app-1", IN, pkt("10.0.1.10", 42000, "10.0.11.10", 8080, 6, 0x02), Action::Accept),
-        ("internet straight to app 8080 (no rule)", "app-1", IN, pkt("203.0.113.50", 42000, "10.0.11.10", 8080, 6, 0x02), Action::Reject),
-        ("unsolicited inbound at the NAT gateway ENI", "nat", IN, pkt("198.18.9.9", 443, "10.0.1.20", 8443, 6, 0x02), Action::Accept),
-        ("db may not reach the internet (ACL outbound)", "db-primary", OUT, pkt("10.0.21.10", 40000, "93.184.216.34", 443, 6, 0x02), Action::Reject),
+        (
+            "https from the internet to the load balancer",
+            "alb-a",
+            IN,
+            pkt("203.0.113.50", 50000, "10.0.1.10", 443, 6, 0x02),
+            Action::Accept,
+        ),
+        (
+            "ssh from the office to the bastion",
+            "bastion",
+            IN,
+            pkt("192.0.2.10", 50000, "10.0.1.30", 22, 6, 0x02),
+            Action::Accept,
+        ),
+        (
+            "ssh from elsewhere: ACL default deny",
+            "bastion",
+            IN,
+            pkt("198.18.7.7", 50000, "10.0.1.30", 22, 6, 0x02),
+            Action::Reject,
+        ),
+        (
+            "rdp from the internet: ACL allows, SG has no rule",
+            "bastion",
+            IN,
+            pkt("198.18.7.7", 50000, "10.0.1.30", 3389, 6, 0x02),
+            Action::Reject,
+        ),
+        (
+            "app to db on 5432",
+            "db-primary",
+            IN,
+            pkt("10.0.11.10", 40000, "10.0.21.10", 5432, 6, 0x02),
+            Action::Accept,
+        ),
+        (
+            "app to db on the wrong port",
+            "db-primary",
+            IN,
+            pkt("10.0.11.10", 40000, "10.0.21.10", 3306, 6, 0x02),
+            Action::Reject,
+        ),
+        (
+            "app egress on the wrong port still leaves the app",
+            "app-1",
+            OUT,
+            pkt("10.0.11.10", 40000, "10.0.21.10", 3306, 6, 0x02),
+            Action::Accept,
+        ),
+        (
+            "replication primary to standby",
+            "db-standby",
+            IN,
+            pkt("10.0.21.10", 41000, "10.0.22.10", 5432, 6, 0x02),
+            Action::Accept,
+        ),
+        (
+            "load balancer to app 8080",
+            "app-1",
+            IN,
+            pkt("10.0.1.10", 42000, "10.0.11.10", 8080, 6, 0x02),
+            Action::Accept,
+        ),
+        (
+            "internet straight to app 8080 (no rule)",
+            "app-1",
+            IN,
+            pkt("203.0.113.50", 42000, "10.0.11.10", 8080, 6, 0x02),
+            Action::Reject,
+        ),
+        (
+            "unsolicited inbound at the NAT gateway ENI",
+            "nat",
+            IN,
+            pkt("198.18.9.9", 443, "10.0.1.20", 8443, 6, 0x02),
+            Action::Accept,
+        ),
+        (
+            "db may not reach the internet (ACL outbound)",
+            "db-primary",
+            OUT,
+            pkt("10.0.21.10", 40000, "93.184.216.34", 443, 6, 0x02),
+            Action::Reject,
+        ),
     ];
     for (case, e, dir, p, want) in rows {
         let v = evaluate_rules(&n, eni(&n, e), dir, &p.tuple);
@@ -68,8 +149,22 @@ fn aws_icmp_example_sg_allows_nacl_denies_the_reply() {
     assert_eq!(v_in.action, Action::Accept);
     let v_out = p.evaluate(b, OUT, &reply, S + 1000);
     assert_eq!(v_out.action, Action::Reject);
-    assert_eq!(v_out.sg, SgDecision::Tracked, "the SG lets the reply out (stateful)");
-    assert!(matches!(v_out.acl, AclDecision::Rule { number: 90, allow: false, .. }), "{v_out:?}");
+    assert_eq!(
+        v_out.sg,
+        SgDecision::Tracked,
+        "the SG lets the reply out (stateful)"
+    );
+    assert!(
+        matches!(
+            v_out.acl,
+            AclDecision::Rule {
+                number: 90,
+                allow: false,
+                ..
+            }
+        ),
+        "{v_out:?}"
+    );
 }
 
 #[test]
@@ -80,7 +175,10 @@ fn security_groups_are_stateful_and_acls_are_not() {
     let syn = pkt("10.0.11.10", 40000, "10.0.21.10", 5432, 6, 0x02);
     let synack = pkt("10.0.21.10", 5432, "10.0.11.10", 40000, 6, 0x12);
     // Without the request, the db's reply is refused: its SG allows only 5432 to the db group.
-    assert_eq!(evaluate_rules(&n, db, OUT, &synack.tuple).action, Action::Reject);
+    assert_eq!(
+        evaluate_rules(&n, db, OUT, &synack.tuple).action,
+        Action::Reject
+    );
     let mut p = Policy::new(Arc::clone(&n));
     assert_eq!(p.evaluate(app, OUT, &syn, S).action, Action::Accept);
     assert_eq!(p.evaluate(db, IN, &syn, S + 10).action, Action::Accept);
@@ -94,15 +192,44 @@ fn acl_rules_in_number_order_first_match_wins_and_subnet_internal_traffic_skips_
     let n = net();
     let b = eni(&n, "bastion");
     // Outbound ICMP to 198.51.100.0/24 hits 90 (deny) before 100 (allow all).
-    let d = acl_decision(&n, b, OUT, &pkt("10.0.1.30", 0, "198.51.100.1", 0, 1, 0).tuple);
-    assert!(matches!(d, AclDecision::Rule { number: 90, allow: false, .. }));
-    let d = acl_decision(&n, b, OUT, &pkt("10.0.1.30", 0, "198.18.0.1", 0, 1, 0).tuple);
-    assert!(matches!(d, AclDecision::Rule { number: 100, allow: true, .. }));
+    let d = acl_decision(
+        &n,
+        b,
+        OUT,
+        &pkt("10.0.1.30", 0, "198.51.100.1", 0, 1, 0).tuple,
+    );
+    assert!(matches!(
+        d,
+        AclDecision::Rule {
+            number: 90,
+            allow: false,
+            ..
+        }
+    ));
+    let d = acl_decision(
+        &n,
+        b,
+        OUT,
+        &pkt("10.0.1.30", 0, "198.18.0.1", 0, 1, 0).tuple,
+    );
+    assert!(matches!(
+        d,
+        AclDecision::Rule {
+            number: 100,
+            allow: true,
+            ..
+        }
+    ));
     // Same subnet (bastion → NAT ENI, both in public-a): not crossed.
     let d = acl_decision(&n, b, OUT, &pkt("10.0.1.30", 1, "10.0.1.20", 2, 6, 0).tuple);
     assert_eq!(d, AclDecision::NotCrossed);
     // Nothing matches inbound UDP 53 from the internet: the default * rule denies.
-    let d = acl_decision(&n, b, IN, &pkt("198.18.0.1", 5000, "10.0.1.30", 53, 17, 0).tuple);
+    let d = acl_decision(
+        &n,
+        b,
+        IN,
+        &pkt("198.18.0.1", 5000, "10.0.1.30", 53, 17, 0).tuple,
+    );
     assert!(matches!(d, AclDecision::DefaultDeny { .. }));
 }
 
@@ -135,17 +262,43 @@ fn tracking_times_out_per_protocol() {
 fn arb_tuple() -> impl Strategy<Value = (usize, FiveTuple)> {
     let n = net();
     let count = n.enis.len();
-    (0..count, prop_oneof![Just(1u8), Just(6u8), Just(17u8)], any::<u16>(), any::<u16>(), any::<[u8; 4]>(), any::<bool>())
+    (
+        0..count,
+        prop_oneof![Just(1u8), Just(6u8), Just(17u8)],
+        any::<u16>(),
+        any::<u16>(),
+        any::<[u8; 4]>(),
+        any::<bool>(),
+    )
         .prop_map(move |(e, proto, sp, dp, remote, internal)| {
             let local = n.enis[e].primary_ip();
-            let remote = if internal { IpAddr::from([10, 0, remote[2] % 30, remote[3]]) } else { IpAddr::from(remote) };
+            let remote = if internal {
+                IpAddr::from([10, 0, remote[2] % 30, remote[3]])
+            } else {
+                IpAddr::from(remote)
+            };
             let (sp, dp) = if proto == 1 { (0, 0) } else { (sp, dp) };
-            (e, FiveTuple { src: local, dst: remote, protocol: proto, src_port: sp, dst_port: dp })
+            (
+                e,
+                FiveTuple {
+                    src: local,
+                    dst: remote,
+                    protocol: proto,
+                    src_port: sp,
+                    dst_port: dp,
+                },
+            )
         })
 }
 
 fn reverse(t: &FiveTuple) -> FiveTuple {
-    FiveTuple { src: t.dst, dst: t.src, protocol: t.protocol, src_port: t.dst_port, dst_port: t.src_port }
+    FiveTuple {
+        src: t.dst,
+        dst: t.src,
+        protocol: t.protocol,
+        src_port: t.dst_port,
+        dst_port: t.src_port,
+    }
 }
 
 proptest! {

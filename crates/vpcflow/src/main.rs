@@ -7,6 +7,7 @@
 
 mod convert;
 mod input;
+mod simulate;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -25,6 +26,10 @@ struct Cli {
 enum Command {
     /// Convert flow-log records between text, gzip text, JSON lines, Parquet and OCSF.
     Convert(convert::ConvertArgs),
+    /// Simulate a scenario's traffic through a topology and print the flow records.
+    Simulate(simulate::SimulateArgs),
+    /// Explain whether a connection would be accepted, and by which rules, both ways.
+    Diagnose(simulate::DiagnoseArgs),
     /// List every flow-log field (versions 2–11): name, Parquet column, version, type.
     Fields,
 }
@@ -32,6 +37,8 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Convert(args) => convert::run(&args),
+        Command::Simulate(args) => simulate::run_simulate(&args),
+        Command::Diagnose(args) => simulate::run_diagnose(&args),
         Command::Fields => {
             let mut out = io::stdout().lock();
             writeln!(

@@ -1,0 +1,378 @@
+//! The flow engine: packets observed at ENIs in, AWS flow records out.
+//!
+//! Owns the per-ENI flow table and interval aggregation (design.md, "Record semantics"):
+//! * one record = one direction of one 5-tuple on one ENI in one aggregation interval, and one
+//!   action (a flow whose packets are partly accepted and partly rejected gives two records);
+//! * intervals are aligned to multiples of the interval (60 or 600 s) in packet time; `start` and
+//!   `end` are the first and last packet seen in the interval; records are emitted when the
+//!   interval closes, which happens when a packet of a later interval arrives ([`FlowEngine::observe`])
+//!   or time is advanced ([`FlowEngine::advance_to`]);
+//! * `packets` counts packets, `bytes` sums IP total lengths, `tcp-flags` ORs AWS's per-packet
+//!   flag values; ICMP ports are 0;
+//! * ENIs in scope with no record in an interval get a NODATA record; when the table is full, new
+//!   flows are counted and reported as one SKIPDATA record per ENI and interval — never silent
+//!   loss, never unbounded growth;
+//! * traffic AWS never logs is dropped before the table.
+//!
+//! Addresses follow AWS's reporting rules (flow-log-format.md §1.2): an egress record's `srcaddr`
+//! is the ENI's primary private address when the packet's source is none of its addresses, an
+//! ingress record's `dstaddr` likewise; `pkt-srcaddr`/`pkt-dstaddr` always carry the packet's.
+//! Time comes only from observations (µs); nothing here reads a clock.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use vpcflow_net::never_logged::never_logged;
+use vpcflow_net::{FiveTuple, Network, Packet, Policy};
+use vpcflow_record::{
+    Action, Count, FlowDirection, FlowRecord, IpType, LogStatus, Protocol, TcpFlags,
+};
+
+const MICROS: u64 = 1_000_000;
+
+/// One packet seen at one ENI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// Packet time, microseconds since the Unix epoch.
+    pub ts: u64,
+    /// ENI index in the network.
+    pub eni: usize,
+    /// Direction relative to the ENI.
+    pub direction: FlowDirection,
+    /// The packet as seen there.
+    pub packet: Packet,
+    /// IP total length in bytes.
+    pub len: u32,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Aggregation interval in seconds: 60 or 600 (AWS's `MaxAggregationInterval`).
+    pub interval_secs: u64,
+    /// Most flows held per interval before new ones are counted as skipped.
+    pub max_flows: usize,
+    /// ENIs in scope (get NODATA records); `None` = every ENI of the network.
+    pub scope: Option<Vec<usize>>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            interval_secs: 600,
+            max_flows: 1 << 20,
+            scope: None,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// AWS accepts only 60 and 600.
+    #[error("Invalid Flow Log Max Aggregation Interval: {0} (use 60 or 600)")]
+    Interval(u64),
+    /// A zero-sized table could hold nothing.
+    #[error("max_flows must be at least 1")]
+    MaxFlows,
+}
+
+impl EngineConfig {
+    /// Checks the settings (no I/O).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.interval_secs, 60 | 600) {
+            return Err(ConfigError::Interval(self.interval_secs));
+        }
+        if self.max_flows == 0 {
+            return Err(ConfigError::MaxFlows);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct FlowKey {
+    eni: u32,
+    egress: bool,
+    reject: bool,
+    tuple: FiveTuple,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FlowAcc {
+    first: u64,
+    last: u64,
+    packets: u64,
+    bytes: u64,
+    flags: u8,
+}
+
+/// Counters for what the engine did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Observations taken.
+    pub packets: u64,
+    /// Observations of traffic AWS never logs, dropped.
+    pub never_logged: u64,
+    /// Flows not recorded because the table was full (reported as SKIPDATA).
+    pub skipped_flows: u64,
+    /// Records emitted (all statuses).
+    pub records: u64,
+}
+
+/// The flow table and its interval clock.
+pub struct FlowEngine {
+    net: Arc<Network>,
+    policy: Policy,
+    config: EngineConfig,
+    scope: Vec<usize>,
+    table: FxHashMap<FlowKey, FlowAcc>,
+    /// Start (µs) of the interval being filled; `None` before the first observation.
+    interval: Option<u64>,
+    skipped: FxHashMap<usize, u64>,
+    out: Vec<FlowRecord>,
+    stats: Stats,
+}
+
+impl FlowEngine {
+    /// A new engine over `net`.
+    pub fn new(net: Arc<Network>, config: EngineConfig) -> Result<FlowEngine, ConfigError> {
+        config.validate()?;
+        let scope = config
+            .scope
+            .clone()
+            .unwrap_or_else(|| (0..net.enis.len()).collect());
+        Ok(FlowEngine {
+            policy: Policy::new(Arc::clone(&net)),
+            net,
+            config,
+            scope,
+            table: FxHashMap::default(),
+            interval: None,
+            skipped: FxHashMap::default(),
+            out: Vec::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Arc<Network> {
+        &self.net
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    fn interval_us(&self) -> u64 {
+        self.config.interval_secs * MICROS
+    }
+
+    /// Takes one observation: evaluates policy and aggregates it. Returns the verdict, or `None`
+    /// for traffic AWS never logs (which is not evaluated either: no security group applies to
+    /// the metadata service or the Amazon resolver).
+    pub fn observe(&mut self, obs: &Observation) -> Option<Action> {
+        self.advance_to(obs.ts);
+        self.stats.packets += 1;
+        if never_logged(&self.net, &obs.packet.tuple).is_some() {
+            self.stats.never_logged += 1;
+            return None;
+        }
+        let verdict = self
+            .policy
+            .evaluate(obs.eni, obs.direction, &obs.packet, obs.ts);
+        let mut tuple = obs.packet.tuple;
+        if !matches!(tuple.protocol, 6 | 17) {
+            // AWS reports 0 for ports of ICMP and portless protocols.
+            tuple.src_port = 0;
+            tuple.dst_port = 0;
+        }
+        let key = FlowKey {
+            eni: obs.eni as u32,
+            egress: obs.direction == FlowDirection::Egress,
+            reject: verdict.action == Action::Reject,
+            tuple,
+        };
+        let flags = if tuple.protocol == 6 {
+            TcpFlags::from_packet(obs.packet.tcp_flags).0
+        } else {
+            0
+        };
+        if let Some(acc) = self.table.get_mut(&key) {
+            acc.first = acc.first.min(obs.ts);
+            acc.last = acc.last.max(obs.ts);
+            acc.packets += 1;
+            acc.bytes += u64::from(obs.len);
+            acc.flags |= flags;
+        } else if self.table.len() < self.config.max_flows {
+            self.table.insert(
+                key,
+                FlowAcc {
+                    first: obs.ts,
+                    last: obs.ts,
+                    packets: 1,
+                    bytes: u64::from(obs.len),
+                    flags,
+                },
+            );
+        } else {
+            *self.skipped.entry(obs.eni).or_default() += 1;
+            self.stats.skipped_flows += 1;
+        }
+        Some(verdict.action)
+    }
+
+    /// Closes every interval that ends at or before `now` (µs), emitting its records.
+    pub fn advance_to(&mut self, now: u64) {
+        let iv = self.interval_us();
+        let aligned = now - now % iv;
+        match self.interval {
+            None => self.interval = Some(aligned),
+            Some(cur) if aligned > cur => {
+                // Close the filled interval, then any empty ones up to `aligned` (NODATA).
+                let mut start = cur;
+                while start < aligned {
+                    self.flush(start);
+                    start += iv;
+                }
+                self.interval = Some(aligned);
+                self.policy.expire(now);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Closes every interval that starts before `end` (µs) and opens no new one: the end of a
+    /// simulation or capture of known length.
+    pub fn close(&mut self, end: u64) {
+        self.advance_to(end);
+        if let Some(cur) = self.interval.take()
+            && cur < end
+        {
+            self.flush(cur);
+        }
+    }
+
+    /// Closes the open interval (end of input, or shutdown).
+    pub fn finish(&mut self) {
+        if let Some(cur) = self.interval.take() {
+            self.flush(cur);
+        }
+    }
+
+    /// Takes the records emitted so far.
+    pub fn drain(&mut self) -> Vec<FlowRecord> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn flush(&mut self, start: u64) {
+        let end = start + self.interval_us();
+        let mut flows: Vec<(FlowKey, FlowAcc)> = self.table.drain().collect();
+        // A fixed order makes the output reproducible: by ENI, then first packet, then key.
+        flows.sort_unstable_by(|a, b| (a.0.eni, a.1.first, a.0).cmp(&(b.0.eni, b.1.first, b.0)));
+        let mut has_record = vec![false; self.net.enis.len()];
+        for (key, acc) in &flows {
+            has_record[key.eni as usize] = true;
+            let rec = self.record(key, acc);
+            self.out.push(rec);
+        }
+        let mut skipped: Vec<(usize, u64)> = self.skipped.drain().collect();
+        skipped.sort_unstable();
+        for (eni, _) in &skipped {
+            has_record[*eni] = true;
+            let rec = self.status_record(*eni, start, end, LogStatus::SkipData);
+            self.out.push(rec);
+        }
+        for i in 0..self.scope.len() {
+            let eni = self.scope[i];
+            if !has_record[eni] {
+                let rec = self.status_record(eni, start, end, LogStatus::NoData);
+                self.out.push(rec);
+            }
+        }
+        self.stats.records = self.stats.records.saturating_add(
+            (flows.len() + skipped.len() + self.scope.iter().filter(|e| !has_record[**e]).count())
+                as u64,
+        );
+    }
+
+    /// The ENI-level fields every record of an ENI carries.
+    fn eni_fields(&self, eni: usize, rec: &mut FlowRecord) {
+        let e = &self.net.enis[eni];
+        let subnet = &self.net.subnets[e.subnet];
+        rec.account_id = Some(e.owner.as_str().into());
+        rec.interface_id = Some(e.id.as_str().into());
+        rec.vpc_id = Some(self.net.vpcs[e.vpc].id.as_str().into());
+        rec.subnet_id = Some(subnet.id.as_str().into());
+        rec.instance_id = if e.kind.requester_managed() {
+            None
+        } else {
+            e.instance_id.as_deref().map(Into::into)
+        };
+        rec.region = Some(self.net.region.as_str().into());
+        rec.az_id = Some(subnet.az_id.as_str().into());
+        rec.interface_type = e.kind.interface_type().map(Into::into);
+    }
+
+    fn status_record(&self, eni: usize, start: u64, end: u64, status: LogStatus) -> FlowRecord {
+        let mut rec = FlowRecord::default();
+        self.eni_fields(eni, &mut rec);
+        rec.start = Some(Count(start / MICROS));
+        rec.end = Some(Count(end / MICROS));
+        rec.log_status = Some(status);
+        rec
+    }
+
+    fn record(&self, key: &FlowKey, acc: &FlowAcc) -> FlowRecord {
+        let eni = key.eni as usize;
+        let e = &self.net.enis[eni];
+        let t = key.tuple;
+        let mut rec = FlowRecord::default();
+        self.eni_fields(eni, &mut rec);
+        let reported = |ip: IpAddr| {
+            if e.owns(ip) && e.public_ip != Some(ip) {
+                ip
+            } else {
+                e.primary_ip()
+            }
+        };
+        let (src, dst, direction) = if key.egress {
+            (reported(t.src), t.dst, FlowDirection::Egress)
+        } else {
+            (t.src, reported(t.dst), FlowDirection::Ingress)
+        };
+        rec.srcaddr = Some(src);
+        rec.dstaddr = Some(dst);
+        rec.srcport = Some(t.src_port);
+        rec.dstport = Some(t.dst_port);
+        rec.protocol = Some(Protocol(t.protocol));
+        rec.packets = Some(Count(acc.packets));
+        rec.bytes = Some(Count(acc.bytes));
+        rec.start = Some(Count(acc.first / MICROS));
+        rec.end = Some(Count(acc.last / MICROS));
+        rec.action = Some(if key.reject {
+            Action::Reject
+        } else {
+            Action::Accept
+        });
+        rec.log_status = Some(LogStatus::Ok);
+        rec.tcp_flags = Some(TcpFlags(acc.flags));
+        rec.r#type = Some(if t.src.is_ipv4() {
+            IpType::IPv4
+        } else {
+            IpType::IPv6
+        });
+        rec.pkt_srcaddr = Some(t.src);
+        rec.pkt_dstaddr = Some(t.dst);
+        rec.flow_direction = Some(direction);
+        rec.traffic_path = if key.egress {
+            self.net.traffic_path(eni, t.dst)
+        } else {
+            None
+        };
+        rec
+    }
+}

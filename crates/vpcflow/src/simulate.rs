@@ -1,0 +1,277 @@
+//! `vpcflow simulate` and `vpcflow diagnose`: wiring of the simulator and the policy explainer.
+//!
+//! Owns flag parsing (durations, RFC 3339 start times, protocols) and output; the simulation
+//! and the policy live in `vpcflow-capture` and `vpcflow-net`.
+
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use vpcflow_capture::scenario::parse_duration;
+use vpcflow_capture::{EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
+use vpcflow_net::builtin;
+use vpcflow_record::{LogFormat, text};
+
+/// Default start: a weekday afternoon, when the diurnal shape is near its peak.
+const DEFAULT_START: &str = "2026-01-15T14:00:00Z";
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Runs a scenario's traffic through the topology in simulated time (an hour takes seconds) and
+prints the flow records as the ENIs' flow logs would hold them, header line first. The same seed
+gives the same bytes. Traffic AWS never logs (Amazon DNS, instance metadata) leaves no record.
+
+Examples:
+  vpcflow simulate                                     # builtin:three-tier, default scenario, 1 h
+  vpcflow simulate --interval 60 --duration 10m --seed 7
+  vpcflow simulate --format '${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${tcp-flags} ${action} ${flow-direction}'")]
+pub(crate) struct SimulateArgs {
+    /// Topology: a TOML file, or builtin:NAME.
+    #[arg(
+        long,
+        value_name = "FILE|builtin:NAME",
+        default_value = "builtin:three-tier"
+    )]
+    topology: String,
+    /// Scenario: a built-in name or a TOML file.
+    #[arg(long, default_value = "default")]
+    scenario: String,
+    /// Simulated time to cover, e.g. 90s, 10m, 1h, 1h30m.
+    #[arg(long, default_value = "1h")]
+    duration: String,
+    /// Simulated start time (RFC 3339, UTC or with an offset).
+    #[arg(long, value_name = "RFC3339", default_value = DEFAULT_START)]
+    start: String,
+    /// Seed: the same seed gives the same records.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Record format (`${a} ${b}` or `a b`). [default: AWS's default v2 format]
+    #[arg(long, value_name = "FMT")]
+    format: Option<String>,
+    /// Aggregation interval in seconds: 60 or 600 (MaxAggregationInterval).
+    #[arg(long, default_value_t = 600)]
+    interval: u64,
+    /// Most flows held per interval; beyond it flows are counted and reported as SKIPDATA.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_flows: usize,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Explains, from the topology alone, whether a connection would be accepted: every ENI on the path
+(the NAT gateway's too), the security-group and network-ACL rule that decides at each, for the
+request and for the reply. Security groups are stateful (replies pass); network ACLs are not.
+
+Examples:
+  vpcflow diagnose --src 198.51.100.20 --dst 54.210.0.30 --protocol icmp
+  vpcflow diagnose --src 10.0.11.10 --dst 10.0.21.10 --port 3306")]
+pub(crate) struct DiagnoseArgs {
+    /// Client address.
+    #[arg(long)]
+    src: IpAddr,
+    /// Server address (private, or an ENI's public address).
+    #[arg(long)]
+    dst: IpAddr,
+    /// Server port (tcp and udp).
+    #[arg(long, default_value_t = 443)]
+    port: u16,
+    /// The client's source port.
+    #[arg(long, default_value_t = 49152)]
+    src_port: u16,
+    /// tcp, udp, icmp or a protocol number.
+    #[arg(long, default_value = "tcp")]
+    protocol: String,
+    /// Topology: a TOML file, or builtin:NAME.
+    #[arg(
+        long,
+        value_name = "FILE|builtin:NAME",
+        default_value = "builtin:three-tier"
+    )]
+    topology: String,
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` into Unix seconds.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (oh, om) = rest[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    let t = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
+    u64::try_from(t).ok()
+}
+
+pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
+    // Check every flag before doing any work.
+    let duration = parse_duration(&args.duration)
+        .filter(|d| *d > 0)
+        .with_context(|| {
+            format!(
+                "--duration '{}': expected e.g. 90s, 10m, 1h, 1h30m",
+                args.duration
+            )
+        })?;
+    let start = parse_rfc3339(&args.start).with_context(|| {
+        format!(
+            "--start '{}': expected an RFC 3339 time such as {DEFAULT_START}",
+            args.start
+        )
+    })?;
+    let format = match &args.format {
+        Some(f) => LogFormat::parse_any(f).with_context(|| format!("--format '{f}'"))?,
+        None => LogFormat::default_v2(),
+    };
+    let config = EngineConfig {
+        interval_secs: args.interval,
+        max_flows: args.max_flows,
+        scope: None,
+    };
+    config.validate().context("--interval/--max-flows")?;
+    let net = Arc::new(builtin::load(&args.topology)?);
+    let scenario = Scenario::load(&args.scenario).map_err(anyhow::Error::msg)?;
+    let resolved = scenario.resolve(&net).map_err(|problems| {
+        anyhow::anyhow!(
+            "scenario '{}' does not fit the topology:\n  {}",
+            args.scenario,
+            problems.join("\n  ")
+        )
+    })?;
+
+    let engine = FlowEngine::new(Arc::clone(&net), config)?;
+    let mut sim = Simulator::new(
+        engine,
+        &resolved,
+        &SimConfig {
+            start,
+            duration,
+            seed: args.seed,
+        },
+    );
+    let mut out = BufWriter::with_capacity(256 * 1024, io::stdout().lock());
+    writeln!(out, "{}", format.header())?;
+    let version = format.version();
+    let mut line = String::with_capacity(256);
+    let mut result = Ok(());
+    sim.run(&mut |mut rec| {
+        if result.is_err() {
+            return;
+        }
+        rec.version = Some(version);
+        line.clear();
+        text::encode_into(&format, &rec, &mut line);
+        line.push('\n');
+        result = out.write_all(line.as_bytes());
+    });
+    result?;
+    out.flush()?;
+    let s = sim.stats();
+    let e = sim.engine().stats();
+    eprintln!(
+        "vpcflow: simulated {} of '{}' on {}: {} sessions, {} packets ({} observations, {} never logged), {} records{}",
+        args.duration,
+        resolved.name,
+        args.topology,
+        s.sessions,
+        s.packets,
+        e.packets,
+        e.never_logged,
+        e.records,
+        if e.skipped_flows > 0 {
+            format!(", {} flows skipped (SKIPDATA)", e.skipped_flows)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
+    let protocol = vpcflow_record::Protocol::from_name(&args.protocol).with_context(|| {
+        format!(
+            "--protocol '{}': expected tcp, udp, icmp or a number",
+            args.protocol
+        )
+    })?;
+    if protocol.0 == 0 {
+        bail!("--protocol 0 is not a transport protocol");
+    }
+    let net = builtin::load(&args.topology)?;
+    let d = vpcflow_net::diagnose::diagnose(
+        &net,
+        args.src,
+        args.dst,
+        protocol.0,
+        args.src_port,
+        args.port,
+    );
+    print!("{}", d.explain(&net));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339;
+
+    #[test]
+    fn rfc3339_rows() {
+        let rows = [
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2026-01-15T14:00:00Z", Some(1_768_485_600)),
+            ("2026-01-15T15:00:00+01:00", Some(1_768_485_600)),
+            ("2026-01-15T14:00:00.250Z", Some(1_768_485_600)),
+            ("2019-08-26T19:47:55Z", Some(1_566_848_875)),
+            ("2026-13-01T00:00:00Z", None),
+            ("2026-01-15 14:00", None),
+            ("yesterday", None),
+        ];
+        for (s, want) in rows {
+            assert_eq!(parse_rfc3339(s), want, "{s}");
+        }
+    }
+}
