@@ -272,7 +272,7 @@ impl FlowEngine {
         let end = start + self.interval_us();
         let mut flows: Vec<(FlowKey, FlowAcc)> = self.table.drain().collect();
         // A fixed order makes the output reproducible: by ENI, then first packet, then key.
-        flows.sort_unstable_by(|a, b| (a.0.eni, a.1.first, a.0).cmp(&(b.0.eni, b.1.first, b.0)));
+        flows.sort_unstable_by_key(|(k, acc)| (k.eni, acc.first, *k));
         let mut has_record = vec![false; self.net.enis.len()];
         for (key, acc) in &flows {
             has_record[key.eni as usize] = true;

@@ -40,12 +40,12 @@ pub struct Problems(pub Vec<Problem>);
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why (shown in the message, so not also chained as a source).
+        error: std::io::Error,
     },
     /// Not valid TOML, or not the topology's shape.
     #[error("{source_name}: {message}")]
@@ -332,9 +332,9 @@ impl Network {
 
     /// Reads and parses a topology file.
     pub fn load(path: &str) -> Result<Network, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Network::from_toml(&text, path)
     }

@@ -1,0 +1,147 @@
+//! `vpcflow simulate` and `vpcflow diagnose` through the real binary.
+
+use std::process::{Command, Output};
+
+fn vpcflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn err_line(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(!e.contains("panicked"), "{e}");
+    e
+}
+
+#[test]
+fn an_hour_is_deterministic_per_seed_and_starts_with_a_header() {
+    let a = vpcflow(&["simulate", "--seed", "3"]);
+    let b = vpcflow(&["simulate", "--seed", "3"]);
+    let c = vpcflow(&["simulate", "--seed", "4"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout, "same seed, same bytes");
+    assert_ne!(a.stdout, c.stdout);
+    let text = String::from_utf8(a.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+        )
+    );
+    assert!(lines.clone().count() > 1000);
+    assert!(lines.all(|l| l.starts_with("2 123456789012 eni-")));
+    assert!(
+        String::from_utf8(a.stderr)
+            .unwrap()
+            .starts_with("vpcflow: simulated 1h of 'default' on builtin:three-tier: ")
+    );
+}
+
+#[test]
+fn custom_formats_and_intervals() {
+    let out = vpcflow(&[
+        "simulate",
+        "--duration",
+        "10m",
+        "--interval",
+        "60",
+        "--format",
+        "${version} ${interface-id} ${tcp-flags} ${flow-direction} ${traffic-path}",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().skip(1).all(|l| l.starts_with("5 eni-")),
+        "version 5 for a v5 field"
+    );
+    assert!(
+        text.lines().any(|l| l.ends_with(" egress 8")),
+        "egress through the internet gateway"
+    );
+}
+
+#[test]
+fn bad_flags_are_refused_before_anything_runs() {
+    let rows: [(&[&str], &str); 6] = [
+        (
+            &["simulate", "--duration", "5x"],
+            "error: --duration '5x': expected e.g. 90s, 10m, 1h, 1h30m",
+        ),
+        (
+            &["simulate", "--start", "noon"],
+            "error: --start 'noon': expected an RFC 3339 time such as 2026-01-15T14:00:00Z",
+        ),
+        (
+            &["simulate", "--interval", "300"],
+            "error: --interval/--max-flows: Invalid Flow Log Max Aggregation Interval: 300 (use 60 or 600)",
+        ),
+        (
+            &["simulate", "--format", "${nope}"],
+            "error: --format '${nope}': unknown field 'nope' at position 0",
+        ),
+        (
+            &["simulate", "--topology", "builtin:nope"],
+            "error: builtin:nope: no built-in topology 'nope' (there is: builtin:three-tier)",
+        ),
+        (
+            &["simulate", "--topology", "/nonexistent.toml"],
+            "error: cannot read /nonexistent.toml: No such file or directory (os error 2)",
+        ),
+    ];
+    for (args, want) in rows {
+        let e = err_line(&vpcflow(args));
+        assert_eq!(e.trim_end(), want, "{args:?}");
+    }
+    let e = err_line(&vpcflow(&["simulate", "--scenario", "nope"]));
+    assert!(
+        e.starts_with("error: no built-in scenario 'nope' (there is: default)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn diagnose_explains_the_ping_asymmetry_and_a_clean_path() {
+    let out = vpcflow(&[
+        "diagnose",
+        "--src",
+        "198.51.100.20",
+        "--dst",
+        "54.210.0.30",
+        "--protocol",
+        "icmp",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("acl-0a1a000000000001a outbound rule 90 DENIES it"),
+        "{text}"
+    );
+    assert!(text.ends_with("=> REJECT: the reply is dropped at eni-0a0000000000000a3 (egress); its flow-log record there says REJECT.\n"), "{text}");
+    let out = vpcflow(&[
+        "diagnose",
+        "--src",
+        "192.0.2.10",
+        "--dst",
+        "54.210.0.30",
+        "--port",
+        "22",
+    ]);
+    assert!(String::from_utf8(out.stdout).unwrap().contains("=> ACCEPT"));
+    let e = err_line(&vpcflow(&[
+        "diagnose",
+        "--src",
+        "1.2.3.4",
+        "--dst",
+        "10.0.1.30",
+        "--protocol",
+        "bogus",
+    ]));
+    assert_eq!(
+        e.trim_end(),
+        "error: --protocol 'bogus': expected tcp, udp, icmp or a number"
+    );
+}
