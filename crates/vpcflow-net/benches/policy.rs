@@ -41,24 +41,16 @@ fn flows(n: usize) -> Vec<(usize, Packet)> {
         .collect()
 }
 
-fn reverse(p: &Packet) -> Packet {
-    let t = p.tuple;
-    Packet {
-        tuple: FiveTuple {
-            src: t.dst,
-            dst: t.src,
-            protocol: t.protocol,
-            src_port: t.dst_port,
-            dst_port: t.src_port,
-        },
-        tcp_flags: 0x10,
-    }
-}
-
 fn bench(c: &mut Criterion) {
     let net = Arc::new(builtin::load("builtin:three-tier").unwrap());
     let fl = flows(10_000);
-    let replies: Vec<Packet> = fl.iter().map(|(_, p)| reverse(p)).collect();
+    let replies: Vec<Packet> = fl
+        .iter()
+        .map(|(_, p)| Packet {
+            tuple: p.tuple.reversed(),
+            tcp_flags: 0x10,
+        })
+        .collect();
     let mut policy = Policy::new(Arc::clone(&net));
     for (i, (eni, p)) in fl.iter().enumerate() {
         policy.evaluate(

@@ -250,7 +250,7 @@ pub fn diagnose(
             FlowDirection::Egress => FlowDirection::Ingress,
             FlowDirection::Ingress => FlowDirection::Egress,
         };
-        let tuple = reverse(tuple);
+        let tuple = tuple.reversed();
         let acl = acl_decision(net, *eni, dir, &tuple);
         let sg = if net.enis[*eni].security_groups.is_empty() {
             SgDecision::NoGroups

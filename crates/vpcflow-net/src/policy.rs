@@ -35,6 +35,19 @@ pub struct FiveTuple {
     pub dst_port: u16,
 }
 
+impl FiveTuple {
+    /// The other direction of the same conversation (a reply's addressing).
+    pub fn reversed(&self) -> FiveTuple {
+        FiveTuple {
+            src: self.dst,
+            dst: self.src,
+            protocol: self.protocol,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+        }
+    }
+}
+
 /// A packet as policy sees it: addressing plus the raw TCP flag byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet {

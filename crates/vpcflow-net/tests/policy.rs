@@ -307,7 +307,7 @@ proptest! {
         let n = net();
         let mut p = Policy::new(Arc::clone(&n));
         let out = p.evaluate(e, OUT, &Packet { tuple: t, tcp_flags: 0x02 }, S);
-        let back = p.evaluate(e, IN, &Packet { tuple: reverse(&t), tcp_flags: 0x12 }, 2 * S);
+        let back = p.evaluate(e, IN, &Packet { tuple: t.reversed(), tcp_flags: 0x12 }, 2 * S);
         if out.sg != SgDecision::NoMatch {
             prop_assert_ne!(back.sg, SgDecision::NoMatch, "return traffic refused by the SG: {:?}", t);
         }

@@ -145,3 +145,54 @@ fn diagnose_explains_the_ping_asymmetry_and_a_clean_path() {
         "error: --protocol 'bogus': expected tcp, udp, icmp or a number"
     );
 }
+
+#[test]
+fn users_bring_their_own_topology_and_scenario_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("vpc.toml");
+    // The built-in topology, as a user's file, with SSH opened to the whole internet on the ACL.
+    let text = vpcflow_net::builtin::TOPOLOGIES[0].1.replace(
+        "{ rule = 120, protocol = \"tcp\", ports = 22, cidr = \"192.0.2.10/32\", action = \"allow\" }",
+        "{ rule = 120, protocol = \"tcp\", ports = 22, cidr = \"0.0.0.0/0\", action = \"allow\" }",
+    );
+    std::fs::write(&topo, text).unwrap();
+    let scen = dir.path().join("ssh.toml");
+    std::fs::write(
+        &scen,
+        "name = \"ssh\"\n[[traffic]]\nname = \"knock\"\nprotocol = \"tcp\"\nfrom = \"ip:198.18.1.1\"\nto = \"public:bastion\"\nport = 22\nrate = 10\n",
+    )
+    .unwrap();
+    let out = vpcflow(&[
+        "simulate",
+        "--topology",
+        topo.to_str().unwrap(),
+        "--scenario",
+        scen.to_str().unwrap(),
+        "--duration",
+        "5m",
+        "--format",
+        "srcaddr dstport action flow-direction",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The ACL now lets it through, and the bastion's security group (office only) refuses it.
+    assert!(
+        text.lines().any(|l| l == "198.18.1.1 22 REJECT ingress"),
+        "{text}"
+    );
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "name = \"x\"\n[[traffic]]\nname = \"y\"\nprotocol = \"tcp\"\nfrom = \"eni:ghost\"\nto = \"internet\"\nport = 1\nrate = 1\n").unwrap();
+    let e = err_line(&vpcflow(&[
+        "simulate",
+        "--scenario",
+        broken.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains("does not fit the topology:\n  traffic[0] (y): no ENI named 'ghost'"),
+        "{e}"
+    );
+}
