@@ -160,16 +160,6 @@ fn dir_word(d: FlowDirection) -> &'static str {
     }
 }
 
-fn reverse(t: &FiveTuple) -> FiveTuple {
-    FiveTuple {
-        src: t.dst,
-        dst: t.src,
-        protocol: t.protocol,
-        src_port: t.dst_port,
-        dst_port: t.src_port,
-    }
-}
-
 /// Explains a connection from `src` to `dst`. `src_port` is the client's (ephemeral) port.
 pub fn diagnose(
     net: &Network,
