@@ -291,16 +291,6 @@ fn arb_tuple() -> impl Strategy<Value = (usize, FiveTuple)> {
         })
 }
 
-fn reverse(t: &FiveTuple) -> FiveTuple {
-    FiveTuple {
-        src: t.dst,
-        dst: t.src,
-        protocol: t.protocol,
-        src_port: t.dst_port,
-        dst_port: t.src_port,
-    }
-}
-
 proptest! {
     #[test]
     fn allowed_outbound_means_the_return_is_allowed_by_the_sg((e, t) in arb_tuple()) {
