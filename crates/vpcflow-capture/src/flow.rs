@@ -109,6 +109,19 @@ struct FlowAcc {
     flags: u8,
 }
 
+/// A closed interval's output, kept compact until [`FlowEngine::drain`] turns it into records
+/// one at a time (a `FlowRecord` is ~1 KB; a million of them at once would not be).
+#[derive(Debug, Clone, Copy)]
+enum Closed {
+    Flow(FlowKey, FlowAcc),
+    Status {
+        eni: usize,
+        start: u64,
+        end: u64,
+        status: LogStatus,
+    },
+}
+
 /// Counters for what the engine did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -132,7 +145,7 @@ pub struct FlowEngine {
     /// Start (µs) of the interval being filled; `None` before the first observation.
     interval: Option<u64>,
     skipped: FxHashMap<usize, u64>,
-    out: Vec<FlowRecord>,
+    closed: Vec<Closed>,
     stats: Stats,
 }
 
@@ -152,7 +165,7 @@ impl FlowEngine {
             table: FxHashMap::default(),
             interval: None,
             skipped: FxHashMap::default(),
-            out: Vec::new(),
+            closed: Vec::new(),
             stats: Stats::default(),
         })
     }
@@ -263,40 +276,57 @@ impl FlowEngine {
         }
     }
 
-    /// Takes the records emitted so far.
-    pub fn drain(&mut self) -> Vec<FlowRecord> {
-        std::mem::take(&mut self.out)
+    /// Takes the records of the intervals closed so far, building each as it is asked for.
+    pub fn drain(&mut self) -> impl Iterator<Item = FlowRecord> + '_ {
+        let closed = std::mem::take(&mut self.closed);
+        let this = &*self;
+        closed.into_iter().map(move |c| match c {
+            Closed::Flow(key, acc) => this.record(&key, &acc),
+            Closed::Status {
+                eni,
+                start,
+                end,
+                status,
+            } => this.status_record(eni, start, end, status),
+        })
     }
 
     fn flush(&mut self, start: u64) {
         let end = start + self.interval_us();
-        let mut flows: Vec<(FlowKey, FlowAcc)> = self.table.drain().collect();
+        // Taking the table (rather than draining it) frees its buckets with the interval.
+        let mut flows: Vec<(FlowKey, FlowAcc)> =
+            std::mem::take(&mut self.table).into_iter().collect();
         // A fixed order makes the output reproducible: by ENI, then first packet, then key.
         flows.sort_unstable_by_key(|(k, acc)| (k.eni, acc.first, *k));
         let mut has_record = vec![false; self.net.enis.len()];
-        for (key, acc) in &flows {
+        let before = self.closed.len();
+        self.closed.reserve(flows.len());
+        for (key, acc) in flows {
             has_record[key.eni as usize] = true;
-            let rec = self.record(key, acc);
-            self.out.push(rec);
+            self.closed.push(Closed::Flow(key, acc));
         }
         let mut skipped: Vec<(usize, u64)> = self.skipped.drain().collect();
         skipped.sort_unstable();
-        for (eni, _) in &skipped {
-            has_record[*eni] = true;
-            let rec = self.status_record(*eni, start, end, LogStatus::SkipData);
-            self.out.push(rec);
+        for (eni, _) in skipped {
+            has_record[eni] = true;
+            self.closed.push(Closed::Status {
+                eni,
+                start,
+                end,
+                status: LogStatus::SkipData,
+            });
         }
-        for i in 0..self.scope.len() {
-            let eni = self.scope[i];
+        for &eni in &self.scope {
             if !has_record[eni] {
-                let rec = self.status_record(eni, start, end, LogStatus::NoData);
-                self.out.push(rec);
+                self.closed.push(Closed::Status {
+                    eni,
+                    start,
+                    end,
+                    status: LogStatus::NoData,
+                });
             }
         }
-        self.stats.records = self.stats.records.saturating_add(
-            (flows.len() + skipped.len() + self.scope.iter().filter(|e| !has_record[**e]).count())
-                as u64,
-        );
+        self.stats.records += (self.closed.len() - before) as u64;
     }
 
     /// The ENI-level fields every record of an ENI carries.

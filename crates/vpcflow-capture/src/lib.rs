@@ -5,11 +5,15 @@
 //! * [`scenario`]: traffic scenarios as data (TOML) and their validation.
 //! * [`sim`]: the deterministic traffic simulator, which sends scenario sessions as packets
 //!   through the topology into the engine.
+//! * [`decode`]: link frames → 5-tuple, TCP flags, IP length; [`pcap`]: pcap/pcapng files and
+//!   the mapping of packets to ENIs.
 //!
-//! Packet decoding, pcap/pcapng files and live AF_PACKET capture are planned here too (the
-//! capture issue); they will feed the same [`FlowEngine`].
+//! Live AF_PACKET capture is planned here too (the capture issue); it will feed the same
+//! [`FlowEngine`].
 
+pub mod decode;
 pub mod flow;
+pub mod pcap;
 pub mod scenario;
 pub mod sim;
 

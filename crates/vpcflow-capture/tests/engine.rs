@@ -51,9 +51,9 @@ fn obs(
     }
 }
 
-fn lines(records: &[FlowRecord]) -> Vec<String> {
+fn lines(records: impl IntoIterator<Item = FlowRecord>) -> Vec<String> {
     let f = LogFormat::from_header(FORMAT).unwrap();
-    records.iter().map(|r| text::encode(&f, r)).collect()
+    records.into_iter().map(|r| text::encode(&f, &r)).collect()
 }
 
 fn engine(n: &Arc<Network>, scope: &[&str], max_flows: usize) -> FlowEngine {
@@ -115,7 +115,7 @@ fn tcp_handshake_both_directions_in_one_interval() {
     }
     e.close((T0 + 20) * S);
     assert_eq!(
-        lines(&e.drain()),
+        lines(e.drain()),
         [
             "eni-0a0000000000000a4 10.0.11.10 10.0.21.10 40000 5432 6 4 464 1700000041 1700000043 3 ACCEPT ingress - 10.0.11.10 10.0.21.10 OK",
             "eni-0a0000000000000a4 10.0.21.10 10.0.11.10 5432 40000 6 3 1012 1700000041 1700000043 19 ACCEPT egress 1 10.0.21.10 10.0.11.10 OK",
@@ -148,7 +148,7 @@ fn a_flow_crossing_an_interval_boundary_gives_one_record_per_interval() {
     }
     e.close((T0 + 80) * S);
     assert_eq!(
-        lines(&e.drain()),
+        lines(e.drain()),
         [
             "eni-0a0000000000000a2 10.0.11.10 10.0.21.10 41000 5432 6 2 120 1700000099 1700000099 2 ACCEPT egress 1 10.0.11.10 10.0.21.10 OK",
             "eni-0a0000000000000a2 10.0.11.10 10.0.21.10 41000 5432 6 1 60 1700000101 1700000101 1 ACCEPT egress 1 10.0.11.10 10.0.21.10 OK",
@@ -189,7 +189,7 @@ fn nodata_for_quiet_enis_and_icmp_ports_are_zero() {
     ));
     e.close((T0 + 20) * S);
     assert_eq!(
-        lines(&e.drain()),
+        lines(e.drain()),
         [
             "eni-0a0000000000000a3 198.51.100.20 10.0.1.30 0 0 1 1 84 1700000045 1700000045 0 ACCEPT ingress - 198.51.100.20 10.0.1.30 OK",
             "eni-0a0000000000000a3 10.0.1.30 198.51.100.20 0 0 1 1 84 1700000045 1700000045 0 REJECT egress 8 10.0.1.30 198.51.100.20 OK",
@@ -218,7 +218,7 @@ fn a_full_table_reports_skipdata_instead_of_growing() {
         ));
     }
     e.close((T0 + 20) * S);
-    let got = lines(&e.drain());
+    let got = lines(e.drain());
     assert_eq!(got.len(), 3, "{got:#?}");
     assert!(got[0].ends_with(" OK") && got[1].ends_with(" OK"));
     assert_eq!(
@@ -262,7 +262,7 @@ fn nat_gateway_addresses_follow_aws_reporting_rules() {
     ));
     e.close((T0 + 20) * S);
     assert_eq!(
-        lines(&e.drain()),
+        lines(e.drain()),
         [
             "eni-0a0000000000000a5 10.0.11.10 10.0.1.20 40000 443 6 1 60 1700000041 1700000041 2 ACCEPT ingress - 10.0.11.10 203.0.113.5 OK",
             "eni-0a0000000000000a5 10.0.1.20 10.0.11.10 443 40000 6 1 60 1700000041 1700000041 18 ACCEPT egress 1 203.0.113.5 10.0.11.10 OK",
@@ -339,7 +339,7 @@ fn never_logged_traffic_leaves_no_record_and_accept_reject_split() {
     ));
     e.observe(&reply((T0 + 4) * S));
     e.close((T0 + 20) * S);
-    let got = lines(&e.drain());
+    let got = lines(e.drain());
     assert_eq!(got.len(), 3, "{got:#?}");
     assert!(
         got.iter()

@@ -2,9 +2,10 @@
 //!
 //! Owns the table and the idle timeouts. Defaults are AWS's (EC2 API
 //! `ConnectionTrackingSpecification`): TCP established 432 000 s, UDP streams (more than one
-//! request-response) 180 s, other UDP 30 s. Not documented by AWS, chosen here: ICMP and other
-//! protocols 30 s like one-way UDP, and a closed TCP connection (RST, or FIN both ways) lingers
-//! 60 s so the last ACKs of the close still pass.
+//! request-response) 180 s, other UDP 30 s; protocols other than TCP, UDP and ICMP 600 s (EC2 User
+//! Guide, *Security group connection tracking*). Not documented by AWS, chosen here: ICMP 30 s like
+//! one-way UDP, and a closed TCP connection (RST, or FIN both ways) lingers 60 s so the last ACKs
+//! of the close still pass.
 //!
 //! Keys are oriented to the ENI (local address/port, remote address/port), so both directions of
 //! a connection find the same entry. Expiry is checked on lookup and swept by [`Conntrack::expire`],
@@ -30,7 +31,9 @@ pub struct Timeouts {
     pub udp_stream: u64,
     /// Other UDP flows.
     pub udp: u64,
-    /// ICMP and every other protocol.
+    /// ICMP and ICMPv6.
+    pub icmp: u64,
+    /// Every other protocol (GRE, ESP, …).
     pub other: u64,
 }
 
@@ -41,7 +44,8 @@ impl Default for Timeouts {
             tcp_closed: 60 * SECOND,
             udp_stream: 180 * SECOND,
             udp: 30 * SECOND,
-            other: 30 * SECOND,
+            icmp: 30 * SECOND,
+            other: 600 * SECOND,
         }
     }
 }
@@ -119,6 +123,7 @@ impl Conntrack {
             // Request, response, request again: more than one request-response.
             17 if c.turns >= 2 => t.udp_stream,
             17 => t.udp,
+            1 | 58 => t.icmp,
             _ => t.other,
         }
     }

@@ -5,6 +5,7 @@
 //! status, never a panic or a backtrace; a closed stdout (`vpcflow convert … | head`) ends the
 //! program quietly.
 
+mod capture;
 mod convert;
 mod input;
 mod simulate;
@@ -28,6 +29,8 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Simulate a scenario's traffic through a topology and print the flow records.
     Simulate(simulate::SimulateArgs),
+    /// Read pcap/pcapng files in packet time and print the ENIs' flow records.
+    Capture(capture::CaptureArgs),
     /// Explain whether a connection would be accepted, and by which rules, both ways.
     Diagnose(simulate::DiagnoseArgs),
     /// List every flow-log field (versions 2–11): name, Parquet column, version, type.
@@ -38,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Convert(args) => convert::run(&args),
         Command::Simulate(args) => simulate::run_simulate(&args),
+        Command::Capture(args) => capture::run(&args),
         Command::Diagnose(args) => simulate::run_diagnose(&args),
         Command::Fields => {
             let mut out = io::stdout().lock();

@@ -193,23 +193,9 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             seed: args.seed,
         },
     );
-    let mut out = BufWriter::with_capacity(256 * 1024, io::stdout().lock());
-    writeln!(out, "{}", format.header())?;
-    let version = format.version();
-    let mut line = String::with_capacity(256);
-    let mut result = Ok(());
-    sim.run(&mut |mut rec| {
-        if result.is_err() {
-            return;
-        }
-        rec.version = Some(version);
-        line.clear();
-        text::encode_into(&format, &rec, &mut line);
-        line.push('\n');
-        result = out.write_all(line.as_bytes());
-    });
-    result?;
-    out.flush()?;
+    let mut out = RecordWriter::stdout(format)?;
+    sim.run(&mut |rec| out.write(rec));
+    out.finish()?;
     let s = sim.stats();
     let e = sim.engine().stats();
     eprintln!(
@@ -229,6 +215,50 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// Prints records in a format, header line first, stamping `version` from the format.
+pub(crate) struct RecordWriter {
+    format: LogFormat,
+    out: BufWriter<io::StdoutLock<'static>>,
+    line: String,
+    error: Option<io::Error>,
+}
+
+impl RecordWriter {
+    /// A writer to stdout; writes the header line at once.
+    pub(crate) fn stdout(format: LogFormat) -> io::Result<RecordWriter> {
+        let mut out = BufWriter::with_capacity(256 * 1024, io::stdout().lock());
+        writeln!(out, "{}", format.header())?;
+        Ok(RecordWriter {
+            format,
+            out,
+            line: String::with_capacity(256),
+            error: None,
+        })
+    }
+
+    /// Writes one record (the first write error is kept for [`RecordWriter::finish`]).
+    pub(crate) fn write(&mut self, mut rec: vpcflow_record::FlowRecord) {
+        if self.error.is_some() {
+            return;
+        }
+        rec.version = Some(self.format.version());
+        self.line.clear();
+        text::encode_into(&self.format, &rec, &mut self.line);
+        self.line.push('\n');
+        if let Err(e) = self.out.write_all(self.line.as_bytes()) {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flushes, or returns the first write error.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        }
+    }
 }
 
 pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {

@@ -1,0 +1,266 @@
+//! pcap and pcapng files as a packet source, and the mapping of packets to ENIs.
+//!
+//! Owns reading (through `pcap-parser`: streaming, both formats, any timestamp resolution),
+//! turning each frame into [`Observation`]s, and feeding the [`FlowEngine`]. Which ENI sees a
+//! packet, and in which direction:
+//! * a capture interface mapped to an ENI (pcapng interface name = the ENI's `host_interface`, or
+//!   `--eni` for the whole file): egress when the ENI owns the source address, ingress when it
+//!   owns the destination; for traffic it forwards (a NAT gateway), ingress when the source is
+//!   inside the VPC, egress otherwise;
+//! * otherwise by address: an ENI owning the source sees it egress, an ENI owning the destination
+//!   (private or public address) sees it ingress — both, for traffic between two ENIs.
+//!
+//! Time is the packets' own (µs); a damaged or truncated file is an error naming the packet.
+
+use std::io::Read;
+use std::net::IpAddr;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+use vpcflow_net::Network;
+use vpcflow_record::FlowDirection;
+
+use crate::decode::{DecodeStats, Decoder, LinkType};
+use crate::flow::{FlowEngine, Observation};
+
+/// Why a capture file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PcapFileError {
+    /// Neither pcap nor pcapng.
+    #[error("not a pcap or pcapng file")]
+    NotPcap,
+    /// The file ends in the middle of a packet.
+    #[error("truncated after packet {0}")]
+    Truncated(u64),
+    /// A block that does not parse.
+    #[error("damaged after packet {packet}: {message}")]
+    Damaged {
+        /// Packets read before the damage.
+        packet: u64,
+        /// The parser's words.
+        message: String,
+    },
+}
+
+/// Where packets of a capture go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EniMap {
+    /// Every packet was captured on this ENI's interface.
+    One(usize),
+    /// By pcapng interface name (an ENI's `host_interface`), else by address.
+    Auto,
+}
+
+/// What a capture run read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames decoded, counted, skipped.
+    pub decode: DecodeStats,
+    /// Frames of link types we do not decode.
+    pub unsupported_link: u64,
+    /// IP packets no ENI of the topology sends or receives.
+    pub unmapped: u64,
+}
+
+struct Iface {
+    link: Option<LinkType>,
+    eni: Option<usize>,
+    /// Units per second of this interface's timestamps.
+    resolution: u64,
+    offset: i64,
+}
+
+/// The observations of one decoded packet.
+fn place(
+    net: &Network,
+    iface_eni: Option<usize>,
+    src: IpAddr,
+    dst: IpAddr,
+    mut out: impl FnMut(usize, FlowDirection),
+) -> bool {
+    if let Some(e) = iface_eni {
+        let eni = &net.enis[e];
+        // Its own source: egress. Otherwise ingress when addressed to it, or when forwarded
+        // traffic comes from inside the VPC (a NAT gateway's requests); egress for the rest.
+        let from_vpc = net.vpcs[eni.vpc].cidrs.iter().any(|c| c.contains(&src));
+        let dir = if !eni.owns(src) && (eni.owns(dst) || from_vpc) {
+            FlowDirection::Ingress
+        } else {
+            FlowDirection::Egress
+        };
+        out(e, dir);
+        return true;
+    }
+    let mut any = false;
+    if let Some(e) = net.eni_by_private_ip(src) {
+        out(e, FlowDirection::Egress);
+        any = true;
+    }
+    if let Some(e) = net
+        .eni_by_private_ip(dst)
+        .or_else(|| net.eni_by_public_ip(dst))
+    {
+        out(e, FlowDirection::Ingress);
+        any = true;
+    }
+    any
+}
+
+/// Reads a pcap or pcapng stream into `engine`.
+pub fn feed<R: Read + Send>(
+    input: R,
+    map: &EniMap,
+    engine: &mut FlowEngine,
+    stats: &mut CaptureStats,
+) -> Result<u64, PcapFileError> {
+    let net = std::sync::Arc::clone(engine.network());
+    let mut reader = create_reader(1 << 20, input).map_err(|e| match e {
+        PcapError::Eof | PcapError::HeaderNotRecognized | PcapError::Incomplete(_) => {
+            PcapFileError::NotPcap
+        }
+        other => PcapFileError::Damaged {
+            packet: 0,
+            message: format!("{other:?}"),
+        },
+    })?;
+    let mut decoder = Decoder::new();
+    let mut ifaces: Vec<Iface> = Vec::new();
+    let mut packets = 0u64;
+    let mut stalled = false;
+    let fixed = match map {
+        EniMap::One(e) => Some(*e),
+        EniMap::Auto => None,
+    };
+    loop {
+        match reader.next() {
+            Ok((offset, block)) => {
+                stalled = false;
+                let frame: Option<(u64, usize, &[u8])> = match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        let resolution = if h.is_nanosecond_precision() {
+                            1_000_000_000
+                        } else {
+                            1_000_000
+                        };
+                        ifaces.push(Iface {
+                            link: LinkType::from_pcap(h.network.0 as u32),
+                            eni: fixed,
+                            resolution,
+                            offset: 0,
+                        });
+                        None
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        let res = ifaces.first().map_or(1_000_000, |i| i.resolution);
+                        let frac = u64::from(b.ts_usec) * 1_000_000 / res;
+                        Some((u64::from(b.ts_sec) * 1_000_000 + frac, 0, b.data))
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        // Interface numbering restarts with every section.
+                        ifaces.clear();
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        let name = idb.if_name().and_then(Result::ok).map(str::to_owned);
+                        let eni = fixed.or_else(|| {
+                            name.as_deref().and_then(|n| {
+                                net.enis
+                                    .iter()
+                                    .position(|e| e.host_interface.as_deref() == Some(n))
+                            })
+                        });
+                        ifaces.push(Iface {
+                            link: LinkType::from_pcap(idb.linktype.0 as u32),
+                            eni,
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                            offset: idb.ts_offset(),
+                        });
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        let i = epb.if_id as usize;
+                        let (res, off) = ifaces
+                            .get(i)
+                            .map_or((1_000_000, 0), |f| (f.resolution, f.offset));
+                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let secs = (raw / res).saturating_add_signed(off);
+                        let micros = (raw % res) * 1_000_000 / res;
+                        let len = (epb.caplen as usize).min(epb.data.len());
+                        Some((secs * 1_000_000 + micros, i, &epb.data[..len]))
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some((0, 0, spb.data)),
+                    PcapBlockOwned::NG(_) => None,
+                };
+                if let Some((ts, i, data)) = frame {
+                    packets += 1;
+                    match ifaces.get(i).and_then(|f| f.link.map(|l| (l, f.eni))) {
+                        None => stats.unsupported_link += 1,
+                        Some((link, iface_eni)) => {
+                            if let Some(d) = decoder.decode(link, data) {
+                                let t = d.packet.tuple;
+                                let placed = place(
+                                    &net,
+                                    iface_eni.or(fixed),
+                                    t.src,
+                                    t.dst,
+                                    |eni, direction| {
+                                        engine.observe(&Observation {
+                                            ts,
+                                            eni,
+                                            direction,
+                                            packet: d.packet,
+                                            len: d.ip_len,
+                                        });
+                                    },
+                                );
+                                if !placed {
+                                    stats.unmapped += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                reader.consume(offset);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::UnexpectedEof) => return Err(PcapFileError::Truncated(packets)),
+            Err(PcapError::Incomplete(_)) => {
+                if reader.reader_exhausted() {
+                    // The input ended inside a block.
+                    return Err(PcapFileError::Truncated(packets));
+                }
+                let before = reader.data().len();
+                reader.refill().map_err(|e| PcapFileError::Damaged {
+                    packet: packets,
+                    message: format!("{e:?}"),
+                })?;
+                if reader.data().len() == before && !reader.reader_exhausted() {
+                    // A block larger than the buffer: grow it, within reason.
+                    if stalled || !reader.grow(64 << 20) {
+                        return Err(PcapFileError::Damaged {
+                            packet: packets,
+                            message: "a block larger than 64 MiB".into(),
+                        });
+                    }
+                    stalled = true;
+                }
+            }
+            Err(e) => {
+                return Err(PcapFileError::Damaged {
+                    packet: packets,
+                    message: format!("{e:?}"),
+                });
+            }
+        }
+    }
+    let d = decoder.stats();
+    let s = &mut stats.decode;
+    s.frames += d.frames;
+    s.decoded += d.decoded;
+    s.non_ip += d.non_ip;
+    s.truncated += d.truncated;
+    s.malformed += d.malformed;
+    s.orphan_fragments += d.orphan_fragments;
+    Ok(packets)
+}

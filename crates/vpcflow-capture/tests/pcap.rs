@@ -1,0 +1,359 @@
+//! pcap/pcapng capture on crafted frames: decoding (VLAN, QinQ, IPv6 extension headers,
+//! fragments, ICMP, junk) and the records they give, and damaged files.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use vpcflow_capture::decode::{Decoder, LinkType};
+use vpcflow_capture::pcap::{CaptureStats, EniMap, PcapFileError, feed};
+use vpcflow_capture::{EngineConfig, FlowEngine};
+use vpcflow_net::{Network, builtin};
+use vpcflow_record::{FlowRecord, LogFormat, text};
+
+const T0: u32 = 1_700_000_040;
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, frag: u16, l4: &[u8]) -> Vec<u8> {
+    let total = 20 + l4.len() as u16;
+    let mut h = vec![0x45, 0];
+    h.extend(total.to_be_bytes());
+    h.extend(id.to_be_bytes());
+    h.extend(frag.to_be_bytes());
+    h.extend([64, proto, 0, 0]);
+    h.extend(src);
+    h.extend(dst);
+    h.extend(l4);
+    h
+}
+
+fn tcp(sp: u16, dp: u16, flags: u8, payload: usize) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(sp.to_be_bytes());
+    t.extend(dp.to_be_bytes());
+    t.extend([0; 8]);
+    t.extend([0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend(vec![0; payload]);
+    t
+}
+
+fn udp(sp: u16, dp: u16, payload: usize) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend(sp.to_be_bytes());
+    u.extend(dp.to_be_bytes());
+    u.extend((8 + payload as u16).to_be_bytes());
+    u.extend([0, 0]);
+    u.extend(vec![0; payload]);
+    u
+}
+
+fn ether(ethertype: u16, vlans: &[u16], ip: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+    for (i, vid) in vlans.iter().enumerate() {
+        f.extend(
+            if i == 0 && vlans.len() > 1 {
+                0x88a8u16
+            } else {
+                0x8100u16
+            }
+            .to_be_bytes(),
+        );
+        f.extend(vid.to_be_bytes());
+    }
+    f.extend(ethertype.to_be_bytes());
+    f.extend(ip);
+    f
+}
+
+/// A classic pcap (microseconds, Ethernet) of `(seconds offset, micros, frame)`.
+fn pcap(frames: &[(u32, u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(0xa1b2c3d4u32.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend([0; 8]);
+    out.extend(65535u32.to_le_bytes());
+    out.extend(1u32.to_le_bytes());
+    for (s, us, f) in frames {
+        out.extend((T0 + s).to_le_bytes());
+        out.extend(us.to_le_bytes());
+        out.extend((f.len() as u32).to_le_bytes());
+        out.extend((f.len() as u32).to_le_bytes());
+        out.extend(f);
+    }
+    out
+}
+
+fn run(bytes: &[u8], map: &EniMap, scope: Option<Vec<usize>>) -> (Vec<String>, CaptureStats) {
+    let net = Arc::new(builtin::load("builtin:three-tier").unwrap());
+    let mut engine = FlowEngine::new(
+        Arc::clone(&net),
+        EngineConfig {
+            interval_secs: 60,
+            max_flows: 1000,
+            scope,
+        },
+    )
+    .unwrap();
+    let mut stats = CaptureStats::default();
+    feed(bytes, map, &mut engine, &mut stats).unwrap();
+    engine.finish();
+    let f = LogFormat::from_header("interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end tcp-flags action flow-direction log-status").unwrap();
+    let lines = engine
+        .drain()
+        .map(|r: FlowRecord| text::encode(&f, &r))
+        .collect();
+    (lines, stats)
+}
+
+const APP: [u8; 4] = [10, 0, 11, 10];
+const DB: [u8; 4] = [10, 0, 21, 10];
+
+#[test]
+fn a_tcp_connection_between_two_enis_gives_four_records() {
+    let frames = vec![
+        (
+            1,
+            0,
+            ether(
+                0x0800,
+                &[],
+                &ipv4(APP, DB, 6, 1, 0, &tcp(40000, 5432, 0x02, 0)),
+            ),
+        ),
+        (
+            1,
+            500,
+            ether(
+                0x0800,
+                &[],
+                &ipv4(DB, APP, 6, 2, 0, &tcp(5432, 40000, 0x12, 0)),
+            ),
+        ),
+        (
+            1,
+            900,
+            ether(
+                0x0800,
+                &[100],
+                &ipv4(APP, DB, 6, 3, 0, &tcp(40000, 5432, 0x18, 100)),
+            ),
+        ),
+        (
+            2,
+            0,
+            ether(
+                0x0800,
+                &[200, 100],
+                &ipv4(DB, APP, 6, 4, 0, &tcp(5432, 40000, 0x11, 0)),
+            ),
+        ),
+    ];
+    let (lines, stats) = run(&pcap(&frames), &EniMap::Auto, None);
+    let ok: Vec<_> = lines
+        .iter()
+        .filter(|l| !l.ends_with("NODATA"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        ok,
+        [
+            "eni-0a0000000000000a2 10.0.11.10 10.0.21.10 40000 5432 6 2 180 1700000041 1700000041 2 ACCEPT egress OK",
+            "eni-0a0000000000000a2 10.0.21.10 10.0.11.10 5432 40000 6 2 80 1700000041 1700000042 19 ACCEPT ingress OK",
+            "eni-0a0000000000000a4 10.0.11.10 10.0.21.10 40000 5432 6 2 180 1700000041 1700000041 2 ACCEPT ingress OK",
+            "eni-0a0000000000000a4 10.0.21.10 10.0.11.10 5432 40000 6 2 80 1700000041 1700000042 19 ACCEPT egress OK",
+        ]
+    );
+    assert_eq!(
+        stats.decode.decoded, 4,
+        "plain, VLAN and QinQ frames all decode"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with("NODATA")).count(),
+        6,
+        "the other six ENIs were quiet"
+    );
+}
+
+#[test]
+fn fragments_icmp_and_junk() {
+    // A UDP datagram in two fragments: the second carries no ports but joins the first's flow.
+    let whole = udp(5353, 53, 40);
+    let (first, rest) = whole.split_at(16);
+    let frames = vec![
+        (
+            1,
+            0,
+            ether(0x0800, &[], &ipv4(APP, DB, 17, 77, 0x2000, first)),
+        ),
+        (1, 10, ether(0x0800, &[], &ipv4(APP, DB, 17, 77, 2, rest))),
+        // A ping with ICMP id/sequence bytes where ports would be: reported 0 0.
+        (
+            1,
+            20,
+            ether(
+                0x0800,
+                &[],
+                &ipv4(APP, DB, 1, 78, 0, &[8, 0, 0, 0, 0x12, 0x34, 0, 1]),
+            ),
+        ),
+        // ARP: not IP. A frame cut inside the IP header. An IPv4 header claiming version 5.
+        (1, 30, ether(0x0806, &[], &[0; 28])),
+        (1, 40, ether(0x0800, &[], &[0x45, 0, 0])),
+        (1, 50, ether(0x0800, &[], &[0x55; 20])),
+    ];
+    let app = builtin::load("builtin:three-tier")
+        .unwrap()
+        .eni_by_name("app-1")
+        .unwrap();
+    let (lines, stats) = run(&pcap(&frames), &EniMap::One(app), Some(vec![app]));
+    assert_eq!(
+        lines,
+        [
+            "eni-0a0000000000000a2 10.0.11.10 10.0.21.10 5353 53 17 2 88 1700000041 1700000041 0 ACCEPT egress OK",
+            "eni-0a0000000000000a2 10.0.11.10 10.0.21.10 0 0 1 1 28 1700000041 1700000041 0 ACCEPT egress OK",
+        ]
+    );
+    assert_eq!(
+        (
+            stats.decode.non_ip,
+            stats.decode.truncated,
+            stats.decode.malformed
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn decoder_rows() {
+    let v6 = |next: u8, ext: &[u8], l4: &[u8]| {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend(((ext.len() + l4.len()) as u16).to_be_bytes());
+        p.extend([next, 64]);
+        p.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain(&[0u8; 11])
+                .chain(&[1u8]),
+        );
+        p.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain(&[0u8; 11])
+                .chain(&[2u8]),
+        );
+        p.extend(ext);
+        p.extend(l4);
+        p
+    };
+    let hop_by_hop = [17u8, 0, 0, 0, 0, 0, 0, 0]; // next = UDP, length 8
+    // (case, link type, frame, expected (protocol, src port, dst port, IP length))
+    type Row = (&'static str, LinkType, Vec<u8>, Option<(u8, u16, u16, u32)>);
+    let rows: Vec<Row> = vec![
+        (
+            "ipv6 udp behind hop-by-hop",
+            LinkType::Ethernet,
+            ether(0x86dd, &[], &v6(0, &hop_by_hop, &udp(1000, 53, 4))),
+            Some((17, 1000, 53, 60)),
+        ),
+        (
+            "ipv6 tcp, raw link",
+            LinkType::Raw,
+            v6(6, &[], &tcp(1, 443, 0x02, 0)),
+            Some((6, 1, 443, 60)),
+        ),
+        (
+            "gre",
+            LinkType::Raw,
+            ipv4(APP, DB, 47, 1, 0, &[0; 4]),
+            Some((47, 0, 0, 24)),
+        ),
+        (
+            "esp",
+            LinkType::Raw,
+            ipv4(APP, DB, 50, 1, 0, &[0; 8]),
+            Some((50, 0, 0, 28)),
+        ),
+        (
+            "linux cooked v1",
+            LinkType::LinuxSll,
+            [
+                vec![0; 14],
+                vec![8, 0],
+                ipv4(APP, DB, 6, 1, 0, &tcp(9, 10, 0x10, 0)),
+            ]
+            .concat(),
+            Some((6, 9, 10, 40)),
+        ),
+        (
+            "bsd loopback",
+            LinkType::Null,
+            [
+                2u32.to_le_bytes().to_vec(),
+                ipv4(APP, DB, 17, 1, 0, &udp(7, 8, 0)),
+            ]
+            .concat(),
+            Some((17, 7, 8, 28)),
+        ),
+        ("empty frame", LinkType::Ethernet, vec![], None),
+        (
+            "tcp header cut",
+            LinkType::Raw,
+            ipv4(APP, DB, 6, 1, 0, &[0, 1]),
+            None,
+        ),
+    ];
+    let mut d = Decoder::new();
+    for (case, link, frame, want) in rows {
+        let got = d.decode(link, &frame).map(|x| {
+            (
+                x.packet.tuple.protocol,
+                x.packet.tuple.src_port,
+                x.packet.tuple.dst_port,
+                x.ip_len,
+            )
+        });
+        assert_eq!(got, want, "{case}");
+    }
+    assert_eq!(d.stats().truncated, 2);
+    let got = d
+        .decode(LinkType::Raw, &ipv4(APP, DB, 6, 1, 0, &tcp(1, 2, 0x12, 0)))
+        .unwrap();
+    assert_eq!(got.packet.tuple.src, IpAddr::from(APP));
+    assert_eq!(got.packet.tcp_flags, 0x12);
+}
+
+#[test]
+fn damaged_files_are_errors_naming_the_packet() {
+    let good = pcap(&[
+        (
+            1,
+            0,
+            ether(0x0800, &[], &ipv4(APP, DB, 6, 1, 0, &tcp(1, 2, 2, 0))),
+        ),
+        (
+            1,
+            1,
+            ether(0x0800, &[], &ipv4(APP, DB, 6, 2, 0, &tcp(1, 2, 2, 0))),
+        ),
+    ]);
+    let net = Arc::new(builtin::load("builtin:three-tier").unwrap());
+    let mut engine = FlowEngine::new(Arc::clone(&net), EngineConfig::default()).unwrap();
+    let mut stats = CaptureStats::default();
+    let err = feed(
+        &good[..good.len() - 10],
+        &EniMap::Auto,
+        &mut engine,
+        &mut stats,
+    )
+    .unwrap_err();
+    assert!(matches!(err, PcapFileError::Truncated(1)), "{err}");
+    assert_eq!(err.to_string(), "truncated after packet 1");
+    let err = feed(
+        &b"this is not a capture file at all"[..],
+        &EniMap::Auto,
+        &mut engine,
+        &mut stats,
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "not a pcap or pcapng file");
+    let _: &Network = &net;
+}

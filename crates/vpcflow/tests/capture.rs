@@ -1,0 +1,82 @@
+//! `vpcflow capture --pcap` through the real binary.
+
+use std::process::Command;
+
+/// One Ethernet/IPv4/TCP SYN from app-1 (10.0.11.10) to db-primary (10.0.21.10):5432, as a pcap.
+fn one_syn_pcap() -> Vec<u8> {
+    let mut ip = vec![
+        0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 11, 10, 10, 0, 21, 10,
+    ];
+    ip.extend([
+        0x9c, 0x40, 0x15, 0x38, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+    frame.extend(ip);
+    let mut out = Vec::new();
+    for v in [
+        0xa1b2c3d4u32.to_le_bytes().to_vec(),
+        2u16.to_le_bytes().to_vec(),
+        4u16.to_le_bytes().to_vec(),
+        vec![0; 8],
+    ] {
+        out.extend(v);
+    }
+    out.extend(65535u32.to_le_bytes());
+    out.extend(1u32.to_le_bytes());
+    out.extend(1_700_000_041u32.to_le_bytes());
+    out.extend(0u32.to_le_bytes());
+    out.extend((frame.len() as u32).to_le_bytes());
+    out.extend((frame.len() as u32).to_le_bytes());
+    out.extend(frame);
+    out
+}
+
+#[test]
+fn a_pcap_becomes_records_and_bad_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("syn.pcap");
+    std::fs::write(&p, one_syn_pcap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args([
+            "capture",
+            "--pcap",
+            p.to_str().unwrap(),
+            "--format",
+            "interface-id srcaddr dstaddr dstport tcp-flags action flow-direction",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("eni-0a0000000000000a2 10.0.11.10 10.0.21.10 5432 2 ACCEPT egress\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("eni-0a0000000000000a4 10.0.11.10 10.0.21.10 5432 2 ACCEPT ingress\n"),
+        "{text}"
+    );
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"definitely not a capture").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["capture", "--pcap", junk.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("error: {}: not a pcap or pcapng file\n", junk.display())
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["capture", "--pcap", p.to_str().unwrap(), "--eni", "ghost"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: --eni 'ghost': no such ENI in builtin:three-tier\n"
+    );
+}
