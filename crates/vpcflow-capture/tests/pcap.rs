@@ -357,3 +357,93 @@ fn damaged_files_are_errors_naming_the_packet() {
     assert_eq!(err.to_string(), "not a pcap or pcapng file");
     let _: &Network = &net;
 }
+
+/// A pcapng block: type, body, padded, with both length fields.
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut b = body.to_vec();
+    while !b.len().is_multiple_of(4) {
+        b.push(0);
+    }
+    let len = (b.len() + 12) as u32;
+    [
+        kind.to_le_bytes().to_vec(),
+        len.to_le_bytes().to_vec(),
+        b,
+        len.to_le_bytes().to_vec(),
+    ]
+    .concat()
+}
+
+#[test]
+fn pcapng_interface_names_map_to_host_interfaces() {
+    // app-1's traffic captured on its host interface "veth-app1", named in the pcapng IDB.
+    let text = builtin::TOPOLOGIES[0].1.replacen(
+        "name = \"app-1\"",
+        "name = \"app-1\"\nhost_interface = \"veth-app1\"",
+        1,
+    );
+    let net = Arc::new(Network::from_toml(&text, "t").unwrap());
+    let shb = block(
+        0x0a0d0d0a,
+        &[
+            0x1a2b3c4du32.to_le_bytes().to_vec(),
+            vec![1, 0, 0, 0],
+            (-1i64).to_le_bytes().to_vec(),
+        ]
+        .concat(),
+    );
+    let name = b"veth-app1";
+    let mut opt = vec![2, 0, name.len() as u8, 0];
+    opt.extend(name);
+    while !opt.len().is_multiple_of(4) {
+        opt.push(0);
+    }
+    opt.extend([0, 0, 0, 0]);
+    let idb = block(
+        1,
+        &[vec![1, 0, 0, 0], 65535u32.to_le_bytes().to_vec(), opt].concat(),
+    );
+    let frame = ether(
+        0x0800,
+        &[],
+        &ipv4([198, 18, 0, 1], APP, 6, 1, 0, &tcp(5000, 8080, 0x02, 0)),
+    );
+    let ts = u64::from(T0 + 1) * 1_000_000;
+    let epb = block(
+        6,
+        &[
+            0u32.to_le_bytes().to_vec(),
+            ((ts >> 32) as u32).to_le_bytes().to_vec(),
+            (ts as u32).to_le_bytes().to_vec(),
+            (frame.len() as u32).to_le_bytes().to_vec(),
+            (frame.len() as u32).to_le_bytes().to_vec(),
+            frame,
+        ]
+        .concat(),
+    );
+    let file = [shb, idb, epb].concat();
+    let mut engine = FlowEngine::new(
+        Arc::clone(&net),
+        EngineConfig {
+            interval_secs: 60,
+            max_flows: 10,
+            scope: Some(vec![]),
+        },
+    )
+    .unwrap();
+    let mut stats = CaptureStats::default();
+    assert_eq!(
+        feed(&file[..], &EniMap::Auto, &mut engine, &mut stats).unwrap(),
+        1
+    );
+    engine.finish();
+    let f =
+        LogFormat::from_header("interface-id srcaddr dstaddr dstport action flow-direction start")
+            .unwrap();
+    let lines: Vec<_> = engine.drain().map(|r| text::encode(&f, &r)).collect();
+    // Internet traffic straight to the app on 8080: the interface says app-1, the SG refuses it.
+    assert_eq!(
+        lines,
+        ["eni-0a0000000000000a2 198.18.0.1 10.0.11.10 8080 REJECT ingress 1700000041"]
+    );
+}
