@@ -1,6 +1,7 @@
 //! Packet decoding: link frame → the 5-tuple, TCP flags and IP length the flow engine needs.
 //!
-//! Owns: link types (Ethernet with VLAN/QinQ tags, Linux cooked v1/v2, raw IP, BSD null), IPv4
+//! Owns: link types (Ethernet with VLAN/QinQ tags and PPPoE sessions, Linux cooked v1/v2, raw IP,
+//! BSD null), IPv4
 //! and IPv6 (hop-by-hop, routing, destination-options and fragment extension headers), TCP, UDP,
 //! ICMP, ICMPv6, GRE, ESP, AH. Non-first fragments carry no ports: they get the ports of their
 //! first fragment when it was seen (a small bounded cache keyed by addresses, protocol and
@@ -135,6 +136,15 @@ impl Decoder {
                 while matches!(et, 0x8100 | 0x88a8 | 0x9100) {
                     et = be16(f, at + 2).ok_or(Fail::Truncated)?;
                     at += 4;
+                }
+                // PPPoE session: 6-byte PPPoE header, then the PPP protocol (IPv4 0x21, IPv6 0x57).
+                if et == 0x8864 {
+                    et = match be16(f, at + 6).ok_or(Fail::Truncated)? {
+                        0x0021 => 0x0800,
+                        0x0057 => 0x86dd,
+                        _ => return Err(Fail::NonIp),
+                    };
+                    at += 8;
                 }
                 (Some(et), f.get(at..).ok_or(Fail::Truncated)?)
             }

@@ -63,14 +63,6 @@ pub struct CaptureStats {
     pub unmapped: u64,
 }
 
-struct Iface {
-    link: Option<LinkType>,
-    eni: Option<usize>,
-    /// Units per second of this interface's timestamps.
-    resolution: u64,
-    offset: i64,
-}
-
 /// The observations of one decoded packet.
 fn place(
     net: &Network,
@@ -107,12 +99,23 @@ fn place(
     any
 }
 
-/// Reads a pcap or pcapng stream into `engine`; returns the number of frames read.
-pub fn feed<R: Read + Send>(
+/// One frame's context, as the file describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameMeta {
+    /// Capture time, microseconds since the Unix epoch.
+    pub ts: u64,
+    /// Interface index (always 0 in classic pcap).
+    pub interface: usize,
+    /// Link type, if it is one we decode.
+    pub link: Option<LinkType>,
+}
+
+/// Reads every frame of a pcap or pcapng stream. `on_interface(index, name)` is called for each
+/// interface as it is declared (classic pcap: one, unnamed); `on_frame` for each frame.
+pub fn read_frames<R: Read + Send>(
     input: R,
-    map: &EniMap,
-    engine: &mut FlowEngine,
-    stats: &mut CaptureStats,
+    on_interface: &mut dyn FnMut(usize, Option<&str>),
+    on_frame: &mut dyn FnMut(&FrameMeta, &[u8]),
 ) -> Result<u64, PcapFileError> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let head = input.fill_buf().map_err(|e| PcapFileError::Damaged {
@@ -120,9 +123,82 @@ pub fn feed<R: Read + Send>(
         message: e.to_string(),
     })?;
     match head.get(..4) {
-        Some(m) if CLASSIC_MAGICS.iter().any(|c| c == m) => feed_classic(input, map, engine, stats),
-        _ => feed_blocks(input, map, engine, stats),
+        Some(m) if CLASSIC_MAGICS.iter().any(|c| c == m) => {
+            read_classic(input, on_interface, on_frame)
+        }
+        _ => read_blocks(input, on_interface, on_frame),
     }
+}
+
+/// Reads a pcap or pcapng stream into `engine`; returns the number of frames read.
+pub fn feed<R: Read + Send>(
+    input: R,
+    map: &EniMap,
+    engine: &mut FlowEngine,
+    stats: &mut CaptureStats,
+) -> Result<u64, PcapFileError> {
+    let net = std::sync::Arc::clone(engine.network());
+    let fixed = match map {
+        EniMap::One(e) => Some(*e),
+        EniMap::Auto => None,
+    };
+    // Interface index → ENI (by host_interface name), filled as interfaces are declared.
+    // Shared by the two callbacks (interfaces are declared before their frames).
+    let iface_eni: std::cell::RefCell<Vec<Option<usize>>> = std::cell::RefCell::default();
+    let mut decoder = Decoder::new();
+    let result = read_frames(
+        input,
+        &mut |index, name| {
+            let mut map = iface_eni.borrow_mut();
+            if map.len() <= index {
+                map.resize(index + 1, None);
+            }
+            map[index] = fixed.or_else(|| {
+                name.and_then(|n| {
+                    net.enis
+                        .iter()
+                        .position(|e| e.host_interface.as_deref() == Some(n))
+                })
+            });
+        },
+        &mut |meta, data| {
+            let Some(link) = meta.link else {
+                stats.unsupported_link += 1;
+                return;
+            };
+            let Some(d) = decoder.decode(link, data) else {
+                return;
+            };
+            let t = d.packet.tuple;
+            let eni = iface_eni
+                .borrow()
+                .get(meta.interface)
+                .copied()
+                .flatten()
+                .or(fixed);
+            let placed = place(&net, eni, t.src, t.dst, |eni, direction| {
+                engine.observe(&Observation {
+                    ts: meta.ts,
+                    eni,
+                    direction,
+                    packet: d.packet,
+                    len: d.ip_len,
+                });
+            });
+            if !placed {
+                stats.unmapped += 1;
+            }
+        },
+    );
+    let d = decoder.stats();
+    let s = &mut stats.decode;
+    s.frames += d.frames;
+    s.decoded += d.decoded;
+    s.non_ip += d.non_ip;
+    s.truncated += d.truncated;
+    s.malformed += d.malformed;
+    s.orphan_fragments += d.orphan_fragments;
+    result
 }
 
 /// Classic pcap magics: micro- and nanosecond resolution, little- and big-endian.
@@ -133,54 +209,13 @@ const CLASSIC_MAGICS: [[u8; 4]; 4] = [
     [0xa1, 0xb2, 0x3c, 0x4d],
 ];
 
-/// Decodes one frame and hands its observations to the engine.
-#[allow(clippy::too_many_arguments)] // the per-frame context, passed explicitly in the hot loop
-fn handle(
-    net: &Network,
-    decoder: &mut Decoder,
-    engine: &mut FlowEngine,
-    stats: &mut CaptureStats,
-    ts: u64,
-    link: LinkType,
-    eni: Option<usize>,
-    data: &[u8],
-) {
-    if let Some(d) = decoder.decode(link, data) {
-        let t = d.packet.tuple;
-        let placed = place(net, eni, t.src, t.dst, |eni, direction| {
-            engine.observe(&Observation {
-                ts,
-                eni,
-                direction,
-                packet: d.packet,
-                len: d.ip_len,
-            });
-        });
-        if !placed {
-            stats.unmapped += 1;
-        }
-    }
-}
-
-fn add_decode_stats(stats: &mut CaptureStats, d: DecodeStats) {
-    let s = &mut stats.decode;
-    s.frames += d.frames;
-    s.decoded += d.decoded;
-    s.non_ip += d.non_ip;
-    s.truncated += d.truncated;
-    s.malformed += d.malformed;
-    s.orphan_fragments += d.orphan_fragments;
-}
-
 /// Classic pcap, read directly: a 24-byte header, then a 16-byte header per frame. This is the
 /// hot path for big captures (the generic block parser costs more than decoding does).
-fn feed_classic<R: Read>(
+fn read_classic<R: Read>(
     mut input: BufReader<R>,
-    map: &EniMap,
-    engine: &mut FlowEngine,
-    stats: &mut CaptureStats,
+    on_interface: &mut dyn FnMut(usize, Option<&str>),
+    on_frame: &mut dyn FnMut(&FrameMeta, &[u8]),
 ) -> Result<u64, PcapFileError> {
-    let net = std::sync::Arc::clone(engine.network());
     let mut header = [0u8; 24];
     input
         .read_exact(&mut header)
@@ -195,18 +230,8 @@ fn feed_classic<R: Read>(
             u32::from_be_bytes(a)
         }
     };
-    let link_number = word(&header[20..24]);
-    let Some(link) = LinkType::from_pcap(link_number) else {
-        return Err(PcapFileError::Damaged {
-            packet: 0,
-            message: format!("link type {link_number} is not decoded"),
-        });
-    };
-    let fixed = match map {
-        EniMap::One(e) => Some(*e),
-        EniMap::Auto => None,
-    };
-    let mut decoder = Decoder::new();
+    let link = LinkType::from_pcap(word(&header[20..24]));
+    on_interface(0, None);
     let mut rec = [0u8; 16];
     let mut frame = vec![0u8; 65_536];
     let mut packets = 0u64;
@@ -248,30 +273,29 @@ fn feed_classic<R: Read>(
         } else {
             u64::from(frac)
         };
-        let ts = u64::from(sec) * 1_000_000 + micros;
-        handle(
-            &net,
-            &mut decoder,
-            engine,
-            stats,
-            ts,
+        let meta = FrameMeta {
+            ts: u64::from(sec) * 1_000_000 + micros,
+            interface: 0,
             link,
-            fixed,
-            &frame[..caplen],
-        );
+        };
+        on_frame(&meta, &frame[..caplen]);
     }
-    add_decode_stats(stats, decoder.stats());
     Ok(packets)
 }
 
+struct Iface {
+    link: Option<LinkType>,
+    /// Units per second of this interface's timestamps.
+    resolution: u64,
+    offset: i64,
+}
+
 /// pcapng (and anything else `pcap-parser` reads), block by block.
-fn feed_blocks<R: Read + Send>(
+fn read_blocks<R: Read + Send>(
     input: R,
-    map: &EniMap,
-    engine: &mut FlowEngine,
-    stats: &mut CaptureStats,
+    on_interface: &mut dyn FnMut(usize, Option<&str>),
+    on_frame: &mut dyn FnMut(&FrameMeta, &[u8]),
 ) -> Result<u64, PcapFileError> {
-    let net = std::sync::Arc::clone(engine.network());
     let mut reader = create_reader(1 << 20, input).map_err(|e| match e {
         PcapError::Eof | PcapError::HeaderNotRecognized | PcapError::Incomplete(_) => {
             PcapFileError::NotPcap
@@ -281,14 +305,9 @@ fn feed_blocks<R: Read + Send>(
             message: format!("{other:?}"),
         },
     })?;
-    let mut decoder = Decoder::new();
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut packets = 0u64;
     let mut stalled = false;
-    let fixed = match map {
-        EniMap::One(e) => Some(*e),
-        EniMap::Auto => None,
-    };
     loop {
         match reader.next() {
             Ok((offset, block)) => {
@@ -302,10 +321,10 @@ fn feed_blocks<R: Read + Send>(
                         };
                         ifaces.push(Iface {
                             link: LinkType::from_pcap(h.network.0 as u32),
-                            eni: fixed,
                             resolution,
                             offset: 0,
                         });
+                        on_interface(0, None);
                         None
                     }
                     PcapBlockOwned::Legacy(b) => {
@@ -319,17 +338,10 @@ fn feed_blocks<R: Read + Send>(
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        let name = idb.if_name().and_then(Result::ok).map(str::to_owned);
-                        let eni = fixed.or_else(|| {
-                            name.as_deref().and_then(|n| {
-                                net.enis
-                                    .iter()
-                                    .position(|e| e.host_interface.as_deref() == Some(n))
-                            })
-                        });
+                        let name = idb.if_name().and_then(Result::ok);
+                        on_interface(ifaces.len(), name);
                         ifaces.push(Iface {
                             link: LinkType::from_pcap(idb.linktype.0 as u32),
-                            eni,
                             resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
                             offset: idb.ts_offset(),
                         });
@@ -349,34 +361,17 @@ fn feed_blocks<R: Read + Send>(
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some((0, 0, spb.data)),
                     PcapBlockOwned::NG(_) => None,
                 };
-                if let Some((ts, i, data)) = frame {
+                if let Some((ts, interface, data)) = frame {
                     packets += 1;
-                    match ifaces.get(i).and_then(|f| f.link.map(|l| (l, f.eni))) {
-                        None => stats.unsupported_link += 1,
-                        Some((link, iface_eni)) => {
-                            if let Some(d) = decoder.decode(link, data) {
-                                let t = d.packet.tuple;
-                                let placed = place(
-                                    &net,
-                                    iface_eni.or(fixed),
-                                    t.src,
-                                    t.dst,
-                                    |eni, direction| {
-                                        engine.observe(&Observation {
-                                            ts,
-                                            eni,
-                                            direction,
-                                            packet: d.packet,
-                                            len: d.ip_len,
-                                        });
-                                    },
-                                );
-                                if !placed {
-                                    stats.unmapped += 1;
-                                }
-                            }
-                        }
-                    }
+                    let link = ifaces.get(interface).and_then(|f| f.link);
+                    on_frame(
+                        &FrameMeta {
+                            ts,
+                            interface,
+                            link,
+                        },
+                        data,
+                    );
                 }
                 reader.consume(offset);
             }
@@ -411,6 +406,5 @@ fn feed_blocks<R: Read + Send>(
             }
         }
     }
-    add_decode_stats(stats, decoder.stats());
     Ok(packets)
 }
