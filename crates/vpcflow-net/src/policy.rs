@@ -215,6 +215,53 @@ fn combine(sg: SgDecision, acl: AclDecision) -> Verdict {
     Verdict { action, sg, acl }
 }
 
+/// True when `rule` covers every address of the family of `ip` (0.0.0.0/0 or ::/0).
+fn open_to_all(rule: &SgRule, ip: IpAddr) -> bool {
+    matches!(&rule.peer, Peer::Cidrs(c) if c.iter().any(|n| n.prefix_len() == 0 && n.contains(&ip)))
+}
+
+/// AWS's untracked flows (EC2 User Guide, *Security group connection tracking*): a TCP or UDP
+/// flow allowed by a rule open to 0.0.0.0/0 (or ::/0), where a rule in the other direction allows
+/// all response traffic (0.0.0.0/0 or ::/0, all ports), is not tracked, "to and from the
+/// instance": its replies pass on that rule instead. The test is made for both orientations of
+/// the packet, since without tracking a reply cannot be told from an initiator.
+fn untracked(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple) -> bool {
+    if !matches!(p.protocol, 6 | 17) {
+        return false;
+    }
+    let back = match dir {
+        FlowDirection::Egress => FlowDirection::Ingress,
+        FlowDirection::Ingress => FlowDirection::Egress,
+    };
+    let rules = |g: usize, d: FlowDirection| match d {
+        FlowDirection::Egress => &net.security_groups[g].outbound,
+        FlowDirection::Ingress => &net.security_groups[g].inbound,
+    };
+    let groups = &net.enis[eni].security_groups;
+    // An open rule in direction `d` lets `t` through.
+    let open_allows = |d: FlowDirection, t: &FiveTuple| {
+        let remote = remote(d, t);
+        groups.iter().any(|&g| {
+            rules(g, d)
+                .iter()
+                .any(|r| open_to_all(r, remote) && sg_matches(net, r, remote, t))
+        })
+    };
+    // An open rule in direction `d` allows all traffic of this protocol on every port.
+    let open_all_ports = |d: FlowDirection| {
+        let remote = remote(dir, p);
+        groups.iter().any(|&g| {
+            rules(g, d).iter().any(|r| {
+                open_to_all(r, remote)
+                    && r.protocol.is_none_or(|x| x == p.protocol)
+                    && r.ports == (0, 65535)
+            })
+        })
+    };
+    (open_allows(dir, p) && open_all_ports(back))
+        || (open_allows(back, &p.reversed()) && open_all_ports(dir))
+}
+
 /// Stateful evaluation: the rules plus security-group connection tracking.
 pub struct Policy {
     net: Arc<Network>,
@@ -269,7 +316,7 @@ impl Policy {
             SgDecision::Tracked
         } else {
             let d = sg_rules_decision(net, eni, dir, p);
-            if d.allows() {
+            if d.allows() && !untracked(net, eni, dir, p) {
                 // Tracking starts at the security group, at the ENI, whatever the subnet's ACL
                 // then does: a reply the ACL drops on the way back is still REJECTed by the ACL.
                 self.conntrack.start(key, dir, packet.tcp_flags, now);

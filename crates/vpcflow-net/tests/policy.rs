@@ -259,6 +259,47 @@ fn tracking_times_out_per_protocol() {
     assert_eq!(p.tracked(), 0, "everything idle is swept");
 }
 
+#[test]
+fn flows_open_to_everyone_both_ways_are_not_tracked() {
+    // EC2 User Guide: TCP 80 in from 0.0.0.0/0 with all traffic out to 0.0.0.0/0 is untracked,
+    // TCP 22 in from one network is tracked; ICMP is always tracked.
+    let text = builtin::TOPOLOGIES[0].1.replacen(
+        "  { protocol = \"icmp\", cidr = \"198.51.100.0/24\", description = \"ping from monitoring\" },",
+        "  { protocol = \"icmp\", cidr = \"198.51.100.0/24\", description = \"ping from monitoring\" },\n  { protocol = \"tcp\", ports = 80, cidr = \"0.0.0.0/0\" },",
+        1,
+    );
+    let n = Arc::new(Network::from_toml(&text, "t").unwrap());
+    let b = eni(&n, "bastion");
+    let mut p = Policy::new(Arc::clone(&n));
+    let web = pkt("198.18.1.1", 50000, "10.0.1.30", 80, 6, 0x02);
+    assert_eq!(p.evaluate(b, IN, &web, S).action, Action::Accept);
+    assert_eq!(
+        p.tracked(),
+        0,
+        "HTTP from anywhere with all traffic out: untracked"
+    );
+    let reply = p.evaluate(
+        b,
+        OUT,
+        &pkt("10.0.1.30", 80, "198.18.1.1", 50000, 6, 0x12),
+        S + 10,
+    );
+    assert_eq!(reply.action, Action::Accept);
+    assert!(
+        matches!(reply.sg, SgDecision::Rule(..)),
+        "the reply passes on the outbound rule: {reply:?}"
+    );
+    p.evaluate(
+        b,
+        IN,
+        &pkt("192.0.2.10", 50001, "10.0.1.30", 22, 6, 0x02),
+        2 * S,
+    );
+    assert_eq!(p.tracked(), 1, "SSH from the office only: tracked");
+    p.evaluate(b, IN, &pkt("198.51.100.20", 0, "10.0.1.30", 0, 1, 0), 3 * S);
+    assert_eq!(p.tracked(), 2, "ICMP is tracked");
+}
+
 fn arb_tuple() -> impl Strategy<Value = (usize, FiveTuple)> {
     let n = net();
     let count = n.enis.len();
