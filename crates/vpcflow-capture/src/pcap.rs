@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 use vpcflow_net::Network;
+use vpcflow_net::network::prefix_contains;
 use vpcflow_record::FlowDirection;
 
 use crate::decode::{DecodeStats, Decoder, LinkType};
@@ -75,7 +76,10 @@ fn place(
         let eni = &net.enis[e];
         // Its own source: egress. Otherwise ingress when addressed to it, or when forwarded
         // traffic comes from inside the VPC (a NAT gateway's requests); egress for the rest.
-        let from_vpc = net.vpcs[eni.vpc].cidrs.iter().any(|c| c.contains(&src));
+        let from_vpc = net.vpcs[eni.vpc]
+            .cidrs
+            .iter()
+            .any(|c| prefix_contains(c, src));
         let dir = if !eni.owns(src) && (eni.owns(dst) || from_vpc) {
             FlowDirection::Ingress
         } else {

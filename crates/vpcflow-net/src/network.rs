@@ -15,6 +15,24 @@ use vpcflow_record::TrafficPath;
 
 use crate::model::{self, EniType, GatewayType, PortSpec, ProtocolSpec, RuleAction, Topology};
 
+/// Whether `net` contains `ip`, comparing the high `prefix_len` bits directly: the per-packet
+/// checks (subnet boundary, ACL and SG peers, routes) call this millions of times a second, and
+/// `IpNet::contains` recomputes masks each time. Addresses of the other family never match.
+#[inline]
+pub fn prefix_contains(net: &IpNet, ip: IpAddr) -> bool {
+    match (net, ip) {
+        (IpNet::V4(n), IpAddr::V4(a)) => {
+            let len = u32::from(n.prefix_len());
+            len == 0 || (u32::from(a) ^ u32::from(n.addr())) >> (32 - len) == 0
+        }
+        (IpNet::V6(n), IpAddr::V6(a)) => {
+            let len = u32::from(n.prefix_len());
+            len == 0 || (u128::from(a) ^ u128::from(n.addr())) >> (128 - len) == 0
+        }
+        _ => false,
+    }
+}
+
 /// One thing wrong with a topology: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -886,12 +904,15 @@ impl Network {
     pub fn vpc_of_ip(&self, ip: IpAddr) -> Option<usize> {
         self.vpcs
             .iter()
-            .position(|v| v.cidrs.iter().any(|c| c.contains(&ip)))
+            .position(|v| v.cidrs.iter().any(|c| prefix_contains(c, ip)))
     }
 
     /// True when `ip` is inside the subnet's blocks.
     pub fn in_subnet(&self, subnet: usize, ip: IpAddr) -> bool {
-        self.subnets[subnet].cidrs.iter().any(|c| c.contains(&ip))
+        self.subnets[subnet]
+            .cidrs
+            .iter()
+            .any(|c| prefix_contains(c, ip))
     }
 
     /// The route an ENI's subnet takes to `dst`, if any.
@@ -900,7 +921,7 @@ impl Network {
         subnet
             .routes
             .iter()
-            .find(|(net, _)| net.contains(&dst))
+            .find(|(net, _)| prefix_contains(net, dst))
             .map(|(_, t)| *t)
     }
 

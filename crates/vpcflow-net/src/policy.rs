@@ -18,7 +18,7 @@ use std::sync::Arc;
 use vpcflow_record::{Action, FlowDirection};
 
 use crate::conntrack::{ConnKey, Conntrack, Timeouts};
-use crate::network::{AclEntry, Network, Peer, SgRule};
+use crate::network::{AclEntry, Network, Peer, SgRule, prefix_contains};
 
 /// The addressing of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -128,14 +128,14 @@ fn ports_match(protocol: u8, rule_protocol: Option<u8>, ports: (u16, u16), dst_p
 fn acl_matches(e: &AclEntry, remote: IpAddr, p: &FiveTuple) -> bool {
     e.protocol.is_none_or(|x| x == p.protocol)
         && ports_match(p.protocol, e.protocol, e.ports, p.dst_port)
-        && e.cidr.contains(&remote)
+        && prefix_contains(&e.cidr, remote)
 }
 
 fn sg_matches(net: &Network, r: &SgRule, remote: IpAddr, p: &FiveTuple) -> bool {
     r.protocol.is_none_or(|x| x == p.protocol)
         && ports_match(p.protocol, r.protocol, r.ports, p.dst_port)
         && match &r.peer {
-            Peer::Cidrs(cidrs) => cidrs.iter().any(|c| c.contains(&remote)),
+            Peer::Cidrs(cidrs) => cidrs.iter().any(|c| prefix_contains(c, remote)),
             Peer::Group(g) => net.security_groups[*g].members.contains(&remote),
         }
 }
@@ -217,7 +217,7 @@ fn combine(sg: SgDecision, acl: AclDecision) -> Verdict {
 
 /// True when `rule` covers every address of the family of `ip` (0.0.0.0/0 or ::/0).
 fn open_to_all(rule: &SgRule, ip: IpAddr) -> bool {
-    matches!(&rule.peer, Peer::Cidrs(c) if c.iter().any(|n| n.prefix_len() == 0 && n.contains(&ip)))
+    matches!(&rule.peer, Peer::Cidrs(c) if c.iter().any(|n| n.prefix_len() == 0 && prefix_contains(n, ip)))
 }
 
 /// AWS's untracked flows (EC2 User Guide, *Security group connection tracking*): a TCP or UDP

@@ -334,6 +334,15 @@ fn arb_tuple() -> impl Strategy<Value = (usize, FiveTuple)> {
 
 proptest! {
     #[test]
+    fn prefix_contains_agrees_with_ipnet(a in any::<[u8; 4]>(), b in any::<[u8; 4]>(), len in 0u8..=32, x in any::<[u8; 16]>(), y in any::<[u8; 16]>(), len6 in 0u8..=128) {
+        let n4 = ipnet::IpNet::V4(ipnet::Ipv4Net::new(a.into(), len).unwrap());
+        prop_assert_eq!(vpcflow_net::network::prefix_contains(&n4, IpAddr::from(b)), n4.contains(&IpAddr::from(b)));
+        let n6 = ipnet::IpNet::V6(ipnet::Ipv6Net::new(x.into(), len6).unwrap());
+        prop_assert_eq!(vpcflow_net::network::prefix_contains(&n6, IpAddr::from(y)), n6.contains(&IpAddr::from(y)));
+        prop_assert!(!vpcflow_net::network::prefix_contains(&n4, IpAddr::from(y)));
+    }
+
+    #[test]
     fn allowed_outbound_means_the_return_is_allowed_by_the_sg((e, t) in arb_tuple()) {
         let n = net();
         let mut p = Policy::new(Arc::clone(&n));
