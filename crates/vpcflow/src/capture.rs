@@ -12,9 +12,8 @@ use clap::Args;
 use vpcflow_capture::pcap::{self, CaptureStats, EniMap};
 use vpcflow_capture::{EngineConfig, FlowEngine};
 use vpcflow_net::builtin;
-use vpcflow_record::LogFormat;
 
-use crate::simulate::RecordWriter;
+use crate::simulate::{RecordWriter, engine_summary, record_format};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -52,10 +51,7 @@ pub(crate) struct CaptureArgs {
 }
 
 pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
-    let format = match &args.format {
-        Some(f) => LogFormat::parse_any(f).with_context(|| format!("--format '{f}'"))?,
-        None => LogFormat::default_v2(),
-    };
+    let format = record_format(args.format.as_deref())?;
     let net = Arc::new(builtin::load(&args.topology)?);
     let map = match &args.eni {
         Some(name) => match net.eni_by_name(name) {
@@ -106,23 +102,15 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     }
     out.finish()?;
     let d = stats.decode;
-    let e = engine.stats();
     eprintln!(
-        "vpcflow: {packets} frames: {} IP packets, {} non-IP, {} truncated, {} malformed, {} unsupported link, {} on no ENI; {} observations ({} never logged), {} records{}",
+        "vpcflow: {packets} frames: {} IP packets, {} non-IP, {} truncated, {} malformed, {} unsupported link, {} on no ENI; {}",
         d.decoded,
         d.non_ip,
         d.truncated,
         d.malformed,
         stats.unsupported_link,
         stats.unmapped,
-        e.packets,
-        e.never_logged,
-        e.records,
-        if e.skipped_flows > 0 {
-            format!(", {} flows skipped (SKIPDATA)", e.skipped_flows)
-        } else {
-            String::new()
-        }
+        engine_summary(&engine.stats())
     );
     Ok(())
 }

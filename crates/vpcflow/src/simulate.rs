@@ -163,10 +163,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             args.start
         )
     })?;
-    let format = match &args.format {
-        Some(f) => LogFormat::parse_any(f).with_context(|| format!("--format '{f}'"))?,
-        None => LogFormat::default_v2(),
-    };
+    let format = record_format(args.format.as_deref())?;
     let config = EngineConfig {
         interval_secs: args.interval,
         max_flows: args.max_flows,
@@ -197,24 +194,37 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     sim.run(&mut |rec| out.write(rec));
     out.finish()?;
     let s = sim.stats();
-    let e = sim.engine().stats();
     eprintln!(
-        "vpcflow: simulated {} of '{}' on {}: {} sessions, {} packets ({} observations, {} never logged), {} records{}",
+        "vpcflow: simulated {} of '{}' on {}: {} sessions, {} packets, {}",
         args.duration,
         resolved.name,
         args.topology,
         s.sessions,
         s.packets,
-        e.packets,
-        e.never_logged,
-        e.records,
-        if e.skipped_flows > 0 {
-            format!(", {} flows skipped (SKIPDATA)", e.skipped_flows)
-        } else {
-            String::new()
-        }
+        engine_summary(&sim.engine().stats())
     );
     Ok(())
+}
+
+/// `--format` of a record-printing command: either spelling, else AWS's default.
+pub(crate) fn record_format(flag: Option<&str>) -> anyhow::Result<LogFormat> {
+    match flag {
+        Some(f) => LogFormat::parse_any(f).with_context(|| format!("--format '{f}'")),
+        None => Ok(LogFormat::default_v2()),
+    }
+}
+
+/// The engine's part of a command's closing summary line.
+pub(crate) fn engine_summary(e: &vpcflow_capture::flow::Stats) -> String {
+    let skipped = if e.skipped_flows > 0 {
+        format!(", {} flows skipped (SKIPDATA)", e.skipped_flows)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} observations ({} never logged), {} records{skipped}",
+        e.packets, e.never_logged, e.records
+    )
 }
 
 /// Prints records in a format, header line first, stamping `version` from the format.
