@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use vpcflow_capture::FlowEngine;
 use vpcflow_capture::pcap::{self, CaptureStats, EniMap};
-use vpcflow_capture::{EngineConfig, FlowEngine};
-use vpcflow_net::builtin;
 
-use crate::simulate::{RecordWriter, engine_summary, record_format};
+use crate::simulate::{EngineArgs, RecordWriter, engine_summary};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -29,47 +28,25 @@ pub(crate) struct CaptureArgs {
     /// pcap or pcapng files, read in order.
     #[arg(long = "pcap", value_name = "FILE", required = true, num_args = 1..)]
     pcaps: Vec<String>,
-    /// Topology: a TOML file, or builtin:NAME.
-    #[arg(
-        long,
-        value_name = "FILE|builtin:NAME",
-        default_value = "builtin:three-tier"
-    )]
-    topology: String,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Every packet was captured on this ENI (name or id).
     #[arg(long, value_name = "NAME")]
     eni: Option<String>,
-    /// Record format (`${a} ${b}` or `a b`). [default: AWS's default v2 format]
-    #[arg(long, value_name = "FMT")]
-    format: Option<String>,
-    /// Aggregation interval in seconds: 60 or 600.
-    #[arg(long, default_value_t = 600)]
-    interval: u64,
-    /// Most flows held per interval; beyond it flows are counted and reported as SKIPDATA.
-    #[arg(long, default_value_t = 1 << 20)]
-    max_flows: usize,
 }
 
 pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
-    let format = record_format(args.format.as_deref())?;
-    let net = Arc::new(builtin::load(&args.topology)?);
-    let map = match &args.eni {
+    let (format, config, net) = args.engine.resolve(|net| match &args.eni {
         Some(name) => match net.eni_by_name(name) {
-            Some(e) => EniMap::One(e),
-            None => bail!("--eni '{name}': no such ENI in {}", args.topology),
+            Some(e) => Ok(Some(vec![e])),
+            None => bail!("--eni '{name}': no such ENI in {}", args.engine.topology),
         },
-        None => EniMap::Auto,
+        None => Ok(None),
+    })?;
+    let map = match config.scope.as_deref() {
+        Some([e]) => EniMap::One(*e),
+        _ => EniMap::Auto,
     };
-    let scope = match map {
-        EniMap::One(e) => Some(vec![e]),
-        EniMap::Auto => None,
-    };
-    let config = EngineConfig {
-        interval_secs: args.interval,
-        max_flows: args.max_flows,
-        scope,
-    };
-    config.validate().context("--interval/--max-flows")?;
     // Open every file first: a typo in the last name should not cost a long run.
     let files = args
         .pcaps

@@ -28,13 +28,8 @@ Examples:
   vpcflow simulate --interval 60 --duration 10m --seed 7
   vpcflow simulate --format '${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${tcp-flags} ${action} ${flow-direction}'")]
 pub(crate) struct SimulateArgs {
-    /// Topology: a TOML file, or builtin:NAME.
-    #[arg(
-        long,
-        value_name = "FILE|builtin:NAME",
-        default_value = "builtin:three-tier"
-    )]
-    topology: String,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Scenario: a built-in name or a TOML file.
     #[arg(long, default_value = "default")]
     scenario: String,
@@ -47,15 +42,50 @@ pub(crate) struct SimulateArgs {
     /// Seed: the same seed gives the same records.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+/// The flags every record-producing command shares: where the network comes from, how records
+/// are written, and how the flow engine aggregates.
+#[derive(Args, Debug)]
+pub(crate) struct EngineArgs {
+    /// Topology: a TOML file, or builtin:NAME.
+    #[arg(
+        long,
+        value_name = "FILE|builtin:NAME",
+        default_value = "builtin:three-tier"
+    )]
+    pub(crate) topology: String,
     /// Record format (`${a} ${b}` or `a b`). [default: AWS's default v2 format]
     #[arg(long, value_name = "FMT")]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     /// Aggregation interval in seconds: 60 or 600 (MaxAggregationInterval).
     #[arg(long, default_value_t = 600)]
-    interval: u64,
+    pub(crate) interval: u64,
     /// Most flows held per interval; beyond it flows are counted and reported as SKIPDATA.
     #[arg(long, default_value_t = 1 << 20)]
-    max_flows: usize,
+    pub(crate) max_flows: usize,
+}
+
+impl EngineArgs {
+    /// Checks the flags (no I/O) and loads the topology: format, engine settings, network.
+    pub(crate) fn resolve(
+        &self,
+        scope: impl FnOnce(&vpcflow_net::Network) -> anyhow::Result<Option<Vec<usize>>>,
+    ) -> anyhow::Result<(LogFormat, EngineConfig, Arc<vpcflow_net::Network>)> {
+        let format = record_format(self.format.as_deref())?;
+        let probe = EngineConfig {
+            interval_secs: self.interval,
+            max_flows: self.max_flows,
+            scope: None,
+        };
+        probe.validate().context("--interval/--max-flows")?;
+        let net = Arc::new(builtin::load(&self.topology)?);
+        let config = EngineConfig {
+            scope: scope(&net)?,
+            ..probe
+        };
+        Ok((format, config, net))
+    }
 }
 
 #[derive(Args, Debug)]
@@ -163,14 +193,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             args.start
         )
     })?;
-    let format = record_format(args.format.as_deref())?;
-    let config = EngineConfig {
-        interval_secs: args.interval,
-        max_flows: args.max_flows,
-        scope: None,
-    };
-    config.validate().context("--interval/--max-flows")?;
-    let net = Arc::new(builtin::load(&args.topology)?);
+    let (format, config, net) = args.engine.resolve(|_| Ok(None))?;
     let scenario = Scenario::load(&args.scenario).map_err(anyhow::Error::msg)?;
     let resolved = scenario.resolve(&net).map_err(|problems| {
         anyhow::anyhow!(
@@ -198,7 +221,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         "vpcflow: simulated {} of '{}' on {}: {} sessions, {} packets, {}",
         args.duration,
         resolved.name,
-        args.topology,
+        args.engine.topology,
         s.sessions,
         s.packets,
         engine_summary(&sim.engine().stats())
