@@ -129,6 +129,8 @@ pub struct Stats {
     pub never_logged: u64,
     /// Flows not recorded because the table was full (reported as SKIPDATA).
     pub skipped_flows: u64,
+    /// Packets the capture source lost (kernel drops), reported as SKIPDATA.
+    pub lost_packets: u64,
     /// Records emitted (all statuses).
     pub records: u64,
 }
@@ -234,6 +236,15 @@ impl FlowEngine {
             self.stats.skipped_flows += 1;
         }
         Some(verdict.action)
+    }
+
+    /// Records that the source lost `packets` packets of `eni` (kernel ring drops): the open
+    /// interval gets a SKIPDATA record for that ENI, as AWS reports records it could not capture.
+    pub fn report_loss(&mut self, eni: usize, packets: u64) {
+        if packets > 0 {
+            *self.skipped.entry(eni).or_default() += packets;
+            self.stats.lost_packets += packets;
+        }
     }
 
     /// Closes every interval that ends at or before `now` (µs), emitting its records.

@@ -8,11 +8,12 @@
 //! * [`decode`]: link frames → 5-tuple, TCP flags, IP length; [`pcap`]: pcap/pcapng files and
 //!   the mapping of packets to ENIs.
 //!
-//! Live AF_PACKET capture is planned here too (the capture issue); it will feed the same
-//! [`FlowEngine`].
+//! * [`live`]: live capture from Linux interfaces (AF_PACKET TPACKET_V3), into the same
+//!   [`FlowEngine`].
 
 pub mod decode;
 pub mod flow;
+pub mod live;
 pub mod pcap;
 pub mod scenario;
 pub mod sim;

@@ -64,8 +64,9 @@ pub struct CaptureStats {
     pub unmapped: u64,
 }
 
-/// The observations of one decoded packet.
-fn place(
+/// The observations of one decoded packet: calls `out(eni, direction)` for each ENI that sees
+/// it; false when none does.
+pub(crate) fn place(
     net: &Network,
     iface_eni: Option<usize>,
     src: IpAddr,
