@@ -375,3 +375,36 @@ fn intervals_must_be_60_or_600() {
         "Invalid Flow Log Max Aggregation Interval: 300 (use 60 or 600)"
     );
 }
+
+#[test]
+fn source_losses_become_skipdata_for_the_eni() {
+    // A capture source (the kernel ring) lost packets of app-1: the interval says so.
+    let n = net();
+    let mut e = engine(&n, &["app-1", "db-primary"], 100);
+    e.observe(&obs(
+        &n,
+        (T0 + 1) * S,
+        "app-1",
+        OUT,
+        "10.0.11.10",
+        40000,
+        "10.0.21.10",
+        5432,
+        6,
+        0x02,
+        60,
+    ));
+    let app = n.eni_by_name("app-1").unwrap();
+    e.report_loss(app, 0);
+    e.report_loss(app, 42);
+    e.close((T0 + 20) * S);
+    let got = lines(e.drain());
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(got[0].ends_with(" OK"));
+    assert_eq!(
+        got[1],
+        "eni-0a0000000000000a2 - - - - - - - 1700000040 1700000100 - - - - - - SKIPDATA"
+    );
+    assert!(got[2].ends_with("NODATA") && got[2].starts_with("eni-0a0000000000000a4"));
+    assert_eq!(e.stats().lost_packets, 42);
+}
