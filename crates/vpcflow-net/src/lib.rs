@@ -8,6 +8,7 @@
 //! * [`never_logged`]: traffic AWS never logs.
 //! * [`builtin`]: topologies shipped with vpcflow (`builtin:three-tier`).
 //! * [`diagnose`]: explains from the topology alone whether a connection would pass.
+//! * [`nft`]: nftables rulesets that make the kernel enforce the policy (the lab).
 //!
 //! No I/O beyond reading a topology file, no clock: time comes in as values.
 
@@ -17,6 +18,7 @@ pub mod diagnose;
 pub mod model;
 pub mod network;
 pub mod never_logged;
+pub mod nft;
 pub mod policy;
 
 pub use network::{LoadError, Network, Problem, Problems};

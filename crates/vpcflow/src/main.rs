@@ -8,6 +8,7 @@
 mod capture;
 mod convert;
 mod input;
+mod lab;
 mod simulate;
 
 use std::io::{self, Write};
@@ -31,6 +32,9 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Read pcap/pcapng files in packet time and print the ENIs' flow records.
     Capture(capture::CaptureArgs),
+    /// Build (up) or remove (down) a topology as network namespaces enforcing its policy.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
     /// Explain whether a connection would be accepted, and by which rules, both ways.
     Diagnose(simulate::DiagnoseArgs),
     /// List every flow-log field (versions 2–11): name, Parquet column, version, type.
@@ -42,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(args) => convert::run(&args),
         Command::Simulate(args) => simulate::run_simulate(&args),
         Command::Capture(args) => capture::run(&args),
+        Command::Lab(cmd) => lab::run_lab(&cmd),
         Command::Diagnose(args) => simulate::run_diagnose(&args),
         Command::Fields => {
             let mut out = io::stdout().lock();
