@@ -122,16 +122,40 @@ pub fn read_frames<R: Read + Send>(
     on_interface: &mut dyn FnMut(usize, Option<&str>),
     on_frame: &mut dyn FnMut(&FrameMeta, &[u8]),
 ) -> Result<u64, PcapFileError> {
-    let mut input = BufReader::with_capacity(1 << 20, input);
-    let head = input.fill_buf().map_err(|e| PcapFileError::Damaged {
+    // Slow sources (pipes) may hand out a few bytes per read: `Full` makes every read as full
+    // as the source allows, so sniffing and the block parser see whole headers.
+    let mut input = Full(input);
+    let mut magic = [0u8; 4];
+    let n = input.read(&mut magic).map_err(|e| PcapFileError::Damaged {
         packet: 0,
         message: e.to_string(),
     })?;
-    match head.get(..4) {
-        Some(m) if CLASSIC_MAGICS.iter().any(|c| c == m) => {
-            read_classic(input, on_interface, on_frame)
+    let input = BufReader::with_capacity(
+        1 << 20,
+        std::io::Cursor::new(magic[..n].to_vec()).chain(input),
+    );
+    if n == 4 && CLASSIC_MAGICS.contains(&magic) {
+        read_classic(input, on_interface, on_frame)
+    } else {
+        read_blocks(Full(input), on_interface, on_frame)
+    }
+}
+
+/// A reader whose reads return as many bytes as asked for, unless the source has ended.
+struct Full<R>(R);
+
+impl<R: Read> Read for Full<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        _ => read_blocks(input, on_interface, on_frame),
+        Ok(filled)
     }
 }
 
@@ -242,14 +266,36 @@ fn read_classic<R: Read>(
     let mut packets = 0u64;
     loop {
         // A clean end is an end exactly between two frames.
-        match input.fill_buf() {
+        let buffered = match input.fill_buf() {
             Ok([]) => break,
-            Ok(_) => {}
+            Ok(b) => b,
             Err(e) => {
                 return Err(PcapFileError::Damaged {
                     packet: packets,
                     message: e.to_string(),
                 });
+            }
+        };
+        // Fast path: the whole record is in the reader's buffer, so decode it where it lies
+        // rather than copying it out first. Records that straddle a refill take the slow path.
+        if buffered.len() >= 16 {
+            let caplen = word(&buffered[8..12]) as usize;
+            if caplen <= 1 << 18 && buffered.len() >= 16 + caplen {
+                let (sec, frac) = (word(&buffered[0..4]), word(&buffered[4..8]));
+                let micros = if nanos {
+                    u64::from(frac) / 1000
+                } else {
+                    u64::from(frac)
+                };
+                let meta = FrameMeta {
+                    ts: u64::from(sec) * 1_000_000 + micros,
+                    interface: 0,
+                    link,
+                };
+                packets += 1;
+                on_frame(&meta, &buffered[16..16 + caplen]);
+                input.consume(16 + caplen);
+                continue;
             }
         }
         input

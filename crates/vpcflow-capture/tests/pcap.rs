@@ -422,6 +422,11 @@ fn pcapng_interface_names_map_to_host_interfaces() {
         .concat(),
     );
     let file = [shb, idb, epb].concat();
+    // The same file through a source that hands out 3 bytes per read (a slow pipe) reads alike.
+    let mut frames = 0;
+    let slow = Trickle(&file[..]);
+    vpcflow_capture::pcap::read_frames(slow, &mut |_, _| {}, &mut |_, _| frames += 1).unwrap();
+    assert_eq!(frames, 1);
     let mut engine = FlowEngine::new(
         Arc::clone(&net),
         EngineConfig {
@@ -446,4 +451,16 @@ fn pcapng_interface_names_map_to_host_interfaces() {
         lines,
         ["eni-0a0000000000000a2 198.18.0.1 10.0.11.10 8080 REJECT ingress 1700000041"]
     );
+}
+
+/// Hands out at most 3 bytes per read.
+struct Trickle<'a>(&'a [u8]);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(3).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
 }

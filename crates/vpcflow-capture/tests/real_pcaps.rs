@@ -55,3 +55,37 @@ fn real_captures_match_tsharks_totals() {
     }
     assert_eq!(checked, 18);
 }
+
+/// Hands out at most `n` bytes per read, so that frames straddle the reader's refills.
+struct Trickle<R>(R, usize);
+
+impl<R: std::io::Read> std::io::Read for Trickle<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+#[test]
+fn frames_straddling_reads_decode_the_same() {
+    // Whole reads take the in-buffer fast path; trickled reads take the copying one.
+    let file = pdu_pcaps().join("TCP_SACK.pcap");
+    let totals = |chunk: usize| {
+        let mut decoder = Decoder::new();
+        let (mut packets, mut bytes) = (0u64, 0u64);
+        let input = Trickle(std::fs::File::open(&file).unwrap(), chunk);
+        let frames = read_frames(input, &mut |_, _| {}, &mut |meta, data| {
+            if let Some(d) = meta.link.and_then(|l| decoder.decode(l, data)) {
+                packets += 1;
+                bytes += u64::from(d.ip_len);
+            }
+        })
+        .unwrap();
+        (frames, packets, bytes)
+    };
+    let whole = totals(usize::MAX);
+    assert_eq!(whole, (39, 39, 26942), "tshark's totals for this file");
+    for chunk in [1, 7, 100, 1500] {
+        assert_eq!(totals(chunk), whole, "reads of {chunk} bytes");
+    }
+}

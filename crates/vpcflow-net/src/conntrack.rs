@@ -147,6 +147,10 @@ impl Conntrack {
 
     /// If `key` is tracked and alive at `now`, refreshes it and returns true.
     pub fn touch(&mut self, key: &ConnKey, dir: FlowDirection, tcp_flags: u8, now: u64) -> bool {
+        if self.table.is_empty() {
+            // Nothing tracked (e.g. only untracked flows so far): skip hashing the key.
+            return false;
+        }
         let Some(c) = self.table.get(key).copied() else {
             return false;
         };
