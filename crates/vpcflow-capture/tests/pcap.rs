@@ -464,3 +464,102 @@ impl std::io::Read for Trickle<'_> {
         Ok(n)
     }
 }
+
+fn ipv6(src: &str, dst: &str, next: u8, l4: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend((l4.len() as u16).to_be_bytes());
+    p.extend([next, 64]);
+    p.extend(src.parse::<std::net::Ipv6Addr>().unwrap().octets());
+    p.extend(dst.parse::<std::net::Ipv6Addr>().unwrap().octets());
+    p.extend(l4);
+    p
+}
+
+#[test]
+fn interval_crossing_ipv6_and_skipdata_from_a_pcap() {
+    // app-1 gets an IPv6 address; its security group allows IPv4 only (0.0.0.0/0), so IPv6 out is
+    // REJECT, as in AWS without a ::/0 rule.
+    let text = builtin::TOPOLOGIES[0]
+        .1
+        .replacen(
+            "cidrs = [\"10.0.0.0/16\"]",
+            "cidrs = [\"10.0.0.0/16\", \"2600:1f18::/56\"]",
+            1,
+        )
+        .replacen(
+            "cidrs = [\"10.0.11.0/24\"]",
+            "cidrs = [\"10.0.11.0/24\", \"2600:1f18:0:11::/64\"]",
+            1,
+        )
+        .replacen(
+            "private_ips = [\"10.0.11.10\", \"10.0.11.11\"]",
+            "private_ips = [\"10.0.11.10\", \"10.0.11.11\", \"2600:1f18:0:11::10\"]",
+            1,
+        );
+    let net = Arc::new(Network::from_toml(&text, "t").unwrap());
+    let app = net.eni_by_name("app-1").unwrap();
+    let to_db = |port: u16, flags: u8| {
+        ether(
+            0x0800,
+            &[],
+            &ipv4(APP, DB, 6, 1, 0, &tcp(port, 5432, flags, 0)),
+        )
+    };
+    let frames = vec![
+        // One flow across the 60 s boundary at T0 + 60 (T0 is aligned).
+        (59, 0, to_db(40000, 0x02)),
+        (61, 0, to_db(40000, 0x11)),
+        // IPv6 out.
+        (
+            61,
+            10,
+            ether(
+                0x86dd,
+                &[],
+                &ipv6(
+                    "2600:1f18:0:11::10",
+                    "2001:db8::5",
+                    6,
+                    &tcp(40001, 443, 0x02, 0),
+                ),
+            ),
+        ),
+        // Two more flows in the second interval, which has room for two: both are skipped.
+        (62, 0, to_db(40002, 0x02)),
+        (62, 10, to_db(40003, 0x02)),
+    ];
+    let mut engine = FlowEngine::new(
+        Arc::clone(&net),
+        EngineConfig {
+            interval_secs: 60,
+            max_flows: 2,
+            scope: Some(vec![app]),
+        },
+    )
+    .unwrap();
+    let mut stats = CaptureStats::default();
+    feed(
+        &pcap(&frames)[..],
+        &EniMap::One(app),
+        &mut engine,
+        &mut stats,
+    )
+    .unwrap();
+    engine.finish();
+    let f = LogFormat::from_header("srcaddr dstaddr srcport dstport packets start end tcp-flags type action flow-direction log-status").unwrap();
+    let lines: Vec<String> = engine.drain().map(|r| text::encode(&f, &r)).collect();
+    assert_eq!(
+        lines,
+        [
+            "10.0.11.10 10.0.21.10 40000 5432 1 1700000099 1700000099 2 IPv4 ACCEPT egress OK",
+            "10.0.11.10 10.0.21.10 40000 5432 1 1700000101 1700000101 1 IPv4 ACCEPT egress OK",
+            "2600:1f18:0:11::10 2001:db8::5 40001 443 1 1700000101 1700000101 2 IPv6 REJECT egress OK",
+            "- - - - - 1700000100 1700000160 - - - - SKIPDATA",
+        ]
+    );
+    assert_eq!(
+        engine.stats().skipped_flows,
+        2,
+        "two flows did not fit the second interval's table"
+    );
+}
