@@ -230,6 +230,9 @@ pub fn feed<R: Read + Send>(
     result
 }
 
+/// Frames larger than this are damage, not data (the largest snap length tools use is 256 KiB).
+const MAX_FRAME: usize = 1 << 18;
+
 /// Classic pcap magics: micro- and nanosecond resolution, little- and big-endian.
 const CLASSIC_MAGICS: [[u8; 4]; 4] = [
     [0xd4, 0xc3, 0xb2, 0xa1],
@@ -261,6 +264,20 @@ fn read_classic<R: Read>(
     };
     let link = LinkType::from_pcap(word(&header[20..24]));
     on_interface(0, None);
+    // A record header: seconds, fraction (µs or ns), captured length, original length.
+    let record = |h: &[u8]| {
+        let frac = u64::from(word(&h[4..8]));
+        let micros = if nanos { frac / 1000 } else { frac };
+        let ts = u64::from(word(&h[0..4])) * 1_000_000 + micros;
+        (
+            FrameMeta {
+                ts,
+                interface: 0,
+                link,
+            },
+            word(&h[8..12]) as usize,
+        )
+    };
     let mut rec = [0u8; 16];
     let mut frame = vec![0u8; 65_536];
     let mut packets = 0u64;
@@ -279,19 +296,8 @@ fn read_classic<R: Read>(
         // Fast path: the whole record is in the reader's buffer, so decode it where it lies
         // rather than copying it out first. Records that straddle a refill take the slow path.
         if buffered.len() >= 16 {
-            let caplen = word(&buffered[8..12]) as usize;
-            if caplen <= 1 << 18 && buffered.len() >= 16 + caplen {
-                let (sec, frac) = (word(&buffered[0..4]), word(&buffered[4..8]));
-                let micros = if nanos {
-                    u64::from(frac) / 1000
-                } else {
-                    u64::from(frac)
-                };
-                let meta = FrameMeta {
-                    ts: u64::from(sec) * 1_000_000 + micros,
-                    interface: 0,
-                    link,
-                };
+            let (meta, caplen) = record(&buffered[..16]);
+            if caplen <= MAX_FRAME && buffered.len() >= 16 + caplen {
                 packets += 1;
                 on_frame(&meta, &buffered[16..16 + caplen]);
                 input.consume(16 + caplen);
@@ -301,12 +307,8 @@ fn read_classic<R: Read>(
         input
             .read_exact(&mut rec)
             .map_err(|_| PcapFileError::Truncated(packets))?;
-        let (sec, frac, caplen) = (
-            word(&rec[0..4]),
-            word(&rec[4..8]),
-            word(&rec[8..12]) as usize,
-        );
-        if caplen > 1 << 18 {
+        let (meta, caplen) = record(&rec);
+        if caplen > MAX_FRAME {
             return Err(PcapFileError::Damaged {
                 packet: packets,
                 message: format!("frame of {caplen} bytes"),
@@ -319,16 +321,6 @@ fn read_classic<R: Read>(
             .read_exact(&mut frame[..caplen])
             .map_err(|_| PcapFileError::Truncated(packets))?;
         packets += 1;
-        let micros = if nanos {
-            u64::from(frac) / 1000
-        } else {
-            u64::from(frac)
-        };
-        let meta = FrameMeta {
-            ts: u64::from(sec) * 1_000_000 + micros,
-            interface: 0,
-            link,
-        };
         on_frame(&meta, &frame[..caplen]);
     }
     Ok(packets)
