@@ -26,7 +26,7 @@ elapsed() { echo "$2 - $1" | bc -l; }
 
 ours=(); nfp=(); sfd=()
 for _ in $(seq "$RUNS"); do
-  t0=$(now); "$BIN" capture --pcap "$PCAP" --topology "$TOPO" --eni probe --format 'packets bytes' > "$OUT/vpcflow-records.txt" 2>/dev/null; t1=$(now)
+  t0=$(now); "$BIN" capture --stdout --pcap "$PCAP" --topology "$TOPO" --eni probe --format 'packets bytes' > "$OUT/vpcflow-records.txt" 2>/dev/null; t1=$(now)
   ours+=("$(elapsed "$t0" "$t1")")
 
   rm -rf "$OUT/nfp" && mkdir -p "$OUT/nfp"
@@ -56,7 +56,7 @@ faster=$(echo "if ($m_nfp < $m_sfd) $m_nfp else $m_sfd" | bc -l)
 # 1 M concurrent flows: one packet per flow, all in one interval, so the table holds all of them.
 BIG="$OUT/synth-1000000-1000000.pcap"
 [ -f "$BIG" ] || python3 bench/genpcap.py 1000000 1000000 60 "$BIG"
-/usr/bin/time -o "$OUT/rss.txt" -f '%M' "$BIN" capture --pcap "$BIG" --topology "$TOPO" --eni probe --format 'packets' > /dev/null 2>&1
+/usr/bin/time -o "$OUT/rss.txt" -f '%M' "$BIN" capture --stdout --pcap "$BIG" --topology "$TOPO" --eni probe --format 'packets' > /dev/null 2>&1
 rss=$(tail -1 "$OUT/rss.txt")
 
 printf 'pcap -> flow records, %s packets / %s flows, median of %s runs (machine: %s cores)\n' "$N" "$F" "$RUNS" "$(nproc)"

@@ -28,7 +28,7 @@ ip -n "${NS}a" link set "${NS}a" up; ip -n "${NS}b" link set "${NS}b" up
 # The capture side carries the bench topology's one ENI; everything it sees is that ENI's traffic.
 sed "s/host_interface = \"probe0\"/host_interface = \"${NS}a\"/" bench/capture-topology.toml > "$OUT/live-topology.toml"
 
-ip netns exec "${NS}a" "$BIN" capture --interface "${NS}a" --topology "$OUT/live-topology.toml" \
+ip netns exec "${NS}a" "$BIN" capture --stdout --interface "${NS}a" --topology "$OUT/live-topology.toml" \
   --format 'packets bytes log-status' > "$OUT/live-records.txt" 2> "$OUT/live-stderr.txt" &
 cap=$!
 until grep -q "capturing on" "$OUT/live-stderr.txt" 2>/dev/null; do sleep 0.1; done

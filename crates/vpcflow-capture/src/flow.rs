@@ -170,6 +170,7 @@ pub struct FlowEngine {
     interval: Option<u64>,
     skipped: FxHashMap<usize, u64>,
     closed: Vec<Closed>,
+    closed_until: Option<u64>,
     stats: Stats,
 }
 
@@ -190,6 +191,7 @@ impl FlowEngine {
             interval: None,
             skipped: FxHashMap::default(),
             closed: Vec::new(),
+            closed_until: None,
             stats: Stats::default(),
         })
     }
@@ -311,15 +313,32 @@ impl FlowEngine {
 
     /// Takes the records of the intervals closed so far, building each as it is asked for.
     pub fn drain(&mut self) -> impl Iterator<Item = FlowRecord> + '_ {
+        self.drain_with_eni().map(|(_, r)| r)
+    }
+
+    /// Like [`FlowEngine::drain`], with each record's ENI index (for fan-out by ENI).
+    pub fn drain_with_eni(&mut self) -> impl Iterator<Item = (usize, FlowRecord)> + '_ {
         let closed = std::mem::take(&mut self.closed);
         let this = &*self;
         closed.into_iter().flat_map(move |(flows, status)| {
-            let flows = flows.into_iter().map(move |(k, a)| this.record(&k, &a));
+            let flows = flows
+                .into_iter()
+                .map(move |(k, a)| (k.eni as usize, this.record(&k, &a)));
             let status = status
                 .into_iter()
-                .map(move |(eni, start, end, st)| this.status_record(eni, start, end, st));
+                .map(move |(eni, start, end, st)| (eni, this.status_record(eni, start, end, st)));
             flows.chain(status)
         })
+    }
+
+    /// End (µs) of the last interval closed: every record of time before it has been emitted.
+    pub fn closed_until(&self) -> Option<u64> {
+        self.closed_until
+    }
+
+    /// The aggregation interval in seconds.
+    pub fn interval_secs(&self) -> u64 {
+        self.config.interval_secs
     }
 
     fn flush(&mut self, start: u64) {
@@ -346,6 +365,7 @@ impl FlowEngine {
         }
         self.stats.records += (flows.len() + status.len()) as u64;
         self.closed.push((flows, status));
+        self.closed_until = Some(end);
     }
 
     /// The ENI-level fields every record of an ENI carries.

@@ -20,4 +20,4 @@ pub mod sim;
 
 pub use flow::{EngineConfig, FlowEngine, Observation};
 pub use scenario::Scenario;
-pub use sim::{SimConfig, Simulator};
+pub use sim::{Emit, SimConfig, Simulator};

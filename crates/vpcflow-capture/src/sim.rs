@@ -179,10 +179,35 @@ struct Nat {
     next_port: u16,
 }
 
+/// What [`Simulator::run_tagged`] hands out.
+// Records move through by value; boxing them would cost an allocation per record.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Emit {
+    /// A record of engine `engine`, for ENI `eni`.
+    Record {
+        /// Index of the engine (as given to [`Simulator::with_engines`]).
+        engine: usize,
+        /// ENI index in the network.
+        eni: usize,
+        /// The record.
+        record: FlowRecord,
+    },
+    /// Every engine has emitted all its records of time before `until` (µs).
+    Closed {
+        /// µs since the epoch.
+        until: u64,
+    },
+}
+
 /// A running simulation.
 pub struct Simulator {
     net: Arc<Network>,
     engine: FlowEngine,
+    /// Further engines (other aggregation intervals) fed the same observations.
+    others: Vec<FlowEngine>,
+    /// The last `closed_until` handed out as [`Emit::Closed`].
+    announced: Option<u64>,
     traffic: Vec<ResolvedTraffic>,
     rngs: Vec<Rng>,
     counters: Vec<u64>,
@@ -199,6 +224,19 @@ pub struct Simulator {
 impl Simulator {
     /// Sets up a simulation of `scenario` over the engine's network.
     pub fn new(engine: FlowEngine, scenario: &Resolved, config: &SimConfig) -> Simulator {
+        Simulator::with_engines(vec![engine], scenario, config)
+    }
+
+    /// Sets up a simulation whose observations feed several engines over one network (one per
+    /// aggregation interval in use). Verdicts come from the first; all agree, as policy is
+    /// deterministic. Panics if `engines` is empty.
+    pub fn with_engines(
+        mut engines: Vec<FlowEngine>,
+        scenario: &Resolved,
+        config: &SimConfig,
+    ) -> Simulator {
+        let engine = engines.remove(0);
+        let others = engines;
         let net = Arc::clone(engine.network());
         let mut pool_rng = Rng::new(config.seed ^ 0x1f0c_a1b0_0000_0001);
         let mut pool = Vec::with_capacity(1024);
@@ -212,6 +250,8 @@ impl Simulator {
         let mut sim = Simulator {
             net,
             engine,
+            others,
+            announced: None,
             traffic: scenario.traffic.clone(),
             rngs: (0..scenario.traffic.len())
                 .map(|i| {
@@ -376,6 +416,48 @@ impl Simulator {
 
     /// Runs to the end, handing every record to `out` as its interval closes.
     pub fn run(&mut self, out: &mut dyn FnMut(FlowRecord)) {
+        self.run_tagged(&mut |e| {
+            if let Emit::Record { record, .. } = e {
+                out(record);
+            }
+        });
+    }
+
+    /// Every engine, the first one first.
+    pub fn engines(&self) -> impl Iterator<Item = &FlowEngine> {
+        std::iter::once(&self.engine).chain(&self.others)
+    }
+
+    fn drain_all(&mut self, out: &mut dyn FnMut(Emit)) {
+        for (engine, e) in std::iter::once(&mut self.engine)
+            .chain(&mut self.others)
+            .enumerate()
+        {
+            for (eni, record) in e.drain_with_eni() {
+                out(Emit::Record {
+                    engine,
+                    eni,
+                    record,
+                });
+            }
+        }
+        let after = self.closed_until();
+        if after > self.announced
+            && let Some(until) = after
+        {
+            self.announced = after;
+            out(Emit::Closed { until });
+        }
+    }
+
+    /// The earliest `closed_until` of the engines: all records before it are out.
+    fn closed_until(&self) -> Option<u64> {
+        self.engines().map(FlowEngine::closed_until).min().flatten()
+    }
+
+    /// Runs to the end, handing every record (with its engine and ENI) to `out` as its interval
+    /// closes, and saying when every engine has closed its intervals up to a time.
+    pub fn run_tagged(&mut self, out: &mut dyn FnMut(Emit)) {
         while let Some(Reverse((ts, _, ev))) = self.heap.pop() {
             if ts >= self.end_us {
                 break;
@@ -390,14 +472,14 @@ impl Simulator {
                 }
                 Event::Send(id, key) => self.step(id, key.step(), ts),
             }
-            for r in self.engine.drain() {
-                out(r);
-            }
+            self.drain_all(out);
         }
         self.engine.close(self.end_us);
-        for r in self.engine.drain() {
-            out(r);
+        for e in &mut self.others {
+            e.close(self.end_us);
         }
+        self.drain_all(out);
+        out(Emit::Closed { until: self.end_us });
     }
 
     fn size(&mut self, id: usize) -> u32 {
@@ -509,7 +591,7 @@ impl Simulator {
         flags: u8,
         len: u32,
     ) -> Option<Action> {
-        self.engine.observe(&Observation {
+        let obs = Observation {
             ts,
             eni,
             direction,
@@ -518,7 +600,11 @@ impl Simulator {
                 tcp_flags: flags,
             },
             len,
-        })
+        };
+        for e in &mut self.others {
+            e.observe(&obs);
+        }
+        self.engine.observe(&obs)
     }
 
     /// Carries a packet from its sender to its receiver; returns how the receiver sees the

@@ -12,14 +12,17 @@ use clap::Args;
 use vpcflow_capture::FlowEngine;
 use vpcflow_capture::pcap::{self, CaptureStats, EniMap};
 
+use crate::delivery::{self, DeliveryArgs, load_config};
 use crate::simulate::{EngineArgs, RecordWriter, engine_summary};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Reads pcap or pcapng files (any link type Ethernet/VLAN, Linux cooked, raw IP, loopback) in packet
-time and prints the flow records the topology's ENIs would log, header line first. A packet goes
-to the ENI that sends it (egress) and the ENI that receives it (ingress), by address, or to the ENI
-whose host_interface names the pcapng interface; --eni puts a whole file on one ENI.
+time and delivers the flow records the topology's ENIs would log to the flow logs (--config's
+[[flow_logs]], else the built-in default) under --data; --stdout prints them instead, header line
+first. A packet goes to the ENI that sends it (egress) and the ENI that receives it (ingress), by
+address, or to the ENI whose host_interface names the pcapng interface; --eni puts a whole file on
+one ENI. Reading the same files again delivers nothing twice.
 
 --interface captures live (AF_PACKET, needs CAP_NET_RAW) until SIGINT or SIGTERM, then closes the
 open interval. Each interface is an ENI's host_interface (or --eni); packets the kernel drops are
@@ -27,8 +30,9 @@ reported as SKIPDATA.
 
 Examples:
   vpcflow capture --pcap trace.pcapng --topology my-vpc.toml
-  vpcflow capture --pcap web.pcap --eni app-1 --interval 60 --format 'srcaddr dstaddr packets bytes action'
-  vpcflow capture --interface veth-app1 --topology lab.toml --interval 60")]
+  vpcflow capture --pcap trace.pcapng --config vpcflow.toml --data ./vpcflow-data
+  vpcflow capture --pcap web.pcap --eni app-1 --stdout --interval 60 --format 'srcaddr dstaddr packets bytes action'
+  vpcflow capture --interface veth-app1 --topology lab.toml --stdout --interval 60")]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["pcaps", "interfaces"]))]
 pub(crate) struct CaptureArgs {
     /// pcap or pcapng files, read in order.
@@ -39,21 +43,28 @@ pub(crate) struct CaptureArgs {
     interfaces: Vec<String>,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
     /// Every packet was captured on this ENI (name or id).
     #[arg(long, value_name = "NAME")]
     eni: Option<String>,
 }
 
 pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
-    let (format, config, net) = args.engine.resolve(|net| match &args.eni {
+    let file = load_config(args.delivery.config.as_deref())?;
+    if !args.delivery.stdout {
+        args.engine.check_delivery_mode()?;
+    }
+    let topology = args.engine.topology_spec(&file);
+    let (format, config, net) = args.engine.resolve(&file, |net| match &args.eni {
         Some(name) => match net.eni_by_name(name) {
             Some(e) => Ok(Some(vec![e])),
-            None => bail!("--eni '{name}': no such ENI in {}", args.engine.topology),
+            None => bail!("--eni '{name}': no such ENI in {topology}"),
         },
         None => Ok(None),
     })?;
     if !args.interfaces.is_empty() {
-        return run_live(args, &format, &config, &net);
+        return run_live(args, &file, &format, &config, &net);
     }
     let map = match config.scope.as_deref() {
         Some([e]) => EniMap::One(*e),
@@ -69,29 +80,111 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
                 .map(|f| (p, f))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut engine = FlowEngine::new(Arc::clone(&net), config)?;
-    let mut out = RecordWriter::stdout(format)?;
     let mut stats = CaptureStats::default();
     let mut packets = 0;
-    for (name, file) in files {
-        packets += pcap::feed(
-            BufReader::with_capacity(1 << 20, file),
-            &map,
-            &mut engine,
-            &mut stats,
-        )
-        .with_context(|| name.clone())?;
+    if args.delivery.stdout {
+        let mut engine = FlowEngine::new(Arc::clone(&net), config)?;
+        let mut out = RecordWriter::stdout(format)?;
+        for (name, file) in files {
+            packets += pcap::feed(
+                BufReader::with_capacity(1 << 20, file),
+                &map,
+                &mut engine,
+                &mut stats,
+            )
+            .with_context(|| name.clone())?;
+            for r in engine.drain() {
+                out.write(r);
+            }
+        }
+        engine.finish();
         for r in engine.drain() {
             out.write(r);
         }
+        out.finish()?;
+        eprintln!("{}", pcap_summary(packets, &stats, &engine.stats()));
+        return Ok(());
     }
-    engine.finish();
-    for r in engine.drain() {
-        out.write(r);
+
+    let prepared = delivery::prepare(&args.delivery, &file, &net)?;
+    if prepared.plan.subs.is_empty() {
+        bail!(
+            "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
+        );
     }
-    out.finish()?;
+    // A replayable source: the files' names and sizes, the topology and the ENI mapping.
+    let mut key_parts = vec![
+        "capture".to_owned(),
+        topology.clone(),
+        format!("{:?}", args.eni),
+    ];
+    for (name, f) in &files {
+        key_parts.push(format!("{name}:{}", f.metadata().map_or(0, |m| m.len())));
+    }
+    let key = delivery::run_key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
+    // One engine per interval in use: each reads the files (reading is cheap next to the
+    // engine, and each interval's records are committed as that engine closes them).
+    let mut end_us = 0;
+    let mut summary = String::new();
+    for (i, &iv) in prepared.plan.intervals.iter().enumerate() {
+        let mut engine = FlowEngine::new(
+            Arc::clone(&net),
+            vpcflow_capture::EngineConfig {
+                interval_secs: iv,
+                max_flows: config.max_flows,
+                scope: Some(match &config.scope {
+                    Some(s) => s.clone(),
+                    None => prepared.plan.scope(i),
+                }),
+            },
+        )?;
+        let mut stats_i = CaptureStats::default();
+        let mut packets_i = 0;
+        for (name, _) in &files {
+            let f = File::open(name).with_context(|| format!("cannot open {name}"))?;
+            packets_i += pcap::feed(
+                BufReader::with_capacity(1 << 20, f),
+                &map,
+                &mut engine,
+                &mut stats_i,
+            )
+            .with_context(|| name.to_string())?;
+            for (eni, r) in engine.drain_with_eni() {
+                run.push(i, eni, r);
+            }
+            if prepared.plan.intervals.len() == 1
+                && let Some(t) = engine.closed_until()
+            {
+                run.closed(t);
+            }
+        }
+        engine.finish();
+        for (eni, r) in engine.drain_with_eni() {
+            run.push(i, eni, r);
+        }
+        end_us = end_us.max(engine.closed_until().unwrap_or(0));
+        if i == 0 {
+            packets = packets_i;
+            stats = stats_i;
+            summary = pcap_summary(packets, &stats, &engine.stats());
+        }
+    }
+    let (commit, left, _) = run.finish(end_us)?;
+    eprintln!("{summary}");
+    let total: u64 = commit.records.values().sum();
+    outln!(
+        "Delivered {total} records to {} flow log(s) in {}:",
+        prepared.plan.subs.len(),
+        prepared.data.display()
+    );
+    outln!("{}", delivery::report(&prepared, &commit, left).trim_end());
+    Ok(())
+}
+
+fn pcap_summary(packets: u64, stats: &CaptureStats, e: &vpcflow_capture::flow::Stats) -> String {
     let d = stats.decode;
-    eprintln!(
+    format!(
         "vpcflow: {packets} frames: {} IP packets, {} non-IP, {} truncated, {} malformed, {} unsupported link, {} on no ENI; {}",
         d.decoded,
         d.non_ip,
@@ -99,9 +192,8 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         d.malformed,
         stats.unsupported_link,
         stats.unmapped,
-        engine_summary(&engine.stats())
-    );
-    Ok(())
+        engine_summary(e)
+    )
 }
 
 /// The live clock: the one place wall-clock time enters vpcflow (design.md: "the live capture
@@ -115,6 +207,7 @@ fn wall_clock_micros() -> u64 {
 
 fn run_live(
     args: &CaptureArgs,
+    file: &delivery::FileConfig,
     format: &vpcflow_record::LogFormat,
     config: &vpcflow_capture::EngineConfig,
     net: &Arc<vpcflow_net::Network>,
@@ -128,7 +221,7 @@ fn run_live(
         .map(|name| {
             let eni = fixed
                 .or_else(|| net.enis.iter().position(|e| e.host_interface.as_deref() == Some(name.as_str())))
-                .with_context(|| format!("--interface {name}: no ENI of {} has host_interface = \"{name}\" (or use --eni)", args.engine.topology))?;
+                .with_context(|| format!("--interface {name}: no ENI of {} has host_interface = \"{name}\" (or use --eni)", args.engine.topology_spec(file)))?;
             Ok(LiveInterface { name: name.clone(), eni })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -141,14 +234,28 @@ fn run_live(
     let mut scope: Vec<usize> = interfaces.iter().map(|i| i.eni).collect();
     scope.sort_unstable();
     scope.dedup();
+    let (interval_secs, prepared) = if args.delivery.stdout {
+        (config.interval_secs, None)
+    } else {
+        let prepared = delivery::prepare(&args.delivery, file, net)?;
+        match prepared.plan.intervals.as_slice() {
+            [] => bail!(
+                "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
+            ),
+            [iv] => (*iv, Some(prepared)),
+            _ => bail!(
+                "live capture delivers to flow logs of one max_aggregation_interval at a time; \
+                 the config mixes 60 and 600 (capture twice, or use one interval)"
+            ),
+        }
+    };
     let config = vpcflow_capture::EngineConfig {
-        interval_secs: config.interval_secs,
+        interval_secs,
         max_flows: config.max_flows,
         scope: Some(scope),
     };
     let mut engine = FlowEngine::new(Arc::clone(net), config)?;
     let rings = LiveCapture::open(&interfaces, RingConfig::default())?;
-    let mut out = RecordWriter::stdout(format.clone())?;
     eprintln!(
         "vpcflow: capturing on {} ({}); SIGINT or SIGTERM stops and writes the open interval",
         args.interfaces.join(", "),
@@ -158,10 +265,55 @@ fn run_live(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let stats = rings.run(&mut engine, &stop, &wall_clock_micros, &mut |r| {
-        out.write(r)
-    })?;
-    out.finish()?;
+    let stats = match &prepared {
+        None => {
+            let mut out = RecordWriter::stdout(format.clone())?;
+            let stats = rings.run(&mut engine, &stop, &wall_clock_micros, &mut |r| {
+                out.write(r)
+            })?;
+            out.finish()?;
+            stats
+        }
+        Some(p) => {
+            // Live traffic cannot be replayed: no run key, and what the engine holds when the
+            // process dies is lost, as in AWS; what reached the spool is not.
+            let mut run = delivery::Run::start(p, None, args.delivery.drain_timeout)?;
+            let eni_of: std::collections::HashMap<&str, usize> = net
+                .enis
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.id.as_str(), i))
+                .collect();
+            let iv = interval_secs;
+            let mut last_close = 0;
+            let stats = rings.run(&mut engine, &stop, &wall_clock_micros, &mut |r| {
+                let start = r.start.map_or(0, |c| c.0);
+                let close = start - start % iv + iv;
+                if close > last_close {
+                    // A later interval's records: every earlier interval is complete.
+                    if last_close > 0 {
+                        run.closed(last_close * 1_000_000);
+                    }
+                    last_close = close;
+                }
+                let eni = r
+                    .interface_id
+                    .as_deref()
+                    .and_then(|id| eni_of.get(id).copied())
+                    .unwrap_or(0);
+                run.push(0, eni, r);
+            })?;
+            let (commit, left, _) = run.finish(wall_clock_micros())?;
+            outln!(
+                "Delivered {} records to {} flow log(s) in {}:",
+                commit.records.values().sum::<u64>(),
+                p.plan.subs.len(),
+                p.data.display()
+            );
+            outln!("{}", delivery::report(p, &commit, left).trim_end());
+            stats
+        }
+    };
     let d = stats.decode;
     eprintln!(
         "vpcflow: {} frames: {} IP packets, {} non-IP, {} truncated, {} malformed, {} dropped by the kernel (SKIPDATA); {}",

@@ -5,10 +5,21 @@
 //! status, never a panic or a backtrace; a closed stdout (`vpcflow convert … | head`) ends the
 //! program quietly.
 
+/// Writes a line to stdout, returning the error (a closed pipe ends the program quietly)
+/// instead of panicking as `println!` does.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
 mod capture;
 mod convert;
+mod delivery;
 mod input;
 mod lab;
+mod logs;
 mod simulate;
 
 use std::io::{self, Write};
@@ -28,10 +39,16 @@ struct Cli {
 enum Command {
     /// Convert flow-log records between text, gzip text, JSON lines, Parquet and OCSF.
     Convert(convert::ConvertArgs),
-    /// Simulate a scenario's traffic through a topology and print the flow records.
+    /// Simulate a scenario's traffic through a topology and deliver the flow logs.
     Simulate(simulate::SimulateArgs),
-    /// Read pcap/pcapng files in packet time and print the ENIs' flow records.
+    /// Capture pcap/pcapng files (in packet time) or live interfaces and deliver the flow logs.
     Capture(capture::CaptureArgs),
+    /// Look into log groups: list groups and streams, print events (like `aws logs tail`).
+    #[command(subcommand)]
+    Logs(logs::LogsCommand),
+    /// The flow logs of a data directory (DescribeFlowLogs, with DeliverLogsStatus).
+    #[command(subcommand, name = "flow-logs")]
+    FlowLogs(delivery::FlowLogsCommand),
     /// Build (up) or remove (down) a topology as network namespaces enforcing its policy.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -47,6 +64,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run_simulate(&args),
         Command::Capture(args) => capture::run(&args),
         Command::Lab(cmd) => lab::run_lab(&cmd),
+        Command::Logs(cmd) => logs::run(&cmd),
+        Command::FlowLogs(cmd) => delivery::run_flow_logs(&cmd),
         Command::Diagnose(args) => simulate::run_diagnose(&args),
         Command::Fields => {
             let mut out = io::stdout().lock();

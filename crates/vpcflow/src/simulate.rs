@@ -10,9 +10,11 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use vpcflow_capture::scenario::parse_duration;
-use vpcflow_capture::{EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
+use vpcflow_capture::{Emit, EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
 use vpcflow_net::builtin;
 use vpcflow_record::{LogFormat, text};
+
+use crate::delivery::{self, DeliveryArgs, FileConfig, load_config};
 
 /// Default start: a weekday afternoon, when the diurnal shape is near its peak.
 const DEFAULT_START: &str = "2026-01-15T14:00:00Z";
@@ -20,66 +22,98 @@ const DEFAULT_START: &str = "2026-01-15T14:00:00Z";
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Runs a scenario's traffic through the topology in simulated time (an hour takes seconds) and
-prints the flow records as the ENIs' flow logs would hold them, header line first. The same seed
-gives the same bytes. Traffic AWS never logs (Amazon DNS, instance metadata) leaves no record.
+delivers the flow records to the flow logs: those of --config's [[flow_logs]], else the built-in
+default (the VPC's ALL flow logs to the log group /vpcflow/flow-logs and to the bucket flow-logs as
+Parquet with Hive-compatible, per-hour partitions), under --data. Records go through a durable
+spool first; a run killed and started again with the same arguments resumes and delivers each
+record exactly once. The same seed gives the same records. Traffic AWS never logs (Amazon DNS,
+instance metadata) leaves no record.
+
+--stdout prints the records instead (header line first), in --format at --interval.
 
 Examples:
   vpcflow simulate                                     # builtin:three-tier, default scenario, 1 h
-  vpcflow simulate --interval 60 --duration 10m --seed 7
-  vpcflow simulate --format '${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${tcp-flags} ${action} ${flow-direction}'")]
+  vpcflow simulate --config vpcflow.toml --duration 24h
+  vpcflow logs tail /vpcflow/flow-logs                 # what was delivered
+  vpcflow simulate --stdout --interval 60 --duration 10m --seed 7
+  vpcflow simulate --stdout --format '${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${action}'")]
 pub(crate) struct SimulateArgs {
     #[command(flatten)]
     engine: EngineArgs,
-    /// Scenario: a built-in name or a TOML file.
-    #[arg(long, default_value = "default")]
-    scenario: String,
-    /// Simulated time to cover, e.g. 90s, 10m, 1h, 1h30m.
-    #[arg(long, default_value = "1h")]
-    duration: String,
-    /// Simulated start time (RFC 3339, UTC or with an offset).
-    #[arg(long, value_name = "RFC3339", default_value = DEFAULT_START)]
-    start: String,
-    /// Seed: the same seed gives the same records.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+    /// Scenario: a built-in name or a TOML file. [default: [simulation] scenario, else default]
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Simulated time to cover, e.g. 90s, 10m, 1h, 1h30m. [default: [simulation] duration, else 1h]
+    #[arg(long)]
+    duration: Option<String>,
+    /// Simulated start time (RFC 3339). [default: [simulation] start, else 2026-01-15T14:00:00Z]
+    #[arg(long, value_name = "RFC3339")]
+    start: Option<String>,
+    /// Seed: the same seed gives the same records. [default: [simulation] seed, else 1]
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// The flags every record-producing command shares: where the network comes from, how records
 /// are written, and how the flow engine aggregates.
 #[derive(Args, Debug)]
 pub(crate) struct EngineArgs {
-    /// Topology: a TOML file, or builtin:NAME.
-    #[arg(
-        long,
-        value_name = "FILE|builtin:NAME",
-        default_value = "builtin:three-tier"
-    )]
-    pub(crate) topology: String,
-    /// Record format (`${a} ${b}` or `a b`). [default: AWS's default v2 format]
+    /// Topology: a TOML file, or builtin:NAME. [default: the config's topology, else
+    /// builtin:three-tier]
+    #[arg(long, value_name = "FILE|builtin:NAME")]
+    pub(crate) topology: Option<String>,
+    /// With --stdout: record format (`${a} ${b}` or `a b`). [default: AWS's default v2 format]
     #[arg(long, value_name = "FMT")]
     pub(crate) format: Option<String>,
-    /// Aggregation interval in seconds: 60 or 600 (MaxAggregationInterval).
-    #[arg(long, default_value_t = 600)]
-    pub(crate) interval: u64,
+    /// With --stdout: aggregation interval in seconds, 60 or 600 (MaxAggregationInterval).
+    /// [default: 600]
+    #[arg(long)]
+    pub(crate) interval: Option<u64>,
     /// Most flows held per interval; beyond it flows are counted and reported as SKIPDATA.
     #[arg(long, default_value_t = 1 << 20)]
     pub(crate) max_flows: usize,
 }
 
 impl EngineArgs {
+    /// The topology spec: the flag, else the config's, else the built-in default.
+    pub(crate) fn topology_spec(&self, file: &FileConfig) -> String {
+        self.topology
+            .clone()
+            .or_else(|| file.topology.clone())
+            .unwrap_or_else(|| "builtin:three-tier".to_owned())
+    }
+
+    /// Refuses the print-only flags when records are delivered (flow logs carry their own).
+    pub(crate) fn check_delivery_mode(&self) -> anyhow::Result<()> {
+        if self.format.is_some() {
+            bail!(
+                "--format applies to --stdout; a flow log's format is its log_format in [[flow_logs]]"
+            );
+        }
+        if self.interval.is_some() {
+            bail!(
+                "--interval applies to --stdout; a flow log's interval is its max_aggregation_interval in [[flow_logs]]"
+            );
+        }
+        Ok(())
+    }
+
     /// Checks the flags (no I/O) and loads the topology: format, engine settings, network.
     pub(crate) fn resolve(
         &self,
+        file: &FileConfig,
         scope: impl FnOnce(&vpcflow_net::Network) -> anyhow::Result<Option<Vec<usize>>>,
     ) -> anyhow::Result<(LogFormat, EngineConfig, Arc<vpcflow_net::Network>)> {
         let format = record_format(self.format.as_deref())?;
         let probe = EngineConfig {
-            interval_secs: self.interval,
+            interval_secs: self.interval.unwrap_or(600),
             max_flows: self.max_flows,
             scope: None,
         };
         probe.validate().context("--interval/--max-flows")?;
-        let net = Arc::new(builtin::load(&self.topology)?);
+        let net = Arc::new(builtin::load(&self.topology_spec(file))?);
         let config = EngineConfig {
             scope: scope(&net)?,
             ..probe
@@ -177,55 +211,176 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(t).ok()
 }
 
+/// Hash input for a file-or-name spec: the name, and the file's text when it is a file, so
+/// that an edited topology or scenario is a new run.
+fn spec_digest(spec: &str) -> String {
+    match std::fs::read_to_string(spec) {
+        Ok(text) => format!("{spec}\n{text}"),
+        Err(_) => spec.to_owned(),
+    }
+}
+
 pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     // Check every flag before doing any work.
-    let duration = parse_duration(&args.duration)
+    let file = load_config(args.delivery.config.as_deref())?;
+    let sim = &file.simulation;
+    let scenario_spec = args
+        .scenario
+        .clone()
+        .or_else(|| sim.scenario.clone())
+        .unwrap_or_else(|| "default".to_owned());
+    let duration_spec = args
+        .duration
+        .clone()
+        .or_else(|| sim.duration.clone())
+        .unwrap_or_else(|| "1h".to_owned());
+    let start_spec = args
+        .start
+        .clone()
+        .or_else(|| sim.start.clone())
+        .unwrap_or_else(|| DEFAULT_START.to_owned());
+    let seed = args.seed.or(sim.seed).unwrap_or(1);
+    let duration = parse_duration(&duration_spec)
         .filter(|d| *d > 0)
         .with_context(|| {
-            format!(
-                "--duration '{}': expected e.g. 90s, 10m, 1h, 1h30m",
-                args.duration
-            )
+            format!("--duration '{duration_spec}': expected e.g. 90s, 10m, 1h, 1h30m")
         })?;
-    let start = parse_rfc3339(&args.start).with_context(|| {
-        format!(
-            "--start '{}': expected an RFC 3339 time such as {DEFAULT_START}",
-            args.start
-        )
+    let start = parse_rfc3339(&start_spec).with_context(|| {
+        format!("--start '{start_spec}': expected an RFC 3339 time such as {DEFAULT_START}")
     })?;
-    let (format, config, net) = args.engine.resolve(|_| Ok(None))?;
-    let scenario = Scenario::load(&args.scenario).map_err(anyhow::Error::msg)?;
+    if !args.delivery.stdout {
+        args.engine.check_delivery_mode()?;
+    }
+    let topology = args.engine.topology_spec(&file);
+    let (format, config, net) = args.engine.resolve(&file, |_| Ok(None))?;
+    let scenario = Scenario::load(&scenario_spec).map_err(anyhow::Error::msg)?;
     let resolved = scenario.resolve(&net).map_err(|problems| {
         anyhow::anyhow!(
-            "scenario '{}' does not fit the topology:\n  {}",
-            args.scenario,
+            "scenario '{scenario_spec}' does not fit the topology:\n  {}",
             problems.join("\n  ")
         )
     })?;
+    let sim_config = SimConfig {
+        start,
+        duration,
+        seed,
+    };
+    let closing = |sim: &Simulator| {
+        let s = sim.stats();
+        format!(
+            "vpcflow: simulated {duration_spec} of '{}' on {topology}: {} sessions, {} packets, {}",
+            resolved.name,
+            s.sessions,
+            s.packets,
+            engine_summary(&sim.engine().stats())
+        )
+    };
 
-    let engine = FlowEngine::new(Arc::clone(&net), config)?;
-    let mut sim = Simulator::new(
-        engine,
-        &resolved,
-        &SimConfig {
-            start,
-            duration,
-            seed: args.seed,
-        },
+    if args.delivery.stdout {
+        let engine = FlowEngine::new(Arc::clone(&net), config)?;
+        let mut sim = Simulator::new(engine, &resolved, &sim_config);
+        let mut out = RecordWriter::stdout(format)?;
+        sim.run(&mut |rec| out.write(rec));
+        out.finish()?;
+        eprintln!("{}", closing(&sim));
+        return Ok(());
+    }
+
+    let prepared = delivery::prepare(&args.delivery, &file, &net)?;
+    if prepared.plan.subs.is_empty() {
+        bail!(
+            "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
+        );
+    }
+    let engines = prepared
+        .plan
+        .intervals
+        .iter()
+        .enumerate()
+        .map(|(i, &iv)| {
+            FlowEngine::new(
+                Arc::clone(&net),
+                EngineConfig {
+                    interval_secs: iv,
+                    max_flows: config.max_flows,
+                    scope: Some(prepared.plan.scope(i)),
+                },
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut sim = Simulator::with_engines(engines, &resolved, &sim_config);
+    let key = delivery::run_key(&[
+        "simulate",
+        &spec_digest(&topology),
+        &spec_digest(&scenario_spec),
+        &seed.to_string(),
+        &start.to_string(),
+        &duration.to_string(),
+    ]);
+    let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
+    let bar = indicatif::ProgressBar::new(duration);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} simulated {pos}/{len} s [{bar:30}] {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
     );
-    let mut out = RecordWriter::stdout(format)?;
-    sim.run(&mut |rec| out.write(rec));
-    out.finish()?;
-    let s = sim.stats();
-    eprintln!(
-        "vpcflow: simulated {} of '{}' on {}: {} sessions, {} packets, {}",
-        args.duration,
-        resolved.name,
-        args.engine.topology,
-        s.sessions,
-        s.packets,
-        engine_summary(&sim.engine().stats())
-    );
+    let clock = delivery::SystemClock;
+    let t0 = vpcflow_deliver::deliver::Clock::now_ms(&clock);
+    let progress = Arc::clone(&run.progress);
+    sim.run_tagged(&mut |e| match e {
+        Emit::Record {
+            engine,
+            eni,
+            record,
+        } => run.push(engine, eni, record),
+        Emit::Closed { until } => {
+            run.closed(until);
+            let secs = (until / 1_000_000).saturating_sub(start).min(duration);
+            bar.set_position(secs);
+            let elapsed = vpcflow_deliver::deliver::Clock::now_ms(&clock).saturating_sub(t0);
+            let committed = progress
+                .committed
+                .load(std::sync::atomic::Ordering::Relaxed);
+            bar.set_message(format!(
+                "{committed} records, {:.0} records/s",
+                committed as f64 * 1000.0 / elapsed.max(1) as f64
+            ));
+        }
+    });
+    bar.finish_and_clear();
+    let end_us = (start + duration) * 1_000_000;
+    let (commit, left, _delivered) = run.finish(end_us)?;
+    eprintln!("{}", closing(&sim));
+    let total: u64 = commit.records.values().sum();
+    if total == 0 && commit.already_delivered > 0 {
+        outln!(
+            "Nothing new to deliver: this simulation was already delivered to {} (same topology, scenario, seed, start and duration).",
+            prepared.data.display()
+        );
+    } else {
+        outln!(
+            "Delivered {total} records to {} flow log(s) in {}:",
+            prepared.plan.subs.len(),
+            prepared.data.display()
+        );
+    }
+    outln!("{}", delivery::report(&prepared, &commit, left).trim_end());
+    let data = prepared.data.display();
+    outln!("Look at them:");
+    for g in prepared
+        .plan
+        .subs
+        .iter()
+        .filter_map(|s| match &s.flow_log.destination {
+            vpcflow_deliver::api::Destination::LogGroup { name } => Some(name),
+            _ => None,
+        })
+    {
+        outln!("  vpcflow logs tail {g} --data {data}");
+    }
+    outln!("  vpcflow flow-logs describe --data {data}");
     Ok(())
 }
 

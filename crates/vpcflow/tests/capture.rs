@@ -39,6 +39,7 @@ fn a_pcap_becomes_records_and_bad_files_are_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
         .args([
             "capture",
+            "--stdout",
             "--pcap",
             p.to_str().unwrap(),
             "--format",
@@ -63,7 +64,7 @@ fn a_pcap_becomes_records_and_bad_files_are_errors() {
     let junk = dir.path().join("junk.pcap");
     std::fs::write(&junk, b"definitely not a capture").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["capture", "--pcap", junk.to_str().unwrap()])
+        .args(["capture", "--stdout", "--pcap", junk.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -72,7 +73,14 @@ fn a_pcap_becomes_records_and_bad_files_are_errors() {
         format!("error: {}: not a pcap or pcapng file\n", junk.display())
     );
     let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["capture", "--pcap", p.to_str().unwrap(), "--eni", "ghost"])
+        .args([
+            "capture",
+            "--stdout",
+            "--pcap",
+            p.to_str().unwrap(),
+            "--eni",
+            "ghost",
+        ])
         .output()
         .unwrap();
     assert_eq!(

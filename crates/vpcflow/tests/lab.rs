@@ -130,6 +130,7 @@ fn the_kernel_and_the_flow_log_agree() {
         &[
             vpcflow(),
             "capture",
+            "--stdout",
             "--topology",
             &topo,
             "--interval",

@@ -68,7 +68,7 @@ fn live_udp_is_recorded_and_sigint_writes_the_open_interval() {
     std::fs::write(&topo, text).unwrap();
 
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &lab.a, env!("CARGO_BIN_EXE_vpcflow"), "capture", "--interface", &lab.a])
+        .args(["netns", "exec", &lab.a, env!("CARGO_BIN_EXE_vpcflow"), "capture", "--stdout", "--interface", &lab.a])
         .args(["--topology", topo.to_str().unwrap(), "--interval", "60"])
         .args(["--format", "interface-id srcaddr dstaddr dstport protocol packets action flow-direction log-status"])
         .stdout(Stdio::piped())

@@ -18,9 +18,9 @@ fn err_line(out: &Output) -> String {
 
 #[test]
 fn an_hour_is_deterministic_per_seed_and_starts_with_a_header() {
-    let a = vpcflow(&["simulate", "--seed", "3"]);
-    let b = vpcflow(&["simulate", "--seed", "3"]);
-    let c = vpcflow(&["simulate", "--seed", "4"]);
+    let a = vpcflow(&["simulate", "--stdout", "--seed", "3"]);
+    let b = vpcflow(&["simulate", "--stdout", "--seed", "3"]);
+    let c = vpcflow(&["simulate", "--stdout", "--seed", "4"]);
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert_eq!(a.stdout, b.stdout, "same seed, same bytes");
     assert_ne!(a.stdout, c.stdout);
@@ -45,6 +45,7 @@ fn an_hour_is_deterministic_per_seed_and_starts_with_a_header() {
 fn custom_formats_and_intervals() {
     let out = vpcflow(&[
         "simulate",
+        "--stdout",
         "--duration",
         "10m",
         "--interval",
@@ -68,27 +69,27 @@ fn custom_formats_and_intervals() {
 fn bad_flags_are_refused_before_anything_runs() {
     let rows: [(&[&str], &str); 6] = [
         (
-            &["simulate", "--duration", "5x"],
+            &["simulate", "--stdout", "--duration", "5x"],
             "error: --duration '5x': expected e.g. 90s, 10m, 1h, 1h30m",
         ),
         (
-            &["simulate", "--start", "noon"],
+            &["simulate", "--stdout", "--start", "noon"],
             "error: --start 'noon': expected an RFC 3339 time such as 2026-01-15T14:00:00Z",
         ),
         (
-            &["simulate", "--interval", "300"],
+            &["simulate", "--stdout", "--interval", "300"],
             "error: --interval/--max-flows: Invalid Flow Log Max Aggregation Interval: 300 (use 60 or 600)",
         ),
         (
-            &["simulate", "--format", "${nope}"],
+            &["simulate", "--stdout", "--format", "${nope}"],
             "error: --format '${nope}': unknown field 'nope' at position 0",
         ),
         (
-            &["simulate", "--topology", "builtin:nope"],
+            &["simulate", "--stdout", "--topology", "builtin:nope"],
             "error: builtin:nope: no built-in topology 'nope' (there is: builtin:three-tier)",
         ),
         (
-            &["simulate", "--topology", "/nonexistent.toml"],
+            &["simulate", "--stdout", "--topology", "/nonexistent.toml"],
             "error: cannot read /nonexistent.toml: No such file or directory (os error 2)",
         ),
     ];
@@ -96,7 +97,7 @@ fn bad_flags_are_refused_before_anything_runs() {
         let e = err_line(&vpcflow(args));
         assert_eq!(e.trim_end(), want, "{args:?}");
     }
-    let e = err_line(&vpcflow(&["simulate", "--scenario", "nope"]));
+    let e = err_line(&vpcflow(&["simulate", "--stdout", "--scenario", "nope"]));
     assert!(
         e.starts_with("error: no built-in scenario 'nope' (there is: default)"),
         "{e}"
@@ -164,6 +165,7 @@ fn users_bring_their_own_topology_and_scenario_files() {
     .unwrap();
     let out = vpcflow(&[
         "simulate",
+        "--stdout",
         "--topology",
         topo.to_str().unwrap(),
         "--scenario",
@@ -188,6 +190,7 @@ fn users_bring_their_own_topology_and_scenario_files() {
     std::fs::write(&broken, "name = \"x\"\n[[traffic]]\nname = \"y\"\nprotocol = \"tcp\"\nfrom = \"eni:ghost\"\nto = \"internet\"\nport = 1\nrate = 1\n").unwrap();
     let e = err_line(&vpcflow(&[
         "simulate",
+        "--stdout",
         "--scenario",
         broken.to_str().unwrap(),
     ]));

@@ -1,0 +1,792 @@
+//! Fan-out: records of the flow engines → each flow log's subset → finished deliveries.
+//!
+//! Owns the [`Plan`] (which ENIs each flow log covers, which engine interval feeds it), the
+//! [`Router`] that holds records until a commit window closes, and the [`Encoder`] that turns a
+//! window into spool entries: S3 objects (one per flow log and 5-minute bucket of `end`), log
+//! segments (one per flow log and log group), and Firehose requests (buffered across windows
+//! by the stream's hints). Everything is decided from record time, so a replayed source makes
+//! byte-identical entries with identical names.
+//!
+//! A window `T` holds the records of intervals that close at or before `T` (s). Each sink
+//! (`fl-…` for S3 and log groups, `firehose:NAME` for a stream) has a checkpoint: windows at or
+//! before it are already in the spool, and are dropped when a source is replayed after a crash.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use vpcflow_net::Network;
+use vpcflow_record::arrow_array::builder::{Int64Builder, StringBuilder};
+use vpcflow_record::arrow_array::{ArrayRef, RecordBatch};
+use vpcflow_record::arrow_schema::{DataType, Field, Schema};
+use vpcflow_record::{Action, Count, FlowRecord, LogFormat, LogStatus, arrow, text};
+
+use crate::api::{Destination, FileFormat, FlowLog, TrafficType, stable_hash};
+use crate::config::{DeliveryConfig, DeliveryStreamConfig, StreamDestination};
+use crate::layout::{self, ObjectId};
+use crate::spool::{Entry, EntryHeader, Target};
+use crate::state::SegmentStream;
+
+/// One flow log, resolved against the network.
+pub struct Subscription {
+    /// The flow log.
+    pub flow_log: FlowLog,
+    /// Its format.
+    pub format: LogFormat,
+    /// Covered ENIs, by index.
+    pub members: Vec<bool>,
+    /// Index of the engine (aggregation interval) that feeds it.
+    pub engine: usize,
+}
+
+/// What delivers where: the flow logs, the engines they need, the streams.
+pub struct Plan {
+    /// Flow logs.
+    pub subs: Vec<Subscription>,
+    /// Aggregation intervals in use (s), one engine each.
+    pub intervals: Vec<u64>,
+    /// Delivery streams by name.
+    pub streams: BTreeMap<String, DeliveryStreamConfig>,
+    /// Configured retention by log group.
+    pub retention: BTreeMap<String, Option<u32>>,
+    /// The network.
+    pub net: Arc<Network>,
+}
+
+impl Plan {
+    /// Resolves flow logs against the network. A VPC or subnet flow log covers every ENI it
+    /// has now, so ENIs added to the topology since the flow log was made are covered too.
+    /// A flow log whose resource has left the topology covers nothing.
+    pub fn new(net: Arc<Network>, flow_logs: Vec<FlowLog>, config: &DeliveryConfig) -> Plan {
+        let mut intervals: Vec<u64> = flow_logs
+            .iter()
+            .map(|f| u64::from(f.max_aggregation_interval))
+            .collect();
+        intervals.sort_unstable();
+        intervals.dedup();
+        let subs = flow_logs
+            .into_iter()
+            .map(|f| {
+                let mut members = vec![false; net.enis.len()];
+                if let Ok((_, enis)) =
+                    crate::api::resource_enis(&net, f.resource_type, &f.resource_id)
+                {
+                    for e in enis {
+                        members[e] = true;
+                    }
+                }
+                let engine = intervals
+                    .iter()
+                    .position(|&i| i == u64::from(f.max_aggregation_interval))
+                    .expect("every interval was collected");
+                Subscription {
+                    format: f.format(),
+                    flow_log: f,
+                    members,
+                    engine,
+                }
+            })
+            .collect();
+        Plan {
+            subs,
+            intervals,
+            streams: config
+                .delivery_streams
+                .iter()
+                .map(|s| (s.name.clone(), s.clone()))
+                .collect(),
+            retention: config
+                .log_groups
+                .iter()
+                .map(|g| (g.name.clone(), g.retention_in_days))
+                .collect(),
+            net,
+        }
+    }
+
+    /// ENIs an engine must report on (NODATA for silence): those its flow logs cover.
+    pub fn scope(&self, engine: usize) -> Vec<usize> {
+        (0..self.net.enis.len())
+            .filter(|&e| self.subs.iter().any(|s| s.engine == engine && s.members[e]))
+            .collect()
+    }
+
+    /// Every sink's name: `fl-…` for S3 and log-group flow logs, `firehose:NAME` per stream.
+    pub fn sinks(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.subs.iter().map(|s| sink_of(&s.flow_log)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The sink a flow log's records are checkpointed under.
+pub fn sink_of(f: &FlowLog) -> String {
+    match &f.destination {
+        Destination::Firehose { stream } => format!("firehose:{stream}"),
+        _ => f.flow_log_id.clone(),
+    }
+}
+
+/// One record on its way from an engine to the encoder.
+pub struct Pending {
+    /// Engine index.
+    pub engine: usize,
+    /// ENI index.
+    pub eni: usize,
+    /// The record.
+    pub record: FlowRecord,
+}
+
+/// What the producer sends the encoder.
+pub enum Msg {
+    /// Records, in emission order.
+    Records(Vec<Pending>),
+    /// Every engine has emitted its records before `until` (s, a 5-minute mark); `last` ends
+    /// the run (everything is flushed).
+    Commit {
+        /// The mark.
+        until: u64,
+        /// The end of the run.
+        last: bool,
+    },
+}
+
+/// The producer's side: batches records and turns engine progress into commit marks.
+pub struct Router {
+    chunk: Vec<Pending>,
+    last_commit: u64,
+}
+
+/// Commit marks are 5-minute marks, the S3 file period.
+const COMMIT_SECS: u64 = layout::FILE_BUCKET_SECS;
+/// Records per message to the encoder.
+const CHUNK: usize = 4096;
+
+impl Default for Router {
+    fn default() -> Router {
+        Router {
+            chunk: Vec::with_capacity(CHUNK),
+            last_commit: 0,
+        }
+    }
+}
+
+impl Router {
+    /// Takes a record; returns a chunk to send when one is full.
+    pub fn push(&mut self, engine: usize, eni: usize, record: FlowRecord) -> Option<Msg> {
+        self.chunk.push(Pending {
+            engine,
+            eni,
+            record,
+        });
+        (self.chunk.len() >= CHUNK).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Msg {
+        Msg::Records(std::mem::replace(
+            &mut self.chunk,
+            Vec::with_capacity(CHUNK),
+        ))
+    }
+
+    /// Every engine has emitted its records before `until_us`: the messages that commit the
+    /// 5-minute mark this passes, if any.
+    pub fn closed(&mut self, until_us: u64) -> Vec<Msg> {
+        let until = until_us / 1_000_000;
+        let mark = until - until % COMMIT_SECS;
+        if mark <= self.last_commit {
+            return Vec::new();
+        }
+        self.last_commit = mark;
+        vec![
+            self.take(),
+            Msg::Commit {
+                until: mark,
+                last: false,
+            },
+        ]
+    }
+
+    /// The end of the run at `end_us`: the last messages.
+    pub fn finish(&mut self, end_us: u64) -> Vec<Msg> {
+        let end = end_us.div_ceil(1_000_000).max(self.last_commit + 1);
+        self.last_commit = end;
+        vec![
+            self.take(),
+            Msg::Commit {
+                until: end,
+                last: true,
+            },
+        ]
+    }
+}
+
+/// Turns records into spool entries as they come: S3 objects and log segments accumulate per
+/// flow log and 5-minute bucket of `end` (compressed as they grow) and are finished when a
+/// commit mark passes their bucket; Firehose lines accumulate per stream and are flushed by
+/// the stream's buffering hints at commit marks.
+pub struct Encoder {
+    plan: Arc<Plan>,
+    run: Option<String>,
+    checkpoints: BTreeMap<String, u64>,
+    /// Per sub: the checkpoint of its sink (S3 and log groups: buckets before it are done).
+    sub_done: Vec<u64>,
+    accs: BTreeMap<(u64, usize), Acc>,
+    buffers: BTreeMap<String, StreamBuffer>,
+    last_commit: u64,
+    /// Spool fill and bound: over it, records become SKIPDATA.
+    pub spool_full: Box<dyn Fn() -> bool + Send>,
+    full: bool,
+    /// Records replaced by SKIPDATA because the spool was full.
+    pub overflowed: u64,
+    /// Records dropped because a checkpoint covers them (a resumed run delivered them before).
+    pub replayed: u64,
+    line: String,
+}
+
+/// One object or segment being built.
+struct Acc {
+    records: u64,
+    body: AccBody,
+    /// ENI and interval start of SKIPDATA records already added (one per pair).
+    skipped: rustc_hash::FxHashSet<(usize, u64)>,
+}
+
+enum AccBody {
+    Text(Box<(flate2::write::GzEncoder<Vec<u8>>, String)>),
+    Parquet(Box<ParquetAcc>),
+    Log(Box<LogAcc>),
+}
+
+struct ParquetAcc {
+    writer: vpcflow_record::parquet::arrow::ArrowWriter<Vec<u8>>,
+    batch: arrow::BatchBuilder,
+}
+
+struct LogAcc {
+    ts: Int64Builder,
+    stream: StringBuilder,
+    message: StringBuilder,
+    fields: arrow::BatchBuilder,
+    streams: BTreeMap<String, SegmentStream>,
+}
+
+#[derive(Default)]
+struct StreamBuffer {
+    lines: Vec<u8>,
+    records: u64,
+    first_window: Option<u64>,
+    flow_logs: Vec<String>,
+}
+
+/// What one commit gave.
+pub struct Encoded {
+    /// Entries to spool.
+    pub entries: Vec<Entry>,
+    /// New checkpoints: sink → commit mark.
+    pub done: BTreeMap<String, u64>,
+    /// Records per flow log in the entries.
+    pub records: BTreeMap<String, u64>,
+}
+
+/// Most bytes of records in one Firehose request.
+const FIREHOSE_REQUEST_BYTES: usize = 4 << 20;
+/// Rows per Parquet batch handed to the writer.
+const PARQUET_BATCH: usize = 64 * 1024;
+
+impl Encoder {
+    /// An encoder; `checkpoints` are the sinks' (what they cover is dropped when replayed).
+    pub fn new(
+        plan: Arc<Plan>,
+        run: Option<String>,
+        checkpoints: BTreeMap<String, u64>,
+    ) -> Encoder {
+        let sub_done = plan
+            .subs
+            .iter()
+            .map(|s| match &s.flow_log.destination {
+                Destination::Firehose { .. } => 0,
+                _ => checkpoints
+                    .get(&s.flow_log.flow_log_id)
+                    .copied()
+                    .unwrap_or(0),
+            })
+            .collect();
+        Encoder {
+            plan,
+            run,
+            checkpoints,
+            sub_done,
+            accs: BTreeMap::new(),
+            buffers: BTreeMap::new(),
+            last_commit: 0,
+            spool_full: Box::new(|| false),
+            full: false,
+            overflowed: 0,
+            replayed: 0,
+            line: String::with_capacity(256),
+        }
+    }
+
+    /// Takes a message; a commit returns its entries.
+    pub fn handle(&mut self, msg: Msg) -> Option<Encoded> {
+        match msg {
+            Msg::Records(chunk) => {
+                self.add(chunk);
+                None
+            }
+            Msg::Commit { until, last } => Some(self.commit(until, last)),
+        }
+    }
+
+    /// Routes records to their flow logs' accumulators.
+    pub fn add(&mut self, chunk: Vec<Pending>) {
+        let plan = Arc::clone(&self.plan);
+        // Checked once per chunk: the spool drains in the background.
+        self.full = (self.spool_full)();
+        for mut p in chunk {
+            for (i, sub) in plan.subs.iter().enumerate() {
+                if p.engine != sub.engine
+                    || !sub.members[p.eni]
+                    || !matches!(
+                        (sub.flow_log.traffic_type, p.record.action),
+                        (TrafficType::All, _)
+                            | (_, None)
+                            | (TrafficType::Accept, Some(Action::Accept))
+                            | (TrafficType::Reject, Some(Action::Reject))
+                    )
+                {
+                    continue;
+                }
+                p.record.version = Some(sub.format.version());
+                self.route(i, sub, &p, plan.intervals[sub.engine]);
+            }
+        }
+    }
+
+    fn route(&mut self, i: usize, sub: &Subscription, p: &Pending, iv: u64) {
+        let rec = &p.record;
+        if let Destination::Firehose { stream } = &sub.flow_log.destination {
+            // A record belongs to the window of the next commit; a stream whose checkpoint
+            // covers that window has it already.
+            let sink = format!("firehose:{stream}");
+            if self
+                .checkpoints
+                .get(&sink)
+                .is_some_and(|&d| self.last_commit < d)
+            {
+                self.replayed += 1;
+                return;
+            }
+            let buf = self.buffers.entry(stream.clone()).or_default();
+            self.line.clear();
+            text::encode_into(&sub.format, rec, &mut self.line);
+            self.line.push('\n');
+            buf.lines.extend_from_slice(self.line.as_bytes());
+            buf.records += 1;
+            if buf.first_window.is_none() {
+                buf.first_window = Some(self.last_commit);
+            }
+            if !buf.flow_logs.contains(&sub.flow_log.flow_log_id) {
+                buf.flow_logs.push(sub.flow_log.flow_log_id.clone());
+            }
+            return;
+        }
+        let end = rec.end.map_or(0, |c| c.0);
+        let bucket = layout::file_bucket(end);
+        if bucket < self.sub_done[i] {
+            self.replayed += 1;
+            return;
+        }
+        let acc = self
+            .accs
+            .entry((bucket, i))
+            .or_insert_with(|| Acc::new(sub));
+        if self.full {
+            self.overflowed += 1;
+            let start = rec.start.map_or(0, |c| c.0);
+            let start = start - start % iv;
+            if acc.skipped.insert((p.eni, start)) {
+                let mut skip = skipdata(rec, start, iv);
+                skip.version = rec.version;
+                acc.append(&sub.format, &skip, &mut self.line);
+            }
+            return;
+        }
+        acc.append(&sub.format, rec, &mut self.line);
+    }
+
+    /// Finishes what the mark `until` completes: objects and segments of buckets before it (all
+    /// of them at the end), and Firehose buffers whose hints are met (all at the end).
+    pub fn commit(&mut self, until: u64, last: bool) -> Encoded {
+        let plan = Arc::clone(&self.plan);
+        let mut out = Encoded {
+            entries: Vec::new(),
+            done: BTreeMap::new(),
+            records: BTreeMap::new(),
+        };
+        let ready: Vec<(u64, usize)> = self
+            .accs
+            .keys()
+            .filter(|(b, _)| last || *b < until)
+            .copied()
+            .collect();
+        for key in ready {
+            let acc = self.accs.remove(&key).expect("listed above");
+            let (bucket, i) = key;
+            let sub = &plan.subs[i];
+            let f = &sub.flow_log;
+            *out.records.entry(f.flow_log_id.clone()).or_default() += acc.records;
+            let records = acc.records;
+            let header = |target| EntryHeader {
+                target,
+                run: self.run.clone(),
+                sink: f.flow_log_id.clone(),
+                window: until,
+                flow_logs: vec![f.flow_log_id.clone()],
+                records,
+            };
+            match (&f.destination, acc.body) {
+                (
+                    Destination::S3 {
+                        bucket: b,
+                        prefix,
+                        options,
+                    },
+                    body,
+                ) => {
+                    let hash =
+                        stable_hash(&[f.flow_log_id.as_bytes(), &bucket.to_le_bytes()]) as u32;
+                    let key = layout::object_key(&ObjectId {
+                        prefix,
+                        account: &f.account_id,
+                        region: &f.region,
+                        flow_log_id: &f.flow_log_id,
+                        options: *options,
+                        bucket_start: bucket,
+                        hash,
+                    });
+                    out.entries.push(Entry {
+                        name: format!("{bucket:012}-{}-s3", f.flow_log_id),
+                        header: header(Target::Object {
+                            bucket: b.clone(),
+                            key,
+                        }),
+                        payload: body.finish(),
+                    });
+                }
+                (Destination::LogGroup { name }, AccBody::Log(log)) => {
+                    let segment = format!("{bucket:012}-{}", f.flow_log_id);
+                    let (payload, streams) = log.finish(&sub.format, until * 1000);
+                    out.entries.push(Entry {
+                        name: format!("{bucket:012}-{}-logs", f.flow_log_id),
+                        header: header(Target::LogSegment {
+                            group: name.clone(),
+                            segment,
+                            streams,
+                            retention_days: plan.retention.get(name).copied().flatten(),
+                        }),
+                        payload,
+                    });
+                }
+                _ => unreachable!("accumulators match their destination"),
+            }
+        }
+        for sub in &plan.subs {
+            if !matches!(sub.flow_log.destination, Destination::Firehose { .. }) {
+                out.done.insert(sub.flow_log.flow_log_id.clone(), until);
+            }
+        }
+        for (name, cfg) in &plan.streams {
+            let sink = format!("firehose:{name}");
+            if self
+                .checkpoints
+                .get(&sink)
+                .is_some_and(|&d| self.last_commit < d)
+            {
+                continue;
+            }
+            let buf = self.buffers.entry(name.clone()).or_default();
+            let due = last
+                || buf.lines.len() >= cfg.buffering_size_mb as usize * (1 << 20)
+                || buf.first_window.is_some_and(|t| {
+                    until.saturating_sub(t) >= u64::from(cfg.buffering_interval_seconds)
+                });
+            if !due {
+                continue;
+            }
+            let buf = std::mem::take(buf);
+            if buf.records > 0 {
+                // Records of a stream are counted once, under its first flow log.
+                if let Some(f) = buf.flow_logs.first() {
+                    *out.records.entry(f.clone()).or_default() += buf.records;
+                }
+                out.entries.extend(firehose_entries(
+                    name,
+                    cfg,
+                    &buf,
+                    until,
+                    (self.run.as_ref(), &sink),
+                ));
+            }
+            out.done.insert(sink, until);
+        }
+        self.last_commit = until;
+        out
+    }
+}
+
+impl Acc {
+    fn new(sub: &Subscription) -> Acc {
+        let body = match &sub.flow_log.destination {
+            Destination::S3 { options, .. } => match options.file_format {
+                FileFormat::PlainText => {
+                    let mut line = sub.format.header();
+                    line.push('\n');
+                    AccBody::Text(Box::new((
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(4)),
+                        line,
+                    )))
+                }
+                FileFormat::Parquet => AccBody::Parquet(Box::new(ParquetAcc {
+                    writer: vpcflow_record::parquet::writer(Vec::new(), &sub.format)
+                        .expect("flow-log schemas are valid"),
+                    batch: arrow::BatchBuilder::new(&sub.format, 1024),
+                })),
+            },
+            _ => AccBody::Log(Box::new(LogAcc {
+                ts: Int64Builder::new(),
+                stream: StringBuilder::new(),
+                message: StringBuilder::new(),
+                fields: arrow::BatchBuilder::new(&sub.format, 1024),
+                streams: BTreeMap::new(),
+            })),
+        };
+        Acc {
+            records: 0,
+            body,
+            skipped: rustc_hash::FxHashSet::default(),
+        }
+    }
+
+    fn append(&mut self, format: &LogFormat, rec: &FlowRecord, line: &mut String) {
+        self.records += 1;
+        match &mut self.body {
+            AccBody::Text(t) => {
+                let (gz, buf) = &mut **t;
+                text::encode_into(format, rec, buf);
+                buf.push('\n');
+                if buf.len() >= 1 << 16 {
+                    gz.write_all(buf.as_bytes()).expect("writing to memory");
+                    buf.clear();
+                }
+            }
+            AccBody::Parquet(p) => {
+                p.batch.append(rec);
+                if p.batch.len() >= PARQUET_BATCH {
+                    p.writer
+                        .write(&p.batch.finish())
+                        .expect("writing to memory");
+                }
+            }
+            AccBody::Log(l) => {
+                let stream =
+                    layout::log_stream_name(rec.interface_id.as_deref().unwrap_or("unknown"));
+                let t = rec.start.map_or(0, |c| c.0) * 1000;
+                let s = l.streams.entry(stream.clone()).or_insert(SegmentStream {
+                    stream: stream.clone(),
+                    events: 0,
+                    first_ms: t,
+                    last_ms: t,
+                });
+                s.events += 1;
+                s.first_ms = s.first_ms.min(t);
+                s.last_ms = s.last_ms.max(t);
+                l.ts.append_value(t as i64);
+                l.stream.append_value(&stream);
+                line.clear();
+                text::encode_into(format, rec, line);
+                l.message.append_value(line.as_str());
+                l.fields.append(rec);
+            }
+        }
+    }
+}
+
+impl AccBody {
+    fn finish(self) -> Vec<u8> {
+        match self {
+            AccBody::Text(t) => {
+                let (mut gz, buf) = *t;
+                gz.write_all(buf.as_bytes()).expect("writing to memory");
+                gz.finish().expect("writing to memory")
+            }
+            AccBody::Parquet(mut p) => {
+                if !p.batch.is_empty() {
+                    p.writer
+                        .write(&p.batch.finish())
+                        .expect("writing to memory");
+                }
+                p.writer.into_inner().expect("writing to memory")
+            }
+            AccBody::Log(_) => unreachable!("log segments finish with their format"),
+        }
+    }
+}
+
+/// Columns of a log segment before the format's own.
+pub const SEGMENT_SYSTEM_COLUMNS: [&str; 4] =
+    ["@timestamp", "@ingestionTime", "@logStream", "@message"];
+
+impl LogAcc {
+    /// The segment: one event per record (timestamp = `start` in ms, message = the record
+    /// line), as Parquet (snappy) with the format's columns alongside.
+    fn finish(mut self, format: &LogFormat, ingestion_ms: u64) -> (Vec<u8>, Vec<SegmentStream>) {
+        let batch = self.fields.finish();
+        let rows = batch.num_rows();
+        let mut ing = Int64Builder::with_capacity(rows);
+        ing.append_value_n(ingestion_ms as i64, rows);
+        let mut cols: Vec<Field> = vec![
+            Field::new(SEGMENT_SYSTEM_COLUMNS[0], DataType::Int64, false),
+            Field::new(SEGMENT_SYSTEM_COLUMNS[1], DataType::Int64, false),
+            Field::new(SEGMENT_SYSTEM_COLUMNS[2], DataType::Utf8, false),
+            Field::new(SEGMENT_SYSTEM_COLUMNS[3], DataType::Utf8, false),
+        ];
+        cols.extend(batch.schema().fields().iter().map(|f| f.as_ref().clone()));
+        let mut arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.ts.finish()),
+            Arc::new(ing.finish()),
+            Arc::new(self.stream.finish()),
+            Arc::new(self.message.finish()),
+        ];
+        arrays.extend(batch.columns().iter().cloned());
+        let mut meta = std::collections::HashMap::new();
+        meta.insert("vpcflow.log_format".to_owned(), format.to_string());
+        let schema = Arc::new(Schema::new_with_metadata(cols, meta));
+        let batch =
+            RecordBatch::try_new(Arc::clone(&schema), arrays).expect("columns follow schema");
+        let props = vpcflow_record::parquet::file::properties::WriterProperties::builder()
+            .set_compression(vpcflow_record::parquet::basic::Compression::SNAPPY)
+            .build();
+        let mut w =
+            vpcflow_record::parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, Some(props))
+                .expect("schema is valid");
+        w.write(&batch).expect("writing to memory");
+        (
+            w.into_inner().expect("writing to memory"),
+            self.streams.into_values().collect(),
+        )
+    }
+}
+
+/// The SKIPDATA record of an ENI and interval, from one of its records.
+fn skipdata(r: &FlowRecord, start: u64, iv: u64) -> FlowRecord {
+    FlowRecord {
+        account_id: r.account_id.clone(),
+        interface_id: r.interface_id.clone(),
+        vpc_id: r.vpc_id.clone(),
+        subnet_id: r.subnet_id.clone(),
+        instance_id: r.instance_id.clone(),
+        region: r.region.clone(),
+        az_id: r.az_id.clone(),
+        interface_type: r.interface_type.clone(),
+        start: Some(Count(start)),
+        end: Some(Count(start + iv)),
+        log_status: Some(LogStatus::SkipData),
+        ..FlowRecord::default()
+    }
+}
+
+/// A request id in GUID form, from the stream, window and part (stable across restarts).
+fn request_id(stream: &str, window: u64, part: usize) -> String {
+    let a = stable_hash(&[
+        stream.as_bytes(),
+        &window.to_le_bytes(),
+        &part.to_le_bytes(),
+    ]);
+    let b = stable_hash(&[&a.to_le_bytes(), b"request-id"]);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn firehose_entries(
+    name: &str,
+    cfg: &DeliveryStreamConfig,
+    buf: &StreamBuffer,
+    window: u64,
+    (run, sink): (Option<&String>, &str),
+) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let lines = &buf.lines;
+    let mut part = 0;
+    while start < lines.len() {
+        // Cut at a line end at most FIREHOSE_REQUEST_BYTES on.
+        let mut end = (start + FIREHOSE_REQUEST_BYTES).min(lines.len());
+        if end < lines.len() {
+            end = start
+                + lines[start..end]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(end - start, |p| p + 1);
+        }
+        let chunk = &lines[start..end];
+        let records = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        let id = request_id(name, window, part);
+        let payload = match &cfg.destination {
+            StreamDestination::HttpEndpoint { .. } => {
+                // Firehose's HTTP-endpoint request body: one Firehose record per flow record
+                // (its line with the newline), base64 as the protocol wants.
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let mut body = Vec::with_capacity(chunk.len() * 4 / 3 + 128);
+                write!(
+                    body,
+                    "{{\"requestId\":\"{id}\",\"timestamp\":{},\"records\":[",
+                    window * 1000
+                )
+                .expect("memory");
+                let mut first = true;
+                for line in chunk.split_inclusive(|&b| b == b'\n') {
+                    if !first {
+                        body.push(b',');
+                    }
+                    first = false;
+                    body.extend_from_slice(b"{\"data\":\"");
+                    body.extend_from_slice(b64.encode(line).as_bytes());
+                    body.extend_from_slice(b"\"}");
+                }
+                body.extend_from_slice(b"]}");
+                body
+            }
+            _ => chunk.to_vec(),
+        };
+        out.push(Entry {
+            name: format!("{window:012}-firehose-{name}-{part:04}"),
+            header: EntryHeader {
+                target: Target::Firehose {
+                    stream: name.to_owned(),
+                    request_id: id,
+                    timestamp: window,
+                    records,
+                },
+                run: run.cloned(),
+                sink: sink.to_owned(),
+                window,
+                flow_logs: buf.flow_logs.clone(),
+                records,
+            },
+            payload,
+        });
+        start = end;
+        part += 1;
+    }
+    out
+}

@@ -1,0 +1,235 @@
+//! The delivery pipeline of one source run: router (caller's thread) → encoder and committer
+//! (a thread) → spool → delivery worker (a thread).
+//!
+//! Owns the commit protocol that makes "acknowledged" mean "will be delivered exactly once":
+//! a window's entries are written pending and fsynced, then the sinks' checkpoints advance in
+//! `state.db`, then the entries are published to the worker. A crash before the checkpoint
+//! loses only unacknowledged records, which a replayed source produces again with the same
+//! names; a crash after it leaves pending entries that [`Spool::recover`] publishes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use vpcflow_record::FlowRecord;
+
+use crate::deliver::{Clock, Destinations, Worker, WorkerStats};
+use crate::fanout::{Encoder, Msg, Plan, Router};
+use crate::spool::Spool;
+use crate::state::{State, StateError};
+
+/// A pipeline failure: the spool or the database (the machine's fault, not the data's).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The spool directory failed.
+    #[error("spool: {0}")]
+    Spool(#[from] std::io::Error),
+    /// The database failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The committer thread ended early (an earlier error says why).
+    #[error("the delivery committer stopped")]
+    Stopped,
+}
+
+/// What a run committed.
+#[derive(Debug, Clone, Default)]
+pub struct CommitStats {
+    /// Records per flow log.
+    pub records: BTreeMap<String, u64>,
+    /// Spool entries written.
+    pub entries: u64,
+    /// Records replaced by SKIPDATA because the spool was full.
+    pub overflowed: u64,
+    /// Records not delivered again because a checkpoint covered them (a resumed run).
+    pub already_delivered: u64,
+}
+
+/// Progress counters shared with whoever shows progress.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Records committed to the spool.
+    pub committed: AtomicU64,
+    /// Records delivered.
+    pub delivered: AtomicU64,
+}
+
+/// Options of a pipeline.
+pub struct PipelineOptions {
+    /// `DATA/state.db`.
+    pub state_path: PathBuf,
+    /// The source run (checkpoints are kept under it); `None` when the source cannot be replayed.
+    pub run_key: Option<String>,
+    /// Spool bound in bytes.
+    pub max_spool_bytes: u64,
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    router: Router,
+    tx: Option<SyncSender<Msg>>,
+    committer: Option<JoinHandle<Result<CommitStats, PipelineError>>>,
+    /// Counters.
+    pub progress: Arc<Progress>,
+}
+
+/// Opens the spool and publishes what a crash left pending under a checkpoint.
+pub fn open_spool(spool_dir: &std::path::Path, state: &State) -> Result<Spool, PipelineError> {
+    let spool = Spool::open(spool_dir)?;
+    let cache: Mutex<BTreeMap<String, BTreeMap<String, u64>>> = Mutex::default();
+    spool.recover(&|h| match &h.run {
+        None => true,
+        Some(run) => {
+            let mut cache = cache.lock().expect("not poisoned");
+            if !cache.contains_key(run) {
+                let c = state.checkpoints(run).unwrap_or_default();
+                cache.insert(run.clone(), c);
+            }
+            cache[run].get(&h.sink).is_some_and(|&t| h.window <= t)
+        }
+    })?;
+    Ok(spool)
+}
+
+impl Pipeline {
+    /// Starts the committer for `plan`.
+    pub fn start(
+        plan: &Arc<Plan>,
+        spool: Spool,
+        options: PipelineOptions,
+    ) -> Result<Pipeline, PipelineError> {
+        let mut state = State::open(&options.state_path)?;
+        let checkpoints = match &options.run_key {
+            Some(run) => state.checkpoints(run)?,
+            None => BTreeMap::new(),
+        };
+        let router = Router::default();
+        let mut encoder = Encoder::new(Arc::clone(plan), options.run_key.clone(), checkpoints);
+        let max = options.max_spool_bytes;
+        let probe = spool.clone();
+        encoder.spool_full = Box::new(move || probe.used_bytes() > max);
+        let progress = Arc::new(Progress::default());
+        let shared = Arc::clone(&progress);
+        // Two windows in flight: the source runs ahead while one is encoded, and no further.
+        let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = sync_channel(4);
+        let run_key = options.run_key;
+        let committer = std::thread::Builder::new()
+            .name("vpcflow-commit".into())
+            .spawn(move || {
+                let mut stats = CommitStats::default();
+                for msg in rx {
+                    let Some(encoded) = encoder.handle(msg) else {
+                        continue;
+                    };
+                    spool.write_pending(&encoded.entries)?;
+                    if let Some(run) = &run_key {
+                        state.set_checkpoints(run, &encoded.done)?;
+                    }
+                    spool.publish(&encoded.entries)?;
+                    stats.entries += encoded.entries.len() as u64;
+                    let mut n = 0;
+                    for (f, c) in encoded.records {
+                        *stats.records.entry(f).or_default() += c;
+                        n += c;
+                    }
+                    shared.committed.fetch_add(n, Ordering::Relaxed);
+                }
+                stats.overflowed = encoder.overflowed;
+                stats.already_delivered = encoder.replayed;
+                Ok(stats)
+            })
+            .map_err(PipelineError::Spool)?;
+        Ok(Pipeline {
+            router,
+            tx: Some(tx),
+            committer: Some(committer),
+            progress,
+        })
+    }
+
+    /// Takes one record of engine `engine` for ENI `eni`.
+    pub fn push(
+        &mut self,
+        engine: usize,
+        eni: usize,
+        record: FlowRecord,
+    ) -> Result<(), PipelineError> {
+        if let Some(m) = self.router.push(engine, eni, record) {
+            self.send(m)?;
+        }
+        Ok(())
+    }
+
+    /// Every engine has emitted its records before `until_us`.
+    pub fn closed(&mut self, until_us: u64) -> Result<(), PipelineError> {
+        for m in self.router.closed(until_us) {
+            self.send(m)?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, w: Msg) -> Result<(), PipelineError> {
+        let tx = self.tx.as_ref().ok_or(PipelineError::Stopped)?;
+        if tx.send(w).is_err() {
+            // The committer died: its own error is the one to report.
+            return Err(self.join().err().unwrap_or(PipelineError::Stopped));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<CommitStats, PipelineError> {
+        self.tx = None;
+        match self.committer.take() {
+            Some(h) => h.join().map_err(|_| PipelineError::Stopped)?,
+            None => Err(PipelineError::Stopped),
+        }
+    }
+
+    /// Ends the run at `end_us`: the last window (buffers flushed), then waits for the committer.
+    pub fn finish(mut self, end_us: u64) -> Result<CommitStats, PipelineError> {
+        for m in self.router.finish(end_us) {
+            self.send(m)?;
+        }
+        self.join()
+    }
+}
+
+/// Runs a delivery worker on its own thread until `done` is set and the spool is empty, or
+/// until `done` has been set for `give_up_ms` with entries still failing (they stay in the
+/// spool for the next run). Returns its counters and the entries left.
+pub fn spawn_worker(
+    spool: Spool,
+    state_path: PathBuf,
+    dest: Destinations,
+    clock: Arc<dyn Clock>,
+    done: Arc<AtomicBool>,
+    give_up_ms: u64,
+    progress: Arc<Progress>,
+) -> JoinHandle<Result<(WorkerStats, usize), PipelineError>> {
+    std::thread::Builder::new()
+        .name("vpcflow-deliver".into())
+        .spawn(move || {
+            let state = State::open(&state_path)?;
+            let mut worker = Worker::new(spool, state, dest)?;
+            let mut done_at: Option<u64> = None;
+            loop {
+                let finished = done.load(Ordering::Acquire);
+                let (left, wait) = worker.pass(clock.as_ref())?;
+                progress
+                    .delivered
+                    .store(worker.stats.records, Ordering::Relaxed);
+                let now = clock.now_ms();
+                if finished {
+                    let since = *done_at.get_or_insert(now);
+                    if left == 0 || now.saturating_sub(since) >= give_up_ms {
+                        return Ok((worker.stats, left));
+                    }
+                }
+                clock.sleep_ms(wait.unwrap_or(20).clamp(5, 200));
+            }
+        })
+        .expect("spawning a thread")
+}

@@ -1,0 +1,220 @@
+//! The durable spool, `DATA/spool/`: finished deliveries (objects, log segments, Firehose
+//! requests) waiting for their destination.
+//!
+//! An entry is one file: a JSON header line ([`EntryHeader`]) then the payload. It is written in
+//! two steps so that nothing is acknowledged twice or lost: `write_pending` writes `NAME.tmp` and
+//! fsyncs it; the producer then advances its checkpoint in `state.db`; `publish` renames the
+//! file to `NAME.entry` (and fsyncs the directory), which makes it visible to the delivery
+//! worker. At start, [`Spool::recover`] publishes the `.tmp` files a checkpoint covers (their
+//! records will not be produced again) and deletes the others (they will be). Entry names are
+//! deterministic, so a replayed window rewrites the same names and keys.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::SegmentStream;
+
+/// Where an entry goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// An object in a bucket.
+    Object {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// A segment of a log group.
+    LogSegment {
+        /// Log group.
+        group: String,
+        /// Segment name (unique within the group).
+        segment: String,
+        /// Streams in it.
+        streams: Vec<SegmentStream>,
+        /// Retention of the group, if configured.
+        retention_days: Option<u32>,
+    },
+    /// A request of a delivery stream.
+    Firehose {
+        /// Stream.
+        stream: String,
+        /// `X-Amz-Firehose-Request-Id` (stable across retries and restarts).
+        request_id: String,
+        /// Record time of the delivery (s).
+        timestamp: u64,
+        /// Records in it.
+        records: u64,
+    },
+}
+
+/// The header line of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryHeader {
+    /// Destination.
+    pub target: Target,
+    /// The source run whose checkpoints cover this entry (none for sources that cannot be
+    /// replayed, such as live capture).
+    pub run: Option<String>,
+    /// The sink whose checkpoint covers this entry (`fl-…` or `firehose:NAME`).
+    pub sink: String,
+    /// The commit window (s) that produced it.
+    pub window: u64,
+    /// Flow logs whose `DeliverLogsStatus` this delivery decides.
+    pub flow_logs: Vec<String>,
+    /// Records in the payload.
+    pub records: u64,
+}
+
+/// An entry to write.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Deterministic name (sortable: window first).
+    pub name: String,
+    /// Header.
+    pub header: EntryHeader,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// A spool directory.
+#[derive(Clone)]
+pub struct Spool {
+    dir: PathBuf,
+    used: Arc<AtomicU64>,
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Spool {
+    /// Opens (creating) the spool in `dir`.
+    pub fn open(dir: &Path) -> io::Result<Spool> {
+        fs::create_dir_all(dir)?;
+        let mut used = 0;
+        for e in fs::read_dir(dir)? {
+            used += e?.metadata()?.len();
+        }
+        Ok(Spool {
+            dir: dir.to_owned(),
+            used: Arc::new(AtomicU64::new(used)),
+        })
+    }
+
+    /// Bytes waiting.
+    pub fn used_bytes(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// After a crash: publishes pending entries whose window `covered(header)` says is
+    /// checkpointed, deletes the rest. Returns (published, deleted).
+    pub fn recover(&self, covered: &dyn Fn(&EntryHeader) -> bool) -> io::Result<(usize, usize)> {
+        let (mut published, mut deleted) = (0, 0);
+        for e in fs::read_dir(&self.dir)? {
+            let path = e?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".tmp") else {
+                continue;
+            };
+            let header = read_header(&path).ok();
+            match header {
+                Some(h) if covered(&h) => {
+                    fs::rename(&path, self.dir.join(format!("{stem}.entry")))?;
+                    published += 1;
+                }
+                _ => {
+                    let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    fs::remove_file(&path)?;
+                    self.used.fetch_sub(len, Ordering::Relaxed);
+                    deleted += 1;
+                }
+            }
+        }
+        fsync_dir(&self.dir)?;
+        Ok((published, deleted))
+    }
+
+    /// Writes entries as pending (`.tmp`), each fsynced; not yet visible to delivery.
+    pub fn write_pending(&self, entries: &[Entry]) -> io::Result<()> {
+        for e in entries {
+            let path = self.dir.join(format!("{}.tmp", e.name));
+            let mut f = File::create(&path)?;
+            let mut header = serde_json::to_vec(&e.header).expect("headers serialize");
+            header.push(b'\n');
+            f.write_all(&header)?;
+            f.write_all(&e.payload)?;
+            f.sync_all()?;
+            self.used
+                .fetch_add((header.len() + e.payload.len()) as u64, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Makes pending entries visible to delivery.
+    pub fn publish(&self, entries: &[Entry]) -> io::Result<()> {
+        for e in entries {
+            fs::rename(
+                self.dir.join(format!("{}.tmp", e.name)),
+                self.dir.join(format!("{}.entry", e.name)),
+            )?;
+        }
+        if !entries.is_empty() {
+            fsync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Published entries, in name order (oldest window first).
+    pub fn list(&self) -> io::Result<Vec<String>> {
+        let mut out: Vec<String> = fs::read_dir(&self.dir)?
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".entry").map(str::to_owned)
+            })
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Reads a published entry.
+    pub fn read(&self, name: &str) -> io::Result<(EntryHeader, Vec<u8>)> {
+        let path = self.dir.join(format!("{name}.entry"));
+        let mut r = BufReader::new(File::open(&path)?);
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        let header = serde_json::from_str(&line).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: bad header: {e}", path.display()),
+            )
+        })?;
+        let mut payload = Vec::new();
+        r.read_to_end(&mut payload)?;
+        Ok((header, payload))
+    }
+
+    /// Removes a delivered entry.
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        let path = self.dir.join(format!("{name}.entry"));
+        let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        fs::remove_file(&path)?;
+        self.used.fetch_sub(len, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn read_header(path: &Path) -> io::Result<EntryHeader> {
+    let mut r = BufReader::new(File::open(path)?);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    serde_json::from_str(&line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}

@@ -1,0 +1,562 @@
+//! The control-plane database, `DATA/state.db` (SQLite): flow logs, client tokens, delivery
+//! status, log groups and their segments, and the delivery checkpoints of sources.
+//!
+//! Owns the schema and every statement. Each process thread opens its own [`State`] (SQLite
+//! connections are not shared across threads); WAL mode lets the delivery worker write status
+//! while the producer commits checkpoints.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::api::{self, ApiError, Context, CreateFlowLogs, Created, FlowLog};
+
+/// A database failure: the file is unreadable, locked too long, or not ours.
+#[derive(Debug, thiserror::Error)]
+#[error("control-plane database {path}: {source}")]
+pub struct StateError {
+    path: String,
+    #[source]
+    source: rusqlite::Error,
+}
+
+/// A failed CreateFlowLogs or DeleteFlowLogs: the request's fault, or the database's.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The request was refused (EC2 error).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The database failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// `DeliverLogsStatus` and `DeliverLogsErrorMessage` of a flow log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryStatus {
+    /// `SUCCESS` or `FAILED`.
+    pub status: String,
+    /// Why it failed: `Access error`, `Rate limited` or `Unknown error` (AWS's messages).
+    pub message: Option<String>,
+    /// What happened, naming the destination (not part of AWS's API).
+    pub detail: Option<String>,
+}
+
+/// One log group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroupInfo {
+    /// Name.
+    pub name: String,
+    /// Creation time (ms).
+    pub created_ms: u64,
+    /// Retention.
+    pub retention_days: Option<u32>,
+    /// Events stored.
+    pub events: u64,
+    /// Segment files.
+    pub segments: u64,
+}
+
+/// One log stream, summed over its segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogStreamInfo {
+    /// Stream name.
+    pub name: String,
+    /// Events.
+    pub events: u64,
+    /// First event timestamp (ms).
+    pub first_ms: u64,
+    /// Last event timestamp (ms).
+    pub last_ms: u64,
+}
+
+/// One segment's share of a stream (written when the segment is delivered).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentStream {
+    /// Stream name.
+    pub stream: String,
+    /// Events of the stream in the segment.
+    pub events: u64,
+    /// First timestamp (ms).
+    pub first_ms: u64,
+    /// Last timestamp (ms).
+    pub last_ms: u64,
+}
+
+/// An open control-plane database.
+pub struct State {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS flow_logs (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    client_token TEXT
+);
+CREATE TABLE IF NOT EXISTS client_tokens (
+    token TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
+    ids TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivery_status (
+    flow_log_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    message TEXT,
+    detail TEXT
+);
+CREATE TABLE IF NOT EXISTS log_groups (
+    name TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    retention_days INTEGER
+);
+CREATE TABLE IF NOT EXISTS segments (
+    log_group TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    PRIMARY KEY (log_group, segment, stream)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_key TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    done_until INTEGER NOT NULL,
+    PRIMARY KEY (run_key, sink)
+);
+";
+
+impl State {
+    /// Opens (creating) the database at `path`.
+    pub fn open(path: &Path) -> Result<State, StateError> {
+        let p = path.display().to_string();
+        let wrap = |source| StateError {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(wrap)?;
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        Ok(State { conn, path: p })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StateError {
+        StateError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Every flow log, in id order.
+    pub fn flow_logs(&self) -> Result<Vec<FlowLog>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT body FROM flow_logs ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for body in rows {
+            let body = body.map_err(|e| self.err(e))?;
+            let f: FlowLog = serde_json::from_str(&body).map_err(|e| {
+                self.err(rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                ))
+            })?;
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// CreateFlowLogs: validates against what exists and stores, in one transaction. A
+    /// `ClientToken` seen before returns the flow logs it made (or a mismatch error).
+    pub fn create_flow_logs(
+        &mut self,
+        req: &CreateFlowLogs,
+        network: &vpcflow_net::Network,
+        buckets: &[String],
+        delivery_streams: &[String],
+        now_ms: u64,
+    ) -> Result<Created, RequestError> {
+        let request = serde_json::to_string(req).expect("requests serialize");
+        if let Some(token) = &req.client_token {
+            let seen: Option<(String, String)> = self
+                .conn
+                .query_row(
+                    "SELECT request, ids FROM client_tokens WHERE token = ?1",
+                    [token],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some((old, ids)) = seen {
+                if old != request {
+                    return Err(ApiError {
+                        kind: api::ErrorKind::IdempotentParameterMismatch,
+                        message: format!(
+                            "Client token '{token}' was already used with different parameters."
+                        ),
+                    }
+                    .into());
+                }
+                let ids: Vec<String> = serde_json::from_str(&ids).unwrap_or_default();
+                let flow_logs = self
+                    .flow_logs()?
+                    .into_iter()
+                    .filter(|f| ids.contains(&f.flow_log_id))
+                    .collect();
+                return Ok(Created {
+                    flow_logs,
+                    unsuccessful: Vec::new(),
+                });
+            }
+        }
+        let existing = self.flow_logs()?;
+        // Ids: from the client token when there is one, so that a recreated database gives the
+        // same ids; else from the time and what exists.
+        let seed = req
+            .client_token
+            .clone()
+            .unwrap_or_else(|| format!("{now_ms}/{}", existing.len()));
+        let mut n = 0u64;
+        let mut next_id = || {
+            n += 1;
+            let h = api::stable_hash(&[seed.as_bytes(), &n.to_le_bytes()]);
+            format!("{h:017x}")
+        };
+        let created = api::create_flow_logs(
+            req,
+            &mut Context {
+                network,
+                existing: &existing,
+                buckets,
+                delivery_streams,
+                now_ms,
+                next_id: &mut next_id,
+            },
+        )?;
+        let tx = self.conn.transaction().map_err(|e| StateError {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let wrap = |source| StateError {
+            path: String::new(),
+            source,
+        };
+        for f in &created.flow_logs {
+            tx.execute(
+                "INSERT INTO flow_logs (id, body, client_token) VALUES (?1, ?2, ?3)",
+                params![
+                    f.flow_log_id,
+                    serde_json::to_string(f).expect("flow logs serialize"),
+                    req.client_token
+                ],
+            )
+            .map_err(wrap)?;
+        }
+        if let Some(token) = &req.client_token {
+            let ids: Vec<&str> = created
+                .flow_logs
+                .iter()
+                .map(|f| f.flow_log_id.as_str())
+                .collect();
+            tx.execute(
+                "INSERT INTO client_tokens (token, request, ids) VALUES (?1, ?2, ?3)",
+                params![token, request, serde_json::to_string(&ids).expect("ids")],
+            )
+            .map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)?;
+        Ok(created)
+    }
+
+    /// DeleteFlowLogs: every id must exist. Delivered data stays (as in AWS).
+    pub fn delete_flow_logs(&mut self, ids: &[String]) -> Result<(), RequestError> {
+        api::check_delete(ids, &self.flow_logs()?)?;
+        let tx = self.conn.transaction().map_err(|e| StateError {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        for id in ids {
+            for sql in [
+                "DELETE FROM flow_logs WHERE id = ?1",
+                "DELETE FROM delivery_status WHERE flow_log_id = ?1",
+            ] {
+                tx.execute(sql, [id]).map_err(|source| StateError {
+                    path: String::new(),
+                    source,
+                })?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM client_tokens WHERE NOT EXISTS \
+             (SELECT 1 FROM flow_logs WHERE flow_logs.client_token = client_tokens.token)",
+            [],
+        )
+        .map_err(|source| StateError {
+            path: String::new(),
+            source,
+        })?;
+        tx.commit().map_err(|source| StateError {
+            path: String::new(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Client tokens of the stored flow logs, with the ids each made.
+    pub fn client_tokens(&self) -> Result<BTreeMap<String, Vec<String>>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT client_token, id FROM flow_logs WHERE client_token IS NOT NULL")
+            .map_err(|e| self.err(e))?;
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (t, id) = row.map_err(|e| self.err(e))?;
+            out.entry(t).or_default().push(id);
+        }
+        Ok(out)
+    }
+
+    /// Records a delivery outcome for flow logs: `None` for success, else AWS's message
+    /// (`Unknown error`, …) and the detail. Writes only when the status or message changes.
+    pub fn set_status(
+        &self,
+        ids: &[String],
+        failure: Option<(&str, &str)>,
+    ) -> Result<(), StateError> {
+        let status = if failure.is_some() {
+            "FAILED"
+        } else {
+            "SUCCESS"
+        };
+        let (message, detail) = failure.unzip();
+        for id in ids {
+            self.conn
+                .execute(
+                    "INSERT INTO delivery_status (flow_log_id, status, message, detail) \
+                     VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT(flow_log_id) DO UPDATE SET status = ?2, message = ?3, detail = ?4 \
+                     WHERE status IS NOT ?2 OR message IS NOT ?3",
+                    params![id, status, message, detail],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// `DeliverLogsStatus` of a flow log (SUCCESS until a delivery fails).
+    pub fn status(&self, id: &str) -> Result<DeliveryStatus, StateError> {
+        let row: Option<DeliveryStatus> = self
+            .conn
+            .query_row(
+                "SELECT status, message, detail FROM delivery_status WHERE flow_log_id = ?1",
+                [id],
+                |r| {
+                    Ok(DeliveryStatus {
+                        status: r.get(0)?,
+                        message: r.get(1)?,
+                        detail: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(row.unwrap_or(DeliveryStatus {
+            status: "SUCCESS".into(),
+            message: None,
+            detail: None,
+        }))
+    }
+
+    /// Per-sink checkpoints of a source run: records of windows at or before `done_until` (s)
+    /// are in the spool or delivered.
+    pub fn checkpoints(&self, run_key: &str) -> Result<BTreeMap<String, u64>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT sink, done_until FROM checkpoints WHERE run_key = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([run_key], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (sink, t) = row.map_err(|e| self.err(e))?;
+            out.insert(sink, t as u64);
+        }
+        Ok(out)
+    }
+
+    /// Advances checkpoints, all in one transaction.
+    pub fn set_checkpoints(
+        &mut self,
+        run_key: &str,
+        done: &BTreeMap<String, u64>,
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let wrap = |source| StateError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for (sink, t) in done {
+            tx.execute(
+                "INSERT INTO checkpoints (run_key, sink, done_until) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(run_key, sink) DO UPDATE SET done_until = MAX(done_until, ?3)",
+                params![run_key, sink, *t as i64],
+            )
+            .map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// Creates a log group if missing (as flow-log delivery does), or sets its retention.
+    pub fn ensure_log_group(
+        &self,
+        name: &str,
+        created_ms: u64,
+        retention_days: Option<Option<u32>>,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO log_groups (name, created_ms, retention_days) VALUES (?1, ?2, NULL)",
+                params![name, created_ms as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        if let Some(r) = retention_days {
+            self.conn
+                .execute(
+                    "UPDATE log_groups SET retention_days = ?2 WHERE name = ?1",
+                    params![name, r],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Records a delivered segment's streams (idempotent: a segment delivered twice counts once).
+    pub fn add_segment(
+        &self,
+        group: &str,
+        segment: &str,
+        streams: &[SegmentStream],
+    ) -> Result<(), StateError> {
+        for s in streams {
+            self.conn
+                .execute(
+                    "INSERT OR REPLACE INTO segments (log_group, segment, stream, events, first_ms, last_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![group, segment, s.stream, s.events as i64, s.first_ms as i64, s.last_ms as i64],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets segments (retention).
+    pub fn remove_segment(&self, group: &str, segment: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM segments WHERE log_group = ?1 AND segment = ?2",
+                params![group, segment],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Segments of a group whose newest event is older than `before_ms`.
+    pub fn segments_older_than(
+        &self,
+        group: &str,
+        before_ms: u64,
+    ) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT segment FROM segments WHERE log_group = ?1 GROUP BY segment \
+                 HAVING MAX(last_ms) < ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![group, before_ms as i64], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Every log group, with what it holds.
+    pub fn log_groups(&self) -> Result<Vec<LogGroupInfo>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT g.name, g.created_ms, g.retention_days, \
+                 COALESCE(SUM(s.events), 0), COUNT(DISTINCT s.segment) \
+                 FROM log_groups g LEFT JOIN segments s ON s.log_group = g.name \
+                 GROUP BY g.name ORDER BY g.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LogGroupInfo {
+                    name: r.get(0)?,
+                    created_ms: r.get::<_, i64>(1)? as u64,
+                    retention_days: r.get(2)?,
+                    events: r.get::<_, i64>(3)? as u64,
+                    segments: r.get::<_, i64>(4)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The streams of a log group.
+    pub fn log_streams(&self, group: &str) -> Result<Vec<LogStreamInfo>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT stream, SUM(events), MIN(first_ms), MAX(last_ms) FROM segments \
+                 WHERE log_group = ?1 GROUP BY stream ORDER BY stream",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([group], |r| {
+                Ok(LogStreamInfo {
+                    name: r.get(0)?,
+                    events: r.get::<_, i64>(1)? as u64,
+                    first_ms: r.get::<_, i64>(2)? as u64,
+                    last_ms: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The segments of a log group, oldest first.
+    pub fn segments(&self, group: &str) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT segment FROM segments WHERE log_group = ?1 GROUP BY segment ORDER BY segment",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([group], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,463 @@
+//! Wiring of flow-log delivery for `simulate` and `capture`: the config file, the data
+//! directory, syncing `[[flow_logs]]` into `state.db`, and running a source through the
+//! delivery pipeline with a progress bar. Also `vpcflow flow-logs describe`.
+//!
+//! Subscriptions, fan-out, the spool and destinations are `vpcflow-deliver`'s; this module
+//! only opens them and reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use vpcflow_deliver::api::stable_hash;
+use vpcflow_deliver::config::DeliveryConfig;
+use vpcflow_deliver::deliver::{Clock, Destinations};
+use vpcflow_deliver::pipeline::{self, CommitStats, Pipeline, PipelineOptions, Progress};
+use vpcflow_deliver::{FlowLog, Plan, State};
+use vpcflow_net::Network;
+
+/// Where config-managed flow logs get their client tokens: the same entry, the same flow log.
+const CONFIG_TOKEN_PREFIX: &str = "vpcflow-config-";
+
+/// Flags of the commands that deliver.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct DeliveryArgs {
+    /// vpcflow.toml: topology, [simulation], [[flow_logs]], [[buckets]], [[delivery_streams]],
+    /// [[log_groups]], [spool]. [default: built-in: the VPC's ALL flow logs to the log group
+    /// /vpcflow/flow-logs and to the bucket flow-logs as Parquet, Hive, per hour]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Data directory: state.db, logs/, s3/<bucket>/, spool/.
+    #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
+    pub(crate) data: PathBuf,
+    /// Print the records (header line first) instead of delivering them to flow logs.
+    #[arg(long)]
+    pub(crate) stdout: bool,
+    /// After the source ends, how long to keep retrying deliveries that fail (seconds); what is
+    /// still undelivered stays in the spool for the next run.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub(crate) drain_timeout: u64,
+}
+
+/// The config file's `[simulation]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SimulationConfig {
+    pub(crate) scenario: Option<String>,
+    pub(crate) duration: Option<String>,
+    pub(crate) start: Option<String>,
+    pub(crate) seed: Option<u64>,
+}
+
+/// `vpcflow.toml`, parsed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FileConfig {
+    pub(crate) topology: Option<String>,
+    pub(crate) simulation: SimulationConfig,
+    /// `None` when no config file was given: the built-in default applies.
+    pub(crate) delivery: Option<DeliveryConfig>,
+}
+
+/// Reads and checks `vpcflow.toml`; every problem is listed (file, key, reason).
+pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message()))?;
+    let topology = match table.remove("topology") {
+        None => None,
+        Some(toml::Value::String(s)) => {
+            // A relative topology path is relative to the config file.
+            if s.starts_with("builtin:") || Path::new(&s).is_absolute() {
+                Some(s)
+            } else {
+                let base = path.parent().unwrap_or(Path::new("."));
+                Some(base.join(&s).display().to_string())
+            }
+        }
+        Some(_) => bail!("{name}: topology: expected a path or builtin:NAME"),
+    };
+    let simulation = match table.remove("simulation") {
+        None => SimulationConfig::default(),
+        Some(v) => v
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: simulation: {}", e.message()))?,
+    };
+    let delivery: DeliveryConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {}", e.message()))?;
+    let problems = delivery.problems();
+    if !problems.is_empty() {
+        bail!(
+            "{name} has {} problem(s):\n  {}",
+            problems.len(),
+            problems
+                .iter()
+                .map(|(at, why)| format!("{at}: {why}"))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
+    Ok(FileConfig {
+        topology,
+        simulation,
+        delivery: Some(delivery),
+    })
+}
+
+/// The wall clock (the binary injects it; domain code reads none).
+pub(crate) struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// A data directory with its flow logs synced from the config.
+pub(crate) struct Prepared {
+    pub(crate) data: PathBuf,
+    pub(crate) config: DeliveryConfig,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) state: State,
+}
+
+/// Opens the data directory and makes `state.db` hold the config's flow logs: an entry seen
+/// before keeps its flow log (its client token is a hash of the entry), a new entry is created
+/// with CreateFlowLogs semantics (its errors listed), and config-made flow logs no longer in
+/// the config are deleted. Flow logs made otherwise (the API) are left alone.
+pub(crate) fn prepare(
+    args: &DeliveryArgs,
+    file: &FileConfig,
+    net: &Arc<Network>,
+) -> anyhow::Result<Prepared> {
+    let config = file
+        .delivery
+        .clone()
+        .unwrap_or_else(|| DeliveryConfig::builtin_default(net));
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
+    let mut state = State::open(&args.data.join("state.db"))?;
+    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+    let streams: Vec<String> = config
+        .delivery_streams
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let now_ms = SystemClock.now_ms();
+    let mut wanted = Vec::new();
+    let mut problems = Vec::new();
+    for (i, req) in config.flow_logs.iter().enumerate() {
+        let mut req = req.clone();
+        if req.client_token.is_none() {
+            let body = serde_json::to_string(&req).expect("requests serialize");
+            req.client_token = Some(format!(
+                "{CONFIG_TOKEN_PREFIX}{:016x}",
+                stable_hash(&[body.as_bytes()])
+            ));
+        }
+        wanted.push(req.client_token.clone().expect("set above"));
+        match state.create_flow_logs(&req, net, &buckets, &streams, now_ms) {
+            Ok(created) => {
+                for (resource, e) in created.unsuccessful {
+                    problems.push(format!(
+                        "flow_logs[{i}]: {resource}: {}: {}",
+                        e.kind.code(),
+                        e.message
+                    ));
+                }
+            }
+            Err(vpcflow_deliver::state::RequestError::Api(e)) => {
+                problems.push(format!("flow_logs[{i}]: {}: {}", e.kind.code(), e.message));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "the flow logs of {} were refused:\n  {}",
+            args.config
+                .as_ref()
+                .map_or("the built-in default".to_owned(), |p| p
+                    .display()
+                    .to_string()),
+            problems.join("\n  ")
+        );
+    }
+    let stale: Vec<String> = state
+        .client_tokens()?
+        .into_iter()
+        .filter(|(t, _)| t.starts_with(CONFIG_TOKEN_PREFIX) && !wanted.contains(t))
+        .flat_map(|(_, ids)| ids)
+        .collect();
+    if !stale.is_empty() {
+        state.delete_flow_logs(&stale)?;
+    }
+    let flow_logs = state.flow_logs()?;
+    let plan = Arc::new(Plan::new(Arc::clone(net), flow_logs, &config));
+    Ok(Prepared {
+        data: args.data.clone(),
+        config,
+        plan,
+        state,
+    })
+}
+
+/// A source run through the pipeline, with the delivery worker alongside.
+pub(crate) struct Run {
+    pipeline: Pipeline,
+    worker: std::thread::JoinHandle<
+        Result<(vpcflow_deliver::deliver::WorkerStats, usize), pipeline::PipelineError>,
+    >,
+    done: Arc<AtomicBool>,
+    pub(crate) progress: Arc<Progress>,
+    error: Option<pipeline::PipelineError>,
+}
+
+impl Run {
+    /// Starts delivery of a source run. `run_key` names a replayable source (its checkpoints
+    /// let a restarted run skip what was acknowledged).
+    pub(crate) fn start(
+        p: &Prepared,
+        run_key: Option<String>,
+        drain_timeout_s: u64,
+    ) -> anyhow::Result<Run> {
+        let spool = pipeline::open_spool(&p.data.join("spool"), &p.state)?;
+        let account = p
+            .plan
+            .subs
+            .first()
+            .map(|s| s.flow_log.account_id.clone())
+            .unwrap_or_default();
+        let dest = Destinations::open(&p.config, &p.data, &p.plan.net.region, &account)?;
+        let pipeline = Pipeline::start(
+            &p.plan,
+            spool.clone(),
+            PipelineOptions {
+                state_path: p.data.join("state.db"),
+                run_key,
+                max_spool_bytes: p.config.spool.max_bytes,
+            },
+        )?;
+        let done = Arc::new(AtomicBool::new(false));
+        let progress = Arc::clone(&pipeline.progress);
+        let worker = pipeline::spawn_worker(
+            spool,
+            p.data.join("state.db"),
+            dest,
+            Arc::new(SystemClock),
+            Arc::clone(&done),
+            drain_timeout_s * 1000,
+            Arc::clone(&progress),
+        );
+        Ok(Run {
+            pipeline,
+            worker,
+            done,
+            progress,
+            error: None,
+        })
+    }
+
+    /// A record of engine `engine` for ENI `eni`.
+    pub(crate) fn push(&mut self, engine: usize, eni: usize, rec: vpcflow_record::FlowRecord) {
+        if self.error.is_none()
+            && let Err(e) = self.pipeline.push(engine, eni, rec)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Every engine has emitted its records before `until_us`.
+    pub(crate) fn closed(&mut self, until_us: u64) {
+        if self.error.is_none()
+            && let Err(e) = self.pipeline.closed(until_us)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Ends the source at `end_us`, then waits for delivery (up to the drain timeout).
+    pub(crate) fn finish(self, end_us: u64) -> anyhow::Result<(CommitStats, usize, u64)> {
+        if let Some(e) = self.error {
+            self.done.store(true, Ordering::Release);
+            return Err(e.into());
+        }
+        let commit = self.pipeline.finish(end_us);
+        self.done.store(true, Ordering::Release);
+        let worker = self
+            .worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the delivery worker panicked"))?;
+        let commit = commit?;
+        let (wstats, left) = worker?;
+        Ok((commit, left, wstats.records))
+    }
+}
+
+/// A key naming a replayable source run: the same inputs give the same key.
+pub(crate) fn run_key(parts: &[&str]) -> String {
+    let bytes: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+    format!("{:016x}", stable_hash(&bytes))
+}
+
+/// The closing report: each flow log, where its records went, how many.
+pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for sub in &p.plan.subs {
+        let f = &sub.flow_log;
+        let n = commit.records.get(&f.flow_log_id).copied().unwrap_or(0);
+        let _ = write!(
+            s,
+            "  {} {} {:<6} → {}: {n} records",
+            f.flow_log_id,
+            f.resource_id,
+            f.traffic_type.as_str(),
+            describe_destination(&p.data, f)
+        );
+        s.push('\n');
+    }
+    if commit.already_delivered > 0 {
+        let _ = writeln!(
+            s,
+            "  (resumed: {} records were delivered by an earlier run of the same source)",
+            commit.already_delivered
+        );
+    }
+    if commit.overflowed > 0 {
+        let _ = writeln!(
+            s,
+            "  the spool was full: {} records were replaced by SKIPDATA records",
+            commit.overflowed
+        );
+    }
+    if left > 0 {
+        let _ = writeln!(
+            s,
+            "  {left} deliveries are still failing; they stay in {} and go out on the next run \
+             (see `vpcflow flow-logs describe`)",
+            p.data.join("spool").display()
+        );
+    }
+    s
+}
+
+fn describe_destination(data: &Path, f: &FlowLog) -> String {
+    use vpcflow_deliver::api::{Destination, FileFormat};
+    match &f.destination {
+        Destination::LogGroup { name } => format!("log group {name}"),
+        Destination::S3 {
+            bucket,
+            prefix,
+            options,
+        } => {
+            let kind = match options.file_format {
+                FileFormat::PlainText => "text.gz",
+                FileFormat::Parquet => "Parquet",
+            };
+            let dir = data.join("s3").join(bucket).join(prefix);
+            format!("s3://{bucket}/{prefix} ({kind}, {})", dir.display())
+        }
+        Destination::Firehose { stream } => format!("delivery stream {stream}"),
+    }
+}
+
+/// `vpcflow flow-logs …`.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum FlowLogsCommand {
+    /// The flow logs in the data directory, as DescribeFlowLogs returns them (JSON), with
+    /// DeliverLogsStatus.
+    Describe {
+        /// Data directory.
+        #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
+        data: PathBuf,
+    },
+}
+
+pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
+    let FlowLogsCommand::Describe { data } = cmd;
+    let path = data.join("state.db");
+    if !path.exists() {
+        bail!(
+            "{} has no state.db: nothing was delivered there yet",
+            data.display()
+        );
+    }
+    let state = State::open(&path)?;
+    let mut out = Vec::new();
+    for f in state.flow_logs()? {
+        let st = state.status(&f.flow_log_id)?;
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: serde_json::Value| {
+            m.insert(k.to_owned(), v);
+        };
+        put("CreationTime", f.creation_time.into());
+        if let Some(msg) = &st.message {
+            put("DeliverLogsErrorMessage", msg.clone().into());
+        }
+        if let Some(arn) = &f.deliver_logs_permission_arn {
+            put("DeliverLogsPermissionArn", arn.clone().into());
+        }
+        put("DeliverLogsStatus", st.status.clone().into());
+        put("FlowLogId", f.flow_log_id.clone().into());
+        put("FlowLogStatus", "ACTIVE".into());
+        if let vpcflow_deliver::api::Destination::LogGroup { name } = &f.destination {
+            put("LogGroupName", name.clone().into());
+        }
+        put("ResourceId", f.resource_id.clone().into());
+        put("TrafficType", f.traffic_type.as_str().into());
+        put("LogDestinationType", f.destination.type_name().into());
+        put(
+            "LogDestination",
+            f.destination.arn(&f.region, &f.account_id).into(),
+        );
+        put("LogFormat", f.log_format.clone().into());
+        put(
+            "Tags",
+            f.tags
+                .iter()
+                .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        put("MaxAggregationInterval", f.max_aggregation_interval.into());
+        if let vpcflow_deliver::api::Destination::S3 { options, .. } = &f.destination {
+            put(
+                "DestinationOptions",
+                serde_json::json!({
+                    "FileFormat": match options.file_format {
+                        vpcflow_deliver::api::FileFormat::PlainText => "plain-text",
+                        vpcflow_deliver::api::FileFormat::Parquet => "parquet",
+                    },
+                    "HiveCompatiblePartitions": options.hive_compatible_partitions,
+                    "PerHourPartition": options.per_hour_partition,
+                }),
+            );
+        }
+        if let Some(d) = &st.detail {
+            put("vpcflow:DeliveryErrorDetail", d.clone().into());
+        }
+        out.push(serde_json::Value::Object(m));
+    }
+    let doc = serde_json::json!({ "FlowLogs": out });
+    use std::io::Write as _;
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&doc)?
+    )?;
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! `vpcflow logs groups|streams|tail`: a person's view into the log-group store, shaped after
+//! `aws logs describe-log-groups`, `describe-log-streams` and `aws logs tail`.
+//!
+//! Reading segments is `vpcflow-deliver::logstore`'s; this module formats and follows.
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use vpcflow_deliver::State;
+use vpcflow_deliver::deliver::Clock as _;
+use vpcflow_deliver::layout::civil;
+use vpcflow_deliver::logstore::{read_segment, segment_path};
+
+use crate::delivery::SystemClock;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum LogsCommand {
+    /// List log groups: events stored, retention, creation time.
+    Groups {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List a log group's streams (one per ENI): events, first and last event time.
+    Streams {
+        /// Log group name.
+        group: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Print a log group's events, oldest first, like `aws logs tail`.
+    #[command(after_help = "\
+Each line: event time (the record's start), stream, message (the record line). --since counts
+back from the group's newest event (record time is simulated or captured time, not now).
+
+Examples:
+  vpcflow logs tail /vpcflow/flow-logs
+  vpcflow logs tail /vpcflow/flow-logs --log-stream-names eni-0a1b2c3d4e5f60001-all --since 10m
+  vpcflow logs tail /vpcflow/flow-logs --follow")]
+    Tail(TailArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DataArg {
+    /// Data directory.
+    #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
+    data: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TailArgs {
+    /// Log group name.
+    group: String,
+    #[command(flatten)]
+    data: DataArg,
+    /// Only these streams.
+    #[arg(long, value_name = "NAME", num_args = 1..)]
+    log_stream_names: Vec<String>,
+    /// Only events this long before the newest one (e.g. 10m, 2h).
+    #[arg(long, value_name = "DURATION")]
+    since: Option<String>,
+    /// Keep printing events as they are delivered (until interrupted).
+    #[arg(long)]
+    follow: bool,
+    /// detailed (time, stream, message) or short (time, message).
+    #[arg(long, default_value = "detailed", value_parser = ["detailed", "short"])]
+    format: String,
+}
+
+fn open_state(data: &Path) -> anyhow::Result<State> {
+    let path = data.join("state.db");
+    if !path.exists() {
+        bail!(
+            "{} has no state.db: nothing was delivered there yet (run `vpcflow simulate`)",
+            data.display()
+        );
+    }
+    Ok(State::open(&path)?)
+}
+
+/// `2026-01-15T14:00:05.000000+00:00`, as `aws logs tail` prints times.
+fn iso(ms: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ms / 1000);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}+00:00",
+        (ms % 1000) * 1000
+    )
+}
+
+pub(crate) fn run(cmd: &LogsCommand) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match cmd {
+        LogsCommand::Groups { data } => {
+            let state = open_state(&data.data)?;
+            writeln!(
+                out,
+                "{:<40} {:>12} {:>9} {:>10}  created",
+                "log group", "events", "segments", "retention"
+            )?;
+            for g in state.log_groups()? {
+                writeln!(
+                    out,
+                    "{:<40} {:>12} {:>9} {:>10}  {}",
+                    g.name,
+                    g.events,
+                    g.segments,
+                    g.retention_days
+                        .map_or("never".to_owned(), |d| format!("{d} days")),
+                    iso(g.created_ms)
+                )?;
+            }
+        }
+        LogsCommand::Streams { group, data } => {
+            let state = open_state(&data.data)?;
+            check_group(&state, group)?;
+            writeln!(
+                out,
+                "{:<32} {:>10}  {:<32}  last event",
+                "log stream", "events", "first event"
+            )?;
+            for s in state.log_streams(group)? {
+                writeln!(
+                    out,
+                    "{:<32} {:>10}  {:<32}  {}",
+                    s.name,
+                    s.events,
+                    iso(s.first_ms),
+                    iso(s.last_ms)
+                )?;
+            }
+        }
+        LogsCommand::Tail(args) => tail(args, &mut out)?,
+    }
+    Ok(())
+}
+
+fn check_group(state: &State, group: &str) -> anyhow::Result<()> {
+    if !state.log_groups()?.iter().any(|g| g.name == group) {
+        bail!("ResourceNotFoundException: The specified log group does not exist: {group}");
+    }
+    Ok(())
+}
+
+fn tail(args: &TailArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let state = open_state(&args.data.data)?;
+    check_group(&state, &args.group)?;
+    let since_ms = match &args.since {
+        None => None,
+        Some(s) => Some(
+            vpcflow_capture::scenario::parse_duration(s)
+                .with_context(|| format!("--since '{s}': expected e.g. 10m, 1h, 2h30m"))?
+                * 1000,
+        ),
+    };
+    let cutoff = since_ms.map(|span| {
+        let newest = state
+            .log_streams(&args.group)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.last_ms)
+            .max()
+            .unwrap_or(0);
+        newest.saturating_sub(span)
+    });
+    let mut shown: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let segments = state.segments(&args.group)?;
+        let mut events = Vec::new();
+        for seg in segments {
+            if !shown.insert(seg.clone()) {
+                continue;
+            }
+            let path = segment_path(&args.data.data, &args.group, &seg);
+            for e in read_segment(&path, None)? {
+                if cutoff.is_some_and(|c| e.timestamp < c) {
+                    continue;
+                }
+                if !args.log_stream_names.is_empty() && !args.log_stream_names.contains(&e.stream) {
+                    continue;
+                }
+                events.push(e);
+            }
+        }
+        events.sort_by(|a, b| (a.timestamp, &a.stream).cmp(&(b.timestamp, &b.stream)));
+        for e in &events {
+            if args.format == "short" {
+                writeln!(out, "{} {}", &iso(e.timestamp)[..19], e.message)?;
+            } else {
+                writeln!(out, "{} {} {}", iso(e.timestamp), e.stream, e.message)?;
+            }
+        }
+        out.flush()?;
+        if !args.follow {
+            return Ok(());
+        }
+        SystemClock.sleep_ms(1000);
+    }
+}
