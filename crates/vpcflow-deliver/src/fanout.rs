@@ -243,6 +243,8 @@ pub struct Encoder {
     pub overflowed: u64,
     /// Records dropped because a checkpoint covers them (a resumed run delivered them before).
     pub replayed: u64,
+    /// (flow log, ENI, interval start) of the SKIPDATA records made so far.
+    skipped: rustc_hash::FxHashSet<(usize, usize, u64)>,
     line: String,
 }
 
@@ -250,8 +252,6 @@ pub struct Encoder {
 struct Acc {
     records: u64,
     body: AccBody,
-    /// ENI and interval start of SKIPDATA records already added (one per pair).
-    skipped: rustc_hash::FxHashSet<(usize, u64)>,
 }
 
 enum AccBody {
@@ -326,6 +326,7 @@ impl Encoder {
             full: false,
             overflowed: 0,
             replayed: 0,
+            skipped: rustc_hash::FxHashSet::default(),
             line: String::with_capacity(256),
         }
     }
@@ -380,6 +381,22 @@ impl Encoder {
                 self.replayed += 1;
                 return;
             }
+            let skip;
+            let rec = if self.full {
+                self.overflowed += 1;
+                let start = rec.start.map_or(0, |c| c.0);
+                let start = start - start % iv;
+                if !self.skipped.insert((i, p.eni, start)) {
+                    return;
+                }
+                skip = FlowRecord {
+                    version: rec.version,
+                    ..skipdata(rec, start, iv)
+                };
+                &skip
+            } else {
+                rec
+            };
             let buf = self.buffers.entry(stream.clone()).or_default();
             self.line.clear();
             text::encode_into(&sub.format, rec, &mut self.line);
@@ -387,7 +404,8 @@ impl Encoder {
             buf.lines.extend_from_slice(self.line.as_bytes());
             buf.records += 1;
             if buf.first_window.is_none() {
-                buf.first_window = Some(self.last_commit);
+                // The buffering interval counts in record time from the first record held.
+                buf.first_window = Some(rec.end.map_or(self.last_commit, |c| c.0));
             }
             if !buf.flow_logs.contains(&sub.flow_log.flow_log_id) {
                 buf.flow_logs.push(sub.flow_log.flow_log_id.clone());
@@ -400,22 +418,26 @@ impl Encoder {
             self.replayed += 1;
             return;
         }
-        let acc = self
-            .accs
-            .entry((bucket, i))
-            .or_insert_with(|| Acc::new(sub));
         if self.full {
+            // One SKIPDATA record per flow log, ENI and interval, filed by its own `end`.
             self.overflowed += 1;
             let start = rec.start.map_or(0, |c| c.0);
             let start = start - start % iv;
-            if acc.skipped.insert((p.eni, start)) {
+            if self.skipped.insert((i, p.eni, start)) {
                 let mut skip = skipdata(rec, start, iv);
                 skip.version = rec.version;
-                acc.append(&sub.format, &skip, &mut self.line);
+                let bucket = layout::file_bucket(start + iv);
+                self.accs
+                    .entry((bucket, i))
+                    .or_insert_with(|| Acc::new(sub))
+                    .append(&sub.format, &skip, &mut self.line);
             }
             return;
         }
-        acc.append(&sub.format, rec, &mut self.line);
+        self.accs
+            .entry((bucket, i))
+            .or_insert_with(|| Acc::new(sub))
+            .append(&sub.format, rec, &mut self.line);
     }
 
     /// Finishes what the mark `until` completes: objects and segments of buckets before it (all
@@ -564,11 +586,7 @@ impl Acc {
                 streams: BTreeMap::new(),
             })),
         };
-        Acc {
-            records: 0,
-            body,
-            skipped: rustc_hash::FxHashSet::default(),
-        }
+        Acc { records: 0, body }
     }
 
     fn append(&mut self, format: &LogFormat, rec: &FlowRecord, line: &mut String) {

@@ -1,0 +1,263 @@
+//! CreateFlowLogs / DeleteFlowLogs validation as a table: each row is a request (the
+//! `[[flow_logs]]` TOML form) and the EC2 error code and message AWS returns for it
+//! (flow-log-format.md §7.4; the moto-modelled messages verbatim).
+
+use vpcflow_deliver::api::{self, Context, CreateFlowLogs, ErrorKind};
+use vpcflow_net::Network;
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60718";
+const ROLE: &str = "deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/fl\"";
+
+fn net() -> Network {
+    vpcflow_net::builtin::load("builtin:three-tier").unwrap()
+}
+
+fn request(toml_text: &str) -> CreateFlowLogs {
+    toml::from_str(toml_text).unwrap_or_else(|e| panic!("{toml_text}: {e}"))
+}
+
+fn create(req: &CreateFlowLogs, existing: &[api::FlowLog]) -> Result<api::Created, api::ApiError> {
+    let net = net();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("{n:017x}")
+    };
+    api::create_flow_logs(
+        req,
+        &mut Context {
+            network: &net,
+            existing,
+            buckets: &["flow-logs".to_owned()],
+            delivery_streams: &["to-siem".to_owned()],
+            now_ms: 1_700_000_000_000,
+            next_id: &mut next,
+        },
+    )
+}
+
+/// (what, request, code, message): whole-request errors.
+const ERRORS: &[(&str, &str, &str, &str)] = &[
+    (
+        "interval not 60 or 600",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\nmax_aggregation_interval = 300\nROLE",
+        "InvalidParameter",
+        "Invalid Flow Log Max Aggregation Interval",
+    ),
+    (
+        "neither LogDestination nor LogGroupName",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nROLE",
+        "InvalidParameter",
+        "LogDestination can't be empty if LogGroupName is not provided.",
+    ),
+    (
+        "LogGroupName with an S3 destination type",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_destination_type = \"s3\"\nlog_group_name = \"g\"",
+        "InvalidParameter",
+        "LogDestination type must be cloud-watch-logs if LogGroupName is provided.",
+    ),
+    (
+        "cloud-watch-logs without a role",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"",
+        "InvalidParameter",
+        "DeliverLogsPermissionArn can't be empty if LogDestinationType is cloud-watch-logs.",
+    ),
+    (
+        "a trailing space in the format",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\nlog_format = \"${srcaddr} \"\nROLE",
+        "InvalidParameter",
+        "1 validation error detected: Value '${srcaddr} ' at 'logFormat' has an invalid format",
+    ),
+    (
+        "Terraform's $${} escaping leaking through",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\nlog_format = \"$${srcaddr}\"\nROLE",
+        "InvalidParameter",
+        "1 validation error detected: Value '$${srcaddr}' at 'logFormat' has an invalid format",
+    ),
+    (
+        "a VPC that does not exist",
+        "resource_type = \"VPC\"\nresource_ids = [\"vpc-0123456789abcdef0\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\nROLE",
+        "InvalidVpcID.NotFound",
+        "The vpc ID 'vpc-0123456789abcdef0' does not exist",
+    ),
+    (
+        "a subnet that does not exist",
+        "resource_type = \"Subnet\"\nresource_ids = [\"subnet-0123456789abcdef0\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\nROLE",
+        "InvalidSubnetID.NotFound",
+        "The subnet ID 'subnet-0123456789abcdef0' does not exist",
+    ),
+    (
+        "a network interface that does not exist",
+        "resource_type = \"NetworkInterface\"\nresource_ids = [\"eni-0123456789abcdef0\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\nROLE",
+        "InvalidNetworkInterfaceID.NotFound",
+        "The networkInterface ID 'eni-0123456789abcdef0' does not exist",
+    ),
+    (
+        "a traffic type that is not one of the three",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"SOME\"\nlog_group_name = \"g\"\nROLE",
+        "InvalidParameterValue",
+        "Value (SOME) for parameter TrafficType is invalid. Expected one of: ACCEPT, REJECT, ALL",
+    ),
+    (
+        "no traffic type",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\nlog_group_name = \"g\"\nROLE",
+        "MissingParameter",
+        "The request must contain the parameter TrafficType",
+    ),
+    (
+        "AWSLogs as the S3 subfolder",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::flow-logs/AWSLogs/\"",
+        "InvalidParameter",
+        "LogDestination 'arn:aws:s3:::flow-logs/AWSLogs/': AWSLogs is reserved and cannot be used as the subfolder name",
+    ),
+    (
+        "DestinationOptions for a log group",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\ndestination_options = { file_format = \"parquet\" }\nROLE",
+        "InvalidParameter",
+        "DestinationOptions can only be specified when LogDestinationType is s3.",
+    ),
+    (
+        "a file format that is not one of the two",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::flow-logs\"\ndestination_options = { file_format = \"orc\" }",
+        "InvalidParameterValue",
+        "Value (orc) for parameter DestinationOptions.FileFormat is invalid. Expected one of: plain-text, parquet",
+    ),
+    (
+        "an aws: tag",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\ntags = { \"aws:owner\" = \"x\" }\nROLE",
+        "InvalidParameterValue",
+        "Tag key 'aws:owner': keys beginning with 'aws:' are reserved for AWS use",
+    ),
+    (
+        "a transit gateway resource (none in a topology)",
+        "resource_type = \"TransitGateway\"\nresource_ids = [\"tgw-1\"]\nlog_group_name = \"g\"\nROLE",
+        "InvalidParameterValue",
+        "ResourceType TransitGateway is not supported here: the topology has no transit or regional NAT gateways",
+    ),
+];
+
+#[test]
+fn create_flow_logs_errors_are_aws_errors() {
+    for (what, req, code, message) in ERRORS {
+        let req = request(
+            &req.replace("\"VPC\"]", &format!("\"{VPC}\"]"))
+                .replace("ROLE", ROLE),
+        );
+        let err = create(&req, &[]).expect_err(what);
+        assert_eq!(
+            (err.kind.code(), err.message.as_str()),
+            (*code, *message),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_bucket_or_stream_is_an_unsuccessful_item() {
+    for (dest_type, dest, name) in [
+        ("s3", "arn:aws:s3:::no-such-bucket", "no-such-bucket"),
+        (
+            "kinesis-data-firehose",
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream:nope",
+            "nope",
+        ),
+    ] {
+        let req = request(&format!(
+            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_destination_type = \"{dest_type}\"\nlog_destination = \"{dest}\""
+        ));
+        let created = create(&req, &[]).unwrap();
+        assert!(created.flow_logs.is_empty());
+        assert_eq!(created.unsuccessful.len(), 1);
+        let (resource, e) = &created.unsuccessful[0];
+        assert_eq!(resource, VPC);
+        assert_eq!(e.kind.code(), "400");
+        assert_eq!(e.message, format!("LogDestination: {name} does not exist."));
+    }
+}
+
+#[test]
+fn the_same_configuration_twice_is_flow_log_already_exists() {
+    let req = request(&format!(
+        "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\n{ROLE}"
+    ));
+    let first = create(&req, &[]).unwrap();
+    assert_eq!(first.flow_logs.len(), 1);
+    let f = &first.flow_logs[0];
+    assert!(f.flow_log_id.starts_with("fl-") && f.flow_log_id.len() == 20);
+    assert_eq!(f.max_aggregation_interval, 600, "the default");
+    assert_eq!(f.log_format, vpcflow_record::DEFAULT_FORMAT);
+    let err = create(&req, &first.flow_logs).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::FlowLogAlreadyExists);
+    assert_eq!(
+        err.message,
+        "Error. There is an existing Flow Log with the same configuration and log destination."
+    );
+    // Another traffic type on the same resource and destination is another flow log.
+    let mut reject = req.clone();
+    reject.traffic_type = Some("REJECT".into());
+    assert_eq!(
+        create(&reject, &first.flow_logs).unwrap().flow_logs.len(),
+        1
+    );
+}
+
+#[test]
+fn destinations_parse_from_arns_and_names() {
+    let rows = [
+        (
+            "log_group_name = \"/vpc/flows\"\nROLE",
+            "cloud-watch-logs",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/vpc/flows",
+        ),
+        (
+            "log_destination = \"arn:aws:logs:us-east-1:123456789012:log-group:/vpc/flows:*\"\nROLE",
+            "cloud-watch-logs",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/vpc/flows",
+        ),
+        (
+            "log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::flow-logs/team-a/\"",
+            "s3",
+            "arn:aws:s3:::flow-logs/team-a/",
+        ),
+        (
+            "log_destination_type = \"kinesis-data-firehose\"\nlog_destination = \"arn:aws:firehose:us-east-1:123456789012:deliverystream:to-siem\"",
+            "kinesis-data-firehose",
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream:to-siem",
+        ),
+    ];
+    for (dest, kind, arn) in rows {
+        let req = request(
+            &format!("resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ACCEPT\"\n{dest}")
+                .replace("ROLE", ROLE),
+        );
+        let f = &create(&req, &[]).unwrap().flow_logs[0];
+        assert_eq!(f.destination.type_name(), kind, "{dest}");
+        assert_eq!(f.destination.arn(&f.region, &f.account_id), arn, "{dest}");
+    }
+}
+
+#[test]
+fn delete_names_every_missing_id() {
+    let err = api::check_delete(&["fl-1a2b3c4d".into(), "fl-2b3c4d5e".into()], &[]).unwrap_err();
+    assert_eq!(err.kind.code(), "InvalidFlowLogId.NotFound");
+    assert_eq!(
+        err.message,
+        "These flow log ids in the input list are not found: [TotalCount: 2] fl-1a2b3c4d fl-2b3c4d5e"
+    );
+}
+
+#[test]
+fn every_error_kind_has_one_registry_row() {
+    for def in vpcflow_deliver::ERROR_CODES {
+        assert_eq!(def.kind.def(), def);
+        assert_eq!(
+            vpcflow_deliver::ERROR_CODES
+                .iter()
+                .filter(|d| d.code == def.code)
+                .count(),
+            1,
+            "{}",
+            def.code
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! The delivery worker against real destinations in a temporary data directory: log-group
+//! retention, local buckets, and how HTTP-endpoint answers map to AWS's three
+//! `DeliverLogsErrorMessage` values.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use vpcflow_deliver::api::CreateFlowLogs;
+use vpcflow_deliver::config::DeliveryConfig;
+use vpcflow_deliver::deliver::{Clock, Destinations, Worker, backoff_ms};
+use vpcflow_deliver::fanout::{Encoder, Msg, Pending, Plan};
+use vpcflow_deliver::spool::Spool;
+use vpcflow_deliver::state::State;
+use vpcflow_record::{Action, Count, FlowRecord, LogStatus};
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60718";
+const DAY: u64 = 86_400;
+const T0: u64 = 1_768_435_200; // 2026-01-15T00:00:00Z
+
+/// A clock that only moves when told (sleeping advances it).
+#[derive(Default)]
+struct TestClock(AtomicU64);
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+    fn sleep_ms(&self, ms: u64) {
+        self.0.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+fn setup(data: &Path, config_text: &str, flow_log: &str) -> (Arc<Plan>, DeliveryConfig) {
+    let config: DeliveryConfig = toml::from_str(config_text).unwrap();
+    let net = Arc::new(vpcflow_net::builtin::load("builtin:three-tier").unwrap());
+    let mut st = State::open(&data.join("state.db")).unwrap();
+    let req: CreateFlowLogs = toml::from_str(flow_log).unwrap();
+    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+    let streams: Vec<String> = config
+        .delivery_streams
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let c = st
+        .create_flow_logs(&req, &net, &buckets, &streams, 1)
+        .unwrap();
+    assert_eq!(c.flow_logs.len(), 1);
+    let plan = Arc::new(Plan::new(net, st.flow_logs().unwrap(), &config));
+    (plan, config)
+}
+
+fn record(plan: &Plan, start: u64) -> Pending {
+    let e = &plan.net.enis[0];
+    Pending {
+        engine: 0,
+        eni: 0,
+        record: FlowRecord {
+            account_id: Some(e.owner.as_str().into()),
+            interface_id: Some(e.id.as_str().into()),
+            start: Some(Count(start)),
+            end: Some(Count(start + 1)),
+            action: Some(Action::Accept),
+            log_status: Some(LogStatus::Ok),
+            ..FlowRecord::default()
+        },
+    }
+}
+
+/// Encodes records at the given starts (one commit each) into the spool and publishes them.
+fn spool_records(plan: &Arc<Plan>, spool: &Spool, starts: &[u64]) {
+    let mut enc = Encoder::new(Arc::clone(plan), None, BTreeMap::new());
+    for (i, &s) in starts.iter().enumerate() {
+        enc.handle(Msg::Records(vec![record(plan, s)]));
+        let e = enc
+            .handle(Msg::Commit {
+                until: s - s % 300 + 300,
+                last: i + 1 == starts.len(),
+            })
+            .unwrap();
+        spool.write_pending(&e.entries).unwrap();
+        spool.publish(&e.entries).unwrap();
+    }
+}
+
+#[test]
+fn retention_expires_old_segments_in_record_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (plan, config) = setup(
+        data,
+        "[[log_groups]]\nname = \"/r\"\nretention_in_days = 1\n",
+        &format!(
+            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"/r\"\n\
+             deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\""
+        ),
+    );
+    let spool = Spool::open(&data.join("spool")).unwrap();
+    spool_records(&plan, &spool, &[T0 + 10, T0 + DAY / 2, T0 + 2 * DAY + 10]);
+    let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
+    let mut w = Worker::new(
+        spool.clone(),
+        State::open(&data.join("state.db")).unwrap(),
+        dest,
+    )
+    .unwrap();
+    let clock = TestClock::default();
+    let (left, _) = w.pass(&clock).unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(w.stats.delivered, 3);
+    let st = State::open(&data.join("state.db")).unwrap();
+    let streams = st.log_streams("/r").unwrap();
+    assert_eq!(streams.len(), 1);
+    // Day 0's events are more than a day older than the newest: expired, files and all.
+    assert_eq!(streams[0].events, 1);
+    assert_eq!(streams[0].first_ms, (T0 + 2 * DAY + 10) * 1000);
+    assert_eq!(st.segments("/r").unwrap().len(), 1);
+    let files = std::fs::read_dir(data.join("logs/%2Fr")).unwrap().count();
+    assert_eq!(files, 1);
+    assert_eq!(st.log_groups().unwrap()[0].retention_days, Some(1));
+}
+
+/// An endpoint that answers every request with `status`.
+fn answering(status: u16) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let mut len = 0;
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                line.clear();
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let mut c = c;
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn endpoint_answers_map_to_aws_delivery_errors_and_retries_back_off() {
+    for (status, message) in [
+        (403, "Access error"),
+        (401, "Access error"),
+        (429, "Rate limited"),
+        (500, "Unknown error"),
+        (200, "Unknown error"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let port = answering(status);
+        let (plan, config) = setup(
+            data,
+            &format!(
+                "[[delivery_streams]]\nname = \"s\"\nbuffering_interval_seconds = 0\n\
+                 destination = {{ type = \"http_endpoint\", url = \"http://127.0.0.1:{port}/\" }}\n"
+            ),
+            &format!(
+                "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+                 log_destination_type = \"kinesis-data-firehose\"\n\
+                 log_destination = \"arn:aws:firehose:us-east-1:123456789012:deliverystream:s\""
+            ),
+        );
+        let spool = Spool::open(&data.join("spool")).unwrap();
+        spool_records(&plan, &spool, &[T0 + 10]);
+        let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
+        let mut w = Worker::new(
+            spool.clone(),
+            State::open(&data.join("state.db")).unwrap(),
+            dest,
+        )
+        .unwrap();
+        let clock = TestClock::default();
+        let (left, wait) = w.pass(&clock).unwrap();
+        assert_eq!(left, 1, "{status}: kept for retry");
+        assert_eq!(wait, Some(backoff_ms(1)));
+        // Within the backoff nothing is tried; after it, it is.
+        w.pass(&clock).unwrap();
+        assert_eq!(w.stats.failures, 1);
+        clock.sleep_ms(backoff_ms(1));
+        let (_, wait) = w.pass(&clock).unwrap();
+        assert_eq!(w.stats.failures, 2);
+        assert_eq!(wait, Some(backoff_ms(2)));
+        let st = State::open(&data.join("state.db")).unwrap();
+        let id = &plan.subs[0].flow_log.flow_log_id;
+        let s = st.status(id).unwrap();
+        assert_eq!(
+            (s.status.as_str(), s.message.as_deref()),
+            ("FAILED", Some(message)),
+            "{status}"
+        );
+        assert!(s.detail.unwrap().contains(&format!("answered {status}")));
+        assert_eq!(spool.list().unwrap().len(), 1, "nothing is dropped");
+    }
+}
+
+#[test]
+fn backoff_doubles_from_100_ms_to_a_10_s_cap() {
+    let rows = [
+        (1, 100),
+        (2, 200),
+        (3, 400),
+        (7, 6400),
+        (8, 10_000),
+        (40, 10_000),
+    ];
+    for (n, ms) in rows {
+        assert_eq!(backoff_ms(n), ms, "{n}");
+    }
+}
+
+#[test]
+fn local_buckets_hold_objects_under_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (plan, config) = setup(
+        data,
+        "[[buckets]]\nname = \"bkt\"\n",
+        &format!(
+            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+             log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::bkt/x/\""
+        ),
+    );
+    let spool = Spool::open(&data.join("spool")).unwrap();
+    spool_records(&plan, &spool, &[T0 + 10, T0 + 400]);
+    let names = spool.list().unwrap();
+    let keys: Vec<String> = names
+        .iter()
+        .map(|n| match spool.read(n).unwrap().0.target {
+            vpcflow_deliver::spool::Target::Object { key, .. } => key,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
+    let mut w = Worker::new(
+        spool.clone(),
+        State::open(&data.join("state.db")).unwrap(),
+        dest,
+    )
+    .unwrap();
+    assert_eq!(w.pass(&TestClock::default()).unwrap().0, 0);
+    assert_eq!(keys.len(), 2);
+    for k in keys {
+        assert!(
+            k.starts_with("x/AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/01/15/"),
+            "{k}"
+        );
+        assert!(data.join("s3/bkt").join(&k).is_file(), "{k}");
+    }
+    assert!(spool.list().unwrap().is_empty());
+    assert_eq!(spool.used_bytes(), 0);
+}

@@ -1,0 +1,649 @@
+//! Delivery through the real binary: the S3 layout of every DestinationOptions combination
+//! (golden listing), the subsets flow logs deliver, log groups, a crash test with SIGKILL at
+//! random points, a Firehose endpoint that is down for a while, and a full spool.
+//!
+//! The full record set comes from `vpcflow simulate --stdout` with the same seed: the same
+//! engine and policy, printed instead of delivered.
+
+mod firehose_endpoint;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use firehose_endpoint::{Endpoint, free_port};
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60718";
+const APP1: &str = "eni-0a0000000000000a3";
+
+fn vpcflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The records a simulation makes, printed: (header, sorted lines).
+fn expected(format: &str, interval: u32, duration: &str) -> (String, Vec<String>) {
+    let out = ok(&vpcflow(&[
+        "simulate",
+        "--stdout",
+        "--format",
+        format,
+        "--interval",
+        &interval.to_string(),
+        "--duration",
+        duration,
+    ]));
+    let mut lines = out.lines();
+    let header = lines.next().unwrap().to_owned();
+    let mut rest: Vec<String> = lines.map(str::to_owned).collect();
+    rest.sort();
+    (header, rest)
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Every record line of every object under `dir` (text.gz or Parquet, read back through
+/// `vpcflow convert`), checking each object's header line.
+fn object_lines(dir: &Path, header: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    let mut lines = Vec::new();
+    for f in files {
+        let text = ok(&vpcflow(&["convert", "--to", "text", path(&f)]));
+        let mut it = text.lines();
+        assert_eq!(it.next(), Some(header), "{}", f.display());
+        lines.extend(it.map(str::to_owned));
+    }
+    lines.sort();
+    lines
+}
+
+const FULL: &str = "${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}";
+
+#[test]
+fn s3_keys_for_every_destination_option_match_the_golden_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("[[buckets]]\nname = \"layout\"\n");
+    for prefix in ["", "team-a/flows/"] {
+        for format in ["plain-text", "parquet"] {
+            for hive in [false, true] {
+                for hour in [false, true] {
+                    config.push_str(&format!(
+                        "[[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+                         log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::layout/{prefix}\"\n\
+                         destination_options = {{ file_format = \"{format}\", hive_compatible_partitions = {hive}, per_hour_partition = {hour} }}\n"
+                    ));
+                }
+            }
+        }
+    }
+    let cfg = dir.path().join("vpcflow.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let data = dir.path().join("data");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        "10m",
+    ]));
+    let bucket = data.join("s3/layout");
+    let mut files = Vec::new();
+    files_under(&bucket, &mut files);
+    files.sort();
+    let keys: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(&bucket).unwrap().display().to_string())
+        .collect();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/s3-layout.golden");
+    let listing = keys.join("\n") + "\n";
+    if std::env::var_os("VPCFLOW_BLESS").is_some() {
+        std::fs::write(&golden, &listing).unwrap();
+    }
+    assert_eq!(
+        listing,
+        std::fs::read_to_string(&golden).unwrap(),
+        "VPCFLOW_BLESS=1 rewrites the golden listing"
+    );
+    // 16 flow logs × 2 files: the records end in 14:00–14:04 or in 14:05–14:09.
+    assert_eq!(keys.len(), 32);
+    // Every object holds the whole record set of the flow log's format.
+    let (header, all) = expected(vpcflow_record::DEFAULT_FORMAT, 600, "10m");
+    let fl = |k: &str| k.split('_').nth(3).unwrap().to_owned();
+    let mut by_flow_log: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, f) in keys.iter().zip(&files) {
+        let text = ok(&vpcflow(&["convert", "--to", "text", path(f)]));
+        let mut it = text.lines();
+        assert_eq!(it.next(), Some(header.as_str()), "{k}");
+        by_flow_log
+            .entry(fl(k))
+            .or_default()
+            .extend(it.map(str::to_owned));
+    }
+    assert_eq!(by_flow_log.len(), 16);
+    for (id, mut lines) in by_flow_log {
+        lines.sort();
+        assert_eq!(lines.len(), all.len(), "{id}");
+        assert!(lines == all, "{id}: not the simulated records");
+    }
+}
+
+#[test]
+fn flow_logs_deliver_their_subsets_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let custom = "${srcaddr} ${dstport} ${action} ${flow-direction} ${traffic-path}";
+    let config = format!(
+        "[[buckets]]\nname = \"all\"\n[[buckets]]\nname = \"custom\"\n\
+         [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+         log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::all\"\nlog_format = \"{FULL}\"\n\
+         [[flow_logs]]\nresource_type = \"NetworkInterface\"\nresource_ids = [\"{APP1}\"]\ntraffic_type = \"REJECT\"\n\
+         log_group_name = \"/rejects\"\ndeliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/fl\"\nlog_format = \"{FULL}\"\n\
+         [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+         log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::custom\"\nlog_format = \"{custom}\"\n\
+         destination_options = {{ file_format = \"parquet\" }}\n"
+    );
+    let cfg = dir.path().join("vpcflow.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let data = dir.path().join("data");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        "30m",
+    ]));
+    let (header, all) = expected(FULL, 600, "30m");
+    // The VPC flow log: everything.
+    assert_eq!(object_lines(&data.join("s3/all"), &header), all);
+    // The ENI's REJECT flow log: that ENI's rejected records and its status records.
+    let want: Vec<String> = all
+        .iter()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f[0] == APP1 && (f[10] == "REJECT" || f[10] == "-")
+        })
+        .cloned()
+        .collect();
+    assert!(
+        want.iter().any(|l| l.contains(" REJECT ")),
+        "the scenario rejects traffic at app-1"
+    );
+    let tail = ok(&vpcflow(&[
+        "logs",
+        "tail",
+        "/rejects",
+        "--data",
+        path(&data),
+    ]));
+    let mut got: Vec<String> = tail
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, ' ');
+            let (_, stream) = (parts.next(), parts.next().unwrap());
+            assert_eq!(stream, format!("{APP1}-all"));
+            parts.next().unwrap().to_owned()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    // The custom format: exactly its fields, as Parquet columns.
+    let (custom_header, custom_all) = expected(custom, 600, "30m");
+    assert_eq!(
+        custom_header,
+        "srcaddr dstport action flow-direction traffic-path"
+    );
+    assert_eq!(
+        object_lines(&data.join("s3/custom"), &custom_header),
+        custom_all
+    );
+}
+
+#[test]
+fn log_groups_combine_flow_logs_in_one_stream_per_eni() {
+    let dir = tempfile::tempdir().unwrap();
+    let role = "deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/fl\"";
+    let config = format!(
+        "[[log_groups]]\nname = \"/combined\"\nretention_in_days = 7\n\
+         [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ACCEPT\"\nlog_group_name = \"/combined\"\n{role}\nlog_format = \"{FULL}\"\n\
+         [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"REJECT\"\nlog_group_name = \"/combined\"\n{role}\nlog_format = \"{FULL}\"\n"
+    );
+    let cfg = dir.path().join("vpcflow.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let data = dir.path().join("data");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        "20m",
+    ]));
+    let (_, all) = expected(FULL, 600, "20m");
+    let groups = ok(&vpcflow(&["logs", "groups", "--data", path(&data)]));
+    assert!(
+        groups
+            .lines()
+            .any(|l| l.starts_with("/combined ") && l.contains("7 days")),
+        "{groups}"
+    );
+    let streams = ok(&vpcflow(&[
+        "logs",
+        "streams",
+        "/combined",
+        "--data",
+        path(&data),
+    ]));
+    let names: Vec<&str> = streams
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let mut enis: Vec<&str> = all.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    enis.sort_unstable();
+    enis.dedup();
+    let want: Vec<String> = enis.iter().map(|e| format!("{e}-all")).collect();
+    assert_eq!(names, want, "one combined stream per ENI");
+    // Events: every OK record once (ACCEPT from one flow log, REJECT from the other), and each
+    // status record from both; event time is the record's start.
+    let tail = ok(&vpcflow(&[
+        "logs",
+        "tail",
+        "/combined",
+        "--data",
+        path(&data),
+    ]));
+    let mut ok_lines = Vec::new();
+    let mut status = 0;
+    for l in tail.lines() {
+        let mut p = l.splitn(3, ' ');
+        let (time, _, msg) = (p.next().unwrap(), p.next(), p.next().unwrap());
+        let start: u64 = msg.split(' ').nth(8).unwrap().parse().unwrap();
+        assert_eq!(&time[..19], iso_seconds(start), "{l}");
+        if msg.ends_with(" OK") {
+            ok_lines.push(msg.to_owned());
+        } else {
+            status += 1;
+        }
+    }
+    ok_lines.sort();
+    let want_ok: Vec<String> = all.iter().filter(|l| l.ends_with(" OK")).cloned().collect();
+    assert_eq!(ok_lines, want_ok);
+    assert_eq!(
+        status,
+        2 * all.iter().filter(|l| !l.ends_with(" OK")).count()
+    );
+}
+
+fn iso_seconds(secs: u64) -> String {
+    let (y, mo, d, h, mi, s) = vpcflow_deliver::layout::civil(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
+}
+
+/// Config for the Firehose tests: one S3 flow log (600 s) and one Firehose flow log (60 s).
+fn firehose_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let config = format!(
+        "[[buckets]]\nname = \"crash\"\n\
+         [[delivery_streams]]\nname = \"to-siem\"\nbuffering_size_mb = 1\nbuffering_interval_seconds = 300\n\
+         destination = {{ type = \"http_endpoint\", url = \"{}\", access_key = \"k-123\" }}\n\
+         [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+         log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::crash/flows/\"\nlog_format = \"{FULL}\"\n\
+         [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+         max_aggregation_interval = 60\nlog_destination_type = \"kinesis-data-firehose\"\n\
+         log_destination = \"arn:aws:firehose:us-east-1:123456789012:deliverystream:to-siem\"\nlog_format = \"{FULL}\"\n{extra}",
+        Endpoint::url(port)
+    );
+    let cfg = dir.join("vpcflow.toml");
+    std::fs::write(&cfg, config).unwrap();
+    cfg
+}
+
+/// Records that reached the endpoint, each request counted once (Firehose's request id is
+/// stable across retries, and a repeated id must carry the same records); and the number of
+/// repeated requests.
+fn endpoint_lines(requests: &Mutex<Vec<Request>>) -> (Vec<String>, usize) {
+    let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut repeats = 0;
+    for r in requests.lock().unwrap().iter() {
+        assert_eq!(r.access_key.as_deref(), Some("k-123"));
+        if let Some(before) = by_id.get(&r.request_id) {
+            assert_eq!(
+                before, &r.records,
+                "request {} resent with other records",
+                r.request_id
+            );
+            repeats += 1;
+        } else {
+            by_id.insert(r.request_id.clone(), r.records.clone());
+        }
+    }
+    let mut lines: Vec<String> = by_id
+        .into_values()
+        .flatten()
+        .map(|l| {
+            l.strip_suffix('\n')
+                .expect("one record per line")
+                .to_owned()
+        })
+        .collect();
+    lines.sort();
+    (lines, repeats)
+}
+
+use firehose_endpoint::Request;
+
+fn simulate_cmd(cfg: &Path, data: &Path, duration: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+    c.args([
+        "simulate",
+        "--config",
+        path(cfg),
+        "--data",
+        path(data),
+        "--duration",
+        duration,
+        "--drain-timeout",
+        "120",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn killed_with_sigkill_and_restarted_delivers_every_record_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let _endpoint = Endpoint::start(port, &requests);
+    let cfg = firehose_config(dir.path(), port, "");
+    let data = dir.path().join("data");
+    let duration = "8h";
+    // Random kill points, reported so that a failure can be replayed by hand.
+    let mut seed = std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut kills = 0;
+    for round in 0..5 {
+        let mut child = simulate_cmd(&cfg, &data, duration).spawn().unwrap();
+        let after = Duration::from_millis(150 + next() % 1500);
+        std::thread::sleep(after);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        eprintln!("round {round}: killed after {after:?}: {status}");
+    }
+    assert!(
+        kills >= 3,
+        "at least three runs were killed mid-way ({kills})"
+    );
+    let out = simulate_cmd(&cfg, &data, duration).output().unwrap();
+    let report = ok(&out);
+    eprintln!("{report}");
+    let (header, all_600) = expected(FULL, 600, duration);
+    let (_, all_60) = expected(FULL, 60, duration);
+    // S3: 0 lost, 0 duplicated.
+    assert_eq!(object_lines(&data.join("s3/crash/flows"), &header), all_600);
+    // Firehose: 0 lost, 0 duplicated (a request resent after a kill keeps its id).
+    let (lines, repeats) = endpoint_lines(&requests);
+    eprintln!("firehose requests resent after a kill: {repeats}");
+    assert_eq!(lines.len(), all_60.len());
+    assert_eq!(lines, all_60);
+    assert!(
+        std::fs::read_dir(data.join("spool"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the spool is empty"
+    );
+}
+
+fn describe(data: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(&vpcflow(&[
+        "flow-logs",
+        "describe",
+        "--data",
+        path(data),
+    ])))
+    .unwrap()
+}
+
+fn firehose_status(data: &Path) -> Option<(String, Option<String>)> {
+    let d = describe(data);
+    d["FlowLogs"].as_array()?.iter().find_map(|f| {
+        (f["LogDestinationType"] == "kinesis-data-firehose").then(|| {
+            (
+                f["DeliverLogsStatus"].as_str().unwrap().to_owned(),
+                f["DeliverLogsErrorMessage"].as_str().map(str::to_owned),
+            )
+        })
+    })
+}
+
+#[test]
+fn an_endpoint_down_for_a_while_gets_everything_and_status_shows_failed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = firehose_config(dir.path(), port, "");
+    let data = dir.path().join("data");
+    let child = simulate_cmd(&cfg, &data, "1h").spawn().unwrap();
+    // Nothing listens: deliveries fail, and DescribeFlowLogs says so.
+    let mut seen = None;
+    for _ in 0..300 {
+        std::thread::sleep(Duration::from_millis(100));
+        if data.join("state.db").exists()
+            && let Some(s) = firehose_status(&data)
+            && s.0 == "FAILED"
+        {
+            seen = Some(s);
+            break;
+        }
+    }
+    let (status, message) = seen.expect("DeliverLogsStatus became FAILED");
+    assert_eq!(status, "FAILED");
+    assert_eq!(message.as_deref(), Some("Unknown error"));
+    std::thread::sleep(Duration::from_secs(1));
+    // The endpoint comes back.
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = Endpoint::start(port, &requests);
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+    drop(endpoint);
+    let (_, all_60) = expected(FULL, 60, "1h");
+    let (lines, _) = endpoint_lines(&requests);
+    assert_eq!(
+        lines, all_60,
+        "every record arrived after the endpoint came back"
+    );
+    assert_eq!(
+        firehose_status(&data).unwrap(),
+        ("SUCCESS".to_owned(), None)
+    );
+}
+
+#[test]
+fn a_full_spool_reports_loss_as_skipdata() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The smallest spool, and a stream that flushes at every 5-minute mark.
+    let cfg = firehose_config(dir.path(), port, "[spool]\nmax_bytes = 65536\n");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "buffering_interval_seconds = 300",
+        "buffering_interval_seconds = 0",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let data = dir.path().join("data");
+    // The endpoint is down for the whole run: the spool fills, and the run gives up waiting.
+    let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args([
+            "simulate",
+            "--config",
+            path(&cfg),
+            "--data",
+            path(&data),
+            "--duration",
+            "2h",
+            "--drain-timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let report = ok(&out);
+    assert!(
+        report.contains("records were replaced by SKIPDATA records"),
+        "{report}"
+    );
+    assert!(report.contains("deliveries are still failing"), "{report}");
+    // Next run, the endpoint is up: what waited in the spool goes out, SKIPDATA included.
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let _endpoint = Endpoint::start(port, &requests);
+    let report = ok(&simulate_cmd(&cfg, &data, "2h").output().unwrap());
+    assert!(report.contains("Nothing new to deliver"), "{report}");
+    let (lines, _) = endpoint_lines(&requests);
+    let (_, all_60) = expected(FULL, 60, "2h");
+    let skip: Vec<&String> = lines.iter().filter(|l| l.ends_with(" SKIPDATA")).collect();
+    assert!(!skip.is_empty(), "loss is reported");
+    assert!(lines.len() < all_60.len());
+    // Every record delivered is a real one or a SKIPDATA record; none is made up.
+    for l in &lines {
+        assert!(
+            l.ends_with(" SKIPDATA") || all_60.binary_search(l).is_ok(),
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn config_flow_logs_keep_their_ids_and_changes_recreate_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("vpcflow.toml");
+    let write = |traffic: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[buckets]]\nname = \"b-1\"\n[[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\n\
+                 traffic_type = \"{traffic}\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::b-1\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    let ids = || -> Vec<String> {
+        describe(&data)["FlowLogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["FlowLogId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    write("ALL");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        "5m",
+    ]));
+    let first = ids();
+    assert_eq!(first.len(), 1);
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        "10m",
+    ]));
+    assert_eq!(ids(), first, "the same entry is the same flow log");
+    // Flow logs cannot be modified: a changed entry is a new flow log, the old one is deleted.
+    write("REJECT");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        "5m",
+    ]));
+    let second = ids();
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first);
+    assert_eq!(describe(&data)["FlowLogs"][0]["TrafficType"], "REJECT");
+    // A refused entry stops the run with AWS's error, naming the entry.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+             log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::missing-bucket\"\n"
+        ),
+    )
+    .unwrap();
+    let out = vpcflow(&["simulate", "--config", path(&cfg), "--data", path(&data)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "flow_logs[0]: {VPC}: 400: LogDestination: missing-bucket does not exist."
+        )),
+        "{err}"
+    );
+    // A config with problems lists them all.
+    std::fs::write(
+        &cfg,
+        "[[delivery_streams]]\nname = \"s\"\nbuffering_size_mb = 0\ndestination = { type = \"http_endpoint\", url = \"ftp://x\" }\n\
+         [[log_groups]]\nname = \"/g\"\nretention_in_days = 2\n",
+    )
+    .unwrap();
+    let out = vpcflow(&["simulate", "--config", path(&cfg), "--data", path(&data)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    for want in [
+        "has 3 problem(s)",
+        "delivery_streams[0].buffering_size_mb: 0 is outside 1..=128",
+        "delivery_streams[0].destination.url: 'ftp://x' is not an http:// or https:// URL",
+        "log_groups[0].retention_in_days: 2 is not one of CloudWatch's values",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}
