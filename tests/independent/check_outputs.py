@@ -7,11 +7,17 @@
 * Text: DuckDB's CSV reader (space-delimited, header, '-' = NULL) reads `--to text` output and
   finds the same rows.
 * The shipped sample: aggregates from DuckDB over the original .log.gz equal those over our Parquet.
+* Delivery (`vpcflow simulate` into flow logs): every .log.gz object is gzip with the format's
+  header line first; every Parquet object has AWS's columns and types, gzip inside; DuckDB reads
+  the Hive-partitioned layout with its partition columns; text and Parquet objects of the same
+  records give the same aggregates; log-group segments are Parquet with the system columns.
 
 usage: check_outputs.py PATH/TO/vpcflow
 Prints one line per check and a closing "N passed, M failed" line; exits 1 on any failure.
 """
+import gzip
 import json
+import zlib
 import pathlib
 import subprocess
 import sys
@@ -89,6 +95,110 @@ with tempfile.TemporaryDirectory() as tmp:
     text_side = duckdb.sql(q.format(f"read_csv('{SAMPLE}', delim=' ', header=true, nullstr='-', columns={{{cols}}})")).fetchall()[0]
     ours = duckdb.sql(q.format(f"read_parquet('{out}')")).fetchall()[0]
     check("sample: aggregates over text.gz equal those over our Parquet", text_side == ours, f"{text_side} != {ours}")
+
+# Delivery: simulate into three flow logs (text.gz default layout, Parquet Hive per hour, and a
+# custom format as Parquet with a prefix) and a log group, then read what landed.
+DELIVERY = """
+[[buckets]]
+name = "txt"
+[[buckets]]
+name = "parq"
+[[flow_logs]]
+resource_type = "VPC"
+resource_ids = ["vpc-0a1b2c3d4e5f60718"]
+traffic_type = "ALL"
+log_destination_type = "s3"
+log_destination = "arn:aws:s3:::txt"
+[[flow_logs]]
+resource_type = "VPC"
+resource_ids = ["vpc-0a1b2c3d4e5f60718"]
+traffic_type = "ALL"
+log_destination_type = "s3"
+log_destination = "arn:aws:s3:::parq"
+destination_options = { file_format = "parquet", hive_compatible_partitions = true, per_hour_partition = true }
+[[flow_logs]]
+resource_type = "VPC"
+resource_ids = ["vpc-0a1b2c3d4e5f60718"]
+traffic_type = "REJECT"
+log_destination_type = "s3"
+log_destination = "arn:aws:s3:::parq/custom/"
+log_format = "${version} ${vpc-id} ${subnet-id} ${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${tcp-flags} ${flow-direction} ${traffic-path} ${log-status}"
+destination_options = { file_format = "parquet" }
+[[flow_logs]]
+resource_type = "VPC"
+resource_ids = ["vpc-0a1b2c3d4e5f60718"]
+traffic_type = "ALL"
+log_group_name = "/vpcflow/flow-logs"
+deliver_logs_permission_arn = "arn:aws:iam::123456789012:role/flow-logs"
+"""
+V2 = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status".split()
+
+with tempfile.TemporaryDirectory() as tmp:
+    tmp = pathlib.Path(tmp)
+    cfg = tmp / "vpcflow.toml"
+    cfg.write_text(DELIVERY)
+    data = tmp / "data"
+    vpcflow("simulate", "--config", str(cfg), "--data", str(data), "--duration", "2h")
+
+    txt = sorted((data / "s3/txt").rglob("*.log.gz"))
+    check("delivery: text objects were written", len(txt) >= 24, len(txt))
+    headers, members, lines = set(), 0, 0
+    for f in txt:
+        raw = f.read_bytes()
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # exactly one gzip member, nothing after
+        inflater.decompress(raw)
+        members += int(inflater.eof and not inflater.unused_data)
+        body = gzip.decompress(raw).decode()
+        first, *rest = body.splitlines()
+        headers.add(first)
+        lines += len(rest)
+        check(f"delivery: {f.name}: every line has 14 fields", all(len(l.split(" ")) == 14 for l in rest))
+        # The file name's time is the 5-minute bucket of every record's end.
+        stamp = f.name.split("_")[4]
+        bucket = int(__import__("datetime").datetime.strptime(stamp, "%Y%m%dT%H%MZ").replace(tzinfo=__import__("datetime").timezone.utc).timestamp())
+        ends = {int(l.split(" ")[11]) for l in rest}
+        check(f"delivery: {f.name}: records end in its 5 minutes", all(bucket <= e < bucket + 300 for e in ends), (stamp, min(ends), max(ends)))
+    check("delivery: every text object starts with the v2 header line", headers == {" ".join(V2)}, headers)
+    check("delivery: each text object is one gzip stream", members == len(txt), (members, len(txt)))
+
+    pqf = sorted((data / "s3/parq/AWSLogs").rglob("*.log.parquet"))
+    check("delivery: parquet objects were written", len(pqf) >= 24, len(pqf))
+    want_schema = [(FIELDS[f][0], ARROW[FIELDS[f][1]]) for f in V2]
+    for f in pqf:
+        pf = pq.ParquetFile(f)
+        got_schema = [(x.name, x.type) for x in pf.schema_arrow]
+        check(f"delivery: {f.name}: AWS's columns and types", got_schema == want_schema, got_schema)
+        meta = pf.metadata
+        codecs = {meta.row_group(g).column(c).compression for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+        check(f"delivery: {f.name}: gzip inside", codecs == {"GZIP"}, codecs)
+        rel = str(f.relative_to(data / "s3/parq"))
+        check(f"delivery: {f.name}: Hive key", rel.startswith("AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/month=01/day=15/hour="), rel)
+
+    hive = duckdb.sql(f"""SELECT "aws-account-id", "aws-service", "aws-region", year, month, day, hour, count(*) AS n
+                          FROM read_parquet('{data}/s3/parq/AWSLogs/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)
+                          GROUP BY ALL ORDER BY hour""").fetchall()
+    check("delivery: duckdb sees the Hive partition columns", [h[:7] for h in hive] == [("123456789012", "vpcflowlogs", "us-east-1", "2026", "01", "15", "14"), ("123456789012", "vpcflowlogs", "us-east-1", "2026", "01", "15", "15")], hive)
+    check("delivery: the Hive layout holds every record of the text layout", sum(h[7] for h in hive) == lines, (sum(h[7] for h in hive), lines))
+
+    q = "SELECT count(*), sum(bytes), sum(packets), count(DISTINCT srcaddr), count(*) FILTER (WHERE action = 'REJECT'), count(*) FILTER (WHERE log_status = 'NODATA') FROM {}"
+    cols = ", ".join(f"'{FIELDS[f][0]}': '{'BIGINT' if FIELDS[f][1] != 'STRING' else 'VARCHAR'}'" for f in V2)
+    text_side = duckdb.sql(q.format(f"read_csv('{data}/s3/txt/**/*.log.gz', delim=' ', header=true, nullstr='-', columns={{{cols}}})")).fetchall()[0]
+    pq_side = duckdb.sql(q.format(f"read_parquet('{data}/s3/parq/AWSLogs/**/*.parquet')")).fetchall()[0]
+    check("delivery: duckdb aggregates over text.gz objects equal those over Parquet objects", text_side == pq_side, f"{text_side} != {pq_side}")
+
+    custom = sorted((data / "s3/parq/custom").rglob("*.log.parquet"))
+    fmt = "version vpc-id subnet-id interface-id srcaddr dstaddr dstport protocol packets bytes start end action tcp-flags flow-direction traffic-path log-status".split()
+    got = [(x.name, x.type) for x in pq.ParquetFile(custom[0]).schema_arrow] if custom else []
+    check("delivery: a custom format's Parquet has exactly its columns", got == [(FIELDS[f][0], ARROW[FIELDS[f][1]]) for f in fmt], got)
+    rej = duckdb.sql(f"SELECT count(*) FILTER (WHERE action = 'REJECT'), count(*) FILTER (WHERE action = 'ACCEPT'), min(version) FROM read_parquet('{data}/s3/parq/custom/**/*.parquet')").fetchall()[0]
+    check("delivery: a REJECT flow log holds rejects only (version 5 for v5 fields)", rej[0] > 0 and rej[1] == 0 and rej[2] == 5, rej)
+
+    segs = sorted((data / "logs").rglob("*.parquet"))
+    seg = pq.read_table(segs[0]) if segs else None
+    names = seg.schema.names[:4] if seg is not None else []
+    check("delivery: log segments are Parquet with @timestamp @ingestionTime @logStream @message", names == ["@timestamp", "@ingestionTime", "@logStream", "@message"], names)
+    events = duckdb.sql(f"SELECT count(*), count(*) FILTER (WHERE \"@timestamp\" = start * 1000), count(*) FILTER (WHERE \"@logStream\" = interface_id || '-all') FROM read_parquet('{data}/logs/**/*.parquet')").fetchall()[0]
+    check("delivery: one event per record, timestamp = start, stream = <eni>-all", events[0] == lines and events[1] == lines and events[2] == lines, (events, lines))
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
