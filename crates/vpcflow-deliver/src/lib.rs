@@ -6,18 +6,31 @@
 //! [`deliver::Worker`]. Control: [`api`] validates, [`state::State`] stores (`DATA/state.db`).
 //! Layout rules live in [`layout`] only.
 
+//!
+//! Without the default `runtime` feature only the pure part builds: [`api`], [`config`] and
+//! [`layout`].
+
 pub mod api;
 pub mod config;
+#[cfg(feature = "runtime")]
 pub mod deliver;
+#[cfg(feature = "runtime")]
 pub mod fanout;
 pub mod layout;
+#[cfg(feature = "runtime")]
 pub mod logstore;
+#[cfg(feature = "runtime")]
 pub mod pipeline;
+#[cfg(feature = "runtime")]
 pub mod spool;
+#[cfg(feature = "runtime")]
 pub mod state;
 
 pub use api::{ApiError, CreateFlowLogs, ERROR_CODES, ErrorKind, FlowLog};
 pub use config::DeliveryConfig;
+#[cfg(feature = "runtime")]
 pub use fanout::Plan;
+#[cfg(feature = "runtime")]
 pub use pipeline::{Pipeline, PipelineOptions};
+#[cfg(feature = "runtime")]
 pub use state::State;

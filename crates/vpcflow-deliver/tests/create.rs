@@ -261,3 +261,68 @@ fn every_error_kind_has_one_registry_row() {
         );
     }
 }
+
+mod arns {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any destination a flow log holds prints as an ARN that parses back to it.
+        #[test]
+        fn destination_arns_round_trip(
+            bucket in "[a-z0-9][a-z0-9.-]{1,20}[a-z0-9]",
+            prefix in proptest::collection::vec("[A-Za-z0-9_-]{1,8}", 0..3),
+            group in "[A-Za-z0-9_/#.-]{1,40}",
+            stream in "[A-Za-z0-9_.-]{1,30}",
+            kind in 0..3u8,
+        ) {
+            let prefix = prefix.join("/");
+            prop_assume!(!prefix.split('/').any(|p| p == "AWSLogs"));
+            let dest = match kind {
+                0 => format!("log_destination = \"arn:aws:logs:us-east-1:123456789012:log-group:{group}\"\n{ROLE}"),
+                1 => format!(
+                    "log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::{bucket}{}\"",
+                    if prefix.is_empty() { String::new() } else { format!("/{prefix}/") }
+                ),
+                _ => format!(
+                    "log_destination_type = \"kinesis-data-firehose\"\n\
+                     log_destination = \"arn:aws:firehose:us-east-1:123456789012:deliverystream:{stream}\""
+                ),
+            };
+            let req = request(&format!(
+                "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n{dest}"
+            ));
+            let net = net();
+            let mut n = 0;
+            let mut next = || { n += 1; format!("{n:017x}") };
+            let created = api::create_flow_logs(&req, &mut Context {
+                network: &net,
+                existing: &[],
+                buckets: std::slice::from_ref(&bucket),
+                delivery_streams: std::slice::from_ref(&stream),
+                now_ms: 0,
+                next_id: &mut next,
+            }).unwrap();
+            let f = &created.flow_logs[0];
+            let arn = f.destination.arn(&f.region, &f.account_id);
+            let again = request(&format!(
+                "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+                 log_destination_type = \"{}\"\nlog_destination = \"{arn}\"\n{ROLE}",
+                f.destination.type_name()
+            ));
+            let mut m = 0;
+            let mut next = || { m += 1; format!("{m:017x}") };
+            let back = api::create_flow_logs(&again, &mut Context {
+                network: &net,
+                existing: &[],
+                buckets: std::slice::from_ref(&bucket),
+                delivery_streams: std::slice::from_ref(&stream),
+                now_ms: 0,
+                next_id: &mut next,
+            }).unwrap();
+            prop_assert_eq!(&back.flow_logs[0].destination, &f.destination);
+        }
+    }
+}
