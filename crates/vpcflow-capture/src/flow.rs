@@ -144,6 +144,35 @@ type Table = IndexMap<FlowKey, FlowAcc, FxBuildHasher>;
 /// then its SKIPDATA/NODATA records as (ENI, start, end, status).
 type Closed = (Table, Vec<(usize, u64, u64, LogStatus)>);
 
+/// A record not yet built: a closed flow or an ENI's status for an interval, as the table held
+/// it (about 100 bytes, where a `FlowRecord` is about 1 KB). [`RecordBuilder`] builds it, on
+/// whatever thread consumes records, so the thread that runs the engine does not.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord(Raw);
+
+#[derive(Debug, Clone, Copy)]
+enum Raw {
+    Flow(FlowKey, FlowAcc),
+    Status(usize, u64, u64, LogStatus),
+}
+
+impl RawRecord {
+    /// The ENI (index in the network) the record belongs to.
+    pub fn eni(&self) -> usize {
+        match self.0 {
+            Raw::Flow(k, _) => k.eni as usize,
+            Raw::Status(eni, ..) => eni,
+        }
+    }
+}
+
+/// Turns [`RawRecord`]s into `FlowRecord`s: the ENI's fields and AWS's address-reporting rules
+/// need the network, nothing else.
+#[derive(Clone)]
+pub struct RecordBuilder {
+    net: Arc<Network>,
+}
+
 /// Counters for what the engine did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -318,17 +347,27 @@ impl FlowEngine {
 
     /// Like [`FlowEngine::drain`], with each record's ENI index (for fan-out by ENI).
     pub fn drain_with_eni(&mut self) -> impl Iterator<Item = (usize, FlowRecord)> + '_ {
+        let builder = self.builder();
+        self.drain_raw().map(move |r| (r.eni(), builder.build(&r)))
+    }
+
+    /// The records of the intervals closed so far, unbuilt (see [`RawRecord`]).
+    pub fn drain_raw(&mut self) -> impl Iterator<Item = RawRecord> + use<> {
         let closed = std::mem::take(&mut self.closed);
-        let this = &*self;
-        closed.into_iter().flat_map(move |(flows, status)| {
-            let flows = flows
-                .into_iter()
-                .map(move |(k, a)| (k.eni as usize, this.record(&k, &a)));
+        closed.into_iter().flat_map(|(flows, status)| {
+            let flows = flows.into_iter().map(|(k, a)| RawRecord(Raw::Flow(k, a)));
             let status = status
                 .into_iter()
-                .map(move |(eni, start, end, st)| (eni, this.status_record(eni, start, end, st)));
+                .map(|(eni, start, end, st)| RawRecord(Raw::Status(eni, start, end, st)));
             flows.chain(status)
         })
+    }
+
+    /// A builder for this engine's raw records.
+    pub fn builder(&self) -> RecordBuilder {
+        RecordBuilder {
+            net: Arc::clone(&self.net),
+        }
     }
 
     /// End (µs) of the last interval closed: every record of time before it has been emitted.
@@ -366,6 +405,21 @@ impl FlowEngine {
         self.stats.records += (flows.len() + status.len()) as u64;
         self.closed.push((flows, status));
         self.closed_until = Some(end);
+    }
+}
+
+impl RecordBuilder {
+    /// A builder for records of `net`'s ENIs.
+    pub fn new(net: Arc<Network>) -> RecordBuilder {
+        RecordBuilder { net }
+    }
+
+    /// Builds a record.
+    pub fn build(&self, raw: &RawRecord) -> FlowRecord {
+        match raw.0 {
+            Raw::Flow(k, a) => self.record(&k, &a),
+            Raw::Status(eni, start, end, st) => self.status_record(eni, start, end, st),
+        }
     }
 
     /// The ENI-level fields every record of an ENI carries.

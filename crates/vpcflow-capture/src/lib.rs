@@ -18,6 +18,6 @@ pub mod pcap;
 pub mod scenario;
 pub mod sim;
 
-pub use flow::{EngineConfig, FlowEngine, Observation};
+pub use flow::{EngineConfig, FlowEngine, Observation, RawRecord, RecordBuilder};
 pub use scenario::Scenario;
 pub use sim::{Emit, SimConfig, Simulator};

@@ -23,7 +23,7 @@ use vpcflow_net::network::RouteTarget;
 use vpcflow_net::{FiveTuple, Network, Packet};
 use vpcflow_record::{Action, FlowDirection, FlowRecord};
 
-use crate::flow::{FlowEngine, Observation};
+use crate::flow::{FlowEngine, Observation, RawRecord};
 use crate::scenario::{Endpoint, Proto, Resolved, ResolvedTraffic};
 
 const MS: u64 = 1_000;
@@ -179,19 +179,19 @@ struct Nat {
     next_port: u16,
 }
 
+/// Most records in one [`Emit::Records`].
+pub const EMIT_CHUNK: usize = 4096;
+
 /// What [`Simulator::run_tagged`] hands out.
-// Records move through by value; boxing them would cost an allocation per record.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Emit {
-    /// A record of engine `engine`, for ENI `eni`.
-    Record {
+    /// Records of engine `engine` whose intervals closed, unbuilt: the consumer builds them
+    /// (with the engine's [`crate::RecordBuilder`]) on its own thread.
+    Records {
         /// Index of the engine (as given to [`Simulator::with_engines`]).
         engine: usize,
-        /// ENI index in the network.
-        eni: usize,
-        /// The record.
-        record: FlowRecord,
+        /// The records.
+        records: Vec<RawRecord>,
     },
     /// Every engine has emitted all its records of time before `until` (µs).
     Closed {
@@ -416,9 +416,11 @@ impl Simulator {
 
     /// Runs to the end, handing every record to `out` as its interval closes.
     pub fn run(&mut self, out: &mut dyn FnMut(FlowRecord)) {
-        self.run_tagged(&mut |e| {
-            if let Emit::Record { record, .. } = e {
-                out(record);
+        self.run_with(&mut |sim| {
+            for e in std::iter::once(&mut sim.engine).chain(&mut sim.others) {
+                for r in e.drain() {
+                    out(r);
+                }
             }
         });
     }
@@ -428,17 +430,28 @@ impl Simulator {
         std::iter::once(&self.engine).chain(&self.others)
     }
 
-    fn drain_all(&mut self, out: &mut dyn FnMut(Emit)) {
+    /// Hands out what the engines closed: records in vectors of at most [`EMIT_CHUNK`], then
+    /// the new `closed_until` if it moved.
+    fn drain_tagged(&mut self, out: &mut dyn FnMut(Emit)) {
         for (engine, e) in std::iter::once(&mut self.engine)
             .chain(&mut self.others)
             .enumerate()
         {
-            for (eni, record) in e.drain_with_eni() {
-                out(Emit::Record {
-                    engine,
-                    eni,
-                    record,
-                });
+            let mut records = Vec::new();
+            for r in e.drain_raw() {
+                if records.capacity() == 0 {
+                    records.reserve_exact(EMIT_CHUNK);
+                }
+                records.push(r);
+                if records.len() == EMIT_CHUNK {
+                    out(Emit::Records {
+                        engine,
+                        records: std::mem::take(&mut records),
+                    });
+                }
+            }
+            if !records.is_empty() {
+                out(Emit::Records { engine, records });
             }
         }
         let after = self.closed_until();
@@ -458,6 +471,12 @@ impl Simulator {
     /// Runs to the end, handing every record (with its engine and ENI) to `out` as its interval
     /// closes, and saying when every engine has closed its intervals up to a time.
     pub fn run_tagged(&mut self, out: &mut dyn FnMut(Emit)) {
+        self.run_with(&mut |sim| sim.drain_tagged(out));
+        out(Emit::Closed { until: self.end_us });
+    }
+
+    /// The event loop; `drain` takes what the engines closed after each event and at the end.
+    fn run_with(&mut self, drain: &mut dyn FnMut(&mut Simulator)) {
         while let Some(Reverse((ts, _, ev))) = self.heap.pop() {
             if ts >= self.end_us {
                 break;
@@ -472,14 +491,13 @@ impl Simulator {
                 }
                 Event::Send(id, key) => self.step(id, key.step(), ts),
             }
-            self.drain_all(out);
+            drain(self);
         }
         self.engine.close(self.end_us);
         for e in &mut self.others {
             e.close(self.end_us);
         }
-        self.drain_all(out);
-        out(Emit::Closed { until: self.end_us });
+        drain(self);
     }
 
     fn size(&mut self, id: usize) -> u32 {

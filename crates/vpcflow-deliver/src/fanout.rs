@@ -16,6 +16,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use vpcflow_capture::{RawRecord, RecordBuilder};
 use vpcflow_net::Network;
 use vpcflow_record::arrow_array::builder::{Int64Builder, StringBuilder};
 use vpcflow_record::arrow_array::{ArrayRef, RecordBatch};
@@ -129,20 +130,24 @@ pub fn sink_of(f: &FlowLog) -> String {
     }
 }
 
-/// One record on its way from an engine to the encoder.
-pub struct Pending {
-    /// Engine index.
-    pub engine: usize,
-    /// ENI index.
-    pub eni: usize,
-    /// The record.
-    pub record: FlowRecord,
-}
-
 /// What the producer sends the encoder.
 pub enum Msg {
-    /// Records, in emission order.
-    Records(Vec<Pending>),
+    /// Records of one engine, with their ENI indexes, in emission order. Records travel in
+    /// vectors, never one by one: a record is about 1 KB, and moving it costs.
+    Records {
+        /// Engine index.
+        engine: usize,
+        /// (ENI index, record).
+        records: Vec<(usize, FlowRecord)>,
+    },
+    /// Records of one engine not built yet (about 100 bytes each): the encoder builds them, so
+    /// that the thread running the engines only aggregates.
+    Raw {
+        /// Engine index.
+        engine: usize,
+        /// The records.
+        records: Vec<RawRecord>,
+    },
     /// Every engine has emitted its records before `until` (s, a 5-minute mark); `last` ends
     /// the run (everything is flushed).
     Commit {
@@ -154,41 +159,42 @@ pub enum Msg {
 }
 
 /// The producer's side: batches records and turns engine progress into commit marks.
+#[derive(Default)]
 pub struct Router {
-    chunk: Vec<Pending>,
+    chunk: Vec<(usize, FlowRecord)>,
+    engine: usize,
     last_commit: u64,
 }
 
 /// Commit marks are 5-minute marks, the S3 file period.
 const COMMIT_SECS: u64 = layout::FILE_BUCKET_SECS;
-/// Records per message to the encoder.
+/// Records per message to the encoder when they come one at a time.
 const CHUNK: usize = 4096;
 
-impl Default for Router {
-    fn default() -> Router {
-        Router {
-            chunk: Vec::with_capacity(CHUNK),
-            last_commit: 0,
-        }
-    }
-}
-
 impl Router {
-    /// Takes a record; returns a chunk to send when one is full.
+    /// Takes one record; returns a message to send when a chunk is complete.
     pub fn push(&mut self, engine: usize, eni: usize, record: FlowRecord) -> Option<Msg> {
-        self.chunk.push(Pending {
-            engine,
-            eni,
-            record,
-        });
-        (self.chunk.len() >= CHUNK).then(|| self.take())
+        let flushed = (engine != self.engine && !self.chunk.is_empty()).then(|| self.take());
+        self.engine = engine;
+        self.chunk.push((eni, record));
+        flushed.or_else(|| (self.chunk.len() >= CHUNK).then(|| self.take()))
+    }
+
+    /// Takes a batch of one engine's unbuilt records: the messages to send.
+    pub fn batch(&mut self, engine: usize, records: Vec<RawRecord>) -> Vec<Msg> {
+        let mut out = Vec::with_capacity(2);
+        if !self.chunk.is_empty() {
+            out.push(self.take());
+        }
+        out.push(Msg::Raw { engine, records });
+        out
     }
 
     fn take(&mut self) -> Msg {
-        Msg::Records(std::mem::replace(
-            &mut self.chunk,
-            Vec::with_capacity(CHUNK),
-        ))
+        Msg::Records {
+            engine: self.engine,
+            records: std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK)),
+        }
     }
 
     /// Every engine has emitted its records before `until_us`: the messages that commit the
@@ -229,6 +235,7 @@ impl Router {
 /// the stream's buffering hints at commit marks.
 pub struct Encoder {
     plan: Arc<Plan>,
+    builder: RecordBuilder,
     run: Option<String>,
     checkpoints: BTreeMap<String, u64>,
     /// Per sub: the checkpoint of its sink (S3 and log groups: buckets before it are done).
@@ -255,9 +262,52 @@ struct Acc {
 }
 
 enum AccBody {
-    Text(Box<(flate2::write::GzEncoder<Vec<u8>>, String)>),
+    Text(Box<TextAcc>),
     Parquet(Box<ParquetAcc>),
     Log(Box<LogAcc>),
+}
+
+/// A text object: lines are formatted here and compressed on a thread of the object's own, so
+/// that gzip (the larger half of the work) runs beside formatting instead of after it.
+struct TextAcc {
+    buf: String,
+    tx: std::sync::mpsc::SyncSender<String>,
+    gzip: std::thread::JoinHandle<Vec<u8>>,
+}
+
+/// Bytes of text handed to the compressor at a time.
+const TEXT_BLOCK: usize = 256 * 1024;
+
+impl TextAcc {
+    fn new(header: String) -> TextAcc {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(4);
+        let gzip = std::thread::Builder::new()
+            .name("vpcflow-gzip".into())
+            .spawn(move || {
+                let mut gz = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(1 << 20),
+                    flate2::Compression::new(4),
+                );
+                for block in rx {
+                    gz.write_all(block.as_bytes()).expect("writing to memory");
+                }
+                gz.finish().expect("writing to memory")
+            })
+            .expect("spawning a thread");
+        TextAcc {
+            buf: header,
+            tx,
+            gzip,
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        let TextAcc { buf, tx, gzip } = self;
+        // A send fails only if the compressor died; join then reports its panic.
+        let _ = tx.send(buf);
+        drop(tx);
+        gzip.join().expect("the gzip thread does not panic")
+    }
 }
 
 struct ParquetAcc {
@@ -315,6 +365,7 @@ impl Encoder {
             })
             .collect();
         Encoder {
+            builder: RecordBuilder::new(Arc::clone(&plan.net)),
             plan,
             run,
             checkpoints,
@@ -334,41 +385,51 @@ impl Encoder {
     /// Takes a message; a commit returns its entries.
     pub fn handle(&mut self, msg: Msg) -> Option<Encoded> {
         match msg {
-            Msg::Records(chunk) => {
-                self.add(chunk);
+            Msg::Records {
+                engine,
+                mut records,
+            } => {
+                self.full = (self.spool_full)();
+                for (eni, rec) in &mut records {
+                    self.add(engine, *eni, rec);
+                }
+                None
+            }
+            Msg::Raw { engine, records } => {
+                self.full = (self.spool_full)();
+                for raw in &records {
+                    let mut rec = self.builder.build(raw);
+                    self.add(engine, raw.eni(), &mut rec);
+                }
                 None
             }
             Msg::Commit { until, last } => Some(self.commit(until, last)),
         }
     }
 
-    /// Routes records to their flow logs' accumulators.
-    pub fn add(&mut self, chunk: Vec<Pending>) {
+    /// Routes one record of engine `engine` for ENI `eni` to its flow logs' accumulators.
+    fn add(&mut self, engine: usize, eni: usize, rec: &mut FlowRecord) {
         let plan = Arc::clone(&self.plan);
-        // Checked once per chunk: the spool drains in the background.
-        self.full = (self.spool_full)();
-        for mut p in chunk {
-            for (i, sub) in plan.subs.iter().enumerate() {
-                if p.engine != sub.engine
-                    || !sub.members[p.eni]
-                    || !matches!(
-                        (sub.flow_log.traffic_type, p.record.action),
-                        (TrafficType::All, _)
-                            | (_, None)
-                            | (TrafficType::Accept, Some(Action::Accept))
-                            | (TrafficType::Reject, Some(Action::Reject))
-                    )
-                {
-                    continue;
-                }
-                p.record.version = Some(sub.format.version());
-                self.route(i, sub, &p, plan.intervals[sub.engine]);
+        let iv = plan.intervals[engine];
+        for (i, sub) in plan.subs.iter().enumerate() {
+            if sub.engine != engine
+                || !sub.members[eni]
+                || !matches!(
+                    (sub.flow_log.traffic_type, rec.action),
+                    (TrafficType::All, _)
+                        | (_, None)
+                        | (TrafficType::Accept, Some(Action::Accept))
+                        | (TrafficType::Reject, Some(Action::Reject))
+                )
+            {
+                continue;
             }
+            rec.version = Some(sub.format.version());
+            self.route(i, sub, eni, rec, iv);
         }
     }
 
-    fn route(&mut self, i: usize, sub: &Subscription, p: &Pending, iv: u64) {
-        let rec = &p.record;
+    fn route(&mut self, i: usize, sub: &Subscription, eni: usize, rec: &FlowRecord, iv: u64) {
         if let Destination::Firehose { stream } = &sub.flow_log.destination {
             // A record belongs to the window of the next commit; a stream whose checkpoint
             // covers that window has it already.
@@ -386,7 +447,7 @@ impl Encoder {
                 self.overflowed += 1;
                 let start = rec.start.map_or(0, |c| c.0);
                 let start = start - start % iv;
-                if !self.skipped.insert((i, p.eni, start)) {
+                if !self.skipped.insert((i, eni, start)) {
                     return;
                 }
                 skip = FlowRecord {
@@ -423,7 +484,7 @@ impl Encoder {
             self.overflowed += 1;
             let start = rec.start.map_or(0, |c| c.0);
             let start = start - start % iv;
-            if self.skipped.insert((i, p.eni, start)) {
+            if self.skipped.insert((i, eni, start)) {
                 let mut skip = skipdata(rec, start, iv);
                 skip.version = rec.version;
                 let bucket = layout::file_bucket(start + iv);
@@ -567,10 +628,7 @@ impl Acc {
                 FileFormat::PlainText => {
                     let mut line = sub.format.header();
                     line.push('\n');
-                    AccBody::Text(Box::new((
-                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(4)),
-                        line,
-                    )))
+                    AccBody::Text(Box::new(TextAcc::new(line)))
                 }
                 FileFormat::Parquet => AccBody::Parquet(Box::new(ParquetAcc {
                     writer: vpcflow_record::parquet::writer(Vec::new(), &sub.format)
@@ -593,12 +651,12 @@ impl Acc {
         self.records += 1;
         match &mut self.body {
             AccBody::Text(t) => {
-                let (gz, buf) = &mut **t;
-                text::encode_into(format, rec, buf);
-                buf.push('\n');
-                if buf.len() >= 1 << 16 {
-                    gz.write_all(buf.as_bytes()).expect("writing to memory");
-                    buf.clear();
+                text::encode_into(format, rec, &mut t.buf);
+                t.buf.push('\n');
+                if t.buf.len() >= TEXT_BLOCK {
+                    let block =
+                        std::mem::replace(&mut t.buf, String::with_capacity(TEXT_BLOCK + 1024));
+                    let _ = t.tx.send(block);
                 }
             }
             AccBody::Parquet(p) => {
@@ -636,11 +694,7 @@ impl Acc {
 impl AccBody {
     fn finish(self) -> Vec<u8> {
         match self {
-            AccBody::Text(t) => {
-                let (mut gz, buf) = *t;
-                gz.write_all(buf.as_bytes()).expect("writing to memory");
-                gz.finish().expect("writing to memory")
-            }
+            AccBody::Text(t) => t.finish(),
             AccBody::Parquet(mut p) => {
                 if !p.batch.is_empty() {
                     p.writer

@@ -113,8 +113,11 @@ impl Pipeline {
         encoder.spool_full = Box::new(move || probe.used_bytes() > max);
         let progress = Arc::new(Progress::default());
         let shared = Arc::clone(&progress);
-        // Two windows in flight: the source runs ahead while one is encoded, and no further.
-        let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = sync_channel(4);
+        // Engines hand out an interval's records in one burst when it closes. The queue holds a
+        // whole burst (64 × 4096 unbuilt records, ~25 MB) so that the source goes back to work
+        // while the encoder builds and encodes them, instead of waiting on each chunk; beyond
+        // that the source waits (bounded memory).
+        let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = sync_channel(64);
         let run_key = options.run_key;
         let committer = std::thread::Builder::new()
             .name("vpcflow-commit".into())
@@ -158,6 +161,18 @@ impl Pipeline {
         record: FlowRecord,
     ) -> Result<(), PipelineError> {
         if let Some(m) = self.router.push(engine, eni, record) {
+            self.send(m)?;
+        }
+        Ok(())
+    }
+
+    /// Takes a batch of engine `engine`'s records, unbuilt.
+    pub fn push_batch(
+        &mut self,
+        engine: usize,
+        records: Vec<vpcflow_capture::RawRecord>,
+    ) -> Result<(), PipelineError> {
+        for m in self.router.batch(engine, records) {
             self.send(m)?;
         }
         Ok(())

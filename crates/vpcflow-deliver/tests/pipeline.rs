@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use vpcflow_deliver::api::{CreateFlowLogs, ErrorKind};
 use vpcflow_deliver::config::DeliveryConfig;
-use vpcflow_deliver::fanout::{Encoder, Msg, Pending, Plan};
+use vpcflow_deliver::fanout::{Encoder, Msg, Plan};
 use vpcflow_deliver::spool::{Entry, Target};
 use vpcflow_deliver::state::{RequestError, State};
 use vpcflow_net::Network;
@@ -142,12 +142,11 @@ fn scope_follows_the_resource_including_enis_added_later() {
 }
 
 /// A record of ENI index `eni` of the three-tier network.
-fn rec(net: &Network, eni: usize, start: u64, action: Action, port: u16) -> Pending {
+fn rec(net: &Network, eni: usize, start: u64, action: Action, port: u16) -> (usize, FlowRecord) {
     let e = &net.enis[eni];
-    Pending {
-        engine: 0,
+    (
         eni,
-        record: FlowRecord {
+        FlowRecord {
             account_id: Some(e.owner.as_str().into()),
             interface_id: Some(e.id.as_str().into()),
             srcaddr: Some("198.51.100.7".parse().unwrap()),
@@ -163,7 +162,7 @@ fn rec(net: &Network, eni: usize, start: u64, action: Action, port: u16) -> Pend
             log_status: Some(LogStatus::Ok),
             ..FlowRecord::default()
         },
-    }
+    )
 }
 
 /// Three 5-minute marks of records on two ENIs, as the router would send them.
@@ -186,7 +185,10 @@ fn messages(net: &Network) -> Vec<Msg> {
                 443 + i,
             ));
         }
-        out.push(Msg::Records(chunk));
+        out.push(Msg::Records {
+            engine: 0,
+            records: chunk,
+        });
         out.push(Msg::Commit {
             until: base + 300,
             last: k == 2,
@@ -221,7 +223,7 @@ fn run(encoder: &mut Encoder, msgs: Vec<Msg>) -> (Vec<Entry>, Checkpoints) {
     for m in msgs {
         let mark = match &m {
             Msg::Commit { until, .. } => Some(*until),
-            Msg::Records(_) => None,
+            Msg::Records { .. } | Msg::Raw { .. } => None,
         };
         if let Some(e) = encoder.handle(m) {
             entries.extend(e.entries);

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use vpcflow_deliver::api::CreateFlowLogs;
 use vpcflow_deliver::config::DeliveryConfig;
 use vpcflow_deliver::deliver::{Clock, Destinations, Worker, backoff_ms};
-use vpcflow_deliver::fanout::{Encoder, Msg, Pending, Plan};
+use vpcflow_deliver::fanout::{Encoder, Msg, Plan};
 use vpcflow_deliver::spool::Spool;
 use vpcflow_deliver::state::State;
 use vpcflow_record::{Action, Count, FlowRecord, LogStatus};
@@ -53,12 +53,11 @@ fn setup(data: &Path, config_text: &str, flow_log: &str) -> (Arc<Plan>, Delivery
     (plan, config)
 }
 
-fn record(plan: &Plan, start: u64) -> Pending {
+fn record(plan: &Plan, start: u64) -> (usize, FlowRecord) {
     let e = &plan.net.enis[0];
-    Pending {
-        engine: 0,
-        eni: 0,
-        record: FlowRecord {
+    (
+        0,
+        FlowRecord {
             account_id: Some(e.owner.as_str().into()),
             interface_id: Some(e.id.as_str().into()),
             start: Some(Count(start)),
@@ -67,14 +66,17 @@ fn record(plan: &Plan, start: u64) -> Pending {
             log_status: Some(LogStatus::Ok),
             ..FlowRecord::default()
         },
-    }
+    )
 }
 
 /// Encodes records at the given starts (one commit each) into the spool and publishes them.
 fn spool_records(plan: &Arc<Plan>, spool: &Spool, starts: &[u64]) {
     let mut enc = Encoder::new(Arc::clone(plan), None, BTreeMap::new());
     for (i, &s) in starts.iter().enumerate() {
-        enc.handle(Msg::Records(vec![record(plan, s)]));
+        enc.handle(Msg::Records {
+            engine: 0,
+            records: vec![record(plan, s)],
+        });
         let e = enc
             .handle(Msg::Commit {
                 until: s - s % 300 + 300,

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
-use std::fmt::Write as _;
 
 use crate::format::LogFormat;
 use crate::registry::{FieldId, FlowRecord};
@@ -121,6 +120,8 @@ pub struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     rows: usize,
+    /// Where addresses are written before they are appended.
+    scratch: String,
 }
 
 impl BatchBuilder {
@@ -142,6 +143,7 @@ impl BatchBuilder {
             schema: schema(format),
             columns,
             rows: 0,
+            scratch: String::with_capacity(48),
         }
     }
 
@@ -162,15 +164,17 @@ impl BatchBuilder {
 
     /// Appends one record (its format fields; others are ignored).
     pub fn append(&mut self, rec: &FlowRecord) {
+        let scratch = &mut self.scratch;
         for (&field, col) in self.format.fields().iter().zip(&mut self.columns) {
             let value = rec.get(field);
             match (col, value) {
                 (ColumnBuilder::Int32(b), Some(Scalar::Int(v))) => b.append_value(v as i32),
                 (ColumnBuilder::Int64(b), Some(Scalar::Int(v))) => b.append_value(v),
-                (ColumnBuilder::Utf8(b), Some(Scalar::Text(d))) => {
-                    // StringBuilder is a fmt::Write: the text goes straight into its buffer.
-                    let _ = write!(b, "{d}");
-                    b.append_value("");
+                (ColumnBuilder::Utf8(b), Some(Scalar::Str(s))) => b.append_value(s),
+                (ColumnBuilder::Utf8(b), Some(v @ Scalar::Addr(_))) => {
+                    scratch.clear();
+                    v.push_text(scratch);
+                    b.append_value(scratch.as_str());
                 }
                 (ColumnBuilder::Int32(b), _) => b.append_null(),
                 (ColumnBuilder::Int64(b), _) => b.append_null(),

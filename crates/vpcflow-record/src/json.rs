@@ -78,9 +78,10 @@ pub fn encode_into(format: &LogFormat, rec: &FlowRecord, out: &mut String) {
         match rec.get(field) {
             None => out.push_str("null"),
             Some(Scalar::Int(v)) => out.push_str(buf.format(v)),
-            Some(Scalar::Text(d)) => {
+            Some(Scalar::Str(s)) => push_json_string(out, s),
+            Some(v @ Scalar::Addr(_)) => {
                 text.clear();
-                let _ = write!(text, "{d}");
+                v.push_text(&mut text);
                 push_json_string(out, &text);
             }
         }

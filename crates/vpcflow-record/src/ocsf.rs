@@ -36,7 +36,7 @@ fn boundary(path: u8) -> (u8, &'static str) {
 fn text(rec: &FlowRecord, id: FieldId) -> Option<Value> {
     rec.get(id).map(|s| match s {
         Scalar::Int(v) => Value::from(v),
-        Scalar::Text(d) => Value::String(d.to_string()),
+        text => Value::String(text.to_string()),
     })
 }
 

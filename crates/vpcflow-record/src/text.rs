@@ -6,8 +6,6 @@
 //! (CRLF files) is tolerated. Doubled spaces are an error rather than silently collapsed:
 //! AWS writes single spaces, and a collapsed line could shift every later field.
 
-use std::fmt::Write as _;
-
 use crate::format::LogFormat;
 use crate::registry::{FieldId, FlowRecord};
 use crate::value::{Scalar, ValueError};
@@ -111,10 +109,7 @@ pub fn encode_into(format: &LogFormat, rec: &FlowRecord, out: &mut String) {
         match rec.get(field) {
             None => out.push('-'),
             Some(Scalar::Int(v)) => out.push_str(buf.format(v)),
-            Some(Scalar::Text(d)) => {
-                // Writing to a String cannot fail.
-                let _ = write!(out, "{d}");
-            }
+            Some(v) => v.push_text(out),
         }
     }
 }

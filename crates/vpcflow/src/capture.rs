@@ -150,9 +150,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
                 &mut stats_i,
             )
             .with_context(|| name.to_string())?;
-            for (eni, r) in engine.drain_with_eni() {
-                run.push(i, eni, r);
-            }
+            run.push_batch(i, engine.drain_raw().collect());
             if prepared.plan.intervals.len() == 1
                 && let Some(t) = engine.closed_until()
             {
@@ -160,9 +158,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
             }
         }
         engine.finish();
-        for (eni, r) in engine.drain_with_eni() {
-            run.push(i, eni, r);
-        }
+        run.push_batch(i, engine.drain_raw().collect());
         end_us = end_us.max(engine.closed_until().unwrap_or(0));
         if i == 0 {
             packets = packets_i;

@@ -280,6 +280,15 @@ impl Run {
         }
     }
 
+    /// A batch of engine `engine`'s records, unbuilt.
+    pub(crate) fn push_batch(&mut self, engine: usize, records: Vec<vpcflow_capture::RawRecord>) {
+        if self.error.is_none()
+            && let Err(e) = self.pipeline.push_batch(engine, records)
+        {
+            self.error = Some(e);
+        }
+    }
+
     /// Every engine has emitted its records before `until_us`.
     pub(crate) fn closed(&mut self, until_us: u64) {
         if self.error.is_none()

@@ -330,11 +330,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     let t0 = vpcflow_deliver::deliver::Clock::now_ms(&clock);
     let progress = Arc::clone(&run.progress);
     sim.run_tagged(&mut |e| match e {
-        Emit::Record {
-            engine,
-            eni,
-            record,
-        } => run.push(engine, eni, record),
+        Emit::Records { engine, records } => run.push_batch(engine, records),
         Emit::Closed { until } => {
             run.closed(until);
             let secs = (until / 1_000_000).saturating_sub(start).min(duration);
