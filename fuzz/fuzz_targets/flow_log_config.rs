@@ -15,8 +15,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = config.problems();
     let net = vpcflow_net::builtin::load("builtin:three-tier").expect("the built-in topology loads");
-    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-    let streams: Vec<String> = config.delivery_streams.iter().map(|s| s.name.clone()).collect();
+    let (buckets, streams) = (config.bucket_names(), config.stream_names());
     let mut existing = Vec::new();
     for req in &config.flow_logs {
         let mut n = 0u64;

@@ -189,6 +189,16 @@ impl DeliveryConfig {
         }
     }
 
+    /// Names of the declared buckets (the ones that "exist" for CreateFlowLogs).
+    pub fn bucket_names(&self) -> Vec<String> {
+        self.buckets.iter().map(|b| b.name.clone()).collect()
+    }
+
+    /// Names of the declared delivery streams.
+    pub fn stream_names(&self) -> Vec<String> {
+        self.delivery_streams.iter().map(|s| s.name.clone()).collect()
+    }
+
     /// Checks what needs no I/O; returns every problem as (key path, reason).
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();

@@ -199,12 +199,7 @@ fn messages(net: &Network) -> Vec<Msg> {
 
 fn plan_of(net: &Arc<Network>, reqs: &[CreateFlowLogs], config: &DeliveryConfig) -> Arc<Plan> {
     let mut st = State::open(&tempfile::tempdir().unwrap().path().join("s.db")).unwrap();
-    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-    let streams: Vec<String> = config
-        .delivery_streams
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let (buckets, streams) = (config.bucket_names(), config.stream_names());
     for r in reqs {
         let c = st.create_flow_logs(r, net, &buckets, &streams, 1).unwrap();
         assert!(c.unsuccessful.is_empty(), "{:?}", c.unsuccessful);

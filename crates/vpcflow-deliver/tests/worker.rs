@@ -39,12 +39,7 @@ fn setup(data: &Path, config_text: &str, flow_log: &str) -> (Arc<Plan>, Delivery
     let net = Arc::new(vpcflow_net::builtin::load("builtin:three-tier").unwrap());
     let mut st = State::open(&data.join("state.db")).unwrap();
     let req: CreateFlowLogs = toml::from_str(flow_log).unwrap();
-    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-    let streams: Vec<String> = config
-        .delivery_streams
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let (buckets, streams) = (config.bucket_names(), config.stream_names());
     let c = st
         .create_flow_logs(&req, &net, &buckets, &streams, 1)
         .unwrap();

@@ -150,12 +150,7 @@ pub(crate) fn prepare(
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
     let mut state = State::open(&args.data.join("state.db"))?;
-    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-    let streams: Vec<String> = config
-        .delivery_streams
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let (buckets, streams) = (config.bucket_names(), config.stream_names());
     let now_ms = SystemClock.now_ms();
     let mut wanted = Vec::new();
     let mut problems = Vec::new();
