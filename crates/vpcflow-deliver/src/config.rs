@@ -196,7 +196,10 @@ impl DeliveryConfig {
 
     /// Names of the declared delivery streams.
     pub fn stream_names(&self) -> Vec<String> {
-        self.delivery_streams.iter().map(|s| s.name.clone()).collect()
+        self.delivery_streams
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
     }
 
     /// Checks what needs no I/O; returns every problem as (key path, reason).

@@ -86,7 +86,14 @@ pub fn open_bucket(b: &BucketConfig, s3_dir: &Path) -> Result<Arc<dyn ObjectStor
                 .with_endpoint(endpoint)
                 .with_region(b.region.as_deref().unwrap_or("us-east-1"))
                 .with_allow_http(b.allow_http)
-                .with_virtual_hosted_style_request(false);
+                .with_virtual_hosted_style_request(false)
+                // The worker retries with its own backoff and keeps the status true; the
+                // client's own retries (minutes by default) would only hide a failure.
+                .with_retry(object_store::RetryConfig {
+                    max_retries: 1,
+                    retry_timeout: std::time::Duration::from_secs(10),
+                    ..object_store::RetryConfig::default()
+                });
             if let (Some(k), Some(s)) = (&b.access_key_id, &b.secret_access_key) {
                 builder = builder.with_access_key_id(k).with_secret_access_key(s);
             }

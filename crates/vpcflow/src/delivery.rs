@@ -319,6 +319,12 @@ pub(crate) fn run_key(parts: &[&str]) -> String {
 
 /// The closing report: each flow log, where its records went, how many.
 pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String {
+    let endpoints: std::collections::BTreeMap<&str, &str> = p
+        .config
+        .buckets
+        .iter()
+        .filter_map(|b| Some((b.name.as_str(), b.endpoint.as_deref()?)))
+        .collect();
     use std::fmt::Write as _;
     let mut s = String::new();
     for sub in &p.plan.subs {
@@ -330,7 +336,7 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
             f.flow_log_id,
             f.resource_id,
             f.traffic_type.as_str(),
-            describe_destination(&p.data, f)
+            describe_destination(&p.data, &endpoints, f)
         );
         s.push('\n');
     }
@@ -359,7 +365,11 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
     s
 }
 
-fn describe_destination(data: &Path, f: &FlowLog) -> String {
+fn describe_destination(
+    data: &Path,
+    endpoints: &std::collections::BTreeMap<&str, &str>,
+    f: &FlowLog,
+) -> String {
     use vpcflow_deliver::api::{Destination, FileFormat};
     match &f.destination {
         Destination::LogGroup { name } => format!("log group {name}"),
@@ -372,8 +382,16 @@ fn describe_destination(data: &Path, f: &FlowLog) -> String {
                 FileFormat::PlainText => "text.gz",
                 FileFormat::Parquet => "Parquet",
             };
-            let dir = data.join("s3").join(bucket).join(prefix);
-            format!("s3://{bucket}/{prefix} ({kind}, {})", dir.display())
+            let place = match endpoints.get(bucket.as_str()) {
+                Some(endpoint) => format!("at {endpoint}"),
+                None => data
+                    .join("s3")
+                    .join(bucket)
+                    .join(prefix)
+                    .display()
+                    .to_string(),
+            };
+            format!("s3://{bucket}/{prefix} ({kind}, {place})")
         }
         Destination::Firehose { stream } => format!("delivery stream {stream}"),
     }

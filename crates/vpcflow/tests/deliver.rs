@@ -647,3 +647,146 @@ fn config_flow_logs_keep_their_ids_and_changes_recreate_them() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+/// moto's S3-compatible server from the test venv (scripts/setup-test-env installs it).
+struct S3Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl S3Server {
+    fn start() -> S3Server {
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-test/bin/moto_server");
+        assert!(
+            bin.exists(),
+            "{} is missing: run scripts/setup-test-env (scripts/test does)",
+            bin.display()
+        );
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = S3Server { child, port };
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto_server did not listen on {port}");
+    }
+
+    /// One plain HTTP request (moto accepts unsigned ones); returns status and body.
+    fn request(&self, method: &str, target: &str) -> (u16, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            c,
+            "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        c.read_to_end(&mut raw).unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let status = head[9..12].parse().unwrap();
+        let mut body = raw[split + 4..].to_vec();
+        if head.contains("transfer-encoding: chunked") {
+            let mut out = Vec::new();
+            let mut rest = &body[..];
+            loop {
+                let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+                let n =
+                    usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
+                        .unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&rest[eol + 2..eol + 2 + n]);
+                rest = &rest[eol + 4 + n..];
+            }
+            body = out;
+        }
+        (status, body)
+    }
+}
+
+#[test]
+fn an_s3_compatible_endpoint_receives_the_objects() {
+    let s3 = S3Server::start();
+    assert_eq!(s3.request("PUT", "/ep-bucket").0, 200, "bucket created");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vpcflow.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[buckets]]\nname = \"ep-bucket\"\nendpoint = \"http://127.0.0.1:{}\"\nallow_http = true\n\
+             access_key_id = \"testing\"\nsecret_access_key = \"testing\"\n\
+             [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+             log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::ep-bucket/from-vpcflow/\"\nlog_format = \"{FULL}\"\n\
+             destination_options = {{ file_format = \"parquet\", hive_compatible_partitions = true, per_hour_partition = true }}\n",
+            s3.port
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let report = ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        "20m",
+    ]));
+    assert!(
+        report.contains(&format!("at http://127.0.0.1:{}", s3.port)),
+        "{report}"
+    );
+    assert!(
+        !data.join("s3").exists(),
+        "nothing went to a local directory"
+    );
+    // List the bucket with an unsigned request, and read every object back with boto3.
+    let (status, listing) = s3.request("GET", "/ep-bucket?list-type=2&prefix=from-vpcflow/");
+    assert_eq!(status, 200);
+    let listing = String::from_utf8(listing).unwrap();
+    let keys: Vec<&str> = listing
+        .split("<Key>")
+        .skip(1)
+        .map(|k| k.split("</Key>").next().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 4, "four 5-minute files: {listing}");
+    for key in &keys {
+        assert!(
+            key.starts_with("from-vpcflow/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/month=01/day=15/hour=14/123456789012_vpcflowlogs_us-east-1_fl-"),
+            "{key}"
+        );
+    }
+    let objects = dir.path().join("objects");
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-test/bin/python");
+    let script = format!(
+        "import boto3, pathlib\n\
+         s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:{}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         out = pathlib.Path('{}'); out.mkdir()\n\
+         for i, o in enumerate(s3.list_objects_v2(Bucket='ep-bucket', Prefix='from-vpcflow/')['Contents']):\n\
+         \x20   s3.download_file('ep-bucket', o['Key'], str(out / f'{{i}}.log.parquet'))\n",
+        s3.port,
+        objects.display()
+    );
+    ok(&Command::new(python).args(["-c", &script]).output().unwrap());
+    let (header, all) = expected(FULL, 600, "20m");
+    assert_eq!(object_lines(&objects, &header), all);
+}
