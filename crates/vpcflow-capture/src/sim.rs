@@ -111,6 +111,8 @@ enum Step {
 
 #[derive(Debug, Clone)]
 struct Session {
+    /// The session's number in the run (its slot may be reused; this never is).
+    serial: u64,
     proto: Proto,
     /// Client's address and port as it sends.
     client: (IpAddr, u16),
@@ -212,6 +214,8 @@ pub struct Simulator {
     rngs: Vec<Rng>,
     counters: Vec<u64>,
     sessions: Vec<Option<Session>>,
+    /// Slots of ended sessions, for reuse.
+    free: Vec<usize>,
     heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
     seq: u64,
     nat: FxHashMap<usize, Nat>,
@@ -263,6 +267,7 @@ impl Simulator {
                 .collect(),
             counters: vec![0; scenario.traffic.len()],
             sessions: Vec::new(),
+            free: Vec::new(),
             heap: BinaryHeap::new(),
             seq: 0,
             nat: FxHashMap::default(),
@@ -374,6 +379,7 @@ impl Simulator {
         };
         let internal = client_inside && matches!(to, Endpoint::Eni(_));
         let session = Session {
+            serial: self.stats.sessions,
             proto: t.spec.protocol,
             client: (
                 client_ip,
@@ -408,8 +414,18 @@ impl Simulator {
             Proto::Udp => Step::ClientData(session.request.max(1)),
             Proto::Icmp => Step::Ping(session.request.max(1)),
         };
-        let id = self.sessions.len();
-        self.sessions.push(Some(session));
+        // Slots of ended sessions are reused: a day of short sessions would otherwise keep
+        // millions of empty slots.
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.sessions[id] = Some(session);
+                id
+            }
+            None => {
+                self.sessions.push(Some(session));
+                self.sessions.len() - 1
+            }
+        };
         self.stats.sessions += 1;
         self.push(ts, Event::Send(id, StepKey::of(first)));
     }
@@ -503,8 +519,8 @@ impl Simulator {
     fn size(&mut self, id: usize) -> u32 {
         let s = self.sessions[id].as_ref().expect("live session");
         let (lo, hi) = s.bytes;
-        // Sessions draw sizes from their own traffic stream via a cheap hash of the id and time.
-        let mut r = Rng::new((id as u64) << 20 ^ self.seq);
+        // Sessions draw sizes from their own stream via a cheap hash of their number and time.
+        let mut r = Rng::new(s.serial << 20 ^ self.seq);
         r.range(u64::from(lo), u64::from(hi)) as u32
     }
 
@@ -596,7 +612,10 @@ impl Simulator {
         };
         match next {
             Some((step, at)) => self.push(at, Event::Send(id, StepKey::of(step))),
-            None => self.sessions[id] = None,
+            None => {
+                self.sessions[id] = None;
+                self.free.push(id);
+            }
         }
     }
 

@@ -790,3 +790,56 @@ fn an_s3_compatible_endpoint_receives_the_objects() {
     let (header, all) = expected(FULL, 600, "20m");
     assert_eq!(object_lines(&objects, &header), all);
 }
+
+#[test]
+fn logs_tail_follow_prints_new_events_as_they_are_delivered() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&vpcflow(&[
+        "simulate",
+        "--data",
+        path(&data),
+        "--duration",
+        "10m",
+    ]));
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args([
+            "logs",
+            "tail",
+            "/vpcflow/flow-logs",
+            "--follow",
+            "--data",
+            path(&data),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(first.starts_with("2026-01-15T14:0"), "{first}");
+    // A later hour is delivered while tail follows: its events appear.
+    ok(&vpcflow(&[
+        "simulate",
+        "--data",
+        path(&data),
+        "--duration",
+        "10m",
+        "--start",
+        "2026-01-15T16:00:00Z",
+    ]));
+    let later = (0..100_000)
+        .map_while(|_| rx.recv_timeout(Duration::from_secs(30)).ok())
+        .find(|l| l.starts_with("2026-01-15T16:"));
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert!(later.is_some(), "events of the later run were printed");
+}
