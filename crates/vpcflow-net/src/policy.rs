@@ -15,6 +15,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use ipnet::IpNet;
+
 use vpcflow_record::{Action, FlowDirection};
 
 use crate::conntrack::{ConnKey, Conntrack, Timeouts};
@@ -262,10 +264,32 @@ fn untracked(net: &Network, eni: usize, dir: FlowDirection, p: &FiveTuple) -> bo
         || (open_allows(back, &p.reversed()) && open_all_ports(dir))
 }
 
+/// True when every TCP or UDP (`proto`) flow of the family at `eni` is untracked: both
+/// directions have a rule open to every address of the family on every port of the protocol.
+/// Then [`untracked`] holds for every packet, and tracking can be skipped without a lookup.
+fn never_tracked(net: &Network, eni: usize, v6: bool, proto: u8) -> bool {
+    let groups = &net.enis[eni].security_groups;
+    let open = |rules: &[SgRule]| {
+        rules.iter().any(|r| {
+            matches!(&r.peer, Peer::Cidrs(c) if c.iter().any(|n| n.prefix_len() == 0 && matches!(n, IpNet::V6(_)) == v6))
+                && r.protocol.is_none_or(|x| x == proto)
+                && r.ports == (0, 65535)
+        })
+    };
+    groups
+        .iter()
+        .any(|&g| open(&net.security_groups[g].inbound))
+        && groups
+            .iter()
+            .any(|&g| open(&net.security_groups[g].outbound))
+}
+
 /// Stateful evaluation: the rules plus security-group connection tracking.
 pub struct Policy {
     net: Arc<Network>,
     conntrack: Conntrack,
+    /// Per ENI, [IPv4, IPv6] × [TCP, UDP]: every such flow is untracked (see [`never_tracked`]).
+    never_tracked: Vec<[[bool; 2]; 2]>,
 }
 
 impl Policy {
@@ -276,9 +300,13 @@ impl Policy {
 
     /// A policy engine with explicit tracking timeouts.
     pub fn with_timeouts(net: Arc<Network>, timeouts: Timeouts) -> Policy {
+        let never = (0..net.enis.len())
+            .map(|e| [false, true].map(|v6| [6, 17].map(|proto| never_tracked(&net, e, v6, proto))))
+            .collect();
         Policy {
             net,
             conntrack: Conntrack::new(timeouts),
+            never_tracked: never,
         }
     }
 
@@ -311,6 +339,13 @@ impl Policy {
         if net.enis[eni].security_groups.is_empty() {
             return combine(SgDecision::NoGroups, acl);
         }
+        if matches!(p.protocol, 6 | 17)
+            && self.never_tracked[eni][usize::from(p.src.is_ipv6())][usize::from(p.protocol == 17)]
+        {
+            // Open both ways on every port: no flow of this kind is ever tracked (AWS's
+            // untracked flows), so there is nothing to look up.
+            return combine(sg_rules_decision(net, eni, dir, p), acl);
+        }
         let key = ConnKey::new(eni, dir, p);
         let sg = if self.conntrack.touch(&key, dir, packet.tcp_flags, now) {
             SgDecision::Tracked
@@ -324,5 +359,121 @@ impl Policy {
             d
         };
         combine(sg, acl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Packet;
+    use proptest::prelude::*;
+
+    /// One ENI whose group is open both ways to everything, one open to TCP only, in one subnet.
+    const OPEN: &str = r#"
+[region]
+name = "us-east-1"
+azs = [{ name = "us-east-1a", id = "use1-az1" }]
+[[accounts]]
+id = "123456789012"
+[[vpcs]]
+id = "vpc-0bbbbbbbbbbbbbbb1"
+account = "123456789012"
+cidrs = ["172.31.0.0/16"]
+[[subnets]]
+id = "subnet-0bbbbbbbbbbbbbbb1"
+vpc = "vpc-0bbbbbbbbbbbbbbb1"
+az = "us-east-1a"
+cidrs = ["172.31.0.0/24"]
+route_table = "rtb-0bbbbbbbbbbbbbbb1"
+network_acl = "acl-0bbbbbbbbbbbbbbb1"
+[[route_tables]]
+id = "rtb-0bbbbbbbbbbbbbbb1"
+vpc = "vpc-0bbbbbbbbbbbbbbb1"
+routes = [{ destination = "172.31.0.0/16", target = "local" }]
+[[network_acls]]
+id = "acl-0bbbbbbbbbbbbbbb1"
+vpc = "vpc-0bbbbbbbbbbbbbbb1"
+inbound = [{ rule = 100, protocol = "all", cidr = "0.0.0.0/0", action = "allow" }]
+outbound = [{ rule = 100, protocol = "tcp", ports = "0-65535", cidr = "0.0.0.0/0", action = "allow" }]
+[[security_groups]]
+id = "sg-0bbbbbbbbbbbbbbb1"
+vpc = "vpc-0bbbbbbbbbbbbbbb1"
+inbound = [{ protocol = "all", cidr = "0.0.0.0/0" }]
+outbound = [{ protocol = "all", cidr = "0.0.0.0/0" }]
+[[security_groups]]
+id = "sg-0bbbbbbbbbbbbbbb2"
+vpc = "vpc-0bbbbbbbbbbbbbbb1"
+inbound = [{ protocol = "tcp", ports = "0-65535", cidr = "0.0.0.0/0" }, { protocol = "udp", ports = 53, cidr = "0.0.0.0/0" }]
+outbound = [{ protocol = "all", cidr = "0.0.0.0/0" }]
+[[enis]]
+id = "eni-0bbbbbbbbbbbbbbb1"
+subnet = "subnet-0bbbbbbbbbbbbbbb1"
+private_ips = ["172.31.0.10"]
+security_groups = ["sg-0bbbbbbbbbbbbbbb1"]
+[[enis]]
+id = "eni-0bbbbbbbbbbbbbbb2"
+subnet = "subnet-0bbbbbbbbbbbbbbb1"
+private_ips = ["172.31.0.11"]
+security_groups = ["sg-0bbbbbbbbbbbbbbb2"]
+"#;
+
+    fn arb_packet() -> impl Strategy<Value = (usize, bool, Packet)> {
+        let addr = prop_oneof![
+            Just("172.31.0.10"),
+            Just("172.31.0.11"),
+            Just("198.51.100.7"),
+            Just("203.0.113.9"),
+        ];
+        (
+            0..2usize,
+            any::<bool>(),
+            addr.clone(),
+            addr,
+            prop_oneof![Just(6u8), Just(17u8), Just(1u8)],
+            prop_oneof![Just(53u16), Just(443u16), Just(40000u16)],
+            prop_oneof![
+                Just(0u8),
+                Just(0x02u8),
+                Just(0x12u8),
+                Just(0x11u8),
+                Just(0x04u8)
+            ],
+        )
+            .prop_map(|(eni, egress, src, dst, protocol, port, flags)| {
+                let tuple = FiveTuple {
+                    src: src.parse().unwrap(),
+                    dst: dst.parse().unwrap(),
+                    protocol,
+                    src_port: if egress { 40000 } else { port },
+                    dst_port: if egress { port } else { 40000 },
+                };
+                (
+                    eni,
+                    egress,
+                    Packet {
+                        tuple,
+                        tcp_flags: flags,
+                    },
+                )
+            })
+    }
+
+    proptest! {
+        /// Skipping the tracking lookup for flows that are never tracked changes no verdict.
+        #[test]
+        fn the_never_tracked_shortcut_changes_no_verdict(packets in proptest::collection::vec(arb_packet(), 1..80)) {
+            let net = Arc::new(Network::from_toml(OPEN, "open").unwrap());
+            let mut fast = Policy::new(Arc::clone(&net));
+            prop_assert!(fast.never_tracked[0][0][0] && fast.never_tracked[0][0][1], "ENI 1: TCP and UDP");
+            prop_assert!(fast.never_tracked[1][0][0] && !fast.never_tracked[1][0][1], "ENI 2: TCP only");
+            let mut slow = Policy::new(Arc::clone(&net));
+            slow.never_tracked = vec![[[false; 2]; 2]; net.enis.len()];
+            for (i, (eni, egress, p)) in packets.iter().enumerate() {
+                let dir = if *egress { FlowDirection::Egress } else { FlowDirection::Ingress };
+                let now = i as u64 * 1_000_000;
+                prop_assert_eq!(fast.evaluate(*eni, dir, p, now), slow.evaluate(*eni, dir, p, now));
+            }
+            prop_assert_eq!(fast.tracked(), slow.tracked());
+        }
     }
 }

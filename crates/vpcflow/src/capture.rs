@@ -87,7 +87,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         let mut out = RecordWriter::stdout(format)?;
         for (name, file) in files {
             packets += pcap::feed(
-                BufReader::with_capacity(1 << 20, file),
+                BufReader::with_capacity(pcap::READ_BUFFER, file),
                 &map,
                 &mut engine,
                 &mut stats,
@@ -144,7 +144,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         for (name, _) in &files {
             let f = File::open(name).with_context(|| format!("cannot open {name}"))?;
             packets_i += pcap::feed(
-                BufReader::with_capacity(1 << 20, f),
+                BufReader::with_capacity(pcap::READ_BUFFER, f),
                 &map,
                 &mut engine,
                 &mut stats_i,
