@@ -22,13 +22,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 use vpcflow_net::never_logged::never_logged;
 use vpcflow_net::{FiveTuple, Network, Packet, Policy};
 use vpcflow_record::{
     Action, Count, FlowDirection, FlowRecord, IpType, LogStatus, Protocol, TcpFlags,
 };
+
+use crate::table::{FlowTable, Key, Slot};
 
 const MICROS: u64 = 1_000_000;
 
@@ -78,6 +79,9 @@ pub enum ConfigError {
     /// A zero-sized table could hold nothing.
     #[error("max_flows must be at least 1")]
     MaxFlows,
+    /// The flow table numbers ENIs in 16 bits.
+    #[error("the network has {0} ENIs; the flow engine handles at most 65535")]
+    TooManyEnis(usize),
 }
 
 impl EngineConfig {
@@ -101,30 +105,6 @@ struct FlowKey {
     tuple: FiveTuple,
 }
 
-/// Hashes a key as three words for IPv4 (the common case) instead of field by field: the flow
-/// table is probed once per packet, and hashing was a visible part of that.
-impl std::hash::Hash for FlowKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let t = &self.tuple;
-        let meta = u64::from(self.eni) << 32
-            | u64::from(t.protocol) << 24
-            | u64::from(self.egress) << 17
-            | u64::from(self.reject) << 16;
-        state.write_u64(meta | u64::from(t.src_port) ^ u64::from(t.dst_port) << 8);
-        match (t.src, t.dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                state.write_u64(u64::from(u32::from(s)) << 32 | u64::from(u32::from(d)));
-                state.write_u64(u64::from(t.src_port) << 16 | u64::from(t.dst_port));
-            }
-            (s, d) => {
-                s.hash(state);
-                d.hash(state);
-                state.write_u64(u64::from(t.src_port) << 16 | u64::from(t.dst_port));
-            }
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 struct FlowAcc {
     first: u64,
@@ -134,15 +114,11 @@ struct FlowAcc {
     flags: u8,
 }
 
-/// The flow table. Insertion-ordered (entries live in one `Vec`, the hash index beside it), so
-/// closing an interval sorts the entries in place and hands the whole table over without a copy:
-/// with a million flows that halves the peak memory of a plain hash map drained into a `Vec`.
-type Table = IndexMap<FlowKey, FlowAcc, FxBuildHasher>;
-
 /// One closed interval's output, kept compact until [`FlowEngine::drain`] turns it into records
-/// one at a time (a `FlowRecord` is ~1 KB; a million of them at once would not be): its flows,
-/// then its SKIPDATA/NODATA records as (ENI, start, end, status).
-type Closed = (Table, Vec<(usize, u64, u64, LogStatus)>);
+/// one at a time (a `FlowRecord` is ~1 KB; a million of them at once would not be): its flows
+/// (sorted slots of the table), the interval's start (µs, the slots' time base), then its
+/// SKIPDATA/NODATA records as (ENI, start, end, status).
+type Closed = (Vec<Slot>, u64, Vec<(usize, u64, u64, LogStatus)>);
 
 /// A record not yet built: a closed flow or an ENI's status for an interval, as the table held
 /// it (about 100 bytes, where a `FlowRecord` is about 1 KB). [`RecordBuilder`] builds it, on
@@ -194,7 +170,7 @@ pub struct FlowEngine {
     policy: Policy,
     config: EngineConfig,
     scope: Vec<usize>,
-    table: Table,
+    table: FlowTable,
     /// Start (µs) of the interval being filled; `None` before the first observation.
     interval: Option<u64>,
     skipped: FxHashMap<usize, u64>,
@@ -207,6 +183,9 @@ impl FlowEngine {
     /// A new engine over `net`.
     pub fn new(net: Arc<Network>, config: EngineConfig) -> Result<FlowEngine, ConfigError> {
         config.validate()?;
+        if net.enis.len() > usize::from(u16::MAX) {
+            return Err(ConfigError::TooManyEnis(net.enis.len()));
+        }
         let scope = config
             .scope
             .clone()
@@ -216,7 +195,7 @@ impl FlowEngine {
             net,
             config,
             scope,
-            table: Table::default(),
+            table: FlowTable::default(),
             interval: None,
             skipped: FxHashMap::default(),
             closed: Vec::new(),
@@ -258,35 +237,22 @@ impl FlowEngine {
             tuple.src_port = 0;
             tuple.dst_port = 0;
         }
-        let key = FlowKey {
-            eni: obs.eni as u32,
-            egress: obs.direction == FlowDirection::Egress,
-            reject: verdict.action == Action::Reject,
-            tuple,
-        };
+        let key = Key::new(
+            obs.eni,
+            obs.direction == FlowDirection::Egress,
+            verdict.action == Action::Reject,
+            &tuple,
+        );
         let flags = if tuple.protocol == 6 {
             TcpFlags::from_packet(obs.packet.tcp_flags).0
         } else {
             0
         };
-        if let Some(acc) = self.table.get_mut(&key) {
-            acc.first = acc.first.min(obs.ts);
-            acc.last = acc.last.max(obs.ts);
-            acc.packets += 1;
-            acc.bytes += u64::from(obs.len);
-            acc.flags |= flags;
-        } else if self.table.len() < self.config.max_flows {
-            self.table.insert(
-                key,
-                FlowAcc {
-                    first: obs.ts,
-                    last: obs.ts,
-                    packets: 1,
-                    bytes: u64::from(obs.len),
-                    flags,
-                },
-            );
-        } else {
+        let base = self.interval.expect("advance_to opened an interval");
+        if !self
+            .table
+            .add(&key, self.config.max_flows, (obs.ts, base, obs.len, flags))
+        {
             *self.skipped.entry(obs.eni).or_default() += 1;
             self.stats.skipped_flows += 1;
         }
@@ -354,8 +320,23 @@ impl FlowEngine {
     /// The records of the intervals closed so far, unbuilt (see [`RawRecord`]).
     pub fn drain_raw(&mut self) -> impl Iterator<Item = RawRecord> + use<> {
         let closed = std::mem::take(&mut self.closed);
-        closed.into_iter().flat_map(|(flows, status)| {
-            let flows = flows.into_iter().map(|(k, a)| RawRecord(Raw::Flow(k, a)));
+        closed.into_iter().flat_map(|(flows, base, status)| {
+            let flows = flows.into_iter().map(move |s| {
+                let key = FlowKey {
+                    eni: s.key.eni() as u32,
+                    egress: s.key.egress(),
+                    reject: s.key.reject(),
+                    tuple: s.key.tuple(),
+                };
+                let acc = FlowAcc {
+                    first: s.acc.first(base),
+                    last: s.acc.last(base),
+                    packets: s.acc.packets(),
+                    bytes: s.acc.bytes(),
+                    flags: s.acc.flags(),
+                };
+                RawRecord(Raw::Flow(key, acc))
+            });
             let status = status
                 .into_iter()
                 .map(|(eni, start, end, st)| RawRecord(Raw::Status(eni, start, end, st)));
@@ -382,13 +363,19 @@ impl FlowEngine {
 
     fn flush(&mut self, start: u64) {
         let end = start + self.interval_us();
-        let mut flows = std::mem::take(&mut self.table);
-        // A fixed order makes the output reproducible: by ENI, then first packet, then key.
-        flows
-            .sort_unstable_by(|k1, a1, k2, a2| (k1.eni, a1.first, k1).cmp(&(k2.eni, a2.first, k2)));
+        let mut flows = self.table.take();
+        // A fixed order makes the output reproducible: by ENI, then first packet, then the key
+        // (direction, verdict, then the addresses, protocol and ports, as `FlowKey` orders).
+        flows.sort_unstable_by(|a, b| {
+            (a.key.eni(), a.acc.first_offset(), a.key.order()).cmp(&(
+                b.key.eni(),
+                b.acc.first_offset(),
+                b.key.order(),
+            ))
+        });
         let mut has_record = vec![false; self.net.enis.len()];
-        for key in flows.keys() {
-            has_record[key.eni as usize] = true;
+        for s in &flows {
+            has_record[s.key.eni()] = true;
         }
         let mut status = Vec::new();
         let mut skipped: Vec<(usize, u64)> = self.skipped.drain().collect();
@@ -403,7 +390,7 @@ impl FlowEngine {
             }
         }
         self.stats.records += (flows.len() + status.len()) as u64;
-        self.closed.push((flows, status));
+        self.closed.push((flows, start, status));
         self.closed_until = Some(end);
     }
 }

@@ -17,6 +17,7 @@ pub mod live;
 pub mod pcap;
 pub mod scenario;
 pub mod sim;
+mod table;
 
 pub use flow::{EngineConfig, FlowEngine, Observation, RawRecord, RecordBuilder};
 pub use scenario::Scenario;
