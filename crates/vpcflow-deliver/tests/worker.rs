@@ -263,3 +263,80 @@ fn local_buckets_hold_objects_under_their_keys() {
     assert!(spool.list().unwrap().is_empty());
     assert_eq!(spool.used_bytes(), 0);
 }
+
+#[test]
+fn delivery_streams_deliver_to_a_bucket_and_to_a_directory() {
+    for (dest, check) in [
+        (
+            "{ type = \"s3\", bucket = \"fh-bucket\", prefix = \"firehose/\" }",
+            "s3",
+        ),
+        ("{ type = \"directory\", path = \"DIR\" }", "directory"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let out = data.join("out");
+        let dest = dest.replace("DIR", out.to_str().unwrap());
+        let (plan, config) = setup(
+            data,
+            &format!(
+                "[[buckets]]\nname = \"fh-bucket\"\n[[delivery_streams]]\nname = \"s\"\n\
+                 buffering_interval_seconds = 0\ndestination = {dest}\n"
+            ),
+            &format!(
+                "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+                 log_destination_type = \"kinesis-data-firehose\"\n\
+                 log_destination = \"arn:aws:firehose:us-east-1:123456789012:deliverystream:s\""
+            ),
+        );
+        let spool = Spool::open(&data.join("spool")).unwrap();
+        spool_records(&plan, &spool, &[T0 + 10, T0 + 400]);
+        let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
+        let mut w = Worker::new(
+            spool.clone(),
+            State::open(&data.join("state.db")).unwrap(),
+            dest,
+        )
+        .unwrap();
+        assert_eq!(w.pass(&TestClock::default()).unwrap().0, 0);
+        assert_eq!(
+            w.stats.delivered, 2,
+            "{check}: one request per commit (interval hint 0)"
+        );
+        let mut files = Vec::new();
+        let root = if check == "s3" {
+            data.join("s3/fh-bucket")
+        } else {
+            out.clone()
+        };
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p)
+                } else {
+                    files.push(p)
+                }
+            }
+        }
+        files.sort();
+        assert_eq!(files.len(), 2, "{check}");
+        for f in &files {
+            let rel = f.strip_prefix(&root).unwrap().display().to_string();
+            if check == "s3" {
+                // Firehose's default key: prefix, then YYYY/MM/DD/HH/, then stream-1-date-id.
+                assert!(
+                    rel.starts_with("firehose/2026/01/15/00/s-1-2026-01-15-00-"),
+                    "{rel}"
+                );
+            } else {
+                assert!(rel.starts_with("s-") && rel.ends_with(".log"), "{rel}");
+            }
+            let text = std::fs::read_to_string(f).unwrap();
+            // One line per flow record, newline-terminated, no header.
+            assert_eq!(text.lines().count(), 1, "{rel}");
+            assert!(text.ends_with(" ACCEPT OK\n"), "{text}");
+        }
+    }
+}

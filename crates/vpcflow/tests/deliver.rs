@@ -843,3 +843,117 @@ fn logs_tail_follow_prints_new_events_as_they_are_delivered() {
     let _ = tail.wait();
     assert!(later.is_some(), "events of the later run were printed");
 }
+
+/// A classic pcap of TCP packets between app-1 (10.0.11.10) and db-primary (10.0.21.10):5432 and
+/// a refused port, one every 7 s for 25 minutes (several intervals and 5-minute files).
+fn conversation_pcap() -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(0xa1b2_c3d4u32.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend([0; 8]);
+    out.extend(65535u32.to_le_bytes());
+    out.extend(1u32.to_le_bytes());
+    let t0 = 1_768_485_600u32; // 2026-01-15T14:00:00Z
+    for i in 0..(25 * 60 / 7) {
+        let (src, dst, sport, dport, flags) = match i % 3 {
+            0 => (
+                [10, 0, 11, 10],
+                [10, 0, 21, 10],
+                40000 + (i / 30) as u16,
+                5432u16,
+                0x18u8,
+            ),
+            1 => (
+                [10, 0, 21, 10],
+                [10, 0, 11, 10],
+                5432,
+                40000 + (i / 30) as u16,
+                0x18,
+            ),
+            _ => ([10, 0, 11, 10], [10, 0, 21, 10], 41000, 3306, 0x02),
+        };
+        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+        frame.extend([0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0]);
+        frame.extend(src);
+        frame.extend(dst);
+        frame.extend(sport.to_be_bytes());
+        frame.extend(dport.to_be_bytes());
+        frame.extend([0, 0, 0, 0, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        out.extend((t0 + i * 7).to_le_bytes());
+        out.extend(0u32.to_le_bytes());
+        out.extend((frame.len() as u32).to_le_bytes());
+        out.extend((frame.len() as u32).to_le_bytes());
+        out.extend(frame);
+    }
+    out
+}
+
+#[test]
+fn capture_delivers_a_pcap_once_however_often_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("conversation.pcap");
+    std::fs::write(&pcap, conversation_pcap()).unwrap();
+    let cfg = dir.path().join("vpcflow.toml");
+    let role = "deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/fl\"";
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[buckets]]\nname = \"cap\"\n\
+             [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+             max_aggregation_interval = 60\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::cap\"\nlog_format = \"{FULL}\"\n\
+             [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"REJECT\"\n\
+             log_group_name = \"/cap\"\n{role}\nlog_format = \"{FULL}\"\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let capture = |extra: &[&str]| {
+        let mut args = vec!["capture", "--pcap", path(&pcap), "--config", path(&cfg)];
+        args.extend_from_slice(extra);
+        vpcflow(&args)
+    };
+    let report = ok(&capture(&["--data", path(&data)]));
+    assert!(report.contains("Delivered"), "{report}");
+    // The same records as --stdout prints at each flow log's interval.
+    let stdout = |interval: &str| -> (String, Vec<String>) {
+        let out = ok(&capture(&[
+            "--stdout",
+            "--format",
+            FULL,
+            "--interval",
+            interval,
+        ]));
+        let mut lines = out.lines();
+        let header = lines.next().unwrap().to_owned();
+        let mut rest: Vec<String> = lines.map(str::to_owned).collect();
+        rest.sort();
+        (header, rest)
+    };
+    // (--config carries flow logs; --stdout ignores them and prints.)
+    let (header, all_60) = stdout("60");
+    assert_eq!(object_lines(&data.join("s3/cap"), &header), all_60);
+    let (_, all_600) = stdout("600");
+    let rejects: Vec<String> = all_600
+        .iter()
+        .filter(|l| l.contains(" REJECT ") || l.ends_with(" NODATA"))
+        .cloned()
+        .collect();
+    assert!(
+        rejects.iter().any(|l| l.contains(" 3306 ")),
+        "the refused port"
+    );
+    let tail = ok(&vpcflow(&["logs", "tail", "/cap", "--data", path(&data)]));
+    let mut got: Vec<String> = tail
+        .lines()
+        .map(|l| l.splitn(3, ' ').nth(2).unwrap().to_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, rejects);
+    // Reading the same file again delivers nothing twice.
+    let again = ok(&capture(&["--data", path(&data)]));
+    assert!(again.contains("delivered by an earlier run"), "{again}");
+    assert_eq!(object_lines(&data.join("s3/cap"), &header), all_60);
+    let tail_again = ok(&vpcflow(&["logs", "tail", "/cap", "--data", path(&data)]));
+    assert_eq!(tail_again, tail);
+}
