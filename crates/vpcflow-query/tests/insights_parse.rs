@@ -286,3 +286,18 @@ mod robust {
         }
     }
 }
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    for open in ["(", "not ", "-", "abs(", "2 ^ "] {
+        let q = format!("fields {}1", open.repeat(2000));
+        let e = parse(&q).expect_err(open);
+        assert!(
+            e.message.contains("nests more than 64 levels"),
+            "{open}: {}",
+            e.message
+        );
+    }
+    // Within the bound it parses.
+    parse(&format!("fields {}1{}", "(".repeat(30), ")".repeat(30))).unwrap();
+}

@@ -49,7 +49,12 @@ struct Parser<'a> {
     span: Span,
     /// End of the previous token (for spans of whole nodes).
     prev_end: usize,
+    /// How deeply expressions nest here (bounded, so no input can exhaust the stack).
+    depth: u32,
 }
+
+/// Deepest nesting of expressions (parentheses, calls, `not`, unary minus, `^`).
+pub const MAX_DEPTH: u32 = 64;
 
 fn period_ms(n: u64, unit: &str) -> Option<u64> {
     let u = unit.to_ascii_lowercase();
@@ -98,6 +103,7 @@ impl<'a> Parser<'a> {
             tok,
             span,
             prev_end: 0,
+            depth: 0,
         })
     }
 
@@ -333,7 +339,24 @@ impl<'a> Parser<'a> {
     }
 
     fn expr(&mut self) -> Result<Expr, ParseError> {
-        self.or()
+        self.nested(Self::or)
+    }
+
+    /// Runs `f` one level deeper, refusing input that nests beyond [`MAX_DEPTH`].
+    fn nested(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<Expr, ParseError>,
+    ) -> Result<Expr, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError::new(
+                format!("the expression nests more than {MAX_DEPTH} levels deep"),
+                self.span,
+            ));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
     }
 
     fn binary(l: Expr, op: BinaryOp, r: Expr) -> Expr {
@@ -365,7 +388,7 @@ impl<'a> Parser<'a> {
     fn not(&mut self) -> Result<Expr, ParseError> {
         let start = self.span;
         if self.eat_keyword("not")? {
-            let e = self.not()?;
+            let e = self.nested(Self::not)?;
             let span = start.to(e.span);
             return Ok(Expr {
                 kind: ExprKind::Unary(UnaryOp::Not, Box::new(e)),
@@ -497,7 +520,7 @@ impl<'a> Parser<'a> {
         if self.tok == Tok::Caret {
             self.bump()?;
             // Right-associative: 2 ^ 3 ^ 2 = 2 ^ 9.
-            let r = self.power()?;
+            let r = self.nested(Self::power)?;
             return Ok(Self::binary(l, BinaryOp::Pow, r));
         }
         Ok(l)
@@ -507,7 +530,7 @@ impl<'a> Parser<'a> {
         if self.tok == Tok::Minus {
             let start = self.span;
             self.bump()?;
-            let e = self.unary()?;
+            let e = self.nested(Self::unary)?;
             let span = start.to(e.span);
             return Ok(Expr {
                 kind: ExprKind::Unary(UnaryOp::Neg, Box::new(e)),
