@@ -284,12 +284,64 @@ fn never_tracked(net: &Network, eni: usize, v6: bool, proto: u8) -> bool {
             .any(|&g| open(&net.security_groups[g].outbound))
 }
 
+/// The decisions that are the same for every packet of a family in a direction at an ENI: the
+/// security groups' when the first rule scanned matches everything of the family, the ACL's
+/// (for remotes outside the subnet) when its first entry does. `[direction][family]`, direction
+/// 0 = egress, family 0 = IPv4.
+type Constant = [[(Option<SgDecision>, Option<AclDecision>); 2]; 2];
+
+fn matches_all(protocol: Option<u8>, cidr: &IpNet, v6: bool) -> bool {
+    protocol.is_none() && cidr.prefix_len() == 0 && matches!(cidr, IpNet::V6(_)) == v6
+}
+
+fn constant(net: &Network, eni: usize) -> Constant {
+    let e = &net.enis[eni];
+    let acl_ix = net.subnets[e.subnet].acl;
+    let acl = &net.acls[acl_ix];
+    [FlowDirection::Egress, FlowDirection::Ingress].map(|dir| {
+        [false, true].map(|v6| {
+            let sg = e
+                .security_groups
+                .iter()
+                .map(|&g| {
+                    let sg = &net.security_groups[g];
+                    let rules = match dir {
+                        FlowDirection::Egress => &sg.outbound,
+                        FlowDirection::Ingress => &sg.inbound,
+                    };
+                    (g, rules)
+                })
+                .find(|(_, rules)| !rules.is_empty())
+                .and_then(|(g, rules)| {
+                    let first = &rules[0];
+                    let all = matches!(&first.peer, Peer::Cidrs(c) if c.iter().any(|n| matches_all(first.protocol, n, v6)));
+                    all.then_some(SgDecision::Rule(g, 0))
+                });
+            let entries = match dir {
+                FlowDirection::Egress => &acl.outbound,
+                FlowDirection::Ingress => &acl.inbound,
+            };
+            let acl = entries
+                .first()
+                .filter(|entry| matches_all(entry.protocol, &entry.cidr, v6))
+                .map(|entry| AclDecision::Rule {
+                    acl: acl_ix,
+                    number: entry.number,
+                    allow: entry.allow,
+                });
+            (sg, acl)
+        })
+    })
+}
+
 /// Stateful evaluation: the rules plus security-group connection tracking.
 pub struct Policy {
     net: Arc<Network>,
     conntrack: Conntrack,
     /// Per ENI, [IPv4, IPv6] × [TCP, UDP]: every such flow is untracked (see [`never_tracked`]).
     never_tracked: Vec<[[bool; 2]; 2]>,
+    /// Per ENI, the decisions that need no rule scan (see [`constant`]).
+    constant: Vec<Constant>,
 }
 
 impl Policy {
@@ -303,10 +355,12 @@ impl Policy {
         let never = (0..net.enis.len())
             .map(|e| [false, true].map(|v6| [6, 17].map(|proto| never_tracked(&net, e, v6, proto))))
             .collect();
+        let constant = (0..net.enis.len()).map(|e| constant(&net, e)).collect();
         Policy {
             net,
             conntrack: Conntrack::new(timeouts),
             never_tracked: never,
+            constant,
         }
     }
 
@@ -335,7 +389,12 @@ impl Policy {
     ) -> Verdict {
         let net = &*self.net;
         let p = &packet.tuple;
-        let acl = acl_decision(net, eni, dir, p);
+        let (sg_const, acl_const) = self.constant[eni]
+            [usize::from(dir == FlowDirection::Ingress)][usize::from(p.src.is_ipv6())];
+        let acl = match acl_const {
+            Some(a) if !net.in_subnet(net.enis[eni].subnet, remote(dir, p)) => a,
+            _ => acl_decision(net, eni, dir, p),
+        };
         if net.enis[eni].security_groups.is_empty() {
             return combine(SgDecision::NoGroups, acl);
         }
@@ -344,7 +403,8 @@ impl Policy {
         {
             // Open both ways on every port: no flow of this kind is ever tracked (AWS's
             // untracked flows), so there is nothing to look up.
-            return combine(sg_rules_decision(net, eni, dir, p), acl);
+            let sg = sg_const.unwrap_or_else(|| sg_rules_decision(net, eni, dir, p));
+            return combine(sg, acl);
         }
         let key = ConnKey::new(eni, dir, p);
         let sg = if self.conntrack.touch(&key, dir, packet.tcp_flags, now) {
@@ -459,15 +519,18 @@ security_groups = ["sg-0bbbbbbbbbbbbbbb2"]
     }
 
     proptest! {
-        /// Skipping the tracking lookup for flows that are never tracked changes no verdict.
+        /// Skipping the tracking lookup for flows that are never tracked, and the rule scans
+        /// whose first rule matches everything, changes no verdict.
         #[test]
-        fn the_never_tracked_shortcut_changes_no_verdict(packets in proptest::collection::vec(arb_packet(), 1..80)) {
+        fn the_shortcuts_change_no_verdict(packets in proptest::collection::vec(arb_packet(), 1..80)) {
             let net = Arc::new(Network::from_toml(OPEN, "open").unwrap());
             let mut fast = Policy::new(Arc::clone(&net));
             prop_assert!(fast.never_tracked[0][0][0] && fast.never_tracked[0][0][1], "ENI 1: TCP and UDP");
             prop_assert!(fast.never_tracked[1][0][0] && !fast.never_tracked[1][0][1], "ENI 2: TCP only");
             let mut slow = Policy::new(Arc::clone(&net));
             slow.never_tracked = vec![[[false; 2]; 2]; net.enis.len()];
+            slow.constant = vec![[[(None, None); 2]; 2]; net.enis.len()];
+            prop_assert!(fast.constant[0][0][0].0.is_some() && fast.constant[0][1][0].1.is_some());
             for (i, (eni, egress, p)) in packets.iter().enumerate() {
                 let dir = if *egress { FlowDirection::Egress } else { FlowDirection::Ingress };
                 let now = i as u64 * 1_000_000;
