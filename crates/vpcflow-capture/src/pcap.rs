@@ -77,11 +77,13 @@ pub(crate) fn place(
         let eni = &net.enis[e];
         // Its own source: egress. Otherwise ingress when addressed to it, or when forwarded
         // traffic comes from inside the VPC (a NAT gateway's requests); egress for the rest.
-        let from_vpc = net.vpcs[eni.vpc]
-            .cidrs
-            .iter()
-            .any(|c| prefix_contains(c, src));
-        let dir = if !eni.owns(src) && (eni.owns(dst) || from_vpc) {
+        let from_vpc = || {
+            net.vpcs[eni.vpc]
+                .cidrs
+                .iter()
+                .any(|c| prefix_contains(c, src))
+        };
+        let dir = if !eni.owns(src) && (eni.owns(dst) || from_vpc()) {
             FlowDirection::Ingress
         } else {
             FlowDirection::Egress

@@ -57,13 +57,23 @@ const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
 const TIME_SYNC_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x123);
 const DNS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x253);
 
-/// The reserved address `offset` above the base of one of the VPC's IPv4 blocks, if `ip` is it.
-fn is_vpc_reserved(net: &Network, ip: IpAddr, offset: u32) -> bool {
-    let IpAddr::V4(v4) = ip else { return false };
-    net.vpcs.iter().flat_map(|v| &v.cidrs).any(|c| match c {
-        ipnet::IpNet::V4(n) => u32::from(n.network()).wrapping_add(offset) == u32::from(v4),
-        ipnet::IpNet::V6(_) => false,
-    })
+/// The reserved address of a VPC's IPv4 block `ip` is, if it is one: the router (base + 1) or
+/// the Amazon DNS server (base + 2). One pass over the blocks for both.
+fn vpc_reserved(net: &Network, ip: IpAddr) -> Option<NeverLogged> {
+    let IpAddr::V4(v4) = ip else { return None };
+    let ip = u32::from(v4);
+    let mut hit = None;
+    for c in net.vpcs.iter().flat_map(|v| &v.cidrs) {
+        if let ipnet::IpNet::V4(n) = c {
+            match ip.wrapping_sub(u32::from(n.network())) {
+                // The DNS server wins where one block's base + 1 is another's base + 2.
+                2 => return Some(NeverLogged::AmazonDns),
+                1 => hit = Some(NeverLogged::VpcRouter),
+                _ => {}
+            }
+        }
+    }
+    hit
 }
 
 /// Whether AWS would leave this packet out of every flow log, and why.
@@ -81,9 +91,7 @@ pub fn never_logged(net: &Network, p: &FiveTuple) -> Option<NeverLogged> {
             IpAddr::V6(a) if a == METADATA_V6 => Some(NeverLogged::InstanceMetadata),
             IpAddr::V6(a) if a == TIME_SYNC_V6 => Some(NeverLogged::TimeSync),
             IpAddr::V6(a) if a == DNS_V6 => Some(NeverLogged::AmazonDns),
-            _ if is_vpc_reserved(net, ip, 2) => Some(NeverLogged::AmazonDns),
-            _ if is_vpc_reserved(net, ip, 1) => Some(NeverLogged::VpcRouter),
-            _ => None,
+            _ => vpc_reserved(net, ip),
         };
         if hit.is_some() {
             return hit;

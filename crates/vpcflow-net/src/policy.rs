@@ -389,8 +389,8 @@ impl Policy {
     ) -> Verdict {
         let net = &*self.net;
         let p = &packet.tuple;
-        let (sg_const, acl_const) = self.constant[eni]
-            [usize::from(dir == FlowDirection::Ingress)][usize::from(p.src.is_ipv6())];
+        let (sg_const, acl_const) = self.constant[eni][usize::from(dir == FlowDirection::Ingress)]
+            [usize::from(p.src.is_ipv6())];
         let acl = match acl_const {
             Some(a) if !net.in_subnet(net.enis[eni].subnet, remote(dir, p)) => a,
             _ => acl_decision(net, eni, dir, p),
