@@ -7,6 +7,8 @@
 * Text: DuckDB's CSV reader (space-delimited, header, '-' = NULL) reads `--to text` output and
   finds the same rows.
 * The shipped sample: aggregates from DuckDB over the original .log.gz equal those over our Parquet.
+* Query: `vpcflow query --insights` answers (top talkers, rejects per hour) equal DuckDB's over
+  the same log-group segments.
 * Delivery (`vpcflow simulate` into flow logs): every .log.gz object is gzip with the format's
   header line first; every Parquet object has AWS's columns and types, gzip inside; DuckDB reads
   the Hive-partitioned layout with its partition columns; text and Parquet objects of the same
@@ -199,6 +201,22 @@ with tempfile.TemporaryDirectory() as tmp:
     check("delivery: log segments are Parquet with @timestamp @ingestionTime @logStream @message", names == ["@timestamp", "@ingestionTime", "@logStream", "@message"], names)
     events = duckdb.sql(f"SELECT count(*), count(*) FILTER (WHERE \"@timestamp\" = start * 1000), count(*) FILTER (WHERE \"@logStream\" = interface_id || '-all') FROM read_parquet('{data}/logs/**/*.parquet')").fetchall()[0]
     check("delivery: one event per record, timestamp = start, stream = <eni>-all", events[0] == lines and events[1] == lines and events[2] == lines, (events, lines))
+
+    # Logs Insights over the log group: vpcflow query's answers equal DuckDB's over the segments.
+    seg = f"read_parquet('{data}/logs/**/*.parquet')"
+    ours = json.loads(vpcflow("query", "--data", str(data), "--output", "json", "--insights",
+                              "stats sum(bytes) as b by srcAddr, dstAddr | sort b desc | limit 10"))
+    full = {(r[0], r[1]): r[2] for r in duckdb.sql(
+        f"SELECT srcaddr, dstaddr, sum(bytes) FROM {seg} WHERE bytes IS NOT NULL GROUP BY ALL").fetchall()}
+    top = sorted(full.values(), reverse=True)[:10]
+    check("query: Insights top talkers equal DuckDB's",
+          [r["b"] for r in ours] == top and all(full[(r["srcAddr"], r["dstAddr"])] == r["b"] for r in ours),
+          f"{ours} != {top}")
+    ours = json.loads(vpcflow("query", "--data", str(data), "--output", "json", "--insights",
+                              "filter action = 'REJECT' | stats count(*) as n by bin(1h) as hour | sort hour"))
+    duck = duckdb.sql(f"SELECT strftime(to_timestamp(\"@timestamp\" / 1000) AT TIME ZONE 'UTC', '%Y-%m-%d %H:00:00.000') AS hour, "
+                      f"count(*) FROM {seg} WHERE action = 'REJECT' GROUP BY ALL ORDER BY hour").fetchall()
+    check("query: Insights rejects per hour equal DuckDB's", [(r["hour"], r["n"]) for r in ours] == duck, f"{ours} != {duck}")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

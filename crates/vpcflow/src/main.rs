@@ -20,6 +20,7 @@ mod delivery;
 mod input;
 mod lab;
 mod logs;
+mod query;
 mod simulate;
 
 use std::io::{self, Write};
@@ -43,6 +44,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Capture pcap/pcapng files (in packet time) or live interfaces and deliver the flow logs.
     Capture(capture::CaptureArgs),
+    /// Ask a log group questions in the Logs Insights language.
+    Query(query::QueryArgs),
     /// Look into log groups: list groups and streams, print events (like `aws logs tail`).
     #[command(subcommand)]
     Logs(logs::LogsCommand),
@@ -65,6 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Capture(args) => capture::run(&args),
         Command::Lab(cmd) => lab::run_lab(&cmd),
         Command::Logs(cmd) => logs::run(&cmd),
+        Command::Query(args) => query::run(&args),
         Command::FlowLogs(cmd) => delivery::run_flow_logs(&cmd),
         Command::Diagnose(args) => simulate::run_diagnose(&args),
         Command::Fields => {

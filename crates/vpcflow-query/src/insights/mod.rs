@@ -7,6 +7,8 @@ pub mod error;
 pub mod fields;
 pub mod lexer;
 pub mod parser;
+#[cfg(feature = "engine")]
+pub mod plan;
 pub mod registry;
 pub mod sort;
 

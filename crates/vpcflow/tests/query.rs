@@ -1,0 +1,195 @@
+//! `vpcflow query --insights` through the real binary, on an hour delivered by `vpcflow
+//! simulate`: AWS's sample flow-log queries that the planner covers give the answers computed
+//! here from the simulated records themselves (`simulate --stdout`), and errors point at the
+//! token.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn vpcflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// One OK record: (interface, src, dst, dstport, protocol, bytes, start, action).
+type Rec = (String, String, String, u16, u8, u64, u64, String);
+
+/// The OK records of the simulated hour.
+fn records() -> Vec<Rec> {
+    let out = ok(&vpcflow(&[
+        "simulate",
+        "--stdout",
+        "--format",
+        "${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${protocol} ${bytes} ${start} ${action} ${log-status}",
+    ]));
+    out.lines()
+        .skip(1)
+        .filter(|l| l.ends_with(" OK"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (
+                f[0].to_owned(),
+                f[1].to_owned(),
+                f[2].to_owned(),
+                f[3].parse().unwrap(),
+                f[4].parse().unwrap(),
+                f[5].parse().unwrap(),
+                f[6].parse().unwrap(),
+                f[7].to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn query(data: &Path, q: &str) -> Vec<serde_json::Value> {
+    let out = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--insights",
+        q,
+        "--output",
+        "json",
+    ]));
+    serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
+}
+
+#[test]
+fn insights_answers_the_first_questions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&vpcflow(&["simulate", "--data", data.to_str().unwrap()]));
+    let recs = records();
+
+    // Top talkers (AWS sample): sum(bytes) by srcAddr, dstAddr, the 10 largest.
+    let rows = query(
+        &data,
+        "stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 10",
+    );
+    let mut sums: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in &recs {
+        *sums.entry((r.1.clone(), r.2.clone())).or_default() += r.5;
+    }
+    let mut top: Vec<u64> = sums.values().copied().collect();
+    top.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(rows.len(), 10);
+    for (row, want) in rows.iter().zip(&top) {
+        let pair = (
+            row["srcAddr"].as_str().unwrap().to_owned(),
+            row["dstAddr"].as_str().unwrap().to_owned(),
+        );
+        assert_eq!(row["bytesTransferred"].as_u64(), Some(*want), "{row}");
+        assert_eq!(sums[&pair], *want, "{row}");
+    }
+
+    // Rejected traffic by hour.
+    let rows = query(
+        &data,
+        "filter action = \"REJECT\" | stats count(*) as rejects by bin(1h) as hour | sort hour",
+    );
+    let rejects = recs.iter().filter(|r| r.7 == "REJECT").count() as u64;
+    assert!(rejects > 0);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["hour"], "2026-01-15 14:00:00.000");
+    assert_eq!(rows[0]["rejects"].as_u64(), Some(rejects));
+
+    // SSH attempts by source (AWS sample shape: filter, count by, sort, limit).
+    let rows = query(
+        &data,
+        "filter dstPort = 22 and action = 'REJECT' | stats count(*) as attempts by srcAddr | sort attempts desc | limit 5",
+    );
+    let mut ssh: BTreeMap<String, u64> = BTreeMap::new();
+    for r in recs.iter().filter(|r| r.3 == 22 && r.7 == "REJECT") {
+        *ssh.entry(r.1.clone()).or_default() += 1;
+    }
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let src = row["srcAddr"].as_str().unwrap();
+        assert_eq!(row["attempts"].as_u64(), Some(ssh[src]), "{row}");
+    }
+    let most = ssh.values().max().unwrap();
+    assert_eq!(rows[0]["attempts"].as_u64(), Some(*most));
+
+    // AWS samples the planner covers run unchanged.
+    for q in [
+        "filter protocol=17 | stats count(*) by srcAddr",
+        "filter logStatus=\"SKIPDATA\" | stats count(*) by bin(1h) as t | sort t",
+        "stats avg(bytes), min(bytes), max(bytes) by srcAddr, dstAddr",
+        "filter action=\"REJECT\" | stats count(*) as numRejections by srcAddr | sort numRejections desc | limit 20",
+        "stats avg(bytes) by dstAddr",
+        "filter srcAddr LIKE \"10.0.\" | stats sum(bytes) by dstAddr",
+        "fields @timestamp, srcAddr, dstAddr, @message | filter dstPort in [22, 3389] | limit 3",
+    ] {
+        query(&data, q);
+    }
+    // UDP by source: count matches the records.
+    let rows = query(&data, "filter protocol=17 | stats count(*) as n by srcAddr");
+    let udp: u64 = recs.iter().filter(|r| r.4 == 17).count() as u64;
+    assert_eq!(
+        rows.iter().map(|r| r["n"].as_u64().unwrap()).sum::<u64>(),
+        udp
+    );
+}
+
+#[test]
+fn query_errors_point_at_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&vpcflow(&[
+        "simulate",
+        "--data",
+        data.to_str().unwrap(),
+        "--duration",
+        "10m",
+    ]));
+    let out = vpcflow(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--insights",
+        "stats count(*) by sumx(bytes)",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 1, column 19: unknown function 'sumx', did you mean 'sum'?")
+            && err.contains("                    ^^^^"),
+        "{err}"
+    );
+    let out = vpcflow(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--insights",
+        "stats pct(bytes, 95) by srcAddr",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pct() is not supported by vpcflow's planner yet"),
+        "{err}"
+    );
+    let out = vpcflow(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--insights",
+        "stats count(*)",
+        "--log-group",
+        "/nope",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Log group '/nope' does not exist"));
+}
