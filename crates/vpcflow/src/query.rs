@@ -122,6 +122,17 @@ fn format_options() -> util::display::FormatOptions<'static> {
         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
 }
 
+/// A formatter per column of a batch.
+fn formatters<'a>(
+    b: &'a RecordBatch,
+    opts: &'a util::display::FormatOptions<'a>,
+) -> anyhow::Result<Vec<util::display::ArrayFormatter<'a>>> {
+    Ok(b.columns()
+        .iter()
+        .map(|c| util::display::ArrayFormatter::try_new(c.as_ref(), opts))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 fn is_number(t: &DataType) -> bool {
     t.is_integer() || t.is_floating()
 }
@@ -131,11 +142,7 @@ fn to_json(batches: &[RecordBatch]) -> anyhow::Result<String> {
     let opts = format_options();
     let mut rows = Vec::new();
     for b in batches {
-        let formatters = b
-            .columns()
-            .iter()
-            .map(|c| util::display::ArrayFormatter::try_new(c.as_ref(), &opts))
-            .collect::<Result<Vec<_>, _>>()?;
+        let formatters = formatters(b, &opts)?;
         for r in 0..b.num_rows() {
             let mut obj = serde_json::Map::new();
             for (i, f) in b.schema().fields().iter().enumerate() {
@@ -180,11 +187,7 @@ fn to_csv(batches: &[RecordBatch]) -> anyhow::Result<String> {
         out.push('\n');
     }
     for b in batches {
-        let formatters = b
-            .columns()
-            .iter()
-            .map(|c| util::display::ArrayFormatter::try_new(c.as_ref(), &opts))
-            .collect::<Result<Vec<_>, _>>()?;
+        let formatters = formatters(b, &opts)?;
         for r in 0..b.num_rows() {
             let cells: Vec<String> = formatters
                 .iter()
