@@ -112,22 +112,6 @@ impl Plan {
             .filter(|&e| self.subs.iter().any(|s| s.engine == engine && s.members[e]))
             .collect()
     }
-
-    /// Every sink's name: `fl-…` for S3 and log-group flow logs, `firehose:NAME` per stream.
-    pub fn sinks(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.subs.iter().map(|s| sink_of(&s.flow_log)).collect();
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
-}
-
-/// The sink a flow log's records are checkpointed under.
-pub fn sink_of(f: &FlowLog) -> String {
-    match &f.destination {
-        Destination::Firehose { stream } => format!("firehose:{stream}"),
-        _ => f.flow_log_id.clone(),
-    }
 }
 
 /// What the producer sends the encoder.
@@ -433,28 +417,19 @@ impl Encoder {
         if let Destination::Firehose { stream } = &sub.flow_log.destination {
             // A record belongs to the window of the next commit; a stream whose checkpoint
             // covers that window has it already.
-            let sink = format!("firehose:{stream}");
-            if self
-                .checkpoints
-                .get(&sink)
-                .is_some_and(|&d| self.last_commit < d)
-            {
+            if self.stream_covered(stream) {
                 self.replayed += 1;
                 return;
             }
             let skip;
             let rec = if self.full {
-                self.overflowed += 1;
-                let start = rec.start.map_or(0, |c| c.0);
-                let start = start - start % iv;
-                if !self.skipped.insert((i, eni, start)) {
-                    return;
+                match self.overflow(i, eni, rec, iv) {
+                    Some(s) => {
+                        skip = s;
+                        &skip
+                    }
+                    None => return,
                 }
-                skip = FlowRecord {
-                    version: rec.version,
-                    ..skipdata(rec, start, iv)
-                };
-                &skip
             } else {
                 rec
             };
@@ -480,14 +455,9 @@ impl Encoder {
             return;
         }
         if self.full {
-            // One SKIPDATA record per flow log, ENI and interval, filed by its own `end`.
-            self.overflowed += 1;
-            let start = rec.start.map_or(0, |c| c.0);
-            let start = start - start % iv;
-            if self.skipped.insert((i, eni, start)) {
-                let mut skip = skipdata(rec, start, iv);
-                skip.version = rec.version;
-                let bucket = layout::file_bucket(start + iv);
+            // The SKIPDATA record is filed by its own `end` (the interval's end).
+            if let Some(skip) = self.overflow(i, eni, rec, iv) {
+                let bucket = layout::file_bucket(skip.end.map_or(0, |c| c.0));
                 self.accs
                     .entry((bucket, i))
                     .or_insert_with(|| Acc::new(sub))
@@ -499,6 +469,26 @@ impl Encoder {
             .entry((bucket, i))
             .or_insert_with(|| Acc::new(sub))
             .append(&sub.format, rec, &mut self.line);
+    }
+
+    /// True when the stream's checkpoint covers the window records now arriving belong to (the
+    /// next commit's): a replayed run delivered them already.
+    fn stream_covered(&self, stream: &str) -> bool {
+        self.checkpoints
+            .get(&format!("firehose:{stream}"))
+            .is_some_and(|&d| self.last_commit < d)
+    }
+
+    /// A record the full spool has no room for: counted, and turned into the SKIPDATA record of
+    /// its flow log, ENI and interval the first time that interval overflows (`None` after).
+    fn overflow(&mut self, i: usize, eni: usize, rec: &FlowRecord, iv: u64) -> Option<FlowRecord> {
+        self.overflowed += 1;
+        let start = rec.start.map_or(0, |c| c.0);
+        let start = start - start % iv;
+        self.skipped.insert((i, eni, start)).then(|| FlowRecord {
+            version: rec.version,
+            ..skipdata(rec, start, iv)
+        })
     }
 
     /// Finishes what the mark `until` completes: objects and segments of buckets before it (all
@@ -583,14 +573,10 @@ impl Encoder {
             }
         }
         for (name, cfg) in &plan.streams {
-            let sink = format!("firehose:{name}");
-            if self
-                .checkpoints
-                .get(&sink)
-                .is_some_and(|&d| self.last_commit < d)
-            {
+            if self.stream_covered(name) {
                 continue;
             }
+            let sink = format!("firehose:{name}");
             let buf = self.buffers.entry(name.clone()).or_default();
             let due = last
                 || buf.lines.len() >= cfg.buffering_size_mb as usize * (1 << 20)

@@ -5,35 +5,20 @@
 //! The full record set comes from `vpcflow simulate --stdout` with the same seed: the same
 //! engine and policy, printed instead of delivered.
 
+mod common;
 mod firehose_endpoint;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{ok, vpcflow};
 use firehose_endpoint::{Endpoint, free_port};
 
 const VPC: &str = "vpc-0a1b2c3d4e5f60718";
 const APP1: &str = "eni-0a0000000000000a3";
-
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()

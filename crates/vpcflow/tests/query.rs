@@ -3,25 +3,12 @@
 //! here from the simulated records themselves (`simulate --stdout`), and errors point at the
 //! token.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn vpcflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use common::{ok, vpcflow};
 
 /// One OK record: (interface, src, dst, dstport, protocol, bytes, start, action).
 type Rec = (String, String, String, u16, u8, u64, u64, String);
