@@ -6,3 +6,11 @@
 //! before anything runs. Errors point at the offending token.
 
 pub mod insights;
+#[cfg(feature = "engine")]
+pub mod sql;
+#[cfg(feature = "engine")]
+pub mod table;
+#[cfg(feature = "engine")]
+pub mod text;
+#[cfg(feature = "engine")]
+pub mod udf;

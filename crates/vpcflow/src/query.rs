@@ -1,54 +1,78 @@
-//! `vpcflow query`: Logs Insights queries over the log groups of a data directory, printed as a
+//! `vpcflow query`: Logs Insights queries over the log groups of a data directory (or over
+//! imported files), and SQL scripts with Athena's DDL over the catalog's tables, printed as a
 //! table for people or as JSON or CSV for scripts.
 //!
-//! Parsing and planning are `vpcflow-query`'s; this module finds the log group's segments, runs
-//! the query on a tokio runtime and formats the rows.
+//! Parsing and planning are `vpcflow-query`'s; this module finds the sources, runs the query on
+//! a tokio runtime and formats the rows.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use std::sync::Arc;
 use vpcflow_query::insights::plan::datafusion_arrow::{
     array::Array, datatypes::DataType, record_batch::RecordBatch, util,
 };
 use vpcflow_query::insights::{self, plan};
+use vpcflow_query::{sql, table};
 
 use crate::simulate::parse_rfc3339;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Runs a CloudWatch Logs Insights query over a log group that flow logs delivered to (see
-`vpcflow logs groups`). Fields are the names Insights discovers for flow logs: srcAddr, dstAddr,
-srcPort, dstPort, protocol, packets, bytes, start, end, action, logStatus, interfaceId, … and the
-system fields @timestamp, @message, @logStream, @ingestionTime. Up to 10 000 rows.
+Asks flow logs questions, in the CloudWatch Logs Insights language (--insights) over a log
+group that flow logs delivered to (see `vpcflow logs groups`), or in SQL (--sql) over tables.
 
-Planned today: fields, display, filter, stats (count, count_distinct, sum, avg, min, max, by
-fields and bin()), sort, limit, with comparison, arithmetic, in, like and =~. Other commands and
-functions parse and are refused with an error at their token.
+Insights fields are the names Insights discovers for flow logs: srcAddr, dstAddr, srcPort,
+dstPort, protocol, packets, bytes, start, end, action, logStatus, interfaceId, … and the system
+fields @timestamp, @message, @logStream, @log, @ingestionTime, @ptr. Commands: fields, display,
+filter, stats (two levels, bin()), sort, limit, parse, dedup. Up to 10 000 rows.
+
+SQL is DataFusion's, with AWS's Athena DDL accepted unchanged: CREATE EXTERNAL TABLE (text or
+Parquet, PARTITIONED BY, ROW FORMAT DELIMITED, LOCATION 's3://BUCKET/…' for a bucket of this
+vpcflow, TBLPROPERTIES with skip.header.line.count and partition projection), MSCK REPAIR
+TABLE, ALTER TABLE … ADD PARTITION, DROP TABLE, SHOW TABLES, SHOW PARTITIONS. Tables are kept in
+DATA/state.db. Presto functions from AWS's samples work: from_unixtime, date_trunc,
+date_format, to_iso8601, day_of_week, date(), split_part, …
+
+--files PATH queries real AWS flow-log files in place (a directory in any S3 layout, or one
+file; .log.gz or Parquet): Insights reads them as events, and SQL sees them as the table
+`flows`.
 
 Examples:
   vpcflow query --insights 'stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 10'
   vpcflow query --insights 'filter action = \"REJECT\" | stats count(*) as rejects by bin(1h)' --output json
-  vpcflow query --insights 'fields @timestamp, srcAddr, dstPort | filter dstPort = 22' --start 2026-01-15T14:00:00Z")]
+  vpcflow query --insights 'fields @timestamp, srcAddr, dstPort | filter dstPort = 22' --start 2026-01-15T14:00:00Z
+  vpcflow query --sql 'SELECT srcaddr, sum(bytes) AS b FROM flows GROUP BY srcaddr ORDER BY b DESC LIMIT 10' --files ./exported-logs/
+  vpcflow query --sql-file athena.sql")]
 pub(crate) struct QueryArgs {
     /// Data directory.
     #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
     data: PathBuf,
     /// A Logs Insights query.
-    #[arg(long, value_name = "QUERY", required = true)]
-    insights: String,
-    /// The log group to query.
+    #[arg(long, value_name = "QUERY", required_unless_present_any = ["sql", "sql_file"], conflicts_with_all = ["sql", "sql_file"])]
+    insights: Option<String>,
+    /// One SQL statement, or a script of statements separated by ';'.
+    #[arg(long, value_name = "SQL", conflicts_with = "sql_file")]
+    sql: Option<String>,
+    /// A file of SQL statements ('-' = standard input).
+    #[arg(long = "sql-file", value_name = "FILE")]
+    sql_file: Option<PathBuf>,
+    /// The log group to query (--insights).
     #[arg(
         long = "log-group",
         value_name = "NAME",
         default_value = "/vpcflow/flow-logs"
     )]
     log_group: String,
-    /// First event time (RFC 3339), inclusive.
+    /// Query flow-log files in place instead: a directory (any S3 layout) or a file.
+    #[arg(long, value_name = "PATH")]
+    files: Option<PathBuf>,
+    /// First event time (RFC 3339), inclusive (--insights).
     #[arg(long, value_name = "RFC3339")]
     start: Option<String>,
-    /// Last event time (RFC 3339), inclusive.
+    /// Last event time (RFC 3339), inclusive (--insights).
     #[arg(long, value_name = "RFC3339")]
     end: Option<String>,
     /// table (for people), json (an array of row objects, numbers as numbers) or csv.
@@ -56,9 +80,68 @@ pub(crate) struct QueryArgs {
     output: String,
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the query runtime")
+}
+
 pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
-    let query = insights::parse(&args.insights)
-        .map_err(|e| anyhow::anyhow!("--insights: {}", e.render(&args.insights)))?;
+    let import = args
+        .files
+        .as_deref()
+        .map(|p| {
+            table::import(p)
+                .map(Arc::new)
+                .map_err(|e| anyhow::anyhow!("--files: {e}"))
+        })
+        .transpose()?;
+    if let Some(text) = &args.insights {
+        let batches = insights_rows(&args.data, text, &args.log_group, import, range(args)?)?;
+        return print(&batches, &args.output);
+    }
+    let script = match (&args.sql, &args.sql_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+            s
+        }
+        (None, Some(p)) => {
+            std::fs::read_to_string(p).with_context(|| format!("--sql-file {}", p.display()))?
+        }
+        (None, None) => bail!("give --insights, --sql or --sql-file"),
+    };
+    let catalog = sql::Catalog::open(&args.data).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let extra: Vec<(String, Arc<table::FlowTable>)> = import
+        .into_iter()
+        .map(|t| ("flows".to_owned(), t))
+        .collect();
+    let outputs = runtime()?
+        .block_on(async {
+            let ctx = sql::session();
+            sql::run_script(&ctx, &catalog, &script, &extra).await
+        })
+        .map_err(|e| anyhow::anyhow!("--sql: {e}"))?;
+    for o in outputs {
+        match o {
+            sql::Output::Message(lines) => {
+                for l in lines {
+                    if args.output == "table" {
+                        println!("{l}");
+                    } else {
+                        eprintln!("{l}");
+                    }
+                }
+            }
+            sql::Output::Rows(b) => print(&b, &args.output)?,
+        }
+    }
+    Ok(())
+}
+
+fn range(args: &QueryArgs) -> anyhow::Result<Option<plan::TimeRange>> {
     let secs = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
         v.as_deref()
             .map(|s| {
@@ -68,48 +151,65 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             })
             .transpose()
     };
-    let range = match (secs("--start", &args.start)?, secs("--end", &args.end)?) {
-        (None, None) => None,
-        (s, e) => Some(plan::TimeRange {
-            start_ms: s.unwrap_or(0) * 1000,
-            end_ms: e.map_or(i64::MAX, |e| e * 1000 + 999),
-        }),
-    };
-    let dir = args
-        .data
+    Ok(
+        match (secs("--start", &args.start)?, secs("--end", &args.end)?) {
+            (None, None) => None,
+            (s, e) => Some(plan::TimeRange {
+                start_ms: s.unwrap_or(0) * 1000,
+                end_ms: e.map_or(i64::MAX, |e| e * 1000 + 999),
+            }),
+        },
+    )
+}
+
+/// Runs an Insights query over a log group of `data` (or over imported files).
+pub(crate) fn insights_rows(
+    data: &std::path::Path,
+    text: &str,
+    log_group: &str,
+    import: Option<Arc<table::FlowTable>>,
+    range: Option<plan::TimeRange>,
+) -> anyhow::Result<Vec<RecordBatch>> {
+    let query =
+        insights::parse(text).map_err(|e| anyhow::anyhow!("--insights: {}", e.render(text)))?;
+    let dir = data
         .join("logs")
-        .join(vpcflow_deliver::layout::log_group_dir(&args.log_group));
-    if !dir.is_dir() {
+        .join(vpcflow_deliver::layout::log_group_dir(log_group));
+    if import.is_none() && !dir.is_dir() {
         bail!(
-            "ResourceNotFoundException: Log group '{}' does not exist in {} (see `vpcflow logs groups`)",
-            args.log_group,
-            args.data.display()
+            "ResourceNotFoundException: Log group '{log_group}' does not exist in {} (see `vpcflow logs groups`)",
+            data.display()
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the query runtime")?;
-    let batches = runtime
+    runtime()?
         .block_on(async {
             let ctx = plan::session();
-            let source = plan::log_group(&ctx, &format!("{}/", dir.display())).await?;
-            plan::run(&query, &args.insights, source, range).await
+            let source = match import {
+                Some(t) => plan::files(&ctx, t).await?,
+                None => plan::log_group(&ctx, &format!("{}/", dir.display()), log_group).await?,
+            };
+            // now() is the time the query starts: the binary's clock, given to the planner.
+            let now_s = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            plan::run(&ctx, &query, text, source, plan::Env { now_s, range }).await
         })
         .map_err(|e| match e {
-            plan::QueryError::Query(p) => {
-                anyhow::anyhow!("--insights: {}", p.render(&args.insights))
-            }
+            plan::QueryError::Query(p) => anyhow::anyhow!("--insights: {}", p.render(text)),
             other => anyhow::anyhow!(other),
-        })?;
+        })
+}
+
+/// Prints rows as a table, JSON or CSV.
+pub(crate) fn print(batches: &[RecordBatch], output: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match args.output.as_str() {
-        "json" => writeln!(out, "{}", to_json(&batches)?)?,
-        "csv" => write!(out, "{}", to_csv(&batches)?)?,
+    match output {
+        "json" => writeln!(out, "{}", to_json(batches)?)?,
+        "csv" => write!(out, "{}", to_csv(batches)?)?,
         _ => writeln!(
             out,
             "{}",
-            util::pretty::pretty_format_batches_with_options(&batches, &format_options())?
+            util::pretty::pretty_format_batches_with_options(batches, &format_options())?
         )?,
     }
     Ok(())

@@ -2,11 +2,11 @@
 //! group's segments (Parquet; `vpcflow-deliver`'s log-group store), with the flow-log columns
 //! renamed to the names Insights discovers (`srcAddr`) and `@timestamp` as a timestamp.
 //!
-//! Planned so far: `fields`, `display`, `filter`, `stats` (aggregations at the top of each
-//! projection; grouping by expressions and `bin()`), `sort`, `limit`; the operators (`=`, `!=`,
-//! `<`…, `and`/`or`/`not`, `+ - * / %`, `in`, `like` with strings and regexes, `=~`); the
-//! aggregations `count`, `count_distinct`, `sum`, `avg`, `min`, `max`. Everything else is
-//! refused with an error at its token, not guessed.
+//! Every command of the v1 set is planned (`fields`, `display`, `filter`, `stats` with two
+//! levels and `bin()`, `sort`, `limit`, `parse` glob and regex, `dedup`), with every operator
+//! and the registry's functions: DataFusion's own where one matches Insights' meaning, and
+//! [`crate::udf`]'s for the IP functions and the rest. The JSON functions are refused with an
+//! error at their token: flow-log events are text, never JSON.
 
 /// Arrow as DataFusion builds it, for callers that format results.
 pub use datafusion::arrow as datafusion_arrow;
@@ -14,12 +14,15 @@ pub use datafusion::arrow as datafusion_arrow;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Column, ScalarValue};
+use datafusion::execution::FunctionRegistry as _;
 use datafusion::functions_aggregate::expr_fn as agg;
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::ExprFunctionExt as _;
 use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
 use datafusion::prelude::{DataFrame, Not as _, ParquetReadOptions, SessionContext};
 use vpcflow_record::FIELDS;
 
-use super::ast::{BinaryOp, CommandKind, ExprKind, Projection, Query, UnaryOp};
+use super::ast::{BinaryOp, CommandKind, ExprKind, ParsePattern, Projection, Query, UnaryOp};
 use super::error::{ParseError, Span};
 use super::fields::insights_name;
 
@@ -58,10 +61,9 @@ pub struct TimeRange {
     pub end_ms: i64,
 }
 
-/// Reads a log group's segments (`dir`) as Insights sees them: the system fields and the
-/// discovered flow-log fields.
-pub async fn log_group(ctx: &SessionContext, dir: &str) -> Result<DataFrame, QueryError> {
-    let df = ctx.read_parquet(dir, ParquetReadOptions::default()).await?;
+/// The columns every event source shows: the system fields and the discovered flow-log fields
+/// (AWS column `account_id` → Insights `accountId`).
+fn discovered(df: DataFrame, extra: Vec<Expr>) -> Result<DataFrame, QueryError> {
     let mut select = Vec::new();
     for f in df.schema().fields() {
         let name = f.name();
@@ -79,18 +81,113 @@ pub async fn log_group(ctx: &SessionContext, dir: &str) -> Result<DataFrame, Que
         };
         select.push(e);
     }
+    select.extend(extra);
     Ok(df.select(select)?)
 }
 
-/// Runs a parsed query over `source` (see [`log_group`]).
+/// Reads a log group's segments (`dir`) as Insights sees them: the system fields (with `@log`
+/// and `@ptr`) and the discovered flow-log fields.
+pub async fn log_group(
+    ctx: &SessionContext,
+    dir: &str,
+    name: &str,
+) -> Result<DataFrame, QueryError> {
+    let df = ctx.read_parquet(dir, ParquetReadOptions::default()).await?;
+    let has_account = df
+        .schema()
+        .field_with_unqualified_name("account_id")
+        .is_ok();
+    let log = if has_account {
+        datafusion::functions::string::expr_fn::concat(vec![
+            column("account_id"),
+            lit(format!(":{name}")),
+        ])
+    } else {
+        lit(name.to_owned())
+    };
+    let ptr = call(
+        ctx,
+        "vpcflowPtr",
+        vec![column("@logStream"), column("@message")],
+    )?;
+    discovered(df, vec![log.alias("@log"), ptr.alias("@ptr")])
+}
+
+/// Flow-log files read in place (an import) as Insights events: `@timestamp` is the record's
+/// `start`, `@message` the record line, `@logStream` `<interface-id>-all` as delivery names it.
+pub async fn files(
+    ctx: &SessionContext,
+    table: std::sync::Arc<crate::table::FlowTable>,
+) -> Result<DataFrame, QueryError> {
+    use datafusion::catalog::TableProvider as _;
+    let schema = table.schema();
+    let df = ctx.read_table(table)?;
+    let text = |n: &str| {
+        datafusion::functions::core::expr_fn::coalesce(vec![
+            cast(column(n), DataType::Utf8),
+            lit("-"),
+        ])
+    };
+    let mut extra = Vec::new();
+    let data: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|n| FIELDS.iter().any(|d| d.column == *n))
+        .collect();
+    let message = datafusion::functions::string::expr_fn::concat_ws(
+        lit(" "),
+        data.iter().map(|n| text(n)).collect(),
+    );
+    extra.push(message.clone().alias("@message"));
+    if data.contains(&"start") {
+        extra.push(
+            cast(
+                column("start") * lit(1000i64),
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+            )
+            .alias("@timestamp"),
+        );
+    }
+    if data.contains(&"interface_id") {
+        let stream = datafusion::functions::string::expr_fn::concat(vec![
+            column("interface_id"),
+            lit("-all"),
+        ]);
+        extra.push(call(ctx, "vpcflowPtr", vec![stream.clone(), message])?.alias("@ptr"));
+        extra.push(stream.alias("@logStream"));
+    }
+    discovered(df, extra)
+}
+
+/// A function of the session by name (DataFusion's, or vpcflow's).
+fn call(ctx: &SessionContext, name: &str, args: Vec<Expr>) -> Result<Expr, QueryError> {
+    if let Some(f) = crate::udf::function(name) {
+        return Ok(f.call(args));
+    }
+    Ok(ctx.udf(name)?.call(args))
+}
+
+/// What a query knows besides its events: when it runs and over what range.
+#[derive(Debug, Clone, Copy)]
+pub struct Env {
+    /// `now()`: epoch seconds when the query started (the caller's clock).
+    pub now_s: i64,
+    /// The range asked for, if any.
+    pub range: Option<TimeRange>,
+}
+
+/// Runs a parsed query over `source` (see [`log_group`] and [`files`]).
 pub async fn run(
+    ctx: &SessionContext,
     query: &Query,
     text: &str,
     source: DataFrame,
-    range: Option<TimeRange>,
+    env: Env,
 ) -> Result<Vec<RecordBatch>, QueryError> {
+    let p = Planner { ctx, env };
     let mut df = source;
-    if let Some(r) = range {
+    if let Some(r) = env.range {
         let ts = |ms: i64| lit(ScalarValue::TimestampMillisecond(Some(ms), None));
         df = df.filter(
             column("@timestamp")
@@ -101,16 +198,16 @@ pub async fn run(
     let mut fields: Vec<String> = Vec::new();
     let mut display: Option<Vec<String>> = None;
     let mut aggregated = false;
-    let mut sorted = false;
+    let mut order: Option<Vec<SortExpr>> = None;
     let mut limited = false;
     for c in &query.commands {
         match &c.kind {
-            CommandKind::Filter(e) => df = df.filter(expr(e)?)?,
+            CommandKind::Filter(e) => df = df.filter(p.expr(e)?)?,
             CommandKind::Fields(ps) => {
-                for p in ps {
-                    let name = p.name(text);
-                    if !matches!(&p.expr.kind, ExprKind::Field(f) if *f == name) {
-                        df = df.with_column(&name, expr(&p.expr)?)?;
+                for pr in ps {
+                    let name = pr.name(text);
+                    if !matches!(&pr.expr.kind, ExprKind::Field(f) if *f == name) {
+                        df = df.with_column(&name, p.expr(&pr.expr)?)?;
                     }
                     if !fields.contains(&name) {
                         fields.push(name);
@@ -119,10 +216,10 @@ pub async fn run(
             }
             CommandKind::Display(ps) => {
                 let mut names = Vec::new();
-                for p in ps {
-                    let name = p.name(text);
-                    if !matches!(&p.expr.kind, ExprKind::Field(f) if *f == name) {
-                        df = df.with_column(&name, expr(&p.expr)?)?;
+                for pr in ps {
+                    let name = pr.name(text);
+                    if !matches!(&pr.expr.kind, ExprKind::Field(f) if *f == name) {
+                        df = df.with_column(&name, p.expr(&pr.expr)?)?;
                     }
                     names.push(name);
                 }
@@ -131,40 +228,124 @@ pub async fn run(
             CommandKind::Stats { aggregates, by } => {
                 let group = by
                     .iter()
-                    .map(|p| Ok(expr(&p.expr)?.alias(p.name(text))))
+                    .map(|pr| Ok(p.expr(&pr.expr)?.alias(pr.name(text))))
                     .collect::<Result<Vec<_>, QueryError>>()?;
                 let aggs = aggregates
                     .iter()
-                    .map(|p| aggregate(p, text))
+                    .map(|pr| p.aggregate(pr, text))
                     .collect::<Result<Vec<_>, QueryError>>()?;
                 df = df.aggregate(group, aggs)?;
                 // After stats, the output is its groups and aggregations.
-                fields = by.iter().chain(aggregates).map(|p| p.name(text)).collect();
+                fields = by
+                    .iter()
+                    .chain(aggregates)
+                    .map(|pr| pr.name(text))
+                    .collect();
                 display = None;
                 aggregated = true;
+                order = None;
             }
             CommandKind::Sort(keys) => {
                 let sort = keys
                     .iter()
-                    .map(|k| Ok(SortExpr::new(expr(&k.expr)?, !k.desc, false)))
+                    .map(|k| Ok(SortExpr::new(p.expr(&k.expr)?, !k.desc, false)))
                     .collect::<Result<Vec<_>, QueryError>>()?;
-                df = df.sort(sort)?;
-                sorted = true;
+                df = df.sort(sort.clone())?;
+                order = Some(sort);
             }
             CommandKind::Limit(n) => {
-                if !aggregated && !sorted {
+                if !aggregated && order.is_none() {
                     // Raw events come newest first, as Insights returns them, before the limit.
-                    df = df.sort(vec![SortExpr::new(column("@timestamp"), false, false)])?;
-                    sorted = true;
+                    let newest = vec![SortExpr::new(column("@timestamp"), false, false)];
+                    df = df.sort(newest.clone())?;
+                    order = Some(newest);
                 }
                 df = df.limit(0, Some(*n as usize))?;
                 limited = true;
             }
-            CommandKind::Parse { .. } => return Err(not_yet("parse", c.span)),
-            CommandKind::Dedup(_) => return Err(not_yet("dedup", c.span)),
+            CommandKind::Parse { source, pattern } => {
+                let src = cast(p.expr(source)?, DataType::Utf8);
+                let (re, names, groups) = match pattern {
+                    ParsePattern::Glob { pattern, names } => {
+                        let (re, groups) = glob_regex(pattern);
+                        (re, names.clone(), groups)
+                    }
+                    ParsePattern::Regex { pattern, names } => {
+                        (pattern.clone(), names.clone(), names.clone())
+                    }
+                };
+                // Fail at the pattern, not deep in execution, when it is no regex.
+                if let Err(e) = regex_check(&re) {
+                    return Err(ParseError::new(format!("parse: {e}"), c.span).into());
+                }
+                let whole = format!("(?s)^.*?(?:{re}).*$");
+                for (name, group) in names.iter().zip(&groups) {
+                    let value = datafusion::functions::regex::expr_fn::regexp_replace(
+                        src.clone(),
+                        lit(whole.clone()),
+                        lit(format!("${{{group}}}")),
+                        None,
+                    );
+                    let matched = datafusion::functions::regex::expr_fn::regexp_like(
+                        src.clone(),
+                        lit(re.clone()),
+                        None,
+                    );
+                    df = df.with_column(
+                        name,
+                        Expr::Case(datafusion::logical_expr::Case::new(
+                            None,
+                            vec![(Box::new(matched), Box::new(value))],
+                            None,
+                        )),
+                    )?;
+                    if !fields.contains(name) {
+                        fields.push(name.clone());
+                    }
+                }
+            }
+            CommandKind::Dedup(keys) => {
+                // Keep the first event per key in the current order (newest first by
+                // default); events with a null key are never duplicates.
+                let keys = keys
+                    .iter()
+                    .map(|k| p.expr(k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let by = order.clone().unwrap_or_else(|| {
+                    if aggregated {
+                        Vec::new()
+                    } else {
+                        vec![SortExpr::new(column("@timestamp"), false, false)]
+                    }
+                });
+                let rn = row_number()
+                    .partition_by(keys.clone())
+                    .order_by(by.clone())
+                    .build()?
+                    .alias("__dedup_rn");
+                let any_null = keys
+                    .iter()
+                    .map(|k| k.clone().is_null())
+                    .reduce(Expr::or)
+                    .unwrap_or(lit(false));
+                let cols: Vec<Expr> = df
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| column(f.name()))
+                    .collect();
+                df = df
+                    .window(vec![rn])?
+                    .filter(column("__dedup_rn").eq(lit(1u64)).or(any_null))?
+                    .select(cols)?;
+                if !by.is_empty() {
+                    df = df.sort(by.clone())?;
+                    order = Some(by);
+                }
+            }
         }
     }
-    if !aggregated && !sorted {
+    if !aggregated && order.is_none() {
         // Raw events come newest first, as Insights returns them.
         df = df.sort(vec![SortExpr::new(column("@timestamp"), false, false)])?;
     }
@@ -180,26 +361,404 @@ pub async fn run(
     Ok(df.collect().await?)
 }
 
-fn aggregate(p: &Projection, text: &str) -> Result<Expr, QueryError> {
-    let ExprKind::Call(name, args) = &p.expr.kind else {
-        return Err(not_yet("an expression around an aggregation", p.expr.span));
-    };
-    let arg = |i: usize| expr(&args[i]);
-    let e = match (*name, args.first().map(|a| &a.kind)) {
-        ("count", None | Some(ExprKind::Star)) => agg::count(lit(1i64)),
-        ("count", Some(_)) => agg::count(arg(0)?),
-        ("count_distinct", _) => agg::count_distinct(arg(0)?),
-        ("sum", _) => agg::sum(arg(0)?),
-        ("avg", _) => agg::avg(arg(0)?),
-        ("min", _) => agg::min(arg(0)?),
-        ("max", _) => agg::max(arg(0)?),
-        (other, _) => return Err(not_yet(&format!("{other}()"), p.expr.span)),
-    };
-    Ok(e.alias(p.name(text)))
+/// A glob pattern as a regex with numbered groups, one per `*`; the last `*` takes the rest.
+fn glob_regex(glob: &str) -> (String, Vec<String>) {
+    let parts: Vec<&str> = glob.split('*').collect();
+    let mut re = String::new();
+    let mut groups = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        re.push_str(&escape_regex(part));
+        if i + 1 < parts.len() {
+            groups.push(format!("g{i}"));
+            let lazy = if i + 2 == parts.len() && parts[i + 1].is_empty() {
+                ""
+            } else {
+                "?"
+            };
+            re.push_str(&format!("(?<g{i}>.*{lazy})"));
+        }
+    }
+    (re, groups)
 }
 
-fn binary(op: BinaryOp, l: Expr, r: Expr, span: Span) -> Result<Expr, QueryError> {
-    Ok(match op {
+fn escape_regex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn regex_check(re: &str) -> Result<(), String> {
+    // DataFusion compiles with the `regex` crate; ask it the same question up front through a
+    // one-row evaluation would cost a session, so check the syntax cheaply here.
+    let mut depth = 0i32;
+    let mut escaped = false;
+    for c in re.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '(') => depth += 1,
+            (false, ')') => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err("unbalanced ')' in the pattern".into());
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced '(' in the pattern".into());
+    }
+    Ok(())
+}
+
+struct Planner<'a> {
+    ctx: &'a SessionContext,
+    env: Env,
+}
+
+fn ms_lit(ms: i64) -> Expr {
+    lit(ScalarValue::new_interval_mdn(0, 0, ms * 1_000_000))
+}
+
+fn period_of(e: &super::ast::Expr) -> Result<u64, QueryError> {
+    match e.kind {
+        ExprKind::Period { ms, .. } => Ok(ms),
+        _ => Err(ParseError::new("expected a time period, like 5m", e.span).into()),
+    }
+}
+
+impl Planner<'_> {
+    fn aggregate(&self, pr: &Projection, text: &str) -> Result<Expr, QueryError> {
+        let ExprKind::Call(name, args) = &pr.expr.kind else {
+            return Err(not_yet("an expression around an aggregation", pr.expr.span));
+        };
+        let arg = |i: usize| self.expr(&args[i]);
+        let newest_last = || vec![SortExpr::new(column("@timestamp"), true, false)];
+        let e = match (*name, args.first().map(|a| &a.kind)) {
+            ("count", None | Some(ExprKind::Star)) => agg::count(lit(1i64)),
+            ("count", Some(_)) => agg::count(arg(0)?),
+            ("count_distinct", _) => agg::count_distinct(arg(0)?),
+            ("sum", _) => agg::sum(arg(0)?),
+            ("avg", _) => agg::avg(arg(0)?),
+            ("min", _) => agg::min(arg(0)?),
+            ("max", _) => agg::max(arg(0)?),
+            ("stddev", _) => agg::stddev(cast(arg(0)?, DataType::Float64)),
+            ("pct", _) => {
+                let ExprKind::Num(pct) = args[1].kind else {
+                    return Err(ParseError::new(
+                        "pct() takes a number from 0 to 100",
+                        args[1].span,
+                    )
+                    .into());
+                };
+                if !(0.0..=100.0).contains(&pct) {
+                    return Err(ParseError::new(
+                        "pct() takes a number from 0 to 100",
+                        args[1].span,
+                    )
+                    .into());
+                }
+                agg::percentile_cont(
+                    SortExpr::new(cast(arg(0)?, DataType::Float64), true, false),
+                    lit(pct / 100.0),
+                )
+            }
+            ("earliest", _) => agg::first_value(arg(0)?, newest_last()),
+            ("latest", _) => agg::last_value(arg(0)?, newest_last()),
+            ("sortsFirst", _) => agg::min(arg(0)?),
+            ("sortsLast", _) => agg::max(arg(0)?),
+            (other, _) => return Err(not_yet(&format!("{other}()"), pr.expr.span)),
+        };
+        Ok(e.alias(pr.name(text)))
+    }
+
+    fn expr(&self, e: &super::ast::Expr) -> Result<Expr, QueryError> {
+        Ok(match &e.kind {
+            ExprKind::Field(name) => {
+                let name = match name.as_str() {
+                    "startTime" => "start",
+                    "endTime" => "end",
+                    n => n,
+                };
+                column(name)
+            }
+            ExprKind::Str(s) => lit(s.clone()),
+            ExprKind::Num(n) => number(*n),
+            ExprKind::Period { ms, .. } => ms_lit(*ms as i64),
+            ExprKind::Regex(_) | ExprKind::Star => {
+                return Err(
+                    ParseError::new("a value cannot be written this way here", e.span).into(),
+                );
+            }
+            ExprKind::Unary(UnaryOp::Not, a) => self.expr(a)?.not(),
+            ExprKind::Unary(UnaryOp::Neg, a) => -self.expr(a)?,
+            ExprKind::Binary(BinaryOp::Pow, l, r) => call(
+                self.ctx,
+                "power",
+                vec![
+                    cast(self.expr(l)?, DataType::Float64),
+                    cast(self.expr(r)?, DataType::Float64),
+                ],
+            )?,
+            ExprKind::Binary(op, l, r) => binary(*op, self.expr(l)?, self.expr(r)?),
+            ExprKind::In {
+                expr: x,
+                list,
+                negated,
+            } => {
+                let list = list
+                    .iter()
+                    .map(|v| self.expr(v))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.expr(x)?.in_list(list, *negated)
+            }
+            ExprKind::Like {
+                expr: x,
+                pattern,
+                negated,
+            } => {
+                let x = self.expr(x)?;
+                let m = match &pattern.kind {
+                    ExprKind::Str(s) => cast(x, DataType::Utf8).like(lit(like_literal(s))),
+                    ExprKind::Regex(re) => datafusion::functions::regex::expr_fn::regexp_like(
+                        cast(x, DataType::Utf8),
+                        lit(re.clone()),
+                        None,
+                    ),
+                    _ => return Err(not_yet("this pattern", pattern.span)),
+                };
+                if *negated { m.not() } else { m }
+            }
+            ExprKind::Matches(x, re) => datafusion::functions::regex::expr_fn::regexp_like(
+                cast(self.expr(x)?, DataType::Utf8),
+                lit(re.clone()),
+                None,
+            ),
+            ExprKind::Call(name, args) => self.function(name, args, e.span)?,
+        })
+    }
+
+    fn function(
+        &self,
+        name: &str,
+        args: &[super::ast::Expr],
+        span: Span,
+    ) -> Result<Expr, QueryError> {
+        let a = |i: usize| self.expr(&args[i]);
+        let s = |i: usize| Ok::<_, QueryError>(cast(self.expr(&args[i])?, DataType::Utf8));
+        let f = |name: &str, v: Vec<Expr>| call(self.ctx, name, v);
+        let num = |i: usize| Ok::<_, QueryError>(cast(self.expr(&args[i])?, DataType::Float64));
+        let one_zero = |b: Expr| {
+            Expr::Case(datafusion::logical_expr::Case::new(
+                None,
+                vec![(Box::new(b), Box::new(lit(1i64)))],
+                Some(Box::new(lit(0i64))),
+            ))
+        };
+        let ts_ms = |x: Expr| cast(x, DataType::Timestamp(TimeUnit::Millisecond, None));
+        let range = self.env.range;
+        Ok(match name {
+            "bin" => {
+                let ms = period_of(&args[0])?;
+                datafusion::functions::datetime::expr_fn::date_bin(
+                    ms_lit(ms as i64),
+                    column("@timestamp"),
+                    lit(ScalarValue::TimestampMillisecond(Some(0), None)),
+                )
+            }
+            "abs" | "ceil" | "floor" | "sqrt" => f(name, vec![num(0)?])?,
+            "log" => f("ln", vec![num(0)?])?,
+            "round" => match args.len() {
+                1 => f("round", vec![num(0)?])?,
+                _ => f("round", vec![num(0)?, cast(a(1)?, DataType::Int64)])?,
+            },
+            "greatest" | "least" => f(name, (0..args.len()).map(num).collect::<Result<_, _>>()?)?,
+            "haversine" => {
+                let rad = |i: usize| f("radians", vec![num(i)?]);
+                let (lat1, lon1, lat2, lon2) = (rad(0)?, rad(1)?, rad(2)?, rad(3)?);
+                let half = |x: Expr| f("sin", vec![x / lit(2.0)]);
+                let sq = |x: Expr| f("power", vec![x, lit(2.0)]);
+                let h = sq(half(lat2.clone() - lat1.clone())?)?
+                    + f("cos", vec![lat1])? * f("cos", vec![lat2])? * sq(half(lon2 - lon1)?)?;
+                lit(2.0 * 6371.0) * f("asin", vec![f("sqrt", vec![h])?])?
+            }
+            "toNumber" | "toDouble" => datafusion::logical_expr::try_cast(a(0)?, DataType::Float64),
+            "toInt" => datafusion::logical_expr::try_cast(a(0)?, DataType::Int32),
+            "toLong" => datafusion::logical_expr::try_cast(a(0)?, DataType::Int64),
+            "datefloor" => datafusion::functions::datetime::expr_fn::date_bin(
+                ms_lit(period_of(&args[1])? as i64),
+                ts_ms(a(0)?),
+                lit(ScalarValue::TimestampMillisecond(Some(0), None)),
+            ),
+            "dateceil" => {
+                let ms = period_of(&args[1])? as i64;
+                datafusion::functions::datetime::expr_fn::date_bin(
+                    ms_lit(ms),
+                    ts_ms(a(0)?) + ms_lit(ms - 1),
+                    lit(ScalarValue::TimestampMillisecond(Some(0), None)),
+                )
+            }
+            "fromMillis" => ts_ms(cast(a(0)?, DataType::Int64)),
+            "toMillis" => cast(ts_ms(a(0)?), DataType::Int64),
+            "now" => lit(self.env.now_s),
+            "queryStartTime" => lit(range.map_or(0, |r| r.start_ms)),
+            "queryEndTime" => lit(range.map_or(self.env.now_s * 1000, |r| {
+                r.end_ms.min(self.env.now_s * 1000)
+            })),
+            "queryTimeRange" => lit(range.map_or(self.env.now_s * 1000, |r| {
+                r.end_ms.min(self.env.now_s * 1000) - r.start_ms
+            })),
+            "parseDate" => {
+                let ExprKind::Str(fmt) = &args[1].kind else {
+                    return Err(
+                        ParseError::new("parseDate() takes a format string", args[1].span).into(),
+                    );
+                };
+                cast(
+                    f(
+                        "to_timestamp_millis",
+                        vec![s(0)?, lit(java_to_strftime(fmt))],
+                    )?,
+                    DataType::Int64,
+                )
+            }
+            "formatDate" | "strftime" => f("to_char", vec![ts_ms(a(0)?), s(1)?])?,
+            "ispresent" => a(0)?.is_not_null(),
+            "coalesce" => f(
+                "coalesce",
+                (0..args.len()).map(a).collect::<Result<_, _>>()?,
+            )?,
+            "case" => {
+                let mut whens = Vec::new();
+                let mut i = 0;
+                while i + 1 < args.len() {
+                    whens.push((Box::new(a(i)?), Box::new(a(i + 1)?)));
+                    i += 2;
+                }
+                let default = (i < args.len()).then(|| a(i).map(Box::new)).transpose()?;
+                Expr::Case(datafusion::logical_expr::Case::new(None, whens, default))
+            }
+            "if" => Expr::Case(datafusion::logical_expr::Case::new(
+                None,
+                vec![(Box::new(a(0)?), Box::new(a(1)?))],
+                Some(Box::new(a(2)?)),
+            )),
+            "isNumeric" => one_zero(
+                datafusion::functions::regex::expr_fn::regexp_like(
+                    s(0)?,
+                    lit(r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"),
+                    None,
+                )
+                .is_true(),
+            ),
+            "messageSize" => f("octet_length", vec![s(0)?])?,
+            "isempty" => one_zero(s(0)?.is_null().or(s(0)?.eq(lit("")))),
+            "isblank" => one_zero(s(0)?.is_null().or(f("btrim", vec![s(0)?])?.eq(lit("")))),
+            "concat" => f("concat", (0..args.len()).map(s).collect::<Result<_, _>>()?)?,
+            "ltrim" | "rtrim" | "trim" => {
+                let df_name = if name == "trim" { "btrim" } else { name };
+                match args.len() {
+                    1 => f(df_name, vec![s(0)?])?,
+                    _ => f(df_name, vec![s(0)?, s(1)?])?,
+                }
+            }
+            "strlen" => f("character_length", vec![s(0)?])?,
+            "toupper" => f("upper", vec![s(0)?])?,
+            "tolower" => f("lower", vec![s(0)?])?,
+            "substr" => {
+                let start = cast(a(1)?, DataType::Int64) + lit(1i64);
+                match args.len() {
+                    2 => f("substr", vec![s(0)?, start])?,
+                    _ => f("substr", vec![s(0)?, start, cast(a(2)?, DataType::Int64)])?,
+                }
+            }
+            "replace" => f("replace", vec![s(0)?, s(1)?, s(2)?])?,
+            "regexReplace" => f("regexp_replace", vec![s(0)?, s(1)?, s(2)?, lit("g")])?,
+            "strcontains" => {
+                let ci = args.len() == 3 && !matches!(args[2].kind, ExprKind::Num(n) if n == 0.0);
+                let (h, n) = if ci {
+                    (f("lower", vec![s(0)?])?, f("lower", vec![s(1)?])?)
+                } else {
+                    (s(0)?, s(1)?)
+                };
+                one_zero(f("strpos", vec![h, n])?.gt(lit(0i64)))
+            }
+            "startsWith" => one_zero(f("starts_with", vec![s(0)?, s(1)?])?),
+            "endsWith" => one_zero(f("ends_with", vec![s(0)?, s(1)?])?),
+            "urlencode" | "urldecode" | "base64encode" | "base64decode" | "split"
+            | "hexToAscii" | "hexToDec" | "decToHex" | "isValidIp" | "isValidIpV4"
+            | "isValidIpV6" | "isIpInSubnet" | "isIpv4InSubnet" | "isIpv6InSubnet"
+            | "ipv4ToNumber" | "isPrivateIP" | "isPublicIP" | "isReservedIP" => {
+                f(name, (0..args.len()).map(a).collect::<Result<_, _>>()?)?
+            }
+            "jsonParse" | "jsonStringify" | "jsonArraySize" | "jsonArrayContains" => {
+                return Err(ParseError::new(
+                    format!("{name}() reads JSON log events; flow-log events are text lines"),
+                    span,
+                )
+                .into());
+            }
+            other => return Err(not_yet(&format!("{other}()"), span)),
+        })
+    }
+}
+
+/// A Java date pattern (`yyyy-MM-dd'T'HH:mm:ss`) as chrono's strftime.
+fn java_to_strftime(java: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = java.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            i += 1;
+            while i < chars.len() && chars[i] != '\'' {
+                out.push(chars[i]);
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let mut n = 1;
+        while i + n < chars.len() && chars[i + n] == c {
+            n += 1;
+        }
+        let spec = match (c, n) {
+            ('y', 2) => "%y",
+            ('y', _) => "%Y",
+            ('M', 1 | 2) => "%m",
+            ('M', 3) => "%b",
+            ('M', _) => "%B",
+            ('d', _) => "%d",
+            ('H', _) => "%H",
+            ('h', _) => "%I",
+            ('m', _) => "%M",
+            ('s', _) => "%S",
+            ('S', _) => "%3f",
+            ('a', _) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            ('Z' | 'X', _) => "%z",
+            _ => {
+                for _ in 0..n {
+                    out.push(c);
+                }
+                i += n;
+                continue;
+            }
+        };
+        out.push_str(spec);
+        i += n;
+    }
+    out
+}
+
+fn binary(op: BinaryOp, l: Expr, r: Expr) -> Expr {
+    match op {
         BinaryOp::Or => l.or(r),
         BinaryOp::And => l.and(r),
         BinaryOp::Eq => l.eq(r),
@@ -213,8 +772,8 @@ fn binary(op: BinaryOp, l: Expr, r: Expr, span: Span) -> Result<Expr, QueryError
         BinaryOp::Mul => l * r,
         BinaryOp::Div => l / r,
         BinaryOp::Mod => l % r,
-        BinaryOp::Pow => return Err(not_yet("^", span)),
-    })
+        BinaryOp::Pow => unreachable!("planned as power()"),
+    }
 }
 
 fn number(n: f64) -> Expr {
@@ -239,72 +798,9 @@ fn like_literal(s: &str) -> String {
     out
 }
 
-fn expr(e: &super::ast::Expr) -> Result<Expr, QueryError> {
-    Ok(match &e.kind {
-        ExprKind::Field(name) => {
-            let name = match name.as_str() {
-                "startTime" => "start",
-                "endTime" => "end",
-                n => n,
-            };
-            column(name)
-        }
-        ExprKind::Str(s) => lit(s.clone()),
-        ExprKind::Num(n) => number(*n),
-        ExprKind::Period { ms, .. } => {
-            lit(ScalarValue::new_interval_mdn(0, 0, *ms as i64 * 1_000_000))
-        }
-        ExprKind::Regex(_) | ExprKind::Star => {
-            return Err(not_yet("this value here", e.span));
-        }
-        ExprKind::Unary(UnaryOp::Not, a) => expr(a)?.not(),
-        ExprKind::Unary(UnaryOp::Neg, a) => -expr(a)?,
-        ExprKind::Binary(op, l, r) => binary(*op, expr(l)?, expr(r)?, e.span)?,
-        ExprKind::In {
-            expr: x,
-            list,
-            negated,
-        } => {
-            let list = list.iter().map(expr).collect::<Result<Vec<_>, _>>()?;
-            expr(x)?.in_list(list, *negated)
-        }
-        ExprKind::Like {
-            expr: x,
-            pattern,
-            negated,
-        } => {
-            let x = expr(x)?;
-            let m = match &pattern.kind {
-                ExprKind::Str(s) => x.like(lit(like_literal(s))),
-                ExprKind::Regex(re) => {
-                    datafusion::functions::regex::expr_fn::regexp_like(x, lit(re.clone()), None)
-                }
-                _ => return Err(not_yet("this pattern", pattern.span)),
-            };
-            if *negated { m.not() } else { m }
-        }
-        ExprKind::Matches(x, re) => {
-            datafusion::functions::regex::expr_fn::regexp_like(expr(x)?, lit(re.clone()), None)
-        }
-        ExprKind::Call("bin", args) => {
-            let ExprKind::Period { ms, .. } = args[0].kind else {
-                return Err(ParseError::new(
-                    "bin() takes a time period, like bin(5m)",
-                    args[0].span,
-                )
-                .into());
-            };
-            datafusion::functions::datetime::expr_fn::date_bin(
-                lit(ScalarValue::new_interval_mdn(0, 0, ms as i64 * 1_000_000)),
-                column("@timestamp"),
-                lit(ScalarValue::TimestampMillisecond(Some(0), None)),
-            )
-        }
-        ExprKind::Call(name, _) => return Err(not_yet(&format!("{name}()"), e.span)),
-    })
-}
-
-/// A session for Insights queries (one per process is enough).
+/// A session for Insights queries, with vpcflow's functions.
 pub fn session() -> SessionContext {
-    SessionContext::new()
+    let ctx = SessionContext::new();
+    crate::udf::register(&ctx);
+    ctx
 }

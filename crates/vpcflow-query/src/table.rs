@@ -1,0 +1,563 @@
+//! Flow-log files as one DataFusion table: text (`.log.gz`, `.log`) and Parquet files with
+//! partition values, from the S3 layouts (default, Hive, hourly), Athena tables or any
+//! directory of real AWS files.
+//!
+//! Owns [`FlowTable`] (the `TableProvider`) and [`discover`] (walking a directory for flow-log
+//! files, with Hive `key=value` partitions from the path). Which files belong to a table and
+//! what their partition values are is decided by the caller ([`crate::sql`]'s catalog for
+//! Athena tables, [`discover`] for imports); the table prunes files by partition filters before
+//! reading anything, reads Parquet through DataFusion's Parquet source (row-group pruning,
+//! projection) and decodes text with [`crate::text`] in parallel.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array as _, ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
+use vpcflow_record::{FieldId, LogFormat};
+
+use crate::text::{self, LineLayout};
+
+/// How a file stores records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Text lines (gzip or plain).
+    Text,
+    /// Parquet.
+    Parquet,
+}
+
+impl FileKind {
+    /// The kind a file name says, if it is a flow-log file at all.
+    pub fn of(path: &Path) -> Option<FileKind> {
+        let name = path.file_name()?.to_str()?;
+        if name.starts_with('.') {
+            return None;
+        }
+        if name.ends_with(".parquet") {
+            Some(FileKind::Parquet)
+        } else if name.ends_with(".log.gz")
+            || name.ends_with(".log")
+            || name.ends_with(".txt")
+            || name.ends_with(".txt.gz")
+            || name.ends_with(".gz")
+        {
+            Some(FileKind::Text)
+        } else {
+            None
+        }
+    }
+}
+
+/// One file of a table and its partition values (in the table's partition-column order).
+#[derive(Debug, Clone)]
+pub struct FlowFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Storage.
+    pub kind: FileKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// Partition values.
+    pub partition: Vec<ScalarValue>,
+}
+
+/// How text lines map to the data columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextColumns {
+    /// By name, from each file's header line (AWS's files carry one); columns a file lacks are
+    /// null. Files without a header are read as the v2 default format.
+    ByHeader,
+    /// By position, as Athena's `ROW FORMAT DELIMITED` does: column i is field i.
+    ByPosition {
+        /// Leading lines to skip (`skip.header.line.count`).
+        skip_lines: usize,
+    },
+}
+
+/// A table of flow-log files.
+#[derive(Debug)]
+pub struct FlowTable {
+    schema: SchemaRef,
+    data: SchemaRef,
+    partition_cols: Vec<FieldRef>,
+    files: Vec<FlowFile>,
+    text: TextColumns,
+}
+
+impl FlowTable {
+    /// A table of `files` whose data columns are `data` and partition columns `partition_cols`.
+    pub fn new(
+        data: SchemaRef,
+        partition_cols: Vec<FieldRef>,
+        files: Vec<FlowFile>,
+        text: TextColumns,
+    ) -> FlowTable {
+        let mut fields: Vec<FieldRef> = data.fields().iter().cloned().collect();
+        fields.extend(partition_cols.iter().cloned());
+        FlowTable {
+            schema: Arc::new(Schema::new(fields)),
+            data,
+            partition_cols,
+            files,
+            text,
+        }
+    }
+
+    /// The files (before pruning).
+    pub fn files(&self) -> &[FlowFile] {
+        &self.files
+    }
+
+    /// The files left after the filters that mention only partition columns.
+    fn prune(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<&FlowFile>> {
+        let names: Vec<&str> = self
+            .partition_cols
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let only_partitions: Vec<Expr> = filters
+            .iter()
+            .filter(|f| {
+                let cols = f.column_refs();
+                !cols.is_empty() && cols.iter().all(|c| names.contains(&c.name.as_str()))
+            })
+            .cloned()
+            .collect();
+        let Some(predicate) = conjunction(only_partitions) else {
+            return Ok(self.files.iter().collect());
+        };
+        if self.files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let schema = Arc::new(Schema::new(self.partition_cols.clone()));
+        let columns = (0..self.partition_cols.len())
+            .map(|i| ScalarValue::iter_to_array(self.files.iter().map(|f| f.partition[i].clone())))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+        let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+        let physical = state.create_physical_expr(predicate, &df_schema)?;
+        let keep = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let keep = keep
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+            .ok_or_else(|| DataFusionError::Plan("partition filter is not boolean".into()))?;
+        Ok(self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep.is_valid(*i) && keep.value(*i))
+            .map(|(_, f)| f)
+            .collect())
+    }
+
+    fn parquet_plan(
+        &self,
+        state: &dyn Session,
+        files: &[&FlowFile],
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let table_schema =
+            datafusion::datasource::table_schema::TableSchema::builder(Arc::clone(&self.data))
+                .with_table_partition_cols(self.partition_cols.clone())
+                .build();
+        let mut source = ParquetSource::new(table_schema);
+        if let Some(p) = conjunction(filters.to_vec()) {
+            let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
+            if let Ok(predicate) = state.create_physical_expr(p, &df_schema) {
+                source = source.with_predicate(predicate);
+            }
+        }
+        let groups_n = state.config().target_partitions().max(1);
+        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_n.min(files.len())];
+        let mut sorted: Vec<&&FlowFile> = files.iter().collect();
+        sorted.sort_by_key(|f| std::cmp::Reverse(f.size));
+        let mut sizes = vec![0u64; groups.len()];
+        for f in sorted {
+            // Largest first into the lightest group.
+            let g = (0..groups.len()).min_by_key(|&g| sizes[g]).unwrap_or(0);
+            sizes[g] += f.size;
+            let path = f.path.to_string_lossy();
+            groups[g].push(
+                PartitionedFile::new(path.trim_start_matches('/'), f.size)
+                    .with_partition_values(f.partition.clone()),
+            );
+        }
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+                .with_file_groups(groups.into_iter().map(FileGroup::from).collect())
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+
+    fn text_plan(
+        &self,
+        files: &[&FlowFile],
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+        has_filters: bool,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        // Build only the projected data columns; partition columns are constants per file.
+        let all: Vec<usize> = (0..self.schema.fields().len()).collect();
+        let wanted = projection.unwrap_or(&all);
+        let n_data = self.data.fields().len();
+        let data_cols: Vec<usize> = wanted.iter().copied().filter(|&i| i < n_data).collect();
+        let decoded = Arc::new(Schema::new(
+            data_cols
+                .iter()
+                .map(|&i| self.data.field(i).clone())
+                .collect::<Vec<_>>(),
+        ));
+        let out_schema = Arc::new(self.schema.project(wanted)?);
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Many files: one thread per file. Few (large) files: chunks within each file.
+        let per_file_threads = if files.len() >= threads { 1 } else { threads };
+        let next = AtomicUsize::new(0);
+        let rows = AtomicUsize::new(0);
+        let enough = |rows: &AtomicUsize| {
+            !has_filters && limit.is_some_and(|l| rows.load(Ordering::Relaxed) >= l)
+        };
+        let results: Vec<Vec<(usize, Result<Vec<RecordBatch>>)>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..(threads / per_file_threads).clamp(1, files.len().max(1)))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            if enough(&rows) {
+                                break;
+                            }
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(f) = files.get(i) else { break };
+                            let r = self.read_text(
+                                f,
+                                &data_cols,
+                                &decoded,
+                                &out_schema,
+                                wanted,
+                                per_file_threads,
+                            );
+                            if let Ok(b) = &r {
+                                rows.fetch_add(
+                                    b.iter().map(RecordBatch::num_rows).sum(),
+                                    Ordering::Relaxed,
+                                );
+                            }
+                            out.push((i, r));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a reader thread panicked"))
+                .collect()
+        });
+        let mut all: Vec<_> = results.into_iter().flatten().collect();
+        all.sort_by_key(|(i, _)| *i);
+        let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); threads.max(1)];
+        let mut k = 0;
+        for (_, r) in all {
+            for b in r? {
+                partitions[k % threads.max(1)].push(b);
+                k += 1;
+            }
+        }
+        partitions.retain(|p| !p.is_empty());
+        if partitions.is_empty() {
+            partitions.push(Vec::new());
+        }
+        Ok(MemorySourceConfig::try_new_exec(
+            &partitions,
+            out_schema,
+            None,
+        )?)
+    }
+
+    /// One text file's batches with the output columns `wanted` (data columns decoded, then
+    /// partition constants).
+    fn read_text(
+        &self,
+        f: &FlowFile,
+        data_cols: &[usize],
+        decoded: &SchemaRef,
+        out_schema: &SchemaRef,
+        wanted: &[usize],
+        threads: usize,
+    ) -> Result<Vec<RecordBatch>> {
+        let name = f.path.display().to_string();
+        let raw = std::fs::read(&f.path)
+            .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?;
+        let bytes =
+            text::inflate(&name, &raw).map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        let layout = self.layout(&bytes, data_cols);
+        let batches = text::decode(&name, &bytes, &layout, decoded, threads)
+            .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        let n_data = self.data.fields().len();
+        batches
+            .into_iter()
+            .map(|b| {
+                let mut d = 0;
+                let columns = wanted
+                    .iter()
+                    .map(|&i| {
+                        if i < n_data {
+                            d += 1;
+                            Ok(Arc::clone(b.column(d - 1)))
+                        } else {
+                            f.partition[i - n_data].to_array_of_size(b.num_rows())
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(RecordBatch::try_new(Arc::clone(out_schema), columns)?)
+            })
+            .collect()
+    }
+
+    fn layout(&self, bytes: &[u8], data_cols: &[usize]) -> LineLayout {
+        let first_line = {
+            let end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+            std::str::from_utf8(&bytes[..end]).unwrap_or("")
+        };
+        match self.text {
+            TextColumns::ByPosition { skip_lines } => LineLayout {
+                fields: first_line_fields(bytes, skip_lines).unwrap_or(self.data.fields().len()),
+                positions: data_cols.iter().map(|&i| Some(i)).collect(),
+                skip_lines,
+            },
+            TextColumns::ByHeader => {
+                let (format, skip) = if LogFormat::is_header_line(first_line) {
+                    match LogFormat::from_header(first_line.trim_end_matches('\r')) {
+                        Ok(f) => (f, 1),
+                        Err(_) => (LogFormat::default_v2(), 0),
+                    }
+                } else {
+                    (LogFormat::default_v2(), 0)
+                };
+                let positions = data_cols
+                    .iter()
+                    .map(|&i| {
+                        FieldId::from_column(self.data.field(i).name())
+                            .and_then(|id| format.position(id))
+                    })
+                    .collect();
+                LineLayout {
+                    fields: format.len(),
+                    positions,
+                    skip_lines: skip,
+                }
+            }
+        }
+    }
+}
+
+/// The number of fields on the first data line (after `skip` lines).
+fn first_line_fields(bytes: &[u8], skip: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 0..skip {
+        start += memchr::memchr(b'\n', &bytes[start..])? + 1;
+    }
+    let rest = &bytes[start..];
+    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+    (!line.is_empty()).then(|| memchr::memchr_iter(b' ', line).count() + 1)
+}
+
+#[async_trait]
+impl TableProvider for FlowTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Filters come to `scan` for pruning; DataFusion still applies them above it.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let files = self.prune(state, filters)?;
+        let (parquet, text): (Vec<&FlowFile>, Vec<&FlowFile>) =
+            files.into_iter().partition(|f| f.kind == FileKind::Parquet);
+        let mut plans = Vec::new();
+        if !parquet.is_empty() {
+            plans.push(self.parquet_plan(state, &parquet, projection, filters, limit)?);
+        }
+        if !text.is_empty() || plans.is_empty() {
+            plans.push(self.text_plan(&text, projection, limit, !filters.is_empty())?);
+        }
+        if plans.len() == 1 {
+            return Ok(plans.remove(0));
+        }
+        UnionExec::try_new(plans)
+    }
+}
+
+/// Every flow-log file under `root` (or `root` itself), in path order, with the Hive
+/// `key=value` directory segments below `root` as partition values for `partition_cols`
+/// (a file without one of them gets null). Hidden files and directories are skipped.
+pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec<FlowFile>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::metadata(&p)?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<std::io::Result<_>>()?;
+            entries.retain(|e| {
+                e.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.'))
+            });
+            entries.sort();
+            stack.extend(entries.into_iter().rev());
+        } else if let Some(kind) = FileKind::of(&p) {
+            let rel = p.strip_prefix(root).unwrap_or(&p);
+            let partition = partition_cols
+                .iter()
+                .map(|c| {
+                    let v = rel.parent().and_then(|dir| {
+                        dir.components().find_map(|s| {
+                            let s = s.as_os_str().to_str()?;
+                            let (k, v) = s.split_once('=')?;
+                            (k == c.name()).then(|| v.to_owned())
+                        })
+                    });
+                    ScalarValue::Utf8(v)
+                        .cast_to(c.data_type())
+                        .unwrap_or_else(|_| {
+                            ScalarValue::try_from(c.data_type()).unwrap_or(ScalarValue::Null)
+                        })
+                })
+                .collect();
+            out.push(FlowFile {
+                size: meta.len(),
+                path: std::path::absolute(&p)?,
+                kind,
+                partition,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The Hive partition keys found in the directories under `root` (in first-seen order), for
+/// a table whose partitions are not declared (an import).
+pub fn hive_keys(files: &[FlowFile], root: &Path) -> Vec<FieldRef> {
+    let mut keys: Vec<String> = Vec::new();
+    for f in files {
+        let rel = f.path.strip_prefix(root).unwrap_or(&f.path);
+        if let Some(dir) = rel.parent() {
+            for s in dir.components() {
+                if let Some((k, _)) = s.as_os_str().to_str().and_then(|s| s.split_once('=')) {
+                    if !keys.iter().any(|x| x == k) {
+                        keys.push(k.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    keys.into_iter()
+        .map(|k| Arc::new(Field::new(k, DataType::Utf8, true)))
+        .collect()
+}
+
+/// The flow-log format of a file: its header line (text) or its columns (Parquet); the v2
+/// default for a text file without a header.
+pub fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String> {
+    let name = f.path.display();
+    match f.kind {
+        FileKind::Text => {
+            let file = std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
+            let mut head = Vec::new();
+            let mut reader: Box<dyn std::io::Read> =
+                if f.path.extension().is_some_and(|e| e == "gz") {
+                    Box::new(flate2::read::MultiGzDecoder::new(file))
+                } else {
+                    Box::new(file)
+                };
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = reader.read(&mut buf).map_err(|e| format!("{name}: {e}"))?;
+                head.extend_from_slice(&buf[..n]);
+                if n == 0 || memchr::memchr(b'\n', &head).is_some() || head.len() > 65536 {
+                    break;
+                }
+            }
+            let end = memchr::memchr(b'\n', &head).unwrap_or(head.len());
+            let line = String::from_utf8_lossy(&head[..end]);
+            let line = line.trim_end_matches('\r');
+            if LogFormat::is_header_line(line) {
+                LogFormat::from_header(line).map_err(|e| format!("{name}: header line: {e}"))
+            } else {
+                Ok(LogFormat::default_v2())
+            }
+        }
+        FileKind::Parquet => {
+            let file = std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
+            let builder =
+                datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    file,
+                )
+                .map_err(|e| format!("{name}: not a Parquet file: {e}"))?;
+            vpcflow_record::arrow::format_of_schema(builder.schema())
+                .map_err(|e| format!("{name}: {e}"))
+        }
+    }
+}
+
+use std::io::Read as _;
+
+/// A table over every flow-log file under `root` (a directory or one file): real AWS files in
+/// any S3 layout, text or Parquet, without converting them. Columns are the first file's format
+/// (AWS column names); Hive `key=value` directories become string partition columns.
+pub fn import(root: &Path) -> std::result::Result<FlowTable, String> {
+    let probe = discover(root, &[]).map_err(|e| format!("{}: {e}", root.display()))?;
+    let Some(first) = probe.first() else {
+        return Err(format!(
+            "{}: no flow-log files (.log.gz, .log, .parquet) found",
+            root.display()
+        ));
+    };
+    let format = file_format(first)?;
+    let keys = hive_keys(&probe, root);
+    let files = discover(root, &keys).map_err(|e| format!("{}: {e}", root.display()))?;
+    Ok(FlowTable::new(
+        vpcflow_record::arrow::schema(&format),
+        keys,
+        files,
+        TextColumns::ByHeader,
+    ))
+}

@@ -1,0 +1,475 @@
+//! Flow-log text files as Arrow record batches: our own decoder, because DataFusion's CSV reader
+//! cannot map `-` to null in typed columns (apache/datafusion#25213, query.md §5.3).
+//!
+//! Owns inflating a file (`.gz`, one or many gzip members, or plain text) and decoding its lines
+//! into exactly the columns a query needs. Lines are split on single spaces, `-` is null, and
+//! integers are parsed straight into Arrow buffers. A large file is cut at line ends into chunks
+//! that decode in parallel. No DataFusion here beyond Arrow; the table provider ([`crate::table`])
+//! decides which files and columns.
+
+use std::borrow::Cow;
+use std::io::Read as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+
+/// Why a text file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    /// The file says gzip but does not inflate.
+    #[error("{file}: not a valid gzip file: {reason}")]
+    Inflate {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A line does not fit the table's columns.
+    #[error("{file}, line {line}: {reason}")]
+    Line {
+        /// The file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A column type the text decoder does not build.
+    #[error("column '{column}' has type {ty}; flow-log text columns are int, bigint or string")]
+    ColumnType {
+        /// The column.
+        column: String,
+        /// Its type.
+        ty: DataType,
+    },
+}
+
+/// The bytes of a file as text: inflated when it starts with the gzip magic, as is otherwise.
+pub fn inflate<'a>(file: &str, data: &'a [u8]) -> Result<Cow<'a, [u8]>, TextError> {
+    if data.len() < 18 || data[0] != 0x1f || data[1] != 0x8b {
+        return Ok(Cow::Borrowed(data));
+    }
+    // Fast path: libdeflate inflates a whole member at once, about twice zlib's speed. The
+    // trailer at the end of the file (CRC and size) belongs to the last member, so a file whose
+    // first member matches it exactly is a single member; anything else (bgzip, concatenated
+    // files) takes the streaming multi-member path so that nothing is silently dropped.
+    let n = data.len();
+    let crc = u32::from_le_bytes([data[n - 8], data[n - 7], data[n - 6], data[n - 5]]);
+    let size = u32::from_le_bytes([data[n - 4], data[n - 3], data[n - 2], data[n - 1]]) as usize;
+    let mut out = vec![0u8; size];
+    let mut d = libdeflater::Decompressor::new();
+    if let Ok(len) = d.gzip_decompress(data, &mut out)
+        && len == size
+        && libdeflater::crc32(&out) == crc
+    {
+        return Ok(Cow::Owned(out));
+    }
+    let mut out = Vec::with_capacity(size.max(n * 4));
+    flate2::read::MultiGzDecoder::new(data)
+        .read_to_end(&mut out)
+        .map_err(|e| TextError::Inflate {
+            file: file.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(Cow::Owned(out))
+}
+
+/// How a file's lines map onto the columns to build.
+#[derive(Debug, Clone)]
+pub struct LineLayout {
+    /// Fields on every line.
+    pub fields: usize,
+    /// For each output column: the 0-based field position on the line, or `None` (the file has
+    /// no such field: the column is all null).
+    pub positions: Vec<Option<usize>>,
+    /// Leading lines to skip (header lines).
+    pub skip_lines: usize,
+}
+
+/// Column builders for one chunk.
+enum Builder {
+    I32(Vec<i32>, Vec<bool>),
+    I64(Vec<i64>, Vec<bool>),
+    Str(Vec<u8>, Vec<i32>, Vec<bool>),
+}
+
+impl Builder {
+    fn new(ty: &DataType, column: &str, rows: usize) -> Result<Builder, TextError> {
+        Ok(match ty {
+            DataType::Int32 => Builder::I32(Vec::with_capacity(rows), Vec::with_capacity(rows)),
+            DataType::Int64 => Builder::I64(Vec::with_capacity(rows), Vec::with_capacity(rows)),
+            DataType::Utf8 => {
+                let mut offsets = Vec::with_capacity(rows + 1);
+                offsets.push(0);
+                Builder::Str(
+                    Vec::with_capacity(rows * 12),
+                    offsets,
+                    Vec::with_capacity(rows),
+                )
+            }
+            other => {
+                return Err(TextError::ColumnType {
+                    column: column.to_owned(),
+                    ty: other.clone(),
+                });
+            }
+        })
+    }
+
+    fn null(&mut self) {
+        match self {
+            Builder::I32(v, n) => {
+                v.push(0);
+                n.push(false);
+            }
+            Builder::I64(v, n) => {
+                v.push(0);
+                n.push(false);
+            }
+            Builder::Str(b, o, n) => {
+                o.push(b.len() as i32);
+                n.push(false);
+            }
+        }
+    }
+
+    /// Appends one token; `Err` names what is wrong with it.
+    fn push(&mut self, token: &[u8]) -> Result<(), &'static str> {
+        if token == b"-" {
+            self.null();
+            return Ok(());
+        }
+        match self {
+            Builder::I32(v, n) => {
+                let x = parse_int(token).ok_or("not an integer")?;
+                v.push(i32::try_from(x).map_err(|_| "out of range for int")?);
+                n.push(true);
+            }
+            Builder::I64(v, n) => {
+                v.push(parse_int(token).ok_or("not an integer")?);
+                n.push(true);
+            }
+            Builder::Str(b, o, n) => {
+                b.extend_from_slice(token);
+                o.push(b.len() as i32);
+                n.push(true);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<ArrayRef, &'static str> {
+        let nulls = |n: Vec<bool>| {
+            let b = NullBuffer::from(n);
+            (b.null_count() > 0).then_some(b)
+        };
+        Ok(match self {
+            Builder::I32(v, n) => Arc::new(Int32Array::new(ScalarBuffer::from(v), nulls(n))),
+            Builder::I64(v, n) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls(n))),
+            Builder::Str(b, o, n) => Arc::new(
+                StringArray::try_new(OffsetBuffer::new(ScalarBuffer::from(o)), b.into(), nulls(n))
+                    .map_err(|_| "a value is not UTF-8")?,
+            ),
+        })
+    }
+}
+
+fn parse_int(t: &[u8]) -> Option<i64> {
+    let (neg, digits) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Chunks of about this many bytes decode in parallel (about 35 000 default-format records).
+const CHUNK: usize = 4 << 20;
+
+/// Decodes a whole text file into batches of `schema` (the columns to build, in order), using
+/// up to `threads` threads. `file` names the file in errors.
+pub fn decode(
+    file: &str,
+    text: &[u8],
+    layout: &LineLayout,
+    schema: &SchemaRef,
+    threads: usize,
+) -> Result<Vec<RecordBatch>, TextError> {
+    // Skip the header lines.
+    let mut start = 0;
+    for _ in 0..layout.skip_lines {
+        match memchr::memchr(b'\n', &text[start..]) {
+            Some(i) => start += i + 1,
+            None => start = text.len(),
+        }
+    }
+    // Cut at line ends.
+    let mut cuts = vec![start];
+    let mut at = start;
+    while text.len() - at > CHUNK {
+        match memchr::memchr(b'\n', &text[at + CHUNK..]) {
+            Some(i) => {
+                at += CHUNK + i + 1;
+                cuts.push(at);
+            }
+            None => break,
+        }
+    }
+    cuts.push(text.len());
+    let chunks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    let next = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<Option<RecordBatch>, (usize, String)>)>> =
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&(a, b)) = chunks.get(i) else { break };
+                            out.push((i, decode_chunk(text, a, b, layout, schema)));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a decoder thread panicked"))
+                .collect()
+        });
+    let mut all: Vec<_> = results.into_iter().flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    let mut batches = Vec::with_capacity(all.len());
+    for (_, r) in all {
+        match r {
+            Ok(Some(b)) => batches.push(b),
+            Ok(None) => {}
+            Err((offset, reason)) => {
+                let line = memchr::memchr_iter(b'\n', &text[..offset]).count() + 1;
+                return Err(TextError::Line {
+                    file: file.to_owned(),
+                    line,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(batches)
+}
+
+/// Decodes lines in `text[a..b]`; an error carries the byte offset of its line.
+fn decode_chunk(
+    text: &[u8],
+    a: usize,
+    b: usize,
+    layout: &LineLayout,
+    schema: &SchemaRef,
+) -> Result<Option<RecordBatch>, (usize, String)> {
+    let chunk = &text[a..b];
+    let rows_guess = chunk.len() / 100 + 16;
+    let mut builders = schema
+        .fields()
+        .iter()
+        .map(|f| Builder::new(f.data_type(), f.name(), rows_guess))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| (a, e.to_string()))?;
+    // Which output column each field position feeds (u16::MAX: none).
+    let mut target = vec![u16::MAX; layout.fields];
+    let mut absent = Vec::new();
+    for (c, p) in layout.positions.iter().enumerate() {
+        match p {
+            Some(p) if *p < layout.fields => target[*p] = c as u16,
+            _ => absent.push(c),
+        }
+    }
+    let mut rows = 0usize;
+    let mut line_start = 0usize;
+    while line_start < chunk.len() {
+        let line_end =
+            memchr::memchr(b'\n', &chunk[line_start..]).map_or(chunk.len(), |i| line_start + i);
+        let mut line = &chunk[line_start..line_end];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if !line.is_empty() {
+            let err = |reason: String| (a + line_start, reason);
+            let mut field = 0usize;
+            let mut tok_start = 0usize;
+            let mut pos = 0usize;
+            loop {
+                let end = memchr::memchr(b' ', &line[pos..]).map_or(line.len(), |i| pos + i);
+                if field < layout.fields {
+                    let t = target[field];
+                    if t != u16::MAX {
+                        builders[t as usize]
+                            .push(&line[tok_start..end])
+                            .map_err(|r| {
+                                err(format!(
+                                    "field {} ('{}'): {r}",
+                                    field + 1,
+                                    String::from_utf8_lossy(&line[tok_start..end])
+                                ))
+                            })?;
+                    }
+                }
+                field += 1;
+                if end == line.len() {
+                    break;
+                }
+                pos = end + 1;
+                tok_start = pos;
+            }
+            if field != layout.fields {
+                // Undo the partial row before reporting (the error ends the file anyway).
+                return Err(err(format!(
+                    "expected {} fields, found {field}",
+                    layout.fields
+                )));
+            }
+            for &c in &absent {
+                builders[c].null();
+            }
+            rows += 1;
+        }
+        line_start = line_end + 1;
+    }
+    if rows == 0 {
+        return Ok(None);
+    }
+    let columns = builders
+        .into_iter()
+        .map(|b| b.finish().map_err(|e| (a, e.to_owned())))
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
+        .map(Some)
+        .map_err(|e| (a, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Array;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    fn schema(cols: &[(&str, DataType)]) -> SchemaRef {
+        Arc::new(Schema::new(
+            cols.iter()
+                .map(|(n, t)| Field::new(*n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    #[test]
+    fn dashes_are_null_and_only_asked_columns_are_built() {
+        let text = b"version srcaddr bytes\n2 10.0.0.1 100\n2 - -\r\n2 10.0.0.2 7\n";
+        let s = schema(&[("bytes", DataType::Int64), ("srcaddr", DataType::Utf8)]);
+        let layout = LineLayout {
+            fields: 3,
+            positions: vec![Some(2), Some(1)],
+            skip_lines: 1,
+        };
+        let b = decode("f", text, &layout, &s, 2).unwrap();
+        assert_eq!(b.len(), 1);
+        let bytes = b[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(
+            bytes.iter().collect::<Vec<_>>(),
+            vec![Some(100), None, Some(7)]
+        );
+        let src = b[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(
+            src.iter().collect::<Vec<_>>(),
+            vec![Some("10.0.0.1"), None, Some("10.0.0.2")]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_and_field() {
+        let s = schema(&[("packets", DataType::Int64)]);
+        let layout = LineLayout {
+            fields: 2,
+            positions: vec![Some(1)],
+            skip_lines: 0,
+        };
+        let e = decode("x.log", b"a 1\nb 2\nc x\n", &layout, &s, 1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.log, line 3: field 2 ('x'): not an integer"
+        );
+        let e = decode("x.log", b"a 1\nb 2 3\n", &layout, &s, 1).unwrap_err();
+        assert_eq!(e.to_string(), "x.log, line 2: expected 2 fields, found 3");
+    }
+
+    #[test]
+    fn chunks_cut_at_line_ends_keep_every_row_in_order() {
+        let mut text = Vec::new();
+        for i in 0..400_000u64 {
+            text.extend_from_slice(
+                format!("{i} eni-{i:08x} 10.0.{}.{}\n", i % 250, i % 7).as_bytes(),
+            );
+        }
+        let s = schema(&[("n", DataType::Int64), ("eni", DataType::Utf8)]);
+        let layout = LineLayout {
+            fields: 3,
+            positions: vec![Some(0), Some(1)],
+            skip_lines: 0,
+        };
+        let b = decode("big", &text, &layout, &s, 3).unwrap();
+        assert!(b.len() > 1, "the file is cut into chunks");
+        let mut expect = 0i64;
+        for batch in &b {
+            let n = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            for v in n.iter() {
+                assert_eq!(v, Some(expect));
+                expect += 1;
+            }
+        }
+        assert_eq!(expect, 400_000);
+        assert_eq!(b.iter().map(|b| b.column(1).null_count()).sum::<usize>(), 0);
+    }
+
+    #[test]
+    fn gzip_single_and_multi_member_inflate_whole() {
+        use std::io::Write as _;
+        let gz = |s: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(s).unwrap();
+            e.finish().unwrap()
+        };
+        let one = gz(b"version\n2\n");
+        assert_eq!(&*inflate("a", &one).unwrap(), b"version\n2\n");
+        let mut two = gz(b"line one\n");
+        two.extend(gz(b"line two\n"));
+        assert_eq!(&*inflate("b", &two).unwrap(), b"line one\nline two\n");
+        assert_eq!(&*inflate("c", b"plain text\n").unwrap(), b"plain text\n");
+        let mut bad = one.clone();
+        bad.truncate(one.len() - 3);
+        bad.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(inflate("d", &bad).is_err());
+    }
+}
