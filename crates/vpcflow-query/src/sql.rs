@@ -305,7 +305,8 @@ impl<'a> Lexer<'a> {
 
     fn string(&mut self, what: &str) -> Result<String, SqlError> {
         match self.toks.get(self.pos) {
-            Some((Tok::Str(s), _)) => {
+            // Hive reads "double-quoted" strings too (AWS's DDL uses both).
+            Some((Tok::Str(s) | Tok::Quoted(s), _)) => {
                 let s = s.clone();
                 self.pos += 1;
                 Ok(s)

@@ -377,6 +377,54 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         outln!("  vpcflow logs tail {g} --data {data}");
     }
     outln!("  vpcflow flow-logs describe --data {data}");
+    answer_first_questions(&prepared)
+}
+
+/// The seeds' first questions, asked of the first log group just delivered to.
+const FIRST_QUESTIONS: &[(&str, &str)] = &[
+    (
+        "Top talkers",
+        "stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 5",
+    ),
+    (
+        "Rejected traffic by hour",
+        "filter action = \"REJECT\" | stats count(*) as rejects by bin(1h) as hour | sort hour",
+    ),
+    (
+        "SSH attempts",
+        "filter dstPort = 22 | stats count(*) as attempts by srcAddr, action | sort attempts desc | limit 5",
+    ),
+];
+
+fn answer_first_questions(prepared: &delivery::Prepared) -> anyhow::Result<()> {
+    let Some(group) = prepared
+        .plan
+        .subs
+        .iter()
+        .find_map(|s| match &s.flow_log.destination {
+            vpcflow_deliver::api::Destination::LogGroup { name } => Some(name.clone()),
+            _ => None,
+        })
+    else {
+        return Ok(());
+    };
+    for (title, q) in FIRST_QUESTIONS {
+        outln!("\n{title} ({group}):");
+        let rows = crate::query::insights_rows(&prepared.data, q, &group, None, None)?;
+        crate::query::print(&rows, "table")?;
+    }
+    let data = prepared.data.display();
+    outln!("\nAsk more with Logs Insights or SQL, for example:");
+    outln!(
+        "  vpcflow query --data {data} --insights '{}'",
+        FIRST_QUESTIONS[0].1
+    );
+    outln!(
+        "  vpcflow query --data {data} --insights 'filter action = \"REJECT\" | stats count(*) as n by dstPort | sort n desc | limit 10' --output json"
+    );
+    outln!(
+        "  vpcflow query --data {data} --sql \"SELECT ...\"   (Athena DDL works: see vpcflow query --help)"
+    );
     Ok(())
 }
 

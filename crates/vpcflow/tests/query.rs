@@ -142,7 +142,7 @@ fn query_errors_point_at_the_token() {
         "10m",
     ]));
     // (extra arguments, what stderr says)
-    let rows: [(&[&str], &[&str]); 3] = [
+    let rows: [(&[&str], &[&str]); 7] = [
         (
             &["--insights", "stats count(*) by sumx(bytes)"],
             &[
@@ -151,8 +151,37 @@ fn query_errors_point_at_the_token() {
             ],
         ),
         (
-            &["--insights", "stats pct(bytes, 95) by srcAddr"],
-            &["pct() is not supported by vpcflow's planner yet"],
+            &["--insights", "fields jsonParse(@message) as j"],
+            &[
+                "line 1, column 8: jsonParse() reads JSON log events; flow-log events are text lines",
+                "^^^^^^^^^^^^^^^^^^^",
+            ],
+        ),
+        (
+            &["--insights", "stats pct(bytes, 120) by srcAddr"],
+            &["line 1, column 18: pct() takes a number from 0 to 100"],
+        ),
+        (
+            &[
+                "--sql",
+                "SELECT 1;\nCREATE EXTERNAL TABLE t (a int)\n  LOCATIN 's3://flow-logs/'",
+            ],
+            &[
+                "--sql: line 3, column 3: expected PARTITIONED BY, ROW FORMAT, STORED AS, LOCATION or TBLPROPERTIES",
+            ],
+        ),
+        (
+            &[
+                "--sql",
+                "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://no-such-bucket/x/'",
+            ],
+            &[
+                "LOCATION 's3://no-such-bucket/x/': bucket 'no-such-bucket' is not a bucket of this vpcflow",
+            ],
+        ),
+        (
+            &["--sql", "SELECT count(*) FROM nowhere"],
+            &["--sql: statement at line 1: ", "nowhere"],
         ),
         (
             &["--insights", "stats count(*)", "--log-group", "/nope"],
@@ -169,4 +198,116 @@ fn query_errors_point_at_the_token() {
             assert!(err.contains(want), "{want:?} in {err}");
         }
     }
+}
+
+#[test]
+fn simulate_ends_by_answering_the_first_questions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = ok(&vpcflow(&["simulate", "--data", data.to_str().unwrap()]));
+    let answers = out
+        .split("Top talkers (/vpcflow/flow-logs):")
+        .nth(1)
+        .expect("simulate prints the top talkers");
+    // The table printed is the query's answer on what was delivered.
+    let top = query(
+        &data,
+        "stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 5",
+    );
+    for row in &top {
+        let line = format!("| {} ", row["srcAddr"].as_str().unwrap());
+        assert!(answers.contains(&line), "{line} missing in:\n{answers}");
+        assert!(answers.contains(&row["bytesTransferred"].to_string()));
+    }
+    let rejects = query(&data, "filter action = \"REJECT\" | stats count(*) as n");
+    assert!(out.contains("Rejected traffic by hour"));
+    assert!(out.contains(&format!("| {} ", rejects[0]["n"])), "{out}");
+    assert!(out.contains("SSH attempts"));
+    assert!(
+        out.contains("vpcflow query --data"),
+        "ends with how to ask more"
+    );
+}
+
+#[test]
+fn files_are_queried_in_place_text_and_parquet_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/seeds/vpcflow.toml");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    let sql = |files: &Path, q: &str| {
+        let out = ok(&vpcflow(&[
+            "query",
+            "--data",
+            data.to_str().unwrap(),
+            "--files",
+            files.to_str().unwrap(),
+            "--sql",
+            q,
+            "--output",
+            "json",
+        ]));
+        serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
+    };
+    let totals = "SELECT count(*) AS n, sum(bytes) AS b, count(DISTINCT srcaddr) AS s FROM flows";
+    let text = sql(&data.join("s3/flow-logs-text"), totals);
+    let parquet = sql(&data.join("s3/flow-logs"), totals);
+    let logs = query(
+        &data,
+        "stats count(*) as n, sum(bytes) as b, count_distinct(srcAddr) as s",
+    );
+    assert!(text[0]["n"].as_u64().unwrap() > 10_000);
+    assert_eq!(text, parquet);
+    assert_eq!(text, logs);
+    // Hive directories of an import are columns.
+    let hours = sql(
+        &data.join("s3/flow-logs"),
+        "SELECT DISTINCT \"aws-region\" AS r, hour FROM flows",
+    );
+    assert_eq!(
+        hours,
+        vec![serde_json::json!({"r": "us-east-1", "hour": "14"})]
+    );
+    // Insights reads imported files as events too.
+    let out = ok(&vpcflow(&[
+        "query",
+        "--files",
+        data.join("s3/flow-logs-text").to_str().unwrap(),
+        "--insights",
+        "filter action = 'REJECT' | stats count(*) as n",
+        "--output",
+        "json",
+    ]));
+    let from_files: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        from_files,
+        query(&data, "filter action = 'REJECT' | stats count(*) as n")
+    );
+    // A damaged file is an error naming it, not a silent skip.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("x.log"),
+        "version srcaddr bytes\n2 10.0.0.1 lots\n",
+    )
+    .unwrap();
+    let out = vpcflow(&[
+        "query",
+        "--files",
+        bad.to_str().unwrap(),
+        "--sql",
+        "SELECT sum(bytes) FROM flows",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("x.log, line 2: field 3 ('lots'): not an integer"),
+        "{err}"
+    );
 }

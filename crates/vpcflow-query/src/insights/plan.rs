@@ -22,7 +22,7 @@ use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
 use datafusion::prelude::{DataFrame, Not as _, ParquetReadOptions, SessionContext};
 use vpcflow_record::FIELDS;
 
-use super::ast::{BinaryOp, CommandKind, ExprKind, ParsePattern, Projection, Query, UnaryOp};
+use super::ast::{BinaryOp, CommandKind, ExprKind, ParsePattern, Query, UnaryOp};
 use super::error::{ParseError, Span};
 use super::fields::insights_name;
 
@@ -230,11 +230,15 @@ pub async fn run(
                     .iter()
                     .map(|pr| Ok(p.expr(&pr.expr)?.alias(pr.name(text))))
                     .collect::<Result<Vec<_>, QueryError>>()?;
-                let aggs = aggregates
+                let mut hidden = Vec::new();
+                let outer = aggregates
                     .iter()
-                    .map(|pr| p.aggregate(pr, text))
+                    .map(|pr| Ok(p.aggregate(&pr.expr, &mut hidden)?.alias(pr.name(text))))
                     .collect::<Result<Vec<_>, QueryError>>()?;
-                df = df.aggregate(group, aggs)?;
+                df = df.aggregate(group, hidden)?;
+                let mut select: Vec<Expr> = by.iter().map(|pr| column(&pr.name(text))).collect();
+                select.extend(outer);
+                df = df.select(select)?;
                 // After stats, the output is its groups and aggregations.
                 fields = by
                     .iter()
@@ -432,13 +436,49 @@ fn period_of(e: &super::ast::Expr) -> Result<u64, QueryError> {
 }
 
 impl Planner<'_> {
-    fn aggregate(&self, pr: &Projection, text: &str) -> Result<Expr, QueryError> {
-        let ExprKind::Call(name, args) = &pr.expr.kind else {
-            return Err(not_yet("an expression around an aggregation", pr.expr.span));
-        };
+    /// An aggregation's projection: a call planned directly, or an expression over calls
+    /// (`sum(packets)/count(*)`), whose calls become hidden aggregates `__aN` pushed to
+    /// `hidden` and whose arithmetic is computed after the aggregation.
+    fn aggregate(&self, e: &super::ast::Expr, hidden: &mut Vec<Expr>) -> Result<Expr, QueryError> {
+        Ok(match &e.kind {
+            ExprKind::Call(name, args)
+                if super::registry::function(name).is_some_and(|f| {
+                    matches!(
+                        f.kind,
+                        super::registry::FnKind::Aggregate | super::registry::FnKind::Pick
+                    )
+                }) =>
+            {
+                let name_col = format!("__a{}", hidden.len());
+                hidden.push(self.agg_call(name, args, e.span)?.alias(&name_col));
+                column(&name_col)
+            }
+            ExprKind::Binary(BinaryOp::Pow, l, r) => call(
+                self.ctx,
+                "power",
+                vec![
+                    cast(self.aggregate(l, hidden)?, DataType::Float64),
+                    cast(self.aggregate(r, hidden)?, DataType::Float64),
+                ],
+            )?,
+            ExprKind::Binary(op, l, r) => {
+                binary(*op, self.aggregate(l, hidden)?, self.aggregate(r, hidden)?)
+            }
+            ExprKind::Unary(UnaryOp::Neg, a) => -self.aggregate(a, hidden)?,
+            ExprKind::Num(_) | ExprKind::Str(_) => self.expr(e)?,
+            _ => return Err(not_yet("this expression around an aggregation", e.span)),
+        })
+    }
+
+    fn agg_call(
+        &self,
+        name: &str,
+        args: &[super::ast::Expr],
+        span: Span,
+    ) -> Result<Expr, QueryError> {
         let arg = |i: usize| self.expr(&args[i]);
         let newest_last = || vec![SortExpr::new(column("@timestamp"), true, false)];
-        let e = match (*name, args.first().map(|a| &a.kind)) {
+        Ok(match (name, args.first().map(|a| &a.kind)) {
             ("count", None | Some(ExprKind::Star)) => agg::count(lit(1i64)),
             ("count", Some(_)) => agg::count(arg(0)?),
             ("count_distinct", _) => agg::count_distinct(arg(0)?),
@@ -471,9 +511,8 @@ impl Planner<'_> {
             ("latest", _) => agg::last_value(arg(0)?, newest_last()),
             ("sortsFirst", _) => agg::min(arg(0)?),
             ("sortsLast", _) => agg::max(arg(0)?),
-            (other, _) => return Err(not_yet(&format!("{other}()"), pr.expr.span)),
-        };
-        Ok(e.alias(pr.name(text)))
+            (other, _) => return Err(not_yet(&format!("{other}()"), span)),
+        })
     }
 
     fn expr(&self, e: &super::ast::Expr) -> Result<Expr, QueryError> {
@@ -770,7 +809,8 @@ fn binary(op: BinaryOp, l: Expr, r: Expr) -> Expr {
         BinaryOp::Add => l + r,
         BinaryOp::Sub => l - r,
         BinaryOp::Mul => l * r,
-        BinaryOp::Div => l / r,
+        // Insights' numbers are doubles: 7 / 2 is 3.5.
+        BinaryOp::Div => cast(l, DataType::Float64) / cast(r, DataType::Float64),
         BinaryOp::Mod => l % r,
         BinaryOp::Pow => unreachable!("planned as power()"),
     }
