@@ -104,6 +104,7 @@ const FUNCTIONS: &[(&str, usize, DataType, Kernel)] = &[
         in_subnet(a, |ip| ip.is_ipv6())
     }),
     ("vpcflowPtr", 2, DataType::Utf8, ptr),
+    ("naturalSortKey", 1, DataType::Binary, natural_sort_key),
     ("urlencode", 1, DataType::Utf8, |a| {
         map_str(a, |s| Some(urlencode(s)))
     }),
@@ -211,6 +212,25 @@ fn ptr(a: &[ArrayRef]) -> Result<ArrayRef> {
             })
             .collect::<StringArray>(),
     ))
+}
+
+/// Insights' documented sort order as bytes ([`crate::insights::sort::natural_key`]).
+fn natural_sort_key(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let s = strings(&a[0])?;
+    let s = as_strings(&s)?;
+    let mut b = datafusion::arrow::array::BinaryBuilder::with_capacity(s.len(), s.len() * 16);
+    let mut key = Vec::new();
+    for v in s.iter() {
+        match v {
+            Some(v) => {
+                key.clear();
+                crate::insights::sort::natural_key(v, &mut key);
+                b.append_value(&key);
+            }
+            None => b.append_null(),
+        }
+    }
+    Ok(Arc::new(b.finish()))
 }
 
 fn urlencode(s: &str) -> String {

@@ -17,8 +17,8 @@ use datafusion::common::{Column, ScalarValue};
 use datafusion::execution::FunctionRegistry as _;
 use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::functions_window::expr_fn::row_number;
-use datafusion::logical_expr::ExprFunctionExt as _;
 use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
+use datafusion::logical_expr::{ExprFunctionExt as _, ExprSchemable as _};
 use datafusion::prelude::{DataFrame, Not as _, ParquetReadOptions, SessionContext};
 use vpcflow_record::FIELDS;
 
@@ -250,9 +250,20 @@ pub async fn run(
                 order = None;
             }
             CommandKind::Sort(keys) => {
+                // Strings sort in Insights' documented natural order (by a byte key);
+                // numbers and times sort as themselves.
                 let sort = keys
                     .iter()
-                    .map(|k| Ok(SortExpr::new(p.expr(&k.expr)?, !k.desc, false)))
+                    .map(|k| {
+                        let e = p.expr(&k.expr)?;
+                        let e = match e.get_type(df.schema())? {
+                            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+                                call(p.ctx, "naturalSortKey", vec![e])?
+                            }
+                            _ => e,
+                        };
+                        Ok(SortExpr::new(e, !k.desc, false))
+                    })
                     .collect::<Result<Vec<_>, QueryError>>()?;
                 df = df.sort(sort.clone())?;
                 order = Some(sort);

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Query engines side by side on the same flow-log files (design.md targets; query.md §5).
+
+Q1: top 10 srcaddr by sum(bytes); Q2: rejected records per hour of start. Each on 1 M records
+from one text .log.gz (AWS's delivered form, header line, `-` for NODATA) and from Parquet.
+Engines: vpcflow (SQL and Insights, whole process per run: start-up included), DuckDB and
+Polars (timed inside Python around the query only, file re-read every run). Results are
+checked to agree, then medians and ratios are printed.
+
+usage: bench/query.py VPCFLOW_BIN TEXT.log.gz FILE.parquet RUNS
+"""
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import duckdb
+import polars as pl
+
+BIN, TEXT, PARQ, RUNS = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+COLS = {"version": "INTEGER", "account_id": "VARCHAR", "interface_id": "VARCHAR", "srcaddr": "VARCHAR",
+        "dstaddr": "VARCHAR", "srcport": "INTEGER", "dstport": "INTEGER", "protocol": "INTEGER",
+        "packets": "BIGINT", "bytes": "BIGINT", "start": "BIGINT", "end": "BIGINT", "action": "VARCHAR",
+        "log_status": "VARCHAR"}
+SQL = {
+    "Q1": "SELECT srcaddr, sum(bytes) AS b FROM flows WHERE bytes IS NOT NULL GROUP BY srcaddr ORDER BY b DESC, srcaddr LIMIT 10",
+    "Q2": "SELECT (start // 3600) * 3600 AS h, count(*) AS n FROM flows WHERE action = 'REJECT' GROUP BY 1 ORDER BY 1",
+}
+# DataFusion spells integer division with '/', and Insights has its own language.
+VPC_SQL = {
+    "Q1": SQL["Q1"],
+    "Q2": "SELECT (start / 3600) * 3600 AS h, count(*) AS n FROM flows WHERE action = 'REJECT' GROUP BY 1 ORDER BY 1",
+}
+INSIGHTS = {
+    "Q1": "filter ispresent(bytes) | stats sum(bytes) as b by srcAddr | sort b desc, srcAddr | limit 10",
+    "Q2": "filter action = 'REJECT' | stats count(*) as n by bin(1h) as h | sort h",
+}
+
+
+def digest(rows):
+    return hashlib.sha1(json.dumps([[str(v) for v in r] for r in rows]).encode()).hexdigest()[:12]
+
+
+def timed(fn):
+    times, result = [], None
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def vpcflow(kind, q, path):
+    args = [BIN, "query", "--files", path, "--output", "json"]
+    args += ["--sql", VPC_SQL[q]] if kind == "sql" else ["--insights", INSIGHTS[q]]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    rows = json.loads(out)
+    if q == "Q2" and kind == "insights":
+        # Insights shows the hour as a time; compare as epoch seconds.
+        import datetime
+        return [[int(datetime.datetime.strptime(r["h"], "%Y-%m-%d %H:%M:%S.%f")
+                     .replace(tzinfo=datetime.timezone.utc).timestamp()), r["n"]] for r in rows]
+    return [list(r.values()) for r in rows]
+
+
+def duck(q, fmt):
+    src = (f"read_csv('{TEXT}', delim=' ', header=true, nullstr='-', columns={COLS})" if fmt == "text"
+           else f"read_parquet('{PARQ}')")
+    return [list(r) for r in duckdb.sql(SQL[q].replace("flows", src)).fetchall()]
+
+
+def polars(q, fmt):
+    if fmt == "text":
+        df = pl.read_csv(TEXT, separator=" ", null_values="-", columns=["srcaddr", "bytes", "start", "action"],
+                         schema_overrides={"srcaddr": pl.Utf8, "bytes": pl.Int64, "start": pl.Int64, "action": pl.Utf8})
+        lf = df.lazy()
+    else:
+        lf = pl.scan_parquet(PARQ)
+    if q == "Q1":
+        out = (lf.filter(pl.col("bytes").is_not_null()).group_by("srcaddr").agg(pl.col("bytes").sum().alias("b"))
+               .sort(["b", "srcaddr"], descending=[True, False]).limit(10).collect())
+    else:
+        out = (lf.filter(pl.col("action") == "REJECT").group_by((pl.col("start") // 3600) * 3600)
+               .agg(pl.len().alias("n")).sort("start").collect())
+    return [list(r) for r in out.rows()]
+
+
+print(f"{'query':6} {'file':8} {'engine':18} {'median s':>9}  {'vs Polars':>9} {'vs DuckDB':>9}  result")
+ok = True
+for fmt, path in (("text", TEXT), ("parquet", PARQ)):
+    for q in ("Q1", "Q2"):
+        res = {}
+        res["DuckDB"] = timed(lambda: duck(q, fmt))
+        res["Polars"] = timed(lambda: polars(q, fmt))
+        res["vpcflow SQL"] = timed(lambda: vpcflow("sql", q, path))
+        res["vpcflow Insights"] = timed(lambda: vpcflow("insights", q, path))
+        digests = {k: digest(v[1]) for k, v in res.items()}
+        agree = len(set(digests.values())) == 1
+        ok &= agree
+        for k, (t, rows) in res.items():
+            print(f"{q:6} {fmt:8} {k:18} {t:9.3f}  {t / res['Polars'][0]:9.2f} {t / res['DuckDB'][0]:9.2f}  "
+                  f"{digests[k]}{'' if agree else '  DISAGREE'}")
+print("all engines agree" if ok else "ENGINES DISAGREE")
+sys.exit(0 if ok else 1)
