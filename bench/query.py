@@ -3,12 +3,17 @@
 
 Q1: top 10 srcaddr by sum(bytes); Q2: rejected records per hour of start. Each on 1 M records
 from one text .log.gz (AWS's delivered form, header line, `-` for NODATA) and from Parquet.
-Engines: vpcflow (SQL and Insights, whole process per run: start-up included), DuckDB and
+Engines: vpcflow (SQL and Insights; timed as a whole process per run, start-up included, and
+as the run time it reports itself with --timing: planning, reading, computing), DuckDB and
 Polars (timed inside Python around the query only, file re-read every run). Results are
 checked to agree, then medians and ratios are printed.
 
-usage: bench/query.py VPCFLOW_BIN TEXT.log.gz FILE.parquet RUNS
+Also "text-5min": the same records as AWS delivers them, one .log.gz per 5 minutes
+(bench/split_5min.py), read as a directory by every engine.
+
+usage: bench/query.py VPCFLOW_BIN TEXT.log.gz FILE.parquet TEXT_DIR RUNS
 """
+import glob
 import hashlib
 import json
 import statistics
@@ -19,7 +24,7 @@ import time
 import duckdb
 import polars as pl
 
-BIN, TEXT, PARQ, RUNS = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+BIN, TEXT, PARQ, TEXTDIR, RUNS = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 
 COLS = {"version": "INTEGER", "account_id": "VARCHAR", "interface_id": "VARCHAR", "srcaddr": "VARCHAR",
         "dstaddr": "VARCHAR", "srcport": "INTEGER", "dstport": "INTEGER", "protocol": "INTEGER",
@@ -53,11 +58,17 @@ def timed(fn):
     return statistics.median(times), result
 
 
+RUN_TIMES = {}
+
+
 def vpcflow(kind, q, path):
-    args = [BIN, "query", "--files", path, "--output", "json"]
+    args = [BIN, "query", "--files", path, "--output", "json", "--timing"]
     args += ["--sql", VPC_SQL[q]] if kind == "sql" else ["--insights", INSIGHTS[q]]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    rows = json.loads(out)
+    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    # `Run time: X ms` (without process start), comparable with the peers' in-process timings.
+    ms = float(done.stderr.split("Run time: ")[1].split(" ms")[0])
+    RUN_TIMES.setdefault((kind, q, path), []).append(ms / 1000)
+    rows = json.loads(done.stdout)
     if q == "Q2" and kind == "insights":
         # Insights shows the hour as a time; compare as epoch seconds.
         import datetime
@@ -67,16 +78,21 @@ def vpcflow(kind, q, path):
 
 
 def duck(q, fmt):
-    src = (f"read_csv('{TEXT}', delim=' ', header=true, nullstr='-', columns={COLS})" if fmt == "text"
-           else f"read_parquet('{PARQ}')")
+    src = {"text": f"read_csv('{TEXT}', delim=' ', header=true, nullstr='-', columns={COLS})",
+           "text-5min": f"read_csv('{TEXTDIR}/*.log.gz', delim=' ', header=true, nullstr='-', columns={COLS})",
+           "parquet": f"read_parquet('{PARQ}')"}[fmt]
     return [list(r) for r in duckdb.sql(SQL[q].replace("flows", src)).fetchall()]
 
 
 def polars(q, fmt):
+    def read(path):
+        return pl.read_csv(path, separator=" ", null_values="-", columns=["srcaddr", "bytes", "start", "action"],
+                           schema_overrides={"srcaddr": pl.Utf8, "bytes": pl.Int64, "start": pl.Int64,
+                                             "action": pl.Utf8})
     if fmt == "text":
-        df = pl.read_csv(TEXT, separator=" ", null_values="-", columns=["srcaddr", "bytes", "start", "action"],
-                         schema_overrides={"srcaddr": pl.Utf8, "bytes": pl.Int64, "start": pl.Int64, "action": pl.Utf8})
-        lf = df.lazy()
+        lf = read(TEXT).lazy()
+    elif fmt == "text-5min":
+        lf = pl.concat([read(f) for f in sorted(glob.glob(f"{TEXTDIR}/*.log.gz"))]).lazy()
     else:
         lf = pl.scan_parquet(PARQ)
     if q == "Q1":
@@ -88,20 +104,23 @@ def polars(q, fmt):
     return [list(r) for r in out.rows()]
 
 
-print(f"{'query':6} {'file':8} {'engine':18} {'median s':>9}  {'vs Polars':>9} {'vs DuckDB':>9}  result")
+print(f"{'query':6} {'file':9} {'engine':24} {'median s':>9}  {'vs Polars':>9} {'vs DuckDB':>9}  result")
 ok = True
-for fmt, path in (("text", TEXT), ("parquet", PARQ)):
+for fmt, path in (("text", TEXT), ("text-5min", TEXTDIR), ("parquet", PARQ)):
     for q in ("Q1", "Q2"):
         res = {}
         res["DuckDB"] = timed(lambda: duck(q, fmt))
         res["Polars"] = timed(lambda: polars(q, fmt))
         res["vpcflow SQL"] = timed(lambda: vpcflow("sql", q, path))
         res["vpcflow Insights"] = timed(lambda: vpcflow("insights", q, path))
+        for kind in ("sql", "insights"):
+            name = "vpcflow SQL" if kind == "sql" else "vpcflow Insights"
+            res[name + " (run)"] = (statistics.median(RUN_TIMES[(kind, q, path)]), res[name][1])
         digests = {k: digest(v[1]) for k, v in res.items()}
         agree = len(set(digests.values())) == 1
         ok &= agree
         for k, (t, rows) in res.items():
-            print(f"{q:6} {fmt:8} {k:18} {t:9.3f}  {t / res['Polars'][0]:9.2f} {t / res['DuckDB'][0]:9.2f}  "
+            print(f"{q:6} {fmt:9} {k:24} {t:9.3f}  {t / res['Polars'][0]:9.2f} {t / res['DuckDB'][0]:9.2f}  "
                   f"{digests[k]}{'' if agree else '  DISAGREE'}")
 print("all engines agree" if ok else "ENGINES DISAGREE")
 sys.exit(0 if ok else 1)

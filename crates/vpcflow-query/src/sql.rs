@@ -34,6 +34,9 @@ pub enum SqlError {
     /// The catalog or the files.
     #[error("{0}")]
     Catalog(String),
+    /// The catalog's database.
+    #[error("catalog (state.db): {0}")]
+    Db(#[from] rusqlite::Error),
 }
 
 /// One statement of a script and where it starts.
@@ -133,6 +136,9 @@ impl TableDef {
     }
 }
 
+/// One partition of `ALTER TABLE … ADD PARTITION`: its `(column, value)`s and `LOCATION`.
+pub type PartitionSpec = (Vec<(String, String)>, Option<String>);
+
 /// The statements handled here; anything else is [`Statement::Query`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
@@ -145,7 +151,7 @@ pub enum Statement {
         /// Table.
         table: String,
         /// Each partition's values and location.
-        partitions: Vec<(Vec<(String, String)>, Option<String>)>,
+        partitions: Vec<PartitionSpec>,
     },
     /// `DROP TABLE [IF EXISTS] name`
     Drop {
@@ -591,7 +597,7 @@ pub struct Catalog {
 }
 
 fn db_err(e: rusqlite::Error) -> SqlError {
-    SqlError::Catalog(format!("catalog (state.db): {e}"))
+    SqlError::Db(e)
 }
 
 impl Catalog {
@@ -850,12 +856,12 @@ impl Catalog {
     /// A queryable table for `def`: its files, with partition values from the registered
     /// partitions, from partition projection, or none.
     pub fn table(&self, def: &TableDef) -> Result<FlowTable, SqlError> {
-        let data = Arc::new(Schema::new(
+        let data = Schema::new(
             def.columns
                 .iter()
                 .map(|(n, t)| Field::new(n, arrow_type(t).unwrap_or(DataType::Utf8), true))
                 .collect::<Vec<_>>(),
-        ));
+        );
         let part_cols: Vec<FieldRef> = def
             .partitions
             .iter()
@@ -933,7 +939,7 @@ impl Catalog {
         };
         // A Parquet table reads only Parquet files, a text table only text files.
         files.retain(|f| (f.kind == table::FileKind::Parquet) == (def.storage == Storage::Parquet));
-        Ok(FlowTable::new(data, part_cols, files, text))
+        Ok(FlowTable::new(&data, part_cols, files, text))
     }
 }
 
@@ -1183,7 +1189,16 @@ pub async fn run_script(
         match parse(script, &stmt)? {
             Statement::Query => {
                 let engine = |error| RunError::Engine { line, error };
+                // Only the tables the statement names are built (each lists its files).
+                let words: Vec<String> = stmt
+                    .text
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map(str::to_lowercase)
+                    .collect();
                 for def in catalog.tables()? {
+                    if !words.contains(&def.name) {
+                        continue;
+                    }
                     let t = catalog.table(&def)?;
                     ctx.deregister_table(def.name.as_str()).map_err(engine)?;
                     ctx.register_table(def.name.as_str(), Arc::new(t))

@@ -103,11 +103,24 @@ pub struct FlowTable {
 impl FlowTable {
     /// A table of `files` whose data columns are `data` and partition columns `partition_cols`.
     pub fn new(
-        data: SchemaRef,
+        data: &Schema,
         partition_cols: Vec<FieldRef>,
         files: Vec<FlowFile>,
         text: TextColumns,
     ) -> FlowTable {
+        // Strings are string views inside (as DataFusion reads Parquet by default): cheaper to
+        // decode, group and compare.
+        let data: SchemaRef = Arc::new(Schema::new(
+            data.fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Utf8 => {
+                        Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+                    }
+                    _ => Arc::clone(f),
+                })
+                .collect::<Vec<_>>(),
+        ));
         let mut fields: Vec<FieldRef> = data.fields().iter().cloned().collect();
         fields.extend(partition_cols.iter().cloned());
         FlowTable {
@@ -328,7 +341,13 @@ impl FlowTable {
                         }
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ok(RecordBatch::try_new(Arc::clone(out_schema), columns)?)
+                let options = datafusion::arrow::array::RecordBatchOptions::new()
+                    .with_row_count(Some(b.num_rows()));
+                Ok(RecordBatch::try_new_with_options(
+                    Arc::clone(out_schema),
+                    columns,
+                    &options,
+                )?)
             })
             .collect()
     }
@@ -481,10 +500,10 @@ pub fn hive_keys(files: &[FlowFile], root: &Path) -> Vec<FieldRef> {
         let rel = f.path.strip_prefix(root).unwrap_or(&f.path);
         if let Some(dir) = rel.parent() {
             for s in dir.components() {
-                if let Some((k, _)) = s.as_os_str().to_str().and_then(|s| s.split_once('=')) {
-                    if !keys.iter().any(|x| x == k) {
-                        keys.push(k.to_owned());
-                    }
+                if let Some((k, _)) = s.as_os_str().to_str().and_then(|s| s.split_once('='))
+                    && !keys.iter().any(|x| x == k)
+                {
+                    keys.push(k.to_owned());
                 }
             }
         }
@@ -555,7 +574,7 @@ pub fn import(root: &Path) -> std::result::Result<FlowTable, String> {
     let keys = hive_keys(&probe, root);
     let files = discover(root, &keys).map_err(|e| format!("{}: {e}", root.display()))?;
     Ok(FlowTable::new(
-        vpcflow_record::arrow::schema(&format),
+        &vpcflow_record::arrow::schema(&format),
         keys,
         files,
         TextColumns::ByHeader,

@@ -93,7 +93,7 @@ pub struct LineLayout {
 enum Builder {
     I32(Vec<i32>, Vec<bool>),
     I64(Vec<i64>, Vec<bool>),
-    Str(Vec<u8>, Vec<i32>, Vec<bool>),
+    Str(Vec<u8>, Vec<i32>, Vec<bool>, bool),
 }
 
 impl Builder {
@@ -101,13 +101,14 @@ impl Builder {
         Ok(match ty {
             DataType::Int32 => Builder::I32(Vec::with_capacity(rows), Vec::with_capacity(rows)),
             DataType::Int64 => Builder::I64(Vec::with_capacity(rows), Vec::with_capacity(rows)),
-            DataType::Utf8 => {
+            DataType::Utf8 | DataType::Utf8View => {
                 let mut offsets = Vec::with_capacity(rows + 1);
                 offsets.push(0);
                 Builder::Str(
                     Vec::with_capacity(rows * 12),
                     offsets,
                     Vec::with_capacity(rows),
+                    *ty == DataType::Utf8View,
                 )
             }
             other => {
@@ -129,7 +130,7 @@ impl Builder {
                 v.push(0);
                 n.push(false);
             }
-            Builder::Str(b, o, n) => {
+            Builder::Str(b, o, n, _) => {
                 o.push(b.len() as i32);
                 n.push(false);
             }
@@ -152,7 +153,7 @@ impl Builder {
                 v.push(parse_int(token).ok_or("not an integer")?);
                 n.push(true);
             }
-            Builder::Str(b, o, n) => {
+            Builder::Str(b, o, n, _) => {
                 b.extend_from_slice(token);
                 o.push(b.len() as i32);
                 n.push(true);
@@ -169,10 +170,20 @@ impl Builder {
         Ok(match self {
             Builder::I32(v, n) => Arc::new(Int32Array::new(ScalarBuffer::from(v), nulls(n))),
             Builder::I64(v, n) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls(n))),
-            Builder::Str(b, o, n) => Arc::new(
-                StringArray::try_new(OffsetBuffer::new(ScalarBuffer::from(o)), b.into(), nulls(n))
-                    .map_err(|_| "a value is not UTF-8")?,
-            ),
+            Builder::Str(b, o, n, view) => {
+                let a = StringArray::try_new(
+                    OffsetBuffer::new(ScalarBuffer::from(o)),
+                    b.into(),
+                    nulls(n),
+                )
+                .map_err(|_| "a value is not UTF-8")?;
+                if view {
+                    // Views share the value buffer; DataFusion groups and compares them faster.
+                    Arc::new(datafusion::arrow::array::StringViewArray::from(&a))
+                } else {
+                    Arc::new(a)
+                }
+            }
         })
     }
 }
@@ -231,7 +242,7 @@ pub fn decode(
     cuts.push(text.len());
     let chunks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, Result<Option<RecordBatch>, (usize, String)>)>> =
+    let results: Vec<Vec<(usize, ChunkResult)>> =
         std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
                 .map(|_| {
@@ -271,6 +282,9 @@ pub fn decode(
     Ok(batches)
 }
 
+/// A chunk's batch (none for a chunk without lines), or the byte offset of a bad line and why.
+type ChunkResult = Result<Option<RecordBatch>, (usize, String)>;
+
 /// Decodes lines in `text[a..b]`; an error carries the byte offset of its line.
 fn decode_chunk(
     text: &[u8],
@@ -298,54 +312,56 @@ fn decode_chunk(
     }
     let mut rows = 0usize;
     let mut line_start = 0usize;
-    while line_start < chunk.len() {
-        let line_end =
-            memchr::memchr(b'\n', &chunk[line_start..]).map_or(chunk.len(), |i| line_start + i);
-        let mut line = &chunk[line_start..line_end];
-        if let [rest @ .., b'\r'] = line {
-            line = rest;
+    let mut tok_start = 0usize;
+    let mut field = 0usize;
+    // One SIMD pass over the chunk finds every space and line end; each token is handled once.
+    let ends = memchr::memchr2_iter(b' ', b'\n', chunk).chain(std::iter::once(chunk.len()));
+    for d in ends {
+        if d == chunk.len() && tok_start >= chunk.len() {
+            break; // the chunk ended with its line end
         }
-        if !line.is_empty() {
-            let err = |reason: String| (a + line_start, reason);
-            let mut field = 0usize;
-            let mut tok_start = 0usize;
-            let mut pos = 0usize;
-            loop {
-                let end = memchr::memchr(b' ', &line[pos..]).map_or(line.len(), |i| pos + i);
-                if field < layout.fields {
-                    let t = target[field];
-                    if t != u16::MAX {
-                        builders[t as usize]
-                            .push(&line[tok_start..end])
-                            .map_err(|r| {
-                                err(format!(
-                                    "field {} ('{}'): {r}",
-                                    field + 1,
-                                    String::from_utf8_lossy(&line[tok_start..end])
-                                ))
-                            })?;
-                    }
-                }
-                field += 1;
-                if end == line.len() {
-                    break;
-                }
-                pos = end + 1;
-                tok_start = pos;
+        let eol = d == chunk.len() || chunk[d] == b'\n';
+        let mut token = &chunk[tok_start..d];
+        if eol && let [rest @ .., b'\r'] = token {
+            token = rest;
+        }
+        if eol && field == 0 && token.is_empty() {
+            // An empty line.
+            line_start = d + 1;
+            tok_start = d + 1;
+            continue;
+        }
+        if field < layout.fields {
+            let t = target[field];
+            if t != u16::MAX {
+                builders[t as usize].push(token).map_err(|r| {
+                    (
+                        a + line_start,
+                        format!(
+                            "field {} ('{}'): {r}",
+                            field + 1,
+                            String::from_utf8_lossy(token)
+                        ),
+                    )
+                })?;
             }
+        }
+        field += 1;
+        if eol {
             if field != layout.fields {
-                // Undo the partial row before reporting (the error ends the file anyway).
-                return Err(err(format!(
-                    "expected {} fields, found {field}",
-                    layout.fields
-                )));
+                return Err((
+                    a + line_start,
+                    format!("expected {} fields, found {field}", layout.fields),
+                ));
             }
             for &c in &absent {
                 builders[c].null();
             }
             rows += 1;
+            field = 0;
+            line_start = d + 1;
         }
-        line_start = line_end + 1;
+        tok_start = d + 1;
     }
     if rows == 0 {
         return Ok(None);
@@ -354,7 +370,9 @@ fn decode_chunk(
         .into_iter()
         .map(|b| b.finish().map_err(|e| (a, e.to_owned())))
         .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(Arc::clone(schema), columns)
+    // `count(*)` asks for no columns: the batch is only a row count.
+    let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
         .map(Some)
         .map_err(|e| (a, e.to_string()))
 }
@@ -402,6 +420,18 @@ mod tests {
             src.iter().collect::<Vec<_>>(),
             vec![Some("10.0.0.1"), None, Some("10.0.0.2")]
         );
+    }
+
+    #[test]
+    fn no_columns_still_counts_rows() {
+        let s = schema(&[]);
+        let layout = LineLayout {
+            fields: 2,
+            positions: vec![],
+            skip_lines: 1,
+        };
+        let b = decode("f", b"a b\n1 2\n3 4\n", &layout, &s, 1).unwrap();
+        assert_eq!(b.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
     }
 
     #[test]

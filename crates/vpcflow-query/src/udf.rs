@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, StringArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, StringArray,
     TimestampSecondArray,
 };
 use datafusion::arrow::compute::cast;
@@ -420,16 +420,16 @@ fn seconds(a: &ArrayRef) -> Result<TimestampSecondArray> {
         }
         _ => cast(a, &DataType::Timestamp(TimeUnit::Second, None))?,
     };
-    Ok(t.as_any()
+    t.as_any()
         .downcast_ref::<TimestampSecondArray>()
         .cloned()
-        .ok_or_else(|| DataFusionError::Internal("expected timestamps".into()))?)
+        .ok_or_else(|| DataFusionError::Internal("expected timestamps".into()))
 }
 
 /// `date('2020-05-04')`, or the date of a timestamp.
 fn date(a: &[ArrayRef]) -> Result<ArrayRef> {
-    Ok(cast(&a[0], &DataType::Date32)
-        .map_err(|e| DataFusionError::Execution(format!("date(): {e} (expected 'YYYY-MM-DD')")))?)
+    cast(&a[0], &DataType::Date32)
+        .map_err(|e| DataFusionError::Execution(format!("date(): {e} (expected 'YYYY-MM-DD')")))
 }
 
 /// ISO day of the week, Monday = 1 … Sunday = 7 (Presto's `day_of_week`).
@@ -521,15 +521,6 @@ fn mysql_to_strftime(f: &str) -> String {
     out
 }
 
-/// `Int32` view for callers that need it.
-#[allow(dead_code)]
-fn int32(a: &ArrayRef) -> Result<Int32Array> {
-    Ok(cast(a, &DataType::Int32)?
-        .as_any()
-        .downcast_ref::<Int32Array>()
-        .cloned()
-        .ok_or_else(|| DataFusionError::Internal("expected int".into()))?)
-}
 
 #[cfg(test)]
 mod tests {
@@ -549,7 +540,7 @@ mod tests {
             Some("x"),
         ]);
         let net = s(&[Some("192.0.2.0/24"); 5]);
-        let r = in_subnet(&[ips.clone(), net], |ip| ip.is_ipv4()).unwrap();
+        let r = in_subnet(&[Arc::clone(&ips), net], |ip| ip.is_ipv4()).unwrap();
         let r = r.as_any().downcast_ref::<BooleanArray>().unwrap();
         assert_eq!(
             r.iter().collect::<Vec<_>>(),
@@ -576,7 +567,7 @@ mod tests {
             Some("172.32.0.1"),
         ]);
         let private = ip_test(
-            &[ips.clone()],
+            std::slice::from_ref(&ips),
             |ip| matches!(ip, Some(IpAddr::V4(v)) if v.is_private()),
         )
         .unwrap();

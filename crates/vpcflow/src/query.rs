@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use std::sync::Arc;
+use vpcflow_deliver::deliver::Clock as _;
 use vpcflow_query::insights::plan::datafusion_arrow::{
     array::Array, datatypes::DataType, record_batch::RecordBatch, util,
 };
@@ -78,6 +79,9 @@ pub(crate) struct QueryArgs {
     /// table (for people), json (an array of row objects, numbers as numbers) or csv.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
     output: String,
+    /// Print the run time (planning, reading and computing, not process start) on stderr.
+    #[arg(long)]
+    timing: bool,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -98,7 +102,9 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     if let Some(text) = &args.insights {
+        let started = stopwatch();
         let batches = insights_rows(&args.data, text, &args.log_group, import, range(args)?)?;
+        report_time(args, started);
         return print(&batches, &args.output);
     }
     let script = match (&args.sql, &args.sql_file) {
@@ -118,12 +124,15 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|t| ("flows".to_owned(), t))
         .collect();
-    let outputs = runtime()?
+    let rt = runtime()?;
+    let started = stopwatch();
+    let outputs = rt
         .block_on(async {
             let ctx = sql::session();
             sql::run_script(&ctx, &catalog, &script, &extra).await
         })
         .map_err(|e| anyhow::anyhow!("--sql: {e}"))?;
+    report_time(args, started);
     for o in outputs {
         match o {
             sql::Output::Message(lines) => {
@@ -139,6 +148,21 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--timing`'s stopwatch: the CLI measuring itself for the user, not domain time.
+#[allow(clippy::disallowed_methods)]
+fn stopwatch() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+fn report_time(args: &QueryArgs, started: std::time::Instant) {
+    if args.timing {
+        eprintln!(
+            "Run time: {:.3} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
 }
 
 fn range(args: &QueryArgs) -> anyhow::Result<Option<plan::TimeRange>> {
@@ -189,9 +213,7 @@ pub(crate) fn insights_rows(
                 None => plan::log_group(&ctx, &format!("{}/", dir.display()), log_group).await?,
             };
             // now() is the time the query starts: the binary's clock, given to the planner.
-            let now_s = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
+            let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;
             plan::run(&ctx, &query, text, source, plan::Env { now_s, range }).await
         })
         .map_err(|e| match e {
