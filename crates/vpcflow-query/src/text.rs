@@ -242,26 +242,25 @@ pub fn decode(
     cuts.push(text.len());
     let chunks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, ChunkResult)>> =
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&(a, b)) = chunks.get(i) else { break };
-                            out.push((i, decode_chunk(text, a, b, layout, schema)));
-                        }
-                        out
-                    })
+    let results: Vec<Vec<(usize, ChunkResult)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(a, b)) = chunks.get(i) else { break };
+                        out.push((i, decode_chunk(text, a, b, layout, schema)));
+                    }
+                    out
                 })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a decoder thread panicked"))
-                .collect()
-        });
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a decoder thread panicked"))
+            .collect()
+    });
     let mut all: Vec<_> = results.into_iter().flatten().collect();
     all.sort_by_key(|(i, _)| *i);
     let mut batches = Vec::with_capacity(all.len());

@@ -10,8 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, StringArray,
-    TimestampSecondArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, StringArray, TimestampSecondArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -520,7 +519,6 @@ fn mysql_to_strftime(f: &str) -> String {
     }
     out
 }
-
 
 #[cfg(test)]
 mod tests {
