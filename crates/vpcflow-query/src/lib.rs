@@ -1,10 +1,13 @@
-//! Query over flow logs: the CloudWatch Logs Insights language, and (next) SQL with Athena's
-//! DDL, both to be planned onto Apache DataFusion.
+//! Query over flow logs: the CloudWatch Logs Insights language and SQL with Athena's DDL, both
+//! planned onto Apache DataFusion.
 //!
-//! Built so far: the Insights front end ([`insights`]): lexer, parser into a typed AST with the
-//! source span of every node, and the registry of commands and functions that validates a query
-//! before anything runs. Errors point at the offending token.
+//! Without the default `engine` feature the crate is the language front ends only (what the
+//! fuzz targets build, in seconds): [`insights`] (lexer, parser into a typed AST with spans, the
+//! function registry, the natural sort order) and [`athena`] (the DDL statements). With it:
+//! `insights::plan` (Insights onto DataFrames), `sql` (the catalog and scripts), `table` (the
+//! table provider over flow-log files), `text` (the flow-log text decoder) and `udf`.
 
+pub mod athena;
 pub mod insights;
 #[cfg(feature = "engine")]
 pub mod sql;

@@ -501,4 +501,42 @@ mod tests {
         bad.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(inflate("d", &bad).is_err());
     }
+
+    proptest::proptest! {
+        /// Records written as lines (any mix of values and `-`) decode to the same values, in
+        /// order, whatever the chunking and thread count.
+        #[test]
+        fn lines_decode_to_their_values(
+            rows in proptest::collection::vec((proptest::option::of(0i64..1_000_000_000_000), proptest::option::of("[a-z0-9.:]{1,12}")), 0..300),
+            threads in 1usize..4,
+        ) {
+            let mut text = b"n s\n".to_vec();
+            for (n, s) in &rows {
+                let n = n.map_or("-".to_owned(), |n| n.to_string());
+                let s = s.clone().unwrap_or_else(|| "-".to_owned());
+                text.extend_from_slice(format!("{n} {s}\n").as_bytes());
+            }
+            let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+            let layout = LineLayout { fields: 2, positions: vec![Some(0), Some(1)], skip_lines: 1 };
+            let batches = decode("p", &text, &layout, &sch, threads).unwrap();
+            let mut got = Vec::new();
+            for b in &batches {
+                let n = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                let s = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+                for i in 0..b.num_rows() {
+                    got.push((n.is_valid(i).then(|| n.value(i)), s.is_valid(i).then(|| s.value(i).to_owned())));
+                }
+            }
+            proptest::prop_assert_eq!(got, rows);
+        }
+
+        /// Any bytes decode or fail with an error, never a panic.
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let sch = schema(&[("a", DataType::Int32), ("b", DataType::Utf8View)]);
+            let layout = LineLayout { fields: 3, positions: vec![Some(0), Some(2)], skip_lines: 0 };
+            let _ = decode("q", &bytes, &layout, &sch, 2);
+            let _ = inflate("q", &bytes);
+        }
+    }
 }
