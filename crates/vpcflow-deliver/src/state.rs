@@ -546,6 +546,29 @@ impl State {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// The segments of a log group holding events in `[from_ms, to_ms]`, oldest first (time-range
+    /// pruning for queries: a segment outside the range is not read at all).
+    pub fn segments_between(
+        &self,
+        group: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT segment FROM segments WHERE log_group = ?1 GROUP BY segment \
+                 HAVING min(first_ms) <= ?3 AND max(last_ms) >= ?2 ORDER BY segment",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params![group, from_ms, to_ms], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// The segments of a log group, oldest first.
     pub fn segments(&self, group: &str) -> Result<Vec<String>, StateError> {
         let mut stmt = self

@@ -75,6 +75,95 @@ pub struct FlowFile {
     pub size: u64,
     /// Partition values.
     pub partition: Vec<ScalarValue>,
+    /// Bounds of the records' `start` and `end` (epoch seconds), when the file's name tells
+    /// (AWS's `…_YYYYMMDDTHHmmZ_…` names): for time-range pruning.
+    pub time_bounds: Option<(i64, i64)>,
+}
+
+/// How long before a file name's time its records' `start`/`end` may lie. A file holds the
+/// records whose `end` falls in its 5 minutes (so nothing after them), but AWS delivers late
+/// records in later files, so the margin before is generous (an hour); it only decides which
+/// files are read.
+const NAME_TIME_BEFORE: i64 = 3600;
+/// The last second of a file's 5 minutes.
+const NAME_TIME_AFTER: i64 = 299;
+
+/// The time in an AWS flow-log file name (`…_20260115T1405Z_…`), in epoch seconds.
+pub fn name_time(name: &str) -> Option<i64> {
+    name.split(['_', '.']).find_map(|t| {
+        let b = t.as_bytes();
+        if b.len() != 14 || b[8] != b'T' || b[13] != b'Z' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<i64> { t.get(r)?.parse().ok() };
+        let (y, m, d, hh, mm) = (
+            num(0..4)?,
+            num(4..6)?,
+            num(6..8)?,
+            num(9..11)?,
+            num(11..13)?,
+        );
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 {
+            return None;
+        }
+        // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian, UTC.
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(days * 86_400 + hh * 3600 + mm * 60)
+    })
+}
+
+/// Per-file bounds of `start` and `end` for DataFusion's pruning predicate.
+struct TimeStats<'a> {
+    files: &'a [&'a FlowFile],
+}
+
+impl datafusion::common::pruning::PruningStatistics for TimeStats<'_> {
+    fn min_values(&self, column: &datafusion::common::Column) -> Option<ArrayRef> {
+        self.bound(column, |(lo, _)| lo)
+    }
+    fn max_values(&self, column: &datafusion::common::Column) -> Option<ArrayRef> {
+        self.bound(column, |(_, hi)| hi)
+    }
+    fn num_containers(&self) -> usize {
+        self.files.len()
+    }
+    fn null_counts(&self, _: &datafusion::common::Column) -> Option<ArrayRef> {
+        None
+    }
+    fn row_counts(&self) -> Option<ArrayRef> {
+        None
+    }
+    fn contained(
+        &self,
+        _: &datafusion::common::Column,
+        _: &std::collections::HashSet<ScalarValue>,
+    ) -> Option<datafusion::arrow::array::BooleanArray> {
+        None
+    }
+}
+
+impl TimeStats<'_> {
+    fn bound(
+        &self,
+        column: &datafusion::common::Column,
+        pick: fn((i64, i64)) -> i64,
+    ) -> Option<ArrayRef> {
+        if column.name != "start" && column.name != "end" {
+            return None;
+        }
+        Some(Arc::new(datafusion::arrow::array::Int64Array::from(
+            self.files
+                .iter()
+                .map(|f| f.time_bounds.map(pick))
+                .collect::<Vec<_>>(),
+        )))
+    }
 }
 
 /// How text lines map to the data columns.
@@ -135,6 +224,45 @@ impl FlowTable {
     /// The files (before pruning).
     pub fn files(&self) -> &[FlowFile] {
         &self.files
+    }
+
+    /// The files left after time-range pruning: filters on `start`/`end` against the times in
+    /// the files' names.
+    fn prune_time<'a>(
+        &self,
+        state: &dyn Session,
+        files: Vec<&'a FlowFile>,
+        filters: &[Expr],
+    ) -> Result<Vec<&'a FlowFile>> {
+        let timed: Vec<Expr> = filters
+            .iter()
+            .filter(|f| {
+                let cols = f.column_refs();
+                !cols.is_empty() && cols.iter().all(|c| c.name == "start" || c.name == "end")
+            })
+            .cloned()
+            .collect();
+        let Some(predicate) = conjunction(timed) else {
+            return Ok(files);
+        };
+        if files.iter().all(|f| f.time_bounds.is_none()) {
+            return Ok(files);
+        }
+        let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
+        let physical = state.create_physical_expr(predicate, &df_schema)?;
+        let Some(pruning) = datafusion::physical_optimizer::pruning::PruningPredicateBuilder::new()
+            .with_file_schema(Arc::clone(&self.schema))
+            .build(physical)
+        else {
+            // Nothing to prune by (always true, or a predicate statistics cannot answer).
+            return Ok(files);
+        };
+        let keep = pruning.prune(&TimeStats { files: &files })?;
+        Ok(files
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(f, k)| k.then_some(f))
+            .collect())
     }
 
     /// The files left after the filters that mention only partition columns.
@@ -427,6 +555,7 @@ impl TableProvider for FlowTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let files = self.prune(state, filters)?;
+        let files = self.prune_time(state, files, filters)?;
         let (parquet, text): (Vec<&FlowFile>, Vec<&FlowFile>) =
             files.into_iter().partition(|f| f.kind == FileKind::Parquet);
         let mut plans = Vec::new();
@@ -481,7 +610,13 @@ pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec
                         })
                 })
                 .collect();
+            let time_bounds = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(name_time)
+                .map(|t| (t - NAME_TIME_BEFORE, t + NAME_TIME_AFTER));
             out.push(FlowFile {
+                time_bounds,
                 size: meta.len(),
                 path: std::path::absolute(&p)?,
                 kind,
@@ -570,7 +705,12 @@ pub fn import(root: &Path) -> std::result::Result<FlowTable, String> {
             root.display()
         ));
     };
-    let format = file_format(first)?;
+    // The first readable file says the format; a damaged file is reported when a query reads
+    // it (a time range may never need it).
+    let format = match probe.iter().find_map(|f| file_format(f).ok()) {
+        Some(f) => f,
+        None => file_format(first)?,
+    };
     let keys = hive_keys(&probe, root);
     let files = discover(root, &keys).map_err(|e| format!("{}: {e}", root.display()))?;
     Ok(FlowTable::new(
@@ -579,4 +719,18 @@ pub fn import(root: &Path) -> std::result::Result<FlowTable, String> {
         files,
         TextColumns::ByHeader,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_file_names_carry_their_time() {
+        let n = "123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20260115T1405Z_e0ee60f6.log.gz";
+        assert_eq!(name_time(n), Some(1_768_485_900));
+        assert_eq!(name_time("20000101T0000Z.log"), Some(946_684_800));
+        assert_eq!(name_time("flows.log.gz"), None);
+        assert_eq!(name_time("x_20261315T0000Z_y"), None);
+    }
 }

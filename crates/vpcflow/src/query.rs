@@ -205,12 +205,28 @@ pub(crate) fn insights_rows(
             data.display()
         );
     }
+    // Time-range pruning: only the segments with events in the range are read.
+    let mut paths = vec![format!("{}/", dir.display())];
+    if let (Some(r), None) = (range, &import) {
+        let state = vpcflow_deliver::State::open(&data.join("state.db"))?;
+        let segments = state.segments_between(log_group, r.start_ms, r.end_ms)?;
+        if !segments.is_empty() {
+            paths = segments
+                .iter()
+                .map(|s| {
+                    vpcflow_deliver::logstore::segment_path(data, log_group, s)
+                        .display()
+                        .to_string()
+                })
+                .collect();
+        }
+    }
     runtime()?
         .block_on(async {
             let ctx = plan::session();
             let source = match import {
                 Some(t) => plan::files(&ctx, t).await?,
-                None => plan::log_group(&ctx, &format!("{}/", dir.display()), log_group).await?,
+                None => plan::log_group(&ctx, paths, log_group).await?,
             };
             // now() is the time the query starts: the binary's clock, given to the planner.
             let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;

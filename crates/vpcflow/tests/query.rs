@@ -317,3 +317,86 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
         "{err}"
     );
 }
+
+#[test]
+fn time_ranges_read_only_the_files_and_segments_they_cover() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/seeds/vpcflow.toml");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    let (from, to) = ("2026-01-15T14:10:00Z", "2026-01-15T14:19:59Z");
+    let (t0, t1) = (1_768_486_200u64, 1_768_486_799u64);
+    let want = records()
+        .iter()
+        .filter(|r| (t0..=t1).contains(&r.6))
+        .count() as u64;
+    let ask = |extra: &[&str]| {
+        let mut args = vec![
+            "query",
+            "--data",
+            data.to_str().unwrap(),
+            "--insights",
+            "stats count(*) as n",
+            "--output",
+            "json",
+            "--start",
+            from,
+            "--end",
+            to,
+        ];
+        args.extend_from_slice(extra);
+        vpcflow(&args)
+    };
+    // Damage everything outside the range: a query of the range must not read it.
+    let text = data.join("s3/flow-logs-text");
+    let mut damaged = 0;
+    for f in walk(&text) {
+        let name = f.file_name().unwrap().to_str().unwrap().to_owned();
+        // Files whose 5 minutes end before the range (their records end there too).
+        if name.contains("_20260115T1400Z") || name.contains("_20260115T1405Z") {
+            std::fs::write(&f, b"not gzip, not flow logs\n").unwrap();
+            damaged += 1;
+        }
+    }
+    let logs = data.join("logs");
+    for f in walk(&logs) {
+        let name = f.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.starts_with("001768488") {
+            std::fs::write(&f, b"not parquet").unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged >= 3, "{damaged}");
+    for extra in [&[][..], &["--files", text.to_str().unwrap()][..]] {
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&ok(&ask(extra))).unwrap();
+        assert_eq!(rows[0]["n"].as_u64(), Some(want), "{extra:?}");
+    }
+    // Without a range every file is read, and the damage is reported, not skipped.
+    let out = vpcflow(&[
+        "query",
+        "--files",
+        text.to_str().unwrap(),
+        "--insights",
+        "stats count(*) as n",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

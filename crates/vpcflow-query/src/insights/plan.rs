@@ -85,14 +85,19 @@ fn discovered(df: DataFrame, extra: Vec<Expr>) -> Result<DataFrame, QueryError> 
     Ok(df.select(select)?)
 }
 
-/// Reads a log group's segments (`dir`) as Insights sees them: the system fields (with `@log`
+/// Reads a log group's segments as Insights sees them: the system fields (with `@log`
 /// and `@ptr`) and the discovered flow-log fields.
+///
+/// `paths` is the group's directory, or the segment files a time range selects (the caller
+/// prunes by the segments' event times).
 pub async fn log_group(
     ctx: &SessionContext,
-    dir: &str,
+    paths: Vec<String>,
     name: &str,
 ) -> Result<DataFrame, QueryError> {
-    let df = ctx.read_parquet(dir, ParquetReadOptions::default()).await?;
+    let df = ctx
+        .read_parquet(paths, ParquetReadOptions::default())
+        .await?;
     let has_account = df
         .schema()
         .field_with_unqualified_name("account_id")
@@ -194,6 +199,17 @@ pub async fn run(
                 .gt_eq(ts(r.start_ms))
                 .and(column("@timestamp").lt_eq(ts(r.end_ms))),
         )?;
+        // A flow-log event's @timestamp is its record's start: the same range on `start` lets
+        // the scan skip files and row groups outside it (time-range pruning).
+        if df.schema().field_with_unqualified_name("start").is_ok() {
+            df = df.filter(
+                column("start")
+                    .gt_eq(lit(
+                        r.start_ms.div_euclid(1000) + i64::from(r.start_ms.rem_euclid(1000) != 0)
+                    ))
+                    .and(column("start").lt_eq(lit(r.end_ms.div_euclid(1000)))),
+            )?;
+        }
     }
     let mut fields: Vec<String> = Vec::new();
     let mut display: Option<Vec<String>> = None;
