@@ -60,13 +60,13 @@ pub(crate) struct QueryArgs {
     /// A file of SQL statements ('-' = standard input).
     #[arg(long = "sql-file", value_name = "FILE")]
     sql_file: Option<PathBuf>,
-    /// The log group to query (--insights).
+    /// The log group(s) to query (--insights); repeat for several (up to 50, as StartQuery).
     #[arg(
         long = "log-group",
         value_name = "NAME",
         default_value = "/vpcflow/flow-logs"
     )]
-    log_group: String,
+    log_group: Vec<String>,
     /// Query flow-log files in place instead: a directory (any S3 layout) or a file.
     #[arg(long, value_name = "PATH")]
     files: Option<PathBuf>,
@@ -186,47 +186,71 @@ fn range(args: &QueryArgs) -> anyhow::Result<Option<plan::TimeRange>> {
     )
 }
 
-/// Runs an Insights query over a log group of `data` (or over imported files).
+/// Most log groups in one query (StartQuery's `logGroupNames`).
+const MAX_LOG_GROUPS: usize = 50;
+
+/// Runs an Insights query over log groups of `data` (or over imported files).
 pub(crate) fn insights_rows(
     data: &std::path::Path,
     text: &str,
-    log_group: &str,
+    log_groups: &[String],
     import: Option<Arc<table::FlowTable>>,
     range: Option<plan::TimeRange>,
 ) -> anyhow::Result<Vec<RecordBatch>> {
     let query =
         insights::parse(text).map_err(|e| anyhow::anyhow!("--insights: {}", e.render(text)))?;
-    let dir = data
-        .join("logs")
-        .join(vpcflow_deliver::layout::log_group_dir(log_group));
-    if import.is_none() && !dir.is_dir() {
+    if log_groups.len() > MAX_LOG_GROUPS {
         bail!(
-            "ResourceNotFoundException: Log group '{log_group}' does not exist in {} (see `vpcflow logs groups`)",
-            data.display()
+            "InvalidParameterException: at most {MAX_LOG_GROUPS} log groups per query, {} given",
+            log_groups.len()
         );
     }
-    // Time-range pruning: only the segments with events in the range are read.
-    let mut paths = vec![format!("{}/", dir.display())];
-    if let (Some(r), None) = (range, &import) {
-        let state = vpcflow_deliver::State::open(&data.join("state.db"))?;
-        let segments = state.segments_between(log_group, r.start_ms, r.end_ms)?;
-        if !segments.is_empty() {
-            paths = segments
-                .iter()
-                .map(|s| {
-                    vpcflow_deliver::logstore::segment_path(data, log_group, s)
-                        .display()
-                        .to_string()
-                })
-                .collect();
+    // Each group's segment files; with a time range only the segments holding events in it.
+    let mut groups = Vec::new();
+    for log_group in log_groups.iter().filter(|_| import.is_none()) {
+        let dir = data
+            .join("logs")
+            .join(vpcflow_deliver::layout::log_group_dir(log_group));
+        if !dir.is_dir() {
+            bail!(
+                "ResourceNotFoundException: Log group '{log_group}' does not exist in {} (see `vpcflow logs groups`)",
+                data.display()
+            );
         }
+        let mut paths = vec![format!("{}/", dir.display())];
+        if let Some(r) = range {
+            let state = vpcflow_deliver::State::open(&data.join("state.db"))?;
+            let segments = state.segments_between(log_group, r.start_ms, r.end_ms)?;
+            if !segments.is_empty() {
+                paths = segments
+                    .iter()
+                    .map(|s| {
+                        vpcflow_deliver::logstore::segment_path(data, log_group, s)
+                            .display()
+                            .to_string()
+                    })
+                    .collect();
+            }
+        }
+        groups.push((log_group.clone(), paths));
     }
     runtime()?
         .block_on(async {
             let ctx = plan::session();
             let source = match import {
                 Some(t) => plan::files(&ctx, t).await?,
-                None => plan::log_group(&ctx, paths, log_group).await?,
+                None => {
+                    let mut all: Option<plan::DataFrame> = None;
+                    for (name, paths) in groups {
+                        let df = plan::log_group(&ctx, paths, &name).await?;
+                        // Groups of different formats share the columns they have.
+                        all = Some(match all {
+                            None => df,
+                            Some(a) => a.union_by_name(df)?,
+                        });
+                    }
+                    all.expect("at least one log group (clap's default)")
+                }
             };
             // now() is the time the query starts: the binary's clock, given to the planner.
             let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;

@@ -410,7 +410,13 @@ fn answer_first_questions(prepared: &delivery::Prepared) -> anyhow::Result<()> {
     };
     for (title, q) in FIRST_QUESTIONS {
         outln!("\n{title} ({group}):");
-        let rows = crate::query::insights_rows(&prepared.data, q, &group, None, None)?;
+        let rows = crate::query::insights_rows(
+            &prepared.data,
+            q,
+            std::slice::from_ref(&group),
+            None,
+            None,
+        )?;
         crate::query::print(&rows, "table")?;
     }
     let data = prepared.data.display();

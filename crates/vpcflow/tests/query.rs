@@ -400,3 +400,60 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn several_log_groups_are_one_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("vpcflow.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[[flow_logs]]
+resource_type = "VPC"
+resource_ids = ["vpc-0a1b2c3d4e5f60718"]
+traffic_type = "ALL"
+log_group_name = "/all"
+deliver_logs_permission_arn = "arn:aws:iam::123456789012:role/flow-logs"
+[[flow_logs]]
+resource_type = "VPC"
+resource_ids = ["vpc-0a1b2c3d4e5f60718"]
+traffic_type = "REJECT"
+log_group_name = "/rejects"
+deliver_logs_permission_arn = "arn:aws:iam::123456789012:role/flow-logs"
+"#,
+    )
+    .unwrap();
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--duration",
+        "10m",
+    ]));
+    let ask = |groups: &[&str]| {
+        let mut args = vec![
+            "query",
+            "--data",
+            data.to_str().unwrap(),
+            "--insights",
+            "filter action = 'REJECT' | stats count(*) as n by @log | sort @log",
+            "--output",
+            "json",
+        ];
+        for g in groups {
+            args.extend_from_slice(&["--log-group", g]);
+        }
+        serde_json::from_str::<Vec<serde_json::Value>>(&ok(&vpcflow(&args))).unwrap()
+    };
+    let both = ask(&["/all", "/rejects"]);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[0]["@log"], "123456789012:/all");
+    assert_eq!(both[1]["@log"], "123456789012:/rejects");
+    // The REJECT flow log holds exactly the ALL flow log's rejects.
+    assert_eq!(both[0]["n"], both[1]["n"]);
+    assert!(both[0]["n"].as_u64().unwrap() > 0);
+    assert_eq!(ask(&["/rejects"]), vec![both[1].clone()]);
+}

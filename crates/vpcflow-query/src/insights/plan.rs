@@ -10,6 +10,8 @@
 
 /// Arrow as DataFusion builds it, for callers that format results.
 pub use datafusion::arrow as datafusion_arrow;
+/// DataFusion's DataFrame, for callers that combine sources.
+pub use datafusion::prelude::DataFrame;
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -19,7 +21,7 @@ use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
 use datafusion::logical_expr::{ExprFunctionExt as _, ExprSchemable as _};
-use datafusion::prelude::{DataFrame, Not as _, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{Not as _, ParquetReadOptions, SessionContext};
 use vpcflow_record::FIELDS;
 
 use super::ast::{BinaryOp, CommandKind, ExprKind, ParsePattern, Query, UnaryOp};
