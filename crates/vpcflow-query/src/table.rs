@@ -372,49 +372,28 @@ impl FlowTable {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Many files: one thread per file. Few (large) files: chunks within each file.
         let per_file_threads = if files.len() >= threads { 1 } else { threads };
-        let next = AtomicUsize::new(0);
         let rows = AtomicUsize::new(0);
-        let enough = |rows: &AtomicUsize| {
-            !has_filters && limit.is_some_and(|l| rows.load(Ordering::Relaxed) >= l)
-        };
-        let results: Vec<Vec<(usize, Result<Vec<RecordBatch>>)>> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..(threads / per_file_threads).clamp(1, files.len().max(1)))
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            if enough(&rows) {
-                                break;
-                            }
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(f) = files.get(i) else { break };
-                            let r = self.read_text(
-                                f,
-                                &data_cols,
-                                &decoded,
-                                &out_schema,
-                                wanted,
-                                per_file_threads,
-                            );
-                            if let Ok(b) = &r {
-                                rows.fetch_add(
-                                    b.iter().map(RecordBatch::num_rows).sum(),
-                                    Ordering::Relaxed,
-                                );
-                            }
-                            out.push((i, r));
-                        }
-                        out
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a reader thread panicked"))
-                .collect()
-        });
-        let mut all: Vec<_> = results.into_iter().flatten().collect();
-        all.sort_by_key(|(i, _)| *i);
+        // Without filters, a LIMIT stops reading once enough rows are in.
+        let enough = || !has_filters && limit.is_some_and(|l| rows.load(Ordering::Relaxed) >= l);
+        let all = text::in_parallel(
+            files.len(),
+            (threads / per_file_threads).max(1),
+            enough,
+            |i| {
+                let r = self.read_text(
+                    files[i],
+                    &data_cols,
+                    &decoded,
+                    &out_schema,
+                    wanted,
+                    per_file_threads,
+                );
+                if let Ok(b) = &r {
+                    rows.fetch_add(b.iter().map(RecordBatch::num_rows).sum(), Ordering::Relaxed);
+                }
+                r
+            },
+        );
         let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); threads.max(1)];
         let mut k = 0;
         for (_, r) in all {

@@ -241,28 +241,15 @@ pub fn decode(
     }
     cuts.push(text.len());
     let chunks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    let next = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, ChunkResult)>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(a, b)) = chunks.get(i) else { break };
-                        out.push((i, decode_chunk(text, a, b, layout, schema)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a decoder thread panicked"))
-            .collect()
-    });
-    let mut all: Vec<_> = results.into_iter().flatten().collect();
-    all.sort_by_key(|(i, _)| *i);
+    let all = in_parallel(
+        chunks.len(),
+        threads,
+        || false,
+        |i| {
+            let (a, b) = chunks[i];
+            decode_chunk(text, a, b, layout, schema)
+        },
+    );
     let mut batches = Vec::with_capacity(all.len());
     for (_, r) in all {
         match r {
@@ -279,6 +266,41 @@ pub fn decode(
         }
     }
     Ok(batches)
+}
+
+/// Runs `work(i)` for `i` in `0..n` on up to `threads` scoped threads, each taking the next
+/// index; stops handing out work once `stop()` says so. The results come back in index order
+/// (indexes never started are absent).
+pub(crate) fn in_parallel<T: Send>(
+    n: usize,
+    threads: usize,
+    stop: impl Fn() -> bool + Sync,
+    work: impl Fn(usize) -> T + Sync,
+) -> Vec<(usize, T)> {
+    let next = AtomicUsize::new(0);
+    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.clamp(1, n.max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    while !stop() {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            break;
+                        }
+                        out.push((i, work(i)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a worker thread panicked"))
+            .collect()
+    });
+    all.sort_by_key(|(i, _)| *i);
+    all
 }
 
 /// The positions of every space and line feed in a buffer, found eight bytes at a time
@@ -346,9 +368,6 @@ impl Iterator for Delimiters<'_> {
         Some(at)
     }
 }
-
-/// A chunk's batch (none for a chunk without lines), or the byte offset of a bad line and why.
-type ChunkResult = Result<Option<RecordBatch>, (usize, String)>;
 
 /// Decodes lines in `text[a..b]`; an error carries the byte offset of its line.
 fn decode_chunk(

@@ -231,16 +231,7 @@ fn simulate_ends_by_answering_the_first_questions() {
 
 #[test]
 fn files_are_queried_in_place_text_and_parquet_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/seeds/vpcflow.toml");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ]));
+    let (dir, data) = seeded_hour();
     let sql = |files: &Path, q: &str| {
         let out = ok(&vpcflow(&[
             "query",
@@ -320,16 +311,7 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
 
 #[test]
 fn time_ranges_read_only_the_files_and_segments_they_cover() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/seeds/vpcflow.toml");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ]));
+    let (_dir, data) = seeded_hour();
     let (from, to) = ("2026-01-15T14:10:00Z", "2026-01-15T14:19:59Z");
     let (t0, t1) = (1_768_486_200u64, 1_768_486_799u64);
     let want = records()
@@ -456,4 +438,20 @@ deliver_logs_permission_arn = "arn:aws:iam::123456789012:role/flow-logs"
     assert_eq!(both[0]["n"], both[1]["n"]);
     assert!(both[0]["n"].as_u64().unwrap() > 0);
     assert_eq!(ask(&["/rejects"]), vec![both[1].clone()]);
+}
+
+/// An hour delivered as the seeds deliver it (`tests/seeds/vpcflow.toml`: a log group, Hive
+/// Parquet objects, text objects in the default layout), in a temporary directory.
+fn seeded_hour() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/seeds/vpcflow.toml");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    (dir, data)
 }
