@@ -44,7 +44,7 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Capture pcap/pcapng files (in packet time) or live interfaces and deliver the flow logs.
     Capture(capture::CaptureArgs),
-    /// Ask a log group questions in the Logs Insights language.
+    /// Ask flow logs questions: Logs Insights over log groups, SQL with Athena's DDL over buckets.
     Query(query::QueryArgs),
     /// Look into log groups: list groups and streams, print events (like `aws logs tail`).
     #[command(subcommand)]
