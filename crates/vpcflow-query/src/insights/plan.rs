@@ -220,7 +220,7 @@ pub async fn run(
     let mut limited = false;
     for c in &query.commands {
         match &c.kind {
-            CommandKind::Filter(e) => df = df.filter(p.expr(e)?)?,
+            CommandKind::Filter(e) => df = df.filter(truthy(p.expr(e)?))?,
             CommandKind::Fields(ps) => {
                 for pr in ps {
                     let name = pr.name(text);
@@ -562,7 +562,7 @@ impl Planner<'_> {
                     ParseError::new("a value cannot be written this way here", e.span).into(),
                 );
             }
-            ExprKind::Unary(UnaryOp::Not, a) => self.expr(a)?.not(),
+            ExprKind::Unary(UnaryOp::Not, a) => truthy(self.expr(a)?).not(),
             ExprKind::Unary(UnaryOp::Neg, a) => -self.expr(a)?,
             ExprKind::Binary(BinaryOp::Pow, l, r) => call(
                 self.ctx,
@@ -704,7 +704,7 @@ impl Planner<'_> {
                 let mut whens = Vec::new();
                 let mut i = 0;
                 while i + 1 < args.len() {
-                    whens.push((Box::new(a(i)?), Box::new(a(i + 1)?)));
+                    whens.push((Box::new(truthy(a(i)?)), Box::new(a(i + 1)?)));
                     i += 2;
                 }
                 let default = (i < args.len()).then(|| a(i).map(Box::new)).transpose()?;
@@ -712,7 +712,7 @@ impl Planner<'_> {
             }
             "if" => Expr::Case(datafusion::logical_expr::Case::new(
                 None,
-                vec![(Box::new(a(0)?), Box::new(a(1)?))],
+                vec![(Box::new(truthy(a(0)?)), Box::new(a(1)?))],
                 Some(Box::new(a(2)?)),
             )),
             "isNumeric" => one_zero(
@@ -825,10 +825,16 @@ fn java_to_strftime(java: &str) -> String {
     out
 }
 
+/// A condition: Insights' 1/0 functions (`strcontains`, `isempty`, …) count as true/false
+/// wherever a condition goes (filter, and/or/not, if, case); booleans stay as they are.
+fn truthy(e: Expr) -> Expr {
+    cast(e, DataType::Boolean)
+}
+
 fn binary(op: BinaryOp, l: Expr, r: Expr) -> Expr {
     match op {
-        BinaryOp::Or => l.or(r),
-        BinaryOp::And => l.and(r),
+        BinaryOp::Or => truthy(l).or(truthy(r)),
+        BinaryOp::And => truthy(l).and(truthy(r)),
         BinaryOp::Eq => l.eq(r),
         BinaryOp::Ne => l.not_eq(r),
         BinaryOp::Lt => l.lt(r),
