@@ -142,7 +142,7 @@ fn query_errors_point_at_the_token() {
         "10m",
     ]));
     // (extra arguments, what stderr says)
-    let rows: [(&[&str], &[&str]); 7] = [
+    let rows: [(&[&str], &[&str]); 8] = [
         (
             &["--insights", "stats count(*) by sumx(bytes)"],
             &[
@@ -155,6 +155,13 @@ fn query_errors_point_at_the_token() {
             &[
                 "line 1, column 8: jsonParse() reads JSON log events; flow-log events are text lines",
                 "^^^^^^^^^^^^^^^^^^^",
+            ],
+        ),
+        (
+            &["--insights", "filter srcAddr like /(?i)ENI[/"],
+            &[
+                "line 1, column 21: invalid regular expression: unclosed character class",
+                "\n                      ^^^^^^^^^^\n",
             ],
         ),
         (

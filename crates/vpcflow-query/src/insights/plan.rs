@@ -309,7 +309,11 @@ pub async fn run(
                 };
                 // Fail at the pattern, not deep in execution, when it is no regex.
                 if let Err(e) = regex_check(&re) {
-                    return Err(ParseError::new(format!("parse: {e}"), c.span).into());
+                    return Err(ParseError::new(
+                        format!("parse: invalid regular expression: {e}"),
+                        c.span,
+                    )
+                    .into());
                 }
                 let whole = format!("(?s)^.*?(?:{re}).*$");
                 for (name, group) in names.iter().zip(&groups) {
@@ -425,27 +429,26 @@ fn escape_regex(s: &str) -> String {
     out
 }
 
+/// Compiles a pattern as DataFusion will, so that a bad one is refused at its token before
+/// anything runs.
 fn regex_check(re: &str) -> Result<(), String> {
-    // DataFusion compiles with the `regex` crate; ask it the same question up front through a
-    // one-row evaluation would cost a session, so check the syntax cheaply here.
-    let mut depth = 0i32;
-    let mut escaped = false;
-    for c in re.chars() {
-        match (escaped, c) {
-            (true, _) => escaped = false,
-            (false, '\\') => escaped = true,
-            (false, '(') => depth += 1,
-            (false, ')') => depth -= 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err("unbalanced ')' in the pattern".into());
-        }
-    }
-    if depth != 0 {
-        return Err("unbalanced '(' in the pattern".into());
-    }
-    Ok(())
+    regex::Regex::new(re).map(|_| ()).map_err(|e| match e {
+        regex::Error::Syntax(s) => s
+            .lines()
+            .last()
+            .unwrap_or("invalid")
+            .trim()
+            .trim_start_matches("error: ")
+            .to_owned(),
+        other => other.to_string(),
+    })
+}
+
+/// A regex literal checked at its span.
+fn regex_lit(re: &str, span: Span) -> Result<Expr, QueryError> {
+    regex_check(re)
+        .map_err(|e| ParseError::new(format!("invalid regular expression: {e}"), span))?;
+    Ok(lit(re.to_owned()))
 }
 
 struct Planner<'a> {
@@ -594,7 +597,7 @@ impl Planner<'_> {
                     ExprKind::Str(s) => cast(x, DataType::Utf8).like(lit(like_literal(s))),
                     ExprKind::Regex(re) => datafusion::functions::regex::expr_fn::regexp_like(
                         cast(x, DataType::Utf8),
-                        lit(re.clone()),
+                        regex_lit(re, pattern.span)?,
                         None,
                     ),
                     _ => return Err(not_yet("this pattern", pattern.span)),
@@ -603,7 +606,7 @@ impl Planner<'_> {
             }
             ExprKind::Matches(x, re) => datafusion::functions::regex::expr_fn::regexp_like(
                 cast(self.expr(x)?, DataType::Utf8),
-                lit(re.clone()),
+                regex_lit(re, e.span)?,
                 None,
             ),
             ExprKind::Call(name, args) => self.function(name, args, e.span)?,
