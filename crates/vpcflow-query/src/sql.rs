@@ -148,7 +148,11 @@ impl Catalog {
                 if n == 0 && !if_exists {
                     return Err(SqlError::Catalog(format!("Table not found {table}")));
                 }
-                Ok(vec![format!("Table {table} dropped")])
+                Ok(vec![if n == 0 {
+                    format!("Table {table} does not exist: nothing dropped")
+                } else {
+                    format!("Table {table} dropped")
+                }])
             }
             Statement::Repair(table) => self.repair(&table),
             Statement::AddPartitions { table, partitions } => {

@@ -462,3 +462,46 @@ fn seeded_hour() -> (tempfile::TempDir, std::path::PathBuf) {
     ]));
     (dir, data)
 }
+
+#[test]
+fn the_athena_catalog_persists_between_runs() {
+    let (_dir, data) = seeded_hour();
+    let sql = |q: &str| vpcflow(&["query", "--data", data.to_str().unwrap(), "--sql", q]);
+    let ddl = "CREATE EXTERNAL TABLE t (`version` int, `srcaddr` string) PARTITIONED BY (`hour` string) \
+               STORED AS PARQUET LOCATION 's3://flow-logs/AWSLogs/'";
+    ok(&sql(ddl));
+    // Athena: a second CREATE without IF NOT EXISTS is an error; the first table stays.
+    let again = sql(ddl);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Table already exists: t"));
+    // Before MSCK REPAIR TABLE the table has no partitions, so no rows (as in Athena).
+    let before = ok(&sql("SELECT count(*) AS n FROM t"));
+    assert!(before.contains("| 0 "), "one row, n = 0: {before}");
+    let none = ok(&sql("SHOW PARTITIONS t"));
+    assert!(none.trim().is_empty(), "{none}");
+    // MSCK finds the Hive directories that spell `hour=`.
+    let repaired = ok(&sql("MSCK REPAIR TABLE t; SHOW PARTITIONS t; SHOW TABLES"));
+    assert!(
+        repaired.contains("Repair: Added partition to metastore t:hour=14"),
+        "{repaired}"
+    );
+    assert!(repaired.contains("\nhour=14\n"), "{repaired}");
+    assert!(repaired.lines().any(|l| l == "t"), "{repaired}");
+    let n = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--sql",
+        "SELECT count(*) AS n FROM t WHERE hour = '14'",
+        "--output",
+        "json",
+    ]));
+    let logs = query(&data, "stats count(*) as n");
+    let n: Vec<serde_json::Value> = serde_json::from_str(&n).unwrap();
+    assert_eq!(n[0]["n"], logs[0]["n"]);
+    // DROP TABLE removes it for later runs; IF EXISTS makes a second drop harmless.
+    assert!(ok(&sql("DROP TABLE t")).contains("Table t dropped"));
+    assert!(ok(&sql("DROP TABLE IF EXISTS t")).contains("does not exist"));
+    let gone = sql("SELECT count(*) FROM t");
+    assert_eq!(gone.status.code(), Some(1));
+}
