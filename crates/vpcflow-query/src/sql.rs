@@ -50,6 +50,17 @@ impl Catalog {
         std::fs::create_dir_all(data)
             .map_err(|e| SqlError::Catalog(format!("{}: {e}", data.display())))?;
         let db = rusqlite::Connection::open(data.join("state.db")).map_err(|e| db_err(&e))?;
+        Catalog::with(db, data)
+    }
+
+    /// A catalog that lasts for one script (no data directory to keep it in: querying files
+    /// in place should not create one).
+    pub fn transient(data: &Path) -> Result<Catalog, SqlError> {
+        let db = rusqlite::Connection::open_in_memory().map_err(|e| db_err(&e))?;
+        Catalog::with(db, data)
+    }
+
+    fn with(db: rusqlite::Connection, data: &Path) -> Result<Catalog, SqlError> {
         db.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| db_err(&e))?;
         db.execute_batch(

@@ -39,7 +39,7 @@ date_format, to_iso8601, day_of_week, date(), split_part, …
 
 --files PATH queries real AWS flow-log files in place (a directory in any S3 layout, or one
 file; .log.gz or Parquet): Insights reads them as events, and SQL sees them as the table
-`flows`.
+`flows`. Without a data directory, tables created then last for that one script.
 
 Examples:
   vpcflow query --insights 'stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 10'
@@ -119,7 +119,13 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         }
         (None, None) => bail!("give --insights, --sql or --sql-file"),
     };
-    let catalog = sql::Catalog::open(&args.data).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Querying files in place needs no data directory, and does not make one.
+    let catalog = if args.files.is_some() && !args.data.exists() {
+        sql::Catalog::transient(&args.data)
+    } else {
+        sql::Catalog::open(&args.data)
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let extra: Vec<(String, Arc<table::FlowTable>)> = import
         .into_iter()
         .map(|t| ("flows".to_owned(), t))

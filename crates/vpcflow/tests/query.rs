@@ -314,6 +314,22 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
         err.contains("x.log, line 2: field 3 ('lots'): not an integer"),
         "{err}"
     );
+    // Querying files in place makes no data directory where it runs.
+    let cwd = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["query", "--files"])
+        .arg(data.join("s3/flow-logs-text"))
+        .args(["--sql", "SELECT count(*) FROM flows"])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "nothing created"
+    );
 }
 
 #[test]
