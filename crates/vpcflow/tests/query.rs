@@ -40,17 +40,16 @@ fn records() -> Vec<Rec> {
         .collect()
 }
 
+/// `vpcflow query ARGS --output json`, its rows.
+fn json_rows(args: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--output", "json"]);
+    serde_json::from_str(&ok(&vpcflow(&args))).unwrap()
+}
+
+/// An Insights query over the data directory's default log group.
 fn query(data: &Path, q: &str) -> Vec<serde_json::Value> {
-    let out = ok(&vpcflow(&[
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--insights",
-        q,
-        "--output",
-        "json",
-    ]));
-    serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
+    json_rows(&["query", "--data", data.to_str().unwrap(), "--insights", q])
 }
 
 #[test]
@@ -240,7 +239,7 @@ fn simulate_ends_by_answering_the_first_questions() {
 fn files_are_queried_in_place_text_and_parquet_alike() {
     let (dir, data) = seeded_hour();
     let sql = |files: &Path, q: &str| {
-        let out = ok(&vpcflow(&[
+        json_rows(&[
             "query",
             "--data",
             data.to_str().unwrap(),
@@ -248,10 +247,7 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
             files.to_str().unwrap(),
             "--sql",
             q,
-            "--output",
-            "json",
-        ]));
-        serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap()
+        ])
     };
     let totals = "SELECT count(*) AS n, sum(bytes) AS b, count(DISTINCT srcaddr) AS s FROM flows";
     let text = sql(&data.join("s3/flow-logs-text"), totals);
@@ -279,16 +275,13 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
         vec![serde_json::json!({"r": "us-east-1", "hour": "14"})]
     );
     // Insights reads imported files as events too.
-    let out = ok(&vpcflow(&[
+    let from_files = json_rows(&[
         "query",
         "--files",
         data.join("s3/flow-logs-text").to_str().unwrap(),
         "--insights",
         "filter action = 'REJECT' | stats count(*) as n",
-        "--output",
-        "json",
-    ]));
-    let from_files: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    ]);
     assert_eq!(
         from_files,
         query(&data, "filter action = 'REJECT' | stats count(*) as n")
@@ -348,15 +341,13 @@ fn time_ranges_read_only_the_files_and_segments_they_cover() {
             data.to_str().unwrap(),
             "--insights",
             "stats count(*) as n",
-            "--output",
-            "json",
             "--start",
             from,
             "--end",
             to,
         ];
         args.extend_from_slice(extra);
-        vpcflow(&args)
+        json_rows(&args)
     };
     // Damage everything outside the range: a query of the range must not read it.
     let text = data.join("s3/flow-logs-text");
@@ -379,7 +370,7 @@ fn time_ranges_read_only_the_files_and_segments_they_cover() {
     }
     assert!(damaged >= 3, "{damaged}");
     for extra in [&[][..], &["--files", text.to_str().unwrap()][..]] {
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&ok(&ask(extra))).unwrap();
+        let rows = ask(extra);
         assert_eq!(rows[0]["n"].as_u64(), Some(want), "{extra:?}");
     }
     // Without a range every file is read, and the damage is reported, not skipped.
@@ -445,13 +436,11 @@ deliver_logs_permission_arn = "arn:aws:iam::123456789012:role/flow-logs"
             data.to_str().unwrap(),
             "--insights",
             "filter action = 'REJECT' | stats count(*) as n by @log | sort @log",
-            "--output",
-            "json",
         ];
         for g in groups {
             args.extend_from_slice(&["--log-group", g]);
         }
-        serde_json::from_str::<Vec<serde_json::Value>>(&ok(&vpcflow(&args))).unwrap()
+        json_rows(&args)
     };
     let both = ask(&["/all", "/rejects"]);
     assert_eq!(both.len(), 2, "{both:?}");
@@ -503,17 +492,14 @@ fn the_athena_catalog_persists_between_runs() {
     );
     assert!(repaired.contains("\nhour=14\n"), "{repaired}");
     assert!(repaired.lines().any(|l| l == "t"), "{repaired}");
-    let n = ok(&vpcflow(&[
+    let n = json_rows(&[
         "query",
         "--data",
         data.to_str().unwrap(),
         "--sql",
         "SELECT count(*) AS n FROM t WHERE hour = '14'",
-        "--output",
-        "json",
-    ]));
+    ]);
     let logs = query(&data, "stats count(*) as n");
-    let n: Vec<serde_json::Value> = serde_json::from_str(&n).unwrap();
     assert_eq!(n[0]["n"], logs[0]["n"]);
     // DROP TABLE removes it for later runs; IF EXISTS makes a second drop harmless.
     assert!(ok(&sql("DROP TABLE t")).contains("Table t dropped"));
