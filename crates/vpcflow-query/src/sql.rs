@@ -566,13 +566,13 @@ pub fn session() -> datafusion::prelude::SessionContext {
     ctx
 }
 
-/// Runs every statement of `script` in order. `extra` tables (an import) are registered
-/// beside the catalog's.
+/// Runs every statement of `script` in order. `extra` tables (an import, log groups) are
+/// registered beside the catalog's.
 pub async fn run_script(
     ctx: &datafusion::prelude::SessionContext,
     catalog: &Catalog,
     script: &str,
-    extra: &[(String, Arc<FlowTable>)],
+    extra: &[(String, Arc<dyn datafusion::catalog::TableProvider>)],
 ) -> Result<Vec<Output>, RunError> {
     let mut out = Vec::new();
     for stmt in split(script) {
@@ -597,7 +597,7 @@ pub async fn run_script(
                 }
                 for (name, t) in extra {
                     ctx.deregister_table(name.as_str()).map_err(engine)?;
-                    ctx.register_table(name.as_str(), Arc::clone(t) as _)
+                    ctx.register_table(name.as_str(), Arc::clone(t))
                         .map_err(engine)?;
                 }
                 let df = ctx.sql(stmt.text).await.map_err(engine)?;
@@ -607,4 +607,31 @@ pub async fn run_script(
         }
     }
     Ok(out)
+}
+
+/// A log group's segments as a SQL table: the system columns (`@timestamp` and
+/// `@ingestionTime` as timestamps, `@logStream`, `@message`) and the flow-log columns with AWS's
+/// names.
+pub async fn log_group_table(
+    ctx: &datafusion::prelude::SessionContext,
+    dir: &str,
+) -> datafusion::error::Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::logical_expr::{cast, col};
+    let df = ctx
+        .read_parquet(dir, datafusion::prelude::ParquetReadOptions::default())
+        .await?;
+    let select: Vec<_> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            n @ ("@timestamp" | "@ingestionTime") => cast(
+                col(format!("\"{n}\"")),
+                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Millisecond, None),
+            )
+            .alias(n),
+            n => col(format!("\"{n}\"")),
+        })
+        .collect();
+    Ok(df.select(select)?.into_view())
 }

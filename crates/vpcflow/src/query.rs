@@ -15,6 +15,7 @@ use vpcflow_deliver::deliver::Clock as _;
 use vpcflow_query::insights::plan::datafusion_arrow::{
     array::Array, datatypes::DataType, record_batch::RecordBatch, util,
 };
+use vpcflow_query::insights::plan::datafusion_catalog::TableProvider;
 use vpcflow_query::insights::{self, plan};
 use vpcflow_query::{sql, table};
 
@@ -39,7 +40,8 @@ date_format, to_iso8601, day_of_week, date(), split_part, …
 
 --files PATH queries real AWS flow-log files in place (a directory in any S3 layout, or one
 file; .log.gz or Parquet): Insights reads them as events, and SQL sees them as the table
-`flows`. Without a data directory, tables created then last for that one script.
+`flows`. Without a data directory, tables created then last for that one script. Log groups
+are SQL tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
 
 Examples:
   vpcflow query --insights 'stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 10'
@@ -126,15 +128,36 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         sql::Catalog::open(&args.data)
     }
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let extra: Vec<(String, Arc<table::FlowTable>)> = import
+    let mut extra: Vec<(String, Arc<dyn TableProvider>)> = import
         .into_iter()
-        .map(|t| ("flows".to_owned(), t))
+        .map(|t| ("flows".to_owned(), t as Arc<dyn TableProvider>))
         .collect();
+    // Log groups are tables too, by name: SELECT … FROM "/vpcflow/flow-logs" (those the
+    // script names).
+    let groups: Vec<String> = match vpcflow_deliver::State::open(&args.data.join("state.db")) {
+        Ok(state) if args.data.join("state.db").exists() => state
+            .log_groups()?
+            .into_iter()
+            .map(|g| g.name)
+            .filter(|n| script.contains(&format!("\"{n}\"")))
+            .collect(),
+        _ => Vec::new(),
+    };
     let rt = runtime()?;
     let started = stopwatch();
     let outputs = rt
         .block_on(async {
             let ctx = sql::session();
+            for g in groups {
+                let dir = args
+                    .data
+                    .join("logs")
+                    .join(vpcflow_deliver::layout::log_group_dir(&g));
+                let t = sql::log_group_table(&ctx, &format!("{}/", dir.display()))
+                    .await
+                    .map_err(|error| sql::RunError::Engine { line: 1, error })?;
+                extra.push((g, t));
+            }
             sql::run_script(&ctx, &catalog, &script, &extra).await
         })
         .map_err(|e| anyhow::anyhow!("--sql: {e}"))?;

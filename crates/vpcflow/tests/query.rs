@@ -501,6 +501,16 @@ fn the_athena_catalog_persists_between_runs() {
     ]);
     let logs = query(&data, "stats count(*) as n");
     assert_eq!(n[0]["n"], logs[0]["n"]);
+    // A log group is a SQL table too, by its name, with @timestamp as a time.
+    let group = json_rows(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--sql",
+        "SELECT count(*) AS n, min(\"@timestamp\") AS first FROM \"/vpcflow/flow-logs\"",
+    ]);
+    assert_eq!(group[0]["n"], logs[0]["n"]);
+    assert_eq!(group[0]["first"], "2026-01-15 14:00:00.000");
     // DROP TABLE removes it for later runs; IF EXISTS makes a second drop harmless.
     assert!(ok(&sql("DROP TABLE t")).contains("Table t dropped"));
     assert!(ok(&sql("DROP TABLE IF EXISTS t")).contains("does not exist"));

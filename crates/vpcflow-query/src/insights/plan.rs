@@ -10,6 +10,8 @@
 
 /// Arrow as DataFusion builds it, for callers that format results.
 pub use datafusion::arrow as datafusion_arrow;
+/// DataFusion's catalog traits, for callers that register tables.
+pub use datafusion::catalog as datafusion_catalog;
 /// DataFusion's DataFrame, for callers that combine sources.
 pub use datafusion::prelude::DataFrame;
 
