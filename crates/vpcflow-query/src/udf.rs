@@ -2,7 +2,9 @@
 //! (query.md §1.3; DataFusion has no inet type) and the Presto/Athena functions that AWS's
 //! sample queries use (`date()`, `day_of_week()`, `to_iso8601()`, `date_format()`; §4.2).
 //!
-//! Each function is one row of [`FUNCTIONS`]: name, arity, result type and a plain function
+//! Each function is one row of [`FUNCTIONS`], registered with a session by [`register`] (the
+//! Insights planner and SQL both look them up there): name, arity, result type and a plain
+//! function
 //! over Arrow arrays. Arguments are cast to the type the function reads (strings, or
 //! timestamps in seconds), so callers may pass any column.
 
@@ -171,26 +173,20 @@ pub fn register(ctx: &SessionContext) {
     }
 }
 
-/// The registered function `name` (for the Insights planner).
-pub fn function(name: &str) -> Option<Arc<ScalarUDF>> {
-    FUNCTIONS
-        .iter()
-        .find(|(n, ..)| n.eq_ignore_ascii_case(name))
-        .map(|(name, arity, returns, kernel)| {
-            Arc::new(ScalarUDF::from(Udf {
-                name,
-                signature: Signature::any(*arity, Volatility::Immutable),
-                returns: returns.clone(),
-                kernel: *kernel,
-            }))
-        })
-}
-
 fn map_str(a: &[ArrayRef], f: impl Fn(&str) -> Option<String>) -> Result<ArrayRef> {
     let s = strings(&a[0])?;
     let s = as_strings(&s)?;
     Ok(Arc::new(
         s.iter().map(|v| v.and_then(&f)).collect::<StringArray>(),
+    ))
+}
+
+/// Strings (the first argument, as text) to integers; null where `f` finds none.
+fn map_str_int(a: &[ArrayRef], f: impl Fn(&str) -> Option<i64>) -> Result<ArrayRef> {
+    let s = strings(&a[0])?;
+    let s = as_strings(&s)?;
+    Ok(Arc::new(
+        s.iter().map(|v| v.and_then(&f)).collect::<Int64Array>(),
     ))
 }
 
@@ -291,21 +287,13 @@ fn split(a: &[ArrayRef]) -> Result<ArrayRef> {
 }
 
 fn hex_to_dec(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let s = strings(&a[0])?;
-    let s = as_strings(&s)?;
-    Ok(Arc::new(
-        s.iter()
-            .map(|v| {
-                v.and_then(|v| {
-                    let h = v
-                        .strip_prefix("0x")
-                        .or_else(|| v.strip_prefix("0X"))
-                        .unwrap_or(v);
-                    i64::from_str_radix(h, 16).ok()
-                })
-            })
-            .collect::<Int64Array>(),
-    ))
+    map_str_int(a, |v| {
+        let h = v
+            .strip_prefix("0x")
+            .or_else(|| v.strip_prefix("0X"))
+            .unwrap_or(v);
+        i64::from_str_radix(h, 16).ok()
+    })
 }
 
 fn strings(a: &ArrayRef) -> Result<ArrayRef> {
@@ -359,16 +347,11 @@ fn ip_test(a: &[ArrayRef], test: fn(Option<IpAddr>) -> bool) -> Result<ArrayRef>
 }
 
 fn ipv4_to_number(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let s = strings(&a[0])?;
-    let s = as_strings(&s)?;
-    Ok(Arc::new(
-        s.iter()
-            .map(|v| {
-                v.and_then(|v| v.parse::<std::net::Ipv4Addr>().ok())
-                    .map(|ip| i64::from(u32::from(ip)))
-            })
-            .collect::<Int64Array>(),
-    ))
+    map_str_int(a, |v| {
+        v.parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|ip| i64::from(u32::from(ip)))
+    })
 }
 
 fn in_subnet(a: &[ArrayRef], family: fn(&IpAddr) -> bool) -> Result<ArrayRef> {

@@ -169,11 +169,8 @@ pub async fn files(
     discovered(df, extra)
 }
 
-/// A function of the session by name (DataFusion's, or vpcflow's).
+/// A function of the session by name (DataFusion's, or vpcflow's: [`session`] registers them).
 fn call(ctx: &SessionContext, name: &str, args: Vec<Expr>) -> Result<Expr, QueryError> {
-    if let Some(f) = crate::udf::function(name) {
-        return Ok(f.call(args));
-    }
     Ok(ctx.udf(name)?.call(args))
 }
 
@@ -522,20 +519,16 @@ impl Planner<'_> {
             ("max", _) => agg::max(arg(0)?),
             ("stddev", _) => agg::stddev(cast(arg(0)?, DataType::Float64)),
             ("pct", _) => {
-                let ExprKind::Num(pct) = args[1].kind else {
-                    return Err(ParseError::new(
-                        "pct() takes a number from 0 to 100",
-                        args[1].span,
-                    )
-                    .into());
+                let pct = match args[1].kind {
+                    ExprKind::Num(p) if (0.0..=100.0).contains(&p) => p,
+                    _ => {
+                        return Err(ParseError::new(
+                            "pct() takes a number from 0 to 100",
+                            args[1].span,
+                        )
+                        .into());
+                    }
                 };
-                if !(0.0..=100.0).contains(&pct) {
-                    return Err(ParseError::new(
-                        "pct() takes a number from 0 to 100",
-                        args[1].span,
-                    )
-                    .into());
-                }
                 agg::percentile_cont(
                     SortExpr::new(cast(arg(0)?, DataType::Float64), true, false),
                     lit(pct / 100.0),
