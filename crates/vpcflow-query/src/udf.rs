@@ -4,8 +4,7 @@
 //!
 //! Each function is one row of [`FUNCTIONS`], registered with a session by [`register`] (the
 //! Insights planner and SQL both look them up there): name, arity, result type and a plain
-//! function
-//! over Arrow arrays. Arguments are cast to the type the function reads (strings, or
+//! function over Arrow arrays. Arguments are cast to the type the function reads (strings, or
 //! timestamps in seconds), so callers may pass any column.
 
 use std::net::IpAddr;
