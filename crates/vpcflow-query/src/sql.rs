@@ -17,7 +17,7 @@ use datafusion::common::ScalarValue;
 pub use crate::athena::{
     Located, PartitionSpec, SqlError, Statement, Storage, TableDef, parse, split,
 };
-use crate::table::{self, FlowFile, FlowTable, TextColumns};
+use crate::table::{self, FlowFile, FlowTable, Place, RemoteBucket, TextColumns};
 /// The Arrow type of a Hive column type.
 pub fn arrow_type(hive: &str) -> Option<DataType> {
     Some(match hive {
@@ -38,6 +38,8 @@ pub struct Catalog {
     db: rusqlite::Connection,
     /// Where `s3://bucket/…` locations live: `DATA/s3`.
     s3_root: PathBuf,
+    /// Buckets at S3-compatible endpoints, read in place.
+    remote: Vec<Arc<RemoteBucket>>,
 }
 
 fn db_err(e: &rusqlite::Error) -> SqlError {
@@ -73,7 +75,15 @@ impl Catalog {
         Ok(Catalog {
             db,
             s3_root: data.join("s3"),
+            remote: Vec::new(),
         })
+    }
+
+    /// The catalog with `buckets` (at S3-compatible endpoints) as the places of their
+    /// `s3://` locations, instead of directories under `DATA/s3`.
+    pub fn with_remote(mut self, buckets: Vec<Arc<RemoteBucket>>) -> Catalog {
+        self.remote = buckets;
+        self
     }
 
     /// Every table's name and definition.
@@ -117,10 +127,10 @@ impl Catalog {
     }
 
     /// Runs a catalog statement; returns the lines to show.
-    pub fn execute(&self, stmt: Statement, text: &str) -> Result<Vec<String>, SqlError> {
+    pub async fn execute(&self, stmt: Statement, text: &str) -> Result<Vec<String>, SqlError> {
         match stmt {
             Statement::CreateTable(def) => {
-                self.local(&def.location)?;
+                self.place(&def.location)?;
                 for (c, t) in def.columns.iter().chain(&def.partitions) {
                     if arrow_type(t).is_none() {
                         return Err(SqlError::Catalog(format!(
@@ -165,7 +175,7 @@ impl Catalog {
                     format!("Table {table} dropped")
                 }])
             }
-            Statement::Repair(table) => self.repair(&table),
+            Statement::Repair(table) => self.repair(&table).await,
             Statement::AddPartitions { table, partitions } => {
                 let def = self.get(&table)?;
                 let mut out = Vec::new();
@@ -174,7 +184,7 @@ impl Catalog {
                     let location = location.unwrap_or_else(|| {
                         format!("{}/{}", def.location.trim_end_matches('/'), spec)
                     });
-                    self.local(&location)?;
+                    self.place(&location)?;
                     self.db
                         .execute(
                             "INSERT OR REPLACE INTO athena_partitions VALUES (?1, ?2, ?3)",
@@ -210,16 +220,12 @@ impl Catalog {
 
     /// `MSCK REPAIR TABLE`: every directory under the location whose path spells all the
     /// partition keys (`key=value/…`, Hive style) becomes a partition.
-    fn repair(&self, table: &str) -> Result<Vec<String>, SqlError> {
+    async fn repair(&self, table: &str) -> Result<Vec<String>, SqlError> {
         let def = self.get(table)?;
-        let root = self.local(&def.location)?;
+        let place = self.place(&def.location)?;
+        let root = place.path();
         let keys: Vec<&str> = def.partitions.iter().map(|(k, _)| k.as_str()).collect();
-        let files = if root.exists() {
-            table::discover(&root, &[])
-                .map_err(|e| SqlError::Catalog(format!("{}: {e}", root.display())))?
-        } else {
-            Vec::new()
-        };
+        let files = list(&place).await?;
         let mut found: Vec<(String, String)> = Vec::new();
         for f in &files {
             let rel = f.path.strip_prefix(&root).unwrap_or(&f.path);
@@ -283,38 +289,15 @@ impl Catalog {
         Ok(out)
     }
 
-    /// The local directory of a location: `s3://bucket/key` under `DATA/s3`, a path as is.
-    pub fn local(&self, location: &str) -> Result<PathBuf, SqlError> {
-        let p = self.local_relative(location)?;
-        std::path::absolute(&p)
-            .map_err(|e| SqlError::Catalog(format!("LOCATION '{location}': {e}")))
-    }
-
-    fn local_relative(&self, location: &str) -> Result<PathBuf, SqlError> {
-        if let Some(rest) = location
-            .strip_prefix("s3://")
-            .or_else(|| location.strip_prefix("s3a://"))
-        {
-            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-            let dir = self.s3_root.join(bucket);
-            if !dir.is_dir() {
-                return Err(SqlError::Catalog(format!(
-                    "LOCATION '{location}': bucket '{bucket}' is not a bucket of this vpcflow \
-                     ({} does not exist; buckets are named in the config's [[buckets]] and flow logs)",
-                    dir.display()
-                )));
-            }
-            Ok(dir.join(key.trim_end_matches('/')))
-        } else if let Some(p) = location.strip_prefix("file://") {
-            Ok(PathBuf::from(p))
-        } else {
-            Ok(PathBuf::from(location))
-        }
+    /// The place of a location (see [`Place::resolve`]).
+    pub fn place(&self, location: &str) -> Result<Place, SqlError> {
+        Place::resolve(location, &self.s3_root, &self.remote)
+            .map_err(|m| SqlError::Catalog(format!("LOCATION '{location}': {m}")))
     }
 
     /// A queryable table for `def`: its files, with partition values from the registered
     /// partitions, from partition projection, or none.
-    pub fn table(&self, def: &TableDef) -> Result<FlowTable, SqlError> {
+    pub async fn table(&self, def: &TableDef) -> Result<FlowTable, SqlError> {
         let data = Schema::new(
             def.columns
                 .iter()
@@ -326,14 +309,8 @@ impl Catalog {
             .iter()
             .map(|(n, t)| Arc::new(Field::new(n, arrow_type(t).unwrap_or(DataType::Utf8), true)))
             .collect();
-        let root = self.local(&def.location)?;
-        let list = |dir: &Path| -> Result<Vec<FlowFile>, SqlError> {
-            if !dir.exists() {
-                return Ok(Vec::new());
-            }
-            table::discover(dir, &[])
-                .map_err(|e| SqlError::Catalog(format!("{}: {e}", dir.display())))
-        };
+        let place = self.place(&def.location)?;
+        let root = place.path();
         let with_values = |mut f: FlowFile, values: &[String]| -> Result<FlowFile, SqlError> {
             f.partition = part_cols
                 .iter()
@@ -350,7 +327,7 @@ impl Catalog {
         };
         let mut files = Vec::new();
         if def.partitions.is_empty() {
-            files = list(&root)?;
+            files = list(&place).await?;
         } else if def.projection() {
             let template = def
                 .property("storage.location.template")
@@ -363,7 +340,7 @@ impl Catalog {
                     t
                 });
             let matcher = Projection::new(def, &template)?;
-            for f in list(&root)? {
+            for f in list(&place).await? {
                 let rel = f.path.strip_prefix(&root).unwrap_or(&f.path);
                 let rel = rel
                     .parent()
@@ -382,7 +359,7 @@ impl Catalog {
                             .map_or(String::new(), |(_, v)| v.to_owned())
                     })
                     .collect();
-                for f in list(&self.local(&location)?)? {
+                for f in list(&self.place(&location)?).await? {
                     files.push(with_values(f, &values)?);
                 }
             }
@@ -400,6 +377,19 @@ impl Catalog {
         files.retain(|f| (f.kind == table::FileKind::Parquet) == (def.storage == Storage::Parquet));
         Ok(FlowTable::new(&data, part_cols, files, text))
     }
+}
+
+/// The files of a place; a local directory that does not exist (yet) has none.
+async fn list(place: &Place) -> Result<Vec<FlowFile>, SqlError> {
+    if let Place::Local(dir) = place
+        && !dir.exists()
+    {
+        return Ok(Vec::new());
+    }
+    place
+        .list(&[])
+        .await
+        .map_err(|e| SqlError::Catalog(format!("{}: {e}", place.path().display())))
 }
 
 fn spec_of(def: &TableDef, values: &[(String, String)]) -> Result<String, SqlError> {
@@ -590,7 +580,7 @@ pub async fn run_script(
                     if !words.contains(&def.name) {
                         continue;
                     }
-                    let t = catalog.table(&def)?;
+                    let t = catalog.table(&def).await?;
                     ctx.deregister_table(def.name.as_str()).map_err(engine)?;
                     ctx.register_table(def.name.as_str(), Arc::new(t))
                         .map_err(engine)?;
@@ -603,7 +593,7 @@ pub async fn run_script(
                 let df = ctx.sql(stmt.text).await.map_err(engine)?;
                 out.push(Output::Rows(df.collect().await.map_err(engine)?));
             }
-            other => out.push(Output::Message(catalog.execute(other, stmt.text)?)),
+            other => out.push(Output::Message(catalog.execute(other, stmt.text).await?)),
         }
     }
     Ok(out)

@@ -2,8 +2,9 @@
 //! partition values, from the S3 layouts (default, Hive, hourly), Athena tables or any
 //! directory of real AWS files.
 //!
-//! Owns [`FlowTable`] (the `TableProvider`) and [`discover`] (walking a directory for flow-log
-//! files, with Hive `key=value` partitions from the path). Which files belong to a table and
+//! Owns [`FlowTable`] (the `TableProvider`), [`Place`] (a local directory, or a prefix of a
+//! bucket at an S3-compatible endpoint, read in place) and [`discover`] (walking a directory for
+//! flow-log files, with Hive `key=value` partitions from the path). Which files belong to a table and
 //! what their partition values are is decided by the caller ([`crate::sql`]'s catalog for
 //! Athena tables, [`discover`] for imports); the table prunes files by partition filters before
 //! reading anything, reads Parquet through DataFusion's Parquet source (row-group pruning,
@@ -31,7 +32,148 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 use vpcflow_record::{FieldId, LogFormat};
 
+use datafusion::object_store::path::Path as ObjectPath;
+use datafusion::object_store::{ObjectStore, ObjectStoreExt as _};
+use futures::{StreamExt as _, TryStreamExt as _};
+
 use crate::text::{self, LineLayout};
+
+/// A bucket at an S3-compatible endpoint (the config's `[[buckets]]` with an `endpoint`), read
+/// in place: listed, and fetched object by object (Parquet by byte ranges).
+#[derive(Debug)]
+pub struct RemoteBucket {
+    /// Bucket name.
+    pub name: String,
+    /// Its client.
+    pub store: Arc<dyn ObjectStore>,
+}
+
+/// Where flow-log files are.
+#[derive(Debug, Clone)]
+pub enum Place {
+    /// A local directory, or one file.
+    Local(PathBuf),
+    /// A key prefix of a remote bucket (`""` = the whole bucket).
+    Remote {
+        /// The bucket.
+        bucket: Arc<RemoteBucket>,
+        /// Key prefix, without a trailing `/`.
+        prefix: String,
+    },
+}
+
+impl Place {
+    /// The place of a location: `s3://bucket/key` (or `s3a://`) in one of the `remote`
+    /// buckets, else the directory `s3_root/bucket/key` (`DATA/s3`); `file://PATH` or a path as
+    /// it is.
+    pub fn resolve(
+        location: &str,
+        s3_root: &Path,
+        remote: &[Arc<RemoteBucket>],
+    ) -> std::result::Result<Place, String> {
+        let Some(rest) = location
+            .strip_prefix("s3://")
+            .or_else(|| location.strip_prefix("s3a://"))
+        else {
+            let p = location.strip_prefix("file://").unwrap_or(location);
+            return std::path::absolute(p)
+                .map(Place::Local)
+                .map_err(|e| e.to_string());
+        };
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let key = key.trim_end_matches('/');
+        if let Some(b) = remote.iter().find(|b| b.name == bucket) {
+            return Ok(Place::Remote {
+                bucket: Arc::clone(b),
+                prefix: key.to_owned(),
+            });
+        }
+        let dir = s3_root.join(bucket);
+        if !dir.is_dir() {
+            return Err(format!(
+                "bucket '{bucket}' is not a bucket of this vpcflow ({} does not exist, and no \
+                 --config names an endpoint for it; buckets are named in the config's \
+                 [[buckets]] and flow logs)",
+                dir.display()
+            ));
+        }
+        std::path::absolute(dir.join(key))
+            .map(Place::Local)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The place as a path: local ones as they are, remote ones as `s3://bucket/prefix`, so
+    /// that file names and Hive directories read the same from both.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Place::Local(p) => std::path::absolute(p).unwrap_or_else(|_| p.clone()),
+            Place::Remote { bucket, prefix } => {
+                PathBuf::from(format!("s3://{}/{prefix}", bucket.name))
+            }
+        }
+    }
+
+    /// Every flow-log file of the place (see [`discover`]); a local place that does not exist
+    /// is an error, a remote prefix without objects is empty.
+    pub async fn list(&self, partition_cols: &[FieldRef]) -> std::io::Result<Vec<FlowFile>> {
+        match self {
+            Place::Local(root) => discover(root, partition_cols),
+            Place::Remote { bucket, prefix } => {
+                let root = self.path();
+                let key_prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix.as_str()));
+                let mut metas: Vec<_> = bucket
+                    .store
+                    .list(key_prefix.as_ref())
+                    .try_collect()
+                    .await
+                    .map_err(std::io::Error::other)?;
+                metas.sort_by(|a, b| a.location.cmp(&b.location));
+                Ok(metas
+                    .into_iter()
+                    .filter_map(|m| {
+                        let path = PathBuf::from(format!("s3://{}/{}", bucket.name, m.location));
+                        let kind = FileKind::of(&path)?;
+                        let mut f = flow_file(path, &root, kind, m.size, partition_cols);
+                        f.remote = Some((Arc::clone(bucket), m.location));
+                        Some(f)
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// A remote text file's bytes (`None` for a local file, read where it is decoded).
+async fn fetch_remote(
+    job: Option<(Arc<RemoteBucket>, ObjectPath, String)>,
+) -> std::result::Result<Option<bytes::Bytes>, String> {
+    let Some((bucket, key, name)) = job else {
+        return Ok(None);
+    };
+    match bucket.store.get(&key).await {
+        Ok(r) => r
+            .bytes()
+            .await
+            .map(Some)
+            .map_err(|e| format!("{name}: {e}")),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
+/// A file's bytes: read from disk, or fetched from its bucket.
+async fn fetch(f: &FlowFile) -> std::result::Result<bytes::Bytes, String> {
+    let name = f.path.display();
+    match &f.remote {
+        None => std::fs::read(&f.path)
+            .map(bytes::Bytes::from)
+            .map_err(|e| format!("{name}: {e}")),
+        Some((bucket, key)) => {
+            fetch_remote(Some((Arc::clone(bucket), key.clone(), name.to_string())))
+                .await
+                .map(Option::unwrap_or_default)
+        }
+    }
+}
 
 /// How a file stores records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +209,10 @@ impl FileKind {
 /// One file of a table and its partition values (in the table's partition-column order).
 #[derive(Debug, Clone)]
 pub struct FlowFile {
-    /// Absolute path.
+    /// Absolute path (`s3://bucket/key` for a remote object).
     pub path: PathBuf,
+    /// The bucket and key of a remote object.
+    pub remote: Option<(Arc<RemoteBucket>, ObjectPath)>,
     /// Storage.
     pub kind: FileKind,
     /// Size in bytes.
@@ -311,6 +455,7 @@ impl FlowTable {
         &self,
         state: &dyn Session,
         files: &[&FlowFile],
+        store: ObjectStoreUrl,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -335,24 +480,26 @@ impl FlowTable {
             // Largest first into the lightest group.
             let g = (0..groups.len()).min_by_key(|&g| sizes[g]).unwrap_or(0);
             sizes[g] += f.size;
-            let path = f.path.to_string_lossy();
+            let path = match &f.remote {
+                Some((_, key)) => key.to_string(),
+                None => f.path.to_string_lossy().trim_start_matches('/').to_owned(),
+            };
             groups[g].push(
-                PartitionedFile::new(path.trim_start_matches('/'), f.size)
-                    .with_partition_values(f.partition.clone()),
+                PartitionedFile::new(path, f.size).with_partition_values(f.partition.clone()),
             );
         }
-        let config =
-            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-                .with_file_groups(groups.into_iter().map(FileGroup::from).collect())
-                .with_projection_indices(projection.cloned())?
-                .with_limit(limit)
-                .build();
+        let config = FileScanConfigBuilder::new(store, Arc::new(source))
+            .with_file_groups(groups.into_iter().map(FileGroup::from).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
         Ok(DataSourceExec::from_data_source(config))
     }
 
     fn text_plan(
         &self,
         files: &[&FlowFile],
+        fetched: &[Option<bytes::Bytes>],
         projection: Option<&Vec<usize>>,
         limit: Option<usize>,
         has_filters: bool,
@@ -362,12 +509,6 @@ impl FlowTable {
         let wanted = projection.unwrap_or(&all);
         let n_data = self.data.fields().len();
         let data_cols: Vec<usize> = wanted.iter().copied().filter(|&i| i < n_data).collect();
-        let decoded = Arc::new(Schema::new(
-            data_cols
-                .iter()
-                .map(|&i| self.data.field(i).clone())
-                .collect::<Vec<_>>(),
-        ));
         let out_schema = Arc::new(self.schema.project(wanted)?);
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Many files: one thread per file. Few (large) files: chunks within each file.
@@ -382,8 +523,8 @@ impl FlowTable {
             |i| {
                 let r = self.read_text(
                     files[i],
+                    fetched[i].as_ref(),
                     &data_cols,
-                    &decoded,
                     &out_schema,
                     wanted,
                     per_file_threads,
@@ -413,24 +554,39 @@ impl FlowTable {
         )?)
     }
 
+    /// The schema of the data columns `data_cols`, as decoded.
+    fn decoded(&self, data_cols: &[usize]) -> SchemaRef {
+        Arc::new(Schema::new(
+            data_cols
+                .iter()
+                .map(|&i| self.data.field(i).clone())
+                .collect::<Vec<_>>(),
+        ))
+    }
+
     /// One text file's batches with the output columns `wanted` (data columns decoded, then
     /// partition constants).
     fn read_text(
         &self,
         f: &FlowFile,
+        fetched: Option<&bytes::Bytes>,
         data_cols: &[usize],
-        decoded: &SchemaRef,
         out_schema: &SchemaRef,
         wanted: &[usize],
         threads: usize,
     ) -> Result<Vec<RecordBatch>> {
         let name = f.path.display().to_string();
-        let raw = std::fs::read(&f.path)
-            .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?;
+        let decoded = self.decoded(data_cols);
+        let raw = match fetched {
+            Some(b) => b.clone(),
+            None => std::fs::read(&f.path)
+                .map(bytes::Bytes::from)
+                .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?,
+        };
         let bytes =
             text::inflate(&name, &raw).map_err(|e| DataFusionError::Execution(e.to_string()))?;
         let layout = self.layout(&bytes, data_cols);
-        let batches = text::decode(&name, &bytes, &layout, decoded, threads)
+        let batches = text::decode(&name, &bytes, &layout, &decoded, threads)
             .map_err(|e| DataFusionError::Execution(e.to_string()))?;
         let n_data = self.data.fields().len();
         batches
@@ -538,11 +694,50 @@ impl TableProvider for FlowTable {
         let (parquet, text): (Vec<&FlowFile>, Vec<&FlowFile>) =
             files.into_iter().partition(|f| f.kind == FileKind::Parquet);
         let mut plans = Vec::new();
-        if !parquet.is_empty() {
-            plans.push(self.parquet_plan(state, &parquet, projection, filters, limit)?);
+        // Parquet: one source per store (the local disk, each remote bucket), which DataFusion
+        // reads by byte ranges.
+        let mut by_store: Vec<(Option<&Arc<RemoteBucket>>, Vec<&FlowFile>)> = Vec::new();
+        for f in parquet {
+            let bucket = f.remote.as_ref().map(|(b, _)| b);
+            match by_store
+                .iter_mut()
+                .find(|(b, _)| b.map(|b| &b.name) == bucket.map(|b| &b.name))
+            {
+                Some((_, files)) => files.push(f),
+                None => by_store.push((bucket, vec![f])),
+            }
+        }
+        for (bucket, files) in by_store {
+            let url = match bucket {
+                None => ObjectStoreUrl::local_filesystem(),
+                Some(b) => {
+                    let url = ObjectStoreUrl::parse(format!("s3://{}", b.name))?;
+                    state
+                        .runtime_env()
+                        .register_object_store(url.as_ref(), Arc::clone(&b.store));
+                    url
+                }
+            };
+            plans.push(self.parquet_plan(state, &files, url, projection, filters, limit)?);
         }
         if !text.is_empty() || plans.is_empty() {
-            plans.push(self.text_plan(&text, projection, limit, !filters.is_empty())?);
+            // Remote text objects are fetched first (a few at a time), then decoded with the
+            // local ones.
+            let jobs: Vec<Option<(Arc<RemoteBucket>, ObjectPath, String)>> = text
+                .iter()
+                .map(|f| {
+                    f.remote
+                        .clone()
+                        .map(|(b, k)| (b, k, f.path.display().to_string()))
+                })
+                .collect();
+            let fetched: Vec<Option<bytes::Bytes>> = futures::stream::iter(jobs)
+                .map(fetch_remote)
+                .buffered(8)
+                .try_collect()
+                .await
+                .map_err(DataFusionError::Execution)?;
+            plans.push(self.text_plan(&text, &fetched, projection, limit, !filters.is_empty())?);
         }
         if plans.len() == 1 {
             return Ok(plans.remove(0));
@@ -571,39 +766,61 @@ pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec
             entries.sort();
             stack.extend(entries.into_iter().rev());
         } else if let Some(kind) = FileKind::of(&p) {
-            let rel = p.strip_prefix(root).unwrap_or(&p);
-            let partition = partition_cols
-                .iter()
-                .map(|c| {
-                    let v = rel.parent().and_then(|dir| {
-                        dir.components().find_map(|s| {
-                            let s = s.as_os_str().to_str()?;
-                            let (k, v) = s.split_once('=')?;
-                            (k == c.name()).then(|| v.to_owned())
-                        })
-                    });
-                    ScalarValue::Utf8(v)
-                        .cast_to(c.data_type())
-                        .unwrap_or_else(|_| {
-                            ScalarValue::try_from(c.data_type()).unwrap_or(ScalarValue::Null)
-                        })
-                })
-                .collect();
-            let time_bounds = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(name_time)
-                .map(|t| (t - NAME_TIME_BEFORE, t + NAME_TIME_AFTER));
-            out.push(FlowFile {
-                time_bounds,
-                size: meta.len(),
-                path: std::path::absolute(&p)?,
+            out.push(flow_file(
+                std::path::absolute(&p)?,
+                root,
                 kind,
-                partition,
-            });
+                meta.len(),
+                partition_cols,
+            ));
         }
     }
     Ok(out)
+}
+
+/// A file found under `root`: Hive `key=value` directories below `root` give the values of
+/// `partition_cols` (null where absent), and an AWS file name its time bounds.
+fn flow_file(
+    path: PathBuf,
+    root: &Path,
+    kind: FileKind,
+    size: u64,
+    partition_cols: &[FieldRef],
+) -> FlowFile {
+    let rel = path
+        .strip_prefix(root)
+        .or_else(|_| path.strip_prefix(std::path::absolute(root).unwrap_or_default()))
+        .unwrap_or(&path);
+    let partition = partition_cols
+        .iter()
+        .map(|c| {
+            let v = rel.parent().and_then(|dir| {
+                dir.components().find_map(|s| {
+                    let s = s.as_os_str().to_str()?;
+                    let (k, v) = s.split_once('=')?;
+                    (k == c.name()).then(|| v.to_owned())
+                })
+            });
+            ScalarValue::Utf8(v)
+                .cast_to(c.data_type())
+                .unwrap_or_else(|_| {
+                    ScalarValue::try_from(c.data_type()).unwrap_or(ScalarValue::Null)
+                })
+        })
+        .collect();
+    let time_bounds = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(name_time)
+        .map(|t| (t - NAME_TIME_BEFORE, t + NAME_TIME_AFTER));
+    FlowFile {
+        time_bounds,
+        size,
+        path,
+        remote: None,
+        kind,
+        partition,
+    }
 }
 
 /// The Hive partition keys found in the directories under `root` (in first-seen order), for
@@ -629,18 +846,17 @@ pub fn hive_keys(files: &[FlowFile], root: &Path) -> Vec<FieldRef> {
 
 /// The flow-log format of a file: its header line (text) or its columns (Parquet); the v2
 /// default for a text file without a header.
-pub fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String> {
+pub async fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String> {
     let name = f.path.display();
+    let bytes = fetch(f).await?;
     match f.kind {
         FileKind::Text => {
-            let file = std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
             let mut head = Vec::new();
-            let mut reader: Box<dyn std::io::Read> =
-                if f.path.extension().is_some_and(|e| e == "gz") {
-                    Box::new(flate2::read::MultiGzDecoder::new(file))
-                } else {
-                    Box::new(file)
-                };
+            let mut reader: Box<dyn std::io::Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
+                Box::new(flate2::read::MultiGzDecoder::new(&bytes[..]))
+            } else {
+                Box::new(&bytes[..])
+            };
             let mut buf = [0u8; 4096];
             loop {
                 let n = reader.read(&mut buf).map_err(|e| format!("{name}: {e}"))?;
@@ -659,10 +875,9 @@ pub fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String> {
             }
         }
         FileKind::Parquet => {
-            let file = std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
             let builder =
                 datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                    file,
+                    bytes,
                 )
                 .map_err(|e| format!("{name}: not a Parquet file: {e}"))?;
             vpcflow_record::arrow::format_of_schema(builder.schema())
@@ -676,8 +891,12 @@ use std::io::Read as _;
 /// A table over every flow-log file under `root` (a directory or one file): real AWS files in
 /// any S3 layout, text or Parquet, without converting them. Columns are the first file's format
 /// (AWS column names); Hive `key=value` directories become string partition columns.
-pub fn import(root: &Path) -> std::result::Result<FlowTable, String> {
-    let probe = discover(root, &[]).map_err(|e| format!("{}: {e}", root.display()))?;
+pub async fn import(place: &Place) -> std::result::Result<FlowTable, String> {
+    let root = place.path();
+    let probe = place
+        .list(&[])
+        .await
+        .map_err(|e| format!("{}: {e}", root.display()))?;
     let Some(first) = probe.first() else {
         return Err(format!(
             "{}: no flow-log files (.log.gz, .log, .parquet) found",
@@ -686,12 +905,22 @@ pub fn import(root: &Path) -> std::result::Result<FlowTable, String> {
     };
     // The first readable file says the format; a damaged file is reported when a query reads
     // it (a time range may never need it).
-    let format = match probe.iter().find_map(|f| file_format(f).ok()) {
+    let mut format = None;
+    for f in &probe {
+        if let Ok(found) = file_format(f).await {
+            format = Some(found);
+            break;
+        }
+    }
+    let format = match format {
         Some(f) => f,
-        None => file_format(first)?,
+        None => file_format(first).await?,
     };
-    let keys = hive_keys(&probe, root);
-    let files = discover(root, &keys).map_err(|e| format!("{}: {e}", root.display()))?;
+    let keys = hive_keys(&probe, &root);
+    let files = place
+        .list(&keys)
+        .await
+        .map_err(|e| format!("{}: {e}", root.display()))?;
     Ok(FlowTable::new(
         &vpcflow_record::arrow::schema(&format),
         keys,

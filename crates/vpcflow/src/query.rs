@@ -33,13 +33,14 @@ filter, stats (two levels, bin()), sort, limit, parse, dedup. Up to 10 000 rows.
 
 SQL is DataFusion's, with AWS's Athena DDL accepted unchanged: CREATE EXTERNAL TABLE (text or
 Parquet, PARTITIONED BY, ROW FORMAT DELIMITED, LOCATION 's3://BUCKET/…' for a bucket of this
-vpcflow, TBLPROPERTIES with skip.header.line.count and partition projection), MSCK REPAIR
+vpcflow (DATA/s3/BUCKET, or the bucket at its endpoint with --config: read in place),
+TBLPROPERTIES with skip.header.line.count and partition projection), MSCK REPAIR
 TABLE, ALTER TABLE … ADD PARTITION, DROP TABLE, SHOW TABLES, SHOW PARTITIONS. Tables are kept in
 DATA/state.db. Presto functions from AWS's samples work: from_unixtime, date_trunc,
 date_format, to_iso8601, day_of_week, date(), split_part, …
 
---files PATH queries real AWS flow-log files in place (a directory in any S3 layout, or one
-file; .log.gz or Parquet): Insights reads them as events, and SQL sees them as the table
+--files PATH queries real AWS flow-log files in place (a directory in any S3 layout, one
+file, or s3://BUCKET/PREFIX; .log.gz or Parquet): Insights reads them as events, and SQL sees them as the table
 `flows`. Without a data directory, tables created then last for that one script. Log groups
 are SQL tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
 
@@ -69,9 +70,14 @@ pub(crate) struct QueryArgs {
         default_value = "/vpcflow/flow-logs"
     )]
     log_group: Vec<String>,
-    /// Query flow-log files in place instead: a directory (any S3 layout) or a file.
+    /// Query flow-log files in place instead: a directory (any S3 layout), a file, or
+    /// s3://BUCKET/PREFIX (a bucket of --config, or under DATA/s3).
     #[arg(long, value_name = "PATH")]
     files: Option<PathBuf>,
+    /// vpcflow.toml: its [[buckets]] with an endpoint are read in place wherever a query names
+    /// them (s3:// LOCATIONs, --files s3://…).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// First event time (RFC 3339), inclusive (--insights).
     #[arg(long, value_name = "RFC3339")]
     start: Option<String>,
@@ -93,12 +99,36 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the query runtime")
 }
 
+/// The config's buckets at S3-compatible endpoints, opened for reading in place.
+fn remote_buckets(args: &QueryArgs) -> anyhow::Result<Vec<Arc<table::RemoteBucket>>> {
+    let file = crate::delivery::load_config(args.config.as_deref())?;
+    let Some(delivery) = file.delivery else {
+        return Ok(Vec::new());
+    };
+    delivery
+        .buckets
+        .iter()
+        .filter(|b| b.endpoint.is_some())
+        .map(|b| {
+            let store = vpcflow_deliver::deliver::open_bucket(b, &args.data.join("s3"))?;
+            Ok(Arc::new(table::RemoteBucket {
+                name: b.name.clone(),
+                store,
+            }))
+        })
+        .collect()
+}
+
 pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
+    let remote = remote_buckets(args)?;
     let import = args
         .files
         .as_deref()
         .map(|p| {
-            table::import(p)
+            let place = table::Place::resolve(&p.to_string_lossy(), &args.data.join("s3"), &remote)
+                .map_err(|e| anyhow::anyhow!("--files {}: {e}", p.display()))?;
+            runtime()?
+                .block_on(table::import(&place))
                 .map(Arc::new)
                 .map_err(|e| anyhow::anyhow!("--files: {e}"))
         })
@@ -127,7 +157,8 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
     } else {
         sql::Catalog::open(&args.data)
     }
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .map_err(|e| anyhow::anyhow!("{e}"))?
+    .with_remote(remote);
     let mut extra: Vec<(String, Arc<dyn TableProvider>)> = import
         .into_iter()
         .map(|t| ("flows".to_owned(), t as Arc<dyn TableProvider>))
