@@ -160,19 +160,39 @@ async fn fetch_remote(
     }
 }
 
-/// A file's bytes: read from disk, or fetched from its bucket.
-async fn fetch(f: &FlowFile) -> std::result::Result<bytes::Bytes, String> {
-    let name = f.path.display();
-    match &f.remote {
-        None => std::fs::read(&f.path)
-            .map(bytes::Bytes::from)
-            .map_err(|e| format!("{name}: {e}")),
-        Some((bucket, key)) => {
-            fetch_remote(Some((Arc::clone(bucket), key.clone(), name.to_string())))
-                .await
-                .map(Option::unwrap_or_default)
-        }
+/// The Arrow schema of a Parquet object, from its footer (two range requests).
+async fn remote_parquet_schema(
+    store: &Arc<dyn ObjectStore>,
+    key: &ObjectPath,
+    size: u64,
+) -> std::result::Result<SchemaRef, String> {
+    let not_parquet = |why: String| format!("not a Parquet file: {why}");
+    if size < 12 {
+        return Err(not_parquet(format!("{size} bytes")));
     }
+    let tail = store
+        .get_range(key, size - 8..size)
+        .await
+        .map_err(|e| e.to_string())?;
+    if &tail[4..] != b"PAR1" {
+        return Err(not_parquet("no PAR1 footer".into()));
+    }
+    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if len + 12 > size {
+        return Err(not_parquet(format!(
+            "footer of {len} bytes in a {size}-byte file"
+        )));
+    }
+    let footer = store
+        .get_range(key, size - 8 - len..size - 8)
+        .await
+        .map_err(|e| e.to_string())?;
+    let meta = datafusion::parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer)
+        .map_err(|e| not_parquet(e.to_string()))?;
+    let m = meta.file_metadata();
+    datafusion::parquet::arrow::parquet_to_arrow_schema(m.schema_descr(), m.key_value_metadata())
+        .map(Arc::new)
+        .map_err(|e| not_parquet(e.to_string()))
 }
 
 /// How a file stores records.
@@ -845,21 +865,45 @@ pub fn hive_keys(files: &[FlowFile], root: &Path) -> Vec<FieldRef> {
 }
 
 /// The flow-log format of a file: its header line (text) or its columns (Parquet); the v2
-/// default for a text file without a header.
+/// default for a text file without a header. Reads only the file's start (text) or footer
+/// (Parquet).
 pub async fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String> {
     let name = f.path.display();
-    let bytes = fetch(f).await?;
     match f.kind {
         FileKind::Text => {
+            // The header line is in the first 64 KiB of text (a gzip stream decodes from its
+            // start, however much of it there is).
+            let head_bytes = match &f.remote {
+                None => {
+                    let mut file =
+                        std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
+                    let mut b = Vec::new();
+                    (&mut file)
+                        .take(65_536)
+                        .read_to_end(&mut b)
+                        .map_err(|e| format!("{name}: {e}"))?;
+                    bytes::Bytes::from(b)
+                }
+                Some((bucket, key)) => bucket
+                    .store
+                    .get_range(key, 0..f.size.min(65_536))
+                    .await
+                    .map_err(|e| format!("{name}: {e}"))?,
+            };
             let mut head = Vec::new();
-            let mut reader: Box<dyn std::io::Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
-                Box::new(flate2::read::MultiGzDecoder::new(&bytes[..]))
+            let mut reader: Box<dyn std::io::Read> = if head_bytes.starts_with(&[0x1f, 0x8b]) {
+                Box::new(flate2::read::MultiGzDecoder::new(&head_bytes[..]))
             } else {
-                Box::new(&bytes[..])
+                Box::new(&head_bytes[..])
             };
             let mut buf = [0u8; 4096];
             loop {
-                let n = reader.read(&mut buf).map_err(|e| format!("{name}: {e}"))?;
+                // A truncated stream ends the read; what came before it still counts.
+                let n = match reader.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(_) if !head.is_empty() => 0,
+                    Err(e) => return Err(format!("{name}: {e}")),
+                };
                 head.extend_from_slice(&buf[..n]);
                 if n == 0 || memchr::memchr(b'\n', &head).is_some() || head.len() > 65536 {
                     break;
@@ -875,13 +919,18 @@ pub async fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String>
             }
         }
         FileKind::Parquet => {
-            let builder =
-                datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                    bytes,
-                )
-                .map_err(|e| format!("{name}: not a Parquet file: {e}"))?;
-            vpcflow_record::arrow::format_of_schema(builder.schema())
-                .map_err(|e| format!("{name}: {e}"))
+            let schema = match &f.remote {
+                None => {
+                    let file = std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
+                    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                        .map(|b| Arc::clone(b.schema()))
+                        .map_err(|e| format!("{name}: not a Parquet file: {e}"))?
+                }
+                Some((bucket, key)) => remote_parquet_schema(&bucket.store, key, f.size)
+                    .await
+                    .map_err(|e| format!("{name}: {e}"))?,
+            };
+            vpcflow_record::arrow::format_of_schema(&schema).map_err(|e| format!("{name}: {e}"))
         }
     }
 }

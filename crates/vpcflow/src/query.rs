@@ -87,12 +87,18 @@ pub(crate) struct QueryArgs {
     /// table (for people), json (an array of row objects, numbers as numbers) or csv.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
     output: String,
-    /// Print the run time (planning, reading and computing, not process start) on stderr.
+    /// Print the run time (finding the files, planning, reading and computing; not process
+    /// start) on stderr.
     #[arg(long)]
     timing: bool,
+    /// Run the query N times in this process, each from scratch (files found and read again,
+    /// a new session), and print the answer once; with --timing, the median run time. For
+    /// benchmarks, timed as engines timed inside their host process are.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,52 +125,122 @@ fn remote_buckets(args: &QueryArgs) -> anyhow::Result<Vec<Arc<table::RemoteBucke
         .collect()
 }
 
+/// What a query gives: Insights rows, or the outputs of a SQL script's statements.
+enum Answer {
+    Rows(Vec<RecordBatch>),
+    Script(Vec<sql::Output>),
+}
+
 pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let remote = remote_buckets(args)?;
-    let import = args
-        .files
-        .as_deref()
-        .map(|p| {
-            let place = table::Place::resolve(&p.to_string_lossy(), &args.data.join("s3"), &remote)
-                .map_err(|e| anyhow::anyhow!("--files {}: {e}", p.display()))?;
-            runtime()?
-                .block_on(table::import(&place))
-                .map(Arc::new)
-                .map_err(|e| anyhow::anyhow!("--files: {e}"))
-        })
-        .transpose()?;
-    if let Some(text) = &args.insights {
-        let started = stopwatch();
-        let batches = insights_rows(&args.data, text, &args.log_group, import, range(args)?)?;
-        report_time(args, started);
-        return print(&batches, &args.output);
-    }
-    let script = match (&args.sql, &args.sql_file) {
-        (Some(s), _) => s.clone(),
-        (None, Some(p)) if p.as_os_str() == "-" => {
+    let script = match (&args.insights, &args.sql, &args.sql_file) {
+        (Some(_), _, _) => None,
+        (None, Some(s), _) => Some(s.clone()),
+        (None, None, Some(p)) if p.as_os_str() == "-" => {
             let mut s = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
-            s
+            Some(s)
         }
-        (None, Some(p)) => {
-            std::fs::read_to_string(p).with_context(|| format!("--sql-file {}", p.display()))?
-        }
-        (None, None) => bail!("give --insights, --sql or --sql-file"),
+        (None, None, Some(p)) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("--sql-file {}", p.display()))?,
+        ),
+        (None, None, None) => bail!("give --insights, --sql or --sql-file"),
     };
-    // Querying files in place needs no data directory, and does not make one.
-    let catalog = if args.files.is_some() && !args.data.exists() {
-        sql::Catalog::transient(&args.data)
-    } else {
-        sql::Catalog::open(&args.data)
+    let catalog = match &script {
+        None => None,
+        // Querying files in place needs no data directory, and does not make one.
+        Some(_) => Some(
+            if args.files.is_some() && !args.data.exists() {
+                sql::Catalog::transient(&args.data)
+            } else {
+                sql::Catalog::open(&args.data)
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_remote(remote.clone()),
+        ),
+    };
+    let rt = runtime()?;
+    let mut times = Vec::new();
+    let mut answer = None;
+    for _ in 0..args.repeat {
+        let started = stopwatch();
+        let import = args
+            .files
+            .as_deref()
+            .map(|p| {
+                let place =
+                    table::Place::resolve(&p.to_string_lossy(), &args.data.join("s3"), &remote)
+                        .map_err(|e| anyhow::anyhow!("--files {}: {e}", p.display()))?;
+                rt.block_on(table::import(&place))
+                    .map(Arc::new)
+                    .map_err(|e| anyhow::anyhow!("--files: {e}"))
+            })
+            .transpose()?;
+        answer = Some(match (&args.insights, &script, &catalog) {
+            (Some(text), _, _) => Answer::Rows(insights_rows(
+                &rt,
+                &args.data,
+                text,
+                &args.log_group,
+                import,
+                range(args)?,
+            )?),
+            (None, Some(script), Some(catalog)) => {
+                Answer::Script(run_sql(&rt, args, catalog, script, import)?)
+            }
+            _ => unreachable!("a script comes with its catalog"),
+        });
+        times.push(started.elapsed());
     }
-    .map_err(|e| anyhow::anyhow!("{e}"))?
-    .with_remote(remote);
+    if args.timing {
+        times.sort();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        eprintln!("Run time: {:.3} ms", ms(times[times.len() / 2]));
+        if times.len() > 1 {
+            eprintln!(
+                "({} runs: fastest {:.3} ms, slowest {:.3} ms)",
+                times.len(),
+                ms(times[0]),
+                ms(times[times.len() - 1])
+            );
+        }
+    }
+    match answer {
+        Some(Answer::Rows(batches)) => print(&batches, &args.output),
+        Some(Answer::Script(outputs)) => {
+            for o in outputs {
+                match o {
+                    sql::Output::Message(lines) => {
+                        for l in lines {
+                            if args.output == "table" {
+                                println!("{l}");
+                            } else {
+                                eprintln!("{l}");
+                            }
+                        }
+                    }
+                    sql::Output::Rows(b) => print(&b, &args.output)?,
+                }
+            }
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// Runs a SQL script: the catalog's tables, an import as `flows`, and the log groups the
+/// script names by their quoted names (`SELECT … FROM "/vpcflow/flow-logs"`).
+fn run_sql(
+    rt: &tokio::runtime::Runtime,
+    args: &QueryArgs,
+    catalog: &sql::Catalog,
+    script: &str,
+    import: Option<Arc<table::FlowTable>>,
+) -> anyhow::Result<Vec<sql::Output>> {
     let mut extra: Vec<(String, Arc<dyn TableProvider>)> = import
         .into_iter()
         .map(|t| ("flows".to_owned(), t as Arc<dyn TableProvider>))
         .collect();
-    // Log groups are tables too, by name: SELECT … FROM "/vpcflow/flow-logs" (those the
-    // script names).
     let groups: Vec<String> = match vpcflow_deliver::State::open(&args.data.join("state.db")) {
         Ok(state) if args.data.join("state.db").exists() => state
             .log_groups()?
@@ -174,55 +250,27 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             .collect(),
         _ => Vec::new(),
     };
-    let rt = runtime()?;
-    let started = stopwatch();
-    let outputs = rt
-        .block_on(async {
-            let ctx = sql::session();
-            for g in groups {
-                let dir = args
-                    .data
-                    .join("logs")
-                    .join(vpcflow_deliver::layout::log_group_dir(&g));
-                let t = sql::log_group_table(&ctx, &format!("{}/", dir.display()))
-                    .await
-                    .map_err(|error| sql::RunError::Engine { line: 1, error })?;
-                extra.push((g, t));
-            }
-            sql::run_script(&ctx, &catalog, &script, &extra).await
-        })
-        .map_err(|e| anyhow::anyhow!("--sql: {e}"))?;
-    report_time(args, started);
-    for o in outputs {
-        match o {
-            sql::Output::Message(lines) => {
-                for l in lines {
-                    if args.output == "table" {
-                        println!("{l}");
-                    } else {
-                        eprintln!("{l}");
-                    }
-                }
-            }
-            sql::Output::Rows(b) => print(&b, &args.output)?,
+    rt.block_on(async {
+        let ctx = sql::session();
+        for g in groups {
+            let dir = args
+                .data
+                .join("logs")
+                .join(vpcflow_deliver::layout::log_group_dir(&g));
+            let t = sql::log_group_table(&ctx, &format!("{}/", dir.display()))
+                .await
+                .map_err(|error| sql::RunError::Engine { line: 1, error })?;
+            extra.push((g, t));
         }
-    }
-    Ok(())
+        sql::run_script(&ctx, catalog, script, &extra).await
+    })
+    .map_err(|e| anyhow::anyhow!("--sql: {e}"))
 }
 
 /// `--timing`'s stopwatch: the CLI measuring itself for the user, not domain time.
 #[allow(clippy::disallowed_methods)]
 fn stopwatch() -> std::time::Instant {
     std::time::Instant::now()
-}
-
-fn report_time(args: &QueryArgs, started: std::time::Instant) {
-    if args.timing {
-        eprintln!(
-            "Run time: {:.3} ms",
-            started.elapsed().as_secs_f64() * 1000.0
-        );
-    }
 }
 
 fn range(args: &QueryArgs) -> anyhow::Result<Option<plan::TimeRange>> {
@@ -251,6 +299,7 @@ const MAX_LOG_GROUPS: usize = 50;
 
 /// Runs an Insights query over log groups of `data` (or over imported files).
 pub(crate) fn insights_rows(
+    rt: &tokio::runtime::Runtime,
     data: &std::path::Path,
     text: &str,
     log_groups: &[String],
@@ -294,32 +343,31 @@ pub(crate) fn insights_rows(
         }
         groups.push((log_group.clone(), paths));
     }
-    runtime()?
-        .block_on(async {
-            let ctx = plan::session();
-            let source = match import {
-                Some(t) => plan::files(&ctx, t).await?,
-                None => {
-                    let mut all: Option<plan::DataFrame> = None;
-                    for (name, paths) in groups {
-                        let df = plan::log_group(&ctx, paths, &name).await?;
-                        // Groups of different formats share the columns they have.
-                        all = Some(match all {
-                            None => df,
-                            Some(a) => a.union_by_name(df)?,
-                        });
-                    }
-                    all.expect("at least one log group (clap's default)")
+    rt.block_on(async {
+        let ctx = plan::session();
+        let source = match import {
+            Some(t) => plan::files(&ctx, t).await?,
+            None => {
+                let mut all: Option<plan::DataFrame> = None;
+                for (name, paths) in groups {
+                    let df = plan::log_group(&ctx, paths, &name).await?;
+                    // Groups of different formats share the columns they have.
+                    all = Some(match all {
+                        None => df,
+                        Some(a) => a.union_by_name(df)?,
+                    });
                 }
-            };
-            // now() is the time the query starts: the binary's clock, given to the planner.
-            let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;
-            plan::run(&ctx, &query, text, source, plan::Env { now_s, range }).await
-        })
-        .map_err(|e| match e {
-            plan::QueryError::Query(p) => anyhow::anyhow!("--insights: {}", p.render(text)),
-            other => anyhow::anyhow!(other),
-        })
+                all.expect("at least one log group (clap's default)")
+            }
+        };
+        // now() is the time the query starts: the binary's clock, given to the planner.
+        let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;
+        plan::run(&ctx, &query, text, source, plan::Env { now_s, range }).await
+    })
+    .map_err(|e| match e {
+        plan::QueryError::Query(p) => anyhow::anyhow!("--insights: {}", p.render(text)),
+        other => anyhow::anyhow!(other),
+    })
 }
 
 /// Prints rows as a table, JSON or CSV.

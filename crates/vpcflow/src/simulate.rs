@@ -408,9 +408,11 @@ fn answer_first_questions(prepared: &delivery::Prepared) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    let rt = crate::query::runtime()?;
     for (title, q) in FIRST_QUESTIONS {
         outln!("\n{title} ({group}):");
         let rows = crate::query::insights_rows(
+            &rt,
             &prepared.data,
             q,
             std::slice::from_ref(&group),

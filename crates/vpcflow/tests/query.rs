@@ -270,6 +270,27 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
     assert_eq!(count[0]["n"], text[0]["n"]);
     assert_eq!(text, parquet);
     assert_eq!(text, logs);
+    // --repeat runs it again from scratch and answers once; --timing gives the median.
+    let files = data.join("s3/flow-logs");
+    let repeated = vpcflow(&[
+        "query",
+        "--files",
+        files.to_str().unwrap(),
+        "--sql",
+        totals,
+        "--output",
+        "json",
+        "--repeat",
+        "3",
+        "--timing",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&ok(&repeated)).unwrap();
+    assert_eq!(rows, parquet);
+    let stderr = String::from_utf8_lossy(&repeated.stderr);
+    assert!(
+        stderr.starts_with("Run time: ") && stderr.contains("(3 runs: fastest "),
+        "{stderr}"
+    );
     // Hive directories of an import are columns.
     let hours = sql(
         &data.join("s3/flow-logs"),
