@@ -120,7 +120,7 @@ def polars(q, fmt):
     return [list(r) for r in out.rows()]
 
 
-print(f"{'query':6} {'file':9} {'engine':24} {'median s':>9}  {'vs Polars':>9} {'vs DuckDB':>9}  result")
+print(f"{'query':6} {'file':9} {'engine':24} {'median ms':>9}  {'vs Polars':>9} {'vs DuckDB':>9}  result")
 ok = True
 for fmt, path in (("text", TEXT), ("text-5min", TEXTDIR), ("parquet", PARQ)):
     for q in ("Q1", "Q2"):
@@ -137,7 +137,7 @@ for fmt, path in (("text", TEXT), ("text-5min", TEXTDIR), ("parquet", PARQ)):
         agree = len(set(digests.values())) == 1
         ok &= agree
         for k, (t, rows) in res.items():
-            print(f"{q:6} {fmt:9} {k:24} {t:9.3f}  {t / res['Polars'][0]:9.2f} {t / res['DuckDB'][0]:9.2f}  "
+            print(f"{q:6} {fmt:9} {k:24} {t * 1000:9.1f}  {t / res['Polars'][0]:9.2f} {t / res['DuckDB'][0]:9.2f}  "
                   f"{digests[k]}{'' if agree else '  DISAGREE'}")
 print("all engines agree" if ok else "ENGINES DISAGREE")
 sys.exit(0 if ok else 1)
