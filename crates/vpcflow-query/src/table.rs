@@ -3,9 +3,9 @@
 //! directory of real AWS files.
 //!
 //! Owns [`FlowTable`] (the `TableProvider`), [`Place`] (a local directory, or a prefix of a
-//! bucket at an S3-compatible endpoint, read in place) and [`discover`] (walking a directory for
-//! flow-log files, with Hive `key=value` partitions from the path). Which files belong to a table and
-//! what their partition values are is decided by the caller ([`crate::sql`]'s catalog for
+//! bucket at an S3-compatible endpoint, read in place) and [`discover`] (walking a directory
+//! for flow-log files, with Hive `key=value` partitions from the path). Which files belong to a
+//! table and what their partition values are is decided by the caller ([`crate::sql`]'s catalog for
 //! Athena tables, [`discover`] for imports); the table prunes files by partition filters before
 //! reading anything, reads Parquet through DataFusion's Parquet source (row-group pruning,
 //! projection) and decodes text with [`crate::text`] in parallel.
@@ -28,13 +28,12 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::union::UnionExec;
-use vpcflow_record::{FieldId, LogFormat};
-
 use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::object_store::{ObjectStore, ObjectStoreExt as _};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
 use futures::{StreamExt as _, TryStreamExt as _};
+use vpcflow_record::{FieldId, LogFormat};
 
 use crate::text::{self, LineLayout};
 

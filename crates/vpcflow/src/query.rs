@@ -133,7 +133,8 @@ enum Answer {
 
 pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let remote = remote_buckets(args)?;
-    let script = match (&args.insights, &args.sql, &args.sql_file) {
+    // An Insights query, or a SQL script with the catalog it runs against.
+    let sql_job = match (&args.insights, &args.sql, &args.sql_file) {
         (Some(_), _, _) => None,
         (None, Some(s), _) => Some(s.clone()),
         (None, None, Some(p)) if p.as_os_str() == "-" => {
@@ -145,20 +146,19 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             std::fs::read_to_string(p).with_context(|| format!("--sql-file {}", p.display()))?,
         ),
         (None, None, None) => bail!("give --insights, --sql or --sql-file"),
-    };
-    let catalog = match &script {
-        None => None,
+    }
+    .map(|script| -> anyhow::Result<_> {
         // Querying files in place needs no data directory, and does not make one.
-        Some(_) => Some(
-            if args.files.is_some() && !args.data.exists() {
-                sql::Catalog::transient(&args.data)
-            } else {
-                sql::Catalog::open(&args.data)
-            }
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .with_remote(remote.clone()),
-        ),
-    };
+        let catalog = if args.files.is_some() && !args.data.exists() {
+            sql::Catalog::transient(&args.data)
+        } else {
+            sql::Catalog::open(&args.data)
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .with_remote(remote.clone());
+        Ok((script, catalog))
+    })
+    .transpose()?;
     let rt = runtime()?;
     let mut times = Vec::new();
     let mut answer = None;
@@ -176,19 +176,18 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("--files: {e}"))
             })
             .transpose()?;
-        answer = Some(match (&args.insights, &script, &catalog) {
-            (Some(text), _, _) => Answer::Rows(insights_rows(
+        answer = Some(match (&sql_job, &args.insights) {
+            (Some((script, catalog)), _) => {
+                Answer::Script(run_sql(&rt, args, catalog, script, import)?)
+            }
+            (None, text) => Answer::Rows(insights_rows(
                 &rt,
                 &args.data,
-                text,
+                text.as_deref().unwrap_or_default(),
                 &args.log_group,
                 import,
                 range(args)?,
             )?),
-            (None, Some(script), Some(catalog)) => {
-                Answer::Script(run_sql(&rt, args, catalog, script, import)?)
-            }
-            _ => unreachable!("a script comes with its catalog"),
         });
         times.push(started.elapsed());
     }
