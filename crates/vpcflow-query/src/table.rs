@@ -769,6 +769,7 @@ impl TableProvider for FlowTable {
 /// `key=value` directory segments below `root` as partition values for `partition_cols`
 /// (a file without one of them gets null). Hidden files and directories are skipped.
 pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec<FlowFile>> {
+    let root = &std::path::absolute(root)?;
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(p) = stack.pop() {
@@ -797,7 +798,7 @@ pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec
     Ok(out)
 }
 
-/// A file found under `root`: Hive `key=value` directories below `root` give the values of
+/// A file found under `root` (absolute, as `path` is): Hive `key=value` directories below `root` give the values of
 /// `partition_cols` (null where absent), and an AWS file name its time bounds.
 fn flow_file(
     path: PathBuf,
@@ -806,10 +807,7 @@ fn flow_file(
     size: u64,
     partition_cols: &[FieldRef],
 ) -> FlowFile {
-    let rel = path
-        .strip_prefix(root)
-        .or_else(|_| path.strip_prefix(std::path::absolute(root).unwrap_or_default()))
-        .unwrap_or(&path);
+    let rel = path.strip_prefix(root).unwrap_or(&path);
     let partition = partition_cols
         .iter()
         .map(|c| {

@@ -40,9 +40,9 @@ DATA/state.db. Presto functions from AWS's samples work: from_unixtime, date_tru
 date_format, to_iso8601, day_of_week, date(), split_part, …
 
 --files PATH queries real AWS flow-log files in place (a directory in any S3 layout, one
-file, or s3://BUCKET/PREFIX; .log.gz or Parquet): Insights reads them as events, and SQL sees them as the table
-`flows`. Without a data directory, tables created then last for that one script. Log groups
-are SQL tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
+file, or s3://BUCKET/PREFIX; .log.gz or Parquet): Insights reads them as events, and SQL sees
+them as the table `flows`. Without a data directory, tables created then last for that one
+script. Log groups are SQL tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
 
 Examples:
   vpcflow query --insights 'stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 10'
@@ -159,19 +159,25 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         Ok((script, catalog))
     })
     .transpose()?;
+    let files = args
+        .files
+        .as_deref()
+        .map(|p| {
+            table::Place::resolve(&p.to_string_lossy(), &args.data.join("s3"), &remote)
+                .map_err(|e| anyhow::anyhow!("--files {}: {e}", p.display()))
+        })
+        .transpose()?;
+    let range = range(args)?;
     let rt = runtime()?;
     let mut times = Vec::new();
     let mut answer = None;
     for _ in 0..args.repeat {
         let started = stopwatch();
-        let import = args
-            .files
-            .as_deref()
-            .map(|p| {
-                let place =
-                    table::Place::resolve(&p.to_string_lossy(), &args.data.join("s3"), &remote)
-                        .map_err(|e| anyhow::anyhow!("--files {}: {e}", p.display()))?;
-                rt.block_on(table::import(&place))
+        // Each run lists the files and reads their formats again.
+        let import = files
+            .as_ref()
+            .map(|place| {
+                rt.block_on(table::import(place))
                     .map(Arc::new)
                     .map_err(|e| anyhow::anyhow!("--files: {e}"))
             })
@@ -186,7 +192,7 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
                 text.as_deref().unwrap_or_default(),
                 &args.log_group,
                 import,
-                range(args)?,
+                range,
             )?),
         });
         times.push(started.elapsed());
