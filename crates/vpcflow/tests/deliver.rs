@@ -43,6 +43,24 @@ fn expected(format: &str, interval: u32, duration: &str) -> (String, Vec<String>
     (header, rest)
 }
 
+/// Runs `vpcflow simulate` for `duration` with `config` written to `dir/vpcflow.toml` and its
+/// data in `dir/data`: the data directory and the run's report.
+fn simulate_in(dir: &Path, config: &str, duration: &str) -> (PathBuf, String) {
+    let cfg = dir.join("vpcflow.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let data = dir.join("data");
+    let report = ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        path(&cfg),
+        "--data",
+        path(&data),
+        "--duration",
+        duration,
+    ]));
+    (data, report)
+}
+
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -89,18 +107,7 @@ fn s3_keys_for_every_destination_option_match_the_golden_listing() {
             }
         }
     }
-    let cfg = dir.path().join("vpcflow.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let data = dir.path().join("data");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        path(&cfg),
-        "--data",
-        path(&data),
-        "--duration",
-        "10m",
-    ]));
+    let (data, _) = simulate_in(dir.path(), &config, "10m");
     let bucket = data.join("s3/layout");
     let mut files = Vec::new();
     files_under(&bucket, &mut files);
@@ -156,18 +163,7 @@ fn flow_logs_deliver_their_subsets_and_formats() {
          log_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::custom\"\nlog_format = \"{custom}\"\n\
          destination_options = {{ file_format = \"parquet\" }}\n"
     );
-    let cfg = dir.path().join("vpcflow.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let data = dir.path().join("data");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        path(&cfg),
-        "--data",
-        path(&data),
-        "--duration",
-        "30m",
-    ]));
+    let (data, _) = simulate_in(dir.path(), &config, "30m");
     let (header, all) = expected(FULL, 600, "30m");
     // The VPC flow log: everything.
     assert_eq!(object_lines(&data.join("s3/all"), &header), all);
@@ -223,18 +219,7 @@ fn log_groups_combine_flow_logs_in_one_stream_per_eni() {
          [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ACCEPT\"\nlog_group_name = \"/combined\"\n{role}\nlog_format = \"{FULL}\"\n\
          [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"REJECT\"\nlog_group_name = \"/combined\"\n{role}\nlog_format = \"{FULL}\"\n"
     );
-    let cfg = dir.path().join("vpcflow.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let data = dir.path().join("data");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        path(&cfg),
-        "--data",
-        path(&data),
-        "--duration",
-        "20m",
-    ]));
+    let (data, _) = simulate_in(dir.path(), &config, "20m");
     let (_, all) = expected(FULL, 600, "20m");
     let groups = ok(&vpcflow(&["logs", "groups", "--data", path(&data)]));
     assert!(
@@ -540,15 +525,11 @@ fn config_flow_logs_keep_their_ids_and_changes_recreate_them() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cfg = dir.path().join("vpcflow.toml");
-    let write = |traffic: &str| {
-        std::fs::write(
-            &cfg,
-            format!(
-                "[[buckets]]\nname = \"b-1\"\n[[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\n\
-                 traffic_type = \"{traffic}\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::b-1\"\n"
-            ),
+    let config = |traffic: &str| {
+        format!(
+            "[[buckets]]\nname = \"b-1\"\n[[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\n\
+             traffic_type = \"{traffic}\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::b-1\"\n"
         )
-        .unwrap();
     };
     let ids = || -> Vec<String> {
         describe(&data)["FlowLogs"]
@@ -558,39 +539,13 @@ fn config_flow_logs_keep_their_ids_and_changes_recreate_them() {
             .map(|f| f["FlowLogId"].as_str().unwrap().to_owned())
             .collect()
     };
-    write("ALL");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        path(&cfg),
-        "--data",
-        path(&data),
-        "--duration",
-        "5m",
-    ]));
+    simulate_in(dir.path(), &config("ALL"), "5m");
     let first = ids();
     assert_eq!(first.len(), 1);
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        path(&cfg),
-        "--data",
-        path(&data),
-        "--duration",
-        "10m",
-    ]));
+    simulate_in(dir.path(), &config("ALL"), "10m");
     assert_eq!(ids(), first, "the same entry is the same flow log");
     // Flow logs cannot be modified: a changed entry is a new flow log, the old one is deleted.
-    write("REJECT");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        path(&cfg),
-        "--data",
-        path(&data),
-        "--duration",
-        "5m",
-    ]));
+    simulate_in(dir.path(), &config("REJECT"), "5m");
     let second = ids();
     assert_eq!(second.len(), 1);
     assert_ne!(second, first);
@@ -712,10 +667,9 @@ fn an_s3_compatible_endpoint_receives_the_objects() {
     let s3 = S3Server::start();
     assert_eq!(s3.request("PUT", "/ep-bucket").0, 200, "bucket created");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("vpcflow.toml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let (data, report) = simulate_in(
+        dir.path(),
+        &format!(
             "[[buckets]]\nname = \"ep-bucket\"\nendpoint = \"http://127.0.0.1:{}\"\nallow_http = true\n\
              access_key_id = \"testing\"\nsecret_access_key = \"testing\"\n\
              [[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
@@ -723,18 +677,8 @@ fn an_s3_compatible_endpoint_receives_the_objects() {
              destination_options = {{ file_format = \"parquet\", hive_compatible_partitions = true, per_hour_partition = true }}\n",
             s3.port
         ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let report = ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        path(&cfg),
-        "--data",
-        path(&data),
-        "--duration",
         "20m",
-    ]));
+    );
     assert!(
         report.contains(&format!("at http://127.0.0.1:{}", s3.port)),
         "{report}"
@@ -798,32 +742,19 @@ fn sql_and_insights_read_a_bucket_at_an_s3_compatible_endpoint_in_place() {
              log_format = \"{FULL}\"\n{options}"
         )
     };
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[buckets]]\nname = \"ep-bucket\"\nendpoint = \"http://127.0.0.1:{}\"\nallow_http = true\n\
-             access_key_id = \"testing\"\nsecret_access_key = \"testing\"\n{}{}",
-            s3.port,
-            flow_log(
-                "pq",
-                "destination_options = { file_format = \"parquet\", hive_compatible_partitions = true, per_hour_partition = true }\n"
-            ),
-            flow_log("txt", ""),
+    let config = format!(
+        "[[buckets]]\nname = \"ep-bucket\"\nendpoint = \"http://127.0.0.1:{}\"\nallow_http = true\n\
+         access_key_id = \"testing\"\nsecret_access_key = \"testing\"\n{}{}",
+        s3.port,
+        flow_log(
+            "pq",
+            "destination_options = { file_format = \"parquet\", hive_compatible_partitions = true, per_hour_partition = true }\n"
         ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
+        flow_log("txt", ""),
+    );
+    let (data, _) = simulate_in(dir.path(), &config, "20m");
     let c = path(&cfg);
     let d = path(&data);
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        c,
-        "--data",
-        d,
-        "--duration",
-        "20m",
-    ]));
     assert!(
         !data.join("s3").exists(),
         "nothing went to a local directory"
