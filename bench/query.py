@@ -10,6 +10,9 @@ timed inside Python), DuckDB and
 Polars (timed inside Python around the query only, file re-read every run). Results are
 checked to agree, then medians and ratios are printed.
 
+Then Parquet once more, DuckDB and warm vpcflow SQL alternating round by round (their ratio
+is close to 1, where drifting load between blocks of runs would decide it).
+
 Also "text-5min": the same records as AWS delivers them, one .log.gz per 5 minutes
 (bench/split_5min.py), read as a directory by every engine.
 
@@ -139,5 +142,18 @@ for fmt, path in (("text", TEXT), ("text-5min", TEXTDIR), ("parquet", PARQ)):
         for k, (t, rows) in res.items():
             print(f"{q:6} {fmt:9} {k:24} {t * 1000:9.1f}  {t / res['Polars'][0]:9.2f} {t / res['DuckDB'][0]:9.2f}  "
                   f"{digests[k]}{'' if agree else '  DISAGREE'}")
+
+# Parquet is within a few percent of DuckDB, where a drift in the machine's load between two
+# engines' blocks of runs decides the ratio: so also alternate them, round by round, and give
+# each round's ratio of medians (warm vpcflow SQL over DuckDB) and their median.
+print()
+print(f"Parquet, alternating: vpcflow SQL (warm) / DuckDB per round, {RUNS} runs each")
+for q in ("Q1", "Q2"):
+    ratios = []
+    for _ in range(5):
+        d = timed(lambda: duck(q, "parquet"))[0]
+        v = vpcflow_warm("sql", q, PARQ)[0]
+        ratios.append(v / d)
+    print(f"{q:6} rounds {' '.join(f'{r:.2f}' for r in ratios)}  median {statistics.median(ratios):.2f}")
 print("all engines agree" if ok else "ENGINES DISAGREE")
 sys.exit(0 if ok else 1)

@@ -483,7 +483,14 @@ impl FlowTable {
             datafusion::datasource::table_schema::TableSchema::builder(Arc::clone(&self.data))
                 .with_table_partition_cols(self.partition_cols.clone())
                 .build();
-        let mut source = ParquetSource::new(table_schema);
+        // The session's Parquet settings (`SET datafusion.execution.parquet.…`) apply, as they
+        // do to DataFusion's own Parquet tables.
+        let mut source = ParquetSource::new(table_schema).with_table_parquet_options(
+            datafusion::config::TableParquetOptions {
+                global: state.config_options().execution.parquet.clone(),
+                ..Default::default()
+            },
+        );
         if let Some(p) = conjunction(filters.to_vec()) {
             let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
             if let Ok(predicate) = state.create_physical_expr(p, &df_schema) {

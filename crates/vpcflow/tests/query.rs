@@ -300,6 +300,33 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
         hours,
         vec![serde_json::json!({"r": "us-east-1", "hour": "14"})]
     );
+    // The session's Parquet settings reach the files' scan: with the page index off, no page
+    // is checked against it.
+    let pages = |settings: &str| {
+        let plan = ok(&vpcflow(&[
+            "query",
+            "--files",
+            data.join("s3/flow-logs").to_str().unwrap(),
+            "--sql",
+            &format!(
+                "{settings} EXPLAIN ANALYZE SELECT count(*) FROM flows WHERE action = 'REJECT'"
+            ),
+            "--output",
+            "csv",
+        ]));
+        plan.split("page_index_pages_pruned=")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{plan}"))
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(pages(""), "0", "the page index is read by default");
+    assert_eq!(
+        pages("SET datafusion.execution.parquet.enable_page_index = false;"),
+        "0"
+    );
     // Insights reads imported files as events too.
     let from_files = json_rows(&[
         "query",
