@@ -22,6 +22,7 @@ use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
@@ -157,41 +158,6 @@ async fn fetch_remote(
             .map_err(|e| format!("{name}: {e}")),
         Err(e) => Err(format!("{name}: {e}")),
     }
-}
-
-/// The Arrow schema of a Parquet object, from its footer (two range requests).
-async fn remote_parquet_schema(
-    store: &Arc<dyn ObjectStore>,
-    key: &ObjectPath,
-    size: u64,
-) -> std::result::Result<SchemaRef, String> {
-    let not_parquet = |why: String| format!("not a Parquet file: {why}");
-    if size < 12 {
-        return Err(not_parquet(format!("{size} bytes")));
-    }
-    let tail = store
-        .get_range(key, size - 8..size)
-        .await
-        .map_err(|e| e.to_string())?;
-    if &tail[4..] != b"PAR1" {
-        return Err(not_parquet("no PAR1 footer".into()));
-    }
-    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    if len + 12 > size {
-        return Err(not_parquet(format!(
-            "footer of {len} bytes in a {size}-byte file"
-        )));
-    }
-    let footer = store
-        .get_range(key, size - 8 - len..size - 8)
-        .await
-        .map_err(|e| e.to_string())?;
-    let meta = datafusion::parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer)
-        .map_err(|e| not_parquet(e.to_string()))?;
-    let m = meta.file_metadata();
-    datafusion::parquet::arrow::parquet_to_arrow_schema(m.schema_descr(), m.key_value_metadata())
-        .map(Arc::new)
-        .map_err(|e| not_parquet(e.to_string()))
 }
 
 /// How a file stores records.
@@ -805,8 +771,9 @@ pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec
     Ok(out)
 }
 
-/// A file found under `root` (absolute, as `path` is): Hive `key=value` directories below `root` give the values of
-/// `partition_cols` (null where absent), and an AWS file name its time bounds.
+/// A file found under `root` (absolute, as `path` is): Hive `key=value` directories below
+/// `root` give the values of `partition_cols` (null where absent), and an AWS file name its
+/// time bounds.
 fn flow_file(
     path: PathBuf,
     root: &Path,
@@ -814,8 +781,27 @@ fn flow_file(
     size: u64,
     partition_cols: &[FieldRef],
 ) -> FlowFile {
-    let rel = path.strip_prefix(root).unwrap_or(&path);
-    let partition = partition_cols
+    let partition = partition_values(&path, root, partition_cols);
+    let time_bounds = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(name_time)
+        .map(|t| (t - NAME_TIME_BEFORE, t + NAME_TIME_AFTER));
+    FlowFile {
+        time_bounds,
+        size,
+        path,
+        remote: None,
+        kind,
+        partition,
+    }
+}
+
+/// The values of `partition_cols` that the Hive `key=value` directories between `root` and
+/// the file `path` spell (null where absent, or where a value does not fit its column's type).
+fn partition_values(path: &Path, root: &Path, partition_cols: &[FieldRef]) -> Vec<ScalarValue> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    partition_cols
         .iter()
         .map(|c| {
             let v = rel.parent().and_then(|dir| {
@@ -831,20 +817,7 @@ fn flow_file(
                     ScalarValue::try_from(c.data_type()).unwrap_or(ScalarValue::Null)
                 })
         })
-        .collect();
-    let time_bounds = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(name_time)
-        .map(|t| (t - NAME_TIME_BEFORE, t + NAME_TIME_AFTER));
-    FlowFile {
-        time_bounds,
-        size,
-        path,
-        remote: None,
-        kind,
-        partition,
-    }
+        .collect()
 }
 
 /// The Hive partition keys found in the directories under `root` (in first-seen order), for
@@ -930,9 +903,15 @@ pub async fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String>
                         .map(|b| Arc::clone(b.schema()))
                         .map_err(|e| format!("{name}: not a Parquet file: {e}"))?
                 }
-                Some((bucket, key)) => remote_parquet_schema(&bucket.store, key, f.size)
-                    .await
-                    .map_err(|e| format!("{name}: {e}"))?,
+                // The footer only, by range requests.
+                Some((bucket, key)) => {
+                    let meta = PartitionedFile::new(key.to_string(), f.size).object_meta;
+                    DFParquetMetadata::new(bucket.store.as_ref(), &meta)
+                        .fetch_schema()
+                        .await
+                        .map(Arc::new)
+                        .map_err(|e| format!("{name}: not a Parquet file: {e}"))?
+                }
             };
             vpcflow_record::arrow::format_of_schema(&schema).map_err(|e| format!("{name}: {e}"))
         }
@@ -969,11 +948,15 @@ pub async fn import(place: &Place) -> std::result::Result<FlowTable, String> {
         Some(f) => f,
         None => file_format(first).await?,
     };
+    // The Hive keys come from the listing itself, so the files are listed once.
     let keys = hive_keys(&probe, &root);
-    let files = place
-        .list(&keys)
-        .await
-        .map_err(|e| format!("{}: {e}", root.display()))?;
+    let files = probe
+        .into_iter()
+        .map(|mut f| {
+            f.partition = partition_values(&f.path, &root, &keys);
+            f
+        })
+        .collect();
     Ok(FlowTable::new(
         &vpcflow_record::arrow::schema(&format),
         keys,
