@@ -333,7 +333,9 @@ fn endpoint_lines(requests: &Mutex<Vec<Request>>) -> (Vec<String>, usize) {
 
 use firehose_endpoint::Request;
 
-fn simulate_cmd(cfg: &Path, data: &Path, duration: &str) -> Command {
+/// `vpcflow simulate` with `config` and `data`, waiting at most `drain_timeout` seconds for
+/// delivery at the end.
+fn simulate_cmd(cfg: &Path, data: &Path, duration: &str, drain_timeout: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
     c.args([
         "simulate",
@@ -344,7 +346,7 @@ fn simulate_cmd(cfg: &Path, data: &Path, duration: &str) -> Command {
         "--duration",
         duration,
         "--drain-timeout",
-        "120",
+        drain_timeout,
     ])
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
@@ -370,7 +372,7 @@ fn killed_with_sigkill_and_restarted_delivers_every_record_exactly_once() {
     };
     let mut kills = 0;
     for round in 0..5 {
-        let mut child = simulate_cmd(&cfg, &data, duration).spawn().unwrap();
+        let mut child = simulate_cmd(&cfg, &data, duration, "120").spawn().unwrap();
         let after = Duration::from_millis(150 + next() % 1500);
         std::thread::sleep(after);
         if child.try_wait().unwrap().is_none() {
@@ -384,7 +386,7 @@ fn killed_with_sigkill_and_restarted_delivers_every_record_exactly_once() {
         kills >= 3,
         "at least three runs were killed mid-way ({kills})"
     );
-    let out = simulate_cmd(&cfg, &data, duration).output().unwrap();
+    let out = simulate_cmd(&cfg, &data, duration, "120").output().unwrap();
     let report = ok(&out);
     eprintln!("{report}");
     let (header, all_600) = expected(FULL, 600, duration);
@@ -433,7 +435,7 @@ fn an_endpoint_down_for_a_while_gets_everything_and_status_shows_failed_meanwhil
     let port = free_port();
     let cfg = firehose_config(dir.path(), port, "");
     let data = dir.path().join("data");
-    let child = simulate_cmd(&cfg, &data, "1h").spawn().unwrap();
+    let child = simulate_cmd(&cfg, &data, "1h", "120").spawn().unwrap();
     // Nothing listens: deliveries fail, and DescribeFlowLogs says so.
     let mut seen = None;
     for _ in 0..300 {
@@ -481,20 +483,7 @@ fn a_full_spool_reports_loss_as_skipdata() {
     std::fs::write(&cfg, text).unwrap();
     let data = dir.path().join("data");
     // The endpoint is down for the whole run: the spool fills, and the run gives up waiting.
-    let out = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args([
-            "simulate",
-            "--config",
-            path(&cfg),
-            "--data",
-            path(&data),
-            "--duration",
-            "2h",
-            "--drain-timeout",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate_cmd(&cfg, &data, "2h", "1").output().unwrap();
     let report = ok(&out);
     assert!(
         report.contains("records were replaced by SKIPDATA records"),
@@ -504,7 +493,7 @@ fn a_full_spool_reports_loss_as_skipdata() {
     // Next run, the endpoint is up: what waited in the spool goes out, SKIPDATA included.
     let requests = Arc::new(Mutex::new(Vec::new()));
     let _endpoint = Endpoint::start(port, &requests);
-    let report = ok(&simulate_cmd(&cfg, &data, "2h").output().unwrap());
+    let report = ok(&simulate_cmd(&cfg, &data, "2h", "120").output().unwrap());
     assert!(report.contains("Nothing new to deliver"), "{report}");
     let (lines, _) = endpoint_lines(&requests);
     let (_, all_60) = expected(FULL, 60, "2h");
