@@ -5,7 +5,9 @@
 //! fuzz targets build, in seconds): [`insights`] (lexer, parser into a typed AST with spans, the
 //! function registry, the natural sort order) and [`athena`] (the DDL statements). With it:
 //! `insights::plan` (Insights onto DataFrames), `sql` (the catalog and scripts), `table` (the
-//! table provider over flow-log files), `text` (the flow-log text decoder) and `udf`.
+//! table provider over flow-log files), `text` (the flow-log text decoder), `udf`, and
+//! `view_eq` (a faster filter for short string literals); [`session`] makes the DataFusion
+//! session both languages run in.
 
 pub mod athena;
 pub mod insights;
@@ -17,3 +19,19 @@ pub mod table;
 pub mod text;
 #[cfg(feature = "engine")]
 pub mod udf;
+#[cfg(feature = "engine")]
+pub mod view_eq;
+
+/// A DataFusion session with DataFusion's defaults, vpcflow's functions ([`udf`]) and
+/// physical-plan rule ([`view_eq`]): what SQL and Insights queries run in.
+#[cfg(feature = "engine")]
+pub fn session(config: datafusion::prelude::SessionConfig) -> datafusion::prelude::SessionContext {
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rule(std::sync::Arc::new(view_eq::ShortLiteralEq))
+        .build();
+    let ctx = datafusion::prelude::SessionContext::new_with_state(state);
+    udf::register(&ctx);
+    ctx
+}

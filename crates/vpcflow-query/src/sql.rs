@@ -551,9 +551,7 @@ pub fn session() -> datafusion::prelude::SessionContext {
     let config = datafusion::prelude::SessionConfig::new()
         .with_information_schema(true)
         .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
-    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
-    crate::udf::register(&ctx);
-    ctx
+    crate::session(config)
 }
 
 /// Runs every statement of `script` in order. `extra` tables (an import, log groups) are

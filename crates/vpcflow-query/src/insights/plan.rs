@@ -873,7 +873,5 @@ fn like_literal(s: &str) -> String {
 
 /// A session for Insights queries, with vpcflow's functions.
 pub fn session() -> SessionContext {
-    let ctx = SessionContext::new();
-    crate::udf::register(&ctx);
-    ctx
+    crate::session(datafusion::prelude::SessionConfig::new())
 }
