@@ -39,10 +39,9 @@ const INLINE_MAX: usize = 12;
 /// `expr = 'literal'` (or `<>`) where `expr` is a string view and the literal is inline.
 #[derive(Debug)]
 pub struct InlineEq {
-    /// The comparison it replaces: what `EXPLAIN` shows, and the fallback for other types.
+    /// The comparison it replaces: what `EXPLAIN` shows, and what evaluates scalars.
     original: Arc<dyn PhysicalExpr>,
     expr: Arc<dyn PhysicalExpr>,
-    literal: String,
     view: u128,
     negated: bool,
 }
@@ -85,7 +84,6 @@ impl InlineEq {
             original: Arc::clone(e),
             expr: Arc::clone(expr),
             view: make_view(lit.as_bytes(), 0, 0),
-            literal: lit.to_owned(),
             negated,
         }))
     }
@@ -143,11 +141,8 @@ impl PhysicalExpr for InlineEq {
                     s.nulls().cloned(),
                 ))))
             }
-            ColumnarValue::Scalar(v) => Ok(ColumnarValue::Scalar(ScalarValue::Boolean(
-                v.try_as_str()
-                    .flatten()
-                    .map(|s| (s == self.literal) != self.negated),
-            ))),
+            // One value: nothing to gain over the comparison it replaces.
+            ColumnarValue::Scalar(_) => self.original.evaluate(batch),
         }
     }
 
