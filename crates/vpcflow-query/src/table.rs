@@ -442,7 +442,6 @@ impl FlowTable {
         files: &[&FlowFile],
         store: ObjectStoreUrl,
         projection: Option<&Vec<usize>>,
-        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let table_schema =
@@ -451,18 +450,15 @@ impl FlowTable {
                 .build();
         // The session's Parquet settings (`SET datafusion.execution.parquet.…`) apply, as they
         // do to DataFusion's own Parquet tables.
-        let mut source = ParquetSource::new(table_schema).with_table_parquet_options(
+        // The query's filters reach the scan through DataFusion's physical filter pushdown
+        // (row-group, page and bloom-filter pruning); giving them here as well would only
+        // evaluate each twice.
+        let source = ParquetSource::new(table_schema).with_table_parquet_options(
             datafusion::config::TableParquetOptions {
                 global: state.config_options().execution.parquet.clone(),
                 ..Default::default()
             },
         );
-        if let Some(p) = conjunction(filters.to_vec()) {
-            let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
-            if let Ok(predicate) = state.create_physical_expr(p, &df_schema) {
-                source = source.with_predicate(predicate);
-            }
-        }
         let groups_n = state.config().target_partitions().max(1);
         let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_n.min(files.len())];
         let mut sorted: Vec<&&FlowFile> = files.iter().collect();
@@ -710,7 +706,7 @@ impl TableProvider for FlowTable {
                     url
                 }
             };
-            plans.push(self.parquet_plan(state, &files, url, projection, filters, limit)?);
+            plans.push(self.parquet_plan(state, &files, url, projection, limit)?);
         }
         if !text.is_empty() || plans.is_empty() {
             // Remote text objects are fetched first (a few at a time), then decoded with the
