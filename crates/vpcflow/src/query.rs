@@ -168,6 +168,12 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     let range = range(args)?;
+    // The log groups a script names by their quoted names are looked up once: they are where
+    // the data is, not part of answering (each run still reads their files).
+    let groups = match &sql_job {
+        Some((script, _)) => named_log_groups(&args.data, script)?,
+        None => Vec::new(),
+    };
     let rt = runtime()?;
     let mut times = Vec::new();
     let mut answer = None;
@@ -184,7 +190,7 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             .transpose()?;
         answer = Some(match (&sql_job, &args.insights) {
             (Some((script, catalog)), _) => {
-                Answer::Script(run_sql(&rt, args, catalog, script, import)?)
+                Answer::Script(run_sql(&rt, args, catalog, script, &groups, import)?)
             }
             (None, text) => Answer::Rows(insights_rows(
                 &rt,
@@ -240,36 +246,43 @@ fn run_sql(
     args: &QueryArgs,
     catalog: &sql::Catalog,
     script: &str,
+    groups: &[String],
     import: Option<Arc<table::FlowTable>>,
 ) -> anyhow::Result<Vec<sql::Output>> {
     let mut extra: Vec<(String, Arc<dyn TableProvider>)> = import
         .into_iter()
         .map(|t| ("flows".to_owned(), t as Arc<dyn TableProvider>))
         .collect();
-    let groups: Vec<String> = match vpcflow_deliver::State::open(&args.data.join("state.db")) {
-        Ok(state) if args.data.join("state.db").exists() => state
-            .log_groups()?
-            .into_iter()
-            .map(|g| g.name)
-            .filter(|n| script.contains(&format!("\"{n}\"")))
-            .collect(),
-        _ => Vec::new(),
-    };
     rt.block_on(async {
         let ctx = sql::session();
         for g in groups {
             let dir = args
                 .data
                 .join("logs")
-                .join(vpcflow_deliver::layout::log_group_dir(&g));
+                .join(vpcflow_deliver::layout::log_group_dir(g));
             let t = sql::log_group_table(&ctx, &format!("{}/", dir.display()))
                 .await
                 .map_err(|error| sql::RunError::Engine { line: 1, error })?;
-            extra.push((g, t));
+            extra.push((g.clone(), t));
         }
         sql::run_script(&ctx, catalog, script, &extra).await
     })
     .map_err(|e| anyhow::anyhow!("--sql: {e}"))
+}
+
+/// The log groups of `data` that `script` names by their quoted names (`FROM "/vpcflow/flow-logs"`);
+/// none without a data directory.
+fn named_log_groups(data: &std::path::Path, script: &str) -> anyhow::Result<Vec<String>> {
+    let path = data.join("state.db");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    Ok(vpcflow_deliver::State::open(&path)?
+        .log_groups()?
+        .into_iter()
+        .map(|g| g.name)
+        .filter(|n| script.contains(&format!("\"{n}\"")))
+        .collect())
 }
 
 /// `--timing`'s stopwatch: the CLI measuring itself for the user, not domain time.
