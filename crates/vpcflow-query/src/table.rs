@@ -571,11 +571,14 @@ impl FlowTable {
                 .map(bytes::Bytes::from)
                 .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?,
         };
-        let bytes =
-            text::inflate(&name, &raw).map_err(|e| DataFusionError::Execution(e.to_string()))?;
-        let layout = self.layout(&bytes, data_cols);
-        let batches = text::decode(&name, &bytes, &layout, &decoded, threads)
-            .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        let batches = text::inflate_and_decode(
+            &name,
+            &raw,
+            |bytes| self.layout(bytes, data_cols),
+            &decoded,
+            threads,
+        )
+        .map_err(|e| DataFusionError::Execution(e.to_string()))?;
         let n_data = self.data.fields().len();
         batches
             .into_iter()

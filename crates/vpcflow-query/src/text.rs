@@ -4,11 +4,12 @@
 //! Owns inflating a file (`.gz`, one or many gzip members, or plain text) and decoding its lines
 //! into exactly the columns a query needs. Lines are split on single spaces, `-` is null, and
 //! integers are parsed straight into Arrow buffers. A large file is cut at line ends into chunks
-//! that decode in parallel. No DataFusion here beyond Arrow; the table provider ([`crate::table`])
+//! that decode in parallel; a large gzip file is decoded while it inflates
+//! ([`inflate_and_decode`]). No DataFusion here beyond Arrow; the table provider ([`crate::table`])
 //! decides which files and columns.
 
 use std::borrow::Cow;
-use std::io::Read as _;
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -258,13 +259,181 @@ pub fn decode(
     let mut batches = Vec::with_capacity(all.len());
     for (_, r) in all {
         match r {
-            Ok(Some(b)) => batches.push(b),
-            Ok(None) => {}
+            Ok((Some(b), _)) => batches.push(b),
+            Ok((None, _)) => {}
             Err((offset, reason)) => {
                 let line = memchr::memchr_iter(b'\n', &text[..offset]).count() + 1;
                 return Err(TextError::Line {
                     file: file.to_owned(),
                     line,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(batches)
+}
+
+/// Compressed files at least this large inflate while they decode ([`inflate_and_decode`]).
+const STREAM_MIN: usize = 2 << 20;
+
+/// A whole file's batches: a gzip file of at least 2 MiB with more than one thread to use
+/// is inflated on this thread while the others decode what it has inflated so far (one large
+/// member cannot be inflated in parallel, so this overlaps the two); anything else is inflated
+/// whole ([`inflate`]), then decoded in parallel chunks ([`decode`]). `layout_of` reads the
+/// layout from the text's start (its header line). Both ways give the same batches and errors.
+pub fn inflate_and_decode(
+    file: &str,
+    data: &[u8],
+    layout_of: impl Fn(&[u8]) -> LineLayout,
+    schema: &SchemaRef,
+    threads: usize,
+) -> Result<Vec<RecordBatch>, TextError> {
+    if threads < 2 || data.len() < STREAM_MIN || !data.starts_with(&[0x1f, 0x8b]) {
+        let text = inflate(file, data)?;
+        let layout = layout_of(&text);
+        return decode(file, &text, &layout, schema, threads);
+    }
+    stream_decode(file, data, layout_of, schema, threads, CHUNK)
+}
+
+/// Reads from `reader` onto `buf` until it holds `want` bytes or the stream ends (true).
+fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        let n = reader
+            .by_ref()
+            .take((want - buf.len()) as u64)
+            .read_to_end(buf)?;
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// What a decoder thread made of a chunk: its batch and how many lines it held, or how many
+/// lines of it came before the bad one, and what was wrong.
+type ChunkResult = Result<(Option<RecordBatch>, usize), (usize, String)>;
+
+/// [`inflate_and_decode`]'s overlapped path: this thread inflates `chunk`-sized pieces cut at
+/// line ends and queues them (a bounded queue, so memory stays a few chunks); `threads - 1`
+/// others decode them, and this one joins them once the file is inflated.
+fn stream_decode(
+    file: &str,
+    data: &[u8],
+    layout_of: impl Fn(&[u8]) -> LineLayout,
+    schema: &SchemaRef,
+    threads: usize,
+    chunk: usize,
+) -> Result<Vec<RecordBatch>, TextError> {
+    let inflate_error = |e: std::io::Error| TextError::Inflate {
+        file: file.to_owned(),
+        reason: e.to_string(),
+    };
+    // Every member, CRCs checked, as `inflate`'s fallback does.
+    let mut reader = flate2::bufread::MultiGzDecoder::new(data);
+    let mut first = Vec::with_capacity(chunk + 4096);
+    let mut eof = fill(&mut reader, &mut first, chunk).map_err(inflate_error)?;
+    // The layout is read from the header lines and the first data line: read on until they
+    // are whole.
+    let layout = loop {
+        let layout = layout_of(&first);
+        let whole = memchr::memchr_iter(b'\n', &first)
+            .take(layout.skip_lines + 1)
+            .count();
+        if eof || whole > layout.skip_lines {
+            break layout;
+        }
+        let want = 2 * first.len();
+        eof = fill(&mut reader, &mut first, want).map_err(inflate_error)?;
+    };
+    // The header lines are not data; they count for line numbers.
+    let mut header_lines = 0;
+    let mut start = 0;
+    for _ in 0..layout.skip_lines {
+        match memchr::memchr(b'\n', &first[start..]) {
+            Some(i) => {
+                start += i + 1;
+                header_lines += 1;
+            }
+            None => start = first.len(),
+        }
+    }
+    first.drain(..start);
+
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(2 * threads);
+    let rx = std::sync::Mutex::new(rx);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let work = || {
+        let mut done: Vec<(usize, ChunkResult)> = Vec::new();
+        loop {
+            let next = rx.lock().map(|r| r.recv());
+            let Ok(Ok((i, text))) = next else { break };
+            let r = decode_chunk(&text, 0, text.len(), &layout, schema).map_err(|(at, why)| {
+                failed.store(true, Ordering::Relaxed);
+                (memchr::memchr_iter(b'\n', &text[..at]).count(), why)
+            });
+            done.push((i, r));
+        }
+        done
+    };
+    let (inflated, mut all) = std::thread::scope(|s| {
+        let workers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let produced = (|| -> Result<(), TextError> {
+            let mut buf = first;
+            let mut i = 0;
+            loop {
+                // Cut after the last complete line; a line longer than a chunk grows it.
+                let cut = if eof {
+                    buf.len()
+                } else {
+                    match memchr::memrchr(b'\n', &buf) {
+                        Some(at) => at + 1,
+                        None => {
+                            let want = buf.len() + chunk;
+                            eof = fill(&mut reader, &mut buf, want).map_err(inflate_error)?;
+                            continue;
+                        }
+                    }
+                };
+                let mut next = Vec::with_capacity(chunk + 4096);
+                next.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                if !buf.is_empty() && tx.send((i, buf)).is_err() {
+                    break;
+                }
+                i += 1;
+                // A bad line ends the read: what comes after it is not needed.
+                if eof || failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                buf = next;
+                let want = buf.len() + chunk;
+                eof = fill(&mut reader, &mut buf, want).map_err(inflate_error)?;
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let mut all = work();
+        for w in workers {
+            all.extend(w.join().expect("a decoder thread panicked"));
+        }
+        (produced, all)
+    });
+    inflated?;
+    all.sort_by_key(|(i, _)| *i);
+    let mut line = header_lines;
+    let mut batches = Vec::with_capacity(all.len());
+    for (_, r) in all {
+        match r {
+            Ok((b, lines)) => {
+                batches.extend(b);
+                line += lines;
+            }
+            Err((within, reason)) => {
+                return Err(TextError::Line {
+                    file: file.to_owned(),
+                    line: line + within + 1,
                     reason,
                 });
             }
@@ -374,14 +543,15 @@ impl Iterator for Delimiters<'_> {
     }
 }
 
-/// Decodes lines in `text[a..b]`; an error carries the byte offset of its line.
+/// Decodes lines in `text[a..b]`, and counts them (empty ones too); an error carries the byte
+/// offset of its line.
 fn decode_chunk(
     text: &[u8],
     a: usize,
     b: usize,
     layout: &LineLayout,
     schema: &SchemaRef,
-) -> Result<Option<RecordBatch>, (usize, String)> {
+) -> Result<(Option<RecordBatch>, usize), (usize, String)> {
     let chunk = &text[a..b];
     let rows_guess = chunk.len() / 100 + 16;
     let mut builders = schema
@@ -400,6 +570,7 @@ fn decode_chunk(
         }
     }
     let mut rows = 0usize;
+    let mut lines = 0usize;
     let mut line_start = 0usize;
     let mut tok_start = 0usize;
     let mut field = 0usize;
@@ -417,6 +588,7 @@ fn decode_chunk(
         }
         if eol && field == 0 && token.is_empty() {
             // An empty line.
+            lines += 1;
             line_start = d + 1;
             tok_start = d + 1;
             continue;
@@ -448,13 +620,14 @@ fn decode_chunk(
                 builders[c].null();
             }
             rows += 1;
+            lines += 1;
             field = 0;
             line_start = d + 1;
         }
         tok_start = d + 1;
     }
     if rows == 0 {
-        return Ok(None);
+        return Ok((None, lines));
     }
     let columns = builders
         .into_iter()
@@ -463,7 +636,7 @@ fn decode_chunk(
     // `count(*)` asks for no columns: the batch is only a row count.
     let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
-        .map(Some)
+        .map(|b| (Some(b), lines))
         .map_err(|e| (a, e.to_string()))
 }
 
@@ -597,7 +770,84 @@ mod tests {
         assert!(inflate("d", &bad).is_err());
     }
 
+    fn gzip_members(text: &[u8], members: usize) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut out = Vec::new();
+        let step = text.len().div_ceil(members.max(1)).max(1);
+        let parts: Vec<&[u8]> = if text.is_empty() {
+            vec![&[]]
+        } else {
+            text.chunks(step).collect()
+        };
+        for part in parts {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(part).unwrap();
+            out.extend(e.finish().unwrap());
+        }
+        out
+    }
+
+    fn n_s_layout(bytes: &[u8]) -> LineLayout {
+        // As the table does: a header line is skipped.
+        LineLayout {
+            fields: 2,
+            positions: vec![Some(0), Some(1)],
+            skip_lines: usize::from(bytes.starts_with(b"n s\n")),
+        }
+    }
+
+    #[test]
+    fn overlapped_inflate_reports_the_same_bad_lines() {
+        let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+        let mut text = b"n s\n".to_vec();
+        for i in 0..500 {
+            text.extend_from_slice(format!("{i} a{i}\n").as_bytes());
+        }
+        let good = text.clone();
+        text.extend_from_slice(b"\n7 x\n8 y z\n9 w\n");
+        let gz = gzip_members(&text, 3);
+        let whole = decode("f", &text, &n_s_layout(&text), &sch, 1).unwrap_err();
+        assert_eq!(whole.to_string(), "f, line 504: expected 2 fields, found 3");
+        for chunk in [7, 64, 1000, 1 << 20] {
+            let e = stream_decode("f", &gz, n_s_layout, &sch, 2, chunk).unwrap_err();
+            assert_eq!(e.to_string(), whole.to_string(), "chunk {chunk}");
+        }
+        // A damaged stream is the file's error, not a short answer.
+        let mut bad = gzip_members(&good, 1);
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0xff;
+        bad[mid + 1] ^= 0xff;
+        assert!(matches!(
+            stream_decode("f", &bad, n_s_layout, &sch, 2, 64),
+            Err(TextError::Inflate { .. })
+        ));
+    }
+
     proptest::proptest! {
+        /// Inflating while decoding gives exactly the batches of inflating first: any cut of
+        /// the text into chunks (lines longer than a chunk too), any number of gzip members
+        /// and threads.
+        #[test]
+        fn overlapped_inflate_decodes_what_whole_inflate_does(
+            rows in proptest::collection::vec((proptest::option::of(0i64..1_000_000), proptest::option::of("[a-z0-9.]{1,40}")), 0..200),
+            header in proptest::bool::ANY,
+            members in 1usize..4,
+            chunk in 1usize..300,
+            threads in 2usize..4,
+        ) {
+            let mut text = if header { b"n s\n".to_vec() } else { Vec::new() };
+            for (n, s) in &rows {
+                let n = n.map_or("-".to_owned(), |n| n.to_string());
+                let s = s.clone().unwrap_or_else(|| "-".to_owned());
+                text.extend_from_slice(format!("{n} {s}\n").as_bytes());
+            }
+            let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+            let want = decode("p", &text, &n_s_layout(&text), &sch, 1).unwrap();
+            let got = stream_decode("p", &gzip_members(&text, members), n_s_layout, &sch, threads, chunk).unwrap();
+            let rows_of = |b: &[RecordBatch]| datafusion::arrow::compute::concat_batches(&sch, b).unwrap();
+            proptest::prop_assert_eq!(rows_of(&got), rows_of(&want));
+        }
+
         /// The word-at-a-time search finds exactly the spaces and line feeds.
         #[test]
         fn delimiters_are_exactly_spaces_and_line_feeds(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
