@@ -225,14 +225,7 @@ pub fn decode(
     schema: &SchemaRef,
     threads: usize,
 ) -> Result<Vec<RecordBatch>, TextError> {
-    // Skip the header lines.
-    let mut start = 0;
-    for _ in 0..layout.skip_lines {
-        match memchr::memchr(b'\n', &text[start..]) {
-            Some(i) => start += i + 1,
-            None => start = text.len(),
-        }
-    }
+    let (start, _) = header_end(text, layout.skip_lines);
     // Cut at line ends.
     let mut cuts = vec![start];
     let mut at = start;
@@ -272,6 +265,19 @@ pub fn decode(
         }
     }
     Ok(batches)
+}
+
+/// Where the data starts after `skip` header lines, and how many whole lines were skipped (the
+/// text may hold fewer).
+fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
+    let mut start = 0;
+    for skipped in 0..skip {
+        match memchr::memchr(b'\n', &text[start..]) {
+            Some(i) => start += i + 1,
+            None => return (text.len(), skipped),
+        }
+    }
+    (start, skip)
 }
 
 /// Compressed files at least this large inflate while they decode ([`inflate_and_decode`]).
@@ -348,17 +354,7 @@ fn stream_decode(
         eof = fill(&mut reader, &mut first, want).map_err(inflate_error)?;
     };
     // The header lines are not data; they count for line numbers.
-    let mut header_lines = 0;
-    let mut start = 0;
-    for _ in 0..layout.skip_lines {
-        match memchr::memchr(b'\n', &first[start..]) {
-            Some(i) => {
-                start += i + 1;
-                header_lines += 1;
-            }
-            None => start = first.len(),
-        }
-    }
+    let (start, header_lines) = header_end(&first, layout.skip_lines);
     first.drain(..start);
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(2 * threads);
