@@ -92,8 +92,9 @@ pub(crate) struct QueryArgs {
     #[arg(long)]
     timing: bool,
     /// Run the query N times in this process, each from scratch (files found and read again,
-    /// a new session), and print the answer once; with --timing, the median run time. For
-    /// benchmarks, timed as engines timed inside their host process are.
+    /// a new session; the log groups a script names are looked up once), and print the answer
+    /// once; with --timing, the median run time. For benchmarks, timed as engines timed inside
+    /// their host process are.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     repeat: u32,
 }
