@@ -5,7 +5,8 @@
 //! fuzz targets build, in seconds): [`insights`] (lexer, parser into a typed AST with spans, the
 //! function registry, the natural sort order) and [`athena`] (the DDL statements). With it:
 //! `insights::plan` (Insights onto DataFrames), `sql` (the catalog and scripts), `table` (the
-//! table provider over flow-log files), `text` (the flow-log text decoder), `udf`, and
+//! table provider over flow-log files), `text` (the flow-log text decoder), `text_exec` (the plan node that streams
+//! text files' batches as they decode), `udf`, and
 //! `view_eq` (a faster filter for short string literals); [`session`] makes the DataFusion
 //! session both languages run in.
 
@@ -17,6 +18,8 @@ pub mod sql;
 pub mod table;
 #[cfg(feature = "engine")]
 pub mod text;
+#[cfg(feature = "engine")]
+pub mod text_exec;
 #[cfg(feature = "engine")]
 pub mod udf;
 #[cfg(feature = "engine")]

@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array as _, ArrayRef, RecordBatch};
@@ -21,7 +20,6 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
@@ -34,9 +32,9 @@ use datafusion::object_store::{ObjectStore, ObjectStoreExt as _};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 use futures::{StreamExt as _, TryStreamExt as _};
-use vpcflow_record::{FieldId, LogFormat};
+use vpcflow_record::LogFormat;
 
-use crate::text::{self, LineLayout};
+use crate::text_exec::TextExec;
 
 /// A bucket at an S3-compatible endpoint (the config's `[[buckets]]` with an `endpoint`), read
 /// in place: listed, and fetched object by object (Parquet by byte ranges).
@@ -459,23 +457,24 @@ impl FlowTable {
                 ..Default::default()
             },
         );
-        let groups_n = state.config().target_partitions().max(1);
-        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_n.min(files.len())];
-        let mut sorted: Vec<&&FlowFile> = files.iter().collect();
-        sorted.sort_by_key(|f| std::cmp::Reverse(f.size));
-        let mut sizes = vec![0u64; groups.len()];
-        for f in sorted {
-            // Largest first into the lightest group.
-            let g = (0..groups.len()).min_by_key(|&g| sizes[g]).unwrap_or(0);
-            sizes[g] += f.size;
-            let path = match &f.remote {
-                Some((_, key)) => key.to_string(),
-                None => f.path.to_string_lossy().trim_start_matches('/').to_owned(),
-            };
-            groups[g].push(
-                PartitionedFile::new(path, f.size).with_partition_values(f.partition.clone()),
-            );
-        }
+        let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
+        let groups: Vec<Vec<PartitionedFile>> =
+            balance(&sizes, state.config().target_partitions().min(files.len()))
+                .into_iter()
+                .map(|g| {
+                    g.into_iter()
+                        .map(|i| {
+                            let f = files[i];
+                            let path = match &f.remote {
+                                Some((_, key)) => key.to_string(),
+                                None => f.path.to_string_lossy().trim_start_matches('/').to_owned(),
+                            };
+                            PartitionedFile::new(path, f.size)
+                                .with_partition_values(f.partition.clone())
+                        })
+                        .collect()
+                })
+                .collect();
         let config = FileScanConfigBuilder::new(store, Arc::new(source))
             .with_file_groups(groups.into_iter().map(FileGroup::from).collect())
             .with_projection_indices(projection.cloned())?
@@ -483,176 +482,27 @@ impl FlowTable {
             .build();
         Ok(DataSourceExec::from_data_source(config))
     }
-
-    fn text_plan(
-        &self,
-        files: &[&FlowFile],
-        fetched: &[Option<bytes::Bytes>],
-        projection: Option<&Vec<usize>>,
-        limit: Option<usize>,
-        has_filters: bool,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        // Build only the projected data columns; partition columns are constants per file.
-        let all: Vec<usize> = (0..self.schema.fields().len()).collect();
-        let wanted = projection.unwrap_or(&all);
-        let n_data = self.data.fields().len();
-        let data_cols: Vec<usize> = wanted.iter().copied().filter(|&i| i < n_data).collect();
-        let out_schema = Arc::new(self.schema.project(wanted)?);
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        // Many files: one thread per file. Few (large) files: chunks within each file.
-        let per_file_threads = if files.len() >= threads { 1 } else { threads };
-        let rows = AtomicUsize::new(0);
-        // Without filters, a LIMIT stops reading once enough rows are in.
-        let enough = || !has_filters && limit.is_some_and(|l| rows.load(Ordering::Relaxed) >= l);
-        let all = text::in_parallel(
-            files.len(),
-            (threads / per_file_threads).max(1),
-            enough,
-            |i| {
-                let r = self.read_text(
-                    files[i],
-                    fetched[i].as_ref(),
-                    &data_cols,
-                    &out_schema,
-                    wanted,
-                    per_file_threads,
-                );
-                if let Ok(b) = &r {
-                    rows.fetch_add(b.iter().map(RecordBatch::num_rows).sum(), Ordering::Relaxed);
-                }
-                r
-            },
-        );
-        let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); threads.max(1)];
-        let mut k = 0;
-        for (_, r) in all {
-            for b in r? {
-                partitions[k % threads.max(1)].push(b);
-                k += 1;
-            }
-        }
-        partitions.retain(|p| !p.is_empty());
-        if partitions.is_empty() {
-            partitions.push(Vec::new());
-        }
-        Ok(MemorySourceConfig::try_new_exec(
-            &partitions,
-            out_schema,
-            None,
-        )?)
-    }
-
-    /// The schema of the data columns `data_cols`, as decoded.
-    fn decoded(&self, data_cols: &[usize]) -> SchemaRef {
-        Arc::new(Schema::new(
-            data_cols
-                .iter()
-                .map(|&i| self.data.field(i).clone())
-                .collect::<Vec<_>>(),
-        ))
-    }
-
-    /// One text file's batches with the output columns `wanted` (data columns decoded, then
-    /// partition constants).
-    fn read_text(
-        &self,
-        f: &FlowFile,
-        fetched: Option<&bytes::Bytes>,
-        data_cols: &[usize],
-        out_schema: &SchemaRef,
-        wanted: &[usize],
-        threads: usize,
-    ) -> Result<Vec<RecordBatch>> {
-        let name = f.path.display().to_string();
-        let decoded = self.decoded(data_cols);
-        let raw = match fetched {
-            Some(b) => b.clone(),
-            None => std::fs::read(&f.path)
-                .map(bytes::Bytes::from)
-                .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?,
-        };
-        let batches = text::inflate_and_decode(
-            &name,
-            &raw,
-            |bytes| self.layout(bytes, data_cols),
-            &decoded,
-            threads,
-        )
-        .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-        let n_data = self.data.fields().len();
-        batches
-            .into_iter()
-            .map(|b| {
-                let mut d = 0;
-                let columns = wanted
-                    .iter()
-                    .map(|&i| {
-                        if i < n_data {
-                            d += 1;
-                            Ok(Arc::clone(b.column(d - 1)))
-                        } else {
-                            f.partition[i - n_data].to_array_of_size(b.num_rows())
-                        }
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let options = datafusion::arrow::array::RecordBatchOptions::new()
-                    .with_row_count(Some(b.num_rows()));
-                Ok(RecordBatch::try_new_with_options(
-                    Arc::clone(out_schema),
-                    columns,
-                    &options,
-                )?)
-            })
-            .collect()
-    }
-
-    fn layout(&self, bytes: &[u8], data_cols: &[usize]) -> LineLayout {
-        let first_line = {
-            let end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
-            std::str::from_utf8(&bytes[..end]).unwrap_or("")
-        };
-        match self.text {
-            TextColumns::ByPosition { skip_lines } => LineLayout {
-                fields: first_line_fields(bytes, skip_lines).unwrap_or(self.data.fields().len()),
-                positions: data_cols.iter().map(|&i| Some(i)).collect(),
-                skip_lines,
-            },
-            TextColumns::ByHeader => {
-                let (format, skip) = if LogFormat::is_header_line(first_line) {
-                    match LogFormat::from_header(first_line.trim_end_matches('\r')) {
-                        Ok(f) => (f, 1),
-                        Err(_) => (LogFormat::default_v2(), 0),
-                    }
-                } else {
-                    (LogFormat::default_v2(), 0)
-                };
-                let positions = data_cols
-                    .iter()
-                    .map(|&i| {
-                        FieldId::from_column(self.data.field(i).name())
-                            .and_then(|id| format.position(id))
-                    })
-                    .collect();
-                LineLayout {
-                    fields: format.len(),
-                    positions,
-                    skip_lines: skip,
-                }
-            }
-        }
-    }
 }
 
-/// The number of fields on the first data line (after `skip` lines).
-fn first_line_fields(bytes: &[u8], skip: usize) -> Option<usize> {
-    let mut start = 0;
-    for _ in 0..skip {
-        start += memchr::memchr(b'\n', &bytes[start..])? + 1;
+/// Files of `sizes` bytes in `parts` groups (at least one) of about equal bytes: the largest
+/// file first, each into the lightest group; each group in file order.
+pub(crate) fn balance(sizes: &[u64], parts: usize) -> Vec<Vec<usize>> {
+    let mut by_size: Vec<usize> = (0..sizes.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let mut groups = vec![(0u64, Vec::new()); parts.max(1)];
+    for i in by_size {
+        if let Some(lightest) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) {
+            lightest.0 += sizes[i];
+            lightest.1.push(i);
+        }
     }
-    let rest = &bytes[start..];
-    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-    let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
-    (!line.is_empty()).then(|| memchr::memchr_iter(b' ', line).count() + 1)
+    groups
+        .into_iter()
+        .map(|(_, mut g)| {
+            g.sort_unstable();
+            g
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -728,7 +578,18 @@ impl TableProvider for FlowTable {
                 .try_collect()
                 .await
                 .map_err(DataFusionError::Execution)?;
-            plans.push(self.text_plan(&text, &fetched, projection, limit, !filters.is_empty())?);
+            let threads = state.config().target_partitions();
+            plans.push(Arc::new(TextExec::new(
+                Arc::clone(&self.data),
+                self.text,
+                &self.schema,
+                text.into_iter().cloned().collect(),
+                fetched,
+                projection,
+                // Without filters, a LIMIT stops the reading once enough rows are out.
+                limit.filter(|_| filters.is_empty()),
+                threads,
+            )?));
         }
         if plans.len() == 1 {
             return Ok(plans.remove(0));

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
@@ -216,16 +216,108 @@ fn parse_int(t: &[u8]) -> Option<i64> {
 /// Chunks of about this many bytes decode in parallel (about 35 000 default-format records).
 const CHUNK: usize = 4 << 20;
 
+/// Where decoded batches go, in line order. `false` back means no more are wanted (a LIMIT is
+/// met, or the query is gone): decoding stops there, and that is not an error.
+pub type Emit<'a> = &'a (dyn Fn(RecordBatch) -> bool + Sync);
+
+/// Hands chunk results on in chunk order, whichever thread finishes a chunk first: batches to
+/// the emitter, line counts summed so that an error names its line. After an error, or once
+/// the emitter wants no more, nothing more is handed on, and [`InOrder::stopped`] says so.
+struct InOrder<'a> {
+    emit: Emit<'a>,
+    pending: std::sync::Mutex<Pending>,
+    stopped: AtomicBool,
+}
+
+/// [`InOrder`]'s state: the next chunk to hand on, the results that came before their turn,
+/// the lines handed on so far, and the first bad line (1-based) with what was wrong.
+struct Pending {
+    next: usize,
+    early: std::collections::BTreeMap<usize, ChunkResult>,
+    lines: usize,
+    error: Option<(usize, String)>,
+}
+
+impl<'a> InOrder<'a> {
+    /// Chunk 0 starts after `lines_before` lines (the header lines).
+    fn new(emit: Emit<'a>, lines_before: usize) -> InOrder<'a> {
+        InOrder {
+            emit,
+            pending: std::sync::Mutex::new(Pending {
+                next: 0,
+                early: std::collections::BTreeMap::new(),
+                lines: lines_before,
+                error: None,
+            }),
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// Chunk `i` is done. Emitting happens under the lock, so a slow reader holds the decoders
+    /// back instead of letting finished chunks pile up.
+    fn done(&self, i: usize, result: ChunkResult) {
+        let mut p = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        p.early.insert(i, result);
+        while !self.stopped() {
+            let next = p.next;
+            let Some(r) = p.early.remove(&next) else {
+                break;
+            };
+            p.next += 1;
+            match r {
+                Ok((batch, lines)) => {
+                    p.lines += lines;
+                    if let Some(b) = batch
+                        && !(self.emit)(b)
+                    {
+                        self.stopped.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err((within, reason)) => {
+                    p.error = Some((p.lines + within + 1, reason));
+                    self.stopped.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Whether nothing more will be handed on: work not started need not be.
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// The first bad line, if any, as the file's error.
+    fn finish(self, file: &str) -> Result<(), TextError> {
+        let p = self
+            .pending
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match p.error {
+            Some((line, reason)) => Err(TextError::Line {
+                file: file.to_owned(),
+                line,
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Decodes a whole text file into batches of `schema` (the columns to build, in order), using
-/// up to `threads` threads. `file` names the file in errors.
+/// up to `threads` threads, and hands them to `emit` in line order. `file` names the file in
+/// errors.
 pub fn decode(
     file: &str,
     text: &[u8],
     layout: &LineLayout,
     schema: &SchemaRef,
     threads: usize,
-) -> Result<Vec<RecordBatch>, TextError> {
-    let (start, _) = header_end(text, layout.skip_lines);
+    emit: Emit<'_>,
+) -> Result<(), TextError> {
+    let (start, header_lines) = header_end(text, layout.skip_lines);
     // Cut at line ends.
     let mut cuts = vec![start];
     let mut at = start;
@@ -240,31 +332,19 @@ pub fn decode(
     }
     cuts.push(text.len());
     let chunks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    let all = in_parallel(
+    let order = InOrder::new(emit, header_lines);
+    in_parallel(
         chunks.len(),
         threads,
-        || false,
+        || order.stopped(),
         |i| {
             let (a, b) = chunks[i];
-            decode_chunk(text, a, b, layout, schema)
+            let r = decode_chunk(text, a, b, layout, schema)
+                .map_err(|(at, why)| (memchr::memchr_iter(b'\n', &text[a..at]).count(), why));
+            order.done(i, r);
         },
     );
-    let mut batches = Vec::with_capacity(all.len());
-    for (_, r) in all {
-        match r {
-            Ok((Some(b), _)) => batches.push(b),
-            Ok((None, _)) => {}
-            Err((offset, reason)) => {
-                let line = memchr::memchr_iter(b'\n', &text[..offset]).count() + 1;
-                return Err(TextError::Line {
-                    file: file.to_owned(),
-                    line,
-                    reason,
-                });
-            }
-        }
-    }
-    Ok(batches)
+    order.finish(file)
 }
 
 /// Where the data starts after `skip` header lines, and how many whole lines were skipped (the
@@ -283,24 +363,26 @@ fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
 /// Compressed files at least this large inflate while they decode ([`inflate_and_decode`]).
 const STREAM_MIN: usize = 2 << 20;
 
-/// A whole file's batches: a gzip file of at least 2 MiB with more than one thread to use
-/// is inflated on this thread while the others decode what it has inflated so far (one large
-/// member cannot be inflated in parallel, so this overlaps the two); anything else is inflated
-/// whole ([`inflate`]), then decoded in parallel chunks ([`decode`]). `layout_of` reads the
-/// layout from the text's start (its header line). Both ways give the same batches and errors.
+/// A whole file's batches, handed to `emit` in line order: a gzip file of at least 2 MiB
+/// with more than one thread to use is inflated on this thread while the others decode what it
+/// has inflated so far (one large member cannot be inflated in parallel, so this overlaps the
+/// two); anything else is inflated whole ([`inflate`]), then decoded in parallel chunks
+/// ([`decode`]). `layout_of` reads the layout from the text's start (its header line). Both
+/// ways give the same batches and errors.
 pub fn inflate_and_decode(
     file: &str,
     data: &[u8],
     layout_of: impl Fn(&[u8]) -> LineLayout,
     schema: &SchemaRef,
     threads: usize,
-) -> Result<Vec<RecordBatch>, TextError> {
+    emit: Emit<'_>,
+) -> Result<(), TextError> {
     if threads < 2 || data.len() < STREAM_MIN || !data.starts_with(&[0x1f, 0x8b]) {
         let text = inflate(file, data)?;
         let layout = layout_of(&text);
-        return decode(file, &text, &layout, schema, threads);
+        return decode(file, &text, &layout, schema, threads, emit);
     }
-    stream_decode(file, data, layout_of, schema, threads, CHUNK)
+    stream_decode(file, data, layout_of, schema, threads, CHUNK, emit)
 }
 
 /// Reads from `reader` onto `buf` until it holds `want` bytes or the stream ends (true).
@@ -323,7 +405,8 @@ type ChunkResult = Result<(Option<RecordBatch>, usize), (usize, String)>;
 
 /// [`inflate_and_decode`]'s overlapped path: this thread inflates `chunk`-sized pieces cut at
 /// line ends and queues them (a bounded queue, so memory stays a few chunks); `threads - 1`
-/// others decode them, and this one joins them once the file is inflated.
+/// others decode them, and this one joins them once the file is inflated. Batches go to `emit`
+/// in line order as they are decoded.
 fn stream_decode(
     file: &str,
     data: &[u8],
@@ -331,7 +414,8 @@ fn stream_decode(
     schema: &SchemaRef,
     threads: usize,
     chunk: usize,
-) -> Result<Vec<RecordBatch>, TextError> {
+    emit: Emit<'_>,
+) -> Result<(), TextError> {
     let inflate_error = |e: std::io::Error| TextError::Inflate {
         file: file.to_owned(),
         reason: e.to_string(),
@@ -359,21 +443,17 @@ fn stream_decode(
 
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(2 * threads);
     let rx = std::sync::Mutex::new(rx);
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let order = InOrder::new(emit, header_lines);
     let work = || {
-        let mut done: Vec<(usize, ChunkResult)> = Vec::new();
         loop {
             let next = rx.lock().map(|r| r.recv());
             let Ok(Ok((i, text))) = next else { break };
-            let r = decode_chunk(&text, 0, text.len(), &layout, schema).map_err(|(at, why)| {
-                failed.store(true, Ordering::Relaxed);
-                (memchr::memchr_iter(b'\n', &text[..at]).count(), why)
-            });
-            done.push((i, r));
+            let r = decode_chunk(&text, 0, text.len(), &layout, schema)
+                .map_err(|(at, why)| (memchr::memchr_iter(b'\n', &text[..at]).count(), why));
+            order.done(i, r);
         }
-        done
     };
-    let (inflated, mut all) = std::thread::scope(|s| {
+    let inflated = std::thread::scope(|s| {
         let workers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
         let produced = (|| -> Result<(), TextError> {
             let mut buf = first;
@@ -395,12 +475,15 @@ fn stream_decode(
                 let mut next = Vec::with_capacity(chunk + 4096);
                 next.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
-                if !buf.is_empty() && tx.send((i, buf)).is_err() {
-                    break;
+                // Chunk numbers have no gaps: [`InOrder`] waits for each in turn.
+                if !buf.is_empty() {
+                    if tx.send((i, buf)).is_err() {
+                        break;
+                    }
+                    i += 1;
                 }
-                i += 1;
-                // A bad line ends the read: what comes after it is not needed.
-                if eof || failed.load(Ordering::Relaxed) {
+                // A bad line, or a reader that wants no more, ends the read.
+                if eof || order.stopped() {
                     break;
                 }
                 buf = next;
@@ -410,67 +493,38 @@ fn stream_decode(
             Ok(())
         })();
         drop(tx);
-        let mut all = work();
+        work();
         for w in workers {
-            all.extend(w.join().expect("a decoder thread panicked"));
+            w.join().expect("a decoder thread panicked");
         }
-        (produced, all)
+        produced
     });
     inflated?;
-    all.sort_by_key(|(i, _)| *i);
-    let mut line = header_lines;
-    let mut batches = Vec::with_capacity(all.len());
-    for (_, r) in all {
-        match r {
-            Ok((b, lines)) => {
-                batches.extend(b);
-                line += lines;
-            }
-            Err((within, reason)) => {
-                return Err(TextError::Line {
-                    file: file.to_owned(),
-                    line: line + within + 1,
-                    reason,
-                });
-            }
-        }
-    }
-    Ok(batches)
+    order.finish(file)
 }
 
 /// Runs `work(i)` for `i` in `0..n` on up to `threads` scoped threads, each taking the next
-/// index; stops handing out work once `stop()` says so. The results come back in index order
-/// (indexes never started are absent).
-pub(crate) fn in_parallel<T: Send>(
+/// index; stops handing out work once `stop()` says so.
+fn in_parallel(
     n: usize,
     threads: usize,
     stop: impl Fn() -> bool + Sync,
-    work: impl Fn(usize) -> T + Sync,
-) -> Vec<(usize, T)> {
+    work: impl Fn(usize) + Sync,
+) {
     let next = AtomicUsize::new(0);
-    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.clamp(1, n.max(1)))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    while !stop() {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n {
-                            break;
-                        }
-                        out.push((i, work(i)));
+    std::thread::scope(|s| {
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            s.spawn(|| {
+                while !stop() {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
                     }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("a worker thread panicked"))
-            .collect()
+                    work(i);
+                }
+            });
+        }
     });
-    all.sort_by_key(|(i, _)| *i);
-    all
 }
 
 /// The positions of every space and line feed in a buffer, found eight bytes at a time
@@ -642,6 +696,39 @@ mod tests {
     use datafusion::arrow::array::Array;
     use datafusion::arrow::datatypes::{Field, Schema};
 
+    /// Every batch a decoding hands on, in order.
+    fn collect(
+        run: impl FnOnce(Emit<'_>) -> Result<(), TextError>,
+    ) -> Result<Vec<RecordBatch>, TextError> {
+        let out = std::sync::Mutex::new(Vec::new());
+        run(&|b| {
+            out.lock().unwrap().push(b);
+            true
+        })?;
+        Ok(out.into_inner().unwrap())
+    }
+
+    fn decoded(
+        file: &str,
+        text: &[u8],
+        layout: &LineLayout,
+        schema: &SchemaRef,
+        threads: usize,
+    ) -> Result<Vec<RecordBatch>, TextError> {
+        collect(|emit| decode(file, text, layout, schema, threads, emit))
+    }
+
+    fn streamed(
+        file: &str,
+        data: &[u8],
+        layout_of: impl Fn(&[u8]) -> LineLayout,
+        schema: &SchemaRef,
+        threads: usize,
+        chunk: usize,
+    ) -> Result<Vec<RecordBatch>, TextError> {
+        collect(|emit| stream_decode(file, data, layout_of, schema, threads, chunk, emit))
+    }
+
     fn schema(cols: &[(&str, DataType)]) -> SchemaRef {
         Arc::new(Schema::new(
             cols.iter()
@@ -659,7 +746,7 @@ mod tests {
             positions: vec![Some(2), Some(1)],
             skip_lines: 1,
         };
-        let b = decode("f", text, &layout, &s, 2).unwrap();
+        let b = decoded("f", text, &layout, &s, 2).unwrap();
         assert_eq!(b.len(), 1);
         let bytes = b[0]
             .column(0)
@@ -689,7 +776,7 @@ mod tests {
             positions: vec![],
             skip_lines: 1,
         };
-        let b = decode("f", b"a b\n1 2\n3 4\n", &layout, &s, 1).unwrap();
+        let b = decoded("f", b"a b\n1 2\n3 4\n", &layout, &s, 1).unwrap();
         assert_eq!(b.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
     }
 
@@ -701,12 +788,12 @@ mod tests {
             positions: vec![Some(1)],
             skip_lines: 0,
         };
-        let e = decode("x.log", b"a 1\nb 2\nc x\n", &layout, &s, 1).unwrap_err();
+        let e = decoded("x.log", b"a 1\nb 2\nc x\n", &layout, &s, 1).unwrap_err();
         assert_eq!(
             e.to_string(),
             "x.log, line 3: field 2 ('x'): not an integer"
         );
-        let e = decode("x.log", b"a 1\nb 2 3\n", &layout, &s, 1).unwrap_err();
+        let e = decoded("x.log", b"a 1\nb 2 3\n", &layout, &s, 1).unwrap_err();
         assert_eq!(e.to_string(), "x.log, line 2: expected 2 fields, found 3");
     }
 
@@ -724,7 +811,7 @@ mod tests {
             positions: vec![Some(0), Some(1)],
             skip_lines: 0,
         };
-        let b = decode("big", &text, &layout, &s, 3).unwrap();
+        let b = decoded("big", &text, &layout, &s, 3).unwrap();
         assert!(b.len() > 1, "the file is cut into chunks");
         let mut expect = 0i64;
         for batch in &b {
@@ -802,10 +889,10 @@ mod tests {
         let good = text.clone();
         text.extend_from_slice(b"\n7 x\n8 y z\n9 w\n");
         let gz = gzip_members(&text, 3);
-        let whole = decode("f", &text, &n_s_layout(&text), &sch, 1).unwrap_err();
+        let whole = decoded("f", &text, &n_s_layout(&text), &sch, 1).unwrap_err();
         assert_eq!(whole.to_string(), "f, line 504: expected 2 fields, found 3");
         for chunk in [7, 64, 1000, 1 << 20] {
-            let e = stream_decode("f", &gz, n_s_layout, &sch, 2, chunk).unwrap_err();
+            let e = streamed("f", &gz, n_s_layout, &sch, 2, chunk).unwrap_err();
             assert_eq!(e.to_string(), whole.to_string(), "chunk {chunk}");
         }
         // A damaged stream is the file's error, not a short answer.
@@ -814,9 +901,56 @@ mod tests {
         bad[mid] ^= 0xff;
         bad[mid + 1] ^= 0xff;
         assert!(matches!(
-            stream_decode("f", &bad, n_s_layout, &sch, 2, 64),
+            streamed("f", &bad, n_s_layout, &sch, 2, 64),
             Err(TextError::Inflate { .. })
         ));
+    }
+
+    #[test]
+    fn a_reader_that_wants_no_more_stops_the_decoding() {
+        // More than one whole-file chunk, and a bad line at the end that a full read reports.
+        let mut text = b"n s\n".to_vec();
+        for i in 0..500_000 {
+            text.extend_from_slice(format!("{i} a{i}\n").as_bytes());
+        }
+        assert!(text.len() > CHUNK);
+        text.extend_from_slice(b"1 2 3\n");
+        let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+        let gz = gzip_members(&text, 1);
+        type Run<'r> = Box<dyn Fn(Emit<'_>) -> Result<(), TextError> + 'r>;
+        let runs: [(&str, Run); 2] = [
+            (
+                "whole",
+                Box::new(|emit| decode("f", &text, &n_s_layout(&text), &sch, 3, emit)),
+            ),
+            (
+                "overlapped",
+                Box::new(|emit| stream_decode("f", &gz, n_s_layout, &sch, 3, 4096, emit)),
+            ),
+        ];
+        for (how, run) in runs {
+            let first = std::sync::Mutex::new(Vec::new());
+            run(&|b| {
+                first.lock().unwrap().push(b);
+                false
+            })
+            .unwrap_or_else(|e| panic!("{how}: {e}"));
+            let first = first.into_inner().unwrap();
+            assert_eq!(first.len(), 1, "{how}: one batch, then no more");
+            let n = first[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            assert_eq!(n.value(0), 0, "{how}: the first batch is the file's start");
+            // Read to the end, the same file fails at its last line.
+            let e = collect(|emit| run(emit)).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "f, line 500002: expected 2 fields, found 3",
+                "{how}"
+            );
+        }
     }
 
     proptest::proptest! {
@@ -838,8 +972,8 @@ mod tests {
                 text.extend_from_slice(format!("{n} {s}\n").as_bytes());
             }
             let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
-            let want = decode("p", &text, &n_s_layout(&text), &sch, 1).unwrap();
-            let got = stream_decode("p", &gzip_members(&text, members), n_s_layout, &sch, threads, chunk).unwrap();
+            let want = decoded("p", &text, &n_s_layout(&text), &sch, 1).unwrap();
+            let got = streamed("p", &gzip_members(&text, members), n_s_layout, &sch, threads, chunk).unwrap();
             let rows_of = |b: &[RecordBatch]| datafusion::arrow::compute::concat_batches(&sch, b).unwrap();
             proptest::prop_assert_eq!(rows_of(&got), rows_of(&want));
         }
@@ -866,7 +1000,7 @@ mod tests {
             }
             let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
             let layout = LineLayout { fields: 2, positions: vec![Some(0), Some(1)], skip_lines: 1 };
-            let batches = decode("p", &text, &layout, &sch, threads).unwrap();
+            let batches = decoded("p", &text, &layout, &sch, threads).unwrap();
             let mut got = Vec::new();
             for b in &batches {
                 let n = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
@@ -883,7 +1017,7 @@ mod tests {
         fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
             let sch = schema(&[("a", DataType::Int32), ("b", DataType::Utf8View)]);
             let layout = LineLayout { fields: 3, positions: vec![Some(0), Some(2)], skip_lines: 0 };
-            let _ = decode("q", &bytes, &layout, &sch, 2);
+            let _ = decoded("q", &bytes, &layout, &sch, 2);
             let _ = inflate("q", &bytes);
         }
     }

@@ -377,6 +377,60 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
 }
 
 #[test]
+fn text_files_are_read_when_the_query_runs_and_a_met_limit_stops_the_read() {
+    // More than one 4 MiB chunk of good lines, then a bad one.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("version srcaddr bytes\n");
+    for i in 0..400_000 {
+        text.push_str(&format!("2 10.0.{}.{} {i}\n", i % 250, i % 200));
+    }
+    text.push_str("2 10.0.0.1 lots\n");
+    std::fs::write(dir.path().join("x.log"), text).unwrap();
+    let files = dir.path().to_str().unwrap();
+    let err = refused(&[
+        "query",
+        "--files",
+        files,
+        "--sql",
+        "SELECT sum(bytes) FROM flows",
+    ]);
+    assert!(
+        err.contains("x.log, line 400002: field 3 ('lots'): not an integer"),
+        "{err}"
+    );
+    // Planning reads nothing: EXPLAIN does not meet the bad line.
+    let plan = ok(&vpcflow(&[
+        "query",
+        "--files",
+        files,
+        "--sql",
+        "EXPLAIN SELECT sum(bytes) FROM flows",
+        "--output",
+        "csv",
+    ]));
+    assert!(
+        plan.contains("TextExec: files=1, partitions=1, projection=[bytes]"),
+        "{plan}"
+    );
+    // The first rows answer a LIMIT; the read stops before the bad line.
+    let head = json_rows(&[
+        "query",
+        "--files",
+        files,
+        "--sql",
+        "SELECT srcaddr, bytes FROM flows LIMIT 3",
+    ]);
+    assert_eq!(
+        head,
+        vec![
+            serde_json::json!({"srcaddr": "10.0.0.0", "bytes": 0}),
+            serde_json::json!({"srcaddr": "10.0.1.1", "bytes": 1}),
+            serde_json::json!({"srcaddr": "10.0.2.2", "bytes": 2}),
+        ]
+    );
+}
+
+#[test]
 fn time_ranges_read_only_the_files_and_segments_they_cover() {
     let (_dir, data) = seeded_hour();
     let (from, to) = ("2026-01-15T14:10:00Z", "2026-01-15T14:19:59Z");

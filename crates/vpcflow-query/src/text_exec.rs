@@ -1,0 +1,336 @@
+//! The plan node that reads a table's text files ([`TextExec`]).
+//!
+//! Nothing is read while planning. When the query runs, each output partition decodes its
+//! share of the files on a blocking thread ([`crate::text`]) and streams the batches out in
+//! line order as they are decoded. So memory stays a few chunks per partition however large
+//! the files are, the query's aggregation runs while the files still inflate, and a LIMIT
+//! that is met stops the reading.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
+    SendableRecordBatchStream,
+};
+use vpcflow_record::{FieldId, LogFormat};
+
+use crate::table::{FlowFile, TextColumns, balance};
+use crate::text::{self, LineLayout};
+
+/// Text files of one table, read when the query runs: one output partition per group of
+/// files.
+#[derive(Debug)]
+pub struct TextExec {
+    scan: Arc<Scan>,
+    /// Each partition's files (indexes into `scan.files`), in path order.
+    groups: Vec<Vec<usize>>,
+    props: Arc<PlanProperties>,
+}
+
+/// What every partition of a [`TextExec`] shares.
+#[derive(Debug)]
+struct Scan {
+    /// The table's data columns.
+    data: SchemaRef,
+    text: TextColumns,
+    files: Vec<FlowFile>,
+    /// The bytes of remote objects, fetched while planning; local files are read when needed.
+    fetched: Vec<Option<bytes::Bytes>>,
+    /// The data columns to decode (indexes into `data`), in output order.
+    data_cols: Vec<usize>,
+    /// The output columns (indexes into the table's schema: data columns, then partition
+    /// columns).
+    wanted: Vec<usize>,
+    /// The decoded columns' schema.
+    decoded: SchemaRef,
+    out_schema: SchemaRef,
+    /// A LIMIT that needs no filtering first: a partition stops once it has sent that many
+    /// rows.
+    limit: Option<usize>,
+    /// Threads decoding each file.
+    threads_per_file: usize,
+}
+
+impl TextExec {
+    /// Reads `files` (with `fetched` bytes for remote ones) of a table whose data columns are
+    /// `data` and whole schema `table_schema`, with the output columns `projection` (all when
+    /// `None`), on up to `threads` threads. `limit` is a LIMIT with no filter before it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        data: SchemaRef,
+        text: TextColumns,
+        table_schema: &Schema,
+        files: Vec<FlowFile>,
+        fetched: Vec<Option<bytes::Bytes>>,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+        threads: usize,
+    ) -> Result<TextExec> {
+        let all: Vec<usize> = (0..table_schema.fields().len()).collect();
+        let wanted = projection.unwrap_or(&all).clone();
+        let n_data = data.fields().len();
+        // Build only the projected data columns; partition columns are constants per file.
+        let data_cols: Vec<usize> = wanted.iter().copied().filter(|&i| i < n_data).collect();
+        let decoded = Arc::new(Schema::new(
+            data_cols
+                .iter()
+                .map(|&i| data.field(i).clone())
+                .collect::<Vec<_>>(),
+        ));
+        let out_schema = Arc::new(table_schema.project(&wanted)?);
+        let threads = threads.max(1);
+        // Many files: one thread per file. Few (large) files: chunks within each file too.
+        let parts = files.len().clamp(1, threads);
+        let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
+        let groups = balance(&sizes, parts);
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&out_schema)),
+            Partitioning::UnknownPartitioning(groups.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(TextExec {
+            scan: Arc::new(Scan {
+                data,
+                text,
+                files,
+                fetched,
+                data_cols,
+                wanted,
+                decoded,
+                out_schema,
+                limit,
+                threads_per_file: (threads / parts).max(1),
+            }),
+            groups,
+            props: Arc::new(props),
+        })
+    }
+}
+
+impl Scan {
+    /// Sends the batches of `files`, in order, until they are done, the reader is gone, or
+    /// the limit is met.
+    fn send(
+        &self,
+        files: &[usize],
+        tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
+    ) -> Result<()> {
+        let rows = AtomicUsize::new(0);
+        let reader_gone = AtomicBool::new(false);
+        let enough = |rows: usize| self.limit.is_some_and(|l| rows >= l);
+        for &i in files {
+            let f = &self.files[i];
+            let failed: Mutex<Option<DataFusionError>> = Mutex::new(None);
+            let emit = |b: RecordBatch| {
+                let b = match self.with_partition_values(f, &b) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        *failed
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                        return false;
+                    }
+                };
+                let sent = rows.fetch_add(b.num_rows(), Ordering::Relaxed) + b.num_rows();
+                if tx.blocking_send(Ok(b)).is_err() {
+                    reader_gone.store(true, Ordering::Relaxed);
+                    return false;
+                }
+                !enough(sent)
+            };
+            self.read(i, &emit)?;
+            if let Some(e) = failed
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            {
+                return Err(e);
+            }
+            if reader_gone.load(Ordering::Relaxed) || enough(rows.load(Ordering::Relaxed)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes file `i`, handing its batches (data columns only) to `emit`.
+    fn read(&self, i: usize, emit: text::Emit<'_>) -> Result<()> {
+        let f = &self.files[i];
+        let name = f.path.display().to_string();
+        let raw = match &self.fetched[i] {
+            Some(b) => b.clone(),
+            None => std::fs::read(&f.path)
+                .map(bytes::Bytes::from)
+                .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?,
+        };
+        text::inflate_and_decode(
+            &name,
+            &raw,
+            |bytes| self.layout(bytes),
+            &self.decoded,
+            self.threads_per_file,
+            emit,
+        )
+        .map_err(|e| DataFusionError::Execution(e.to_string()))
+    }
+
+    /// A decoded batch with the output columns: its data columns, and `f`'s partition values.
+    fn with_partition_values(&self, f: &FlowFile, b: &RecordBatch) -> Result<RecordBatch> {
+        let n_data = self.data.fields().len();
+        let mut d = 0;
+        let columns = self
+            .wanted
+            .iter()
+            .map(|&i| {
+                if i < n_data {
+                    d += 1;
+                    Ok(Arc::clone(b.column(d - 1)))
+                } else {
+                    f.partition[i - n_data].to_array_of_size(b.num_rows())
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.out_schema),
+            columns,
+            &options,
+        )?)
+    }
+
+    /// How a file's lines map onto the decoded columns, from the start of its text.
+    fn layout(&self, bytes: &[u8]) -> LineLayout {
+        let first_line = {
+            let end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+            std::str::from_utf8(&bytes[..end]).unwrap_or("")
+        };
+        match self.text {
+            TextColumns::ByPosition { skip_lines } => LineLayout {
+                fields: first_line_fields(bytes, skip_lines).unwrap_or(self.data.fields().len()),
+                positions: self.data_cols.iter().map(|&i| Some(i)).collect(),
+                skip_lines,
+            },
+            TextColumns::ByHeader => {
+                let (format, skip) = if LogFormat::is_header_line(first_line) {
+                    match LogFormat::from_header(first_line.trim_end_matches('\r')) {
+                        Ok(f) => (f, 1),
+                        Err(_) => (LogFormat::default_v2(), 0),
+                    }
+                } else {
+                    (LogFormat::default_v2(), 0)
+                };
+                let positions = self
+                    .data_cols
+                    .iter()
+                    .map(|&i| {
+                        FieldId::from_column(self.data.field(i).name())
+                            .and_then(|id| format.position(id))
+                    })
+                    .collect();
+                LineLayout {
+                    fields: format.len(),
+                    positions,
+                    skip_lines: skip,
+                }
+            }
+        }
+    }
+}
+
+/// The number of fields on the first data line (after `skip` lines).
+fn first_line_fields(bytes: &[u8], skip: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 0..skip {
+        start += memchr::memchr(b'\n', &bytes[start..])? + 1;
+    }
+    let rest = &bytes[start..];
+    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+    (!line.is_empty()).then(|| memchr::memchr_iter(b' ', line).count() + 1)
+}
+
+impl DisplayAs for TextExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let columns: Vec<&str> = self
+            .scan
+            .out_schema
+            .fields()
+            .iter()
+            .map(|c| c.name().as_str())
+            .collect();
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => {
+                write!(
+                    f,
+                    "TextExec: files={}, partitions={}, projection=[{}]",
+                    self.scan.files.len(),
+                    self.groups.len(),
+                    columns.join(", ")
+                )?;
+                if let Some(l) = self.scan.limit {
+                    write!(f, ", limit={l}")?;
+                }
+                Ok(())
+            }
+            DisplayFormatType::TreeRender => write!(f, "files={}", self.scan.files.len()),
+        }
+    }
+}
+
+impl ExecutionPlan for TextExec {
+    fn name(&self) -> &str {
+        "TextExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let files = self.groups.get(partition).cloned().ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "TextExec has {} partitions, not {}",
+                self.groups.len(),
+                partition + 1
+            ))
+        })?;
+        // Two batches in flight: the decoders wait for the query rather than pile up.
+        let mut stream =
+            RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.scan.out_schema), 2);
+        let tx = stream.tx();
+        let scan = Arc::clone(&self.scan);
+        stream.spawn_blocking(move || scan.send(&files, &tx));
+        Ok(stream.build())
+    }
+}
