@@ -448,6 +448,9 @@ fn stream_decode(
         loop {
             let next = rx.lock().map(|r| r.recv());
             let Ok(Ok((i, text))) = next else { break };
+            if order.stopped() {
+                continue; // the queue is drained, not decoded
+            }
             let r = decode_chunk(&text, 0, text.len(), &layout, schema)
                 .map_err(|(at, why)| (memchr::memchr_iter(b'\n', &text[..at]).count(), why));
             order.done(i, r);
