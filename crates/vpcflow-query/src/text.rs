@@ -363,6 +363,12 @@ fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
 /// Compressed files at least this large inflate while they decode ([`inflate_and_decode`]).
 const STREAM_MIN: usize = 2 << 20;
 
+/// Whether [`inflate_and_decode`] inflates `data` while it decodes (on its calling thread,
+/// with `threads - 1` others decoding), rather than inflating it whole first.
+pub fn overlaps(data: &[u8], threads: usize) -> bool {
+    threads >= 2 && data.len() >= STREAM_MIN && data.starts_with(&[0x1f, 0x8b])
+}
+
 /// A whole file's batches, handed to `emit` in line order: a gzip file of at least 2 MiB
 /// with more than one thread to use is inflated on this thread while the others decode what it
 /// has inflated so far (one large member cannot be inflated in parallel, so this overlaps the
@@ -377,7 +383,7 @@ pub fn inflate_and_decode(
     threads: usize,
     emit: Emit<'_>,
 ) -> Result<(), TextError> {
-    if threads < 2 || data.len() < STREAM_MIN || !data.starts_with(&[0x1f, 0x8b]) {
+    if !overlaps(data, threads) {
         let text = inflate(file, data)?;
         let layout = layout_of(&text);
         return decode(file, &text, &layout, schema, threads, emit);
@@ -514,6 +520,11 @@ fn in_parallel(
     stop: impl Fn() -> bool + Sync,
     work: impl Fn(usize) + Sync,
 ) {
+    if threads <= 1 || n <= 1 {
+        // No thread to start for one worker (a file per thread, or one chunk).
+        (0..n).take_while(|_| !stop()).for_each(work);
+        return;
+    }
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, n.max(1)) {

@@ -6,7 +6,7 @@
 //! the files are, the query's aggregation runs while the files still inflate, and a LIMIT
 //! that is met stops the reading.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
@@ -16,11 +16,14 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::stream::{
+    RecordBatchReceiverStreamBuilder, RecordBatchStreamAdapter,
+};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
     SendableRecordBatchStream,
 };
+use futures::StreamExt as _;
 use vpcflow_record::{FieldId, LogFormat};
 
 use crate::table::{FlowFile, TextColumns, balance};
@@ -117,70 +120,96 @@ impl TextExec {
     }
 }
 
+/// What [`Scan::open`] made of a file.
+enum Opened {
+    /// Its batches, decoded on the calling thread.
+    Ready(Vec<RecordBatch>),
+    /// Its batches as a blocking thread decodes them.
+    Live(SendableRecordBatchStream),
+}
+
 impl Scan {
-    /// Sends the batches of `files`, in order, until they are done, the reader is gone, or
-    /// the limit is met.
-    fn send(
-        &self,
-        files: &[usize],
-        tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
-    ) -> Result<()> {
-        let rows = AtomicUsize::new(0);
-        let reader_gone = AtomicBool::new(false);
-        let enough = |rows: usize| self.limit.is_some_and(|l| rows >= l);
-        for &i in files {
-            let f = &self.files[i];
-            let failed: Mutex<Option<DataFusionError>> = Mutex::new(None);
-            let emit = |b: RecordBatch| {
-                let b = match self.with_partition_values(f, &b) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        *failed
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
-                        return false;
-                    }
-                };
-                let sent = rows.fetch_add(b.num_rows(), Ordering::Relaxed) + b.num_rows();
-                if tx.blocking_send(Ok(b)).is_err() {
-                    reader_gone.store(true, Ordering::Relaxed);
-                    return false;
-                }
-                !enough(sent)
-            };
-            self.read(i, &emit)?;
-            if let Some(e) = failed
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-            {
-                return Err(e);
-            }
-            if reader_gone.load(Ordering::Relaxed) || enough(rows.load(Ordering::Relaxed)) {
-                break;
-            }
-        }
-        Ok(())
+    /// Whether `rows` rows answer the LIMIT.
+    fn enough(&self, rows: usize) -> bool {
+        self.limit.is_some_and(|l| rows >= l)
     }
 
-    /// Decodes file `i`, handing its batches (data columns only) to `emit`.
-    fn read(&self, i: usize, emit: text::Emit<'_>) -> Result<()> {
+    /// Reads file `i` and starts decoding it, `rows` rows having been sent before it. A large
+    /// gzip file with threads to spare inflates while it decodes, on a blocking thread of its
+    /// own, and its batches come as they are made. Anything else (AWS's 5-minute files, one
+    /// per thread) is decoded right here: the operators above then work on each batch on the
+    /// same core while it is still in cache, with no thread to hand it to.
+    fn open(self: &Arc<Self>, i: usize, rows: usize) -> Result<Opened> {
         let f = &self.files[i];
-        let name = f.path.display().to_string();
         let raw = match &self.fetched[i] {
             Some(b) => b.clone(),
             None => std::fs::read(&f.path)
                 .map(bytes::Bytes::from)
-                .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))?,
+                .map_err(|e| DataFusionError::Execution(format!("{}: {e}", f.path.display())))?,
+        };
+        if text::overlaps(&raw, self.threads_per_file) {
+            // Two batches in flight: the decoders wait for the query rather than pile up.
+            let mut stream = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.out_schema), 2);
+            let tx = stream.tx();
+            let scan = Arc::clone(self);
+            stream.spawn_blocking(move || {
+                scan.decode(i, &raw, rows, |b| tx.blocking_send(Ok(b)).is_ok())
+            });
+            return Ok(Opened::Live(stream.build()));
+        }
+        let out = Mutex::new(Vec::new());
+        self.decode(i, &raw, rows, |b| {
+            out.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(b);
+            true
+        })?;
+        Ok(Opened::Ready(
+            out.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ))
+    }
+
+    /// Decodes file `i` from its bytes `raw`, handing `send` its batches with the output
+    /// columns until `send` says no more or the LIMIT is met (`rows` sent before this file).
+    fn decode(
+        &self,
+        i: usize,
+        raw: &[u8],
+        rows: usize,
+        send: impl Fn(RecordBatch) -> bool + Sync,
+    ) -> Result<()> {
+        let f = &self.files[i];
+        let rows = AtomicUsize::new(rows);
+        let failed: Mutex<Option<DataFusionError>> = Mutex::new(None);
+        let emit = |b: RecordBatch| match self.with_partition_values(f, &b) {
+            Ok(b) => {
+                let n = b.num_rows();
+                send(b) && !self.enough(rows.fetch_add(n, Ordering::Relaxed) + n)
+            }
+            Err(e) => {
+                *failed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                false
+            }
         };
         text::inflate_and_decode(
-            &name,
-            &raw,
+            &f.path.display().to_string(),
+            raw,
             |bytes| self.layout(bytes),
             &self.decoded,
             self.threads_per_file,
-            emit,
+            &emit,
         )
-        .map_err(|e| DataFusionError::Execution(e.to_string()))
+        .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        match failed
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// A decoded batch with the output columns: its data columns, and `f`'s partition values.
@@ -325,12 +354,72 @@ impl ExecutionPlan for TextExec {
                 partition + 1
             ))
         })?;
-        // Two batches in flight: the decoders wait for the query rather than pile up.
-        let mut stream =
-            RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.scan.out_schema), 2);
-        let tx = stream.tx();
-        let scan = Arc::clone(&self.scan);
-        stream.spawn_blocking(move || scan.send(&files, &tx));
-        Ok(stream.build())
+        let state = Partition {
+            scan: Arc::clone(&self.scan),
+            files: files.into_iter(),
+            ready: std::collections::VecDeque::new(),
+            live: None,
+            rows: 0,
+            done: false,
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.scan.out_schema),
+            futures::stream::unfold(state, Partition::next),
+        )))
+    }
+}
+
+/// One output partition of a [`TextExec`] as it runs: its files still to read, the batches of
+/// the file decoded last, or the stream of the file being decoded elsewhere.
+struct Partition {
+    scan: Arc<Scan>,
+    files: std::vec::IntoIter<usize>,
+    ready: std::collections::VecDeque<RecordBatch>,
+    live: Option<SendableRecordBatchStream>,
+    /// Rows sent so far.
+    rows: usize,
+    /// After an error, nothing more.
+    done: bool,
+}
+
+impl Partition {
+    async fn next(mut self) -> Option<(Result<RecordBatch>, Partition)> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(b) = self.ready.pop_front() {
+                self.rows += b.num_rows();
+                return Some((Ok(b), self));
+            }
+            if let Some(live) = self.live.as_mut() {
+                match live.next().await {
+                    Some(Ok(b)) => {
+                        self.rows += b.num_rows();
+                        return Some((Ok(b), self));
+                    }
+                    Some(Err(e)) => {
+                        self.done = true;
+                        return Some((Err(e), self));
+                    }
+                    None => {
+                        self.live = None;
+                        continue;
+                    }
+                }
+            }
+            if self.scan.enough(self.rows) {
+                return None;
+            }
+            let i = self.files.next()?;
+            match self.scan.open(i, self.rows) {
+                Ok(Opened::Ready(batches)) => self.ready.extend(batches),
+                Ok(Opened::Live(stream)) => self.live = Some(stream),
+                Err(e) => {
+                    self.done = true;
+                    return Some((Err(e), self));
+                }
+            }
+        }
     }
 }

@@ -379,55 +379,68 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
 #[test]
 fn text_files_are_read_when_the_query_runs_and_a_met_limit_stops_the_read() {
     // More than one 4 MiB chunk of good lines, then a bad one.
-    let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("version srcaddr bytes\n");
     for i in 0..400_000 {
         text.push_str(&format!("2 10.0.{}.{} {i}\n", i % 250, i % 200));
     }
     text.push_str("2 10.0.0.1 lots\n");
-    std::fs::write(dir.path().join("x.log"), text).unwrap();
-    let files = dir.path().to_str().unwrap();
-    let err = refused(&[
-        "query",
-        "--files",
-        files,
-        "--sql",
-        "SELECT sum(bytes) FROM flows",
-    ]);
-    assert!(
-        err.contains("x.log, line 400002: field 3 ('lots'): not an integer"),
-        "{err}"
-    );
-    // Planning reads nothing: EXPLAIN does not meet the bad line.
-    let plan = ok(&vpcflow(&[
-        "query",
-        "--files",
-        files,
-        "--sql",
-        "EXPLAIN SELECT sum(bytes) FROM flows",
-        "--output",
-        "csv",
-    ]));
-    assert!(
-        plan.contains("TextExec: files=1, partitions=1, projection=[bytes]"),
-        "{plan}"
-    );
-    // The first rows answer a LIMIT; the read stops before the bad line.
-    let head = json_rows(&[
-        "query",
-        "--files",
-        files,
-        "--sql",
-        "SELECT srcaddr, bytes FROM flows LIMIT 3",
-    ]);
-    assert_eq!(
-        head,
-        vec![
-            serde_json::json!({"srcaddr": "10.0.0.0", "bytes": 0}),
-            serde_json::json!({"srcaddr": "10.0.1.1", "bytes": 1}),
-            serde_json::json!({"srcaddr": "10.0.2.2", "bytes": 2}),
-        ]
-    );
+    // As plain text (decoded in chunks), and as a gzip file too large to inflate whole first
+    // (stored, so that it is: inflated by one thread while others decode, with two cores).
+    let plain = tempfile::tempdir().unwrap();
+    std::fs::write(plain.path().join("x.log"), &text).unwrap();
+    let gz = tempfile::tempdir().unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut e, text.as_bytes()).unwrap();
+    let bytes = e.finish().unwrap();
+    assert!(bytes.len() > 2 << 20);
+    std::fs::write(gz.path().join("x.log.gz"), bytes).unwrap();
+    for (dir, name) in [(&plain, "x.log"), (&gz, "x.log.gz")] {
+        let files = dir.path().to_str().unwrap();
+        let err = refused(&[
+            "query",
+            "--files",
+            files,
+            "--sql",
+            "SELECT sum(bytes) FROM flows",
+        ]);
+        assert!(
+            err.contains(&format!(
+                "{name}, line 400002: field 3 ('lots'): not an integer"
+            )),
+            "{err}"
+        );
+        // Planning reads nothing: EXPLAIN does not meet the bad line.
+        let plan = ok(&vpcflow(&[
+            "query",
+            "--files",
+            files,
+            "--sql",
+            "EXPLAIN SELECT sum(bytes) FROM flows",
+            "--output",
+            "csv",
+        ]));
+        assert!(
+            plan.contains("TextExec: files=1, partitions=1, projection=[bytes]"),
+            "{plan}"
+        );
+        // The first rows answer a LIMIT; the read stops before the bad line.
+        let head = json_rows(&[
+            "query",
+            "--files",
+            files,
+            "--sql",
+            "SELECT srcaddr, bytes FROM flows LIMIT 3",
+        ]);
+        assert_eq!(
+            head,
+            vec![
+                serde_json::json!({"srcaddr": "10.0.0.0", "bytes": 0}),
+                serde_json::json!({"srcaddr": "10.0.1.1", "bytes": 1}),
+                serde_json::json!({"srcaddr": "10.0.2.2", "bytes": 2}),
+            ],
+            "{name}"
+        );
+    }
 }
 
 #[test]
