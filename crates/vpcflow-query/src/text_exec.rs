@@ -1,10 +1,12 @@
 //! The plan node that reads a table's text files ([`TextExec`]).
 //!
-//! Nothing is read while planning. When the query runs, each output partition decodes its
-//! share of the files on a blocking thread ([`crate::text`]) and streams the batches out in
-//! line order as they are decoded. So memory stays a few chunks per partition however large
-//! the files are, the query's aggregation runs while the files still inflate, and a LIMIT
-//! that is met stops the reading.
+//! Nothing is read while planning. When the query runs, each output partition reads its share
+//! of the files in turn and hands their batches on in line order ([`crate::text`]): a large
+//! gzip file inflates on a blocking thread while other threads decode it, and its batches come
+//! as they are made; other files decode in the partition's own poll, where the operators above
+//! then use each batch while it is in cache. So memory stays about a file per partition however
+//! large the table is, the query's aggregation runs while a large file still inflates, and a
+//! LIMIT that is met stops the reading.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
