@@ -728,7 +728,7 @@ pub async fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String>
                     .map_err(|e| format!("{name}: {e}"))?,
             };
             let mut head = Vec::new();
-            let mut reader: Box<dyn std::io::Read> = if head_bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut reader: Box<dyn std::io::Read> = if crate::text::is_gzip(&head_bytes) {
                 Box::new(flate2::read::MultiGzDecoder::new(&head_bytes[..]))
             } else {
                 Box::new(&head_bytes[..])

@@ -50,7 +50,7 @@ pub enum TextError {
 
 /// The bytes of a file as text: inflated when it starts with the gzip magic, as is otherwise.
 pub fn inflate<'a>(file: &str, data: &'a [u8]) -> Result<Cow<'a, [u8]>, TextError> {
-    if data.len() < 18 || data[0] != 0x1f || data[1] != 0x8b {
+    if data.len() < 18 || !is_gzip(data) {
         return Ok(Cow::Borrowed(data));
     }
     // Fast path: libdeflate inflates a whole member at once, about twice zlib's speed, and
@@ -360,13 +360,13 @@ fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
     (start, skip)
 }
 
-/// Compressed files at least this large inflate while they decode ([`inflate_and_decode`]).
-const STREAM_MIN: usize = 2 << 20;
+/// Compressed files at least this large inflate while they decode ([`inflate_and_decode`]);
+/// the table streams files this large from a thread of their own ([`crate::text_exec`]).
+pub const STREAM_MIN: usize = 2 << 20;
 
-/// Whether [`inflate_and_decode`] inflates `data` while it decodes (on its calling thread,
-/// with `threads - 1` others decoding), rather than inflating it whole first.
-pub fn overlaps(data: &[u8], threads: usize) -> bool {
-    threads >= 2 && data.len() >= STREAM_MIN && data.starts_with(&[0x1f, 0x8b])
+/// Whether `data` starts as a gzip file does.
+pub fn is_gzip(data: &[u8]) -> bool {
+    data.starts_with(&[0x1f, 0x8b])
 }
 
 /// A whole file's batches, handed to `emit` in line order: a gzip file of at least 2 MiB
@@ -383,7 +383,7 @@ pub fn inflate_and_decode(
     threads: usize,
     emit: Emit<'_>,
 ) -> Result<(), TextError> {
-    if !overlaps(data, threads) {
+    if threads < 2 || data.len() < STREAM_MIN || !is_gzip(data) {
         let text = inflate(file, data)?;
         let layout = layout_of(&text);
         return decode(file, &text, &layout, schema, threads, emit);

@@ -136,11 +136,12 @@ impl Scan {
         self.limit.is_some_and(|l| rows >= l)
     }
 
-    /// Reads file `i` and starts decoding it, `rows` rows having been sent before it. A large
-    /// gzip file with threads to spare inflates while it decodes, on a blocking thread of its
-    /// own, and its batches come as they are made. Anything else (AWS's 5-minute files, one
-    /// per thread) is decoded right here: the operators above then work on each batch on the
-    /// same core while it is still in cache, with no thread to hand it to.
+    /// Reads file `i` and starts decoding it, `rows` rows having been sent before it. A file of
+    /// 2 MiB or more decodes on a blocking thread of its own, and its batches come as they are
+    /// made, so memory stays a few chunks; a gzip one inflates there while other threads decode
+    /// it (two threads at least, even with a file per thread). A smaller one (AWS's 5-minute
+    /// files, a file per thread) is decoded right here: the operators above then work on each
+    /// batch on the same core while it is still in cache, with no thread to hand it to.
     fn open(self: &Arc<Self>, i: usize, rows: usize) -> Result<Opened> {
         let f = &self.files[i];
         let raw = match &self.fetched[i] {
@@ -149,18 +150,23 @@ impl Scan {
                 .map(bytes::Bytes::from)
                 .map_err(|e| DataFusionError::Execution(format!("{}: {e}", f.path.display())))?,
         };
-        if text::overlaps(&raw, self.threads_per_file) {
+        if raw.len() >= text::STREAM_MIN {
+            let threads = if text::is_gzip(&raw) {
+                self.threads_per_file.max(2)
+            } else {
+                self.threads_per_file
+            };
             // Two batches in flight: the decoders wait for the query rather than pile up.
             let mut stream = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.out_schema), 2);
             let tx = stream.tx();
             let scan = Arc::clone(self);
             stream.spawn_blocking(move || {
-                scan.decode(i, &raw, rows, |b| tx.blocking_send(Ok(b)).is_ok())
+                scan.decode(i, &raw, rows, threads, |b| tx.blocking_send(Ok(b)).is_ok())
             });
             return Ok(Opened::Live(stream.build()));
         }
         let out = Mutex::new(Vec::new());
-        self.decode(i, &raw, rows, |b| {
+        self.decode(i, &raw, rows, self.threads_per_file, |b| {
             out.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(b);
@@ -172,13 +178,15 @@ impl Scan {
         ))
     }
 
-    /// Decodes file `i` from its bytes `raw`, handing `send` its batches with the output
-    /// columns until `send` says no more or the LIMIT is met (`rows` sent before this file).
+    /// Decodes file `i` from its bytes `raw` on up to `threads` threads, handing `send` its
+    /// batches with the output columns until `send` says no more or the LIMIT is met (`rows`
+    /// sent before this file).
     fn decode(
         &self,
         i: usize,
         raw: &[u8],
         rows: usize,
+        threads: usize,
         send: impl Fn(RecordBatch) -> bool + Sync,
     ) -> Result<()> {
         let f = &self.files[i];
@@ -201,7 +209,7 @@ impl Scan {
             raw,
             |bytes| self.layout(bytes),
             &self.decoded,
-            self.threads_per_file,
+            threads,
             &emit,
         )
         .map_err(|e| DataFusionError::Execution(e.to_string()))?;
