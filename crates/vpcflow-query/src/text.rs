@@ -405,6 +405,178 @@ fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Resu
     Ok(false)
 }
 
+/// One gzip member as inflated: its output range, and its trailer's CRC-32 and size.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    start: u64,
+    end: u64,
+    crc: u32,
+    size: u32,
+}
+
+/// The members of a gzip file, inflated one after another as raw deflate streams. Unlike
+/// flate2's `MultiGzDecoder` it does not compute the CRC-32 itself: it records where each
+/// member's output ends and what its trailer says, so that the CRCs can be computed on the
+/// decoding threads, off the inflating thread that the whole read waits on.
+struct RawMembers<'a> {
+    /// Compressed bytes not consumed yet.
+    rest: &'a [u8],
+    inflater: flate2::Decompress,
+    in_member: bool,
+    /// Bytes produced so far.
+    out: u64,
+    member_start: u64,
+    /// The members ended so far.
+    members: Vec<Member>,
+}
+
+impl<'a> RawMembers<'a> {
+    fn new(data: &'a [u8]) -> RawMembers<'a> {
+        RawMembers {
+            rest: data,
+            inflater: flate2::Decompress::new(false),
+            in_member: false,
+            out: 0,
+            member_start: 0,
+            members: Vec::new(),
+        }
+    }
+
+    /// Skips a member's header (RFC 1952 §2.3) at the start of `rest`.
+    fn skip_header(&mut self) -> std::io::Result<()> {
+        let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned());
+        let d = self.rest;
+        if d.len() < 10 || d[0] != 0x1f || d[1] != 0x8b {
+            return Err(bad("a gzip member does not start with the gzip magic"));
+        }
+        if d[2] != 8 || d[3] & 0xe0 != 0 {
+            return Err(bad("invalid gzip header"));
+        }
+        let flags = d[3];
+        let mut at = 10;
+        if flags & 0x04 != 0 {
+            let n = d
+                .get(at..at + 2)
+                .map(|x| usize::from(u16::from_le_bytes([x[0], x[1]])))
+                .ok_or_else(|| bad("truncated gzip header"))?;
+            at += 2 + n;
+        }
+        for flag in [0x08, 0x10] {
+            if flags & flag != 0 {
+                let n = d
+                    .get(at..)
+                    .and_then(|x| memchr::memchr(0, x))
+                    .ok_or_else(|| bad("truncated gzip header"))?;
+                at += n + 1;
+            }
+        }
+        if flags & 0x02 != 0 {
+            at += 2;
+        }
+        self.rest = d.get(at..).ok_or_else(|| bad("truncated gzip header"))?;
+        Ok(())
+    }
+}
+
+impl Read for RawMembers<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if !self.in_member {
+                if self.rest.is_empty() {
+                    return Ok(0);
+                }
+                self.skip_header()?;
+                self.inflater.reset(false);
+                self.in_member = true;
+                self.member_start = self.out;
+            }
+            let (in0, out0) = (self.inflater.total_in(), self.inflater.total_out());
+            let status = self
+                .inflater
+                .decompress(self.rest, buf, flate2::FlushDecompress::None)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let used = (self.inflater.total_in() - in0) as usize;
+            let made = (self.inflater.total_out() - out0) as usize;
+            self.rest = &self.rest[used..];
+            self.out += made as u64;
+            if status == flate2::Status::StreamEnd {
+                let t = self.rest.get(..8).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the gzip data ends inside a member's trailer",
+                    )
+                })?;
+                self.members.push(Member {
+                    start: self.member_start,
+                    end: self.out,
+                    crc: u32::from_le_bytes([t[0], t[1], t[2], t[3]]),
+                    size: u32::from_le_bytes([t[4], t[5], t[6], t[7]]),
+                });
+                self.rest = &self.rest[8..];
+                self.in_member = false;
+            } else if made == 0 && used == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the gzip data ends inside a member",
+                ));
+            }
+            if made > 0 {
+                return Ok(made);
+            }
+        }
+    }
+}
+
+/// The CRC-32s of `bytes` (the output from offset `at` on), in pieces cut where a member in
+/// `members` ends: (offset, length, CRC), none empty.
+fn crcs_by_member(bytes: &[u8], at: u64, members: &[Member]) -> Vec<(u64, u64, u32)> {
+    let end = at + bytes.len() as u64;
+    let mut cuts: Vec<u64> = members
+        .iter()
+        .map(|m| m.end)
+        .filter(|&e| e > at && e < end)
+        .collect();
+    cuts.push(end);
+    let mut from = at;
+    cuts.into_iter()
+        .filter_map(|to| {
+            let piece = &bytes[(from - at) as usize..(to - at) as usize];
+            let crc = (from, to - from, zlib_rs::crc32::crc32(0, piece));
+            from = to;
+            // Empty pieces are left out: sorted by offset, one would tie with the next.
+            (!piece.is_empty()).then_some(crc)
+        })
+        .collect()
+}
+
+/// Checks each member's CRC-32 and size against its trailer, from the CRCs of the pieces of
+/// output (offset, length, CRC; none across a member's end) that cover it.
+fn check_members(members: &[Member], mut pieces: Vec<(u64, u64, u32)>) -> Result<(), String> {
+    pieces.sort_unstable_by_key(|p| p.0);
+    let mut pieces = pieces.into_iter().peekable();
+    for (n, m) in members.iter().enumerate() {
+        let (mut crc, mut covered) = (0u32, m.start);
+        while let Some(&(at, len, c)) = pieces.peek() {
+            if at >= m.end {
+                break;
+            }
+            if at != covered || at + len > m.end {
+                return Err(format!("gzip member {} was not checked whole", n + 1));
+            }
+            crc = zlib_rs::crc32::crc32_combine(crc, c, len);
+            covered += len;
+            pieces.next();
+        }
+        if covered != m.end || crc != m.crc {
+            return Err(format!("gzip member {}: CRC-32 does not match", n + 1));
+        }
+        if (m.end - m.start) as u32 != m.size {
+            return Err(format!("gzip member {}: length does not match", n + 1));
+        }
+    }
+    Ok(())
+}
+
 /// What a decoder thread made of a chunk: its batch and how many lines it held, or how many
 /// lines of it came before the bad one, and what was wrong.
 type ChunkResult = Result<(Option<RecordBatch>, usize), (usize, String)>;
@@ -426,8 +598,8 @@ fn stream_decode(
         file: file.to_owned(),
         reason: e.to_string(),
     };
-    // Every member, CRCs checked, as `inflate`'s fallback does.
-    let mut reader = flate2::bufread::MultiGzDecoder::new(data);
+    // Every member; their CRCs are computed by the decoding threads and checked at the end.
+    let mut reader = RawMembers::new(data);
     let mut first = Vec::with_capacity(chunk + 4096);
     let mut eof = fill(&mut reader, &mut first, chunk).map_err(inflate_error)?;
     // The layout is read from the header lines and the first data line: read on until they
@@ -445,17 +617,28 @@ fn stream_decode(
     };
     // The header lines are not data; they count for line numbers.
     let (start, header_lines) = header_end(&first, layout.skip_lines);
+    // The CRC-32s of the output's pieces: (offset, length, CRC), none across a member's end.
+    let crcs = std::sync::Mutex::new(crcs_by_member(&first[..start], 0, &reader.members));
     first.drain(..start);
 
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(2 * threads);
+    // (chunk number, its offset in the output, its text, whether its decoder computes its CRC)
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>, bool)>(2 * threads);
     let rx = std::sync::Mutex::new(rx);
     let order = InOrder::new(emit, header_lines);
     let work = || {
         loop {
             let next = rx.lock().map(|r| r.recv());
-            let Ok(Ok((i, text))) = next else { break };
+            let Ok(Ok((i, at, text, check))) = next else {
+                break;
+            };
             if order.stopped() {
                 continue; // the queue is drained, not decoded
+            }
+            if check {
+                let crc = zlib_rs::crc32::crc32(0, &text);
+                crcs.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((at, text.len() as u64, crc));
             }
             let r = decode_chunk(&text, 0, text.len(), &layout, schema)
                 .map_err(|(at, why)| (memchr::memchr_iter(b'\n', &text[..at]).count(), why));
@@ -467,6 +650,7 @@ fn stream_decode(
         let produced = (|| -> Result<(), TextError> {
             let mut buf = first;
             let mut i = 0;
+            let mut at = start as u64;
             loop {
                 // Cut after the last complete line; a line longer than a chunk grows it.
                 let cut = if eof {
@@ -486,10 +670,22 @@ fn stream_decode(
                 buf.truncate(cut);
                 // Chunk numbers have no gaps: [`InOrder`] waits for each in turn.
                 if !buf.is_empty() {
-                    if tx.send((i, buf)).is_err() {
+                    let len = buf.len() as u64;
+                    // A chunk holding a member's end has its CRCs computed here, by member.
+                    let check = !reader
+                        .members
+                        .iter()
+                        .any(|m| m.end > at && m.end < at + len);
+                    if !check {
+                        crcs.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .extend(crcs_by_member(&buf, at, &reader.members));
+                    }
+                    if tx.send((i, at, buf, check)).is_err() {
                         break;
                     }
                     i += 1;
+                    at += len;
                 }
                 // A bad line, or a reader that wants no more, ends the read.
                 if eof || order.stopped() {
@@ -509,6 +705,17 @@ fn stream_decode(
         produced
     });
     inflated?;
+    // A read to the end checks every member; one stopped early (a bad line, or a reader that
+    // wants no more) has nothing to check.
+    if !order.stopped() {
+        let crcs = crcs
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_members(&reader.members, crcs).map_err(|reason| TextError::Inflate {
+            file: file.to_owned(),
+            reason,
+        })?;
+    }
     order.finish(file)
 }
 
@@ -965,6 +1172,72 @@ mod tests {
                 "{how}"
             );
         }
+    }
+
+    #[test]
+    fn overlapped_inflate_checks_every_members_crc_and_size() {
+        use std::io::Write as _;
+        let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+        let mut text = b"n s\n".to_vec();
+        for i in 0..3000 {
+            text.extend_from_slice(format!("{i} a{i}\n").as_bytes());
+        }
+        // Members with a name, an extra field, a comment and a header CRC, cut mid-line.
+        let mut gz = Vec::new();
+        for part in text.chunks(7000) {
+            let mut e = flate2::GzBuilder::new()
+                .filename("x.log")
+                .extra(vec![1, 2, 3])
+                .comment("c")
+                .write(Vec::new(), flate2::Compression::fast());
+            e.write_all(part).unwrap();
+            gz.extend(e.finish().unwrap());
+        }
+        let want = decoded("f", &text, &n_s_layout(&text), &sch, 1).unwrap();
+        let rows = |b: &[RecordBatch]| datafusion::arrow::compute::concat_batches(&sch, b).unwrap();
+        for chunk in [100, 4096, 1 << 20] {
+            let got = streamed("f", &gz, n_s_layout, &sch, 2, chunk).unwrap();
+            assert_eq!(rows(&got), rows(&want), "chunk {chunk}");
+        }
+        // A member whose trailer disagrees with its data is the file's error: its CRC, or its
+        // length, in the first, a middle or the last member.
+        let one = gzip_members(&text, 1);
+        let three = gzip_members(&text, 3);
+        let ends: Vec<usize> = {
+            let mut ends = Vec::new();
+            let mut at = 0;
+            for part in text.chunks(text.len().div_ceil(3)) {
+                at += gzip_members(part, 1).len();
+                ends.push(at);
+            }
+            ends
+        };
+        assert_eq!(*ends.last().unwrap(), three.len());
+        for (file, trailer_end) in [
+            (&one, one.len()),
+            (&three, ends[0]),
+            (&three, ends[1]),
+            (&three, ends[2]),
+        ] {
+            for (field, what) in [(8, "CRC-32"), (4, "length")] {
+                let mut bad = file.clone();
+                bad[trailer_end - field] ^= 1;
+                for chunk in [100, 1 << 20] {
+                    let e = streamed("f", &bad, n_s_layout, &sch, 2, chunk).unwrap_err();
+                    assert!(
+                        matches!(&e, TextError::Inflate { reason, .. } if reason.contains(what)),
+                        "{what}, chunk {chunk}: {e}"
+                    );
+                }
+            }
+        }
+        // Bytes after the last member that are not a member.
+        let mut trailing = one.clone();
+        trailing.extend_from_slice(b"junk at the end");
+        assert!(matches!(
+            streamed("f", &trailing, n_s_layout, &sch, 2, 100),
+            Err(TextError::Inflate { .. })
+        ));
     }
 
     proptest::proptest! {
