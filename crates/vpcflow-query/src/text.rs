@@ -1091,6 +1091,15 @@ mod tests {
         out
     }
 
+    /// A header line `n s`, then `lines` lines `i ai`.
+    fn numbered(lines: usize) -> Vec<u8> {
+        let mut text = b"n s\n".to_vec();
+        for i in 0..lines {
+            text.extend_from_slice(format!("{i} a{i}\n").as_bytes());
+        }
+        text
+    }
+
     fn n_s_layout(bytes: &[u8]) -> LineLayout {
         // As the table does: a header line is skipped.
         LineLayout {
@@ -1103,10 +1112,7 @@ mod tests {
     #[test]
     fn overlapped_inflate_reports_the_same_bad_lines() {
         let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
-        let mut text = b"n s\n".to_vec();
-        for i in 0..500 {
-            text.extend_from_slice(format!("{i} a{i}\n").as_bytes());
-        }
+        let mut text = numbered(500);
         let good = text.clone();
         text.extend_from_slice(b"\n7 x\n8 y z\n9 w\n");
         let gz = gzip_members(&text, 3);
@@ -1130,10 +1136,7 @@ mod tests {
     #[test]
     fn a_reader_that_wants_no_more_stops_the_decoding() {
         // More than one whole-file chunk, and a bad line at the end that a full read reports.
-        let mut text = b"n s\n".to_vec();
-        for i in 0..500_000 {
-            text.extend_from_slice(format!("{i} a{i}\n").as_bytes());
-        }
+        let mut text = numbered(500_000);
         assert!(text.len() > CHUNK);
         text.extend_from_slice(b"1 2 3\n");
         let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
@@ -1178,11 +1181,8 @@ mod tests {
     fn overlapped_inflate_checks_every_members_crc_and_size() {
         use std::io::Write as _;
         let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
-        let mut text = b"n s\n".to_vec();
-        for i in 0..3000 {
-            text.extend_from_slice(format!("{i} a{i}\n").as_bytes());
-        }
-        // Members with a name, an extra field, a comment and a header CRC, cut mid-line.
+        let text = numbered(3000);
+        // Members with a name, an extra field and a comment, cut mid-line.
         let mut gz = Vec::new();
         for part in text.chunks(7000) {
             let mut e = flate2::GzBuilder::new()
