@@ -222,11 +222,13 @@ pub type Emit<'a> = &'a (dyn Fn(RecordBatch) -> bool + Sync);
 
 /// Hands chunk results on in chunk order, whichever thread finishes a chunk first: batches to
 /// the emitter, line counts summed so that an error names its line. After an error, or once
-/// the emitter wants no more, nothing more is handed on, and [`InOrder::stopped`] says so.
+/// the emitter wants no more, nothing more is handed on, and [`InOrder::stopped`] says so
+/// ([`InOrder::refused`]: the emitter wants no more).
 struct InOrder<'a> {
     emit: Emit<'a>,
     pending: std::sync::Mutex<Pending>,
     stopped: AtomicBool,
+    refused: AtomicBool,
 }
 
 /// [`InOrder`]'s state: the next chunk to hand on, the results that came before their turn,
@@ -250,6 +252,7 @@ impl<'a> InOrder<'a> {
                 error: None,
             }),
             stopped: AtomicBool::new(false),
+            refused: AtomicBool::new(false),
         }
     }
 
@@ -273,6 +276,7 @@ impl<'a> InOrder<'a> {
                     if let Some(b) = batch
                         && !(self.emit)(b)
                     {
+                        self.refused.store(true, Ordering::Relaxed);
                         self.stopped.store(true, Ordering::Relaxed);
                     }
                 }
@@ -287,6 +291,11 @@ impl<'a> InOrder<'a> {
     /// Whether nothing more will be handed on: work not started need not be.
     fn stopped(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Whether the emitter wants no more: nothing that follows matters, not even its checks.
+    fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// The first bad line, if any, as the file's error.
@@ -631,14 +640,14 @@ fn stream_decode(
             let Ok(Ok((i, at, text, check))) = next else {
                 break;
             };
-            if order.stopped() {
-                continue; // the queue is drained, not decoded
-            }
-            if check {
+            if check && !order.refused() {
                 let crc = zlib_rs::crc32::crc32(0, &text);
                 crcs.lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .push((at, text.len() as u64, crc));
+            }
+            if order.stopped() {
+                continue; // the queue is drained, not decoded
             }
             let r = decode_chunk(&text, 0, text.len(), &layout, schema)
                 .map_err(|(at, why)| (memchr::memchr_iter(b'\n', &text[..at]).count(), why));
@@ -671,24 +680,31 @@ fn stream_decode(
                 // Chunk numbers have no gaps: [`InOrder`] waits for each in turn.
                 if !buf.is_empty() {
                     let len = buf.len() as u64;
-                    // A chunk holding a member's end has its CRCs computed here, by member.
-                    let check = !reader
-                        .members
-                        .iter()
-                        .any(|m| m.end > at && m.end < at + len);
+                    // A chunk holding a member's end has its CRCs computed here, by member;
+                    // so has every chunk after a bad line, which is inflated and checked but
+                    // not decoded: a damaged file is reported as damaged, whichever thread
+                    // noticed first.
+                    let stopped = order.stopped();
+                    let check = !stopped
+                        && !reader
+                            .members
+                            .iter()
+                            .any(|m| m.end > at && m.end < at + len);
                     if !check {
                         crcs.lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .extend(crcs_by_member(&buf, at, &reader.members));
                     }
-                    if tx.send((i, at, buf, check)).is_err() {
-                        break;
+                    if !stopped {
+                        if tx.send((i, at, buf, check)).is_err() {
+                            break;
+                        }
+                        i += 1;
                     }
-                    i += 1;
                     at += len;
                 }
-                // A bad line, or a reader that wants no more, ends the read.
-                if eof || order.stopped() {
+                // A reader that wants no more ends the read.
+                if eof || order.refused() {
                     break;
                 }
                 buf = next;
@@ -705,9 +721,9 @@ fn stream_decode(
         produced
     });
     inflated?;
-    // A read to the end checks every member; one stopped early (a bad line, or a reader that
-    // wants no more) has nothing to check.
-    if !order.stopped() {
+    // A read to the end checks every member before any bad line is reported; one whose
+    // reader wanted no more has nothing to check.
+    if !order.refused() {
         let crcs = crcs
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
