@@ -348,9 +348,7 @@ pub fn decode(
         || order.stopped(),
         |i| {
             let (a, b) = chunks[i];
-            let r = decode_chunk(text, a, b, layout, schema)
-                .map_err(|(at, why)| (memchr::memchr_iter(b'\n', &text[a..at]).count(), why));
-            order.done(i, r);
+            order.done(i, decode_chunk(&text[a..b], layout, schema));
         },
     );
     order.finish(file)
@@ -358,7 +356,7 @@ pub fn decode(
 
 /// Where the data starts after `skip` header lines, and how many whole lines were skipped (the
 /// text may hold fewer).
-fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
+pub(crate) fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
     let mut start = 0;
     for skipped in 0..skip {
         match memchr::memchr(b'\n', &text[start..]) {
@@ -455,7 +453,7 @@ impl<'a> RawMembers<'a> {
     fn skip_header(&mut self) -> std::io::Result<()> {
         let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned());
         let d = self.rest;
-        if d.len() < 10 || d[0] != 0x1f || d[1] != 0x8b {
+        if d.len() < 10 || !is_gzip(d) {
             return Err(bad("a gzip member does not start with the gzip magic"));
         }
         if d[2] != 8 || d[3] & 0xe0 != 0 {
@@ -649,9 +647,7 @@ fn stream_decode(
             if order.stopped() {
                 continue; // the queue is drained, not decoded
             }
-            let r = decode_chunk(&text, 0, text.len(), &layout, schema)
-                .map_err(|(at, why)| (memchr::memchr_iter(b'\n', &text[..at]).count(), why));
-            order.done(i, r);
+            order.done(i, decode_chunk(&text, &layout, schema));
         }
     };
     let inflated = std::thread::scope(|s| {
@@ -750,7 +746,7 @@ fn in_parallel(
     }
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, n.max(1)) {
+        for _ in 0..threads.min(n) {
             s.spawn(|| {
                 while !stop() {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -830,23 +826,15 @@ impl Iterator for Delimiters<'_> {
     }
 }
 
-/// Decodes lines in `text[a..b]`, and counts them (empty ones too); an error carries the byte
-/// offset of its line.
-fn decode_chunk(
-    text: &[u8],
-    a: usize,
-    b: usize,
-    layout: &LineLayout,
-    schema: &SchemaRef,
-) -> Result<(Option<RecordBatch>, usize), (usize, String)> {
-    let chunk = &text[a..b];
+/// Decodes the lines of `chunk`, and counts them (empty ones too): a [`ChunkResult`].
+fn decode_chunk(chunk: &[u8], layout: &LineLayout, schema: &SchemaRef) -> ChunkResult {
     let rows_guess = chunk.len() / 100 + 16;
     let mut builders = schema
         .fields()
         .iter()
         .map(|f| Builder::new(f.data_type(), f.name(), rows_guess))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| (a, e.to_string()))?;
+        .map_err(|e| (0, e.to_string()))?;
     // Which output column each field position feeds (u16::MAX: none).
     let mut target = vec![u16::MAX; layout.fields];
     let mut absent = Vec::new();
@@ -858,7 +846,6 @@ fn decode_chunk(
     }
     let mut rows = 0usize;
     let mut lines = 0usize;
-    let mut line_start = 0usize;
     let mut tok_start = 0usize;
     let mut field = 0usize;
     // One pass over the chunk finds every space and line end, eight bytes at a time; each token
@@ -876,7 +863,6 @@ fn decode_chunk(
         if eol && field == 0 && token.is_empty() {
             // An empty line.
             lines += 1;
-            line_start = d + 1;
             tok_start = d + 1;
             continue;
         }
@@ -885,7 +871,7 @@ fn decode_chunk(
             if t != u16::MAX {
                 builders[t as usize].push(token).map_err(|r| {
                     (
-                        a + line_start,
+                        lines,
                         format!(
                             "field {} ('{}'): {r}",
                             field + 1,
@@ -899,7 +885,7 @@ fn decode_chunk(
         if eol {
             if field != layout.fields {
                 return Err((
-                    a + line_start,
+                    lines,
                     format!("expected {} fields, found {field}", layout.fields),
                 ));
             }
@@ -909,7 +895,6 @@ fn decode_chunk(
             rows += 1;
             lines += 1;
             field = 0;
-            line_start = d + 1;
         }
         tok_start = d + 1;
     }
@@ -918,13 +903,14 @@ fn decode_chunk(
     }
     let columns = builders
         .into_iter()
-        .map(|b| b.finish().map_err(|e| (a, e.to_owned())))
+        // A value that is not UTF-8 is named by the chunk's first line.
+        .map(|b| b.finish().map_err(|e| (0, e.to_owned())))
         .collect::<Result<Vec<_>, _>>()?;
     // `count(*)` asks for no columns: the batch is only a row count.
     let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
         .map(|b| (Some(b), lines))
-        .map_err(|e| (a, e.to_string()))
+        .map_err(|e| (0, e.to_string()))
 }
 
 #[cfg(test)]
@@ -1107,6 +1093,11 @@ mod tests {
         out
     }
 
+    /// Batches as one, to compare what two readings gave whatever their batch cuts.
+    fn as_one(schema: &SchemaRef, batches: &[RecordBatch]) -> RecordBatch {
+        datafusion::arrow::compute::concat_batches(schema, batches).unwrap()
+    }
+
     /// A header line `n s`, then `lines` lines `i ai`.
     fn numbered(lines: usize) -> Vec<u8> {
         let mut text = b"n s\n".to_vec();
@@ -1210,10 +1201,9 @@ mod tests {
             gz.extend(e.finish().unwrap());
         }
         let want = decoded("f", &text, &n_s_layout(&text), &sch, 1).unwrap();
-        let rows = |b: &[RecordBatch]| datafusion::arrow::compute::concat_batches(&sch, b).unwrap();
         for chunk in [100, 4096, 1 << 20] {
             let got = streamed("f", &gz, n_s_layout, &sch, 2, chunk).unwrap();
-            assert_eq!(rows(&got), rows(&want), "chunk {chunk}");
+            assert_eq!(as_one(&sch, &got), as_one(&sch, &want), "chunk {chunk}");
         }
         // A member whose trailer disagrees with its data is the file's error: its CRC, or its
         // length, in the first, a middle or the last member.
@@ -1277,8 +1267,7 @@ mod tests {
             let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
             let want = decoded("p", &text, &n_s_layout(&text), &sch, 1).unwrap();
             let got = streamed("p", &gzip_members(&text, members), n_s_layout, &sch, threads, chunk).unwrap();
-            let rows_of = |b: &[RecordBatch]| datafusion::arrow::compute::concat_batches(&sch, b).unwrap();
-            proptest::prop_assert_eq!(rows_of(&got), rows_of(&want));
+            proptest::prop_assert_eq!(as_one(&sch, &got), as_one(&sch, &want));
         }
 
         /// The word-at-a-time search finds exactly the spaces and line feeds.
@@ -1345,14 +1334,13 @@ mod tests {
                 1 => gz.truncate(at.index(gz.len())),
                 _ => gz.extend_from_slice(&[flip, 0x8b, 0, 1]),
             }
-            let rows = |b: &[RecordBatch]| datafusion::arrow::compute::concat_batches(&sch, b).unwrap();
-            let whole = collect(|emit| inflate_and_decode("d", &gz, n_s_layout, &sch, 1, emit));
+                let whole = collect(|emit| inflate_and_decode("d", &gz, n_s_layout, &sch, 1, emit));
             if let Ok(got) = streamed("d", &gz, n_s_layout, &sch, 2, chunk) {
                 let whole = whole.map_err(|e| proptest::test_runner::TestCaseError::fail(format!("accepted what the whole read refuses: {e}")))?;
-                proptest::prop_assert_eq!(rows(&got), rows(&whole));
+                proptest::prop_assert_eq!(as_one(&sch, &got), as_one(&sch, &whole));
                 if damage == 0 {
                     let want = decoded("d", &text, &n_s_layout(&text), &sch, 1).unwrap();
-                    proptest::prop_assert_eq!(rows(&got), rows(&want));
+                    proptest::prop_assert_eq!(as_one(&sch, &got), as_one(&sch, &want));
                 }
             }
         }

@@ -285,11 +285,12 @@ impl Scan {
     }
 }
 
-/// The number of fields on the first data line (after `skip` lines).
+/// The number of fields on the first data line (after `skip` lines; none when the text holds
+/// fewer lines).
 fn first_line_fields(bytes: &[u8], skip: usize) -> Option<usize> {
-    let mut start = 0;
-    for _ in 0..skip {
-        start += memchr::memchr(b'\n', &bytes[start..])? + 1;
+    let (start, skipped) = text::header_end(bytes, skip);
+    if skipped < skip {
+        return None;
     }
     let rest = &bytes[start..];
     let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
