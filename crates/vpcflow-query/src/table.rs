@@ -31,7 +31,7 @@ use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::object_store::{ObjectStore, ObjectStoreExt as _};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use vpcflow_record::LogFormat;
 
 use crate::text_exec::TextExec;
@@ -138,23 +138,6 @@ impl Place {
                     .collect())
             }
         }
-    }
-}
-
-/// A remote text file's bytes (`None` for a local file, read where it is decoded).
-async fn fetch_remote(
-    job: Option<(Arc<RemoteBucket>, ObjectPath, String)>,
-) -> std::result::Result<Option<bytes::Bytes>, String> {
-    let Some((bucket, key, name)) = job else {
-        return Ok(None);
-    };
-    match bucket.store.get(&key).await {
-        Ok(r) => r
-            .bytes()
-            .await
-            .map(Some)
-            .map_err(|e| format!("{name}: {e}")),
-        Err(e) => Err(format!("{name}: {e}")),
     }
 }
 
@@ -562,29 +545,12 @@ impl TableProvider for FlowTable {
             plans.push(self.parquet_plan(state, &files, url, projection, limit)?);
         }
         if !text.is_empty() || plans.is_empty() {
-            // Remote text objects are fetched first (a few at a time), then decoded with the
-            // local ones.
-            let jobs: Vec<Option<(Arc<RemoteBucket>, ObjectPath, String)>> = text
-                .iter()
-                .map(|f| {
-                    f.remote
-                        .clone()
-                        .map(|(b, k)| (b, k, f.path.display().to_string()))
-                })
-                .collect();
-            let fetched: Vec<Option<bytes::Bytes>> = futures::stream::iter(jobs)
-                .map(fetch_remote)
-                .buffered(8)
-                .try_collect()
-                .await
-                .map_err(DataFusionError::Execution)?;
             let threads = state.config().target_partitions();
             plans.push(Arc::new(TextExec::new(
                 Arc::clone(&self.data),
                 self.text,
                 &self.schema,
                 text.into_iter().cloned().collect(),
-                fetched,
                 projection,
                 // Without filters, a LIMIT stops the reading once enough rows are out.
                 limit.filter(|_| filters.is_empty()),

@@ -6,16 +6,22 @@
 //! as they are made; other files decode in the partition's own poll, where the operators above
 //! then use each batch while it is in cache. So memory stays about a file per partition however
 //! large the table is, the query's aggregation runs while a large file still inflates, and a
-//! LIMIT that is met stops the reading.
+//! LIMIT that is met stops the reading. A remote object is fetched when its partition comes to
+//! it, a few objects ahead of the one decoding (up to [`FETCH_AHEAD_FILES`] and
+//! [`FETCH_AHEAD_BYTES`]), so planning (EXPLAIN included) downloads nothing and a bucket of
+//! any size takes that much memory, not all of it.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::object_store::ObjectStoreExt as _;
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::{
@@ -30,6 +36,13 @@ use vpcflow_record::{FieldId, LogFormat};
 
 use crate::table::{FlowFile, TextColumns, balance};
 use crate::text::{self, LineLayout};
+
+/// Remote objects a partition fetches ahead of the one it decodes, at most: enough requests in
+/// flight to hide a request's latency behind decoding AWS's small 5-minute files.
+const FETCH_AHEAD_FILES: usize = 4;
+/// Bytes of remote objects a partition fetches ahead, at most (but always the next object,
+/// however large): what waits in memory beside the file decoding.
+const FETCH_AHEAD_BYTES: u64 = 64 << 20;
 
 /// Text files of one table, read when the query runs: one output partition per group of
 /// files.
@@ -48,8 +61,6 @@ struct Scan {
     data: SchemaRef,
     text: TextColumns,
     files: Vec<FlowFile>,
-    /// The bytes of remote objects, fetched while planning; local files are read when needed.
-    fetched: Vec<Option<bytes::Bytes>>,
     /// The data columns to decode (indexes into `data`), in output order.
     data_cols: Vec<usize>,
     /// The output columns (indexes into the table's schema: data columns, then partition
@@ -66,16 +77,14 @@ struct Scan {
 }
 
 impl TextExec {
-    /// Reads `files` (with `fetched` bytes for remote ones) of a table whose data columns are
-    /// `data` and whole schema `table_schema`, with the output columns `projection` (all when
-    /// `None`), on up to `threads` threads. `limit` is a LIMIT with no filter before it.
-    #[allow(clippy::too_many_arguments)]
+    /// Reads `files` (local, or remote objects) of a table whose data columns are `data` and
+    /// whole schema `table_schema`, with the output columns `projection` (all when `None`), on
+    /// up to `threads` threads. `limit` is a LIMIT with no filter before it.
     pub fn new(
         data: SchemaRef,
         text: TextColumns,
         table_schema: &Schema,
         files: Vec<FlowFile>,
-        fetched: Vec<Option<bytes::Bytes>>,
         projection: Option<&Vec<usize>>,
         limit: Option<usize>,
         threads: usize,
@@ -108,7 +117,6 @@ impl TextExec {
                 data,
                 text,
                 files,
-                fetched,
                 data_cols,
                 wanted,
                 decoded,
@@ -136,20 +144,14 @@ impl Scan {
         self.limit.is_some_and(|l| rows >= l)
     }
 
-    /// Reads file `i` and starts decoding it, `rows` rows having been sent before it. A file of
-    /// 2 MiB or more decodes on a blocking thread of its own, and its batches come as they are
-    /// made, so memory stays a few chunks; a gzip one inflates there while other threads decode
-    /// it (two threads at least, even with a file per thread). A smaller one (AWS's 5-minute
-    /// files, a file per thread) is decoded right here: the operators above then work on each
-    /// batch on the same core while it is still in cache, with no thread to hand it to.
-    fn open(self: &Arc<Self>, i: usize, rows: usize) -> Result<Opened> {
-        let f = &self.files[i];
-        let raw = match &self.fetched[i] {
-            Some(b) => b.clone(),
-            None => std::fs::read(&f.path)
-                .map(bytes::Bytes::from)
-                .map_err(|e| DataFusionError::Execution(format!("{}: {e}", f.path.display())))?,
-        };
+    /// Starts decoding file `i` from its bytes `raw`, `rows` rows having been sent before it. A
+    /// file of 2 MiB or more decodes on a blocking thread of its own, and its batches come as
+    /// they are made, so memory stays a few chunks; a gzip one inflates there while other
+    /// threads decode it (two threads at least, even with a file per thread). A smaller one
+    /// (AWS's 5-minute files, a file per thread) is decoded right here: the operators above then
+    /// work on each batch on the same core while it is still in cache, with no thread to hand
+    /// it to.
+    fn open(self: &Arc<Self>, i: usize, raw: bytes::Bytes, rows: usize) -> Result<Opened> {
         if raw.len() >= text::STREAM_MIN {
             let threads = if text::is_gzip(&raw) {
                 self.threads_per_file.max(2)
@@ -365,10 +367,17 @@ impl ExecutionPlan for TextExec {
                 partition + 1
             ))
         })?;
+        let to_fetch = files
+            .iter()
+            .copied()
+            .filter(|&i| self.scan.files[i].remote.is_some())
+            .collect();
         let state = Partition {
             scan: Arc::clone(&self.scan),
             files: files.into_iter(),
-            ready: std::collections::VecDeque::new(),
+            to_fetch,
+            fetching: VecDeque::new(),
+            ready: VecDeque::new(),
             live: None,
             rows: 0,
             done: false,
@@ -380,12 +389,18 @@ impl ExecutionPlan for TextExec {
     }
 }
 
-/// One output partition of a [`TextExec`] as it runs: its files still to read, the batches of
-/// the file decoded last, or the stream of the file being decoded elsewhere.
+/// One output partition of a [`TextExec`] as it runs: its files still to read, the remote ones
+/// among them being fetched, the batches of the file decoded last, or the stream of the file
+/// being decoded elsewhere.
 struct Partition {
     scan: Arc<Scan>,
     files: std::vec::IntoIter<usize>,
-    ready: std::collections::VecDeque<RecordBatch>,
+    /// The remote files of `files` whose fetch has not started, in order.
+    to_fetch: VecDeque<usize>,
+    /// The remote files of `files` being fetched (or fetched, not yet decoded), in order; a
+    /// dropped partition (a LIMIT met, an error) aborts them.
+    fetching: VecDeque<(usize, SpawnedTask<Result<bytes::Bytes>>)>,
+    ready: VecDeque<RecordBatch>,
     live: Option<SendableRecordBatchStream>,
     /// Rows sent so far.
     rows: usize,
@@ -423,7 +438,14 @@ impl Partition {
                 return None;
             }
             let i = self.files.next()?;
-            match self.scan.open(i, self.rows) {
+            let raw = match self.bytes(i).await {
+                Ok(raw) => raw,
+                Err(e) => {
+                    self.done = true;
+                    return Some((Err(e), self));
+                }
+            };
+            match self.scan.open(i, raw, self.rows) {
                 Ok(Opened::Ready(batches)) => self.ready.extend(batches),
                 Ok(Opened::Live(stream)) => self.live = Some(stream),
                 Err(e) => {
@@ -432,5 +454,161 @@ impl Partition {
                 }
             }
         }
+    }
+
+    /// The bytes of file `i`, the next of `files`: a local file read here; a remote object
+    /// from the fetches under way, the ones after it started first so that they download
+    /// while it decodes.
+    async fn bytes(&mut self, i: usize) -> Result<bytes::Bytes> {
+        let scan = Arc::clone(&self.scan);
+        let f = &scan.files[i];
+        if f.remote.is_none() {
+            return std::fs::read(&f.path)
+                .map(bytes::Bytes::from)
+                .map_err(|e| DataFusionError::Execution(format!("{}: {e}", f.path.display())));
+        }
+        self.fetch_ahead();
+        let task = match self.fetching.pop_front() {
+            Some((j, task)) if j == i => task,
+            _ => {
+                return Err(DataFusionError::Internal(format!(
+                    "TextExec: {} is not the next object fetched",
+                    f.path.display()
+                )));
+            }
+        };
+        self.fetch_ahead();
+        task.join().await.map_err(|e| {
+            DataFusionError::Execution(format!("{}: fetch stopped: {e}", f.path.display()))
+        })?
+    }
+
+    /// Starts fetching the next remote files, in order, while fewer than [`FETCH_AHEAD_FILES`]
+    /// and [`FETCH_AHEAD_BYTES`] are under way (always one, however large).
+    fn fetch_ahead(&mut self) {
+        let size = |i: usize| self.scan.files[i].size;
+        let mut bytes: u64 = self.fetching.iter().map(|(i, _)| size(*i)).sum();
+        while let Some(&i) = self.to_fetch.front() {
+            if !self.fetching.is_empty()
+                && (self.fetching.len() >= FETCH_AHEAD_FILES || bytes + size(i) > FETCH_AHEAD_BYTES)
+            {
+                break;
+            }
+            self.to_fetch.pop_front();
+            bytes += size(i);
+            let f = &self.scan.files[i];
+            let Some((bucket, key)) = f.remote.clone() else {
+                continue;
+            };
+            let name = f.path.display().to_string();
+            let task = SpawnedTask::spawn(async move {
+                let fetched = match bucket.store.get(&key).await {
+                    Ok(got) => got.bytes().await,
+                    Err(e) => Err(e),
+                };
+                fetched.map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))
+            });
+            self.fetching.push_back((i, task));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use datafusion::arrow::array::Int32Array;
+    use datafusion::object_store::memory::InMemory;
+    use datafusion::object_store::path::Path as ObjectPath;
+    use datafusion::object_store::{ObjectStore, PutPayload};
+    use datafusion::physical_plan::collect;
+    use datafusion::prelude::SessionConfig;
+
+    use super::*;
+    use crate::table::{Place, RemoteBucket, import};
+
+    const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
+                          protocol packets bytes start end action log-status\n";
+
+    /// Object `k` of the bucket: three records whose source ports are 10k, 10k+1 and 10k+2; the
+    /// fourth object gzipped, the others plain text.
+    fn object(k: usize) -> (ObjectPath, Vec<u8>) {
+        let mut text = HEADER.to_owned();
+        for port in 10 * k..10 * k + 3 {
+            text += &format!(
+                "2 123456789012 eni-1 10.0.0.1 10.0.0.2 {port} 443 6 1 100 1700000000 \
+                 1700000060 ACCEPT OK\n"
+            );
+        }
+        if k == 3 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(text.as_bytes()).unwrap();
+            (ObjectPath::from("flows/f03.log.gz"), gz.finish().unwrap())
+        } else {
+            (
+                ObjectPath::from(format!("flows/f{k:02}.log")),
+                text.into_bytes(),
+            )
+        }
+    }
+
+    /// Remote objects are fetched when the query runs, not while it is planned, and come out in
+    /// file order however many are fetched ahead (ten objects, more than FETCH_AHEAD_FILES, in
+    /// one partition).
+    #[test]
+    fn remote_text_is_fetched_when_the_query_runs_in_file_order() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+            for k in 0..10 {
+                let (key, body) = object(k);
+                store.put(&key, PutPayload::from(body)).await.unwrap();
+            }
+            let bucket = Arc::new(RemoteBucket {
+                name: "b".into(),
+                store: Arc::clone(&store),
+            });
+            let table = import(&Place::Remote {
+                bucket,
+                prefix: "flows".into(),
+            })
+            .await
+            .unwrap();
+            let ctx = crate::session(SessionConfig::new().with_target_partitions(1));
+            ctx.register_table("flows", Arc::new(table)).unwrap();
+            let plan = ctx
+                .sql("SELECT srcport FROM flows")
+                .await
+                .unwrap()
+                .create_physical_plan()
+                .await
+                .unwrap();
+
+            // Planning read nothing: an object gone now is missed when the query runs, by name.
+            let (gone, body) = object(7);
+            store.delete(&gone).await.unwrap();
+            let err = collect(Arc::clone(&plan), ctx.task_ctx())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("s3://b/flows/f07.log"), "{err}");
+
+            // Back in place, the same plan reads every object, in order.
+            store.put(&gone, PutPayload::from(body)).await.unwrap();
+            let batches = collect(plan, ctx.task_ctx()).await.unwrap();
+            let ports: Vec<i32> = batches
+                .iter()
+                .flat_map(|b| {
+                    let a = b.column(0).as_any().downcast_ref::<Int32Array>().unwrap();
+                    a.values().to_vec()
+                })
+                .collect();
+            let want: Vec<i32> = (0..10)
+                .flat_map(|k| (10 * k..10 * k + 3).collect::<Vec<i32>>())
+                .collect();
+            assert_eq!(ports, want);
+        });
     }
 }
