@@ -3,9 +3,10 @@
 # DuckDB's): top 10 srcaddr by sum(bytes), and rejects per hour, on 1 M records from one
 # text .log.gz (bench/gen_flows.py, query.md §5.2), from the same records split as AWS delivers
 # them (one .log.gz per 5 minutes, bench/split_5min.py) and as Parquet (AWS's form: gzip inside,
-# written by `vpcflow convert`); vpcflow (SQL and Insights), DuckDB and
-# Polars, checked to agree (bench/query.py). Then Logs Insights top talkers over a 10 M-event
-# log group (target ≤ 1 s).
+# written by `vpcflow convert`); vpcflow (SQL and Insights), DuckDB and Polars, checked to agree
+# (bench/query.py), and the one text file's inflate floor (ISA-L on one thread, rapidgzip on all
+# cores) against 0.5× Polars. Then Logs Insights top talkers over a 10 M-event log group
+# (target ≤ 1 s).
 #
 # usage: bench/query.sh [RUNS] [EVENTS_MINUTES]   (defaults 7 and 100: about 10 M events)
 set -euo pipefail
@@ -17,7 +18,9 @@ mkdir -p "$OUT"
 cargo build --release -p vpcflow --quiet
 BIN=$PWD/target/release/vpcflow
 PY=.venv-bench/bin/python
-[ -x "$PY" ] || { python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet duckdb polars pyarrow; }
+# The peers, and the inflaters that measure the one text file's floor (bench/query.py).
+"$PY" -c 'import duckdb, polars, pyarrow, isal, rapidgzip' 2>/dev/null \
+  || { python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet duckdb polars pyarrow isal rapidgzip; }
 [ -f "$OUT/flows.log.gz" ] || python3 bench/gen_flows.py 1000000 "$OUT/flows.log.gz"
 [ -d "$OUT/flows-5min" ] || python3 bench/split_5min.py "$OUT/flows.log.gz" "$OUT/flows-5min"
 [ -f "$OUT/flows.parquet" ] || "$BIN" convert --to parquet -o "$OUT/flows.parquet" "$OUT/flows.log.gz"
