@@ -29,13 +29,12 @@ import datetime
 import glob
 import hashlib
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
-
-import os
-import resource
 
 import duckdb
 import polars as pl
