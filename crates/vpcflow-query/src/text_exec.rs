@@ -457,17 +457,17 @@ impl Partition {
     }
 
     /// The bytes of file `i`, the next of `files`: a local file read here; a remote object
-    /// from the fetches under way, the ones after it started first so that they download
-    /// while it decodes.
+    /// from the fetches under way. Either way the remote objects after it are fetched first, so
+    /// that they download while it decodes.
     async fn bytes(&mut self, i: usize) -> Result<bytes::Bytes> {
         let scan = Arc::clone(&self.scan);
         let f = &scan.files[i];
+        self.fetch_ahead();
         if f.remote.is_none() {
             return std::fs::read(&f.path)
                 .map(bytes::Bytes::from)
                 .map_err(|e| DataFusionError::Execution(format!("{}: {e}", f.path.display())));
         }
-        self.fetch_ahead();
         let task = match self.fetching.pop_front() {
             Some((j, task)) if j == i => task,
             _ => {
