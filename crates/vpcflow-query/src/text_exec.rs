@@ -22,6 +22,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::object_store::ObjectStoreExt as _;
+use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::{
@@ -34,7 +35,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt as _;
 use vpcflow_record::{FieldId, LogFormat};
 
-use crate::table::{FlowFile, TextColumns, balance};
+use crate::table::{FlowFile, RemoteBucket, TextColumns, balance};
 use crate::text::{self, LineLayout};
 
 /// Remote objects a partition fetches ahead of the one it decodes, at most: enough requests in
@@ -369,8 +370,7 @@ impl ExecutionPlan for TextExec {
         })?;
         let to_fetch = files
             .iter()
-            .copied()
-            .filter(|&i| self.scan.files[i].remote.is_some())
+            .filter_map(|&i| Some((i, self.scan.files[i].remote.clone()?)))
             .collect();
         let state = Partition {
             scan: Arc::clone(&self.scan),
@@ -395,8 +395,9 @@ impl ExecutionPlan for TextExec {
 struct Partition {
     scan: Arc<Scan>,
     files: std::vec::IntoIter<usize>,
-    /// The remote files of `files` whose fetch has not started, in order.
-    to_fetch: VecDeque<usize>,
+    /// The remote files of `files` whose fetch has not started (with their bucket and key), in
+    /// order.
+    to_fetch: VecDeque<(usize, (Arc<RemoteBucket>, ObjectPath))>,
     /// The remote files of `files` being fetched (or fetched, not yet decoded), in order; a
     /// dropped partition (a LIMIT met, an error) aborts them.
     fetching: VecDeque<(usize, SpawnedTask<Result<bytes::Bytes>>)>,
@@ -488,25 +489,21 @@ impl Partition {
     fn fetch_ahead(&mut self) {
         let size = |i: usize| self.scan.files[i].size;
         let mut bytes: u64 = self.fetching.iter().map(|(i, _)| size(*i)).sum();
-        while let Some(&i) = self.to_fetch.front() {
+        while let Some(&(i, _)) = self.to_fetch.front() {
             if !self.fetching.is_empty()
                 && (self.fetching.len() >= FETCH_AHEAD_FILES || bytes + size(i) > FETCH_AHEAD_BYTES)
             {
                 break;
             }
-            self.to_fetch.pop_front();
-            bytes += size(i);
-            let f = &self.scan.files[i];
-            let Some((bucket, key)) = f.remote.clone() else {
-                continue;
+            let Some((_, (bucket, key))) = self.to_fetch.pop_front() else {
+                break;
             };
-            let name = f.path.display().to_string();
+            bytes += size(i);
+            let name = self.scan.files[i].path.display().to_string();
             let task = SpawnedTask::spawn(async move {
-                let fetched = match bucket.store.get(&key).await {
-                    Ok(got) => got.bytes().await,
-                    Err(e) => Err(e),
-                };
-                fetched.map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))
+                let got = async { bucket.store.get(&key).await?.bytes().await };
+                got.await
+                    .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))
             });
             self.fetching.push_back((i, task));
         }
@@ -519,13 +516,12 @@ mod tests {
 
     use datafusion::arrow::array::Int32Array;
     use datafusion::object_store::memory::InMemory;
-    use datafusion::object_store::path::Path as ObjectPath;
     use datafusion::object_store::{ObjectStore, PutPayload};
     use datafusion::physical_plan::collect;
     use datafusion::prelude::SessionConfig;
 
     use super::*;
-    use crate::table::{Place, RemoteBucket, import};
+    use crate::table::{Place, import};
 
     const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
                           protocol packets bytes start end action log-status\n";
