@@ -583,7 +583,9 @@ pub fn create_flow_logs(req: &CreateFlowLogs, ctx: &mut Context<'_>) -> Result<C
     let log_format = match req.log_format.as_deref() {
         None => LogFormat::default_v2().to_string(),
         Some(f) => {
+            // A Transit Gateway field is not one of a VPC flow log's.
             LogFormat::parse(f)
+                .and_then(LogFormat::vpc)
                 .map_err(|_| invalid(vpcflow_record::FormatError::aws_message(f)))?;
             f.to_owned()
         }

@@ -129,6 +129,12 @@ const ERRORS: &[(&str, &str, &str, &str)] = &[
         "Tag key 'aws:owner': keys beginning with 'aws:' are reserved for AWS use",
     ),
     (
+        "a Transit Gateway field in a VPC flow log's format",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\nlog_format = \"${srcaddr} ${tgw-id}\"\nROLE",
+        "InvalidParameter",
+        "1 validation error detected: Value '${srcaddr} ${tgw-id}' at 'logFormat' has an invalid format",
+    ),
+    (
         "a transit gateway resource (none in a topology)",
         "resource_type = \"TransitGateway\"\nresource_ids = [\"tgw-1\"]\nlog_group_name = \"g\"\nROLE",
         "InvalidParameterValue",

@@ -39,6 +39,10 @@ pub enum BatchError {
     /// No columns at all.
     #[error("no columns")]
     NoColumns,
+    /// Columns that are no valid format (a field twice, VPC and Transit Gateway fields
+    /// together).
+    #[error("the columns: {0}")]
+    Format(crate::format::FormatError),
     /// A value invalid for its field.
     #[error("row {row}, column '{field}': {reason}", field = field.column())]
     Value {
@@ -74,6 +78,18 @@ pub fn schema(format: &LogFormat) -> SchemaRef {
     ))
 }
 
+/// One nullable column per field of the registry, VPC and Transit Gateway alike, in registry
+/// order: the schema of a table over flow-log files of any formats, where a field a file does not
+/// carry is null in that file's rows.
+pub fn every_field_schema() -> SchemaRef {
+    Arc::new(Schema::new(
+        crate::FIELDS
+            .iter()
+            .map(|f| Field::new(f.column, data_type(f.kind), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// The format a schema spells: columns must be flow-log columns (`account_id`; the AWS names
 /// `account-id` are accepted too) of integer or string type as the field requires.
 pub fn format_of_schema(schema: &Schema) -> Result<LogFormat, BatchError> {
@@ -105,7 +121,10 @@ pub fn format_of_schema(schema: &Schema) -> Result<LogFormat, BatchError> {
         }
         fields.push(id);
     }
-    LogFormat::from_fields(fields).map_err(|_| BatchError::NoColumns)
+    LogFormat::from_fields(fields).map_err(|e| match e {
+        crate::format::FormatError::Empty => BatchError::NoColumns,
+        e => BatchError::Format(e),
+    })
 }
 
 enum ColumnBuilder {

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::registry::{FIELDS, FieldId};
+use crate::registry::{FIELDS, FieldId, Scope};
 
 /// AWS's default format: the 14 version-2 fields in table order.
 pub const DEFAULT_FORMAT: &str = "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}";
@@ -50,6 +50,25 @@ pub enum FormatError {
         /// Byte offset of the token.
         position: usize,
     },
+    /// VPC fields and Transit Gateway fields together: no flow log writes such lines.
+    #[error(
+        "a format holds VPC or Transit Gateway fields, not both: '{vpc}' is a VPC field, '{tgw}' a Transit Gateway field"
+    )]
+    MixedScopes {
+        /// A VPC-only field of the format.
+        vpc: &'static str,
+        /// A Transit Gateway-only field of the format.
+        tgw: &'static str,
+    },
+    /// A Transit Gateway field where a VPC flow log's format is wanted (vpcflow reads Transit
+    /// Gateway flow logs, and makes VPC flow logs only).
+    #[error(
+        "'{name}' is a Transit Gateway flow-log field: vpcflow reads Transit Gateway flow logs but makes VPC flow logs only"
+    )]
+    TransitGatewayField {
+        /// The field.
+        name: &'static str,
+    },
     /// A field named twice.
     #[error("field '{name}' appears twice (positions {first} and {position})")]
     Duplicate {
@@ -62,7 +81,9 @@ pub enum FormatError {
     },
 }
 
-/// ", did you mean 'x'?" for a name close to a real field (common typos: `src-addr`, `logstatus`).
+/// ", did you mean 'x'?" for the field nearest a name, when one is near: the same letters and
+/// digits (`src-addr`, `logstatus`, `Log_Status`), or a few edits apart: one per four letters,
+/// at least one (`vpc-idd`, `dstprt`; not `nope`).
 fn suggest(name: &str) -> String {
     let squash = |s: &str| {
         s.chars()
@@ -72,9 +93,29 @@ fn suggest(name: &str) -> String {
     let want = squash(&name.to_ascii_lowercase());
     FIELDS
         .iter()
-        .find(|f| squash(f.name) == want || squash(f.column) == want)
-        .map(|f| format!(", did you mean '{}'?", f.name))
+        .map(|f| (edits(&squash(f.name), &want), f))
+        .filter(|(d, _)| *d <= (want.len() / 4).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| format!(", did you mean '{}'?", f.name))
         .unwrap_or_default()
+}
+
+/// The Levenshtein distance between two short ASCII words.
+fn edits(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 impl FormatError {
@@ -131,12 +172,13 @@ impl LogFormat {
                 })?;
             fields.push((position, name));
         }
-        Self::from_named(fields)
+        Self::from_named(fields, FieldId::from_name)
     }
 
-    /// Parses the header form, `version account-id …` (the first line of S3 text files).
+    /// Parses the header form, `version account-id …` (the first line of S3 text files), in
+    /// either spelling: AWS names or Parquet column names (`version account_id …`).
     pub fn from_header(input: &str) -> Result<LogFormat, FormatError> {
-        Self::from_named(tokens(input)?)
+        Self::from_named(tokens(input)?, FieldId::from_name_or_column)
     }
 
     /// Parses either form: `${…}` tokens if the input has any, else the header form.
@@ -154,6 +196,13 @@ impl LogFormat {
         if fields.is_empty() {
             return Err(FormatError::Empty);
         }
+        let of_scope = |scope| fields.iter().find(|f| f.def().scope == scope);
+        if let (Some(vpc), Some(tgw)) = (of_scope(Scope::Vpc), of_scope(Scope::Tgw)) {
+            return Err(FormatError::MixedScopes {
+                vpc: vpc.name(),
+                tgw: tgw.name(),
+            });
+        }
         for (i, f) in fields.iter().enumerate() {
             if let Some(first) = fields[..i].iter().position(|g| g == f) {
                 return Err(FormatError::Duplicate {
@@ -167,10 +216,13 @@ impl LogFormat {
         Ok(LogFormat { fields, version })
     }
 
-    fn from_named(named: Vec<(usize, &str)>) -> Result<LogFormat, FormatError> {
+    fn from_named(
+        named: Vec<(usize, &str)>,
+        lookup: fn(&str) -> Option<FieldId>,
+    ) -> Result<LogFormat, FormatError> {
         let mut fields: Vec<(usize, FieldId)> = Vec::with_capacity(named.len());
         for (position, name) in named {
-            let id = FieldId::from_name(name).ok_or_else(|| FormatError::UnknownField {
+            let id = lookup(name).ok_or_else(|| FormatError::UnknownField {
                 name: name.to_owned(),
                 position,
             })?;
@@ -206,6 +258,25 @@ impl LogFormat {
         self.version
     }
 
+    /// Which flow logs write lines of this format: [`Scope::Tgw`] or [`Scope::Vpc`] when it
+    /// has a field of only one kind, [`Scope::Both`] when all its fields are shared.
+    pub fn scope(&self) -> Scope {
+        self.fields
+            .iter()
+            .map(|f| f.def().scope)
+            .find(|s| *s != Scope::Both)
+            .unwrap_or(Scope::Both)
+    }
+
+    /// The format itself when a VPC flow log can write it (no Transit Gateway field): what
+    /// CreateFlowLogs and the sources that make records accept.
+    pub fn vpc(self) -> Result<LogFormat, FormatError> {
+        match self.fields.iter().find(|f| f.def().scope == Scope::Tgw) {
+            Some(f) => Err(FormatError::TransitGatewayField { name: f.name() }),
+            None => Ok(self),
+        }
+    }
+
     /// True when the format is exactly AWS's default.
     pub fn is_default(&self) -> bool {
         *self == LogFormat::default_v2()
@@ -225,10 +296,9 @@ impl LogFormat {
             .join(" ")
     }
 
-    /// True when `line` is a header line: every token is a field name (no record line is).
+    /// True when `line` is a header line by [`crate::text`]'s rules (valid or not).
     pub fn is_header_line(line: &str) -> bool {
-        let line = line.trim_end_matches(['\r', '\n']);
-        !line.is_empty() && line.split(' ').all(|t| FieldId::from_name(t).is_some())
+        crate::text::header(line.trim_ascii()).is_some()
     }
 }
 
@@ -332,15 +402,46 @@ mod tests {
             ),
             ("${nope}", "unknown field 'nope' at position 0"),
             (
+                "${vpc-idd}",
+                "unknown field 'vpc-idd' at position 0, did you mean 'vpc-id'?",
+            ),
+            (
+                "${dstprt}",
+                "unknown field 'dstprt' at position 0, did you mean 'dstport'?",
+            ),
+            (
                 "${srcaddr} ${dstaddr} ${srcaddr}",
                 "field 'srcaddr' appears twice (positions 0 and 22)",
             ),
-            ("${tgw-id}", "unknown field 'tgw-id' at position 0"),
+            (
+                "${interface-id} ${tgw-id}",
+                "a format holds VPC or Transit Gateway fields, not both: 'interface-id' is a VPC field, 'tgw-id' a Transit Gateway field",
+            ),
+            (
+                "${account_id}",
+                "unknown field 'account_id' at position 0, did you mean 'account-id'?",
+            ),
         ];
         for (input, want) in rows {
             let err = LogFormat::parse(input).unwrap_err();
             assert_eq!(err.to_string(), want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn transit_gateway_formats_are_read_not_made() {
+        let tgw =
+            LogFormat::parse("${version} ${tgw-id} ${srcaddr} ${packets-lost-no-route}").unwrap();
+        assert_eq!(tgw.scope(), Scope::Tgw);
+        assert_eq!(tgw.version(), 6);
+        assert_eq!(
+            tgw.vpc().unwrap_err().to_string(),
+            "'tgw-id' is a Transit Gateway flow-log field: vpcflow reads Transit Gateway flow logs but makes VPC flow logs only"
+        );
+        assert_eq!(LogFormat::default_v2().scope(), Scope::Vpc);
+        let shared = LogFormat::parse("${srcaddr} ${dstaddr}").unwrap();
+        assert_eq!(shared.scope(), Scope::Both);
+        assert!(shared.vpc().is_ok());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The VPC flow-log record, and everything that reads or writes one.
 //!
-//! * [`registry`]: the single table of every field of versions 2–11 ([`FIELDS`], [`FieldId`])
-//!   and the [`FlowRecord`] it generates.
+//! * [`registry`]: the single table of every field of versions 2–11 ([`FIELDS`], [`FieldId`]),
+//!   Transit Gateway's version-6 fields among them ([`Scope`]), and the [`FlowRecord`] it
+//!   generates.
 //! * [`value`]: the typed values (addresses, enums for action / log-status / flow-direction /
 //!   type, protocol numbers, TCP flags, traffic paths) and their validation.
 //! * [`format`]: [`LogFormat`], the `${field}` list of a flow log, validated as the EC2 API does.
-//! * [`text`], [`json`]: the record line codec (single spaces, `-` = absent) and JSON lines.
+//! * [`text`], [`json`]: the line rules every reader shares (header lines wherever they appear,
+//!   in either spelling; whitespace around a line and blank lines; single spaces between
+//!   fields, `-` = absent) and the record line codec; JSON lines.
 //! * [`arrow`], [`parquet`] (features of the same names): batches and files with AWS's Parquet
 //!   column names and types.
 //! * [`ocsf`]: the OCSF Network Activity (class 4001) mapping.
@@ -35,10 +38,10 @@ pub mod text;
 pub mod value;
 
 pub use format::{DEFAULT_FORMAT, FormatError, LogFormat};
-pub use registry::{FIELDS, FieldDef, FieldId, FlowRecord};
+pub use registry::{FIELDS, FieldDef, FieldId, FlowRecord, Scope};
 pub use value::{
-    Action, Count, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar, TcpFlags, TrafficPath,
-    ValueError,
+    Action, Count, FlowDirection, IpType, Kind, LogStatus, Protocol, Scalar, TcpFlags,
+    TgwResourceType, TrafficPath, ValueError,
 };
 /// The Arrow crates this crate builds on, re-exported so that the build has one version of each.
 #[cfg(feature = "arrow")]

@@ -7,8 +7,11 @@
 //!   `disposition_id` (in class 4001, activity 2 means "Close", so Tenzir's 2 for REJECT is not
 //!   followed).
 //! * The ENI-side ids (`interface_uid`, `vpc_uid`, `subnet_uid`, `instance_uid`) go to
-//!   `dst_endpoint` for ingress and `src_endpoint` for egress; without `flow-direction` the side
-//!   is unknown and they go to `unmapped`.
+//!   `dst_endpoint` for ingress and to `src_endpoint` otherwise, as Security Lake's OCSF 1.1
+//!   mapping does (`ocsf/examples` `mappings/markdown/AWS/v1.1.0/VPC Flowlogs`: ingress → dst,
+//!   egress → src; its Data Prepper pipeline `mappings/dataprepper/AWS/v1.1.0/VPC Flow` moves
+//!   them to `src_endpoint` whenever the direction is not ingress, so a version-2 record without
+//!   `flow-direction` has them on `src_endpoint`).
 //! * Every field not in the table goes to `unmapped` under its AWS name.
 
 use serde_json::{Map, Value, json};
@@ -166,21 +169,11 @@ pub fn to_ocsf(rec: &FlowRecord) -> Value {
     );
     let mut unmapped = Map::new();
     let eni_side = match rec.flow_direction {
-        Some(FlowDirection::Ingress) => Some(&mut dst),
-        Some(FlowDirection::Egress) => Some(&mut src),
-        None => None,
+        Some(FlowDirection::Ingress) => &mut dst,
+        Some(FlowDirection::Egress) | None => &mut src,
     };
-    match eni_side {
-        Some(side) => {
-            for (id, key) in ENI_SIDE {
-                put(side, key, text(rec, *id));
-            }
-        }
-        None => {
-            for (id, _) in ENI_SIDE {
-                put(&mut unmapped, id.name(), text(rec, *id));
-            }
-        }
+    for (id, key) in ENI_SIDE {
+        put(eni_side, key, text(rec, *id));
     }
     if !src.is_empty() {
         ev.insert("src_endpoint".into(), Value::Object(src));
@@ -303,7 +296,9 @@ mod tests {
         assert!(o["dst_endpoint"].get("intermediate_ips").is_none());
         assert_eq!(o["action_id"], 2);
         assert_eq!(o["disposition_id"], 2);
-        // No flow-direction: the ENI's side is unknown, so its id is kept in `unmapped`.
-        assert_eq!(o["unmapped"]["interface-id"], "eni-1235b8ca123456789");
+        // No flow-direction (a version-2 or custom record): the ENI's ids are on
+        // `src_endpoint`, as Security Lake's mapping puts them when the direction is not ingress.
+        assert_eq!(o["src_endpoint"]["interface_uid"], "eni-1235b8ca123456789");
+        assert!(o.get("unmapped").is_none(), "{o}");
     }
 }

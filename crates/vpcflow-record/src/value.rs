@@ -150,26 +150,37 @@ pub trait FieldValue: Sized + Clone + PartialEq + fmt::Debug {
     fn from_int(value: i64) -> Result<Self, ValueError>;
     /// The value as a [`Scalar`].
     fn scalar(&self) -> Scalar<'_>;
+    /// Checks a token as [`FieldValue::parse_text`] does, and gives its value as a [`Scalar`]
+    /// that borrows the token: the text of a string or word value is the token itself, since
+    /// parsing accepts only exact spellings.
+    fn token_scalar(token: &str) -> Result<Scalar<'_>, ValueError> {
+        Ok(match Self::parse_text(token)?.scalar() {
+            Scalar::Int(v) => Scalar::Int(v),
+            Scalar::Addr(a) => Scalar::Addr(a),
+            Scalar::Str(_) => Scalar::Str(token),
+        })
+    }
 }
 
-/// Parses a non-negative decimal integer the way record lines write them (no sign, no spaces).
+/// Parses a non-negative decimal integer the way record lines write them (no sign, no spaces),
+/// in one pass over the digits.
 fn parse_u64(token: &str) -> Result<u64, ValueError> {
     let bytes = token.as_bytes();
     if bytes.is_empty() {
         return Err(ValueError::Empty);
     }
-    if !bytes.iter().all(u8::is_ascii_digit) {
-        return Err(ValueError::NotANumber {
-            token: token.to_owned(),
-        });
+    let mut v: u64 = 0;
+    for &b in bytes {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(ValueError::NotANumber {
+                token: token.to_owned(),
+            });
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
     }
     // 19 digits always fit in u64; anything longer is out of every range we store.
-    if bytes.len() > 19 {
-        return Ok(u64::MAX);
-    }
-    Ok(bytes
-        .iter()
-        .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0')))
+    Ok(if bytes.len() > 19 { u64::MAX } else { v })
 }
 
 fn check_range(value: i64, max: i64) -> Result<i64, ValueError> {
@@ -243,6 +254,9 @@ impl From<u64> for Count {
 impl FieldValue for CompactString {
     const KIND: Kind = Kind::Utf8;
     fn parse_text(token: &str) -> Result<Self, ValueError> {
+        Self::token_scalar(token).map(|_| CompactString::new(token))
+    }
+    fn token_scalar(token: &str) -> Result<Scalar<'_>, ValueError> {
         if token.is_empty() {
             return Err(ValueError::Empty);
         }
@@ -251,7 +265,7 @@ impl FieldValue for CompactString {
                 token: token.to_owned(),
             });
         }
-        Ok(CompactString::new(token))
+        Ok(Scalar::Str(token))
     }
     fn from_int(value: i64) -> Result<Self, ValueError> {
         Err(ValueError::ExpectedText { value })
@@ -302,13 +316,13 @@ impl FieldValue for IpAddr {
         let bad = || ValueError::BadAddress {
             token: token.to_owned(),
         };
-        if token.contains(':') {
-            token
+        // Most addresses are IPv4: tried first, with no scan for ':' before.
+        match parse_ipv4(token.as_bytes()) {
+            Some(v4) => Ok(IpAddr::V4(v4)),
+            None => token
                 .parse::<std::net::Ipv6Addr>()
                 .map(IpAddr::V6)
-                .map_err(|_| bad())
-        } else {
-            parse_ipv4(token.as_bytes()).map(IpAddr::V4).ok_or_else(bad)
+                .map_err(|_| bad()),
         }
     }
     fn from_int(value: i64) -> Result<Self, ValueError> {
@@ -401,6 +415,13 @@ word_enum! {
         IPv4 = "IPv4", /// IPv6 traffic.
         IPv6 = "IPv6", /// Elastic Fabric Adapter traffic.
         Efa = "EFA" }
+}
+
+word_enum! {
+    /// `resource-type` (Transit Gateway flow logs): what the flow log is created on.
+    TgwResourceType { /// A transit gateway.
+        TransitGateway = "TransitGateway", /// One attachment of a transit gateway.
+        TransitGatewayAttachment = "TransitGatewayAttachment" }
 }
 
 /// `protocol`: the IANA protocol number, with names for the ones flow logs commonly carry.

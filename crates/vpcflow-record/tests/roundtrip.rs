@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use proptest::sample::subsequence;
 use vpcflow_record::arrow::{BatchBuilder, BatchReader};
 use vpcflow_record::{
-    Action, FIELDS, FieldId, FlowDirection, FlowRecord, IpType, Kind, LogFormat, LogStatus, json,
-    parquet, text,
+    Action, FIELDS, FieldId, FlowDirection, FlowRecord, IpType, Kind, LogFormat, LogStatus, Scope,
+    TgwResourceType, json, parquet, text,
 };
 
 /// A canonical token for one field: what AWS (and our encoder) would write.
@@ -29,6 +29,9 @@ fn token(field: FieldId) -> BoxedStrategy<String> {
         FieldId::Type => proptest::sample::select(IpType::ALL)
             .prop_map(|a| a.to_string())
             .boxed(),
+        FieldId::ResourceType => proptest::sample::select(TgwResourceType::ALL)
+            .prop_map(|a| a.to_string())
+            .boxed(),
         FieldId::Srcport | FieldId::Dstport => any::<u16>().prop_map(|v| v.to_string()).boxed(),
         FieldId::TrafficPath => (1u8..=8).prop_map(|v| v.to_string()).boxed(),
         f if f.kind() == Kind::Int32 => any::<u8>().prop_map(|v| v.to_string()).boxed(),
@@ -41,10 +44,21 @@ fn token(field: FieldId) -> BoxedStrategy<String> {
     prop_oneof![1 => Just("-".to_owned()), 4 => present].boxed()
 }
 
-/// A random format (any non-empty subset of fields, in any order) and a valid line for it.
+/// A random format (any non-empty subset of the fields of VPC flow logs, or of Transit Gateway
+/// flow logs, in any order) and a valid line for it.
 fn format_and_line() -> impl Strategy<Value = (LogFormat, String)> {
-    let ids: Vec<FieldId> = FIELDS.iter().map(|f| f.id).collect();
-    subsequence(ids, 1..=FIELDS.len())
+    let of = |not: Scope| -> Vec<FieldId> {
+        FIELDS
+            .iter()
+            .filter(|f| f.scope != not)
+            .map(|f| f.id)
+            .collect()
+    };
+    prop_oneof![Just(of(Scope::Tgw)), Just(of(Scope::Vpc))]
+        .prop_flat_map(|ids| {
+            let n = ids.len();
+            subsequence(ids, 1..=n)
+        })
         .prop_shuffle()
         .prop_flat_map(|fields| {
             let tokens: Vec<_> = fields.iter().map(|f| token(*f)).collect();
