@@ -38,3 +38,33 @@ pub fn session(config: datafusion::prelude::SessionConfig) -> datafusion::prelud
     udf::register(&ctx);
     ctx
 }
+
+/// What an engine error says to a user: its innermost cause, once (DataFusion wraps an error in
+/// layers that each repeat it, and our own errors, such as a bad line, in `External`), without
+/// DataFusion's category prefix.
+#[cfg(feature = "engine")]
+pub fn engine_message(e: &datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError as E;
+    match e.find_root() {
+        E::External(inner) => match inner.downcast_ref::<E>() {
+            Some(df) => engine_message(df),
+            None => inner.to_string(),
+        },
+        E::Execution(m) | E::Plan(m) | E::NotImplemented(m) | E::Configuration(m) => m.clone(),
+        E::ArrowError(a, _) => match a.as_ref() {
+            datafusion::arrow::error::ArrowError::ExternalError(inner) => inner.to_string(),
+            a => a.to_string(),
+        },
+        root => root.to_string(),
+    }
+}
+
+/// Makes the text files a session reads follow `bad`: fail at the first bad line (the default),
+/// or skip and count bad lines (`--skip-bad`), whatever the statement or query.
+#[cfg(feature = "engine")]
+pub fn set_bad_lines(
+    ctx: &datafusion::prelude::SessionContext,
+    bad: std::sync::Arc<text::BadLines>,
+) {
+    ctx.state_ref().write().config_mut().set_extension(bad);
+}

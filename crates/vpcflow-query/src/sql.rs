@@ -536,8 +536,9 @@ pub enum RunError {
     /// A statement is wrong or its table is.
     #[error("{0}")]
     Sql(#[from] SqlError),
-    /// DataFusion refused or failed a statement (starting at `line`).
-    #[error("statement at line {line}: {error}")]
+    /// DataFusion refused or failed a statement (starting at `line`), said once by its innermost
+    /// cause.
+    #[error("statement at line {line}: {}", crate::engine_message(error))]
     Engine {
         /// 1-based line where the statement starts.
         line: usize,
@@ -605,9 +606,7 @@ pub async fn log_group_table(
     dir: &str,
 ) -> datafusion::error::Result<Arc<dyn datafusion::catalog::TableProvider>> {
     use datafusion::logical_expr::{cast, col};
-    let df = ctx
-        .read_parquet(dir, datafusion::prelude::ParquetReadOptions::default())
-        .await?;
+    let df = table::read_log_group(ctx, vec![dir.to_owned()]).await?;
     let select: Vec<_> = df
         .schema()
         .fields()

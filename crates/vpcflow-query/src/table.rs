@@ -27,8 +27,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::object_store::ObjectStore;
 use datafusion::object_store::path::Path as ObjectPath;
-use datafusion::object_store::{ObjectStore, ObjectStoreExt as _};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 use futures::TryStreamExt as _;
@@ -334,6 +334,35 @@ impl FlowTable {
     /// The files (before pruning).
     pub fn files(&self) -> &[FlowFile] {
         &self.files
+    }
+
+    /// The same table over other files (some of its own, say).
+    pub fn with_files(&self, files: Vec<FlowFile>) -> FlowTable {
+        FlowTable {
+            schema: Arc::clone(&self.schema),
+            data: Arc::clone(&self.data),
+            partition_cols: self.partition_cols.clone(),
+            files,
+            text: self.text,
+        }
+    }
+
+    /// The table with one more data column, [`crate::text_exec::LINE_COLUMN`]: each text
+    /// record's line as its file has it (Insights' `@message`). Parquet files have no lines: it
+    /// is null in their rows.
+    pub fn with_line_column(&self) -> FlowTable {
+        let mut data: Vec<FieldRef> = self.data.fields().iter().cloned().collect();
+        data.push(Arc::new(Field::new(
+            crate::text_exec::LINE_COLUMN,
+            DataType::Utf8,
+            true,
+        )));
+        FlowTable::new(
+            &Schema::new(data),
+            self.partition_cols.clone(),
+            self.files.clone(),
+            self.text,
+        )
     }
 
     /// The files left after time-range pruning: filters on `start`/`end` against the times in
@@ -667,113 +696,91 @@ pub fn hive_keys(files: &[FlowFile], root: &Path) -> Vec<FieldRef> {
         .collect()
 }
 
-/// The flow-log format of a file: its header line (text) or its columns (Parquet); the v2
-/// default for a text file without a header. Reads only the file's start (text) or footer
-/// (Parquet).
-pub async fn file_format(f: &FlowFile) -> std::result::Result<LogFormat, String> {
-    let name = f.path.display();
-    match f.kind {
-        FileKind::Text => {
-            // The header line is in the first 64 KiB of text (a gzip stream decodes from its
-            // start, however much of it there is).
-            let head_bytes = match &f.remote {
-                None => {
-                    let mut file =
-                        std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
-                    let mut b = Vec::new();
-                    (&mut file)
-                        .take(65_536)
-                        .read_to_end(&mut b)
-                        .map_err(|e| format!("{name}: {e}"))?;
-                    bytes::Bytes::from(b)
-                }
-                Some((bucket, key)) => bucket
-                    .store
-                    .get_range(key, 0..f.size.min(65_536))
-                    .await
-                    .map_err(|e| format!("{name}: {e}"))?,
-            };
-            let mut head = Vec::new();
-            let mut reader: Box<dyn std::io::Read> = if crate::text::is_gzip(&head_bytes) {
-                Box::new(flate2::read::MultiGzDecoder::new(&head_bytes[..]))
-            } else {
-                Box::new(&head_bytes[..])
-            };
-            let mut buf = [0u8; 4096];
-            loop {
-                // A truncated stream ends the read; what came before it still counts.
-                let n = match reader.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(_) if !head.is_empty() => 0,
-                    Err(e) => return Err(format!("{name}: {e}")),
-                };
-                head.extend_from_slice(&buf[..n]);
-                if n == 0 || memchr::memchr(b'\n', &head).is_some() || head.len() > 65536 {
-                    break;
-                }
-            }
-            let end = memchr::memchr(b'\n', &head).unwrap_or(head.len());
-            let line = String::from_utf8_lossy(&head[..end]);
-            let line = line.trim_end_matches('\r');
-            if LogFormat::is_header_line(line) {
-                LogFormat::from_header(line).map_err(|e| format!("{name}: header line: {e}"))
-            } else {
-                Ok(LogFormat::default_v2())
-            }
-        }
-        FileKind::Parquet => {
-            let schema = match &f.remote {
-                None => {
-                    let file = std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
-                    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                        .map(|b| Arc::clone(b.schema()))
-                        .map_err(|e| format!("{name}: not a Parquet file: {e}"))?
-                }
-                // The footer only, by range requests.
-                Some((bucket, key)) => {
-                    let meta = PartitionedFile::new(key.to_string(), f.size).object_meta;
-                    DFParquetMetadata::new(bucket.store.as_ref(), &meta)
-                        .fetch_schema()
-                        .await
-                        .map(Arc::new)
-                        .map_err(|e| format!("{name}: not a Parquet file: {e}"))?
-                }
-            };
-            vpcflow_record::arrow::format_of_schema(&schema).map_err(|e| format!("{name}: {e}"))
-        }
-    }
+/// The system fields of a log event, first in every log segment (written by delivery's log-group
+/// store).
+pub const EVENT_COLUMNS: [&str; 4] = ["@timestamp", "@ingestionTime", "@logStream", "@message"];
+
+/// A log group's segments as one table: the events' system fields ([`EVENT_COLUMNS`]; times in
+/// ms), then every field AWS defines, null where the format of a segment's flow log lacks it,
+/// so that the groups of flow logs of different formats read alike. `paths` are the group's
+/// directory, or some of its segment files.
+pub async fn read_log_group(
+    ctx: &datafusion::prelude::SessionContext,
+    paths: Vec<String>,
+) -> Result<datafusion::prelude::DataFrame> {
+    let mut fields = vec![
+        Field::new(EVENT_COLUMNS[0], DataType::Int64, true),
+        Field::new(EVENT_COLUMNS[1], DataType::Int64, true),
+        Field::new(EVENT_COLUMNS[2], DataType::Utf8, true),
+        Field::new(EVENT_COLUMNS[3], DataType::Utf8, true),
+    ];
+    fields.extend(
+        vpcflow_record::arrow::every_field_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone()),
+    );
+    let schema = Schema::new(fields);
+    let options = datafusion::prelude::ParquetReadOptions::default().schema(&schema);
+    ctx.read_parquet(paths, options).await
 }
 
-use std::io::Read as _;
+/// The format of a Parquet file: its columns, read from its footer (by range requests for a
+/// remote object).
+pub async fn parquet_format(f: &FlowFile) -> std::result::Result<LogFormat, String> {
+    let name = f.path.display();
+    let schema = match &f.remote {
+        None => {
+            let file = std::fs::File::open(&f.path).map_err(|e| format!("{name}: {e}"))?;
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .map(|b| Arc::clone(b.schema()))
+                .map_err(|e| format!("{name}: not a Parquet file: {e}"))?
+        }
+        Some((bucket, key)) => {
+            let meta = PartitionedFile::new(key.to_string(), f.size).object_meta;
+            DFParquetMetadata::new(bucket.store.as_ref(), &meta)
+                .fetch_schema()
+                .await
+                .map(Arc::new)
+                .map_err(|e| format!("{name}: not a Parquet file: {e}"))?
+        }
+    };
+    vpcflow_record::arrow::format_of_schema(&schema).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Parquet files grouped by their format (each group in file order, groups by first file).
+pub async fn by_format(
+    files: Vec<FlowFile>,
+) -> std::result::Result<Vec<(LogFormat, Vec<FlowFile>)>, String> {
+    let mut groups: Vec<(LogFormat, Vec<FlowFile>)> = Vec::new();
+    for f in files {
+        let format = parquet_format(&f).await?;
+        match groups.iter_mut().find(|(g, _)| *g == format) {
+            Some((_, files)) => files.push(f),
+            None => groups.push((format, vec![f])),
+        }
+    }
+    Ok(groups)
+}
 
 /// A table over every flow-log file under `root` (a directory or one file): real AWS files in
-/// any S3 layout, text or Parquet, without converting them. Columns are the first file's format
-/// (AWS column names); Hive `key=value` directories become string partition columns.
+/// any S3 layout, text or Parquet, of any formats, without converting them. Its columns are
+/// every field AWS defines (AWS column names, registry order): a field a file does not carry is
+/// null in that file's rows, so a directory of mixed formats is one table and a query is
+/// portable across formats. Hive `key=value` directories become string partition columns.
+/// Nothing but the listing is read here.
 pub async fn import(place: &Place) -> std::result::Result<FlowTable, String> {
     let root = place.path();
     let probe = place
         .list(&[])
         .await
         .map_err(|e| format!("{}: {e}", root.display()))?;
-    let Some(first) = probe.first() else {
+    if probe.is_empty() {
         return Err(format!(
             "{}: no flow-log files (.log.gz, .log, .parquet) found",
             root.display()
         ));
-    };
-    // The first readable file says the format; a damaged file is reported when a query reads
-    // it (a time range may never need it).
-    let mut format = None;
-    for f in &probe {
-        if let Ok(found) = file_format(f).await {
-            format = Some(found);
-            break;
-        }
     }
-    let format = match format {
-        Some(f) => f,
-        None => file_format(first).await?,
-    };
     // The Hive keys come from the listing itself, so the files are listed once.
     let keys = hive_keys(&probe, &root);
     let files = probe
@@ -784,7 +791,7 @@ pub async fn import(place: &Place) -> std::result::Result<FlowTable, String> {
         })
         .collect();
     Ok(FlowTable::new(
-        &vpcflow_record::arrow::schema(&format),
+        &vpcflow_record::arrow::every_field_schema(),
         keys,
         files,
         TextColumns::ByHeader,

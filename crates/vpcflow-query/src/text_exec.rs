@@ -33,10 +33,14 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream,
 };
 use futures::StreamExt as _;
-use vpcflow_record::{FieldId, LogFormat};
+use vpcflow_record::FieldId;
 
 use crate::table::{FlowFile, RemoteBucket, TextColumns, balance};
-use crate::text::{self, LineLayout};
+use crate::text::{self, BadLines, Columns, Decoded};
+
+/// A data column of a table read by header that holds each record's line (as Insights'
+/// `@message`), not a field.
+pub const LINE_COLUMN: &str = "@message";
 
 /// Remote objects a partition fetches ahead of the one it decodes, at most: enough requests in
 /// flight to hide a request's latency behind decoding AWS's small 5-minute files.
@@ -60,10 +64,9 @@ pub struct TextExec {
 struct Scan {
     /// The table's data columns.
     data: SchemaRef,
-    text: TextColumns,
+    /// How the decoded columns map onto the files' lines.
+    columns: Columns,
     files: Vec<FlowFile>,
-    /// The data columns to decode (indexes into `data`), in output order.
-    data_cols: Vec<usize>,
     /// The output columns (indexes into the table's schema: data columns, then partition
     /// columns).
     wanted: Vec<usize>,
@@ -102,6 +105,33 @@ impl TextExec {
                 .collect::<Vec<_>>(),
         ));
         let out_schema = Arc::new(table_schema.project(&wanted)?);
+        let columns = match text {
+            TextColumns::ByHeader => Columns::ByHeader(
+                data_cols
+                    .iter()
+                    .map(|&i| {
+                        let name = data.field(i).name();
+                        if name == LINE_COLUMN {
+                            return Ok(Decoded::Line);
+                        }
+                        FieldId::from_column(name).map(Decoded::Field).ok_or_else(|| {
+                            DataFusionError::Plan(format!(
+                                "column '{name}' is not a flow-log field: files are read by their header lines"
+                            ))
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            TextColumns::ByPosition { skip_lines } => Columns::ByPosition {
+                skip_lines,
+                fields: data
+                    .fields()
+                    .iter()
+                    .map(|f| FieldId::from_column(f.name()))
+                    .collect(),
+                decoded: data_cols.clone(),
+            },
+        };
         let threads = threads.max(1);
         // Many files: one thread per file. Few (large) files: chunks within each file too.
         let parts = files.len().clamp(1, threads);
@@ -116,9 +146,8 @@ impl TextExec {
         Ok(TextExec {
             scan: Arc::new(Scan {
                 data,
-                text,
+                columns,
                 files,
-                data_cols,
                 wanted,
                 decoded,
                 out_schema,
@@ -152,7 +181,13 @@ impl Scan {
     /// (AWS's 5-minute files, a file per thread) is decoded right here: the operators above then
     /// work on each batch on the same core while it is still in cache, with no thread to hand
     /// it to.
-    fn open(self: &Arc<Self>, i: usize, raw: bytes::Bytes, rows: usize) -> Result<Opened> {
+    fn open(
+        self: &Arc<Self>,
+        i: usize,
+        raw: bytes::Bytes,
+        rows: usize,
+        bad: &Arc<BadLines>,
+    ) -> Result<Opened> {
         if raw.len() >= text::STREAM_MIN {
             let threads = if text::is_gzip(&raw) {
                 self.threads_per_file.max(2)
@@ -163,13 +198,16 @@ impl Scan {
             let mut stream = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.out_schema), 2);
             let tx = stream.tx();
             let scan = Arc::clone(self);
+            let bad = Arc::clone(bad);
             stream.spawn_blocking(move || {
-                scan.decode(i, &raw, rows, threads, |b| tx.blocking_send(Ok(b)).is_ok())
+                scan.decode(i, &raw, rows, threads, &bad, |b| {
+                    tx.blocking_send(Ok(b)).is_ok()
+                })
             });
             return Ok(Opened::Live(stream.build()));
         }
         let out = Mutex::new(Vec::new());
-        self.decode(i, &raw, rows, self.threads_per_file, |b| {
+        self.decode(i, &raw, rows, self.threads_per_file, bad, |b| {
             out.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(b);
@@ -190,6 +228,7 @@ impl Scan {
         raw: &[u8],
         rows: usize,
         threads: usize,
+        bad: &BadLines,
         send: impl Fn(RecordBatch) -> bool + Sync,
     ) -> Result<()> {
         let f = &self.files[i];
@@ -207,15 +246,16 @@ impl Scan {
                 false
             }
         };
-        text::inflate_and_decode(
-            &f.path.display().to_string(),
-            raw,
-            |bytes| self.layout(bytes),
-            &self.decoded,
+        text::Decode {
+            file: &f.path.display().to_string(),
+            columns: &self.columns,
+            schema: &self.decoded,
             threads,
-            &emit,
-        )
-        .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+            bad,
+            emit: &emit,
+        }
+        .inflate_and_decode(raw)
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
         match failed
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -248,57 +288,6 @@ impl Scan {
             &options,
         )?)
     }
-
-    /// How a file's lines map onto the decoded columns, from the start of its text.
-    fn layout(&self, bytes: &[u8]) -> LineLayout {
-        let first_line = {
-            let end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
-            std::str::from_utf8(&bytes[..end]).unwrap_or("")
-        };
-        match self.text {
-            TextColumns::ByPosition { skip_lines } => LineLayout {
-                fields: first_line_fields(bytes, skip_lines).unwrap_or(self.data.fields().len()),
-                positions: self.data_cols.iter().map(|&i| Some(i)).collect(),
-                skip_lines,
-            },
-            TextColumns::ByHeader => {
-                let (format, skip) = if LogFormat::is_header_line(first_line) {
-                    match LogFormat::from_header(first_line.trim_end_matches('\r')) {
-                        Ok(f) => (f, 1),
-                        Err(_) => (LogFormat::default_v2(), 0),
-                    }
-                } else {
-                    (LogFormat::default_v2(), 0)
-                };
-                let positions = self
-                    .data_cols
-                    .iter()
-                    .map(|&i| {
-                        FieldId::from_column(self.data.field(i).name())
-                            .and_then(|id| format.position(id))
-                    })
-                    .collect();
-                LineLayout {
-                    fields: format.len(),
-                    positions,
-                    skip_lines: skip,
-                }
-            }
-        }
-    }
-}
-
-/// The number of fields on the first data line (after `skip` lines; none when the text holds
-/// fewer lines).
-fn first_line_fields(bytes: &[u8], skip: usize) -> Option<usize> {
-    let (start, skipped) = text::header_end(bytes, skip);
-    if skipped < skip {
-        return None;
-    }
-    let rest = &bytes[start..];
-    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-    let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
-    (!line.is_empty()).then(|| memchr::memchr_iter(b' ', line).count() + 1)
 }
 
 impl DisplayAs for TextExec {
@@ -359,7 +348,7 @@ impl ExecutionPlan for TextExec {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let files = self.groups.get(partition).cloned().ok_or_else(|| {
             DataFusionError::Internal(format!(
@@ -374,6 +363,11 @@ impl ExecutionPlan for TextExec {
             .collect();
         let state = Partition {
             scan: Arc::clone(&self.scan),
+            // `--skip-bad`: the session says; by default the first bad line fails the query.
+            bad: context
+                .session_config()
+                .get_extension::<BadLines>()
+                .unwrap_or_default(),
             files: files.into_iter(),
             to_fetch,
             fetching: VecDeque::new(),
@@ -394,6 +388,7 @@ impl ExecutionPlan for TextExec {
 /// being decoded elsewhere.
 struct Partition {
     scan: Arc<Scan>,
+    bad: Arc<BadLines>,
     files: std::vec::IntoIter<usize>,
     /// The remote files of `files` whose fetch has not started (with their bucket and key), in
     /// order.
@@ -446,7 +441,7 @@ impl Partition {
                     return Some((Err(e), self));
                 }
             };
-            match self.scan.open(i, raw, self.rows) {
+            match self.scan.open(i, raw, self.rows, &self.bad) {
                 Ok(Opened::Ready(batches)) => self.ready.extend(batches),
                 Ok(Opened::Live(stream)) => self.live = Some(stream),
                 Err(e) => {

@@ -23,7 +23,7 @@ use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
 use datafusion::logical_expr::{ExprFunctionExt as _, ExprSchemable as _};
-use datafusion::prelude::{Not as _, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{Not as _, SessionContext};
 use vpcflow_record::FIELDS;
 
 use super::ast::{BinaryOp, CommandKind, ExprKind, ParsePattern, Query, UnaryOp};
@@ -36,9 +36,15 @@ pub enum QueryError {
     /// The query is wrong (or uses what is not planned yet), at a token.
     #[error("{0}")]
     Query(#[from] ParseError),
-    /// The engine failed (the data or the machine).
-    #[error("query engine: {0}")]
-    Engine(#[from] datafusion::error::DataFusionError),
+    /// The engine failed (the data or the machine): said once, by its innermost cause.
+    #[error("{}", crate::engine_message(.0))]
+    Engine(datafusion::error::DataFusionError),
+}
+
+impl From<datafusion::error::DataFusionError> for QueryError {
+    fn from(e: datafusion::error::DataFusionError) -> QueryError {
+        QueryError::Engine(e)
+    }
 }
 
 fn not_yet(what: &str, span: Span) -> QueryError {
@@ -99,21 +105,12 @@ pub async fn log_group(
     paths: Vec<String>,
     name: &str,
 ) -> Result<DataFrame, QueryError> {
-    let df = ctx
-        .read_parquet(paths, ParquetReadOptions::default())
-        .await?;
-    let has_account = df
-        .schema()
-        .field_with_unqualified_name("account_id")
-        .is_ok();
-    let log = if has_account {
-        datafusion::functions::string::expr_fn::concat(vec![
-            column("account_id"),
-            lit(format!(":{name}")),
-        ])
-    } else {
-        lit(name.to_owned())
-    };
+    let df = crate::table::read_log_group(ctx, paths).await?;
+    // `account:group`, or the group alone where the format has no account.
+    let log = datafusion::functions::string::expr_fn::concat_ws(
+        lit(":"),
+        vec![column("account_id"), lit(name.to_owned())],
+    );
     let ptr = call(
         ctx,
         "vpcflowPtr",
@@ -122,50 +119,74 @@ pub async fn log_group(
     discovered(df, vec![log.alias("@log"), ptr.alias("@ptr")])
 }
 
-/// Flow-log files read in place (an import) as Insights events: `@timestamp` is the record's
-/// `start`, `@message` the record line, `@logStream` `<interface-id>-all` as delivery names it.
+/// Flow-log files read in place (an import) as Insights events: every field AWS defines (null
+/// where a file's format lacks it), `@timestamp` the record's `start`, `@logStream`
+/// `<interface-id>-all` as delivery names it, and `@message` the record's line: as the file
+/// has it for text files, rebuilt from its columns in the file's format for Parquet files (read
+/// from their footers, files of one format together).
 pub async fn files(
     ctx: &SessionContext,
     table: std::sync::Arc<crate::table::FlowTable>,
 ) -> Result<DataFrame, QueryError> {
-    use datafusion::catalog::TableProvider as _;
-    let schema = table.schema();
-    let df = ctx.read_table(table)?;
-    let text = |n: &str| {
-        datafusion::functions::core::expr_fn::coalesce(vec![
-            cast(column(n), DataType::Utf8),
-            lit("-"),
-        ])
-    };
-    let mut extra = Vec::new();
-    let data: Vec<&str> = schema
-        .fields()
+    use crate::table::FileKind;
+    let (text, parquet): (Vec<_>, Vec<_>) = table
+        .files()
         .iter()
-        .map(|f| f.name().as_str())
-        .filter(|n| FIELDS.iter().any(|d| d.column == *n))
-        .collect();
-    let message = datafusion::functions::string::expr_fn::concat_ws(
-        lit(" "),
-        data.iter().map(|n| text(n)).collect(),
-    );
-    extra.push(message.clone().alias("@message"));
-    if data.contains(&"start") {
-        extra.push(
-            cast(
-                column("start") * lit(1000i64),
-                DataType::Timestamp(TimeUnit::Millisecond, None),
-            )
-            .alias("@timestamp"),
+        .cloned()
+        .partition(|f| f.kind == FileKind::Text);
+    let mut parts = Vec::new();
+    if !text.is_empty() || parquet.is_empty() {
+        let lines = std::sync::Arc::new(table.with_files(text).with_line_column());
+        let df = ctx.read_table(lines)?;
+        parts.push(events(ctx, df, None)?);
+    }
+    let groups = crate::table::by_format(parquet)
+        .await
+        .map_err(datafusion::error::DataFusionError::Execution)?;
+    for (format, files) in groups {
+        let df = ctx.read_table(std::sync::Arc::new(table.with_files(files)))?;
+        let text = |n: &str| {
+            datafusion::functions::core::expr_fn::coalesce(vec![
+                cast(column(n), DataType::Utf8),
+                lit("-"),
+            ])
+        };
+        let message = datafusion::functions::string::expr_fn::concat_ws(
+            lit(" "),
+            format.fields().iter().map(|f| text(f.column())).collect(),
         );
+        parts.push(events(ctx, df, Some(message))?);
     }
-    if data.contains(&"interface_id") {
-        let stream = datafusion::functions::string::expr_fn::concat(vec![
-            column("interface_id"),
-            lit("-all"),
-        ]);
-        extra.push(call(ctx, "vpcflowPtr", vec![stream.clone(), message])?.alias("@ptr"));
-        extra.push(stream.alias("@logStream"));
+    let mut all = parts.into_iter();
+    let first = all
+        .next()
+        .expect("at least one part: the text one when there is no other");
+    Ok(all.try_fold(first, |acc, df| acc.union_by_name(df))?)
+}
+
+/// Records as Insights events: the discovered fields (the table has every field), and the system
+/// fields from the record; `@message` is `message`, or the table's own column of that name.
+fn events(
+    ctx: &SessionContext,
+    df: DataFrame,
+    message: Option<Expr>,
+) -> Result<DataFrame, QueryError> {
+    let stream =
+        datafusion::functions::string::expr_fn::concat(vec![column("interface_id"), lit("-all")]);
+    let mut extra = Vec::new();
+    if let Some(m) = &message {
+        extra.push(m.clone().alias("@message"));
     }
+    let message = message.unwrap_or_else(|| column("@message"));
+    extra.extend([
+        cast(
+            column("start") * lit(1000i64),
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+        )
+        .alias("@timestamp"),
+        call(ctx, "vpcflowPtr", vec![stream.clone(), message])?.alias("@ptr"),
+        stream.alias("@logStream"),
+    ]);
     discovered(df, extra)
 }
 

@@ -1,21 +1,28 @@
 //! Flow-log text files as Arrow record batches: our own decoder, because DataFusion's CSV reader
 //! cannot map `-` to null in typed columns (apache/datafusion#25213, query.md §5.3).
 //!
-//! Owns inflating a file (`.gz`, one or many gzip members, or plain text) and decoding its lines
-//! into exactly the columns a query needs. Lines are split on single spaces, `-` is null, and
-//! integers are parsed straight into Arrow buffers. A large file is cut at line ends into chunks
-//! that decode in parallel; a large gzip file is decoded while it inflates
-//! ([`inflate_and_decode`]). No DataFusion here beyond Arrow; the table provider ([`crate::table`])
+//! Owns reading a file (`.gz`, one or many gzip members, or plain text; or JSON lines) into
+//! exactly the columns a query needs, in line order. Lines follow the rules every vpcflow reader
+//! shares ([`vpcflow_record::text`]; [`chunk`] applies them): header lines anywhere, whitespace
+//! and blank lines tolerated, every field checked whatever the query projects, a bad line an
+//! error naming file, line and reason unless bad lines are skipped ([`BadLines`]). A large file
+//! is cut at line ends into chunks that decode in parallel; a large gzip file is decoded while it
+//! inflates ([`gzip`]). No DataFusion here beyond Arrow; the table provider ([`crate::table`])
 //! decides which files and columns.
 
-use std::borrow::Cow;
+pub mod chunk;
+mod gzip;
+
 use std::io::Read;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+
+pub use chunk::{BAD_LINES_SHOWN, BadLines, Columns, Decoded};
+use chunk::{Chunk, State};
+pub use gzip::inflate;
+use gzip::{RawMembers, check_members, crcs_by_member};
 
 /// Why a text file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +35,8 @@ pub enum TextError {
         /// What went wrong.
         reason: String,
     },
-    /// A line does not fit the table's columns.
-    #[error("{file}, line {line}: {reason}")]
+    /// A line that breaks the rules: named as `vpcflow convert` names it.
+    #[error("{file}:{line}: {reason}")]
     Line {
         /// The file.
         file: String,
@@ -48,171 +55,6 @@ pub enum TextError {
     },
 }
 
-/// The bytes of a file as text: inflated when it starts with the gzip magic, as is otherwise.
-pub fn inflate<'a>(file: &str, data: &'a [u8]) -> Result<Cow<'a, [u8]>, TextError> {
-    if data.len() < 18 || !is_gzip(data) {
-        return Ok(Cow::Borrowed(data));
-    }
-    // Fast path: libdeflate inflates a whole member at once, about twice zlib's speed, and
-    // checks that member's CRC and size against its own trailer. The file is that one member
-    // only when its trailer is the file's last 8 bytes: the output is as long as the file's
-    // last size field says, and no second member starts after a trailer of that size (a member
-    // starts with 1f 8b 08 right after the 4-byte size that ends the one before it). Files of
-    // several members (bgzip, `cat a.gz b.gz`, even two identical members) take the streaming
-    // path, so that nothing is silently dropped.
-    let n = data.len();
-    let size = u32::from_le_bytes([data[n - 4], data[n - 3], data[n - 2], data[n - 1]]) as usize;
-    let mut out = vec![0u8; size];
-    let mut d = libdeflater::Decompressor::new();
-    if let Ok(len) = d.gzip_decompress(data, &mut out)
-        && len == size
-    {
-        let mut next_member = (size as u32).to_le_bytes().to_vec();
-        next_member.extend_from_slice(&[0x1f, 0x8b, 0x08]);
-        if memchr::memmem::find(&data[10..n - 8], &next_member).is_none() {
-            return Ok(Cow::Owned(out));
-        }
-    }
-    let mut out = Vec::with_capacity(size.max(n * 4));
-    flate2::read::MultiGzDecoder::new(data)
-        .read_to_end(&mut out)
-        .map_err(|e| TextError::Inflate {
-            file: file.to_owned(),
-            reason: e.to_string(),
-        })?;
-    Ok(Cow::Owned(out))
-}
-
-/// How a file's lines map onto the columns to build.
-#[derive(Debug, Clone)]
-pub struct LineLayout {
-    /// Fields on every line.
-    pub fields: usize,
-    /// For each output column: the 0-based field position on the line, or `None` (the file has
-    /// no such field: the column is all null).
-    pub positions: Vec<Option<usize>>,
-    /// Leading lines to skip (header lines).
-    pub skip_lines: usize,
-}
-
-/// Column builders for one chunk.
-enum Builder {
-    I32(Vec<i32>, Vec<bool>),
-    I64(Vec<i64>, Vec<bool>),
-    Str(Vec<u8>, Vec<i32>, Vec<bool>, bool),
-}
-
-impl Builder {
-    fn new(ty: &DataType, column: &str, rows: usize) -> Result<Builder, TextError> {
-        Ok(match ty {
-            DataType::Int32 => Builder::I32(Vec::with_capacity(rows), Vec::with_capacity(rows)),
-            DataType::Int64 => Builder::I64(Vec::with_capacity(rows), Vec::with_capacity(rows)),
-            DataType::Utf8 | DataType::Utf8View => {
-                let mut offsets = Vec::with_capacity(rows + 1);
-                offsets.push(0);
-                Builder::Str(
-                    Vec::with_capacity(rows * 12),
-                    offsets,
-                    Vec::with_capacity(rows),
-                    *ty == DataType::Utf8View,
-                )
-            }
-            other => {
-                return Err(TextError::ColumnType {
-                    column: column.to_owned(),
-                    ty: other.clone(),
-                });
-            }
-        })
-    }
-
-    fn null(&mut self) {
-        match self {
-            Builder::I32(v, n) => {
-                v.push(0);
-                n.push(false);
-            }
-            Builder::I64(v, n) => {
-                v.push(0);
-                n.push(false);
-            }
-            Builder::Str(b, o, n, _) => {
-                o.push(b.len() as i32);
-                n.push(false);
-            }
-        }
-    }
-
-    /// Appends one token; `Err` names what is wrong with it.
-    fn push(&mut self, token: &[u8]) -> Result<(), &'static str> {
-        if token == b"-" {
-            self.null();
-            return Ok(());
-        }
-        match self {
-            Builder::I32(v, n) => {
-                let x = parse_int(token).ok_or("not an integer")?;
-                v.push(i32::try_from(x).map_err(|_| "out of range for int")?);
-                n.push(true);
-            }
-            Builder::I64(v, n) => {
-                v.push(parse_int(token).ok_or("not an integer")?);
-                n.push(true);
-            }
-            Builder::Str(b, o, n, _) => {
-                b.extend_from_slice(token);
-                o.push(b.len() as i32);
-                n.push(true);
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<ArrayRef, &'static str> {
-        let nulls = |n: Vec<bool>| {
-            let b = NullBuffer::from(n);
-            (b.null_count() > 0).then_some(b)
-        };
-        Ok(match self {
-            Builder::I32(v, n) => Arc::new(Int32Array::new(ScalarBuffer::from(v), nulls(n))),
-            Builder::I64(v, n) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls(n))),
-            Builder::Str(b, o, n, view) => {
-                let a = StringArray::try_new(
-                    OffsetBuffer::new(ScalarBuffer::from(o)),
-                    b.into(),
-                    nulls(n),
-                )
-                .map_err(|_| "a value is not UTF-8")?;
-                if view {
-                    // Views share the value buffer; DataFusion groups and compares them faster.
-                    Arc::new(datafusion::arrow::array::StringViewArray::from(&a))
-                } else {
-                    Arc::new(a)
-                }
-            }
-        })
-    }
-}
-
-fn parse_int(t: &[u8]) -> Option<i64> {
-    let (neg, digits) = match t.first() {
-        Some(b'-') => (true, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v * 10 + i64::from(d);
-    }
-    Some(if neg { -v } else { v })
-}
-
 /// Chunks of about this many bytes decode in parallel (about 35 000 default-format records).
 const CHUNK: usize = 4 << 20;
 
@@ -220,71 +62,117 @@ const CHUNK: usize = 4 << 20;
 /// met, or the query is gone): decoding stops there, and that is not an error.
 pub type Emit<'a> = &'a (dyn Fn(RecordBatch) -> bool + Sync);
 
+/// What reading a file needs besides its bytes.
+#[derive(Clone, Copy)]
+pub struct Decode<'a> {
+    /// Names the file in errors.
+    pub file: &'a str,
+    /// How the table's columns map onto the file's lines.
+    pub columns: &'a Columns,
+    /// The columns to build, in order.
+    pub schema: &'a SchemaRef,
+    /// Threads to decode on, at most.
+    pub threads: usize,
+    /// Bad lines: fail, or skip and count.
+    pub bad: &'a BadLines,
+    /// Where the batches go.
+    pub emit: Emit<'a>,
+}
+
+/// A chunk decoded again from another start: what [`InOrder`] does when a header line in an
+/// earlier chunk changed the format the chunk's lines are read by.
+type Redo<'a> = Box<dyn FnOnce(&State) -> Chunk + Send + 'a>;
+
 /// Hands chunk results on in chunk order, whichever thread finishes a chunk first: batches to
-/// the emitter, line counts summed so that an error names its line. After an error, or once
-/// the emitter wants no more, nothing more is handed on, and [`InOrder::stopped`] says so
-/// ([`InOrder::refused`]: the emitter wants no more).
+/// the emitter, line counts summed so that an error names its line, skipped lines to
+/// [`BadLines`]. Every chunk decodes from the file's first state; one that comes after a header
+/// line changing it is decoded again from the state in force ([`Redo`]: rare, a concatenation of
+/// files of different formats). After an error, or once the emitter wants no more, nothing more
+/// is handed on, and [`InOrder::stopped`] says so ([`InOrder::refused`]: the emitter wants no
+/// more).
 struct InOrder<'a> {
-    emit: Emit<'a>,
-    pending: std::sync::Mutex<Pending>,
+    d: Decode<'a>,
+    initial: State,
+    pending: std::sync::Mutex<Pending<'a>>,
     stopped: AtomicBool,
     refused: AtomicBool,
 }
 
 /// [`InOrder`]'s state: the next chunk to hand on, the results that came before their turn,
-/// the lines handed on so far, and the first bad line (1-based) with what was wrong.
-struct Pending {
+/// the lines handed on so far, the state in force, and the first bad line (1-based) with what
+/// was wrong.
+struct Pending<'a> {
     next: usize,
-    early: std::collections::BTreeMap<usize, ChunkResult>,
+    early: std::collections::BTreeMap<usize, (Chunk, Redo<'a>)>,
     lines: usize,
+    state: State,
     error: Option<(usize, String)>,
 }
 
 impl<'a> InOrder<'a> {
-    /// Chunk 0 starts after `lines_before` lines (the header lines).
-    fn new(emit: Emit<'a>, lines_before: usize) -> InOrder<'a> {
+    /// Chunk 0 starts after `lines_before` lines (skipped ones), in `initial`.
+    fn new(d: Decode<'a>, initial: State, lines_before: usize) -> InOrder<'a> {
         InOrder {
-            emit,
+            d,
             pending: std::sync::Mutex::new(Pending {
                 next: 0,
                 early: std::collections::BTreeMap::new(),
                 lines: lines_before,
+                state: initial.clone(),
                 error: None,
             }),
+            initial,
             stopped: AtomicBool::new(false),
             refused: AtomicBool::new(false),
         }
     }
 
-    /// Chunk `i` is done. Emitting happens under the lock, so a slow reader holds the decoders
-    /// back instead of letting finished chunks pile up.
-    fn done(&self, i: usize, result: ChunkResult) {
+    /// Chunk `i` is done, decoded from the initial state; `redo` decodes it from another.
+    /// Emitting happens under the lock, so a slow reader holds the decoders back instead of
+    /// letting finished chunks pile up.
+    fn done(&self, i: usize, result: Chunk, redo: Redo<'a>) {
         let mut p = self
             .pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        p.early.insert(i, result);
+        p.early.insert(i, (result, redo));
         while !self.stopped() {
             let next = p.next;
-            let Some(r) = p.early.remove(&next) else {
+            let Some((mut chunk, redo)) = p.early.remove(&next) else {
                 break;
             };
             p.next += 1;
-            match r {
-                Ok((batch, lines)) => {
-                    p.lines += lines;
-                    if let Some(b) = batch
-                        && !(self.emit)(b)
-                    {
-                        self.refused.store(true, Ordering::Relaxed);
-                        self.stopped.store(true, Ordering::Relaxed);
-                    }
-                }
-                Err((within, reason)) => {
-                    p.error = Some((p.lines + within + 1, reason));
-                    self.stopped.store(true, Ordering::Relaxed);
-                }
+            if !p.state.same(&self.initial) {
+                chunk = redo(&p.state);
             }
+            self.hand_on(&mut p, chunk);
+        }
+    }
+
+    fn hand_on(&self, p: &mut Pending<'a>, chunk: Chunk) {
+        let before = p.lines;
+        if chunk.skipped > 0 {
+            let first: Vec<(usize, String)> = chunk
+                .skipped_first
+                .into_iter()
+                .map(|(within, reason)| (before + within + 1, reason))
+                .collect();
+            self.d.bad.add(self.d.file, chunk.skipped, &first);
+        }
+        if let Some((within, reason)) = chunk.error {
+            p.error = Some((before + within + 1, reason));
+            self.stopped.store(true, Ordering::Relaxed);
+            return;
+        }
+        p.lines += chunk.lines;
+        if let Some(end) = chunk.end {
+            p.state = end;
+        }
+        if let Some(b) = chunk.batch
+            && !(self.d.emit)(b)
+        {
+            self.refused.store(true, Ordering::Relaxed);
+            self.stopped.store(true, Ordering::Relaxed);
         }
     }
 
@@ -299,14 +187,14 @@ impl<'a> InOrder<'a> {
     }
 
     /// The first bad line, if any, as the file's error.
-    fn finish(self, file: &str) -> Result<(), TextError> {
+    fn finish(self) -> Result<(), TextError> {
         let p = self
             .pending
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match p.error {
             Some((line, reason)) => Err(TextError::Line {
-                file: file.to_owned(),
+                file: self.d.file.to_owned(),
                 line,
                 reason,
             }),
@@ -315,47 +203,78 @@ impl<'a> InOrder<'a> {
     }
 }
 
-/// Decodes a whole text file into batches of `schema` (the columns to build, in order), using
-/// up to `threads` threads, and hands them to `emit` in line order. `file` names the file in
-/// errors.
-pub fn decode(
-    file: &str,
-    text: &[u8],
-    layout: &LineLayout,
-    schema: &SchemaRef,
-    threads: usize,
-    emit: Emit<'_>,
-) -> Result<(), TextError> {
-    let (start, header_lines) = header_end(text, layout.skip_lines);
-    // Cut at line ends.
-    let mut cuts = vec![start];
-    let mut at = start;
-    while text.len() - at > CHUNK {
-        match memchr::memchr(b'\n', &text[at + CHUNK..]) {
-            Some(i) => {
-                at += CHUNK + i + 1;
-                cuts.push(at);
-            }
-            None => break,
+impl<'a> Decode<'a> {
+    /// Decodes a whole text file (inflated), on up to `threads` threads.
+    pub fn decode(self, text: &'a [u8]) -> Result<(), TextError> {
+        let (start, skipped) = header_end(text, self.columns.skip_lines());
+        let text = &text[start..];
+        if chunk::is_json(text) {
+            return self.json(text, skipped);
         }
+        let initial = self.columns.initial(text);
+        // Cut at line ends.
+        let mut cuts = vec![0];
+        let mut at = 0;
+        while text.len() - at > CHUNK {
+            match memchr::memchr(b'\n', &text[at + CHUNK..]) {
+                Some(i) => {
+                    at += CHUNK + i + 1;
+                    cuts.push(at);
+                }
+                None => break,
+            }
+        }
+        cuts.push(text.len());
+        let chunks: Vec<&'a [u8]> = cuts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+        let order = InOrder::new(self, initial.clone(), skipped);
+        in_parallel(
+            chunks.len(),
+            self.threads,
+            || order.stopped(),
+            |i| {
+                let piece = chunks[i];
+                order.done(i, self.chunk(piece, &initial), self.redo(piece));
+            },
+        );
+        order.finish()
     }
-    cuts.push(text.len());
-    let chunks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    let order = InOrder::new(emit, header_lines);
-    in_parallel(
-        chunks.len(),
-        threads,
-        || order.stopped(),
-        |i| {
-            let (a, b) = chunks[i];
-            order.done(i, decode_chunk(&text[a..b], layout, schema));
-        },
-    );
-    order.finish(file)
+
+    fn chunk(&self, text: &[u8], start: &State) -> Chunk {
+        chunk::decode_chunk(text, start, self.columns, self.schema, self.bad.skips())
+    }
+
+    fn redo<T: AsRef<[u8]> + Send + 'a>(self, text: T) -> Redo<'a> {
+        Box::new(move |state| self.chunk(text.as_ref(), state))
+    }
+
+    /// A JSON lines file, after `skipped` lines: decoded whole, on this thread.
+    fn json(self, text: &'a [u8], skipped: usize) -> Result<(), TextError> {
+        let done = chunk::decode_json(text, self.columns, self.schema, self.bad.skips());
+        let order = InOrder::new(self, self.columns.initial(b""), skipped);
+        order.done(
+            0,
+            done,
+            Box::new(|_| unreachable!("one chunk: never decoded again")),
+        );
+        order.finish()
+    }
+
+    /// A whole file's batches, handed to `emit` in line order: a gzip file of at least 2 MiB
+    /// with more than one thread to use is inflated on this thread while the others decode what
+    /// it has inflated so far (one large member cannot be inflated in parallel, so this
+    /// overlaps the two); anything else is inflated whole ([`inflate`]), then decoded in
+    /// parallel chunks ([`Decode::decode`]). Both ways give the same batches and errors.
+    pub fn inflate_and_decode(self, data: &'a [u8]) -> Result<(), TextError> {
+        if self.threads < 2 || data.len() < STREAM_MIN || !is_gzip(data) {
+            let text = inflate(self.file, data)?;
+            return self.decode(&text);
+        }
+        self.stream_decode(data, CHUNK)
+    }
 }
 
-/// Where the data starts after `skip` header lines, and how many whole lines were skipped (the
-/// text may hold fewer).
+/// Where the data starts after `skip` lines, and how many whole lines were skipped (the text may
+/// hold fewer).
 pub(crate) fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
     let mut start = 0;
     for skipped in 0..skip {
@@ -367,35 +286,14 @@ pub(crate) fn header_end(text: &[u8], skip: usize) -> (usize, usize) {
     (start, skip)
 }
 
-/// Compressed files at least this large inflate while they decode ([`inflate_and_decode`]);
-/// the table streams files this large from a thread of their own ([`crate::text_exec`]).
+/// Compressed files at least this large inflate while they decode
+/// ([`Decode::inflate_and_decode`]); the table streams files this large from a thread of their
+/// own ([`crate::text_exec`]).
 pub const STREAM_MIN: usize = 2 << 20;
 
 /// Whether `data` starts as a gzip file does.
 pub fn is_gzip(data: &[u8]) -> bool {
     data.starts_with(&[0x1f, 0x8b])
-}
-
-/// A whole file's batches, handed to `emit` in line order: a gzip file of at least 2 MiB
-/// with more than one thread to use is inflated on this thread while the others decode what it
-/// has inflated so far (one large member cannot be inflated in parallel, so this overlaps the
-/// two); anything else is inflated whole ([`inflate`]), then decoded in parallel chunks
-/// ([`decode`]). `layout_of` reads the layout from the text's start (its header line). Both
-/// ways give the same batches and errors.
-pub fn inflate_and_decode(
-    file: &str,
-    data: &[u8],
-    layout_of: impl Fn(&[u8]) -> LineLayout,
-    schema: &SchemaRef,
-    threads: usize,
-    emit: Emit<'_>,
-) -> Result<(), TextError> {
-    if threads < 2 || data.len() < STREAM_MIN || !is_gzip(data) {
-        let text = inflate(file, data)?;
-        let layout = layout_of(&text);
-        return decode(file, &text, &layout, schema, threads, emit);
-    }
-    stream_decode(file, data, layout_of, schema, threads, CHUNK, emit)
 }
 
 /// Reads from `reader` onto `buf` until it holds `want` bytes or the stream ends (true).
@@ -412,323 +310,203 @@ fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Resu
     Ok(false)
 }
 
-/// One gzip member as inflated: its output range, and its trailer's CRC-32 and size.
-#[derive(Debug, Clone, Copy)]
-struct Member {
-    start: u64,
-    end: u64,
-    crc: u32,
-    size: u32,
+/// Whether `text` holds a whole record line (not blank, not a header line): what the first
+/// state of a table read by position is taken from.
+fn has_whole_record(text: &[u8]) -> bool {
+    let Some(last) = memchr::memrchr(b'\n', text) else {
+        return false;
+    };
+    text[..last]
+        .split(|&b| b == b'\n')
+        .map(vpcflow_record::text::trim)
+        .any(|l| {
+            !l.is_empty()
+                && std::str::from_utf8(l)
+                    .map_or(true, |s| vpcflow_record::text::header(s).is_none())
+        })
 }
 
-/// The members of a gzip file, inflated one after another as raw deflate streams. Unlike
-/// flate2's `MultiGzDecoder` it does not compute the CRC-32 itself: it records where each
-/// member's output ends and what its trailer says, so that the CRCs can be computed on the
-/// decoding threads, off the inflating thread that the whole read waits on.
-struct RawMembers<'a> {
-    /// Compressed bytes not consumed yet.
-    rest: &'a [u8],
-    inflater: flate2::Decompress,
-    in_member: bool,
-    /// Bytes produced so far.
-    out: u64,
-    member_start: u64,
-    /// The members ended so far.
-    members: Vec<Member>,
-}
+/// A piece of inflated output for a decoding thread: (chunk number, its offset in the output,
+/// its text, whether that thread computes its CRC).
+type Piece = (usize, u64, Vec<u8>, bool);
 
-impl<'a> RawMembers<'a> {
-    fn new(data: &'a [u8]) -> RawMembers<'a> {
-        RawMembers {
-            rest: data,
-            inflater: flate2::Decompress::new(false),
-            in_member: false,
-            out: 0,
-            member_start: 0,
-            members: Vec::new(),
+/// The CRC-32s of the output's pieces: (offset, length, CRC), none across a member's end.
+type Crcs = std::sync::Mutex<Vec<(u64, u64, u32)>>;
+
+impl<'a> Decode<'a> {
+    /// [`Decode::inflate_and_decode`]'s overlapped path: this thread inflates `chunk`-sized
+    /// pieces cut at line ends and queues them (a bounded queue, so memory stays a few chunks);
+    /// `threads - 1` others decode them, and this one joins them once the file is inflated.
+    /// Batches go to `emit` in line order as they are decoded.
+    fn stream_decode(self, data: &'a [u8], chunk: usize) -> Result<(), TextError> {
+        // Every member; their CRCs are computed by the decoding threads and checked at the end.
+        let mut reader = RawMembers::new(data);
+        let (first, eof) = self.first_piece(&mut reader, chunk)?;
+        let (start, skipped) = header_end(&first, self.columns.skip_lines());
+        if chunk::is_json(&first[start..]) {
+            // JSON lines files are small and rare: inflated whole, then read.
+            let text = inflate(self.file, data)?;
+            let (start, skipped) = header_end(&text, self.columns.skip_lines());
+            return self.json(&text[start..], skipped);
+        }
+        let initial = self.columns.initial(&first[start..]);
+        let crcs: Crcs = std::sync::Mutex::new(crcs_by_member(&first[..start], 0, &reader.members));
+        let mut first = first;
+        first.drain(..start);
+
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(2 * self.threads);
+        let rx = std::sync::Mutex::new(rx);
+        let order = InOrder::new(self, initial.clone(), skipped);
+        let work = || {
+            loop {
+                let next = rx.lock().map(|r| r.recv());
+                let Ok(Ok((i, at, text, check))) = next else {
+                    break;
+                };
+                if check && !order.refused() {
+                    let crc = zlib_rs::crc32::crc32(0, &text);
+                    lock(&crcs).push((at, text.len() as u64, crc));
+                }
+                if order.stopped() {
+                    continue; // the queue is drained, not decoded
+                }
+                let result = self.chunk(&text, &initial);
+                order.done(i, result, self.redo(text));
+            }
+        };
+        let inflated = std::thread::scope(|s| {
+            let workers: Vec<_> = (1..self.threads).map(|_| s.spawn(work)).collect();
+            let producer = Producer {
+                d: &self,
+                tx,
+                order: &order,
+                crcs: &crcs,
+                chunk,
+            };
+            // The queue closes when the producer is done, and this thread decodes too.
+            let produced = producer.run(&mut reader, first, start as u64, eof);
+            work();
+            for w in workers {
+                w.join().expect("a decoder thread panicked");
+            }
+            produced
+        });
+        inflated?;
+        // A read to the end checks every member before any bad line is reported; one whose
+        // reader wanted no more has nothing to check.
+        if !order.refused() {
+            check_members(&reader.members, lock(&crcs).split_off(0)).map_err(|reason| {
+                TextError::Inflate {
+                    file: self.file.to_owned(),
+                    reason,
+                }
+            })?;
+        }
+        order.finish()
+    }
+
+    fn inflate_error(&self, e: &std::io::Error) -> TextError {
+        TextError::Inflate {
+            file: self.file.to_owned(),
+            reason: e.to_string(),
         }
     }
 
-    /// Skips a member's header (RFC 1952 §2.3) at the start of `rest`.
-    fn skip_header(&mut self) -> std::io::Result<()> {
-        let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned());
-        let d = self.rest;
-        if d.len() < 10 || !is_gzip(d) {
-            return Err(bad("a gzip member does not start with the gzip magic"));
-        }
-        if d[2] != 8 || d[3] & 0xe0 != 0 {
-            return Err(bad("invalid gzip header"));
-        }
-        let flags = d[3];
-        let mut at = 10;
-        if flags & 0x04 != 0 {
-            let n = d
-                .get(at..at + 2)
-                .map(|x| usize::from(u16::from_le_bytes([x[0], x[1]])))
-                .ok_or_else(|| bad("truncated gzip header"))?;
-            at += 2 + n;
-        }
-        for flag in [0x08, 0x10] {
-            if flags & flag != 0 {
-                let n = d
-                    .get(at..)
-                    .and_then(|x| memchr::memchr(0, x))
-                    .ok_or_else(|| bad("truncated gzip header"))?;
-                at += n + 1;
+    /// The first piece of output, read on until the skipped lines and the first record line
+    /// are whole (a table read by position takes its layout from that line), and whether the
+    /// output ended there.
+    fn first_piece(
+        &self,
+        reader: &mut RawMembers<'_>,
+        chunk: usize,
+    ) -> Result<(Vec<u8>, bool), TextError> {
+        let mut first = Vec::with_capacity(chunk + 4096);
+        let mut eof = fill(reader, &mut first, chunk).map_err(|e| self.inflate_error(&e))?;
+        loop {
+            let (start, skipped) = header_end(&first, self.columns.skip_lines());
+            if eof || (skipped == self.columns.skip_lines() && has_whole_record(&first[start..])) {
+                return Ok((first, eof));
             }
+            let want = 2 * first.len();
+            eof = fill(reader, &mut first, want).map_err(|e| self.inflate_error(&e))?;
         }
-        if flags & 0x02 != 0 {
-            at += 2;
+    }
+}
+
+/// The inflating side of [`Decode::stream_decode`]: inflates the rest of the file onto the
+/// decoding threads' queue, in `chunk`-sized pieces cut after a line end (a line longer than a
+/// chunk grows it). A piece holding a member's end has its CRCs computed here, by member; so has
+/// every piece after a bad line, which is inflated and checked but not decoded: a damaged file
+/// is reported as damaged, whichever thread noticed first.
+struct Producer<'p, 'a> {
+    d: &'p Decode<'a>,
+    tx: std::sync::mpsc::SyncSender<Piece>,
+    order: &'p InOrder<'a>,
+    crcs: &'p Crcs,
+    chunk: usize,
+}
+
+impl Producer<'_, '_> {
+    /// `buf` is the output so far, from offset `at`; `eof` whether the output ended there.
+    fn run(
+        self,
+        reader: &mut RawMembers<'_>,
+        mut buf: Vec<u8>,
+        mut at: u64,
+        mut eof: bool,
+    ) -> Result<(), TextError> {
+        let chunk = self.chunk;
+        let mut i = 0;
+        loop {
+            let cut = if eof {
+                buf.len()
+            } else {
+                match memchr::memrchr(b'\n', &buf) {
+                    Some(at) => at + 1,
+                    None => {
+                        let want = buf.len() + chunk;
+                        eof = fill(reader, &mut buf, want).map_err(|e| self.d.inflate_error(&e))?;
+                        continue;
+                    }
+                }
+            };
+            let mut next = Vec::with_capacity(chunk + 4096);
+            next.extend_from_slice(&buf[cut..]);
+            buf.truncate(cut);
+            // Chunk numbers have no gaps: [`InOrder`] waits for each in turn.
+            if !buf.is_empty() {
+                let len = buf.len() as u64;
+                let stopped = self.order.stopped();
+                let check = !stopped
+                    && !reader
+                        .members
+                        .iter()
+                        .any(|m| m.end > at && m.end < at + len);
+                if !check {
+                    lock(self.crcs).extend(crcs_by_member(&buf, at, &reader.members));
+                }
+                if !stopped {
+                    if self.tx.send((i, at, buf, check)).is_err() {
+                        break;
+                    }
+                    i += 1;
+                }
+                at += len;
+            }
+            // A reader that wants no more ends the read.
+            if eof || self.order.refused() {
+                break;
+            }
+            buf = next;
+            let want = buf.len() + chunk;
+            eof = fill(reader, &mut buf, want).map_err(|e| self.d.inflate_error(&e))?;
         }
-        self.rest = d.get(at..).ok_or_else(|| bad("truncated gzip header"))?;
         Ok(())
     }
 }
 
-impl Read for RawMembers<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if !self.in_member {
-                if self.rest.is_empty() {
-                    return Ok(0);
-                }
-                self.skip_header()?;
-                self.inflater.reset(false);
-                self.in_member = true;
-                self.member_start = self.out;
-            }
-            let (in0, out0) = (self.inflater.total_in(), self.inflater.total_out());
-            let status = self
-                .inflater
-                .decompress(self.rest, buf, flate2::FlushDecompress::None)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            let used = (self.inflater.total_in() - in0) as usize;
-            let made = (self.inflater.total_out() - out0) as usize;
-            self.rest = &self.rest[used..];
-            self.out += made as u64;
-            if status == flate2::Status::StreamEnd {
-                let t = self.rest.get(..8).ok_or_else(|| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the gzip data ends inside a member's trailer",
-                    )
-                })?;
-                self.members.push(Member {
-                    start: self.member_start,
-                    end: self.out,
-                    crc: u32::from_le_bytes([t[0], t[1], t[2], t[3]]),
-                    size: u32::from_le_bytes([t[4], t[5], t[6], t[7]]),
-                });
-                self.rest = &self.rest[8..];
-                self.in_member = false;
-            } else if made == 0 && used == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the gzip data ends inside a member",
-                ));
-            }
-            if made > 0 {
-                return Ok(made);
-            }
-        }
-    }
-}
-
-/// The CRC-32s of `bytes` (the output from offset `at` on), in pieces cut where a member in
-/// `members` ends: (offset, length, CRC), none empty.
-fn crcs_by_member(bytes: &[u8], at: u64, members: &[Member]) -> Vec<(u64, u64, u32)> {
-    let end = at + bytes.len() as u64;
-    let mut cuts: Vec<u64> = members
-        .iter()
-        .map(|m| m.end)
-        .filter(|&e| e > at && e < end)
-        .collect();
-    cuts.push(end);
-    let mut from = at;
-    cuts.into_iter()
-        .filter_map(|to| {
-            let piece = &bytes[(from - at) as usize..(to - at) as usize];
-            let crc = (from, to - from, zlib_rs::crc32::crc32(0, piece));
-            from = to;
-            // Empty pieces are left out: sorted by offset, one would tie with the next.
-            (!piece.is_empty()).then_some(crc)
-        })
-        .collect()
-}
-
-/// Checks each member's CRC-32 and size against its trailer, from the CRCs of the pieces of
-/// output (offset, length, CRC; none across a member's end) that cover it.
-fn check_members(members: &[Member], mut pieces: Vec<(u64, u64, u32)>) -> Result<(), String> {
-    pieces.sort_unstable_by_key(|p| p.0);
-    let mut pieces = pieces.into_iter().peekable();
-    for (n, m) in members.iter().enumerate() {
-        let (mut crc, mut covered) = (0u32, m.start);
-        while let Some(&(at, len, c)) = pieces.peek() {
-            if at >= m.end {
-                break;
-            }
-            if at != covered || at + len > m.end {
-                return Err(format!("gzip member {} was not checked whole", n + 1));
-            }
-            crc = zlib_rs::crc32::crc32_combine(crc, c, len);
-            covered += len;
-            pieces.next();
-        }
-        if covered != m.end || crc != m.crc {
-            return Err(format!("gzip member {}: CRC-32 does not match", n + 1));
-        }
-        if (m.end - m.start) as u32 != m.size {
-            return Err(format!("gzip member {}: length does not match", n + 1));
-        }
-    }
-    Ok(())
-}
-
-/// What a decoder thread made of a chunk: its batch and how many lines it held, or how many
-/// lines of it came before the bad one, and what was wrong.
-type ChunkResult = Result<(Option<RecordBatch>, usize), (usize, String)>;
-
-/// [`inflate_and_decode`]'s overlapped path: this thread inflates `chunk`-sized pieces cut at
-/// line ends and queues them (a bounded queue, so memory stays a few chunks); `threads - 1`
-/// others decode them, and this one joins them once the file is inflated. Batches go to `emit`
-/// in line order as they are decoded.
-fn stream_decode(
-    file: &str,
-    data: &[u8],
-    layout_of: impl Fn(&[u8]) -> LineLayout,
-    schema: &SchemaRef,
-    threads: usize,
-    chunk: usize,
-    emit: Emit<'_>,
-) -> Result<(), TextError> {
-    let inflate_error = |e: std::io::Error| TextError::Inflate {
-        file: file.to_owned(),
-        reason: e.to_string(),
-    };
-    // Every member; their CRCs are computed by the decoding threads and checked at the end.
-    let mut reader = RawMembers::new(data);
-    let mut first = Vec::with_capacity(chunk + 4096);
-    let mut eof = fill(&mut reader, &mut first, chunk).map_err(inflate_error)?;
-    // The layout is read from the header lines and the first data line: read on until they
-    // are whole.
-    let layout = loop {
-        let layout = layout_of(&first);
-        let whole = memchr::memchr_iter(b'\n', &first)
-            .take(layout.skip_lines + 1)
-            .count();
-        if eof || whole > layout.skip_lines {
-            break layout;
-        }
-        let want = 2 * first.len();
-        eof = fill(&mut reader, &mut first, want).map_err(inflate_error)?;
-    };
-    // The header lines are not data; they count for line numbers.
-    let (start, header_lines) = header_end(&first, layout.skip_lines);
-    // The CRC-32s of the output's pieces: (offset, length, CRC), none across a member's end.
-    let crcs = std::sync::Mutex::new(crcs_by_member(&first[..start], 0, &reader.members));
-    first.drain(..start);
-
-    // (chunk number, its offset in the output, its text, whether its decoder computes its CRC)
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>, bool)>(2 * threads);
-    let rx = std::sync::Mutex::new(rx);
-    let order = InOrder::new(emit, header_lines);
-    let work = || {
-        loop {
-            let next = rx.lock().map(|r| r.recv());
-            let Ok(Ok((i, at, text, check))) = next else {
-                break;
-            };
-            if check && !order.refused() {
-                let crc = zlib_rs::crc32::crc32(0, &text);
-                crcs.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push((at, text.len() as u64, crc));
-            }
-            if order.stopped() {
-                continue; // the queue is drained, not decoded
-            }
-            order.done(i, decode_chunk(&text, &layout, schema));
-        }
-    };
-    let inflated = std::thread::scope(|s| {
-        let workers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-        let produced = (|| -> Result<(), TextError> {
-            let mut buf = first;
-            let mut i = 0;
-            let mut at = start as u64;
-            loop {
-                // Cut after the last complete line; a line longer than a chunk grows it.
-                let cut = if eof {
-                    buf.len()
-                } else {
-                    match memchr::memrchr(b'\n', &buf) {
-                        Some(at) => at + 1,
-                        None => {
-                            let want = buf.len() + chunk;
-                            eof = fill(&mut reader, &mut buf, want).map_err(inflate_error)?;
-                            continue;
-                        }
-                    }
-                };
-                let mut next = Vec::with_capacity(chunk + 4096);
-                next.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
-                // Chunk numbers have no gaps: [`InOrder`] waits for each in turn.
-                if !buf.is_empty() {
-                    let len = buf.len() as u64;
-                    // A chunk holding a member's end has its CRCs computed here, by member;
-                    // so has every chunk after a bad line, which is inflated and checked but
-                    // not decoded: a damaged file is reported as damaged, whichever thread
-                    // noticed first.
-                    let stopped = order.stopped();
-                    let check = !stopped
-                        && !reader
-                            .members
-                            .iter()
-                            .any(|m| m.end > at && m.end < at + len);
-                    if !check {
-                        crcs.lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .extend(crcs_by_member(&buf, at, &reader.members));
-                    }
-                    if !stopped {
-                        if tx.send((i, at, buf, check)).is_err() {
-                            break;
-                        }
-                        i += 1;
-                    }
-                    at += len;
-                }
-                // A reader that wants no more ends the read.
-                if eof || order.refused() {
-                    break;
-                }
-                buf = next;
-                let want = buf.len() + chunk;
-                eof = fill(&mut reader, &mut buf, want).map_err(inflate_error)?;
-            }
-            Ok(())
-        })();
-        drop(tx);
-        work();
-        for w in workers {
-            w.join().expect("a decoder thread panicked");
-        }
-        produced
-    });
-    inflated?;
-    // A read to the end checks every member before any bad line is reported; one whose
-    // reader wanted no more has nothing to check.
-    if !order.refused() {
-        let crcs = crcs
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check_members(&reader.members, crcs).map_err(|reason| TextError::Inflate {
-            file: file.to_owned(),
-            reason,
-        })?;
-    }
-    order.finish(file)
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `work(i)` for `i` in `0..n` on up to `threads` scoped threads, each taking the next
@@ -760,166 +538,15 @@ fn in_parallel(
     });
 }
 
-/// The positions of every space and line feed in a buffer, found eight bytes at a time
-/// (SWAR): tokens are short (about 8 bytes), so a per-match search call would cost more than
-/// the bytes it skips.
-struct Delimiters<'a> {
-    buf: &'a [u8],
-    /// Offset of the current word.
-    base: usize,
-    /// High bit set in each byte of the current word that is a delimiter.
-    mask: u64,
-}
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// High bit of each byte of `w` that equals `c` (exact: no false positives).
-#[inline]
-fn bytes_equal(w: u64, c: u8) -> u64 {
-    let x = w ^ (LO * u64::from(c));
-    !(((x & HI7) + HI7) | x | HI7)
-}
-
-impl<'a> Delimiters<'a> {
-    fn new(buf: &'a [u8]) -> Delimiters<'a> {
-        let mut d = Delimiters {
-            buf,
-            base: 0,
-            mask: 0,
-        };
-        d.mask = d.word_mask(0);
-        d
-    }
-
-    #[inline]
-    fn word_mask(&self, at: usize) -> u64 {
-        let w = match self.buf.get(at..at + 8) {
-            Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")),
-            None => {
-                let mut tail = [0u8; 8];
-                let rest = self.buf.get(at..).unwrap_or(&[]);
-                tail[..rest.len()].copy_from_slice(rest);
-                // Zero bytes past the end are never delimiters.
-                u64::from_le_bytes(tail)
-            }
-        };
-        bytes_equal(w, b' ') | bytes_equal(w, b'\n')
-    }
-}
-
-impl Iterator for Delimiters<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            self.base += 8;
-            if self.base >= self.buf.len() {
-                return None;
-            }
-            self.mask = self.word_mask(self.base);
-        }
-        let at = self.base + (self.mask.trailing_zeros() / 8) as usize;
-        self.mask &= self.mask - 1;
-        Some(at)
-    }
-}
-
-/// Decodes the lines of `chunk`, and counts them (empty ones too): a [`ChunkResult`].
-fn decode_chunk(chunk: &[u8], layout: &LineLayout, schema: &SchemaRef) -> ChunkResult {
-    let rows_guess = chunk.len() / 100 + 16;
-    let mut builders = schema
-        .fields()
-        .iter()
-        .map(|f| Builder::new(f.data_type(), f.name(), rows_guess))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| (0, e.to_string()))?;
-    // Which output column each field position feeds (u16::MAX: none).
-    let mut target = vec![u16::MAX; layout.fields];
-    let mut absent = Vec::new();
-    for (c, p) in layout.positions.iter().enumerate() {
-        match p {
-            Some(p) if *p < layout.fields => target[*p] = c as u16,
-            _ => absent.push(c),
-        }
-    }
-    let mut rows = 0usize;
-    let mut lines = 0usize;
-    let mut tok_start = 0usize;
-    let mut field = 0usize;
-    // One pass over the chunk finds every space and line end, eight bytes at a time; each token
-    // is handled once.
-    let ends = Delimiters::new(chunk).chain(std::iter::once(chunk.len()));
-    for d in ends {
-        if d == chunk.len() && tok_start >= chunk.len() {
-            break; // the chunk ended with its line end
-        }
-        let eol = d == chunk.len() || chunk[d] == b'\n';
-        let mut token = &chunk[tok_start..d];
-        if eol && let [rest @ .., b'\r'] = token {
-            token = rest;
-        }
-        if eol && field == 0 && token.is_empty() {
-            // An empty line.
-            lines += 1;
-            tok_start = d + 1;
-            continue;
-        }
-        if field < layout.fields {
-            let t = target[field];
-            if t != u16::MAX {
-                builders[t as usize].push(token).map_err(|r| {
-                    (
-                        lines,
-                        format!(
-                            "field {} ('{}'): {r}",
-                            field + 1,
-                            String::from_utf8_lossy(token)
-                        ),
-                    )
-                })?;
-            }
-        }
-        field += 1;
-        if eol {
-            if field != layout.fields {
-                return Err((
-                    lines,
-                    format!("expected {} fields, found {field}", layout.fields),
-                ));
-            }
-            for &c in &absent {
-                builders[c].null();
-            }
-            rows += 1;
-            lines += 1;
-            field = 0;
-        }
-        tok_start = d + 1;
-    }
-    if rows == 0 {
-        return Ok((None, lines));
-    }
-    let columns = builders
-        .into_iter()
-        // A value that is not UTF-8 is named by the chunk's first line.
-        .map(|b| b.finish().map_err(|e| (0, e.to_owned())))
-        .collect::<Result<Vec<_>, _>>()?;
-    // `count(*)` asks for no columns: the batch is only a row count.
-    let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
-    RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
-        .map(|b| (Some(b), lines))
-        .map_err(|e| (0, e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::Array;
+    use datafusion::arrow::array::{Array, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+    use vpcflow_record::FieldId;
 
-    /// Every batch a decoding hands on, in order.
+    /// Every batch a reading hands on, in order.
     fn collect(
         run: impl FnOnce(Emit<'_>) -> Result<(), TextError>,
     ) -> Result<Vec<RecordBatch>, TextError> {
@@ -931,27 +558,6 @@ mod tests {
         Ok(out.into_inner().unwrap())
     }
 
-    fn decoded(
-        file: &str,
-        text: &[u8],
-        layout: &LineLayout,
-        schema: &SchemaRef,
-        threads: usize,
-    ) -> Result<Vec<RecordBatch>, TextError> {
-        collect(|emit| decode(file, text, layout, schema, threads, emit))
-    }
-
-    fn streamed(
-        file: &str,
-        data: &[u8],
-        layout_of: impl Fn(&[u8]) -> LineLayout,
-        schema: &SchemaRef,
-        threads: usize,
-        chunk: usize,
-    ) -> Result<Vec<RecordBatch>, TextError> {
-        collect(|emit| stream_decode(file, data, layout_of, schema, threads, chunk, emit))
-    }
-
     fn schema(cols: &[(&str, DataType)]) -> SchemaRef {
         Arc::new(Schema::new(
             cols.iter()
@@ -960,16 +566,110 @@ mod tests {
         ))
     }
 
+    /// Columns by position: the data columns `n` fields wide, decoded columns `decoded`.
+    fn by_position(skip_lines: usize, n: usize, decoded: &[usize]) -> Columns {
+        Columns::ByPosition {
+            skip_lines,
+            fields: vec![None; n],
+            decoded: decoded.to_vec(),
+        }
+    }
+
+    fn run(
+        how: &str,
+        data: &[u8],
+        columns: &Columns,
+        schema: &SchemaRef,
+        threads: usize,
+        bad: &BadLines,
+    ) -> Result<Vec<RecordBatch>, TextError> {
+        collect(|emit| {
+            let d = Decode {
+                file: "f",
+                columns,
+                schema,
+                threads,
+                bad,
+                emit,
+            };
+            match how {
+                "whole" => d.decode(data),
+                "inflate" => d.inflate_and_decode(data),
+                chunk => d.stream_decode(data, chunk.parse().unwrap()),
+            }
+        })
+    }
+
+    fn decoded(
+        text: &[u8],
+        columns: &Columns,
+        schema: &SchemaRef,
+        threads: usize,
+    ) -> Result<Vec<RecordBatch>, TextError> {
+        run(
+            "whole",
+            text,
+            columns,
+            schema,
+            threads,
+            &BadLines::default(),
+        )
+    }
+
+    fn streamed(
+        data: &[u8],
+        columns: &Columns,
+        schema: &SchemaRef,
+        threads: usize,
+        chunk: usize,
+    ) -> Result<Vec<RecordBatch>, TextError> {
+        run(
+            &chunk.to_string(),
+            data,
+            columns,
+            schema,
+            threads,
+            &BadLines::default(),
+        )
+    }
+
+    fn rows(b: &[RecordBatch]) -> usize {
+        b.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    fn strings(b: &[RecordBatch], col: usize) -> Vec<Option<String>> {
+        b.iter()
+            .flat_map(|b| {
+                let c = datafusion::arrow::compute::cast(b.column(col), &DataType::Utf8).unwrap();
+                let s = c.as_any().downcast_ref::<StringArray>().unwrap().clone();
+                (0..s.len())
+                    .map(|i| s.is_valid(i).then(|| s.value(i).to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    const V2: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    const REC: &str = "2 123456789010 eni-1 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
+
+    fn by_header(fields: &[FieldId]) -> (Columns, SchemaRef) {
+        let schema = Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|f| Field::new(f.column(), vpcflow_record::arrow::data_type(f.kind()), true))
+                .collect::<Vec<_>>(),
+        ));
+        (
+            Columns::ByHeader(fields.iter().map(|&f| Decoded::Field(f)).collect()),
+            schema,
+        )
+    }
+
     #[test]
     fn dashes_are_null_and_only_asked_columns_are_built() {
         let text = b"version srcaddr bytes\n2 10.0.0.1 100\n2 - -\r\n2 10.0.0.2 7\n";
-        let s = schema(&[("bytes", DataType::Int64), ("srcaddr", DataType::Utf8)]);
-        let layout = LineLayout {
-            fields: 3,
-            positions: vec![Some(2), Some(1)],
-            skip_lines: 1,
-        };
-        let b = decoded("f", text, &layout, &s, 2).unwrap();
+        let (cols, s) = by_header(&[FieldId::Bytes, FieldId::Srcaddr]);
+        let b = decoded(text, &cols, &s, 2).unwrap();
         assert_eq!(b.len(), 1);
         let bytes = b[0]
             .column(0)
@@ -980,44 +680,184 @@ mod tests {
             bytes.iter().collect::<Vec<_>>(),
             vec![Some(100), None, Some(7)]
         );
-        let src = b[0]
-            .column(1)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
         assert_eq!(
-            src.iter().collect::<Vec<_>>(),
-            vec![Some("10.0.0.1"), None, Some("10.0.0.2")]
+            strings(&b, 1),
+            vec![Some("10.0.0.1".into()), None, Some("10.0.0.2".into())]
         );
     }
 
     #[test]
-    fn no_columns_still_counts_rows() {
-        let s = schema(&[]);
-        let layout = LineLayout {
-            fields: 2,
-            positions: vec![],
-            skip_lines: 1,
-        };
-        let b = decoded("f", b"a b\n1 2\n3 4\n", &layout, &s, 1).unwrap();
-        assert_eq!(b.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+    fn no_columns_still_counts_rows_and_checks_every_field() {
+        let (cols, s) = by_header(&[]);
+        let text = format!("{V2}\n{REC}\n{REC}\n");
+        assert_eq!(rows(&decoded(text.as_bytes(), &cols, &s, 1).unwrap()), 2);
+        // count(*) builds no column, and still finds a bad value in any field.
+        let bad = format!("{V2}\n{REC}\n{}\n", REC.replace("ACCEPT", "ALLOW"));
+        assert_eq!(
+            decoded(bad.as_bytes(), &cols, &s, 1)
+                .unwrap_err()
+                .to_string(),
+            "f:3: field 13 (action): 'ALLOW' is not one of ACCEPT REJECT"
+        );
     }
 
     #[test]
     fn errors_name_the_line_and_field() {
         let s = schema(&[("packets", DataType::Int64)]);
-        let layout = LineLayout {
-            fields: 2,
-            positions: vec![Some(1)],
-            skip_lines: 0,
-        };
-        let e = decoded("x.log", b"a 1\nb 2\nc x\n", &layout, &s, 1).unwrap_err();
+        let cols = by_position(0, 2, &[1]);
+        let e = decoded(b"a 1\nb 2\nc x\n", &cols, &s, 1).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "x.log, line 3: field 2 ('x'): not an integer"
+            "f:3: field 2 (packets): 'x' is not an integer"
         );
-        let e = decoded("x.log", b"a 1\nb 2 3\n", &layout, &s, 1).unwrap_err();
-        assert_eq!(e.to_string(), "x.log, line 2: expected 2 fields, found 3");
+        let e = decoded(b"a 1\nb 2 3\n", &cols, &s, 1).unwrap_err();
+        assert_eq!(e.to_string(), "f:2: expected 2 fields, found 3");
+    }
+
+    /// One table row per class of real-world text: what `count(*)`-style reading gives, or the
+    /// error naming the first bad line, and what `--skip-bad` counts.
+    #[test]
+    fn the_line_rules_apply_to_every_class_of_real_file() {
+        let json = format!("{{\"message\":\"{REC}\"}}");
+        let v3 = "version interface-id srcaddr tcp-flags";
+        let under = V2.replace('-', "_");
+        // (what, text, Ok(rows) or Err(first error), skipped with --skip-bad)
+        let rows_: Vec<(&str, String, Result<usize, &str>, u64)> = vec![
+            (
+                "repeated header",
+                format!("{V2}\n{REC}\n{V2}\n{REC}\n"),
+                Ok(2),
+                0,
+            ),
+            (
+                "junk line",
+                format!("{V2}\n{REC}\njunk\n"),
+                Err("f:3: expected 14 fields, found 1"),
+                1,
+            ),
+            (
+                "JSON-wrapped line",
+                format!("{V2}\n{json}\n{REC}\n"),
+                Err(
+                    "f:2: a JSON object where a record line was expected (a JSON lines file holds only JSON)",
+                ),
+                1,
+            ),
+            (
+                "CRLF, spaces and blank lines",
+                format!("{V2}\r\n\r\n  {REC}  \r\n\t{REC}\n\n"),
+                Ok(2),
+                0,
+            ),
+            (
+                "doubled space",
+                format!("{REC}\n{}\n", REC.replace(" 22 ", "  22 ")),
+                Err("f:2: field 7 is empty: fields are separated by exactly one space"),
+                1,
+            ),
+            (
+                "unknown header field",
+                format!("{V2} tgw-bogus\n{REC}\n"),
+                Err("f:1: header line: unknown field 'tgw-bogus' at position 115"),
+                1,
+            ),
+            ("underscore header", format!("{under}\n{REC}\n"), Ok(1), 0),
+            (
+                "format switch",
+                format!("{V2}\n{REC}\n{v3}\n3 eni-2 10.0.0.1 19\n{V2}\n{REC}\n"),
+                Ok(3),
+                0,
+            ),
+        ];
+        let (cols, s) = by_header(&[FieldId::Bytes]);
+        for (what, text, want, skipped) in rows_ {
+            for threads in [1, 3] {
+                let got = decoded(text.as_bytes(), &cols, &s, threads)
+                    .map(|b| rows(&b))
+                    .map_err(|e| e.to_string());
+                assert_eq!(got, want.map_err(str::to_owned), "{what}");
+                let bad = BadLines::skipping();
+                let got = run("whole", text.as_bytes(), &cols, &s, threads, &bad).unwrap();
+                assert_eq!(bad.count(), skipped, "{what}: skipped");
+                if let Ok(n) = want {
+                    assert_eq!(rows(&got), n, "{what}: rows when skipping");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_a_bad_line() {
+        let (cols, s) = by_header(&[FieldId::Bytes]);
+        let mut text = format!("{REC}\n").into_bytes();
+        text.extend_from_slice(b"2 \xff\n");
+        text.extend_from_slice(format!("{REC}\n").as_bytes());
+        assert_eq!(
+            decoded(&text, &cols, &s, 1).unwrap_err().to_string(),
+            "f:2: not UTF-8 text"
+        );
+        let bad = BadLines::skipping();
+        let got = run("whole", &text, &cols, &s, 1, &bad).unwrap();
+        assert_eq!((rows(&got), bad.count()), (2, 1));
+        assert_eq!(bad.shown(), ["f:2: not UTF-8 text"]);
+    }
+
+    #[test]
+    fn a_header_in_one_chunk_sets_the_format_of_the_chunks_after_it() {
+        // Two files of different formats, concatenated and gzipped: the switch is in the first
+        // chunk, and every later chunk was decoded ahead of it in the file's first format.
+        let mut text = format!("{V2}\n");
+        for _ in 0..50 {
+            text.push_str(&format!("{REC}\n"));
+        }
+        text.push_str("version srcaddr bytes\n");
+        for i in 0..5000 {
+            text.push_str(&format!("3 10.0.0.{} {i}\n", i % 250));
+        }
+        let (cols, s) = by_header(&[FieldId::Bytes, FieldId::InterfaceId]);
+        let want_bytes: i64 = 50 * 4249 + (0..5000).sum::<i64>();
+        let gz = gzip_members(text.as_bytes(), 2);
+        for how in ["whole", "inflate", "100", "4096"] {
+            let b = run(
+                how,
+                if how == "whole" { text.as_bytes() } else { &gz },
+                &cols,
+                &s,
+                3,
+                &BadLines::default(),
+            )
+            .unwrap_or_else(|e| panic!("{how}: {e}"));
+            let sum: i64 = b
+                .iter()
+                .map(|b| {
+                    datafusion::arrow::compute::sum(
+                        b.column(0).as_any().downcast_ref::<Int64Array>().unwrap(),
+                    )
+                    .unwrap_or(0)
+                })
+                .sum();
+            assert_eq!(sum, want_bytes, "{how}");
+            let enis = strings(&b, 1);
+            assert_eq!(enis.iter().filter(|e| e.is_some()).count(), 50, "{how}");
+        }
+    }
+
+    #[test]
+    fn json_lines_files_read_as_convert_reads_them() {
+        let (cols, s) = by_header(&[FieldId::Bytes, FieldId::Srcaddr, FieldId::Action]);
+        let text = b"{\"version\":2,\"srcaddr\":\"10.0.0.1\",\"bytes\":40}\n\n{\"srcaddr\":\"2001:DB8::1\",\"action\":\"REJECT\"}\n";
+        let b = decoded(text, &cols, &s, 1).unwrap();
+        assert_eq!(rows(&b), 2);
+        assert_eq!(strings(&b, 0), vec![Some("40".into()), None]);
+        assert_eq!(
+            strings(&b, 1),
+            vec![Some("10.0.0.1".into()), Some("2001:db8::1".into())]
+        );
+        let bad = b"{\"bytes\":1}\n{\"nope\":2}\n";
+        assert_eq!(
+            decoded(bad, &cols, &s, 1).unwrap_err().to_string(),
+            "f:2: unknown key 'nope': keys must be flow-log field names such as 'account-id'"
+        );
     }
 
     #[test]
@@ -1029,12 +869,8 @@ mod tests {
             );
         }
         let s = schema(&[("n", DataType::Int64), ("eni", DataType::Utf8)]);
-        let layout = LineLayout {
-            fields: 3,
-            positions: vec![Some(0), Some(1)],
-            skip_lines: 0,
-        };
-        let b = decoded("big", &text, &layout, &s, 3).unwrap();
+        let cols = by_position(0, 3, &[0, 1]);
+        let b = decoded(&text, &cols, &s, 3).unwrap();
         assert!(b.len() > 1, "the file is cut into chunks");
         let mut expect = 0i64;
         for batch in &b {
@@ -1098,7 +934,7 @@ mod tests {
         datafusion::arrow::compute::concat_batches(schema, batches).unwrap()
     }
 
-    /// A header line `n s`, then `lines` lines `i ai`.
+    /// A first line `n s` (skipped), then `lines` lines `i ai`.
     fn numbered(lines: usize) -> Vec<u8> {
         let mut text = b"n s\n".to_vec();
         for i in 0..lines {
@@ -1107,26 +943,24 @@ mod tests {
         text
     }
 
-    fn n_s_layout(bytes: &[u8]) -> LineLayout {
-        // As the table does: a header line is skipped.
-        LineLayout {
-            fields: 2,
-            positions: vec![Some(0), Some(1)],
-            skip_lines: usize::from(bytes.starts_with(b"n s\n")),
-        }
+    fn n_s() -> (Columns, SchemaRef) {
+        (
+            by_position(1, 2, &[0, 1]),
+            schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]),
+        )
     }
 
     #[test]
     fn overlapped_inflate_reports_the_same_bad_lines() {
-        let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+        let (cols, sch) = n_s();
         let mut text = numbered(500);
         let good = text.clone();
         text.extend_from_slice(b"\n7 x\n8 y z\n9 w\n");
         let gz = gzip_members(&text, 3);
-        let whole = decoded("f", &text, &n_s_layout(&text), &sch, 1).unwrap_err();
-        assert_eq!(whole.to_string(), "f, line 504: expected 2 fields, found 3");
+        let whole = decoded(&text, &cols, &sch, 1).unwrap_err();
+        assert_eq!(whole.to_string(), "f:504: expected 2 fields, found 3");
         for chunk in [7, 64, 1000, 1 << 20] {
-            let e = streamed("f", &gz, n_s_layout, &sch, 2, chunk).unwrap_err();
+            let e = streamed(&gz, &cols, &sch, 2, chunk).unwrap_err();
             assert_eq!(e.to_string(), whole.to_string(), "chunk {chunk}");
         }
         // A damaged stream is the file's error, not a short answer.
@@ -1135,7 +969,7 @@ mod tests {
         bad[mid] ^= 0xff;
         bad[mid + 1] ^= 0xff;
         assert!(matches!(
-            streamed("f", &bad, n_s_layout, &sch, 2, 64),
+            streamed(&bad, &cols, &sch, 2, 64),
             Err(TextError::Inflate { .. })
         ));
     }
@@ -1146,17 +980,33 @@ mod tests {
         let mut text = numbered(500_000);
         assert!(text.len() > CHUNK);
         text.extend_from_slice(b"1 2 3\n");
-        let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+        let (cols, sch) = n_s();
         let gz = gzip_members(&text, 1);
+        let bad = BadLines::default();
+        fn decode<'a>(
+            cols: &'a Columns,
+            sch: &'a SchemaRef,
+            bad: &'a BadLines,
+            emit: Emit<'a>,
+        ) -> Decode<'a> {
+            Decode {
+                file: "f",
+                columns: cols,
+                schema: sch,
+                threads: 3,
+                bad,
+                emit,
+            }
+        }
         type Run<'r> = Box<dyn Fn(Emit<'_>) -> Result<(), TextError> + 'r>;
         let runs: [(&str, Run); 2] = [
             (
                 "whole",
-                Box::new(|emit| decode("f", &text, &n_s_layout(&text), &sch, 3, emit)),
+                Box::new(|emit| decode(&cols, &sch, &bad, emit).decode(&text)),
             ),
             (
                 "overlapped",
-                Box::new(|emit| stream_decode("f", &gz, n_s_layout, &sch, 3, 4096, emit)),
+                Box::new(|emit| decode(&cols, &sch, &bad, emit).stream_decode(&gz, 4096)),
             ),
         ];
         for (how, run) in runs {
@@ -1178,7 +1028,7 @@ mod tests {
             let e = collect(|emit| run(emit)).unwrap_err();
             assert_eq!(
                 e.to_string(),
-                "f, line 500002: expected 2 fields, found 3",
+                "f:500002: expected 2 fields, found 3",
                 "{how}"
             );
         }
@@ -1187,7 +1037,7 @@ mod tests {
     #[test]
     fn overlapped_inflate_checks_every_members_crc_and_size() {
         use std::io::Write as _;
-        let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+        let (cols, sch) = n_s();
         let text = numbered(3000);
         // Members with a name, an extra field and a comment, cut mid-line.
         let mut gz = Vec::new();
@@ -1200,9 +1050,9 @@ mod tests {
             e.write_all(part).unwrap();
             gz.extend(e.finish().unwrap());
         }
-        let want = decoded("f", &text, &n_s_layout(&text), &sch, 1).unwrap();
+        let want = decoded(&text, &cols, &sch, 1).unwrap();
         for chunk in [100, 4096, 1 << 20] {
-            let got = streamed("f", &gz, n_s_layout, &sch, 2, chunk).unwrap();
+            let got = streamed(&gz, &cols, &sch, 2, chunk).unwrap();
             assert_eq!(as_one(&sch, &got), as_one(&sch, &want), "chunk {chunk}");
         }
         // A member whose trailer disagrees with its data is the file's error: its CRC, or its
@@ -1229,7 +1079,7 @@ mod tests {
                 let mut bad = file.clone();
                 bad[trailer_end - field] ^= 1;
                 for chunk in [100, 1 << 20] {
-                    let e = streamed("f", &bad, n_s_layout, &sch, 2, chunk).unwrap_err();
+                    let e = streamed(&bad, &cols, &sch, 2, chunk).unwrap_err();
                     assert!(
                         matches!(&e, TextError::Inflate { reason, .. } if reason.contains(what)),
                         "{what}, chunk {chunk}: {e}"
@@ -1241,7 +1091,7 @@ mod tests {
         let mut trailing = one.clone();
         trailing.extend_from_slice(b"junk at the end");
         assert!(matches!(
-            streamed("f", &trailing, n_s_layout, &sch, 2, 100),
+            streamed(&trailing, &cols, &sch, 2, 100),
             Err(TextError::Inflate { .. })
         ));
     }
@@ -1264,17 +1114,11 @@ mod tests {
                 let s = s.clone().unwrap_or_else(|| "-".to_owned());
                 text.extend_from_slice(format!("{n} {s}\n").as_bytes());
             }
-            let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
-            let want = decoded("p", &text, &n_s_layout(&text), &sch, 1).unwrap();
-            let got = streamed("p", &gzip_members(&text, members), n_s_layout, &sch, threads, chunk).unwrap();
+            let (_, sch) = n_s();
+            let cols = by_position(usize::from(header), 2, &[0, 1]);
+            let want = decoded(&text, &cols, &sch, 1).unwrap();
+            let got = streamed(&gzip_members(&text, members), &cols, &sch, threads, chunk).unwrap();
             proptest::prop_assert_eq!(as_one(&sch, &got), as_one(&sch, &want));
-        }
-
-        /// The word-at-a-time search finds exactly the spaces and line feeds.
-        #[test]
-        fn delimiters_are_exactly_spaces_and_line_feeds(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
-            let want: Vec<usize> = bytes.iter().enumerate().filter(|(_, b)| **b == b' ' || **b == b'\n').map(|(i, _)| i).collect();
-            proptest::prop_assert_eq!(Delimiters::new(&bytes).collect::<Vec<_>>(), want);
         }
 
         /// Records written as lines (any mix of values and `-`) decode to the same values, in
@@ -1290,9 +1134,8 @@ mod tests {
                 let s = s.clone().unwrap_or_else(|| "-".to_owned());
                 text.extend_from_slice(format!("{n} {s}\n").as_bytes());
             }
-            let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
-            let layout = LineLayout { fields: 2, positions: vec![Some(0), Some(1)], skip_lines: 1 };
-            let batches = decoded("p", &text, &layout, &sch, threads).unwrap();
+            let (cols, sch) = n_s();
+            let batches = decoded(&text, &cols, &sch, threads).unwrap();
             let mut got = Vec::new();
             for b in &batches {
                 let n = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
@@ -1308,8 +1151,9 @@ mod tests {
         #[test]
         fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
             let sch = schema(&[("a", DataType::Int32), ("b", DataType::Utf8View)]);
-            let layout = LineLayout { fields: 3, positions: vec![Some(0), Some(2)], skip_lines: 0 };
-            let _ = decoded("q", &bytes, &layout, &sch, 2);
+            let _ = decoded(&bytes, &by_position(0, 3, &[0, 2]), &sch, 2);
+            let (cols, sch) = by_header(&[FieldId::Bytes, FieldId::Srcaddr]);
+            let _ = decoded(&bytes, &cols, &sch, 2);
             let _ = inflate("q", &bytes);
         }
 
@@ -1327,19 +1171,19 @@ mod tests {
             chunk in 16usize..200,
         ) {
             let text = numbered(lines);
-            let sch = schema(&[("n", DataType::Int64), ("s", DataType::Utf8)]);
+            let (cols, sch) = n_s();
             let mut gz = gzip_members(&text, members);
             match damage {
                 0 => { let i = at.index(gz.len()); gz[i] ^= flip; }
                 1 => gz.truncate(at.index(gz.len())),
                 _ => gz.extend_from_slice(&[flip, 0x8b, 0, 1]),
             }
-                let whole = collect(|emit| inflate_and_decode("d", &gz, n_s_layout, &sch, 1, emit));
-            if let Ok(got) = streamed("d", &gz, n_s_layout, &sch, 2, chunk) {
+            let whole = run("inflate", &gz, &cols, &sch, 1, &BadLines::default());
+            if let Ok(got) = streamed(&gz, &cols, &sch, 2, chunk) {
                 let whole = whole.map_err(|e| proptest::test_runner::TestCaseError::fail(format!("accepted what the whole read refuses: {e}")))?;
                 proptest::prop_assert_eq!(as_one(&sch, &got), as_one(&sch, &whole));
                 if damage == 0 {
-                    let want = decoded("d", &text, &n_s_layout(&text), &sch, 1).unwrap();
+                    let want = decoded(&text, &cols, &sch, 1).unwrap();
                     proptest::prop_assert_eq!(as_one(&sch, &got), as_one(&sch, &want));
                 }
             }
