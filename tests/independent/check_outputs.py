@@ -53,11 +53,8 @@ def vpcflow(*args):
 
 
 # The registry, as the binary reports it: name → (column, Parquet type).
-FIELDS = {}
-for line in vpcflow("fields").splitlines()[1:]:
-    name, column, _version, ptype = line.split()[:4]
-    FIELDS[name] = (column, ptype)
-check("registry lists 54 fields", len(FIELDS) == 54, len(FIELDS))
+FIELDS = {f["name"]: (f["column"], f["type"]) for f in json.loads(vpcflow("fields", "--output", "json"))}
+check("registry lists 72 fields (54 VPC, 18 Transit Gateway)", len(FIELDS) == 72, len(FIELDS))
 
 with tempfile.TemporaryDirectory() as tmp:
     tmp = pathlib.Path(tmp)

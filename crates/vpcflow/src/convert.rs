@@ -18,6 +18,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vpcflow_record::arrow::{BatchBuilder, BatchReader};
 use vpcflow_record::arrow_array::RecordBatch;
+use vpcflow_record::text::{Decoded, LineDecoder};
 use vpcflow_record::{FlowRecord, LogFormat, json, ocsf, parquet, text};
 
 use crate::input::{self, LineReader, Opened, ParquetInput, Progress};
@@ -29,10 +30,13 @@ const BAD_LINES_SHOWN: u64 = 5;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Inputs are recognised by content: gzip, Parquet, JSON lines (a line starting with '{') or text.
-Text inputs may carry header lines ('version account-id …', as S3 text files start); a header
-line sets the format of the lines after it. JSON output follows AWS's field names in format
-order; '-' becomes null; integer fields become numbers, all others strings.
+Inputs are recognised by content: gzip, Parquet, JSON lines (a file whose first line starts with
+'{') or text. Text inputs may carry header lines ('version account-id …', as S3 text files start,
+or with the Parquet column names 'version account_id …') on any line; a header line sets the
+format of the lines after it. Whitespace around a line and blank lines are ignored; fields are
+separated by single spaces. Transit Gateway flow logs (the tgw-* fields) are read too. JSON output
+follows AWS's field names in format order; '-' becomes null; integer fields become numbers, all
+others strings.
 
 Examples:
   vpcflow convert flows.log.gz                          # JSON lines on stdout
@@ -256,8 +260,6 @@ impl Converter {
         if self.active.as_ref() != Some(format) {
             self.sink.begin(format)?;
             self.active = Some(format.clone());
-            // Fields outside the new format must not leak into records (OCSF reads them all).
-            self.rec = FlowRecord::default();
         }
         Ok(())
     }
@@ -269,9 +271,9 @@ impl Converter {
         progress: &dyn Fn(),
     ) -> anyhow::Result<()> {
         let mut buf = Vec::with_capacity(512);
-        // Text inputs start in the fixed format, else the default until a header says otherwise.
-        let mut current = self.fixed.clone().unwrap_or_default();
-        let mut json_mode: Option<bool> = None;
+        // Text inputs start in the fixed format, else the default until a header says otherwise;
+        // JSON lines carry their own keys.
+        let mut decoder = LineDecoder::new(self.fixed.clone());
         while lines
             .next_line(&mut buf)
             .with_context(|| format!("{name}: after line {}", lines.line_no()))?
@@ -280,47 +282,17 @@ impl Converter {
             if n.is_multiple_of(8192) {
                 progress();
             }
-            let place = format_args!("{name}:{n}");
-            let line = match std::str::from_utf8(&buf) {
-                Ok(l) => l.strip_suffix('\r').unwrap_or(l),
-                Err(e) => {
-                    self.bad
-                        .report(&place, &format_args!("not UTF-8 text ({e})"))?;
-                    continue;
-                }
-            };
-            if line.is_empty() {
-                continue;
-            }
-            let is_json = *json_mode.get_or_insert_with(|| line.starts_with('{'));
-            if is_json {
-                let (format, rec) = match json::decode(line) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        self.bad.report(&place, &e)?;
-                        continue;
-                    }
-                };
-                self.check_fixed(&format, &format_args!("{place}: the object's keys"))?;
-                self.activate(&format)?;
-                self.sink.record(&format, &rec)?;
-                self.records += 1;
-                continue;
-            }
-            if LogFormat::is_header_line(line) {
-                let header = LogFormat::from_header(line)
-                    .map_err(|e| anyhow::anyhow!("{place}: bad header line: {e}"))?;
-                self.check_fixed(&header, &format_args!("{place}: the header line"))?;
-                current = header;
-                continue;
-            }
-            self.activate(&current)?;
-            match text::decode_into(&current, line, &mut self.rec) {
-                Ok(()) => {
-                    self.sink.record(&current, &self.rec)?;
+            match decoder.line(&buf, &mut self.rec) {
+                Ok(Decoded::Record) => {
+                    self.activate(decoder.format())?;
+                    self.sink.record(decoder.format(), &self.rec)?;
                     self.records += 1;
                 }
-                Err(e) => self.bad.report(&place, &e)?,
+                // Fields outside the new format must not leak into records (OCSF reads them
+                // all).
+                Ok(Decoded::Header { changed: true }) => self.rec = FlowRecord::default(),
+                Ok(Decoded::Header { changed: false } | Decoded::Blank) => {}
+                Err(e) => self.bad.report(&format_args!("{name}:{n}"), &e)?,
             }
         }
         Ok(())

@@ -57,8 +57,17 @@ enum Command {
     Lab(lab::LabCommand),
     /// Explain whether a connection would be accepted, and by which rules, both ways.
     Diagnose(simulate::DiagnoseArgs),
-    /// List every flow-log field (versions 2–11): name, Parquet column, version, type.
-    Fields,
+    /// List every flow-log field (VPC versions 2–11, and Transit Gateway's version 6, which
+    /// vpcflow reads): name, Parquet column, version, which flow logs write it, type.
+    Fields(FieldsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct FieldsArgs {
+    /// table (for people) or json (an array of objects: name, column, version, flowLogs, type,
+    /// meaning).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    output: String,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -71,20 +80,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(args) => query::run(&args),
         Command::FlowLogs(cmd) => delivery::run_flow_logs(&cmd),
         Command::Diagnose(args) => simulate::run_diagnose(&args),
-        Command::Fields => {
+        Command::Fields(args) if args.output == "json" => {
+            let fields: Vec<serde_json::Value> = vpcflow_record::FIELDS
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "name": f.name,
+                        "column": f.column,
+                        "version": f.version,
+                        "flowLogs": f.scope.as_str(),
+                        "type": f.kind.parquet_name(),
+                        "meaning": f.description,
+                    })
+                })
+                .collect();
+            writeln!(
+                io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&fields)?
+            )?;
+            Ok(())
+        }
+        Command::Fields(_) => {
             let mut out = io::stdout().lock();
             writeln!(
                 out,
-                "{:<27} {:<27} {:>7}  {:<7} meaning",
-                "field", "column", "version", "type"
+                "{:<27} {:<27} {:>7}  {:<15} {:<7} meaning",
+                "field", "column", "version", "flow logs", "type"
             )?;
             for f in vpcflow_record::FIELDS {
                 writeln!(
                     out,
-                    "{:<27} {:<27} {:>7}  {:<7} {}",
+                    "{:<27} {:<27} {:>7}  {:<15} {:<7} {}",
                     f.name,
                     f.column,
                     f.version,
+                    f.scope.as_str(),
                     f.kind.parquet_name(),
                     f.description
                 )?;

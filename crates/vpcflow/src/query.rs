@@ -17,6 +17,7 @@ use vpcflow_query::insights::plan::datafusion_arrow::{
 };
 use vpcflow_query::insights::plan::datafusion_catalog::TableProvider;
 use vpcflow_query::insights::{self, plan};
+use vpcflow_query::text::BadLines;
 use vpcflow_query::{sql, table};
 
 use crate::simulate::parse_rfc3339;
@@ -40,9 +41,15 @@ DATA/state.db. Presto functions from AWS's samples work: from_unixtime, date_tru
 date_format, to_iso8601, day_of_week, date(), split_part, …
 
 --files PATH queries real AWS flow-log files in place (a directory in any S3 layout, one
-file, or s3://BUCKET/PREFIX; .log.gz or Parquet): Insights reads them as events, and SQL sees
-them as the table `flows`. Without a data directory, tables created then last for that one
-script. Log groups are SQL tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
+file, or s3://BUCKET/PREFIX; .log.gz, .log, JSON lines or Parquet; VPC and Transit Gateway flow
+logs): Insights reads them as events, and SQL sees them as the table `flows`. Its columns are
+every field AWS defines, whatever the files' formats: a field a file does not carry is null in
+that file's rows, so a directory of mixed formats is one table and a query works on any format.
+Log groups read the same way. Text lines follow the rules `vpcflow convert` reads by: header lines
+anywhere (either spelling), whitespace around lines and blank lines ignored, every field checked;
+a bad line is an error naming file, line and reason, whatever the query asks, unless --skip-bad.
+Without a data directory, tables created then last for that one script. Log groups are SQL
+tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
 
 Examples:
   vpcflow query --insights 'stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 10'
@@ -87,6 +94,11 @@ pub(crate) struct QueryArgs {
     /// table (for people), json (an array of row objects, numbers as numbers) or csv.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
     output: String,
+    /// Skip text lines that break the rules (as `vpcflow convert --skip-bad` does), count them
+    /// on stderr (and in --timing), and answer from the rest. Without it, the first bad line is
+    /// an error naming its file, line and reason, whatever the query asks for.
+    #[arg(long)]
+    skip_bad: bool,
     /// Print the run time (finding the files, planning, reading and computing; not process
     /// start) on stderr.
     #[arg(long)]
@@ -178,8 +190,15 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
     let mut times = Vec::new();
     let mut answer = None;
+    let mut bad = Arc::new(BadLines::default());
     for _ in 0..args.repeat {
         let started = stopwatch();
+        // Each run counts its own bad lines.
+        bad = Arc::new(if args.skip_bad {
+            BadLines::skipping()
+        } else {
+            BadLines::default()
+        });
         // Each run lists the files and reads their formats again.
         let import = files
             .as_ref()
@@ -190,9 +209,15 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             })
             .transpose()?;
         answer = Some(match (&sql_job, &args.insights) {
-            (Some((script, catalog)), _) => {
-                Answer::Script(run_sql(&rt, args, catalog, script, &groups, import)?)
-            }
+            (Some((script, catalog)), _) => Answer::Script(run_sql(
+                &rt,
+                args,
+                catalog,
+                script,
+                &groups,
+                import,
+                Arc::clone(&bad),
+            )?),
             (None, text) => Answer::Rows(insights_rows(
                 &rt,
                 &args.data,
@@ -200,10 +225,12 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
                 &args.log_group,
                 import,
                 range,
+                Arc::clone(&bad),
             )?),
         });
         times.push(started.elapsed());
     }
+    report_bad_lines(&bad, args.timing);
     if args.timing {
         times.sort();
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
@@ -240,6 +267,17 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
     }
 }
 
+/// With `--skip-bad`, what was skipped: the count, and the first few lines with their reasons.
+fn report_bad_lines(bad: &BadLines, timing: bool) {
+    if !bad.skips() || (bad.count() == 0 && !timing) {
+        return;
+    }
+    for line in bad.shown() {
+        eprintln!("vpcflow: skipped {line}");
+    }
+    eprintln!("vpcflow: skipped {} bad line(s)", bad.count());
+}
+
 /// Runs a SQL script: the catalog's tables, an import as `flows`, and the log groups the
 /// script names by their quoted names (`SELECT … FROM "/vpcflow/flow-logs"`).
 fn run_sql(
@@ -249,6 +287,7 @@ fn run_sql(
     script: &str,
     groups: &[String],
     import: Option<Arc<table::FlowTable>>,
+    bad: Arc<BadLines>,
 ) -> anyhow::Result<Vec<sql::Output>> {
     let mut extra: Vec<(String, Arc<dyn TableProvider>)> = import
         .into_iter()
@@ -256,6 +295,7 @@ fn run_sql(
         .collect();
     rt.block_on(async {
         let ctx = sql::session();
+        vpcflow_query::set_bad_lines(&ctx, bad);
         for g in groups {
             let dir = args
                 .data
@@ -324,6 +364,7 @@ pub(crate) fn insights_rows(
     log_groups: &[String],
     import: Option<Arc<table::FlowTable>>,
     range: Option<plan::TimeRange>,
+    bad: Arc<BadLines>,
 ) -> anyhow::Result<Vec<RecordBatch>> {
     let query =
         insights::parse(text).map_err(|e| anyhow::anyhow!("--insights: {}", e.render(text)))?;
@@ -364,6 +405,7 @@ pub(crate) fn insights_rows(
     }
     rt.block_on(async {
         let ctx = plan::session();
+        vpcflow_query::set_bad_lines(&ctx, bad);
         let source = match import {
             Some(t) => plan::files(&ctx, t).await?,
             None => {

@@ -418,6 +418,7 @@ fn answer_first_questions(prepared: &delivery::Prepared) -> anyhow::Result<()> {
             std::slice::from_ref(&group),
             None,
             None,
+            Default::default(),
         )?;
         crate::query::print(&rows, "table")?;
     }
@@ -436,10 +437,13 @@ fn answer_first_questions(prepared: &delivery::Prepared) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--format` of a record-printing command: either spelling, else AWS's default.
+/// `--format` of a record-printing command: either spelling, else AWS's default. Records made
+/// here are VPC flow-log records, so Transit Gateway fields are refused.
 pub(crate) fn record_format(flag: Option<&str>) -> anyhow::Result<LogFormat> {
     match flag {
-        Some(f) => LogFormat::parse_any(f).with_context(|| format!("--format '{f}'")),
+        Some(f) => LogFormat::parse_any(f)
+            .and_then(LogFormat::vpc)
+            .with_context(|| format!("--format '{f}'")),
         None => Ok(LogFormat::default_v2()),
     }
 }

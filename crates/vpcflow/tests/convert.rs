@@ -344,6 +344,8 @@ fn ocsf_output_is_one_network_activity_event_per_record() {
 #[test]
 fn fields_lists_the_registry() {
     let out = ok(&["fields"]);
-    assert_eq!(out.lines().count(), 1 + 54);
+    // The 54 VPC fields of versions 2–11, and Transit Gateway's 18 of version 6.
+    assert_eq!(out.lines().count(), 1 + 72);
     assert!(out.contains("next-hop-interface-type"));
+    assert!(out.contains("packets-lost-ttl-expired"));
 }

@@ -355,7 +355,7 @@ fn files_are_queried_in_place_text_and_parquet_alike() {
         "SELECT sum(bytes) FROM flows",
     ]);
     assert!(
-        err.contains("x.log, line 2: field 3 ('lots'): not an integer"),
+        err.contains("x.log:2: field 3 (bytes): 'lots' is not a number"),
         "{err}"
     );
     // Querying files in place makes no data directory where it runs.
@@ -405,7 +405,7 @@ fn text_files_are_read_when_the_query_runs_and_a_met_limit_stops_the_read() {
         ]);
         assert!(
             err.contains(&format!(
-                "{name}, line 400002: field 3 ('lots'): not an integer"
+                "{name}:400002: field 3 (bytes): 'lots' is not a number"
             )),
             "{err}"
         );
