@@ -22,7 +22,7 @@ now() { date +%s.%N; }
 
 ours=()
 for _ in $(seq "$RUNS"); do
-  t0=$(now); "$BIN" convert --to parquet -o "$OUT/vpcflow.parquet" "$IN"; t1=$(now)
+  t0=$(now); "$BIN" convert --output parquet -o "$OUT/vpcflow.parquet" "$IN"; t1=$(now)
   ours+=("$(echo "$t1 - $t0" | bc -l)")
 done
 duck=()

@@ -23,7 +23,7 @@ PY=.venv-bench/bin/python
   || { python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet duckdb polars pyarrow isal rapidgzip; }
 [ -f "$OUT/flows.log.gz" ] || python3 bench/gen_flows.py 1000000 "$OUT/flows.log.gz"
 [ -d "$OUT/flows-5min" ] || python3 bench/split_5min.py "$OUT/flows.log.gz" "$OUT/flows-5min"
-[ -f "$OUT/flows.parquet" ] || "$BIN" convert --to parquet -o "$OUT/flows.parquet" "$OUT/flows.log.gz"
+[ -f "$OUT/flows.parquet" ] || "$BIN" convert --output parquet -o "$OUT/flows.parquet" "$OUT/flows.log.gz"
 echo "machine: $(nproc) cores; $(zcat "$OUT/flows.log.gz" | wc -l) lines in flows.log.gz ($(du -h "$OUT/flows.log.gz" | cut -f1)), Parquet $(du -h "$OUT/flows.parquet" | cut -f1)"
 "$PY" bench/query.py "$BIN" "$PWD/$OUT/flows.log.gz" "$PWD/$OUT/flows.parquet" "$PWD/$OUT/flows-5min" "$RUNS"
 

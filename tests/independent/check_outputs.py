@@ -65,7 +65,7 @@ with tempfile.TemporaryDirectory() as tmp:
         expected = [json.loads(l) for l in (case / "expected.jsonl").read_text().splitlines()]
 
         out = tmp / f"{case.name}.parquet"
-        vpcflow("convert", "--to", "parquet", "-o", str(out), str(src))
+        vpcflow("convert", "--output", "parquet", "-o", str(out), str(src))
         table = pq.read_table(out)
         want_schema = [(FIELDS[f][0], ARROW[FIELDS[f][1]]) for f in header]
         got_schema = [(f.name, f.type) for f in table.schema]
@@ -79,7 +79,7 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"{case.name}: duckdb reads every row", len(duck) == len(expected))
 
         text = tmp / f"{case.name}.txt"
-        text.write_text(vpcflow("convert", "--to", "text", str(out)))
+        text.write_text(vpcflow("convert", "--output", "text", str(out)))
         cols = ", ".join(f"'{f}': '{'BIGINT' if FIELDS[f][1] != 'STRING' else 'VARCHAR'}'" for f in header)
         rel = duckdb.sql(f"SELECT * FROM read_csv('{text}', delim=' ', header=true, nullstr='-', columns={{{cols}}})")
         got = [dict(zip(header, r)) for r in rel.fetchall()]
@@ -87,7 +87,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # The sample: DuckDB over the original text.gz vs DuckDB over our Parquet.
     out = tmp / "sample.parquet"
-    vpcflow("convert", "--to", "parquet", "-o", str(out), str(SAMPLE))
+    vpcflow("convert", "--output", "parquet", "-o", str(out), str(SAMPLE))
     q = "SELECT count(*), sum(bytes), sum(packets), count(DISTINCT srcaddr), count(*) FILTER (WHERE action = 'REJECT'), count(*) FILTER (WHERE log_status = 'NODATA') FROM {}"
     v2 = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status".split()
     cols = ", ".join(f"'{FIELDS[f][0]}': '{'BIGINT' if FIELDS[f][1] != 'STRING' else 'VARCHAR'}'" for f in v2)

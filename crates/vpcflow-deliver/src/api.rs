@@ -74,6 +74,10 @@ pub struct ApiError {
     pub kind: ErrorKind,
     /// The message, AWS's wording where it is known.
     pub message: String,
+    /// Why, where AWS's message does not say (which field of a format is unknown): for people
+    /// reading a config's errors; the API answers with AWS's message alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Every API error is the caller's: the request or its configuration.
@@ -86,7 +90,13 @@ impl ApiError {
         ApiError {
             kind,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    fn because(mut self, detail: impl std::fmt::Display) -> ApiError {
+        self.detail = Some(detail.to_string());
+        self
     }
 }
 
@@ -586,7 +596,7 @@ pub fn create_flow_logs(req: &CreateFlowLogs, ctx: &mut Context<'_>) -> Result<C
             // A Transit Gateway field is not one of a VPC flow log's.
             LogFormat::parse(f)
                 .and_then(LogFormat::vpc)
-                .map_err(|_| invalid(vpcflow_record::FormatError::aws_message(f)))?;
+                .map_err(|e| invalid(vpcflow_record::FormatError::aws_message(f)).because(e))?;
             f.to_owned()
         }
     };

@@ -1,8 +1,10 @@
-//! The delivery part of `vpcflow.toml`: `[[flow_logs]]` (CreateFlowLogs parameters),
+//! `vpcflow.toml`: the topology (a path, or `builtin:NAME`), `[simulation]` (defaults for
+//! `vpcflow simulate`), and delivery: `[[flow_logs]]` (CreateFlowLogs parameters),
 //! `[[buckets]]`, `[[delivery_streams]]` (Firehose-style), `[[log_groups]]` and `[spool]`.
 //!
-//! Owns parsing and the checks that need no I/O; every problem is listed with its key path.
-//! The built-in default (design.md) is [`DeliveryConfig::builtin_default`].
+//! Owns parsing ([`parse`]: a file that does not parse is refused at its line and column, with
+//! the key path) and the checks that need no I/O; every problem is listed with its key path.
+//! The built-in default is [`DeliveryConfig::builtin_default`].
 
 use serde::{Deserialize, Serialize};
 use vpcflow_net::Network;
@@ -14,10 +16,16 @@ pub const DEFAULT_LOG_GROUP: &str = "/vpcflow/flow-logs";
 /// The bucket the built-in default delivers to.
 pub const DEFAULT_BUCKET: &str = "flow-logs";
 
-/// Delivery settings.
+/// The settings of `vpcflow.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
+    /// The topology: a path (relative to the file) or `builtin:NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<String>,
+    /// Defaults for `vpcflow simulate`.
+    #[serde(default)]
+    pub simulation: SimulationDefaults,
     /// Flow logs, each exactly a CreateFlowLogs request.
     #[serde(default)]
     pub flow_logs: Vec<CreateFlowLogs>,
@@ -33,6 +41,94 @@ pub struct DeliveryConfig {
     /// The durable spool.
     #[serde(default)]
     pub spool: SpoolConfig,
+}
+
+/// `[simulation]`: what `vpcflow simulate` uses when its flags do not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationDefaults {
+    /// A scenario: a path or `builtin:NAME`.
+    pub scenario: Option<String>,
+    /// How much traffic time (`1h`, `24h`).
+    pub duration: Option<String>,
+    /// When it starts (RFC 3339).
+    pub start: Option<String>,
+    /// The random seed.
+    pub seed: Option<u64>,
+}
+
+/// `vpcflow.toml` that does not parse: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {}{message}", key.as_ref().map(|k| format!("{k}: ")).unwrap_or_default())]
+pub struct SyntaxError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The key path (`flow_logs[0].traffic_type`), where the place has one.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Parses `vpcflow.toml` text (`file` names it in errors). Only the syntax and the shape are
+/// checked here; [`DeliveryConfig::problems`] checks the values.
+pub fn parse(text: &str, file: &str) -> Result<DeliveryConfig, SyntaxError> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let at = e.span().map_or(0, |s| s.start).min(text.len());
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        SyntaxError {
+            file: file.to_owned(),
+            line,
+            column,
+            key: key_path(text, at),
+            message: e.message().trim_end().to_owned(),
+        }
+    })
+}
+
+/// The key path of the place at byte `at` of a TOML document: the table header in force
+/// (`[[flow_logs]]` counted, so `flow_logs[1]`) and the key on that line, if any.
+fn key_path(text: &str, at: usize) -> Option<String> {
+    let mut table = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    let mut key = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            if start > at {
+                break;
+            }
+            let n = counts.entry(name.trim().to_owned()).or_insert(0);
+            table = format!("{}[{}]", name.trim(), *n);
+            *n += 1;
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            if start > at {
+                break;
+            }
+            table = name.trim().to_owned();
+        } else if start <= at && at < offset.max(start + 1) {
+            key = t
+                .split_once('=')
+                .map(|(k, _)| k.trim().trim_matches('"').to_owned());
+        }
+        if start > at {
+            break;
+        }
+    }
+    match (table.is_empty(), key) {
+        (true, None) => None,
+        (true, Some(k)) => Some(k),
+        (false, None) => Some(table),
+        (false, Some(k)) => Some(format!("{table}.{k}")),
+    }
 }
 
 /// A bucket.

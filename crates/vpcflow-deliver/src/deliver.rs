@@ -216,7 +216,7 @@ impl Destinations {
                 };
                 DeliveryError {
                     summary,
-                    detail: format!("s3://{bucket}/{key}: {e}"),
+                    detail: format!("s3://{bucket}/{key}: {}", cause(&e)),
                 }
             })
     }
@@ -247,7 +247,10 @@ impl Destinations {
             req = req.header("X-Amz-Firehose-Access-Key", k);
         }
         let resp = req.send().await.map_err(|e| {
-            DeliveryError::unknown(format!("delivery stream {stream}: POST {url}: {e}"))
+            DeliveryError::unknown(format!(
+                "delivery stream {stream}: POST {url}: {}",
+                cause(&e)
+            ))
         })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
@@ -274,6 +277,35 @@ impl Destinations {
             ),
         })
     }
+}
+
+/// Why a request failed, in words a person acts on: the kind (DNS, connection refused,
+/// timeout, TLS) and the innermost error's own message, which a client's top-level message
+/// ("error sending request") hides.
+fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    let all = chain.join(": ").to_lowercase();
+    let root = chain.last().cloned().unwrap_or_default();
+    let kind = if all.contains("dns error")
+        || all.contains("failed to lookup address")
+        || all.contains("name or service not known")
+    {
+        "DNS: the host does not resolve"
+    } else if all.contains("connection refused") {
+        "connection refused"
+    } else if all.contains("timed out") || all.contains("timeout") {
+        "timed out"
+    } else if all.contains("certificate") || all.contains("tls") || all.contains("ssl") {
+        "TLS"
+    } else {
+        return chain.join(": ");
+    };
+    format!("{kind} ({root})")
 }
 
 /// Writes `name` in `dir` atomically and durably: temporary file, fsync, rename, fsync dir.
@@ -318,6 +350,8 @@ pub struct Worker {
     dest: Destinations,
     runtime: tokio::runtime::Runtime,
     backoff: BTreeMap<String, Backoff>,
+    /// The latest failure of each destination still failing.
+    failing: BTreeMap<String, DeliveryError>,
     /// Counters.
     pub stats: WorkerStats,
 }
@@ -331,6 +365,11 @@ fn destination_key(t: &Target) -> String {
 }
 
 impl Worker {
+    /// A failure of a destination that is still failing, if any: what the log says.
+    pub fn failing(&self) -> Option<&DeliveryError> {
+        self.failing.values().next()
+    }
+
     /// A worker over a spool, with its own database connection.
     pub fn new(spool: Spool, state: State, dest: Destinations) -> std::io::Result<Worker> {
         Ok(Worker {
@@ -341,6 +380,7 @@ impl Worker {
                 .enable_all()
                 .build()?,
             backoff: BTreeMap::new(),
+            failing: BTreeMap::new(),
             stats: WorkerStats::default(),
         })
     }
@@ -373,6 +413,7 @@ impl Worker {
                 Ok(()) => {
                     self.spool.remove(&name)?;
                     self.backoff.remove(&key);
+                    self.failing.remove(&key);
                     self.stats.delivered += 1;
                     self.stats.records += header.records;
                     let _ = self.state.set_status(&header.flow_logs, None);
@@ -388,6 +429,7 @@ impl Worker {
                     let _ = self
                         .state
                         .set_status(&header.flow_logs, Some((e.summary, &e.detail)));
+                    self.failing.insert(key.clone(), e);
                     blocked.push(key);
                     left += 1;
                 }

@@ -55,6 +55,8 @@ pub struct Progress {
     pub committed: AtomicU64,
     /// Records delivered.
     pub delivered: AtomicU64,
+    /// The latest delivery failure while it lasts (AWS's message and the cause), for the log.
+    pub failing: Mutex<Option<String>>,
 }
 
 /// Options of a pipeline.
@@ -236,6 +238,11 @@ pub fn spawn_worker(
                 progress
                     .delivered
                     .store(worker.stats.records, Ordering::Relaxed);
+                *progress
+                    .failing
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    worker.failing().map(ToString::to_string);
                 let now = clock.now_ms();
                 if finished {
                     let since = *done_at.get_or_insert(now);

@@ -207,6 +207,7 @@ impl State {
                         message: format!(
                             "Client token '{token}' was already used with different parameters."
                         ),
+                        detail: None,
                     }
                     .into());
                 }

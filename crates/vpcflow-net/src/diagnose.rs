@@ -48,7 +48,52 @@ pub struct Diagnosis {
     pub steps: Vec<Step>,
 }
 
+/// What a diagnosis concludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conclusion {
+    /// Request and reply pass every rule on the path.
+    Accept,
+    /// A rule drops the request or the reply.
+    Reject,
+    /// Neither address is an ENI of the topology: no flow log sees the traffic.
+    NotCovered,
+}
+
+impl Conclusion {
+    /// The verdict's word (`ACCEPT`, `REJECT`, `NOT_COVERED`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Accept => "ACCEPT",
+            Conclusion::Reject => "REJECT",
+            Conclusion::NotCovered => "NOT_COVERED",
+        }
+    }
+}
+
+impl Step {
+    /// What the security groups of the step's ENI say, and which rule decides.
+    pub fn security_groups(&self, net: &Network) -> String {
+        describe_sg(net, self)
+    }
+
+    /// What the network ACL on the step's path says, and which rule decides.
+    pub fn network_acl(&self, net: &Network) -> String {
+        describe_acl(net, self.verdict.acl, self.direction)
+    }
+}
+
 impl Diagnosis {
+    /// The conclusion.
+    pub fn conclusion(&self) -> Conclusion {
+        if self.steps.is_empty() {
+            Conclusion::NotCovered
+        } else if self.blocked_at().is_some() {
+            Conclusion::Reject
+        } else {
+            Conclusion::Accept
+        }
+    }
+
     /// The first REJECT on the path, if any.
     pub fn blocked_at(&self) -> Option<&Step> {
         self.steps

@@ -149,6 +149,10 @@ pub enum Statement {
     ShowTables,
     /// `SHOW PARTITIONS name`
     ShowPartitions(String),
+    /// `SHOW CREATE TABLE name`: the table's DDL as stored.
+    ShowCreateTable(String),
+    /// `DESCRIBE [EXTENDED|FORMATTED] name` (or `DESC`): the columns with their Hive types.
+    Describe(String),
     /// Anything else: DataFusion SQL.
     Query,
 }
@@ -540,6 +544,18 @@ pub fn parse(script: &str, stmt: &Located<'_>) -> Result<Statement, SqlError> {
             l.done()?;
             return Ok(Statement::ShowPartitions(t));
         }
+        if l.eat_kw("create") {
+            l.kw("table")?;
+            let t = l.table_name()?;
+            l.done()?;
+            return Ok(Statement::ShowCreateTable(t));
+        }
+    }
+    if l.eat_kw("describe") || l.eat_kw("desc") {
+        let _ = l.eat_kw("extended") || l.eat_kw("formatted");
+        let t = l.table_name()?;
+        l.done()?;
+        return Ok(Statement::Describe(t));
     }
     Ok(Statement::Query)
 }

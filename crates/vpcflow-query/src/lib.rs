@@ -5,7 +5,7 @@
 //! fuzz targets build, in seconds): [`insights`] (lexer, parser into a typed AST with spans, the
 //! function registry, the natural sort order) and [`athena`] (the DDL statements). With it:
 //! `insights::plan` (Insights onto DataFrames), `sql` (the catalog and scripts), `table` (the
-//! table provider over flow-log files), `text` (the flow-log text decoder), `text_exec` (the plan node that streams
+//! table provider over flow-log files), `stats` (what a query scanned, and its AWS price), `text` (the flow-log text decoder), `text_exec` (the plan node that streams
 //! text files' batches as they decode), `udf`, and
 //! `view_eq` (a faster filter for short string literals); [`session`] makes the DataFusion
 //! session both languages run in.
@@ -14,6 +14,8 @@ pub mod athena;
 pub mod insights;
 #[cfg(feature = "engine")]
 pub mod sql;
+#[cfg(feature = "engine")]
+pub mod stats;
 #[cfg(feature = "engine")]
 pub mod table;
 #[cfg(feature = "engine")]
@@ -37,6 +39,41 @@ pub fn session(config: datafusion::prelude::SessionConfig) -> datafusion::prelud
     let ctx = datafusion::prelude::SessionContext::new_with_state(state);
     udf::register(&ctx);
     ctx
+}
+
+/// A statement's or query's answer: its columns (known even when there is no row, so that an
+/// empty answer still shows its header) and its rows.
+#[cfg(feature = "engine")]
+#[derive(Debug, Clone)]
+pub struct Rows {
+    /// The columns.
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
+    /// The rows.
+    pub batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
+    /// What getting them scanned and matched.
+    pub stats: stats::ScanStats,
+}
+
+#[cfg(feature = "engine")]
+impl Rows {
+    /// Runs `df` to its rows, keeping what its scans read.
+    pub async fn of(df: datafusion::prelude::DataFrame) -> datafusion::error::Result<Rows> {
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let task = std::sync::Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await?;
+        let batches =
+            datafusion::physical_plan::collect(std::sync::Arc::clone(&plan), task).await?;
+        Ok(Rows {
+            schema,
+            batches,
+            stats: stats::ScanStats::of(&plan),
+        })
+    }
+
+    /// Number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
 }
 
 /// What an engine error says to a user: its innermost cause, once (DataFusion wraps an error in

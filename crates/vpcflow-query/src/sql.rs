@@ -201,7 +201,20 @@ impl Catalog {
                 self.partitions(&table)
                     .map(|p| p.into_iter().map(|(spec, _)| spec).collect())
             }
-            Statement::Query => Ok(Vec::new()),
+            // As Athena stores it: the statement that created the table.
+            Statement::ShowCreateTable(table) => {
+                self.get(&table)?;
+                let ddl: String = self
+                    .db
+                    .query_row(
+                        "SELECT ddl FROM athena_tables WHERE name = ?1",
+                        [&table],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| db_err(&e))?;
+                Ok(ddl.lines().map(str::to_owned).collect())
+            }
+            Statement::Query | Statement::Describe(_) => Ok(Vec::new()),
         }
     }
 
@@ -527,7 +540,146 @@ pub enum Output {
     /// Lines of a catalog statement (`Table t created`, repaired partitions, …).
     Message(Vec<String>),
     /// The rows of a query.
-    Rows(Vec<datafusion::arrow::record_batch::RecordBatch>),
+    Rows(crate::Rows),
+}
+
+/// A statement that answers with no columns (`SET x = y`), said back in one line.
+fn statement_echo(text: &str) -> Vec<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.first() {
+        Some(w) if w.eq_ignore_ascii_case("set") => vec![words.join(" ")],
+        _ => Vec::new(),
+    }
+}
+
+/// Registers the tables a statement names: the catalog's (each built by listing its files, so
+/// only those named) and `extra`.
+async fn register(
+    ctx: &datafusion::prelude::SessionContext,
+    catalog: &Catalog,
+    text: &str,
+    extra: &[(String, Arc<dyn datafusion::catalog::TableProvider>)],
+) -> Result<(), Failed> {
+    let words: Vec<String> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map(str::to_lowercase)
+        .collect();
+    for def in catalog.tables()? {
+        if !words.contains(&def.name) {
+            continue;
+        }
+        let t = catalog.table(&def).await?;
+        ctx.deregister_table(def.name.as_str())?;
+        ctx.register_table(def.name.as_str(), Arc::new(t))?;
+    }
+    for (name, t) in extra {
+        ctx.deregister_table(name.as_str())?;
+        ctx.register_table(name.as_str(), Arc::clone(t))?;
+    }
+    Ok(())
+}
+
+/// `DESCRIBE t`: the columns with the Hive types Athena shows, partition keys last (marked so in
+/// `comment`). A catalog table's types are those of its DDL; another table's (`flows`, a log
+/// group) are its Arrow types in Hive's words.
+async fn describe(
+    ctx: &datafusion::prelude::SessionContext,
+    catalog: &Catalog,
+    table: &str,
+    extra: &[(String, Arc<dyn datafusion::catalog::TableProvider>)],
+) -> Result<crate::Rows, Failed> {
+    let mut rows: Vec<(String, String, &str)> = Vec::new();
+    if let Some(def) = catalog.tables()?.into_iter().find(|t| t.name == table) {
+        rows.extend(def.columns.into_iter().map(|(c, t)| (c, t, "")));
+        rows.extend(
+            def.partitions
+                .into_iter()
+                .map(|(c, t)| (c, t, "partition key")),
+        );
+    } else {
+        register(ctx, catalog, table, extra).await?;
+        let t = ctx.table(table).await?;
+        rows.extend(
+            t.schema()
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), hive_type(f.data_type()), "")),
+        );
+    }
+    use datafusion::arrow::array::StringArray;
+    let schema = Arc::new(Schema::new(
+        ["col_name", "data_type", "comment"]
+            .map(|n| Field::new(n, DataType::Utf8, false))
+            .to_vec(),
+    ));
+    let column = |f: &dyn Fn(&(String, String, &str)) -> String| {
+        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+            as datafusion::arrow::array::ArrayRef
+    };
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            column(&|r| r.0.clone()),
+            column(&|r| r.1.clone()),
+            column(&|r| r.2.to_owned()),
+        ],
+    )?;
+    Ok(crate::Rows {
+        schema,
+        batches: vec![batch],
+        stats: Default::default(),
+    })
+}
+
+/// An Arrow type in the words of Hive's DDL (what Athena's DESCRIBE shows).
+fn hive_type(t: &DataType) -> String {
+    match t {
+        DataType::Int8 => "tinyint".into(),
+        DataType::Int16 => "smallint".into(),
+        DataType::Int32 => "int".into(),
+        DataType::Int64 => "bigint".into(),
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "string".into(),
+        DataType::Float32 => "float".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Date32 => "date".into(),
+        DataType::Timestamp(..) => "timestamp".into(),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// A statement's failure before its line is known.
+#[derive(Debug)]
+enum Failed {
+    Sql(SqlError),
+    Engine(datafusion::error::DataFusionError),
+}
+
+impl From<SqlError> for Failed {
+    fn from(e: SqlError) -> Failed {
+        Failed::Sql(e)
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Failed {
+    fn from(e: datafusion::error::DataFusionError) -> Failed {
+        Failed::Engine(e)
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for Failed {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Failed {
+        Failed::Engine(e.into())
+    }
+}
+
+impl Failed {
+    fn at(self, line: usize) -> RunError {
+        match self {
+            Failed::Sql(e) => RunError::Sql(e),
+            Failed::Engine(error) => RunError::Engine { line, error },
+        }
+    }
 }
 
 /// Why a script stopped.
@@ -569,28 +721,22 @@ pub async fn run_script(
         match parse(script, &stmt)? {
             Statement::Query => {
                 let engine = |error| RunError::Engine { line, error };
-                // Only the tables the statement names are built (each lists its files).
-                let words: Vec<String> = stmt
-                    .text
-                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .map(str::to_lowercase)
-                    .collect();
-                for def in catalog.tables()? {
-                    if !words.contains(&def.name) {
-                        continue;
-                    }
-                    let t = catalog.table(&def).await?;
-                    ctx.deregister_table(def.name.as_str()).map_err(engine)?;
-                    ctx.register_table(def.name.as_str(), Arc::new(t))
-                        .map_err(engine)?;
-                }
-                for (name, t) in extra {
-                    ctx.deregister_table(name.as_str()).map_err(engine)?;
-                    ctx.register_table(name.as_str(), Arc::clone(t))
-                        .map_err(engine)?;
-                }
+                register(ctx, catalog, stmt.text, extra)
+                    .await
+                    .map_err(|e| e.at(line))?;
                 let df = ctx.sql(stmt.text).await.map_err(engine)?;
-                out.push(Output::Rows(df.collect().await.map_err(engine)?));
+                out.push(if df.schema().fields().is_empty() {
+                    // SET and the like: what was done, in one line.
+                    Output::Message(statement_echo(stmt.text))
+                } else {
+                    Output::Rows(crate::Rows::of(df).await.map_err(engine)?)
+                });
+            }
+            Statement::Describe(table) => {
+                let rows = describe(ctx, catalog, &table, extra)
+                    .await
+                    .map_err(|e| e.at(line))?;
+                out.push(Output::Rows(rows));
             }
             other => out.push(Output::Message(catalog.execute(other, stmt.text).await?)),
         }

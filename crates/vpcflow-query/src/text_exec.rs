@@ -54,6 +54,8 @@ const FETCH_AHEAD_BYTES: u64 = 64 << 20;
 #[derive(Debug)]
 pub struct TextExec {
     scan: Arc<Scan>,
+    /// Rows out and bytes read, per partition (`EXPLAIN ANALYZE`, [`crate::stats`]).
+    metrics: datafusion::physical_plan::metrics::ExecutionPlanMetricsSet,
     /// Each partition's files (indexes into `scan.files`), in path order.
     groups: Vec<Vec<usize>>,
     props: Arc<PlanProperties>,
@@ -144,6 +146,7 @@ impl TextExec {
             Boundedness::Bounded,
         );
         Ok(TextExec {
+            metrics: Default::default(),
             scan: Arc::new(Scan {
                 data,
                 columns,
@@ -345,6 +348,10 @@ impl ExecutionPlan for TextExec {
         Ok(self)
     }
 
+    fn metrics(&self) -> Option<datafusion::physical_plan::metrics::MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -361,7 +368,10 @@ impl ExecutionPlan for TextExec {
             .iter()
             .filter_map(|&i| Some((i, self.scan.files[i].remote.clone()?)))
             .collect();
+        use datafusion::physical_plan::metrics::MetricBuilder;
         let state = Partition {
+            output_rows: MetricBuilder::new(&self.metrics).output_rows(partition),
+            bytes_scanned: MetricBuilder::new(&self.metrics).counter("bytes_scanned", partition),
             scan: Arc::clone(&self.scan),
             // `--skip-bad`: the session says; by default the first bad line fails the query.
             bad: context
@@ -387,6 +397,10 @@ impl ExecutionPlan for TextExec {
 /// among them being fetched, the batches of the file decoded last, or the stream of the file
 /// being decoded elsewhere.
 struct Partition {
+    /// Rows handed on.
+    output_rows: datafusion::physical_plan::metrics::Count,
+    /// Bytes of the files read, as stored (compressed or not).
+    bytes_scanned: datafusion::physical_plan::metrics::Count,
     scan: Arc<Scan>,
     bad: Arc<BadLines>,
     files: std::vec::IntoIter<usize>,
@@ -412,12 +426,14 @@ impl Partition {
             }
             if let Some(b) = self.ready.pop_front() {
                 self.rows += b.num_rows();
+                self.output_rows.add(b.num_rows());
                 return Some((Ok(b), self));
             }
             if let Some(live) = self.live.as_mut() {
                 match live.next().await {
                     Some(Ok(b)) => {
                         self.rows += b.num_rows();
+                        self.output_rows.add(b.num_rows());
                         return Some((Ok(b), self));
                     }
                     Some(Err(e)) => {
@@ -435,7 +451,10 @@ impl Partition {
             }
             let i = self.files.next()?;
             let raw = match self.bytes(i).await {
-                Ok(raw) => raw,
+                Ok(raw) => {
+                    self.bytes_scanned.add(raw.len());
+                    raw
+                }
                 Err(e) => {
                     self.done = true;
                     return Some((Err(e), self));

@@ -296,6 +296,8 @@ pub enum Decoded {
 pub struct LineDecoder {
     format: LogFormat,
     fixed: bool,
+    /// Whether a header line has set the format.
+    headed: bool,
     /// Whether the file is JSON lines: decided by its first line that is not blank.
     json: Option<bool>,
 }
@@ -306,8 +308,15 @@ impl LineDecoder {
         LineDecoder {
             fixed: fixed.is_some(),
             format: fixed.unwrap_or_default(),
+            headed: false,
             json: None,
         }
+    }
+
+    /// Whether the format in force is AWS's default only for want of another: no header line
+    /// yet, and none given (a file of a custom format without its header reads wrong then).
+    pub fn defaulted(&self) -> bool {
+        !self.fixed && !self.headed && self.json != Some(true)
     }
 
     /// Whether `line`'s fields differ from a fixed format.
@@ -350,6 +359,7 @@ impl LineDecoder {
             self.differs("the header line", &found)?;
             let changed = found != self.format;
             self.format = found;
+            self.headed = true;
             return Ok(Decoded::Header { changed });
         }
         decode_into(&self.format, line, rec)?;

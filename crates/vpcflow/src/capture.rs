@@ -168,13 +168,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     }
     let (commit, left, _) = run.finish(end_us)?;
     eprintln!("{summary}");
-    let total: u64 = commit.records.values().sum();
-    outln!(
-        "Delivered {total} records to {} flow log(s) in {}:",
-        prepared.plan.subs.len(),
-        prepared.data.display()
-    );
-    outln!("{}", delivery::report(&prepared, &commit, left).trim_end());
+    outln!("{}", delivery::summary(&prepared, &commit, left));
     Ok(())
 }
 
@@ -300,13 +294,7 @@ fn run_live(
                 run.push(0, eni, r);
             })?;
             let (commit, left, _) = run.finish(wall_clock_micros())?;
-            outln!(
-                "Delivered {} records to {} flow log(s) in {}:",
-                commit.records.values().sum::<u64>(),
-                p.plan.subs.len(),
-                p.data.display()
-            );
-            outln!("{}", delivery::report(p, &commit, left).trim_end());
+            outln!("{}", delivery::summary(p, &commit, left));
             stats
         }
     };

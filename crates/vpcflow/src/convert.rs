@@ -18,7 +18,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vpcflow_record::arrow::{BatchBuilder, BatchReader};
 use vpcflow_record::arrow_array::RecordBatch;
-use vpcflow_record::text::{Decoded, LineDecoder};
+use vpcflow_record::text::{Decoded, LineDecoder, LineError};
 use vpcflow_record::{FlowRecord, LogFormat, json, ocsf, parquet, text};
 
 use crate::input::{self, LineReader, Opened, ParquetInput, Progress};
@@ -40,22 +40,22 @@ others strings.
 
 Examples:
   vpcflow convert flows.log.gz                          # JSON lines on stdout
-  vpcflow convert --to parquet -o flows.parquet *.log.gz
-  zcat flows.log.gz | vpcflow convert --to ocsf -
-  vpcflow convert --format '${srcaddr} ${dstaddr} ${action}' --to text lines.txt")]
+  vpcflow convert --output parquet -o flows.parquet *.log.gz
+  zcat flows.log.gz | vpcflow convert --output ocsf -
+  vpcflow convert --format '${srcaddr} ${dstaddr} ${action}' --output text lines.txt")]
 pub(crate) struct ConvertArgs {
     /// Format of text input: `${a} ${b} …` (as in CreateFlowLogs) or the header form `a b …`.
     /// [default: the input's header line, else AWS's default v2 format]
     #[arg(long, value_name = "FMT")]
     format: Option<String>,
 
-    /// Output: jsonl, text (with a header line), parquet (AWS's column names and types, gzip
-    /// inside) or ocsf (JSON lines, OCSF Network Activity).
-    #[arg(long, value_enum, default_value_t = To::Jsonl)]
+    /// Output format: jsonl, text (with a header line), parquet (AWS's column names and types,
+    /// gzip inside) or ocsf (JSON lines, OCSF Network Activity). `--to` is an alias.
+    #[arg(long = "output", alias = "to", value_enum, default_value_t = To::Jsonl)]
     to: To,
 
-    /// Write here instead of stdout.
-    #[arg(short = 'o', long, value_name = "OUT")]
+    /// Write to FILE instead of stdout (written whole or not at all).
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
     output: Option<PathBuf>,
 
     /// Skip lines that do not fit the format, count them on stderr, and go on.
@@ -274,6 +274,8 @@ impl Converter {
         // Text inputs start in the fixed format, else the default until a header says otherwise;
         // JSON lines carry their own keys.
         let mut decoder = LineDecoder::new(self.fixed.clone());
+        // Records of this input read so far.
+        let mut read = 0u64;
         while lines
             .next_line(&mut buf)
             .with_context(|| format!("{name}: after line {}", lines.line_no()))?
@@ -287,11 +289,23 @@ impl Converter {
                     self.activate(decoder.format())?;
                     self.sink.record(decoder.format(), &self.rec)?;
                     self.records += 1;
+                    read += 1;
                 }
                 // Fields outside the new format must not leak into records (OCSF reads them
                 // all).
                 Ok(Decoded::Header { changed: true }) => self.rec = FlowRecord::default(),
                 Ok(Decoded::Header { changed: false } | Decoded::Blank) => {}
+                // A custom format's file without its header (its first record does not fit
+                // AWS's default): say how to give the format.
+                Err(e @ LineError::FieldCount { .. }) if decoder.defaulted() && read == 0 => {
+                    self.bad.report(
+                        &format_args!("{name}:{n}"),
+                        &format_args!(
+                            "{e} (the file has no header line, so AWS's default format was \
+                             assumed: give the file's format with --format '${{field}} …')"
+                        ),
+                    )?;
+                }
                 Err(e) => self.bad.report(&format_args!("{name}:{n}"), &e)?,
             }
         }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use vpcflow_deliver::api::stable_hash;
-use vpcflow_deliver::config::DeliveryConfig;
+use vpcflow_deliver::config::{DeliveryConfig, SimulationDefaults};
 use vpcflow_deliver::deliver::{Clock, Destinations};
 use vpcflow_deliver::pipeline::{self, CommitStats, Pipeline, PipelineOptions, Progress};
 use vpcflow_deliver::{FlowLog, Plan, State};
@@ -41,21 +41,11 @@ pub(crate) struct DeliveryArgs {
     pub(crate) drain_timeout: u64,
 }
 
-/// The config file's `[simulation]`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SimulationConfig {
-    pub(crate) scenario: Option<String>,
-    pub(crate) duration: Option<String>,
-    pub(crate) start: Option<String>,
-    pub(crate) seed: Option<u64>,
-}
-
 /// `vpcflow.toml`, parsed.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FileConfig {
     pub(crate) topology: Option<String>,
-    pub(crate) simulation: SimulationConfig,
+    pub(crate) simulation: SimulationDefaults,
     /// `None` when no config file was given: the built-in default applies.
     pub(crate) delivery: Option<DeliveryConfig>,
 }
@@ -67,30 +57,17 @@ pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     };
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message()))?;
-    let topology = match table.remove("topology") {
-        None => None,
-        Some(toml::Value::String(s)) => {
-            // A relative topology path is relative to the config file.
-            if s.starts_with("builtin:") || Path::new(&s).is_absolute() {
-                Some(s)
-            } else {
-                let base = path.parent().unwrap_or(Path::new("."));
-                Some(base.join(&s).display().to_string())
-            }
+    let delivery = vpcflow_deliver::config::parse(&text, &name)?;
+    // A relative topology path is relative to the config file.
+    let topology = delivery.topology.as_ref().map(|s| {
+        if s.starts_with("builtin:") || Path::new(s).is_absolute() {
+            s.clone()
+        } else {
+            let base = path.parent().unwrap_or(Path::new("."));
+            base.join(s).display().to_string()
         }
-        Some(_) => bail!("{name}: topology: expected a path or builtin:NAME"),
-    };
-    let simulation = match table.remove("simulation") {
-        None => SimulationConfig::default(),
-        Some(v) => v
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: simulation: {}", e.message()))?,
-    };
-    let delivery: DeliveryConfig = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {}", e.message()))?;
+    });
+    let simulation = delivery.simulation.clone();
     let problems = delivery.problems();
     if !problems.is_empty() {
         bail!(
@@ -175,7 +152,16 @@ pub(crate) fn prepare(
                 }
             }
             Err(vpcflow_deliver::state::RequestError::Api(e)) => {
-                problems.push(format!("flow_logs[{i}]: {}: {}", e.kind.code(), e.message));
+                let why = e
+                    .detail
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "flow_logs[{i}]: {}: {}{why}",
+                    e.kind.code(),
+                    e.message
+                ));
             }
             Err(e) => return Err(e.into()),
         }
@@ -219,6 +205,7 @@ pub(crate) struct Run {
     done: Arc<AtomicBool>,
     pub(crate) progress: Arc<Progress>,
     error: Option<pipeline::PipelineError>,
+    drain_timeout_s: u64,
 }
 
 impl Run {
@@ -263,6 +250,7 @@ impl Run {
             done,
             progress,
             error: None,
+            drain_timeout_s,
         })
     }
 
@@ -301,6 +289,24 @@ impl Run {
         }
         let commit = self.pipeline.finish(end_us);
         self.done.store(true, Ordering::Release);
+        // While deliveries still go out, say why the run waits, rather than wait in silence.
+        let mut said = false;
+        while !self.worker.is_finished() {
+            let failing = self
+                .progress
+                .failing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            if let (false, Some(why)) = (said, failing) {
+                eprintln!(
+                    "vpcflow: a destination is failing ({why}); retrying it for up to {} s (--drain-timeout)",
+                    self.drain_timeout_s
+                );
+                said = true;
+            }
+            SystemClock.sleep_ms(50);
+        }
         let worker = self
             .worker
             .join()
@@ -317,6 +323,21 @@ pub(crate) fn run_key(parts: &[&str]) -> String {
     format!("{:016x}", stable_hash(&bytes))
 }
 
+/// The closing summary: a headline that calls records delivered only when they all went out,
+/// then each flow log ([`report`]).
+pub(crate) fn summary(p: &Prepared, commit: &CommitStats, left: usize) -> String {
+    let total: u64 = commit.records.values().sum();
+    let (n, data) = (p.plan.subs.len(), p.data.display());
+    let head = if left > 0 {
+        format!(
+            "Made {total} records for {n} flow log(s) in {data}; some could not be delivered yet:"
+        )
+    } else {
+        format!("Delivered {total} records to {n} flow log(s) in {data}:")
+    };
+    format!("{head}\n{}", report(p, commit, left).trim_end())
+}
+
 /// The closing report: each flow log, where its records went, how many.
 pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String {
     let endpoints: std::collections::BTreeMap<&str, &str> = p
@@ -330,9 +351,23 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
     for sub in &p.plan.subs {
         let f = &sub.flow_log;
         let n = commit.records.get(&f.flow_log_id).copied().unwrap_or(0);
+        // A failing destination says so, with AWS's message and the cause.
+        let failed = p
+            .state
+            .status(&f.flow_log_id)
+            .ok()
+            .filter(|st| st.status == "FAILED")
+            .map(|st| {
+                format!(
+                    " (FAILED: {}: {})",
+                    st.message.unwrap_or_default(),
+                    st.detail.unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
         let _ = write!(
             s,
-            "  {} {} {:<6} → {}: {n} records",
+            "  {} {} {:<6} → {}: {n} records{failed}",
             f.flow_log_id,
             f.resource_id,
             f.traffic_type.as_str(),
@@ -409,6 +444,16 @@ pub(crate) enum FlowLogsCommand {
     },
 }
 
+/// A time in ms as the AWS CLI prints timestamps: ISO 8601 with microseconds, in UTC
+/// (`2026-01-15T14:00:00.123000+00:00`).
+fn iso8601(ms: u64) -> String {
+    let (y, mo, d, h, mi, s) = vpcflow_deliver::layout::civil(ms / 1000);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}+00:00",
+        (ms % 1000) * 1000
+    )
+}
+
 pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
     let FlowLogsCommand::Describe { data } = cmd;
     let path = data.join("state.db");
@@ -426,7 +471,7 @@ pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
         let mut put = |k: &str, v: serde_json::Value| {
             m.insert(k.to_owned(), v);
         };
-        put("CreationTime", f.creation_time.into());
+        put("CreationTime", iso8601(f.creation_time).into());
         if let Some(msg) = &st.message {
             put("DeliverLogsErrorMessage", msg.clone().into());
         }

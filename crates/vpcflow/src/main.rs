@@ -70,7 +70,15 @@ struct FieldsArgs {
     output: String,
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a command; its exit status (`diagnose` says its verdict in it).
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Diagnose(args) = &cli.command {
+        return simulate::run_diagnose(args);
+    }
+    run_command(cli).map(|()| ExitCode::SUCCESS)
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Convert(args) => convert::run(&args),
         Command::Simulate(args) => simulate::run_simulate(&args),
@@ -79,7 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(cmd) => logs::run(&cmd),
         Command::Query(args) => query::run(&args),
         Command::FlowLogs(cmd) => delivery::run_flow_logs(&cmd),
-        Command::Diagnose(args) => simulate::run_diagnose(&args),
+        Command::Diagnose(_) => unreachable!("run() answers diagnose"),
         Command::Fields(args) if args.output == "json" => {
             let fields: Vec<serde_json::Value> = vpcflow_record::FIELDS
                 .iter()
@@ -141,7 +149,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             // One line, the whole chain: "error: flows.log:3: field 6 (srcport): 'x' is not a number".

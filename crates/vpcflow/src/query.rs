@@ -17,8 +17,9 @@ use vpcflow_query::insights::plan::datafusion_arrow::{
 };
 use vpcflow_query::insights::plan::datafusion_catalog::TableProvider;
 use vpcflow_query::insights::{self, plan};
+use vpcflow_query::stats::ScanStats;
 use vpcflow_query::text::BadLines;
-use vpcflow_query::{sql, table};
+use vpcflow_query::{Rows, sql, table};
 
 use crate::simulate::parse_rfc3339;
 
@@ -62,7 +63,7 @@ pub(crate) struct QueryArgs {
     #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
     data: PathBuf,
     /// A Logs Insights query.
-    #[arg(long, value_name = "QUERY", required_unless_present_any = ["sql", "sql_file"], conflicts_with_all = ["sql", "sql_file"])]
+    #[arg(long, value_name = "QUERY", conflicts_with_all = ["sql", "sql_file"])]
     insights: Option<String>,
     /// One SQL statement, or a script of statements separated by ';'.
     #[arg(long, value_name = "SQL", conflicts_with = "sql_file")]
@@ -94,6 +95,11 @@ pub(crate) struct QueryArgs {
     /// table (for people), json (an array of row objects, numbers as numbers) or csv.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
     output: String,
+    /// Print on stderr what the query scanned and matched (records scanned, records matched,
+    /// bytes scanned, as the CloudWatch console shows them), and what the same scan would cost
+    /// in AWS (Logs Insights and Athena list prices).
+    #[arg(long)]
+    stats: bool,
     /// Skip text lines that break the rules (as `vpcflow convert --skip-bad` does), count them
     /// on stderr (and in --timing), and answer from the rest. Without it, the first bad line is
     /// an error naming its file, line and reason, whatever the query asks for.
@@ -140,8 +146,53 @@ fn remote_buckets(args: &QueryArgs) -> anyhow::Result<Vec<Arc<table::RemoteBucke
 
 /// What a query gives: Insights rows, or the outputs of a SQL script's statements.
 enum Answer {
-    Rows(Vec<RecordBatch>),
+    Rows(Rows),
     Script(Vec<sql::Output>),
+}
+
+impl Answer {
+    /// What it scanned: a script's statements together.
+    fn stats(&self) -> ScanStats {
+        match self {
+            Answer::Rows(r) => r.stats,
+            Answer::Script(outputs) => outputs
+                .iter()
+                .filter_map(|o| match o {
+                    sql::Output::Rows(r) => Some(r.stats),
+                    sql::Output::Message(_) => None,
+                })
+                .fold(ScanStats::default(), |a, b| a + b),
+        }
+    }
+}
+
+/// `--stats`: the console's statistics line, then the AWS prices of the same scan.
+fn report_stats(s: ScanStats) {
+    eprintln!(
+        "{} records matched, {} records ({}) scanned",
+        s.records_matched,
+        s.records_scanned,
+        human_bytes(s.bytes_scanned)
+    );
+    for p in vpcflow_query::stats::PRICES {
+        eprintln!("in AWS: {}: ${:.6}", p.what, p.of(s.bytes_scanned));
+    }
+}
+
+/// Bytes as the console writes them (binary units).
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
@@ -158,7 +209,9 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         (None, None, Some(p)) => Some(
             std::fs::read_to_string(p).with_context(|| format!("--sql-file {}", p.display()))?,
         ),
-        (None, None, None) => bail!("give --insights, --sql or --sql-file"),
+        (None, None, None) => bail!(
+            "no query: give --insights QUERY (Logs Insights), --sql SQL, or --sql-file FILE (see vpcflow query --help)"
+        ),
     }
     .map(|script| -> anyhow::Result<_> {
         // Querying files in place needs no data directory, and does not make one.
@@ -231,6 +284,11 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         times.push(started.elapsed());
     }
     report_bad_lines(&bad, args.timing);
+    if args.stats
+        && let Some(a) = &answer
+    {
+        report_stats(a.stats());
+    }
     if args.timing {
         times.sort();
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
@@ -365,7 +423,7 @@ pub(crate) fn insights_rows(
     import: Option<Arc<table::FlowTable>>,
     range: Option<plan::TimeRange>,
     bad: Arc<BadLines>,
-) -> anyhow::Result<Vec<RecordBatch>> {
+) -> anyhow::Result<Rows> {
     let query =
         insights::parse(text).map_err(|e| anyhow::anyhow!("--insights: {}", e.render(text)))?;
     if log_groups.len() > MAX_LOG_GROUPS {
@@ -431,17 +489,29 @@ pub(crate) fn insights_rows(
     })
 }
 
-/// Prints rows as a table, JSON or CSV.
-pub(crate) fn print(batches: &[RecordBatch], output: &str) -> anyhow::Result<()> {
+/// Prints rows as a table, JSON or CSV. An answer without rows still shows its columns: the
+/// table's header and "0 rows", the CSV header line, or `[]`.
+pub(crate) fn print(rows: &Rows, output: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    let empty = [RecordBatch::new_empty(Arc::clone(&rows.schema))];
+    let batches: &[RecordBatch] = if rows.num_rows() == 0 {
+        &empty
+    } else {
+        &rows.batches
+    };
     match output {
         "json" => writeln!(out, "{}", to_json(batches)?)?,
         "csv" => write!(out, "{}", to_csv(batches)?)?,
-        _ => writeln!(
-            out,
-            "{}",
-            util::pretty::pretty_format_batches_with_options(batches, &format_options())?
-        )?,
+        _ => {
+            writeln!(
+                out,
+                "{}",
+                util::pretty::pretty_format_batches_with_options(batches, &format_options())?
+            )?;
+            if rows.num_rows() == 0 {
+                writeln!(out, "0 rows")?;
+            }
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -128,6 +129,9 @@ Explains, from the topology alone, whether a connection would be accepted: every
 (the NAT gateway's too), the security-group and network-ACL rule that decides at each, for the
 request and for the reply. Security groups are stateful (replies pass); network ACLs are not.
 
+Exit status: 0 when the connection is accepted both ways, 2 when a request or reply is REJECTed,
+3 when neither address is an ENI's (no flow log would see it), 1 on an error.
+
 Examples:
   vpcflow diagnose --src 198.51.100.20 --dst 54.210.0.30 --protocol icmp
   vpcflow diagnose --src 10.0.11.10 --dst 10.0.21.10 --port 3306")]
@@ -154,6 +158,9 @@ pub(crate) struct DiagnoseArgs {
         default_value = "builtin:three-tier"
     )]
     topology: String,
+    /// text (for people) or json (the verdict and every evaluation point, for scripts).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    output: String,
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
@@ -268,11 +275,12 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     let closing = |sim: &Simulator| {
         let s = sim.stats();
         format!(
-            "vpcflow: simulated {duration_spec} of '{}' on {topology}: {} sessions, {} packets, {}",
+            "vpcflow: simulated {duration_spec} of '{}' on {topology}: {} sessions, {} packets, {}{}",
             resolved.name,
             s.sessions,
             s.packets,
-            engine_summary(&sim.engine().stats())
+            engine_summary(&sim.engine().stats()),
+            per_interval(sim)
         )
     };
 
@@ -356,13 +364,8 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             prepared.data.display()
         );
     } else {
-        outln!(
-            "Delivered {total} records to {} flow log(s) in {}:",
-            prepared.plan.subs.len(),
-            prepared.data.display()
-        );
+        outln!("{}", delivery::summary(&prepared, &commit, left));
     }
-    outln!("{}", delivery::report(&prepared, &commit, left).trim_end());
     let data = prepared.data.display();
     outln!("Look at them:");
     for g in prepared
@@ -437,6 +440,26 @@ fn answer_first_questions(prepared: &delivery::Prepared) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When flow logs use several aggregation intervals, the records each made: a flow active over
+/// several minutes is one record per interval, so a 60 s flow log has more records than a 600 s
+/// one of the same traffic.
+fn per_interval(sim: &Simulator) -> String {
+    let engines: Vec<_> = sim.engines().collect();
+    if engines.len() < 2 {
+        return String::new();
+    }
+    let each: Vec<String> = engines
+        .iter()
+        .map(|e| format!("{} at {} s", e.stats().records, e.interval_secs()))
+        .collect();
+    format!(
+        "\nvpcflow: records per aggregation interval: {} (a flow is one record per interval it is \
+         active in, so shorter intervals make more records; each flow log gets those of its \
+         interval)",
+        each.join(", ")
+    )
+}
+
 /// `--format` of a record-printing command: either spelling, else AWS's default. Records made
 /// here are VPC flow-log records, so Transit Gateway fields are refused.
 pub(crate) fn record_format(flag: Option<&str>) -> anyhow::Result<LogFormat> {
@@ -505,7 +528,7 @@ impl RecordWriter {
     }
 }
 
-pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
+pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
     let protocol = vpcflow_record::Protocol::from_name(&args.protocol).with_context(|| {
         format!(
             "--protocol '{}': expected tcp, udp, icmp or a number",
@@ -524,8 +547,54 @@ pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
         args.src_port,
         args.port,
     );
-    print!("{}", d.explain(&net));
-    Ok(())
+    if args.output == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&diagnosis_json(&d, &net))?
+        );
+    } else {
+        print!("{}", d.explain(&net));
+    }
+    // Scripts read the verdict from the exit status.
+    Ok(match d.conclusion() {
+        vpcflow_net::diagnose::Conclusion::Accept => ExitCode::SUCCESS,
+        vpcflow_net::diagnose::Conclusion::Reject => ExitCode::from(2),
+        vpcflow_net::diagnose::Conclusion::NotCovered => ExitCode::from(3),
+    })
+}
+
+/// A diagnosis as JSON: the verdict, then every evaluation point with its deciding rules.
+fn diagnosis_json(
+    d: &vpcflow_net::diagnose::Diagnosis,
+    net: &vpcflow_net::Network,
+) -> serde_json::Value {
+    use vpcflow_net::diagnose::Leg;
+    let steps: Vec<serde_json::Value> = d
+        .steps
+        .iter()
+        .map(|s| {
+            let eni = &net.enis[s.eni];
+            serde_json::json!({
+                "leg": if s.leg == Leg::Request { "request" } else { "reply" },
+                "interfaceId": eni.id,
+                "name": eni.name,
+                "flowDirection": s.direction.as_str(),
+                "action": s.verdict.action.as_str(),
+                "srcAddr": s.tuple.src.to_string(),
+                "srcPort": s.tuple.src_port,
+                "dstAddr": s.tuple.dst.to_string(),
+                "dstPort": s.tuple.dst_port,
+                "protocol": s.tuple.protocol,
+                "securityGroups": s.security_groups(net),
+                "networkAcl": s.network_acl(net),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "verdict": d.conclusion().as_str(),
+        "explanation": d.explain(net).lines().last().unwrap_or_default().trim_start_matches("=> "),
+        "steps": steps,
+    })
 }
 
 #[cfg(test)]

@@ -85,7 +85,11 @@ fn every_aws_example_converts_to_the_published_json() {
         let file = case_file(dir.path(), case);
         let want = fs::read_to_string(golden_dir().join(case).join("expected.jsonl")).unwrap();
         assert_eq!(ok(&["convert", s(&file)]), want, "{case}");
-        assert_eq!(ok(&["convert", "--to", "jsonl", s(&file)]), want, "{case}");
+        assert_eq!(
+            ok(&["convert", "--output", "jsonl", s(&file)]),
+            want,
+            "{case}"
+        );
     }
 }
 
@@ -98,7 +102,7 @@ fn text_gzip_parquet_jsonl_and_stdin_agree() {
         let want = ok(&["convert", s(&file)]);
         // text → text keeps the header and every line.
         assert_eq!(
-            ok(&["convert", "--to", "text", s(&file)]),
+            ok(&["convert", "--output", "text", s(&file)]),
             original,
             "{case}"
         );
@@ -108,13 +112,13 @@ fn text_gzip_parquet_jsonl_and_stdin_agree() {
         assert_eq!(ok(&["convert", s(&gz)]), want, "{case} gzip");
         // text.gz → Parquet → JSON lines is identical.
         let pq = dir.path().join(format!("{case}.parquet"));
-        ok(&["convert", "--to", "parquet", "-o", s(&pq), s(&gz)]);
+        ok(&["convert", "--output", "parquet", "-o", s(&pq), s(&gz)]);
         assert_eq!(ok(&["convert", s(&pq)]), want, "{case} parquet");
         // JSON lines → text gives the original file back.
         let jl = dir.path().join(format!("{case}.jsonl"));
         fs::write(&jl, &want).unwrap();
         assert_eq!(
-            ok(&["convert", "--to", "text", s(&jl)]),
+            ok(&["convert", "--output", "text", s(&jl)]),
             original,
             "{case} jsonl"
         );
@@ -152,10 +156,14 @@ fn format_flag_takes_both_spellings_and_files_without_header_use_the_default() {
     fs::copy(golden_dir().join("v2-default/input.log"), &v2).unwrap();
     let v2_want = fs::read_to_string(golden_dir().join("v2-default/expected.jsonl")).unwrap();
     assert_eq!(ok(&["convert", s(&v2)]), v2_want);
-    // The nat lines do not fit the default format.
+    // The nat lines do not fit the default format, and the error says how to give the file's.
     assert_eq!(
         fails(&["convert", s(&body)]),
-        format!("error: {}:1: expected 14 fields, found 6", s(&body))
+        format!(
+            "error: {}:1: expected 14 fields, found 6 (the file has no header line, so AWS's \
+             default format was assumed: give the file's format with --format '${{field}} …')",
+            s(&body)
+        )
     );
 }
 
@@ -216,7 +224,8 @@ fn bad_input_errors_name_file_and_line() {
     );
     assert_eq!(
         String::from_utf8(stdin.stderr).unwrap(),
-        "error: <stdin>:1: expected 14 fields, found 15\n"
+        "error: <stdin>:1: expected 14 fields, found 15 (the file has no header line, so AWS's \
+         default format was assumed: give the file's format with --format '${field} …')\n"
     );
 }
 
@@ -291,7 +300,7 @@ fn failed_conversion_leaves_no_output_file() {
     let bad = dir.path().join("bad.log");
     fs::write(&bad, "2 1 eni-1 - - - - - - - 1 2 - NODATA\nnot a record\n").unwrap();
     let out = dir.path().join("out.parquet");
-    fails(&["convert", "--to", "parquet", "-o", s(&out), s(&bad)]);
+    fails(&["convert", "--output", "parquet", "-o", s(&out), s(&bad)]);
     assert!(!out.exists());
     assert_eq!(
         fs::read_dir(dir.path()).unwrap().count(),
@@ -305,14 +314,22 @@ fn header_lines_switch_formats_and_parquet_refuses_mixed_formats() {
     let dir = tempfile::tempdir().unwrap();
     let a = case_file(dir.path(), "v2-default");
     let b = case_file(dir.path(), "custom-nat-gateway");
-    let text = ok(&["convert", "--to", "text", s(&a), s(&b)]);
+    let text = ok(&["convert", "--output", "text", s(&a), s(&b)]);
     let headers: Vec<_> = text
         .lines()
         .filter(|l| l.starts_with("version ") || l.starts_with("instance-id "))
         .collect();
     assert_eq!(headers.len(), 2, "{text}");
     let out = dir.path().join("mixed.parquet");
-    let err = fails(&["convert", "--to", "parquet", "-o", s(&out), s(&a), s(&b)]);
+    let err = fails(&[
+        "convert",
+        "--output",
+        "parquet",
+        "-o",
+        s(&out),
+        s(&a),
+        s(&b),
+    ]);
     assert!(err.contains("one Parquet file holds one format"), "{err}");
     // --format must agree with a header line it meets.
     let err = fails(&["convert", "--format", "srcaddr dstaddr", s(&a)]);
@@ -326,7 +343,7 @@ fn header_lines_switch_formats_and_parquet_refuses_mixed_formats() {
 fn ocsf_output_is_one_network_activity_event_per_record() {
     let dir = tempfile::tempdir().unwrap();
     let f = case_file(dir.path(), "v5-service-traffic-path");
-    let out = ok(&["convert", "--to", "ocsf", s(&f)]);
+    let out = ok(&["convert", "--output", "ocsf", s(&f)]);
     let events: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -79,7 +79,7 @@ fn object_lines(dir: &Path, header: &str) -> Vec<String> {
     files_under(dir, &mut files);
     let mut lines = Vec::new();
     for f in files {
-        let text = ok(&vpcflow(&["convert", "--to", "text", path(&f)]));
+        let text = ok(&vpcflow(&["convert", "--output", "text", path(&f)]));
         let mut it = text.lines();
         assert_eq!(it.next(), Some(header), "{}", f.display());
         lines.extend(it.map(str::to_owned));
@@ -133,7 +133,7 @@ fn s3_keys_for_every_destination_option_match_the_golden_listing() {
     let fl = |k: &str| k.split('_').nth(3).unwrap().to_owned();
     let mut by_flow_log: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, f) in keys.iter().zip(&files) {
-        let text = ok(&vpcflow(&["convert", "--to", "text", path(f)]));
+        let text = ok(&vpcflow(&["convert", "--output", "text", path(f)]));
         let mut it = text.lines();
         assert_eq!(it.next(), Some(header.as_str()), "{k}");
         by_flow_log

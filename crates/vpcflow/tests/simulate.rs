@@ -115,7 +115,8 @@ fn diagnose_explains_the_ping_asymmetry_and_a_clean_path() {
         "--protocol",
         "icmp",
     ]);
-    assert!(out.status.success());
+    // A REJECT is exit status 2, for scripts.
+    assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("acl-0a1a000000000001a outbound rule 90 DENIES it"),
@@ -131,6 +132,7 @@ fn diagnose_explains_the_ping_asymmetry_and_a_clean_path() {
         "--port",
         "22",
     ]);
+    assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8(out.stdout).unwrap().contains("=> ACCEPT"));
     let e = err_line(&vpcflow(&[
         "diagnose",

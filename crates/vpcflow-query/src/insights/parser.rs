@@ -545,6 +545,12 @@ impl<'a> Parser<'a> {
         let kind = match &self.tok {
             Tok::Num(n) => ExprKind::Num(*n),
             Tok::Str(s) => ExprKind::Str(s.clone()),
+            Tok::Period(0, unit) => {
+                return Err(ParseError::new(
+                    format!("the time period 0{unit} is empty: a period is at least 1{unit}"),
+                    span,
+                ));
+            }
             Tok::Period(n, unit) => {
                 let ms = period_ms(*n, unit).ok_or_else(|| {
                     ParseError::new(

@@ -15,8 +15,9 @@ pub use datafusion::catalog as datafusion_catalog;
 /// DataFusion's DataFrame, for callers that combine sources.
 pub use datafusion::prelude::DataFrame;
 
+pub use crate::Rows;
+
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::execution::FunctionRegistry as _;
 use datafusion::functions_aggregate::expr_fn as agg;
@@ -211,8 +212,13 @@ pub async fn run(
     text: &str,
     source: DataFrame,
     env: Env,
-) -> Result<Vec<RecordBatch>, QueryError> {
-    let p = Planner { ctx, env };
+) -> Result<Rows, QueryError> {
+    let p = Planner {
+        ctx,
+        env,
+        known: Default::default(),
+        schema: Default::default(),
+    };
     let mut df = source;
     if let Some(r) = env.range {
         let ts = |ms: i64| lit(ScalarValue::TimestampMillisecond(Some(ms), None));
@@ -238,7 +244,8 @@ pub async fn run(
     let mut aggregated = false;
     let mut order: Option<Vec<SortExpr>> = None;
     let mut limited = false;
-    for c in &query.commands {
+    for (at, c) in query.commands.iter().enumerate() {
+        p.know(&df);
         match &c.kind {
             CommandKind::Filter(e) => df = df.filter(truthy(p.expr(e)?))?,
             CommandKind::Fields(ps) => {
@@ -276,7 +283,25 @@ pub async fn run(
                 df = df.aggregate(group, hidden)?;
                 let mut select: Vec<Expr> = by.iter().map(|pr| column(&pr.name(text))).collect();
                 select.extend(outer);
+                // A row of a time bin keeps the bin's start as its @timestamp, so that a second
+                // stats can group by a coarser bin() (it is not shown).
+                if let Some(b) = by.iter().find(|pr| is_bin(&pr.expr)) {
+                    select.push(column(&b.name(text)).alias("@timestamp"));
+                }
                 df = df.select(select)?;
+                // Groups come in a set order: time bins newest first, as Insights lists them,
+                // then the other groups in the natural sort order; a later `sort` decides
+                // instead.
+                let sorted_later = query.commands[at + 1..]
+                    .iter()
+                    .any(|c| matches!(c.kind, CommandKind::Sort(_)));
+                let groups = by
+                    .iter()
+                    .map(|pr| p.sort_key(&df, column(&pr.name(text)), is_bin(&pr.expr)))
+                    .collect::<Result<Vec<_>, QueryError>>()?;
+                if !groups.is_empty() && !sorted_later {
+                    df = df.sort(groups)?;
+                }
                 // After stats, the output is its groups and aggregations.
                 fields = by
                     .iter()
@@ -292,16 +317,7 @@ pub async fn run(
                 // numbers and times sort as themselves.
                 let sort = keys
                     .iter()
-                    .map(|k| {
-                        let e = p.expr(&k.expr)?;
-                        let e = match e.get_type(df.schema())? {
-                            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
-                                call(p.ctx, "naturalSortKey", vec![e])?
-                            }
-                            _ => e,
-                        };
-                        Ok(SortExpr::new(e, !k.desc, false))
-                    })
+                    .map(|k| p.sort_key(&df, p.expr(&k.expr)?, k.desc))
                     .collect::<Result<Vec<_>, QueryError>>()?;
                 df = df.sort(sort.clone())?;
                 order = Some(sort);
@@ -408,14 +424,24 @@ pub async fn run(
     }
     let shown = display.unwrap_or(fields);
     if !shown.is_empty() {
-        df = df.select(shown.iter().map(|n| column(n)).collect::<Vec<_>>())?;
+        // A field the events do not have shows as null.
+        p.know(&df);
+        let known = p.known.borrow();
+        let select: Vec<Expr> = shown
+            .iter()
+            .map(|n| match known.contains(n) {
+                true => column(n),
+                false => lit(ScalarValue::Null).alias(n),
+            })
+            .collect();
+        df = df.select(select)?;
     } else if !aggregated {
         df = df.select(vec![column("@timestamp"), column("@message")])?;
     }
     if !limited {
         df = df.limit(0, Some(MAX_ROWS))?;
     }
-    Ok(df.collect().await?)
+    Ok(Rows::of(df).await?)
 }
 
 /// A glob pattern as a regex with numbered groups, one per `*`; the last `*` takes the rest.
@@ -474,10 +500,20 @@ fn regex_lit(re: &str, span: Span) -> Result<Expr, QueryError> {
 struct Planner<'a> {
     ctx: &'a SessionContext,
     env: Env,
+    /// The fields the events have at the command being planned: any other name is a field
+    /// these events do not have, which Insights treats as absent (null), not as an error.
+    known: std::cell::RefCell<std::collections::HashSet<String>>,
+    /// Their types.
+    schema: std::cell::RefCell<Option<datafusion::common::DFSchemaRef>>,
 }
 
 fn ms_lit(ms: i64) -> Expr {
     lit(ScalarValue::new_interval_mdn(0, 0, ms * 1_000_000))
+}
+
+/// Whether `e` is a call of `bin()`.
+fn is_bin(e: &super::ast::Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call(f, _) if *f == "bin")
 }
 
 fn period_of(e: &super::ast::Expr) -> Result<u64, QueryError> {
@@ -488,6 +524,45 @@ fn period_of(e: &super::ast::Expr) -> Result<u64, QueryError> {
 }
 
 impl Planner<'_> {
+    /// `e` as a sort key over `df`: strings in Insights' documented natural order (by a byte
+    /// key), numbers and times as themselves.
+    fn sort_key(&self, df: &DataFrame, e: Expr, desc: bool) -> Result<SortExpr, QueryError> {
+        let e = match e.get_type(df.schema())? {
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+                call(self.ctx, "naturalSortKey", vec![e])?
+            }
+            _ => e,
+        };
+        Ok(SortExpr::new(e, !desc, false))
+    }
+
+    /// The events of the next command have exactly the fields of `df`.
+    fn know(&self, df: &DataFrame) {
+        *self.known.borrow_mut() = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        *self.schema.borrow_mut() = Some(std::sync::Arc::new(df.schema().clone()));
+    }
+
+    /// `e` as a number, as Insights reads values in arithmetic and numeric aggregations: a string
+    /// that spells a number (a `parse`d field, say) is that number, any other string nothing.
+    fn numeric(&self, e: Expr) -> Expr {
+        let ty = self
+            .schema
+            .borrow()
+            .as_ref()
+            .and_then(|s| e.get_type(s.as_ref()).ok());
+        match ty {
+            Some(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null) => {
+                datafusion::logical_expr::try_cast(e, DataType::Float64)
+            }
+            _ => e,
+        }
+    }
+
     /// An aggregation's projection: a call planned directly, or an expression over calls
     /// (`sum(packets)/count(*)`), whose calls become hidden aggregates `__aN` pushed to
     /// `hidden` and whose arithmetic is computed after the aggregation.
@@ -528,17 +603,24 @@ impl Planner<'_> {
         args: &[super::ast::Expr],
         span: Span,
     ) -> Result<Expr, QueryError> {
-        let arg = |i: usize| self.expr(&args[i]);
+        // An absent field aggregates as a number that is never there (sum and avg take no
+        // untyped null).
+        let arg = |i: usize| {
+            self.expr(&args[i]).map(|e| match e {
+                Expr::Literal(ScalarValue::Null, _) => lit(ScalarValue::Float64(None)),
+                e => e,
+            })
+        };
         let newest_last = || vec![SortExpr::new(column("@timestamp"), true, false)];
         Ok(match (name, args.first().map(|a| &a.kind)) {
             ("count", None | Some(ExprKind::Star)) => agg::count(lit(1i64)),
             ("count", Some(_)) => agg::count(arg(0)?),
             ("count_distinct", _) => agg::count_distinct(arg(0)?),
-            ("sum", _) => agg::sum(arg(0)?),
-            ("avg", _) => agg::avg(arg(0)?),
+            ("sum", _) => agg::sum(self.numeric(arg(0)?)),
+            ("avg", _) => agg::avg(self.numeric(arg(0)?)),
             ("min", _) => agg::min(arg(0)?),
             ("max", _) => agg::max(arg(0)?),
-            ("stddev", _) => agg::stddev(cast(arg(0)?, DataType::Float64)),
+            ("stddev", _) => agg::stddev(cast(self.numeric(arg(0)?), DataType::Float64)),
             ("pct", _) => {
                 let pct = match args[1].kind {
                     ExprKind::Num(p) if (0.0..=100.0).contains(&p) => p,
@@ -551,7 +633,7 @@ impl Planner<'_> {
                     }
                 };
                 agg::percentile_cont(
-                    SortExpr::new(cast(arg(0)?, DataType::Float64), true, false),
+                    SortExpr::new(cast(self.numeric(arg(0)?), DataType::Float64), true, false),
                     lit(pct / 100.0),
                 )
             }
@@ -571,7 +653,12 @@ impl Planner<'_> {
                     "endTime" => "end",
                     n => n,
                 };
-                column(name)
+                if self.known.borrow().contains(name) {
+                    column(name)
+                } else {
+                    // Absent: null in `fields`, false in comparisons, skipped by aggregates.
+                    lit(ScalarValue::Null)
+                }
             }
             ExprKind::Str(s) => lit(s.clone()),
             ExprKind::Num(n) => number(*n),
@@ -591,6 +678,16 @@ impl Planner<'_> {
                     cast(self.expr(r)?, DataType::Float64),
                 ],
             )?,
+            ExprKind::Binary(
+                op
+                @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod),
+                l,
+                r,
+            ) => binary(
+                *op,
+                self.numeric(self.expr(l)?),
+                self.numeric(self.expr(r)?),
+            ),
             ExprKind::Binary(op, l, r) => binary(*op, self.expr(l)?, self.expr(r)?),
             ExprKind::In {
                 expr: x,
@@ -638,7 +735,9 @@ impl Planner<'_> {
         let a = |i: usize| self.expr(&args[i]);
         let s = |i: usize| Ok::<_, QueryError>(cast(self.expr(&args[i])?, DataType::Utf8));
         let f = |name: &str, v: Vec<Expr>| call(self.ctx, name, v);
-        let num = |i: usize| Ok::<_, QueryError>(cast(self.expr(&args[i])?, DataType::Float64));
+        let num = |i: usize| {
+            Ok::<_, QueryError>(cast(self.numeric(self.expr(&args[i])?), DataType::Float64))
+        };
         let one_zero = |b: Expr| {
             Expr::Case(datafusion::logical_expr::Case::new(
                 None,
@@ -650,6 +749,15 @@ impl Planner<'_> {
         let range = self.env.range;
         Ok(match name {
             "bin" => {
+                if !self.known.borrow().contains("@timestamp") {
+                    return Err(ParseError::new(
+                        "bin() groups events by @timestamp, and a stats command's rows have none \
+                         unless it grouped by bin() too: after stats, only its groups and \
+                         aggregations remain",
+                        span,
+                    )
+                    .into());
+                }
                 let ms = period_of(&args[0])?;
                 datafusion::functions::datetime::expr_fn::date_bin(
                     ms_lit(ms as i64),
@@ -789,7 +897,21 @@ impl Planner<'_> {
                 )
                 .into());
             }
-            other => return Err(not_yet(&format!("{other}()"), span)),
+            other => {
+                use super::registry::{FnKind, function};
+                return Err(match function(other).map(|f| f.kind) {
+                    Some(FnKind::Aggregate | FnKind::Pick) => ParseError::new(
+                        format!(
+                            "{other}() aggregates events, so it stands alone in stats, not inside \
+                             another function or aggregation (to aggregate a first stats' result, \
+                             name it: stats {other}(x) as v | stats max(v))"
+                        ),
+                        span,
+                    )
+                    .into(),
+                    _ => not_yet(&format!("{other}()"), span),
+                });
+            }
         })
     }
 }
