@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Query engines side by side (design.md: text .log.gz ≤ 0.5× Polars' median, Parquet ≤ 1.0×
+# Query engines side by side (targets: text .log.gz ≤ 0.5× Polars' median, Parquet ≤ 1.0×
 # DuckDB's): top 10 srcaddr by sum(bytes), and rejects per hour, on 1 M records from one
-# text .log.gz (bench/gen_flows.py, query.md §5.2), from the same records split as AWS delivers
+# text .log.gz (bench/gen_flows.py), from the same records split as AWS delivers
 # them (one .log.gz per 5 minutes, bench/split_5min.py) and as Parquet (AWS's form: gzip inside,
 # written by `vpcflow convert`); vpcflow (SQL and Insights), DuckDB and Polars, checked to agree
 # (bench/query.py), and the one text file's inflate floor (ISA-L on one thread, rapidgzip on all

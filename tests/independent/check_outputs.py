@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "crates/vpcflow-record/testdata/records"
-SAMPLE = next((ROOT / "testdata/sample").rglob("*.log.gz"))
+SAMPLE = next((ROOT / "examples/AWSLogs").rglob("*.log.gz"))
 BIN = sys.argv[1]
 ARROW = {"INT_32": pa.int32(), "INT_64": pa.int64(), "STRING": pa.string()}
 

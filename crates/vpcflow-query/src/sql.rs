@@ -329,6 +329,11 @@ impl Catalog {
                 .iter()
                 .zip(values)
                 .map(|(c, v)| {
+                    // A date projected as `yyyy/MM/dd` (S3's default layout) is that date.
+                    let v = match c.data_type() {
+                        DataType::Date32 => v.replace('/', "-"),
+                        _ => v.clone(),
+                    };
                     ScalarValue::Utf8(Some(v.clone()))
                         .cast_to(c.data_type())
                         .map_err(|e| {
