@@ -234,7 +234,7 @@ impl BadLines {
 }
 
 /// What decoding a chunk gave.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Chunk {
     /// Its rows (none when it held no record, or failed).
     pub batch: Option<RecordBatch>,
@@ -252,6 +252,22 @@ pub struct Chunk {
     pub error: Option<(usize, String)>,
 }
 
+impl Chunk {
+    /// A bad line (0-based within the chunk): skipped and counted, or the chunk's error;
+    /// `false` when the chunk stops there.
+    fn bad(&mut self, line: usize, reason: String, skip: bool) -> bool {
+        if !skip {
+            self.error = Some((line, reason));
+            return false;
+        }
+        self.skipped += 1;
+        if self.skipped_first.len() < BAD_LINES_SHOWN {
+            self.skipped_first.push((line, reason));
+        }
+        true
+    }
+}
+
 /// Decodes the lines of `chunk` (whole lines) into batches of `schema`, starting in `start`.
 pub fn decode_chunk(
     chunk: &[u8],
@@ -260,14 +276,7 @@ pub fn decode_chunk(
     schema: &SchemaRef,
     skip_bad: bool,
 ) -> Chunk {
-    let mut out = Chunk {
-        batch: None,
-        lines: 0,
-        end: None,
-        skipped: 0,
-        skipped_first: Vec::new(),
-        error: None,
-    };
+    let mut out = Chunk::default();
     let mut reader = match ChunkReader::new(columns, schema, start, chunk.len() / 100 + 16) {
         Ok(r) => r,
         Err(e) => {
@@ -282,18 +291,10 @@ pub fn decode_chunk(
         at = end + 1;
         let line = out.lines;
         out.lines += 1;
-        match reader.line(raw) {
-            Ok(()) => {}
-            Err(reason) if skip_bad => {
-                out.skipped += 1;
-                if out.skipped_first.len() < BAD_LINES_SHOWN {
-                    out.skipped_first.push((line, reason));
-                }
-            }
-            Err(reason) => {
-                out.error = Some((line, reason));
-                return out;
-            }
+        if let Err(reason) = reader.line(raw)
+            && !out.bad(line, reason, skip_bad)
+        {
+            return out;
         }
     }
     if !reader.state.same(start) {
@@ -406,14 +407,7 @@ impl<'c> ChunkReader<'c> {
 /// its batches of `schema`, or the first bad line. Only tables whose columns are read by name
 /// take JSON.
 pub fn decode_json(text: &[u8], columns: &Columns, schema: &SchemaRef, skip_bad: bool) -> Chunk {
-    let mut out = Chunk {
-        batch: None,
-        lines: 0,
-        end: None,
-        skipped: 0,
-        skipped_first: Vec::new(),
-        error: None,
-    };
+    let mut out = Chunk::default();
     let Columns::ByHeader(wanted) = columns else {
         out.error = Some((
             0,
@@ -438,15 +432,10 @@ pub fn decode_json(text: &[u8], columns: &Columns, schema: &SchemaRef, skip_bad:
         }
         match json_record(trimmed, wanted, &mut builders) {
             Ok(()) => rows += 1,
-            Err(reason) if skip_bad => {
-                out.skipped += 1;
-                if out.skipped_first.len() < BAD_LINES_SHOWN {
-                    out.skipped_first.push((line, reason));
-                }
-            }
             Err(reason) => {
-                out.error = Some((line, reason));
-                return out;
+                if !out.bad(line, reason, skip_bad) {
+                    return out;
+                }
             }
         }
     }
