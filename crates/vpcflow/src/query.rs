@@ -31,7 +31,10 @@ group that flow logs delivered to (see `vpcflow logs groups`), or in SQL (--sql)
 Insights fields are the names Insights discovers for flow logs: srcAddr, dstAddr, srcPort,
 dstPort, protocol, packets, bytes, start, end, action, logStatus, interfaceId, … and the system
 fields @timestamp, @message, @logStream, @log, @ingestionTime, @ptr. Commands: fields, display,
-filter, stats (two levels, bin()), sort, limit, parse, dedup. Up to 10 000 rows.
+filter, stats (two levels, bin()), sort, limit, parse, dedup. Up to 10 000 rows. As in
+CloudWatch, a field the events do not have is absent: null in fields and display, false in
+comparisons, skipped by aggregates. stats lists its bin() groups newest first and other groups
+in the natural sort order, unless a sort says otherwise.
 
 SQL is DataFusion's, with AWS's Athena DDL accepted unchanged: CREATE EXTERNAL TABLE (text or
 Parquet, PARTITIONED BY, ROW FORMAT DELIMITED, LOCATION 's3://BUCKET/…' for a bucket of this
