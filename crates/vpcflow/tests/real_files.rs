@@ -128,6 +128,20 @@ fn agree(what: &str, file: &Path) -> Answer {
     want
 }
 
+/// The JSON rows of one query over `files`, which must succeed.
+fn json_answer(files: &Path, language: &str, query: &str) -> serde_json::Value {
+    let out = ok(&vpcflow(&[
+        "query",
+        "--files",
+        files.to_str().unwrap(),
+        "--output",
+        "json",
+        language,
+        query,
+    ]));
+    serde_json::from_str(&out).unwrap()
+}
+
 fn write(dir: &Path, name: &str, text: &[u8]) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -510,42 +524,30 @@ fn a_directory_of_five_formats_is_one_table() {
         }
     }
     assert_eq!((n, b, pkt), (8, 8498 + 150 + 7 + 3000 + 3, 3));
-    let out = ok(&vpcflow(&[
-        "query",
-        "--files",
-        files.to_str().unwrap(),
-        "--output",
-        "json",
-        "--sql",
-        "SELECT count(*) AS n, sum(bytes) AS b, count(pkt_srcaddr) AS p FROM flows",
-    ]));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows, serde_json::json!([{"n": n, "b": b, "p": pkt}]));
-    let out = ok(&vpcflow(&[
-        "query",
-        "--files",
-        files.to_str().unwrap(),
-        "--output",
-        "json",
-        "--insights",
-        "stats count(*) as n, sum(bytes) as b, count(pktSrcAddr) as p",
-    ]));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows, serde_json::json!([{"n": n, "b": b, "p": pkt}]));
+    assert_eq!(
+        json_answer(
+            &files,
+            "--sql",
+            "SELECT count(*) AS n, sum(bytes) AS b, count(pkt_srcaddr) AS p FROM flows"
+        ),
+        serde_json::json!([{"n": n, "b": b, "p": pkt}])
+    );
+    assert_eq!(
+        json_answer(
+            &files,
+            "--insights",
+            "stats count(*) as n, sum(bytes) as b, count(pktSrcAddr) as p"
+        ),
+        serde_json::json!([{"n": n, "b": b, "p": pkt}])
+    );
     // @message is each record's own line: as written for text, rebuilt in the file's format for
     // Parquet.
-    let out = ok(&vpcflow(&[
-        "query",
-        "--files",
-        files.to_str().unwrap(),
-        "--output",
-        "json",
-        "--insights",
-        "filter bytes = 7 or bytes = 2000 | fields @message | sort @message",
-    ]));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
-        rows,
+        json_answer(
+            &files,
+            "--insights",
+            "filter bytes = 7 or bytes = 2000 | fields @message | sort @message"
+        ),
         serde_json::json!([{"@message": "4 vpc-1 10.0.0.8 - 2000 us-east-1"}, {"@message": "i-1 eni-2 10.1.1.1 7"}])
     );
 }
