@@ -48,6 +48,8 @@ error_codes! {
     SubnetNotFound "InvalidSubnetID.NotFound" 400 "The subnet of a ResourceId does not exist.";
     NetworkInterfaceNotFound "InvalidNetworkInterfaceID.NotFound" 400 "The network interface of a ResourceId does not exist.";
     IdempotentParameterMismatch "IdempotentParameterMismatch" 400 "A ClientToken was reused with different parameters.";
+    InvalidParameterCombination "InvalidParameterCombination" 400 "Parameters that cannot be used together (DescribeFlowLogs: FlowLogId with MaxResults).";
+    InvalidPaginationToken "InvalidPaginationToken" 400 "A NextToken that no earlier page returned.";
     LogDestinationNotFound "400" 400 "Per-resource (Unsuccessful item): the S3 bucket or Firehose stream does not exist.";
 }
 
@@ -86,7 +88,7 @@ fn who(_: ErrorKind) -> &'static str {
 }
 
 impl ApiError {
-    fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
         ApiError {
             kind,
             message: message.into(),
@@ -307,6 +309,17 @@ impl FlowLog {
     pub fn format(&self) -> LogFormat {
         LogFormat::parse(&self.log_format).expect("validated when the flow log was created")
     }
+}
+
+/// `DeliverLogsStatus` and `DeliverLogsErrorMessage` of a flow log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryStatus {
+    /// `SUCCESS` or `FAILED`.
+    pub status: String,
+    /// Why it failed: `Access error`, `Rate limited` or `Unknown error` (AWS's messages).
+    pub message: Option<String>,
+    /// What happened, naming the destination (not part of AWS's API).
+    pub detail: Option<String>,
 }
 
 /// What validation needs to know of the world.

@@ -9,7 +9,7 @@
 //! [`Clock`] the caller passes in.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
@@ -19,14 +19,10 @@ use crate::config::{BucketConfig, DeliveryConfig, StreamDestination};
 use crate::layout;
 use crate::spool::{EntryHeader, Spool, Target};
 use crate::state::{State, StateError};
+use vpcflow_store::DataDir;
 
-/// Wall time for backoff and ingestion; injected so that domain code reads no clock.
-pub trait Clock: Send + Sync {
-    /// Milliseconds since the epoch.
-    fn now_ms(&self) -> u64;
-    /// Waits `ms` milliseconds.
-    fn sleep_ms(&self, ms: u64);
-}
+/// Wall time for backoff and ingestion (the store's: one clock for every crate).
+pub use vpcflow_store::Clock;
 
 /// Why a delivery failed: AWS's `DeliverLogsErrorMessage` and the detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +55,7 @@ pub struct SetupError {
 pub struct Destinations {
     buckets: BTreeMap<String, Arc<dyn ObjectStore>>,
     streams: BTreeMap<String, StreamDestination>,
-    logs_dir: PathBuf,
+    data: DataDir,
     http: reqwest::Client,
     region: String,
     account: String,
@@ -110,9 +106,10 @@ impl Destinations {
         region: &str,
         account: &str,
     ) -> Result<Destinations, SetupError> {
+        let data = DataDir::new(data);
         let mut buckets = BTreeMap::new();
         for b in &config.buckets {
-            buckets.insert(b.name.clone(), open_bucket(b, &data.join("s3"))?);
+            buckets.insert(b.name.clone(), open_bucket(b, &data.s3())?);
         }
         Ok(Destinations {
             buckets,
@@ -121,7 +118,7 @@ impl Destinations {
                 .iter()
                 .map(|s| (s.name.clone(), s.destination.clone()))
                 .collect(),
-            logs_dir: data.join("logs"),
+            data,
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(180))
                 .build()
@@ -150,8 +147,13 @@ impl Destinations {
                 streams,
                 retention_days,
             } => {
-                let dir = self.logs_dir.join(layout::log_group_dir(group));
-                write_durably(&dir, &format!("{segment}.parquet"), &payload).map_err(|e| {
+                let dir = self.data.log_group(group);
+                let file = self.data.segment(group, segment);
+                let name = file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                write_durably(&dir, name, &payload).map_err(|e| {
                     DeliveryError::unknown(format!("log group {group}: {}: {e}", dir.display()))
                 })?;
                 let db = |e: StateError| DeliveryError::unknown(e.to_string());

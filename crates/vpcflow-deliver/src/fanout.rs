@@ -19,8 +19,6 @@ use base64::Engine as _;
 use vpcflow_capture::{RawRecord, RecordBuilder};
 use vpcflow_net::Network;
 use vpcflow_record::arrow_array::builder::{Int64Builder, StringBuilder};
-use vpcflow_record::arrow_array::{ArrayRef, RecordBatch};
-use vpcflow_record::arrow_schema::{DataType, Field, Schema};
 use vpcflow_record::{Action, Count, FlowRecord, LogFormat, LogStatus, arrow, text};
 
 use crate::api::{Destination, FileFormat, FlowLog, TrafficType, stable_hash};
@@ -694,46 +692,18 @@ impl AccBody {
     }
 }
 
-/// Columns of a log segment before the format's own.
-pub const SEGMENT_SYSTEM_COLUMNS: [&str; 4] =
-    ["@timestamp", "@ingestionTime", "@logStream", "@message"];
-
 impl LogAcc {
     /// The segment: one event per record (timestamp = `start` in ms, message = the record
     /// line), as Parquet (snappy) with the format's columns alongside.
     fn finish(mut self, format: &LogFormat, ingestion_ms: u64) -> (Vec<u8>, Vec<SegmentStream>) {
-        let batch = self.fields.finish();
-        let rows = batch.num_rows();
-        let mut ing = Int64Builder::with_capacity(rows);
-        ing.append_value_n(ingestion_ms as i64, rows);
-        let mut cols: Vec<Field> = vec![
-            Field::new(SEGMENT_SYSTEM_COLUMNS[0], DataType::Int64, false),
-            Field::new(SEGMENT_SYSTEM_COLUMNS[1], DataType::Int64, false),
-            Field::new(SEGMENT_SYSTEM_COLUMNS[2], DataType::Utf8, false),
-            Field::new(SEGMENT_SYSTEM_COLUMNS[3], DataType::Utf8, false),
-        ];
-        cols.extend(batch.schema().fields().iter().map(|f| f.as_ref().clone()));
-        let mut arrays: Vec<ArrayRef> = vec![
-            Arc::new(self.ts.finish()),
-            Arc::new(ing.finish()),
-            Arc::new(self.stream.finish()),
-            Arc::new(self.message.finish()),
-        ];
-        arrays.extend(batch.columns().iter().cloned());
-        let mut meta = std::collections::HashMap::new();
-        meta.insert("vpcflow.log_format".to_owned(), format.to_string());
-        let schema = Arc::new(Schema::new_with_metadata(cols, meta));
-        let batch =
-            RecordBatch::try_new(Arc::clone(&schema), arrays).expect("columns follow schema");
-        let props = vpcflow_record::parquet::file::properties::WriterProperties::builder()
-            .set_compression(vpcflow_record::parquet::basic::Compression::SNAPPY)
-            .build();
-        let mut w =
-            vpcflow_record::parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, Some(props))
-                .expect("schema is valid");
-        w.write(&batch).expect("writing to memory");
+        let events = vpcflow_store::segment::Events {
+            timestamps: self.ts.finish(),
+            ingestion_ms,
+            streams: self.stream.finish(),
+            messages: self.message.finish(),
+        };
         (
-            w.into_inner().expect("writing to memory"),
+            vpcflow_store::segment::encode(format, events, &self.fields.finish()),
             self.streams.into_values().collect(),
         )
     }

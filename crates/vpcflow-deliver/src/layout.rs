@@ -1,6 +1,8 @@
 //! Where AWS puts delivered records: S3 object keys and file names, the 5-minute file buckets,
 //! log stream names, and Firehose's S3 keys (flow-log-format.md §6.1–6.3). Pure functions.
 
+use vpcflow_store::time::Civil;
+
 use crate::api::DestinationOptions;
 
 /// S3 files hold the records whose `end` falls in one 5-minute bucket.
@@ -9,30 +11,6 @@ pub const FILE_BUCKET_SECS: u64 = 300;
 /// Start of the 5-minute bucket of a record's `end` (seconds).
 pub fn file_bucket(end_secs: u64) -> u64 {
     end_secs - end_secs % FILE_BUCKET_SECS
-}
-
-/// UTC calendar date and time of Unix seconds: (year, month, day, hour, minute, second).
-pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    // Howard Hinnant's days → civil algorithm.
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    )
 }
 
 /// What names one S3 object of a flow log.
@@ -56,7 +34,14 @@ pub struct ObjectId<'a> {
 
 /// The object's key inside the bucket (§6.2): folders, then the file name.
 pub fn object_key(o: &ObjectId<'_>) -> String {
-    let (y, mo, d, h, mi, _) = civil(o.bucket_start);
+    let Civil {
+        year: y,
+        month: mo,
+        day: d,
+        hour: h,
+        minute: mi,
+        ..
+    } = Civil::of_secs(o.bucket_start);
     let mut key = String::with_capacity(160);
     if !o.prefix.is_empty() {
         key.push_str(o.prefix);
@@ -101,24 +86,17 @@ pub fn log_stream_name(eni_id: &str) -> String {
 /// Firehose's default S3 key for a delivery: `prefix` then `YYYY/MM/DD/HH/` (UTC) then
 /// `<stream>-1-YYYY-MM-DD-HH-MM-SS-<id>`.
 pub fn firehose_object_key(prefix: &str, stream: &str, secs: u64, id: &str) -> String {
-    let (y, mo, d, h, mi, s) = civil(secs);
+    let Civil {
+        year: y,
+        month: mo,
+        day: d,
+        hour: h,
+        minute: mi,
+        second: s,
+    } = Civil::of_secs(secs);
     format!(
         "{prefix}{y:04}/{mo:02}/{d:02}/{h:02}/{stream}-1-{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}-{id}"
     )
-}
-
-/// A directory name for a log group: letters, digits, `-`, `_` and `.` stay, every other byte
-/// becomes `%HH`, so that `/vpcflow/flow-logs` is one folder and the mapping is reversible.
-pub fn log_group_dir(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 8);
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -126,31 +104,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_rows() {
-        let rows = [
-            (0, (1970, 1, 1, 0, 0, 0)),
-            (1_529_511_600, (2018, 6, 20, 16, 20, 0)),
-            (1_709_251_199, (2024, 2, 29, 23, 59, 59)),
-            (951_782_400, (2000, 2, 29, 0, 0, 0)),
-        ];
-        for (secs, want) in rows {
-            assert_eq!(civil(secs), want, "{secs}");
-        }
-    }
-
-    #[test]
     fn buckets_are_five_minutes_of_end() {
         assert_eq!(file_bucket(1_529_511_600), 1_529_511_600);
         assert_eq!(file_bucket(1_529_511_600 + 299), 1_529_511_600);
         assert_eq!(file_bucket(1_529_511_600 + 300), 1_529_511_900);
-    }
-
-    #[test]
-    fn log_group_dirs_are_reversible_names() {
-        assert_eq!(
-            log_group_dir("/vpcflow/flow-logs"),
-            "%2Fvpcflow%2Fflow-logs"
-        );
-        assert_eq!(log_group_dir("a#b"), "a%23b");
     }
 }

@@ -3,24 +3,26 @@
 //! (text.gz and Parquet) and Firehose-style delivery streams.
 //!
 //! Data path: [`pipeline::Pipeline`] (router → [`fanout::Encoder`] → [`spool::Spool`]) then
-//! [`deliver::Worker`]. Control: [`api`] validates, [`state::State`] stores (`DATA/state.db`).
+//! [`deliver::Worker`]. Control: [`api`] validates, [`describe`] answers DescribeFlowLogs,
+//! [`state::State`] stores (`DATA/state.db`).
 //! Layout rules live in [`layout`] only.
 
 //!
-//! Without the default `runtime` feature only the pure part builds: [`api`], [`config`] and
-//! [`layout`].
+//! Without the default `runtime` feature only the pure part builds: [`api`], [`describe`],
+//! [`config`] and [`layout`].
 
 pub mod api;
 pub mod config;
 #[cfg(feature = "runtime")]
 pub mod deliver;
+pub mod describe;
 #[cfg(feature = "runtime")]
 pub mod fanout;
 pub mod layout;
 #[cfg(feature = "runtime")]
-pub mod logstore;
-#[cfg(feature = "runtime")]
 pub mod pipeline;
+#[cfg(feature = "runtime")]
+pub mod reconcile;
 #[cfg(feature = "runtime")]
 pub mod spool;
 #[cfg(feature = "runtime")]

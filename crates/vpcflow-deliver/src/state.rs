@@ -1,24 +1,32 @@
 //! The control-plane database, `DATA/state.db` (SQLite): flow logs, client tokens, delivery
 //! status, log groups and their segments, and the delivery checkpoints of sources.
 //!
-//! Owns the schema and every statement. Each process thread opens its own [`State`] (SQLite
-//! connections are not shared across threads); WAL mode lets the delivery worker write status
-//! while the producer commits checkpoints.
+//! Owns these tables' statements; their schema and its migrations are `vpcflow_store::db`'s.
+//! Each process thread opens its own [`State`] (SQLite connections are not shared across
+//! threads); WAL mode lets the delivery worker write status while the producer commits
+//! checkpoints.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use vpcflow_store::{DbError, db};
 
+pub use crate::api::DeliveryStatus;
 use crate::api::{self, ApiError, Context, CreateFlowLogs, Created, FlowLog};
 
-/// A database failure: the file is unreadable, locked too long, or not ours.
+/// A database failure: the file is unreadable, locked too long, not ours, or newer than us.
 #[derive(Debug, thiserror::Error)]
-#[error("control-plane database {path}: {source}")]
-pub struct StateError {
-    path: String,
-    #[source]
-    source: rusqlite::Error,
+#[error(transparent)]
+pub struct StateError(#[from] DbError);
+
+impl StateError {
+    fn sql(path: &str, source: rusqlite::Error) -> StateError {
+        StateError(DbError::Sqlite {
+            path: path.to_string(),
+            source,
+        })
+    }
 }
 
 /// A failed CreateFlowLogs or DeleteFlowLogs: the request's fault, or the database's.
@@ -30,17 +38,6 @@ pub enum RequestError {
     /// The database failed.
     #[error(transparent)]
     State(#[from] StateError),
-}
-
-/// `DeliverLogsStatus` and `DeliverLogsErrorMessage` of a flow log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryStatus {
-    /// `SUCCESS` or `FAILED`.
-    pub status: String,
-    /// Why it failed: `Access error`, `Rate limited` or `Unknown error` (AWS's messages).
-    pub message: Option<String>,
-    /// What happened, naming the destination (not part of AWS's API).
-    pub detail: Option<String>,
 }
 
 /// One log group.
@@ -90,69 +87,18 @@ pub struct State {
     path: String,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS flow_logs (
-    id TEXT PRIMARY KEY,
-    body TEXT NOT NULL,
-    client_token TEXT
-);
-CREATE TABLE IF NOT EXISTS client_tokens (
-    token TEXT PRIMARY KEY,
-    request TEXT NOT NULL,
-    ids TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS delivery_status (
-    flow_log_id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    message TEXT,
-    detail TEXT
-);
-CREATE TABLE IF NOT EXISTS log_groups (
-    name TEXT PRIMARY KEY,
-    created_ms INTEGER NOT NULL,
-    retention_days INTEGER
-);
-CREATE TABLE IF NOT EXISTS segments (
-    log_group TEXT NOT NULL,
-    segment TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    events INTEGER NOT NULL,
-    first_ms INTEGER NOT NULL,
-    last_ms INTEGER NOT NULL,
-    PRIMARY KEY (log_group, segment, stream)
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    run_key TEXT NOT NULL,
-    sink TEXT NOT NULL,
-    done_until INTEGER NOT NULL,
-    PRIMARY KEY (run_key, sink)
-);
-";
-
 impl State {
-    /// Opens (creating) the database at `path`.
+    /// Opens (creating) the database at `path`, its schema brought up to date
+    /// (`vpcflow_store::db`).
     pub fn open(path: &Path) -> Result<State, StateError> {
-        let p = path.display().to_string();
-        let wrap = |source| StateError {
-            path: p.clone(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
-        Ok(State { conn, path: p })
+        Ok(State {
+            conn: db::open(path)?,
+            path: path.display().to_string(),
+        })
     }
 
     fn err(&self, source: rusqlite::Error) -> StateError {
-        StateError {
-            path: self.path.clone(),
-            source,
-        }
+        StateError::sql(&self.path, source)
     }
 
     /// Every flow log, in id order.
@@ -247,14 +193,9 @@ impl State {
                 next_id: &mut next_id,
             },
         )?;
-        let tx = self.conn.transaction().map_err(|e| StateError {
-            path: self.path.clone(),
-            source: e,
-        })?;
-        let wrap = |source| StateError {
-            path: String::new(),
-            source,
-        };
+        let path = self.path.clone();
+        let wrap = |source| StateError::sql(&path, source);
+        let tx = self.conn.transaction().map_err(wrap)?;
         for f in &created.flow_logs {
             tx.execute(
                 "INSERT INTO flow_logs (id, body, client_token) VALUES (?1, ?2, ?3)",
@@ -285,19 +226,15 @@ impl State {
     /// DeleteFlowLogs: every id must exist. Delivered data stays (as in AWS).
     pub fn delete_flow_logs(&mut self, ids: &[String]) -> Result<(), RequestError> {
         api::check_delete(ids, &self.flow_logs()?)?;
-        let tx = self.conn.transaction().map_err(|e| StateError {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let path = self.path.clone();
+        let wrap = |source| StateError::sql(&path, source);
+        let tx = self.conn.transaction().map_err(wrap)?;
         for id in ids {
             for sql in [
                 "DELETE FROM flow_logs WHERE id = ?1",
                 "DELETE FROM delivery_status WHERE flow_log_id = ?1",
             ] {
-                tx.execute(sql, [id]).map_err(|source| StateError {
-                    path: String::new(),
-                    source,
-                })?;
+                tx.execute(sql, [id]).map_err(wrap)?;
             }
         }
         tx.execute(
@@ -305,14 +242,8 @@ impl State {
              (SELECT 1 FROM flow_logs WHERE flow_logs.client_token = client_tokens.token)",
             [],
         )
-        .map_err(|source| StateError {
-            path: String::new(),
-            source,
-        })?;
-        tx.commit().map_err(|source| StateError {
-            path: String::new(),
-            source,
-        })?;
+        .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
         Ok(())
     }
 
@@ -411,10 +342,7 @@ impl State {
         done: &BTreeMap<String, u64>,
     ) -> Result<(), StateError> {
         let path = self.path.clone();
-        let wrap = |source| StateError {
-            path: path.clone(),
-            source,
-        };
+        let wrap = |source| StateError::sql(&path, source);
         let tx = self.conn.transaction().map_err(wrap)?;
         for (sink, t) in done {
             tx.execute(

@@ -17,6 +17,8 @@ use datafusion::common::ScalarValue;
 pub use crate::athena::{
     Located, PartitionSpec, SqlError, Statement, Storage, TableDef, parse, split,
 };
+use vpcflow_store::DataDir;
+
 use crate::table::{self, FlowFile, FlowTable, Place, RemoteBucket, TextColumns};
 /// The Arrow type of a Hive column type.
 pub fn arrow_type(hive: &str) -> Option<DataType> {
@@ -51,32 +53,26 @@ impl Catalog {
     pub fn open(data: &Path) -> Result<Catalog, SqlError> {
         std::fs::create_dir_all(data)
             .map_err(|e| SqlError::Catalog(format!("{}: {e}", data.display())))?;
-        let db = rusqlite::Connection::open(data.join("state.db")).map_err(|e| db_err(&e))?;
-        Catalog::with(db, data)
+        let dir = DataDir::new(data);
+        let db = vpcflow_store::db::open(&dir.state_db())
+            .map_err(|e| SqlError::Catalog(e.to_string()))?;
+        Ok(Catalog::with(db, &dir))
     }
 
     /// A catalog that lasts for one script (no data directory to keep it in: querying files
     /// in place should not create one).
     pub fn transient(data: &Path) -> Result<Catalog, SqlError> {
-        let db = rusqlite::Connection::open_in_memory().map_err(|e| db_err(&e))?;
-        Catalog::with(db, data)
+        let db =
+            vpcflow_store::db::open_in_memory().map_err(|e| SqlError::Catalog(e.to_string()))?;
+        Ok(Catalog::with(db, &DataDir::new(data)))
     }
 
-    fn with(db: rusqlite::Connection, data: &Path) -> Result<Catalog, SqlError> {
-        db.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| db_err(&e))?;
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS athena_tables (name TEXT PRIMARY KEY, ddl TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS athena_partitions (
-                 table_name TEXT NOT NULL, spec TEXT NOT NULL, location TEXT NOT NULL,
-                 PRIMARY KEY (table_name, spec));",
-        )
-        .map_err(|e| db_err(&e))?;
-        Ok(Catalog {
+    fn with(db: rusqlite::Connection, data: &DataDir) -> Catalog {
+        Catalog {
             db,
-            s3_root: data.join("s3"),
+            s3_root: data.s3(),
             remote: Vec::new(),
-        })
+        }
     }
 
     /// The catalog with `buckets` (at S3-compatible endpoints) as the places of their

@@ -205,26 +205,17 @@ pub fn name_time(name: &str) -> Option<i64> {
         if b.len() != 14 || b[8] != b'T' || b[13] != b'Z' {
             return None;
         }
-        let num = |r: std::ops::Range<usize>| -> Option<i64> { t.get(r)?.parse().ok() };
-        let (y, m, d, hh, mm) = (
-            num(0..4)?,
-            num(4..6)?,
-            num(6..8)?,
-            num(9..11)?,
-            num(11..13)?,
-        );
-        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 {
-            return None;
+        let num = |r: std::ops::Range<usize>| -> Option<u32> { t.get(r)?.parse().ok() };
+        let secs = vpcflow_store::time::Civil {
+            year: i64::from(num(0..4)?),
+            month: num(4..6)?,
+            day: num(6..8)?,
+            hour: num(9..11)?,
+            minute: num(11..13)?,
+            second: 0,
         }
-        // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian, UTC.
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (m + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
-        Some(days * 86_400 + hh * 3600 + mm * 60)
+        .to_secs()?;
+        i64::try_from(secs).ok()
     })
 }
 
@@ -696,9 +687,8 @@ pub fn hive_keys(files: &[FlowFile], root: &Path) -> Vec<FieldRef> {
         .collect()
 }
 
-/// The system fields of a log event, first in every log segment (written by delivery's log-group
-/// store).
-pub const EVENT_COLUMNS: [&str; 4] = ["@timestamp", "@ingestionTime", "@logStream", "@message"];
+/// The system fields of a log event, first in every log segment.
+pub use vpcflow_store::segment::SYSTEM_COLUMNS as EVENT_COLUMNS;
 
 /// A log group's segments as one table: the events' system fields ([`EVENT_COLUMNS`]; times in
 /// ms), then every field AWS defines, null where the format of a segment's flow log lacks it,

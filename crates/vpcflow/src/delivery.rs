@@ -14,12 +14,12 @@ use clap::Args;
 use vpcflow_deliver::api::stable_hash;
 use vpcflow_deliver::config::{DeliveryConfig, SimulationDefaults};
 use vpcflow_deliver::deliver::{Clock, Destinations};
+use vpcflow_deliver::describe::{DescribeFlowLogs, Filter, describe_flow_logs};
 use vpcflow_deliver::pipeline::{self, CommitStats, Pipeline, PipelineOptions, Progress};
+use vpcflow_deliver::reconcile::{ReconcileError, reconcile};
 use vpcflow_deliver::{FlowLog, Plan, State};
 use vpcflow_net::Network;
-
-/// Where config-managed flow logs get their client tokens: the same entry, the same flow log.
-const CONFIG_TOKEN_PREFIX: &str = "vpcflow-config-";
+use vpcflow_store::DataDir;
 
 /// Flags of the commands that deliver.
 #[derive(Args, Debug, Clone)]
@@ -111,10 +111,8 @@ pub(crate) struct Prepared {
     pub(crate) state: State,
 }
 
-/// Opens the data directory and makes `state.db` hold the config's flow logs: an entry seen
-/// before keeps its flow log (its client token is a hash of the entry), a new entry is created
-/// with CreateFlowLogs semantics (its errors listed), and config-made flow logs no longer in
-/// the config are deleted. Flow logs made otherwise (the API) are left alone.
+/// Opens the data directory and makes `state.db` hold the config's flow logs
+/// (`vpcflow_deliver::reconcile`), listing the entries AWS would refuse.
 pub(crate) fn prepare(
     args: &DeliveryArgs,
     file: &FileConfig,
@@ -126,67 +124,24 @@ pub(crate) fn prepare(
         .unwrap_or_else(|| DeliveryConfig::builtin_default(net));
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
-    let mut state = State::open(&args.data.join("state.db"))?;
-    let (buckets, streams) = (config.bucket_names(), config.stream_names());
-    let now_ms = SystemClock.now_ms();
-    let mut wanted = Vec::new();
-    let mut problems = Vec::new();
-    for (i, req) in config.flow_logs.iter().enumerate() {
-        let mut req = req.clone();
-        if req.client_token.is_none() {
-            let body = serde_json::to_string(&req).expect("requests serialize");
-            req.client_token = Some(format!(
-                "{CONFIG_TOKEN_PREFIX}{:016x}",
-                stable_hash(&[body.as_bytes()])
-            ));
-        }
-        wanted.push(req.client_token.clone().expect("set above"));
-        match state.create_flow_logs(&req, net, &buckets, &streams, now_ms) {
-            Ok(created) => {
-                for (resource, e) in created.unsuccessful {
-                    problems.push(format!(
-                        "flow_logs[{i}]: {resource}: {}: {}",
-                        e.kind.code(),
-                        e.message
-                    ));
-                }
-            }
-            Err(vpcflow_deliver::state::RequestError::Api(e)) => {
-                let why = e
-                    .detail
-                    .as_ref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default();
-                problems.push(format!(
-                    "flow_logs[{i}]: {}: {}{why}",
-                    e.kind.code(),
-                    e.message
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if !problems.is_empty() {
-        bail!(
+    let mut state = State::open(&DataDir::new(&args.data).state_db())?;
+    let flow_logs = match reconcile(&mut state, &config, net, SystemClock.now_ms()) {
+        Ok(flow_logs) => flow_logs,
+        Err(ReconcileError::Refused(refused)) => bail!(
             "the flow logs of {} were refused:\n  {}",
             args.config
                 .as_ref()
                 .map_or("the built-in default".to_owned(), |p| p
                     .display()
                     .to_string()),
-            problems.join("\n  ")
-        );
-    }
-    let stale: Vec<String> = state
-        .client_tokens()?
-        .into_iter()
-        .filter(|(t, _)| t.starts_with(CONFIG_TOKEN_PREFIX) && !wanted.contains(t))
-        .flat_map(|(_, ids)| ids)
-        .collect();
-    if !stale.is_empty() {
-        state.delete_flow_logs(&stale)?;
-    }
-    let flow_logs = state.flow_logs()?;
+            refused
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ),
+        Err(e) => return Err(e.into()),
+    };
     let plan = Arc::new(Plan::new(Arc::clone(net), flow_logs, &config));
     Ok(Prepared {
         data: args.data.clone(),
@@ -216,7 +171,7 @@ impl Run {
         run_key: Option<String>,
         drain_timeout_s: u64,
     ) -> anyhow::Result<Run> {
-        let spool = pipeline::open_spool(&p.data.join("spool"), &p.state)?;
+        let spool = pipeline::open_spool(&DataDir::new(&p.data).spool(), &p.state)?;
         let account = p
             .plan
             .subs
@@ -228,7 +183,7 @@ impl Run {
             &p.plan,
             spool.clone(),
             PipelineOptions {
-                state_path: p.data.join("state.db"),
+                state_path: DataDir::new(&p.data).state_db(),
                 run_key,
                 max_spool_bytes: p.config.spool.max_bytes,
             },
@@ -237,7 +192,7 @@ impl Run {
         let progress = Arc::clone(&pipeline.progress);
         let worker = pipeline::spawn_worker(
             spool,
-            p.data.join("state.db"),
+            DataDir::new(&p.data).state_db(),
             dest,
             Arc::new(SystemClock),
             Arc::clone(&done),
@@ -394,7 +349,7 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
             s,
             "  {left} deliveries are still failing; they stay in {} and go out on the next run \
              (see `vpcflow flow-logs describe`)",
-            p.data.join("spool").display()
+            DataDir::new(&p.data).spool().display()
         );
     }
     s
@@ -419,8 +374,8 @@ fn describe_destination(
             };
             let place = match endpoints.get(bucket.as_str()) {
                 Some(endpoint) => format!("at {endpoint}"),
-                None => data
-                    .join("s3")
+                None => DataDir::new(data)
+                    .s3()
                     .join(bucket)
                     .join(prefix)
                     .display()
@@ -435,28 +390,65 @@ fn describe_destination(
 /// `vpcflow flow-logs …`.
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum FlowLogsCommand {
-    /// The flow logs in the data directory, as DescribeFlowLogs returns them (JSON), with
-    /// DeliverLogsStatus.
+    /// The flow logs in the data directory, as `aws ec2 describe-flow-logs` prints them (JSON),
+    /// with DeliverLogsStatus. Filters are ANDed, a filter's values ORed, `*` and `?` are
+    /// wildcards.
     Describe {
         /// Data directory.
         #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
         data: PathBuf,
+        /// Only these flow logs.
+        #[arg(long, value_name = "ID", num_args = 1..)]
+        flow_log_ids: Vec<String>,
+        /// `Name=NAME,Values=V1,V2`, NAME one of deliver-log-status, log-destination-type,
+        /// flow-log-id, log-group-name, resource-id, traffic-type, tag:KEY, tag-key. Repeatable.
+        #[arg(long, value_name = "Name=…,Values=…")]
+        filter: Vec<String>,
+        /// At most this many (5–1000), with a NextToken for the rest.
+        #[arg(long, value_name = "N")]
+        max_results: Option<i64>,
+        /// The NextToken of the previous page.
+        #[arg(long, value_name = "TOKEN")]
+        next_token: Option<String>,
     },
 }
 
-/// A time in ms as the AWS CLI prints timestamps: ISO 8601 with microseconds, in UTC
-/// (`2026-01-15T14:00:00.123000+00:00`).
-fn iso8601(ms: u64) -> String {
-    let (y, mo, d, h, mi, s) = vpcflow_deliver::layout::civil(ms / 1000);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}+00:00",
-        (ms % 1000) * 1000
-    )
+/// `Name=resource-id,Values=vpc-1,vpc-2`, the AWS CLI's shorthand for one filter.
+fn parse_filter(text: &str) -> anyhow::Result<Filter> {
+    let bad = || {
+        anyhow::anyhow!(
+            "--filter {text:?}: expected Name=NAME,Values=VALUE[,VALUE…] (the AWS CLI's shorthand)"
+        )
+    };
+    let rest = text.strip_prefix("Name=").ok_or_else(bad)?;
+    let (name, values) = rest.split_once(",Values=").ok_or_else(bad)?;
+    if name.is_empty() || values.is_empty() {
+        return Err(bad());
+    }
+    Ok(Filter {
+        name: name.to_owned(),
+        values: values.split(',').map(str::to_owned).collect(),
+    })
 }
 
 pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
-    let FlowLogsCommand::Describe { data } = cmd;
-    let path = data.join("state.db");
+    let FlowLogsCommand::Describe {
+        data,
+        flow_log_ids,
+        filter,
+        max_results,
+        next_token,
+    } = cmd;
+    let request = DescribeFlowLogs {
+        flow_log_ids: flow_log_ids.clone(),
+        filters: filter
+            .iter()
+            .map(|f| parse_filter(f))
+            .collect::<anyhow::Result<_>>()?,
+        max_results: *max_results,
+        next_token: next_token.clone(),
+    };
+    let path = DataDir::new(data).state_db();
     if !path.exists() {
         bail!(
             "{} has no state.db: nothing was delivered there yet",
@@ -464,62 +456,13 @@ pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
         );
     }
     let state = State::open(&path)?;
-    let mut out = Vec::new();
+    let mut existing = Vec::new();
     for f in state.flow_logs()? {
-        let st = state.status(&f.flow_log_id)?;
-        let mut m = serde_json::Map::new();
-        let mut put = |k: &str, v: serde_json::Value| {
-            m.insert(k.to_owned(), v);
-        };
-        put("CreationTime", iso8601(f.creation_time).into());
-        if let Some(msg) = &st.message {
-            put("DeliverLogsErrorMessage", msg.clone().into());
-        }
-        if let Some(arn) = &f.deliver_logs_permission_arn {
-            put("DeliverLogsPermissionArn", arn.clone().into());
-        }
-        put("DeliverLogsStatus", st.status.clone().into());
-        put("FlowLogId", f.flow_log_id.clone().into());
-        put("FlowLogStatus", "ACTIVE".into());
-        if let vpcflow_deliver::api::Destination::LogGroup { name } = &f.destination {
-            put("LogGroupName", name.clone().into());
-        }
-        put("ResourceId", f.resource_id.clone().into());
-        put("TrafficType", f.traffic_type.as_str().into());
-        put("LogDestinationType", f.destination.type_name().into());
-        put(
-            "LogDestination",
-            f.destination.arn(&f.region, &f.account_id).into(),
-        );
-        put("LogFormat", f.log_format.clone().into());
-        put(
-            "Tags",
-            f.tags
-                .iter()
-                .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
-                .collect::<Vec<_>>()
-                .into(),
-        );
-        put("MaxAggregationInterval", f.max_aggregation_interval.into());
-        if let vpcflow_deliver::api::Destination::S3 { options, .. } = &f.destination {
-            put(
-                "DestinationOptions",
-                serde_json::json!({
-                    "FileFormat": match options.file_format {
-                        vpcflow_deliver::api::FileFormat::PlainText => "plain-text",
-                        vpcflow_deliver::api::FileFormat::Parquet => "parquet",
-                    },
-                    "HiveCompatiblePartitions": options.hive_compatible_partitions,
-                    "PerHourPartition": options.per_hour_partition,
-                }),
-            );
-        }
-        if let Some(d) = &st.detail {
-            put("vpcflow:DeliveryErrorDetail", d.clone().into());
-        }
-        out.push(serde_json::Value::Object(m));
+        let status = state.status(&f.flow_log_id)?;
+        existing.push((f, status));
     }
-    let doc = serde_json::json!({ "FlowLogs": out });
+    let page = describe_flow_logs(&request, &existing)?;
+    let doc = serde_json::to_value(&page)?;
     use std::io::Write as _;
     writeln!(
         std::io::stdout().lock(),

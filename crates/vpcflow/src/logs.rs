@@ -1,7 +1,7 @@
 //! `vpcflow logs groups|streams|tail`: a person's view into the log-group store, shaped after
 //! `aws logs describe-log-groups`, `describe-log-streams` and `aws logs tail`.
 //!
-//! Reading segments is `vpcflow-deliver::logstore`'s; this module formats and follows.
+//! Reading segments is `vpcflow_store::segment`'s; this module formats and follows.
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use vpcflow_deliver::State;
-use vpcflow_deliver::deliver::Clock as _;
-use vpcflow_deliver::layout::civil;
-use vpcflow_deliver::logstore::{read_segment, segment_path};
+use vpcflow_store::Clock as _;
+use vpcflow_store::DataDir;
+use vpcflow_store::time::aws_cli_time;
 
 use crate::delivery::SystemClock;
 
@@ -70,7 +70,7 @@ pub(crate) struct TailArgs {
 }
 
 fn open_state(data: &Path) -> anyhow::Result<State> {
-    let path = data.join("state.db");
+    let path = DataDir::new(data).state_db();
     if !path.exists() {
         bail!(
             "{} has no state.db: nothing was delivered there yet (run `vpcflow simulate`)",
@@ -78,15 +78,6 @@ fn open_state(data: &Path) -> anyhow::Result<State> {
         );
     }
     Ok(State::open(&path)?)
-}
-
-/// `2026-01-15T14:00:05.000000+00:00`, as `aws logs tail` prints times.
-fn iso(ms: u64) -> String {
-    let (y, mo, d, h, mi, s) = civil(ms / 1000);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}+00:00",
-        (ms % 1000) * 1000
-    )
 }
 
 pub(crate) fn run(cmd: &LogsCommand) -> anyhow::Result<()> {
@@ -108,7 +99,7 @@ pub(crate) fn run(cmd: &LogsCommand) -> anyhow::Result<()> {
                     g.segments,
                     g.retention_days
                         .map_or("never".to_owned(), |d| format!("{d} days")),
-                    iso(g.created_ms)
+                    aws_cli_time(g.created_ms)
                 )?;
             }
         }
@@ -126,8 +117,8 @@ pub(crate) fn run(cmd: &LogsCommand) -> anyhow::Result<()> {
                     "{:<32} {:>10}  {:<32}  {}",
                     s.name,
                     s.events,
-                    iso(s.first_ms),
-                    iso(s.last_ms)
+                    aws_cli_time(s.first_ms),
+                    aws_cli_time(s.last_ms)
                 )?;
             }
         }
@@ -172,8 +163,8 @@ fn tail(args: &TailArgs, out: &mut impl Write) -> anyhow::Result<()> {
             if !shown.insert(seg.clone()) {
                 continue;
             }
-            let path = segment_path(&args.data.data, &args.group, &seg);
-            for e in read_segment(&path, None)? {
+            let path = DataDir::new(&args.data.data).segment(&args.group, &seg);
+            for e in vpcflow_store::segment::read(&path, None)? {
                 if cutoff.is_some_and(|c| e.timestamp < c) {
                     continue;
                 }
@@ -186,9 +177,15 @@ fn tail(args: &TailArgs, out: &mut impl Write) -> anyhow::Result<()> {
         events.sort_by(|a, b| (a.timestamp, &a.stream).cmp(&(b.timestamp, &b.stream)));
         for e in &events {
             if args.format == "short" {
-                writeln!(out, "{} {}", &iso(e.timestamp)[..19], e.message)?;
+                writeln!(out, "{} {}", &aws_cli_time(e.timestamp)[..19], e.message)?;
             } else {
-                writeln!(out, "{} {} {}", iso(e.timestamp), e.stream, e.message)?;
+                writeln!(
+                    out,
+                    "{} {} {}",
+                    aws_cli_time(e.timestamp),
+                    e.stream,
+                    e.message
+                )?;
             }
         }
         out.flush()?;

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use std::sync::Arc;
-use vpcflow_deliver::deliver::Clock as _;
 use vpcflow_query::insights::plan::datafusion_arrow::{
     array::Array, datatypes::DataType, record_batch::RecordBatch, util,
 };
@@ -20,6 +19,8 @@ use vpcflow_query::insights::{self, plan};
 use vpcflow_query::stats::ScanStats;
 use vpcflow_query::text::BadLines;
 use vpcflow_query::{Rows, sql, table};
+use vpcflow_store::Clock as _;
+use vpcflow_store::DataDir;
 
 use crate::simulate::parse_rfc3339;
 
@@ -138,7 +139,7 @@ fn remote_buckets(args: &QueryArgs) -> anyhow::Result<Vec<Arc<table::RemoteBucke
         .iter()
         .filter(|b| b.endpoint.is_some())
         .map(|b| {
-            let store = vpcflow_deliver::deliver::open_bucket(b, &args.data.join("s3"))?;
+            let store = vpcflow_deliver::deliver::open_bucket(b, &DataDir::new(&args.data).s3())?;
             Ok(Arc::new(table::RemoteBucket {
                 name: b.name.clone(),
                 store,
@@ -232,8 +233,12 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         .files
         .as_deref()
         .map(|p| {
-            table::Place::resolve(&p.to_string_lossy(), &args.data.join("s3"), &remote)
-                .map_err(|e| anyhow::anyhow!("--files {}: {e}", p.display()))
+            table::Place::resolve(
+                &p.to_string_lossy(),
+                &DataDir::new(&args.data).s3(),
+                &remote,
+            )
+            .map_err(|e| anyhow::anyhow!("--files {}: {e}", p.display()))
         })
         .transpose()?;
     let range = range(args)?;
@@ -358,10 +363,7 @@ fn run_sql(
         let ctx = sql::session();
         vpcflow_query::set_bad_lines(&ctx, bad);
         for g in groups {
-            let dir = args
-                .data
-                .join("logs")
-                .join(vpcflow_deliver::layout::log_group_dir(g));
+            let dir = DataDir::new(&args.data).log_group(g);
             let t = sql::log_group_table(&ctx, &format!("{}/", dir.display()))
                 .await
                 .map_err(|error| sql::RunError::Engine { line: 1, error })?;
@@ -375,7 +377,7 @@ fn run_sql(
 /// The log groups of `data` that `script` names by their quoted names (`FROM "/vpcflow/flow-logs"`);
 /// none without a data directory.
 fn named_log_groups(data: &std::path::Path, script: &str) -> anyhow::Result<Vec<String>> {
-    let path = data.join("state.db");
+    let path = DataDir::new(data).state_db();
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -438,9 +440,7 @@ pub(crate) fn insights_rows(
     // Each group's segment files; with a time range only the segments holding events in it.
     let mut groups = Vec::new();
     for log_group in log_groups.iter().filter(|_| import.is_none()) {
-        let dir = data
-            .join("logs")
-            .join(vpcflow_deliver::layout::log_group_dir(log_group));
+        let dir = DataDir::new(data).log_group(log_group);
         if !dir.is_dir() {
             bail!(
                 "ResourceNotFoundException: Log group '{log_group}' does not exist in {} (see `vpcflow logs groups`)",
@@ -449,13 +449,14 @@ pub(crate) fn insights_rows(
         }
         let mut paths = vec![format!("{}/", dir.display())];
         if let Some(r) = range {
-            let state = vpcflow_deliver::State::open(&data.join("state.db"))?;
+            let state = vpcflow_deliver::State::open(&DataDir::new(data).state_db())?;
             let segments = state.segments_between(log_group, r.start_ms, r.end_ms)?;
             if !segments.is_empty() {
                 paths = segments
                     .iter()
                     .map(|s| {
-                        vpcflow_deliver::logstore::segment_path(data, log_group, s)
+                        DataDir::new(data)
+                            .segment(log_group, s)
                             .display()
                             .to_string()
                     })

@@ -163,16 +163,6 @@ pub(crate) struct DiagnoseArgs {
     output: String,
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` into Unix seconds.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
@@ -214,7 +204,8 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
             sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
         }
     };
-    let t = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
+    let t =
+        vpcflow_store::time::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
     u64::try_from(t).ok()
 }
 
@@ -335,7 +326,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         .progress_chars("=> "),
     );
     let clock = delivery::SystemClock;
-    let t0 = vpcflow_deliver::deliver::Clock::now_ms(&clock);
+    let t0 = vpcflow_store::Clock::now_ms(&clock);
     let progress = Arc::clone(&run.progress);
     sim.run_tagged(&mut |e| match e {
         Emit::Records { engine, records } => run.push_batch(engine, records),
@@ -343,7 +334,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             run.closed(until);
             let secs = (until / 1_000_000).saturating_sub(start).min(duration);
             bar.set_position(secs);
-            let elapsed = vpcflow_deliver::deliver::Clock::now_ms(&clock).saturating_sub(t0);
+            let elapsed = vpcflow_store::Clock::now_ms(&clock).saturating_sub(t0);
             let committed = progress
                 .committed
                 .load(std::sync::atomic::Ordering::Relaxed);

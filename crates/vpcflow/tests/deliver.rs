@@ -277,8 +277,7 @@ fn log_groups_combine_flow_logs_in_one_stream_per_eni() {
 }
 
 fn iso_seconds(secs: u64) -> String {
-    let (y, mo, d, h, mi, s) = vpcflow_deliver::layout::civil(secs);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
+    vpcflow_store::time::aws_cli_time(secs * 1000)[..19].to_owned()
 }
 
 /// Config for the Firehose tests: one S3 flow log (600 s) and one Firehose flow log (60 s).

@@ -1,0 +1,19 @@
+//! The data directory and what every crate agrees on about it: where each thing lives
+//! ([`dir`]), the control-plane database's schema and its migrations ([`db`]), the log-group
+//! segment file, written and read (`segment`), and time: the
+//! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
+//!
+//! The crates above (delivery, query, the binary) open paths and the database only through
+//! here, so that a layout or schema change is made, and migrated, in one place.
+
+#[cfg(feature = "db")]
+pub mod db;
+pub mod dir;
+#[cfg(feature = "segment")]
+pub mod segment;
+pub mod time;
+
+#[cfg(feature = "db")]
+pub use db::{DbError, SCHEMA_VERSION};
+pub use dir::DataDir;
+pub use time::Clock;

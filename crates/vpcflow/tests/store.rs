@@ -1,0 +1,106 @@
+//! A data directory made by an earlier vpcflow opens with this one, migrated, with nothing lost.
+//!
+//! `tests/data/data-dir-0fa054c` was written by the binary of commit 0fa054c (the `main` before
+//! `vpcflow-store`, whose `state.db` had no schema version) with
+//! `vpcflow simulate --duration 10m --data data` and then
+//! `vpcflow query --data data --sql-file examples/athena.sql`. The numbers below are what that
+//! binary answered over it.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ok, vpcflow};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn a_data_directory_of_the_previous_binary_opens_with_everything_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/data-dir-0fa054c"),
+        &data,
+    );
+    let data = data.to_str().unwrap();
+
+    // Flow logs.
+    let described = json(&ok(&vpcflow(&["flow-logs", "describe", "--data", data])));
+    let ids: Vec<&str> = described["FlowLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FlowLogId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["fl-09390286062eeea0a", "fl-0fe6beb120de16004"]);
+
+    // The schema was migrated to this build's version, once.
+    let db = vpcflow_store::DataDir::new(data).state_db();
+    let conn = vpcflow_store::db::open(&db).unwrap();
+    assert_eq!(
+        vpcflow_store::db::version(&conn).unwrap(),
+        vpcflow_store::SCHEMA_VERSION
+    );
+    drop(conn);
+
+    // The log group and its events.
+    let groups = ok(&vpcflow(&["logs", "groups", "--data", data]));
+    assert!(groups.contains("/vpcflow/flow-logs"), "{groups}");
+    assert!(groups.contains(" 2084 "), "{groups}");
+    let insights = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data,
+        "--log-group",
+        "/vpcflow/flow-logs",
+        "--output",
+        "json",
+        "--insights",
+        "stats count(*) as n, sum(bytes) as b",
+    ]));
+    assert_eq!(
+        json(&insights),
+        serde_json::json!([{"n": 2084, "b": 18_782_864}])
+    );
+
+    // The Athena table and its partition, and the S3 objects under it.
+    let sql = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data,
+        "--output",
+        "json",
+        "--sql",
+        "SELECT count(*) AS n, sum(bytes) AS b FROM vpc_flow_logs_parquet",
+    ]));
+    assert_eq!(
+        json(&sql),
+        serde_json::json!([{"n": 2084, "b": 18_782_864}])
+    );
+    let partitions = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data,
+        "--sql",
+        "SHOW PARTITIONS vpc_flow_logs_parquet",
+    ]));
+    assert!(
+        partitions.contains("aws-region=us-east-1/year=2026/month=01/day=15/hour=14"),
+        "{partitions}"
+    );
+}
