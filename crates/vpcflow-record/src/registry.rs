@@ -330,6 +330,16 @@ pub fn fields_markdown() -> String {
 mod tests {
     use super::*;
 
+    /// `text::header` tells record lines apart by their first byte on the strength of this.
+    #[test]
+    fn every_name_and_column_starts_with_a_lower_case_letter() {
+        for f in FIELDS {
+            for word in [f.name, f.column] {
+                assert!(word.as_bytes()[0].is_ascii_lowercase(), "{word}");
+            }
+        }
+    }
+
     #[test]
     fn registry_is_consistent() {
         assert_eq!(

@@ -90,9 +90,12 @@ pub struct State {
 }
 
 impl State {
-    /// Whether two states read lines alike.
+    /// Whether two states read lines alike. No header yet reads lines as AWS's default format
+    /// does, so a file whose first header names that format changes nothing, and its later
+    /// chunks, decoded before the header was seen, stand.
     pub fn same(&self, other: &State) -> bool {
-        self.format == other.format
+        let effective = |s: &State| s.format.clone().unwrap_or_default();
+        self.format == other.format || effective(self) == effective(other)
     }
 }
 
@@ -369,7 +372,7 @@ impl<'c> ChunkReader<'c> {
 
     /// A record line: every field is checked before any is stored.
     fn record(&mut self, line: &'c str) -> Result<(), String> {
-        let layout = Arc::clone(&self.state.layout);
+        let layout = &*self.state.layout;
         let bad = |e: LineError| vpcflow_record::text::explain(line, e).to_string();
         let tokens = Tokens::split(line, layout.slots.len(), &mut self.spaces).map_err(bad)?;
         self.values.clear();
@@ -654,4 +657,38 @@ pub(crate) fn parse_int(t: &[u8]) -> Option<i64> {
         v = v * 10 + i64::from(d);
     }
     Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    const RECORD: &str = "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 1 2 ACCEPT OK";
+
+    /// Chunks after the first are decoded before its header is seen; when that header names
+    /// the format lines were already read by (AWS's default), they must stand, not be decoded
+    /// a second time, one after another.
+    #[test]
+    fn a_header_naming_the_default_format_leaves_the_state_as_it_was() {
+        let columns = Columns::ByHeader(vec![Decoded::Field(FieldId::Bytes)]);
+        let schema: SchemaRef = Arc::new(Schema::new(vec![Field::new(
+            "bytes",
+            DataType::Int64,
+            true,
+        )]));
+        let start = columns.initial(b"");
+        let read = |text: &str| decode_chunk(text.as_bytes(), &start, &columns, &schema, false);
+        let default = read(&format!("{HEADER}\n{RECORD}\n"));
+        assert_eq!(default.error, None);
+        assert!(
+            default.end.is_none(),
+            "the default format's header is no change"
+        );
+        assert_eq!(default.batch.map(|b| b.num_rows()), Some(1));
+        let other = read("srcaddr bytes\n10.0.0.1 40\n");
+        assert_eq!(other.error, None);
+        assert!(other.end.is_some(), "another format's header is a change");
+    }
 }
