@@ -14,6 +14,8 @@ use vpcflow_store::{DbError, db};
 
 pub use crate::api::DeliveryStatus;
 use crate::api::{self, ApiError, Context, CreateFlowLogs, Created, FlowLog};
+use vpcflow_store::logs::index;
+pub use vpcflow_store::logs::index::{LogGroupInfo, LogStreamInfo};
 
 /// A database failure: the file is unreadable, locked too long, not ours, or newer than us.
 #[derive(Debug, thiserror::Error)]
@@ -38,34 +40,6 @@ pub enum RequestError {
     /// The database failed.
     #[error(transparent)]
     State(#[from] StateError),
-}
-
-/// One log group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogGroupInfo {
-    /// Name.
-    pub name: String,
-    /// Creation time (ms).
-    pub created_ms: u64,
-    /// Retention.
-    pub retention_days: Option<u32>,
-    /// Events stored.
-    pub events: u64,
-    /// Segment files.
-    pub segments: u64,
-}
-
-/// One log stream, summed over its segments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogStreamInfo {
-    /// Stream name.
-    pub name: String,
-    /// Events.
-    pub events: u64,
-    /// First event timestamp (ms).
-    pub first_ms: u64,
-    /// Last event timestamp (ms).
-    pub last_ms: u64,
 }
 
 /// One segment's share of a stream (written when the segment is delivered).
@@ -430,49 +404,12 @@ impl State {
 
     /// Every log group, with what it holds.
     pub fn log_groups(&self) -> Result<Vec<LogGroupInfo>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT g.name, g.created_ms, g.retention_days, \
-                 COALESCE(SUM(s.events), 0), COUNT(DISTINCT s.segment) \
-                 FROM log_groups g LEFT JOIN segments s ON s.log_group = g.name \
-                 GROUP BY g.name ORDER BY g.name",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(LogGroupInfo {
-                    name: r.get(0)?,
-                    created_ms: r.get::<_, i64>(1)? as u64,
-                    retention_days: r.get(2)?,
-                    events: r.get::<_, i64>(3)? as u64,
-                    segments: r.get::<_, i64>(4)? as u64,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        index::groups(&self.conn).map_err(|e| self.err(e))
     }
 
     /// The streams of a log group.
     pub fn log_streams(&self, group: &str) -> Result<Vec<LogStreamInfo>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT stream, SUM(events), MIN(first_ms), MAX(last_ms) FROM segments \
-                 WHERE log_group = ?1 GROUP BY stream ORDER BY stream",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([group], |r| {
-                Ok(LogStreamInfo {
-                    name: r.get(0)?,
-                    events: r.get::<_, i64>(1)? as u64,
-                    first_ms: r.get::<_, i64>(2)? as u64,
-                    last_ms: r.get::<_, i64>(3)? as u64,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        index::streams(&self.conn, group).map_err(|e| self.err(e))
     }
 
     /// The segments of a log group holding events in `[from_ms, to_ms]`, oldest first (time-range
@@ -483,32 +420,11 @@ impl State {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<String>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT segment FROM segments WHERE log_group = ?1 GROUP BY segment \
-                 HAVING min(first_ms) <= ?3 AND max(last_ms) >= ?2 ORDER BY segment",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params![group, from_ms, to_ms], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        index::segments_between(&self.conn, group, None, from_ms, to_ms).map_err(|e| self.err(e))
     }
 
     /// The segments of a log group, oldest first.
     pub fn segments(&self, group: &str) -> Result<Vec<String>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT segment FROM segments WHERE log_group = ?1 GROUP BY segment ORDER BY segment",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([group], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        index::segments(&self.conn, group).map_err(|e| self.err(e))
     }
 }

@@ -1,6 +1,7 @@
 //! The data directory and what every crate agrees on about it: where each thing lives
 //! ([`dir`]), the control-plane database's schema and its migrations ([`db`]), the log-group
-//! segment file, written and read (`segment`), and time: the
+//! segment file, written and read (`segment`), log groups as a service (`logs`: DescribeLogGroups,
+//! DescribeLogStreams, GetLogEvents, FilterLogEvents), and time: the
 //! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
 //!
 //! The crates above (delivery, query, the binary) open paths and the database only through
@@ -9,6 +10,8 @@
 #[cfg(feature = "db")]
 pub mod db;
 pub mod dir;
+#[cfg(all(feature = "db", feature = "segment"))]
+pub mod logs;
 #[cfg(feature = "segment")]
 pub mod segment;
 pub mod time;

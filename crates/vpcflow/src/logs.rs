@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use vpcflow_deliver::State;
 use vpcflow_store::Clock as _;
 use vpcflow_store::DataDir;
+use vpcflow_store::logs;
 use vpcflow_store::time::aws_cli_time;
 
 use crate::delivery::SystemClock;
@@ -40,6 +41,102 @@ Examples:
   vpcflow logs tail /vpcflow/flow-logs --log-stream-names eni-0a1b2c3d4e5f60001-all --since 10m
   vpcflow logs tail /vpcflow/flow-logs --follow")]
     Tail(TailArgs),
+    /// DescribeLogGroups, printed as `aws logs describe-log-groups` prints it (JSON).
+    DescribeLogGroups {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only names starting so.
+        #[arg(long)]
+        log_group_name_prefix: Option<String>,
+        /// Only names containing this.
+        #[arg(long)]
+        log_group_name_pattern: Option<String>,
+        /// At most this many (1-50).
+        #[arg(long)]
+        limit: Option<i64>,
+        /// The nextToken of the previous page.
+        #[arg(long)]
+        next_token: Option<String>,
+    },
+    /// DescribeLogStreams, printed as `aws logs describe-log-streams` prints it (JSON).
+    DescribeLogStreams {
+        #[command(flatten)]
+        data: DataArg,
+        /// The log group.
+        #[arg(long)]
+        log_group_name: String,
+        /// Only names starting so.
+        #[arg(long)]
+        log_stream_name_prefix: Option<String>,
+        /// LogStreamName or LastEventTime.
+        #[arg(long)]
+        order_by: Option<String>,
+        /// Reverse the order.
+        #[arg(long)]
+        descending: bool,
+        /// At most this many (1-50).
+        #[arg(long)]
+        limit: Option<i64>,
+        /// The nextToken of the previous page.
+        #[arg(long)]
+        next_token: Option<String>,
+    },
+    /// GetLogEvents: one stream's events, as `aws logs get-log-events` prints them (JSON).
+    GetLogEvents {
+        #[command(flatten)]
+        data: DataArg,
+        /// The log group.
+        #[arg(long)]
+        log_group_name: String,
+        /// The stream.
+        #[arg(long)]
+        log_stream_name: String,
+        /// From this time (ms since the epoch), included.
+        #[arg(long)]
+        start_time: Option<i64>,
+        /// To this time (ms), excluded.
+        #[arg(long)]
+        end_time: Option<i64>,
+        /// Without a token, the oldest events first (default: the newest).
+        #[arg(long)]
+        start_from_head: bool,
+        /// At most this many (1-10000).
+        #[arg(long)]
+        limit: Option<i64>,
+        /// A nextForwardToken or nextBackwardToken.
+        #[arg(long)]
+        next_token: Option<String>,
+    },
+    /// FilterLogEvents: a group's events that contain every term of a pattern, as
+    /// `aws logs filter-log-events` prints them (JSON).
+    FilterLogEvents {
+        #[command(flatten)]
+        data: DataArg,
+        /// The log group.
+        #[arg(long)]
+        log_group_name: String,
+        /// Only these streams.
+        #[arg(long, num_args = 1..)]
+        log_stream_names: Vec<String>,
+        /// Only streams whose names start so.
+        #[arg(long)]
+        log_stream_name_prefix: Option<String>,
+        /// From this time (ms since the epoch), included.
+        #[arg(long)]
+        start_time: Option<i64>,
+        /// To this time (ms), included.
+        #[arg(long)]
+        end_time: Option<i64>,
+        /// Plain terms (a quoted phrase is one), each of which an event must contain.
+        #[arg(long)]
+        filter_pattern: Option<String>,
+        /// At most this many (1-10000).
+        #[arg(long)]
+        limit: Option<i64>,
+        /// The nextToken of the previous page.
+        #[arg(long)]
+        next_token: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -123,8 +220,143 @@ pub(crate) fn run(cmd: &LogsCommand) -> anyhow::Result<()> {
             }
         }
         LogsCommand::Tail(args) => tail(args, &mut out)?,
+        other => service(other, &mut out)?,
     }
     Ok(())
+}
+
+/// The AWS-shaped commands: the request to the log-group service, its answer as JSON, or the
+/// error as the AWS CLI words it.
+fn service(cmd: &LogsCommand, out: &mut impl Write) -> anyhow::Result<()> {
+    let (data, operation) = match cmd {
+        LogsCommand::DescribeLogGroups { data, .. } => (data, "DescribeLogGroups"),
+        LogsCommand::DescribeLogStreams { data, .. } => (data, "DescribeLogStreams"),
+        LogsCommand::GetLogEvents { data, .. } => (data, "GetLogEvents"),
+        LogsCommand::FilterLogEvents { data, .. } => (data, "FilterLogEvents"),
+        _ => unreachable!("the person's commands are run above"),
+    };
+    let store = open_store(&data.data)?;
+    let answer = call(&store, cmd);
+    match answer {
+        Ok(json) => writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?,
+        Err(logs::LogsError::Refused { code, message }) => bail!(
+            "An error occurred ({}) when calling the {operation} operation: {message}",
+            code.def().name
+        ),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// One request to the log-group service, from the command's flags, and its answer as JSON.
+fn call(store: &logs::LogStore, cmd: &LogsCommand) -> Result<serde_json::Value, logs::LogsError> {
+    match cmd {
+        LogsCommand::DescribeLogGroups {
+            log_group_name_prefix,
+            log_group_name_pattern,
+            limit,
+            next_token,
+            ..
+        } => store
+            .describe_log_groups(&logs::DescribeLogGroups {
+                log_group_name_prefix: log_group_name_prefix.clone(),
+                log_group_name_pattern: log_group_name_pattern.clone(),
+                limit: *limit,
+                next_token: next_token.clone(),
+            })
+            .map(|p| serde_json::to_value(p).expect("pages serialize")),
+        LogsCommand::DescribeLogStreams {
+            log_group_name,
+            log_stream_name_prefix,
+            order_by,
+            descending,
+            limit,
+            next_token,
+            ..
+        } => store
+            .describe_log_streams(&logs::DescribeLogStreams {
+                log_group_name: Some(log_group_name.clone()),
+                log_stream_name_prefix: log_stream_name_prefix.clone(),
+                order_by: order_by.clone(),
+                descending: descending.then_some(true),
+                limit: *limit,
+                next_token: next_token.clone(),
+                ..Default::default()
+            })
+            .map(|p| serde_json::to_value(p).expect("pages serialize")),
+        LogsCommand::GetLogEvents {
+            log_group_name,
+            log_stream_name,
+            start_time,
+            end_time,
+            start_from_head,
+            limit,
+            next_token,
+            ..
+        } => store
+            .get_log_events(&logs::GetLogEvents {
+                log_group_name: Some(log_group_name.clone()),
+                log_stream_name: log_stream_name.clone(),
+                start_time: *start_time,
+                end_time: *end_time,
+                start_from_head: start_from_head.then_some(true),
+                limit: *limit,
+                next_token: next_token.clone(),
+                ..Default::default()
+            })
+            .map(|p| serde_json::to_value(p).expect("pages serialize")),
+        LogsCommand::FilterLogEvents {
+            log_group_name,
+            log_stream_names,
+            log_stream_name_prefix,
+            start_time,
+            end_time,
+            filter_pattern,
+            limit,
+            next_token,
+            ..
+        } => store
+            .filter_log_events(&logs::FilterLogEvents {
+                log_group_name: Some(log_group_name.clone()),
+                log_stream_names: (!log_stream_names.is_empty()).then(|| log_stream_names.clone()),
+                log_stream_name_prefix: log_stream_name_prefix.clone(),
+                start_time: *start_time,
+                end_time: *end_time,
+                filter_pattern: filter_pattern.clone(),
+                limit: *limit,
+                next_token: next_token.clone(),
+                ..Default::default()
+            })
+            .map(|p| serde_json::to_value(p).expect("pages serialize")),
+        _ => unreachable!("matched above"),
+    }
+}
+
+/// The log-group service of a data directory; its ARNs name the account and region of the
+/// flow logs there.
+fn open_store(data: &Path) -> anyhow::Result<logs::LogStore> {
+    let state = open_state(data)?;
+    let flow_logs = state.flow_logs()?;
+    let Some(f) = flow_logs
+        .iter()
+        .find(|f| {
+            matches!(
+                f.destination,
+                vpcflow_deliver::api::Destination::LogGroup { .. }
+            )
+        })
+        .or(flow_logs.first())
+    else {
+        bail!(
+            "{} has no flow logs, so no log groups (run `vpcflow simulate`)",
+            data.display()
+        );
+    };
+    Ok(logs::LogStore::open(
+        DataDir::new(data),
+        &f.region,
+        &f.account_id,
+    )?)
 }
 
 fn check_group(state: &State, group: &str) -> anyhow::Result<()> {

@@ -78,6 +78,38 @@ fn a_data_directory_of_the_previous_binary_opens_with_everything_in_it() {
         serde_json::json!([{"n": 2084, "b": 18_782_864}])
     );
 
+    // The same through the log-group service, as the AWS CLI prints it.
+    let described = json(&ok(&vpcflow(&[
+        "logs",
+        "describe-log-groups",
+        "--data",
+        data,
+    ])));
+    assert_eq!(
+        described["logGroups"][0]["logGroupArn"],
+        "arn:aws:logs:us-east-1:123456789012:log-group:/vpcflow/flow-logs"
+    );
+    let filtered = json(&ok(&vpcflow(&[
+        "logs",
+        "filter-log-events",
+        "--data",
+        data,
+        "--log-group-name",
+        "/vpcflow/flow-logs",
+        "--filter-pattern",
+        "REJECT",
+        "--limit",
+        "3",
+    ])));
+    let events = filtered["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["message"].as_str().unwrap().contains(" REJECT "))
+    );
+    assert!(filtered["nextToken"].is_string());
+
     // The Athena table and its partition, and the S3 objects under it.
     let sql = ok(&vpcflow(&[
         "query",

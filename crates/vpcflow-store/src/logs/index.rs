@@ -1,0 +1,104 @@
+//! The log-group index in `state.db` (tables `log_groups` and `segments`), read: what each
+//! group and stream holds, and which segment files hold a group's (or a stream's) events. The
+//! delivery worker writes these rows; everything that reads a log group reads them here.
+
+use rusqlite::{Connection, params};
+
+/// One log group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroupInfo {
+    /// Name.
+    pub name: String,
+    /// Creation time (ms).
+    pub created_ms: u64,
+    /// Retention.
+    pub retention_days: Option<u32>,
+    /// Events stored.
+    pub events: u64,
+    /// Segment files.
+    pub segments: u64,
+}
+
+/// One log stream, summed over its segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogStreamInfo {
+    /// Stream name.
+    pub name: String,
+    /// Events.
+    pub events: u64,
+    /// First event timestamp (ms).
+    pub first_ms: u64,
+    /// Last event timestamp (ms).
+    pub last_ms: u64,
+}
+
+/// Every log group, by name, with what it holds.
+pub fn groups(conn: &Connection) -> rusqlite::Result<Vec<LogGroupInfo>> {
+    let mut stmt = conn.prepare(
+        "SELECT g.name, g.created_ms, g.retention_days, \
+         COALESCE(SUM(s.events), 0), COUNT(DISTINCT s.segment) \
+         FROM log_groups g LEFT JOIN segments s ON s.log_group = g.name \
+         GROUP BY g.name ORDER BY g.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(LogGroupInfo {
+            name: r.get(0)?,
+            created_ms: r.get::<_, i64>(1)? as u64,
+            retention_days: r.get(2)?,
+            events: r.get::<_, i64>(3)? as u64,
+            segments: r.get::<_, i64>(4)? as u64,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Whether a log group exists.
+pub fn group_exists(conn: &Connection, group: &str) -> rusqlite::Result<bool> {
+    conn.prepare("SELECT 1 FROM log_groups WHERE name = ?1")?
+        .exists([group])
+}
+
+/// The streams of a log group, by name.
+pub fn streams(conn: &Connection, group: &str) -> rusqlite::Result<Vec<LogStreamInfo>> {
+    let mut stmt = conn.prepare(
+        "SELECT stream, SUM(events), MIN(first_ms), MAX(last_ms) FROM segments \
+         WHERE log_group = ?1 GROUP BY stream ORDER BY stream",
+    )?;
+    let rows = stmt.query_map([group], |r| {
+        Ok(LogStreamInfo {
+            name: r.get(0)?,
+            events: r.get::<_, i64>(1)? as u64,
+            first_ms: r.get::<_, i64>(2)? as u64,
+            last_ms: r.get::<_, i64>(3)? as u64,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The segments of a log group, oldest first.
+pub fn segments(conn: &Connection, group: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT segment FROM segments WHERE log_group = ?1 GROUP BY segment ORDER BY segment",
+    )?;
+    let rows = stmt.query_map([group], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// The segments of a log group holding events in `[from_ms, to_ms]` (of `stream` only, when
+/// given), oldest first: a segment outside the range is not read at all.
+pub fn segments_between(
+    conn: &Connection,
+    group: &str,
+    stream: Option<&str>,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT segment FROM segments WHERE log_group = ?1 AND (?4 IS NULL OR stream = ?4) \
+         GROUP BY segment HAVING min(first_ms) <= ?3 AND max(last_ms) >= ?2 ORDER BY segment",
+    )?;
+    let rows = stmt.query_map(params![group, from_ms, to_ms, stream], |r| {
+        r.get::<_, String>(0)
+    })?;
+    rows.collect()
+}
