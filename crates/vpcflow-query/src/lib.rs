@@ -4,7 +4,8 @@
 //! Without the default `engine` feature the crate is the language front ends only (what the
 //! fuzz targets build, in seconds): [`insights`] (lexer, parser into a typed AST with spans, the
 //! function registry, the natural sort order) and [`athena`] (the DDL statements). With it:
-//! `insights::plan` (Insights onto DataFrames), `sql` (the catalog and scripts), `table` (the
+//! `insights::plan` (Insights onto DataFrames), `jobs` (Insights over log groups as
+//! StartQuery/GetQueryResults/StopQuery jobs), `sql` (the catalog and scripts), `table` (the
 //! table provider over flow-log files), `stats` (what a query scanned, and its AWS price), `text` (the flow-log text decoder), `text_exec` (the plan node that streams
 //! text files' batches as they decode), `udf`, and
 //! `view_eq` (a faster filter for short string literals); [`session`] makes the DataFusion
@@ -12,6 +13,8 @@
 
 pub mod athena;
 pub mod insights;
+#[cfg(feature = "engine")]
+pub mod jobs;
 #[cfg(feature = "engine")]
 pub mod sql;
 #[cfg(feature = "engine")]

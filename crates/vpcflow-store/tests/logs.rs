@@ -20,7 +20,11 @@ const SEGMENTS: &[(&str, &str, &[u64])] = &[
 ];
 
 fn message(stream: &str, t: u64) -> String {
-    let action = if t.is_multiple_of(100) { "REJECT" } else { "ACCEPT" };
+    let action = if t.is_multiple_of(100) {
+        "REJECT"
+    } else {
+        "ACCEPT"
+    };
     format!("{stream} {t} {action}")
 }
 

@@ -18,9 +18,10 @@ use vpcflow_query::insights::plan::datafusion_catalog::TableProvider;
 use vpcflow_query::insights::{self, plan};
 use vpcflow_query::stats::ScanStats;
 use vpcflow_query::text::BadLines;
-use vpcflow_query::{Rows, sql, table};
+use vpcflow_query::{Rows, jobs, sql, table};
 use vpcflow_store::Clock as _;
 use vpcflow_store::DataDir;
+use vpcflow_store::logs::{LogsError, LogsErrorCode};
 
 use crate::simulate::parse_rfc3339;
 
@@ -416,10 +417,8 @@ fn range(args: &QueryArgs) -> anyhow::Result<Option<plan::TimeRange>> {
     )
 }
 
-/// Most log groups in one query (StartQuery's `logGroupNames`).
-const MAX_LOG_GROUPS: usize = 50;
-
-/// Runs an Insights query over log groups of `data` (or over imported files).
+/// Runs an Insights query over log groups of `data` (`vpcflow_query::jobs`, as StartQuery runs
+/// it), or over imported files.
 pub(crate) fn insights_rows(
     rt: &tokio::runtime::Runtime,
     data: &std::path::Path,
@@ -431,63 +430,41 @@ pub(crate) fn insights_rows(
 ) -> anyhow::Result<Rows> {
     let query =
         insights::parse(text).map_err(|e| anyhow::anyhow!("--insights: {}", e.render(text)))?;
-    if log_groups.len() > MAX_LOG_GROUPS {
+    if log_groups.len() > jobs::MAX_LOG_GROUPS {
         bail!(
-            "InvalidParameterException: at most {MAX_LOG_GROUPS} log groups per query, {} given",
+            "InvalidParameterException: at most {} log groups per query, {} given",
+            jobs::MAX_LOG_GROUPS,
             log_groups.len()
         );
     }
-    // Each group's segment files; with a time range only the segments holding events in it.
-    let mut groups = Vec::new();
-    for log_group in log_groups.iter().filter(|_| import.is_none()) {
-        let dir = DataDir::new(data).log_group(log_group);
-        if !dir.is_dir() {
-            bail!(
-                "ResourceNotFoundException: Log group '{log_group}' does not exist in {} (see `vpcflow logs groups`)",
-                data.display()
-            );
+    // now() is the time the query starts: the binary's clock, given to the planner.
+    let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;
+    let rows = match import {
+        Some(t) => rt.block_on(async {
+            let ctx = plan::session();
+            vpcflow_query::set_bad_lines(&ctx, bad);
+            let source = plan::files(&ctx, t).await?;
+            plan::run(&ctx, &query, text, source, plan::Env { now_s, range }).await
+        }),
+        None => {
+            let dir = DataDir::new(data);
+            return rt
+                .block_on(jobs::insights_over_log_groups(
+                    &dir, log_groups, &query, text, range, now_s, bad,
+                ))
+                .map_err(|e| match e {
+                    jobs::InsightsError::Refused(LogsError::Refused {
+                        code: LogsErrorCode::MalformedQuery,
+                        message,
+                    }) => anyhow::anyhow!("--insights: {message}"),
+                    jobs::InsightsError::Refused(LogsError::Refused { code, message }) => {
+                        anyhow::anyhow!("{}: {message} (in {})", code.def().name, data.display())
+                    }
+                    other => anyhow::anyhow!(other),
+                });
         }
-        let mut paths = vec![format!("{}/", dir.display())];
-        if let Some(r) = range {
-            let state = vpcflow_deliver::State::open(&DataDir::new(data).state_db())?;
-            let segments = state.segments_between(log_group, r.start_ms, r.end_ms)?;
-            if !segments.is_empty() {
-                paths = segments
-                    .iter()
-                    .map(|s| {
-                        DataDir::new(data)
-                            .segment(log_group, s)
-                            .display()
-                            .to_string()
-                    })
-                    .collect();
-            }
-        }
-        groups.push((log_group.clone(), paths));
-    }
-    rt.block_on(async {
-        let ctx = plan::session();
-        vpcflow_query::set_bad_lines(&ctx, bad);
-        let source = match import {
-            Some(t) => plan::files(&ctx, t).await?,
-            None => {
-                let mut all: Option<plan::DataFrame> = None;
-                for (name, paths) in groups {
-                    let df = plan::log_group(&ctx, paths, &name).await?;
-                    // Groups of different formats share the columns they have.
-                    all = Some(match all {
-                        None => df,
-                        Some(a) => a.union_by_name(df)?,
-                    });
-                }
-                all.expect("at least one log group (clap's default)")
-            }
-        };
-        // now() is the time the query starts: the binary's clock, given to the planner.
-        let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;
-        plan::run(&ctx, &query, text, source, plan::Env { now_s, range }).await
-    })
-    .map_err(|e| match e {
+    };
+    rows.map_err(|e| match e {
         plan::QueryError::Query(p) => anyhow::anyhow!("--insights: {}", p.render(text)),
         other => anyhow::anyhow!(other),
     })
