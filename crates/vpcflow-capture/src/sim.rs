@@ -491,12 +491,28 @@ impl Simulator {
         out(Emit::Closed { until: self.end_us });
     }
 
-    /// The event loop; `drain` takes what the engines closed after each event and at the end.
-    fn run_with(&mut self, drain: &mut dyn FnMut(&mut Simulator)) {
-        while let Some(Reverse((ts, _, ev))) = self.heap.pop() {
-            if ts >= self.end_us {
+    /// Runs the events before `until_us` (µs; the end at most), handing out what closes as
+    /// [`Simulator::run_tagged`] does, and stops there without closing the open intervals: a
+    /// service paces the simulation by calling this slice by slice, then
+    /// [`Simulator::run_tagged`] for the rest. The records are those of one whole run.
+    pub fn run_tagged_until(&mut self, until_us: u64, out: &mut dyn FnMut(Emit)) {
+        self.events_until(until_us.min(self.end_us), &mut |sim| sim.drain_tagged(out));
+    }
+
+    /// The time (µs) the simulation ends.
+    pub fn end_us(&self) -> u64 {
+        self.end_us
+    }
+
+    /// The events before `until` (µs); `drain` takes what the engines closed after each.
+    fn events_until(&mut self, until: u64, drain: &mut dyn FnMut(&mut Simulator)) {
+        while let Some(Reverse((ts, _, _))) = self.heap.peek() {
+            if *ts >= until {
                 break;
             }
+            let Some(Reverse((ts, _, ev))) = self.heap.pop() else {
+                break;
+            };
             match ev {
                 Event::Start(i) => {
                     self.start_session(i, ts);
@@ -509,6 +525,11 @@ impl Simulator {
             }
             drain(self);
         }
+    }
+
+    /// The event loop; `drain` takes what the engines closed after each event and at the end.
+    fn run_with(&mut self, drain: &mut dyn FnMut(&mut Simulator)) {
+        self.events_until(self.end_us, drain);
         self.engine.close(self.end_us);
         for e in &mut self.others {
             e.close(self.end_us);

@@ -212,6 +212,14 @@ impl Pipeline {
         }
         self.join()
     }
+
+    /// Ends the run where its source stopped, before its end: what was committed stays
+    /// committed, and the windows still open are not flushed, so that the same run started
+    /// again (replaying its source up to its checkpoints) makes them whole, as if it had never
+    /// stopped.
+    pub fn stop(mut self) -> Result<CommitStats, PipelineError> {
+        self.join()
+    }
 }
 
 /// Runs a delivery worker on its own thread until `done` is set and the spool is empty, or

@@ -22,10 +22,11 @@ pub struct Migration {
 }
 
 /// Every migration in order: migration `i` takes the database to version `i + 1`. Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    what: "flow logs, client tokens, delivery status, log groups and segments, checkpoints, \
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        what: "flow logs, client tokens, delivery status, log groups and segments, checkpoints, \
            the Athena catalog",
-    sql: "
+        sql: "
 CREATE TABLE IF NOT EXISTS flow_logs (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL,
@@ -73,7 +74,17 @@ CREATE TABLE IF NOT EXISTS athena_partitions (
     PRIMARY KEY (table_name, spec)
 );
 ",
-}];
+    },
+    Migration {
+        what: "settings a data directory keeps between runs (the service's simulated start)",
+        sql: "
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+",
+    },
+];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -138,6 +149,25 @@ pub fn version(conn: &Connection) -> Result<u32, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
+/// A setting kept in the database, if set.
+pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>, rusqlite::Error> {
+    use rusqlite::OptionalExtension as _;
+    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+/// Keeps a setting in the database.
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), rusqlite::Error> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+         ON CONFLICT(key) DO UPDATE SET value = ?2",
+        [key, value],
+    )
+    .map(|_| ())
+}
+
 /// Applies the migrations the database lacks, each in its own transaction with its version
 /// bump, so that a crash leaves it at one version or the next. Concurrent openers serialise on
 /// the write lock and re-read the version under it.
@@ -196,7 +226,8 @@ mod tests {
                 "delivery_status",
                 "flow_logs",
                 "log_groups",
-                "segments"
+                "segments",
+                "settings"
             ]
         );
         let mem = open_in_memory().unwrap();

@@ -238,11 +238,24 @@ impl Run {
 
     /// Ends the source at `end_us`, then waits for delivery (up to the drain timeout).
     pub(crate) fn finish(self, end_us: u64) -> anyhow::Result<(CommitStats, usize, u64)> {
+        self.end(Some(end_us))
+    }
+
+    /// Stops the source before its end (`Pipeline::stop`: the open windows are made whole by
+    /// the next run), then waits for delivery of what was committed.
+    pub(crate) fn stop(self) -> anyhow::Result<(CommitStats, usize, u64)> {
+        self.end(None)
+    }
+
+    fn end(self, at_us: Option<u64>) -> anyhow::Result<(CommitStats, usize, u64)> {
         if let Some(e) = self.error {
             self.done.store(true, Ordering::Release);
             return Err(e.into());
         }
-        let commit = self.pipeline.finish(end_us);
+        let commit = match at_us {
+            Some(end_us) => self.pipeline.finish(end_us),
+            None => self.pipeline.stop(),
+        };
         self.done.store(true, Ordering::Release);
         // While deliveries still go out, say why the run waits, rather than wait in silence.
         let mut said = false;

@@ -22,6 +22,7 @@ mod lab;
 mod logs;
 mod query;
 mod simulate;
+mod up;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the service: simulated traffic in real time, delivered to the flow logs, until
+    /// SIGINT/SIGTERM; a restart continues where it stopped.
+    Up(up::UpArgs),
     /// Convert flow-log records between text, gzip text, JSON lines, Parquet and OCSF.
     Convert(convert::ConvertArgs),
     /// Simulate a scenario's traffic through a topology and deliver the flow logs.
@@ -80,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Up(args) => up::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Simulate(args) => simulate::run_simulate(&args),
         Command::Capture(args) => capture::run(&args),

@@ -14,6 +14,7 @@ use vpcflow_capture::scenario::parse_duration;
 use vpcflow_capture::{Emit, EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
 use vpcflow_net::builtin;
 use vpcflow_record::{LogFormat, text};
+use vpcflow_store::Clock as _;
 
 use crate::delivery::{self, DeliveryArgs, FileConfig, load_config};
 
@@ -40,26 +41,47 @@ Examples:
   vpcflow simulate --stdout --format '${interface-id} ${srcaddr} ${dstaddr} ${dstport} ${action}'")]
 pub(crate) struct SimulateArgs {
     #[command(flatten)]
-    engine: EngineArgs,
+    pub(crate) engine: EngineArgs,
     #[command(flatten)]
-    delivery: DeliveryArgs,
+    pub(crate) delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// What simulated traffic a run makes (`simulate` and `up`).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct RunArgs {
     /// Scenario: a built-in name or a TOML file. [default: [simulation] scenario, else default]
     #[arg(long)]
-    scenario: Option<String>,
-    /// Simulated time to cover, e.g. 90s, 10m, 1h, 1h30m. [default: [simulation] duration, else 1h]
+    pub(crate) scenario: Option<String>,
+    /// Simulated time to cover, e.g. 90s, 10m, 1h, 1h30m. [default: [simulation] duration, else
+    /// 1h; `up`: without end]
     #[arg(long)]
-    duration: Option<String>,
-    /// Simulated start time (RFC 3339). [default: [simulation] start, else 2026-01-15T14:00:00Z]
+    pub(crate) duration: Option<String>,
+    /// Simulated start time (RFC 3339). [default: [simulation] start, else
+    /// 2026-01-15T14:00:00Z; `up`: the start of its first run in this data directory, else now]
     #[arg(long, value_name = "RFC3339")]
-    start: Option<String>,
+    pub(crate) start: Option<String>,
     /// Seed: the same seed gives the same records. [default: [simulation] seed, else 1]
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
+}
+
+/// How a delivering simulation is driven: at once (`simulate`), or paced against the wall
+/// clock and stoppable (`up`).
+pub(crate) struct Drive {
+    /// Simulated seconds per wall second; `None`: as fast as it goes.
+    pub(crate) speed: Option<f64>,
+    /// Set from outside (SIGINT, SIGTERM): stop after the current slice, keeping what was
+    /// committed.
+    pub(crate) stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// A service: no progress bar, and no first questions at the end.
+    pub(crate) service: bool,
 }
 
 /// The flags every record-producing command shares: where the network comes from, how records
 /// are written, and how the flow engine aggregates.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub(crate) struct EngineArgs {
     /// Topology: a TOML file, or builtin:NAME. [default: the config's topology, else
     /// builtin:three-tier]
@@ -219,25 +241,43 @@ fn spec_digest(spec: &str) -> String {
 }
 
 pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
-    // Check every flag before doing any work.
     let file = load_config(args.delivery.config.as_deref())?;
+    simulate(
+        args,
+        &file,
+        &Drive {
+            speed: None,
+            stop: None,
+            service: false,
+        },
+    )
+}
+
+/// Runs a simulation: printed (`--stdout`), or delivered as `drive` says.
+pub(crate) fn simulate(
+    args: &SimulateArgs,
+    file: &FileConfig,
+    drive: &Drive,
+) -> anyhow::Result<()> {
+    // Check every flag before doing any work.
     let sim = &file.simulation;
-    let scenario_spec = args
+    let run = &args.run;
+    let scenario_spec = run
         .scenario
         .clone()
         .or_else(|| sim.scenario.clone())
         .unwrap_or_else(|| "default".to_owned());
-    let duration_spec = args
+    let duration_spec = run
         .duration
         .clone()
         .or_else(|| sim.duration.clone())
         .unwrap_or_else(|| "1h".to_owned());
-    let start_spec = args
+    let start_spec = run
         .start
         .clone()
         .or_else(|| sim.start.clone())
         .unwrap_or_else(|| DEFAULT_START.to_owned());
-    let seed = args.seed.or(sim.seed).unwrap_or(1);
+    let seed = run.seed.or(sim.seed).unwrap_or(1);
     let duration = parse_duration(&duration_spec)
         .filter(|d| *d > 0)
         .with_context(|| {
@@ -249,8 +289,8 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     if !args.delivery.stdout {
         args.engine.check_delivery_mode()?;
     }
-    let topology = args.engine.topology_spec(&file);
-    let (format, config, net) = args.engine.resolve(&file, |_| Ok(None))?;
+    let topology = args.engine.topology_spec(file);
+    let (format, config, net) = args.engine.resolve(file, |_| Ok(None))?;
     let scenario = Scenario::load(&scenario_spec).map_err(anyhow::Error::msg)?;
     let resolved = scenario.resolve(&net).map_err(|problems| {
         anyhow::anyhow!(
@@ -263,10 +303,16 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         duration,
         seed,
     };
+    // A service says what it simulated this time, not the length of its whole run.
+    let span = if drive.service {
+        "this time".to_owned()
+    } else {
+        duration_spec.clone()
+    };
     let closing = |sim: &Simulator| {
         let s = sim.stats();
         format!(
-            "vpcflow: simulated {duration_spec} of '{}' on {topology}: {} sessions, {} packets, {}{}",
+            "vpcflow: simulated {span} of '{}' on {topology}: {} sessions, {} packets, {}{}",
             resolved.name,
             s.sessions,
             s.packets,
@@ -285,7 +331,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let prepared = delivery::prepare(&args.delivery, &file, &net)?;
+    let prepared = delivery::prepare(&args.delivery, file, &net)?;
     if prepared.plan.subs.is_empty() {
         bail!(
             "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
@@ -316,37 +362,26 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         &start.to_string(),
         &duration.to_string(),
     ]);
+    let resume_us = prepared
+        .state
+        .checkpoints(&key)?
+        .values()
+        .min()
+        .map_or(start * 1_000_000, |s| s * 1_000_000);
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
-    let bar = indicatif::ProgressBar::new(duration);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} simulated {pos}/{len} s [{bar:30}] {msg}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    let clock = delivery::SystemClock;
-    let t0 = vpcflow_store::Clock::now_ms(&clock);
-    let progress = Arc::clone(&run.progress);
-    sim.run_tagged(&mut |e| match e {
-        Emit::Records { engine, records } => run.push_batch(engine, records),
-        Emit::Closed { until } => {
-            run.closed(until);
-            let secs = (until / 1_000_000).saturating_sub(start).min(duration);
-            bar.set_position(secs);
-            let elapsed = vpcflow_store::Clock::now_ms(&clock).saturating_sub(t0);
-            let committed = progress
-                .committed
-                .load(std::sync::atomic::Ordering::Relaxed);
-            bar.set_message(format!(
-                "{committed} records, {:.0} records/s",
-                committed as f64 * 1000.0 / elapsed.max(1) as f64
-            ));
+    let stopped = drive_simulation(&mut sim, &mut run, drive, start, duration, resume_us);
+    let (commit, left, _delivered) = match stopped {
+        Some(at_us) => {
+            let done = run.stop()?;
+            outln!(
+                "vpcflow: stopped at {} (simulated); what closed before it is delivered, and \
+                 `vpcflow up` with the same data directory continues from there",
+                vpcflow_store::time::aws_cli_time(at_us / 1000)
+            );
+            done
         }
-    });
-    bar.finish_and_clear();
-    let end_us = (start + duration) * 1_000_000;
-    let (commit, left, _delivered) = run.finish(end_us)?;
+        None => run.finish((start + duration) * 1_000_000)?,
+    };
     eprintln!("{}", closing(&sim));
     let total: u64 = commit.records.values().sum();
     if total == 0 && commit.already_delivered > 0 {
@@ -356,6 +391,9 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         );
     } else {
         outln!("{}", delivery::summary(&prepared, &commit, left));
+    }
+    if drive.service {
+        return Ok(());
     }
     let data = prepared.data.display();
     outln!("Look at them:");
@@ -372,6 +410,83 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
     }
     outln!("  vpcflow flow-logs describe --data {data}");
     answer_first_questions(&prepared)
+}
+
+/// Runs the simulation into `run` as `drive` says; the simulated time (µs) where it stopped,
+/// if it was stopped before its end. Paced runs go slice by slice, sleeping until the wall
+/// clock catches up, except over what an earlier run already delivered (up to `resume_us`).
+fn drive_simulation(
+    sim: &mut Simulator,
+    run: &mut delivery::Run,
+    drive: &Drive,
+    start: u64,
+    duration: u64,
+    resume_us: u64,
+) -> Option<u64> {
+    let bar = if drive.service {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(duration)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} simulated {pos}/{len} s [{bar:30}] {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let clock = delivery::SystemClock;
+    let t0 = clock.now_ms();
+    let progress = Arc::clone(&run.progress);
+    let mut take = |e: Emit| match e {
+        Emit::Records { engine, records } => run.push_batch(engine, records),
+        Emit::Closed { until } => {
+            run.closed(until);
+            let secs = (until / 1_000_000).saturating_sub(start).min(duration);
+            bar.set_position(secs);
+            let elapsed = clock.now_ms().saturating_sub(t0);
+            let committed = progress
+                .committed
+                .load(std::sync::atomic::Ordering::Relaxed);
+            bar.set_message(format!(
+                "{committed} records, {:.0} records/s",
+                committed as f64 * 1000.0 / elapsed.max(1) as f64
+            ));
+        }
+    };
+    let stop = || {
+        drive
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    if drive.stop.is_some() || drive.speed.is_some() {
+        // One simulated second a slice when paced (so a stop is prompt), a minute when not.
+        let slice = if drive.speed.is_some() { 1 } else { 60 } * 1_000_000;
+        let mut t = start * 1_000_000;
+        let mut paced_from: Option<(u64, u64)> = None;
+        while t < sim.end_us() {
+            if stop() {
+                bar.finish_and_clear();
+                return Some(t);
+            }
+            t = (t + slice).min(sim.end_us());
+            sim.run_tagged_until(t, &mut take);
+            if let Some(speed) = drive.speed
+                && t > resume_us
+            {
+                let (wall0, sim0) = *paced_from.get_or_insert((clock.now_ms(), t));
+                let due = wall0 + ((t - sim0) as f64 / 1000.0 / speed) as u64;
+                let now = clock.now_ms();
+                if due > now {
+                    clock.sleep_ms(due - now);
+                }
+            }
+        }
+    }
+    sim.run_tagged(&mut take);
+    bar.finish_and_clear();
+    None
 }
 
 /// The seeds' first questions, asked of the first log group just delivered to.

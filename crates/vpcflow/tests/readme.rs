@@ -132,6 +132,11 @@ fn script(block: &str, root_block: bool) -> String {
         s.push_str("sudo() { \"$@\"; }\n");
     }
     for c in commands(block) {
+        // Anything after the mark would run the command with no end, and hang the suite.
+        assert!(
+            !c.contains("# runs until Ctrl-C") || c.ends_with("# runs until Ctrl-C"),
+            "`# runs until Ctrl-C` must end the line: {c}"
+        );
         if let Some(cmd) = c.strip_suffix("# runs until Ctrl-C") {
             s.push_str(&format!(
                 "timeout -s INT 3 {} || [ $? -eq 124 ]\n",

@@ -1,0 +1,159 @@
+//! `vpcflow up`: the long-running service on embedded defaults. Simulated traffic on the
+//! topology in real time (or `--speed` times faster), delivered to the flow logs as
+//! `vpcflow simulate` delivers it, until SIGINT or SIGTERM; started again on the same data
+//! directory, it continues where it stopped. The simulation, the delivery and their resuming
+//! are the library's and `simulate.rs`'s; this module picks the run's start and wires signals.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use vpcflow_store::time::Civil;
+use vpcflow_store::{Clock as _, DataDir};
+
+use crate::delivery::{DeliveryArgs, SystemClock, load_config};
+use crate::simulate::{Drive, EngineArgs, RunArgs, SimulateArgs, parse_rfc3339};
+
+/// The setting that keeps the simulated start of a data directory's service.
+const START_SETTING: &str = "up.start";
+/// Simulated time of a service given no `--duration`: a century, which no one waits out.
+const WITHOUT_END: &str = "36500d";
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Runs until SIGINT or SIGTERM: the topology's traffic (builtin:three-tier and the default scenario
+unless the config says otherwise) in simulated time paced by the wall clock, delivered to the flow
+logs of --config (else the built-in default: the log group /vpcflow/flow-logs and the bucket
+flow-logs) under --data. On a stop, what closed is delivered and the open aggregation intervals
+are left to the next start, which continues where this one stopped: no gap, nothing twice.
+
+The first start in a data directory begins at --start, else the config's [simulation] start, else
+now; later starts continue that run. With --start, --seed and --duration, `vpcflow up` delivers
+exactly what `vpcflow simulate` delivers with the same flags.
+
+Examples:
+  vpcflow up                                  # real time, until Ctrl-C
+  vpcflow up --speed 60                       # an hour a minute
+  vpcflow up --speed max --duration 2h --start 2026-01-15T14:00:00Z --seed 7")]
+pub(crate) struct UpArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Simulated seconds per wall-clock second, or `max` for no pacing.
+    #[arg(long, default_value = "1", value_name = "N|max")]
+    speed: String,
+}
+
+/// `--speed`: a factor, or `None` for `max`.
+fn parse_speed(text: &str) -> anyhow::Result<Option<f64>> {
+    if text == "max" {
+        return Ok(None);
+    }
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
+        _ => bail!("--speed '{text}': expected a positive number (1 is real time) or max"),
+    }
+}
+
+/// An RFC 3339 time of Unix seconds, UTC.
+fn rfc3339(secs: u64) -> String {
+    let c = Civil::of_secs(secs);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
+    let speed = parse_speed(&args.speed)?;
+    if args.delivery.stdout {
+        bail!("--stdout prints a simulation and ends: that is `vpcflow simulate --stdout`");
+    }
+    let file = load_config(args.delivery.config.as_deref())?;
+    if let Some(s) = &args.run.start {
+        parse_rfc3339(s).with_context(|| format!("--start '{s}': expected an RFC 3339 time"))?;
+    }
+    let data = DataDir::new(&args.delivery.data);
+    std::fs::create_dir_all(data.root())
+        .with_context(|| format!("cannot create the data directory {}", data.root().display()))?;
+    let db = vpcflow_store::db::open(&data.state_db())?;
+    let kept = vpcflow_store::db::setting(&db, START_SETTING)?;
+    let start = args
+        .run
+        .start
+        .clone()
+        .or_else(|| file.simulation.start.clone())
+        .or(kept)
+        .unwrap_or_else(|| {
+            // Now, to the minute: a start that reads well in keys and file names.
+            let now = SystemClock.now_ms() / 1000;
+            rfc3339(now - now % 60)
+        });
+    vpcflow_store::db::set_setting(&db, START_SETTING, &start)?;
+    drop(db);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot handle SIGINT/SIGTERM")?;
+    }
+    let run = RunArgs {
+        start: Some(start.clone()),
+        duration: args
+            .run
+            .duration
+            .clone()
+            .or_else(|| file.simulation.duration.clone())
+            .or_else(|| Some(WITHOUT_END.to_owned())),
+        ..args.run.clone()
+    };
+    let pace = speed.map_or("as fast as it goes".to_owned(), |n| {
+        if n == 1.0 {
+            "in real time".to_owned()
+        } else {
+            format!("at {n}× real time")
+        }
+    });
+    let shown = data.root().display();
+    outln!(
+        "vpcflow up: simulated traffic from {start} {pace}, delivered under {shown}; \
+         SIGINT (Ctrl-C) or SIGTERM stops it, and a restart continues.\n\
+         Look at it while it runs:\n  \
+         vpcflow logs tail /vpcflow/flow-logs --follow --data {shown}\n  \
+         vpcflow query --data {shown} --insights 'stats count(*) by action'\n  \
+         vpcflow flow-logs describe --data {shown}"
+    );
+    crate::simulate::simulate(
+        &SimulateArgs {
+            engine: args.engine.clone(),
+            delivery: args.delivery.clone(),
+            run,
+        },
+        &file,
+        &Drive {
+            speed,
+            stop: Some(stop),
+            service: true,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds() {
+        assert_eq!(parse_speed("max").unwrap(), None);
+        assert_eq!(parse_speed("60").unwrap(), Some(60.0));
+        assert_eq!(parse_speed("0.5").unwrap(), Some(0.5));
+        for bad in ["0", "-1", "fast", "inf", "NaN"] {
+            assert!(parse_speed(bad).is_err(), "{bad}");
+        }
+        assert_eq!(rfc3339(1_768_485_600), "2026-01-15T14:00:00Z");
+    }
+}

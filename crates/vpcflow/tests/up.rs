@@ -1,0 +1,186 @@
+//! `vpcflow up` delivers what `vpcflow simulate` delivers with the same start, seed and
+//! duration, every S3 object and every log event alike, however often it is killed (SIGKILL)
+//! or stopped (SIGTERM, exit 0) and started again on the same data directory.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{ok, vpcflow};
+
+const RUN: &[&str] = &[
+    "--start",
+    "2026-01-15T14:00:00Z",
+    "--seed",
+    "5",
+    "--duration",
+    "2h",
+];
+
+/// Every S3 object (path and bytes), and every log event (stream, time, message, id).
+fn delivered(data: &Path) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
+    let mut objects = Vec::new();
+    let mut stack = vec![data.join("s3")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let name = p.strip_prefix(data).unwrap().display().to_string();
+                objects.push((name, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    objects.sort();
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut args = vec![
+            "logs",
+            "filter-log-events",
+            "--data",
+            data.to_str().unwrap(),
+            "--log-group-name",
+            "/vpcflow/flow-logs",
+        ];
+        if let Some(t) = &token {
+            args.extend(["--next-token", t.as_str()]);
+        }
+        let page: serde_json::Value = serde_json::from_str(&ok(&vpcflow(&args))).unwrap();
+        for e in page["events"].as_array().unwrap() {
+            // Ingestion times are the wall clock's: everything else must be the same.
+            events.push(serde_json::json!([
+                e["logStreamName"],
+                e["timestamp"],
+                e["message"],
+                e["eventId"]
+            ]));
+        }
+        match page["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    (objects, serde_json::Value::Array(events))
+}
+
+fn up(data: &Path, speed: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+    c.args(["up", "--speed", speed, "--data", data.to_str().unwrap()])
+        .args(RUN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn up_delivers_what_simulate_delivers_across_kills_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("simulate");
+    let mut args = vec!["simulate", "--data", batch.to_str().unwrap()];
+    args.extend(RUN);
+    ok(&vpcflow(&args));
+    let want = delivered(&batch);
+    assert!(want.0.len() >= 20, "two hours of 5-minute objects");
+    assert!(want.1.as_array().unwrap().len() > 1000);
+
+    // Unpaced, in one go.
+    let whole = dir.path().join("whole");
+    let out = up(&whole, "max").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("vpcflow up: simulated traffic from 2026-01-15T14:00:00Z"));
+    assert!(stdout.contains("vpcflow logs tail /vpcflow/flow-logs --follow"));
+    assert!(
+        delivered(&whole) == want,
+        "up --speed max differs from simulate"
+    );
+
+    // Killed three times part-way, at moments that differ, then run to the end. Paced at
+    // 3000× (two hours in 2.4 s), each run catches up on what the last one delivered and then
+    // gets about 20, 35 and 45 simulated minutes further before it is killed.
+    let killed = dir.path().join("killed");
+    for wait_ms in [400, 700, 900] {
+        let mut child = up(&killed, "3000").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(up(&killed, "max").output().unwrap().status.success());
+    assert!(
+        delivered(&killed) == want,
+        "killed and restarted, up differs from simulate"
+    );
+
+    // Paced, stopped by SIGTERM: it exits 0 saying where it stopped; started again unpaced, it
+    // finishes the same run.
+    let stopped = dir.path().join("stopped");
+    let child = up(&stopped, "600").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("vpcflow: stopped at 2026-01-15T14:"),
+        "{stdout}"
+    );
+    // Paced at 600×, 2.5 s is at most 25 simulated minutes: not the end.
+    assert!(delivered(&stopped).0.len() < want.0.len());
+    assert!(up(&stopped, "max").output().unwrap().status.success());
+    assert!(
+        delivered(&stopped) == want,
+        "stopped and restarted, up differs from simulate"
+    );
+}
+
+#[test]
+fn up_keeps_its_start_and_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let out = vpcflow(&["up", "--speed", "fast", "--data", d]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--speed 'fast'"));
+    let out = vpcflow(&["up", "--stdout", "--data", d]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vpcflow simulate --stdout"));
+    // A first run with a start, then one without: the second continues the first's run.
+    let first = ok(&vpcflow(&[
+        "up",
+        "--speed",
+        "max",
+        "--duration",
+        "10m",
+        "--start",
+        "2026-03-01T10:00:00Z",
+        "--data",
+        d,
+    ]));
+    assert!(first.contains("from 2026-03-01T10:00:00Z"), "{first}");
+    let again = ok(&vpcflow(&[
+        "up",
+        "--speed",
+        "max",
+        "--duration",
+        "10m",
+        "--data",
+        d,
+    ]));
+    assert!(again.contains("from 2026-03-01T10:00:00Z"), "{again}");
+    assert!(again.contains("Nothing new to deliver"), "{again}");
+}
