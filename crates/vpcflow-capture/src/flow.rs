@@ -231,6 +231,24 @@ impl FlowEngine {
         let verdict = self
             .policy
             .evaluate(obs.eni, obs.direction, &obs.packet, obs.ts);
+        self.record(obs, verdict.action);
+        Some(verdict.action)
+    }
+
+    /// Counts a packet whose verdict another engine over the same network already reached
+    /// (`None`: traffic AWS never logs), so that policy and connection tracking run once per
+    /// packet however many aggregation intervals are in use.
+    pub fn observe_decided(&mut self, obs: &Observation, decided: Option<Action>) {
+        self.advance_to(obs.ts);
+        self.stats.packets += 1;
+        match decided {
+            None => self.stats.never_logged += 1,
+            Some(action) => self.record(obs, action),
+        }
+    }
+
+    /// Adds a packet with its verdict to the open interval's flows.
+    fn record(&mut self, obs: &Observation, action: Action) {
         let mut tuple = obs.packet.tuple;
         if !matches!(tuple.protocol, 6 | 17) {
             // AWS reports 0 for ports of ICMP and portless protocols.
@@ -240,7 +258,7 @@ impl FlowEngine {
         let key = Key::new(
             obs.eni,
             obs.direction == FlowDirection::Egress,
-            verdict.action == Action::Reject,
+            action == Action::Reject,
             &tuple,
         );
         let flags = if tuple.protocol == 6 {
@@ -256,7 +274,6 @@ impl FlowEngine {
             *self.skipped.entry(obs.eni).or_default() += 1;
             self.stats.skipped_flows += 1;
         }
-        Some(verdict.action)
     }
 
     /// Records that the source lost `packets` packets of `eni` (kernel ring drops): the open

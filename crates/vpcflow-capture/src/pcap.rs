@@ -174,7 +174,19 @@ pub fn feed<R: Read + Send>(
     engine: &mut FlowEngine,
     stats: &mut CaptureStats,
 ) -> Result<u64, PcapFileError> {
-    let net = std::sync::Arc::clone(engine.network());
+    feed_all(input, map, std::slice::from_mut(engine), stats)
+}
+
+/// [`feed`] into several engines over one network (one per aggregation interval in use) in one
+/// pass over the file: policy and connection tracking run once per packet, in the first engine,
+/// and the others count the packet with its verdict. Panics if `engines` is empty.
+pub fn feed_all<R: Read + Send>(
+    input: R,
+    map: &EniMap,
+    engines: &mut [FlowEngine],
+    stats: &mut CaptureStats,
+) -> Result<u64, PcapFileError> {
+    let net = std::sync::Arc::clone(engines[0].network());
     let fixed = match map {
         EniMap::One(e) => Some(*e),
         EniMap::Auto => None,
@@ -214,13 +226,18 @@ pub fn feed<R: Read + Send>(
                 .flatten()
                 .or(fixed);
             let placed = place(&net, eni, t.src, t.dst, |eni, direction| {
-                engine.observe(&Observation {
+                let obs = Observation {
                     ts: meta.ts,
                     eni,
                     direction,
                     packet: d.packet,
                     len: d.ip_len,
-                });
+                };
+                let (first, rest) = engines.split_first_mut().expect("at least one engine");
+                let decided = first.observe(&obs);
+                for e in rest {
+                    e.observe_decided(&obs, decided);
+                }
             });
             if !placed {
                 stats.unmapped += 1;

@@ -659,10 +659,13 @@ impl Simulator {
             },
             len,
         };
+        // Policy and connection tracking once, in the first engine; the others count the
+        // packet with its verdict.
+        let decided = self.engine.observe(&obs);
         for e in &mut self.others {
-            e.observe(&obs);
+            e.observe_decided(&obs, decided);
         }
-        self.engine.observe(&obs)
+        decided
     }
 
     /// Carries a packet from its sender to its receiver; returns how the receiver sees the

@@ -123,49 +123,50 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     }
     let key = delivery::run_key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
-    // One engine per interval in use: each reads the files (reading is cheap next to the
-    // engine, and each interval's records are committed as that engine closes them).
-    let mut end_us = 0;
-    let mut summary = String::new();
-    for (i, &iv) in prepared.plan.intervals.iter().enumerate() {
-        let mut engine = FlowEngine::new(
-            Arc::clone(&net),
-            vpcflow_capture::EngineConfig {
-                interval_secs: iv,
-                max_flows: config.max_flows,
-                scope: Some(match &config.scope {
-                    Some(s) => s.clone(),
-                    None => prepared.plan.scope(i),
-                }),
-            },
-        )?;
-        let mut stats_i = CaptureStats::default();
-        let mut packets_i = 0;
-        for (name, _) in &files {
-            let f = File::open(name).with_context(|| format!("cannot open {name}"))?;
-            packets_i += pcap::feed(
-                BufReader::with_capacity(pcap::READ_BUFFER, f),
-                &map,
-                &mut engine,
-                &mut stats_i,
+    // One engine per interval in use, fed together in one pass over the files (policy once per
+    // packet); each interval's records are committed as its engine closes them.
+    let mut engines = prepared
+        .plan
+        .intervals
+        .iter()
+        .enumerate()
+        .map(|(i, &iv)| {
+            FlowEngine::new(
+                Arc::clone(&net),
+                vpcflow_capture::EngineConfig {
+                    interval_secs: iv,
+                    max_flows: config.max_flows,
+                    scope: Some(match &config.scope {
+                        Some(s) => s.clone(),
+                        None => prepared.plan.scope(i),
+                    }),
+                },
             )
-            .with_context(|| name.to_string())?;
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (name, _) in &files {
+        let f = File::open(name).with_context(|| format!("cannot open {name}"))?;
+        packets += pcap::feed_all(
+            BufReader::with_capacity(pcap::READ_BUFFER, f),
+            &map,
+            &mut engines,
+            &mut stats,
+        )
+        .with_context(|| name.to_string())?;
+        for (i, engine) in engines.iter_mut().enumerate() {
             run.push_batch(i, engine.drain_raw().collect());
-            if prepared.plan.intervals.len() == 1
-                && let Some(t) = engine.closed_until()
-            {
-                run.closed(t);
-            }
         }
+        if let Some(t) = engines.iter().map(FlowEngine::closed_until).min().flatten() {
+            run.closed(t);
+        }
+    }
+    let mut end_us = 0;
+    for (i, engine) in engines.iter_mut().enumerate() {
         engine.finish();
         run.push_batch(i, engine.drain_raw().collect());
         end_us = end_us.max(engine.closed_until().unwrap_or(0));
-        if i == 0 {
-            packets = packets_i;
-            stats = stats_i;
-            summary = pcap_summary(packets, &stats, &engine.stats());
-        }
     }
+    let summary = pcap_summary(packets, &stats, &engines[0].stats());
     let (commit, left, _) = run.finish(end_us)?;
     eprintln!("{summary}");
     outln!("{}", delivery::summary(&prepared, &commit, left));
