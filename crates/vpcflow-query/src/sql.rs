@@ -37,7 +37,9 @@ pub fn arrow_type(hive: &str) -> Option<DataType> {
 
 /// Tables and partitions, kept in `DATA/state.db`.
 pub struct Catalog {
-    db: rusqlite::Connection,
+    /// Locked per statement, never across an await, so that a catalog can be shared with the
+    /// session's schema ([`StoreSchema`]).
+    db: std::sync::Mutex<rusqlite::Connection>,
     /// Where `s3://bucket/…` locations live: `DATA/s3`.
     s3_root: PathBuf,
     /// Buckets at S3-compatible endpoints, read in place.
@@ -69,10 +71,16 @@ impl Catalog {
 
     fn with(db: rusqlite::Connection, data: &DataDir) -> Catalog {
         Catalog {
-            db,
+            db: std::sync::Mutex::new(db),
             s3_root: data.s3(),
             remote: Vec::new(),
         }
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The catalog with `buckets` (at S3-compatible endpoints) as the places of their
@@ -84,15 +92,16 @@ impl Catalog {
 
     /// Every table's name and definition.
     pub fn tables(&self) -> Result<Vec<TableDef>, SqlError> {
-        let mut st = self
-            .db
-            .prepare("SELECT ddl FROM athena_tables ORDER BY name")
-            .map_err(|e| db_err(&e))?;
-        let ddls: Vec<String> = st
-            .query_map([], |r| r.get(0))
-            .map_err(|e| db_err(&e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| db_err(&e))?;
+        let ddls: Vec<String> = {
+            let db = self.db();
+            let mut st = db
+                .prepare("SELECT ddl FROM athena_tables ORDER BY name")
+                .map_err(|e| db_err(&e))?;
+            st.query_map([], |r| r.get(0))
+                .map_err(|e| db_err(&e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| db_err(&e))?
+        };
         ddls.iter()
             .map(|ddl| {
                 match parse(
@@ -142,7 +151,7 @@ impl Catalog {
                     )));
                 }
                 if !exists {
-                    self.db
+                    self.db()
                         .execute(
                             "INSERT INTO athena_tables (name, ddl) VALUES (?1, ?2)",
                             (&def.name, text),
@@ -153,10 +162,10 @@ impl Catalog {
             }
             Statement::Drop { table, if_exists } => {
                 let n = self
-                    .db
+                    .db()
                     .execute("DELETE FROM athena_tables WHERE name = ?1", [&table])
                     .map_err(|e| db_err(&e))?;
-                self.db
+                self.db()
                     .execute(
                         "DELETE FROM athena_partitions WHERE table_name = ?1",
                         [&table],
@@ -181,7 +190,7 @@ impl Catalog {
                         format!("{}/{}", def.location.trim_end_matches('/'), spec)
                     });
                     self.place(&location)?;
-                    self.db
+                    self.db()
                         .execute(
                             "INSERT OR REPLACE INTO athena_partitions VALUES (?1, ?2, ?3)",
                             (&table, &spec, &location),
@@ -201,7 +210,7 @@ impl Catalog {
             Statement::ShowCreateTable(table) => {
                 self.get(&table)?;
                 let ddl: String = self
-                    .db
+                    .db()
                     .query_row(
                         "SELECT ddl FROM athena_tables WHERE name = ?1",
                         [&table],
@@ -215,8 +224,8 @@ impl Catalog {
     }
 
     fn partitions(&self, table: &str) -> Result<Vec<(String, String)>, SqlError> {
-        let mut st = self
-            .db
+        let db = self.db();
+        let mut st = db
             .prepare(
                 "SELECT spec, location FROM athena_partitions WHERE table_name = ?1 ORDER BY spec",
             )
@@ -282,7 +291,7 @@ impl Catalog {
             if known.contains(&spec) {
                 continue;
             }
-            self.db
+            self.db()
                 .execute(
                     "INSERT OR REPLACE INTO athena_partitions VALUES (?1, ?2, ?3)",
                     (table, &spec, &location),
@@ -553,33 +562,6 @@ fn statement_echo(text: &str) -> Vec<String> {
     }
 }
 
-/// Registers the tables a statement names: the catalog's (each built by listing its files, so
-/// only those named) and `extra`.
-async fn register(
-    ctx: &datafusion::prelude::SessionContext,
-    catalog: &Catalog,
-    text: &str,
-    extra: &[(String, Arc<dyn datafusion::catalog::TableProvider>)],
-) -> Result<(), Failed> {
-    let words: Vec<String> = text
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .map(str::to_lowercase)
-        .collect();
-    for def in catalog.tables()? {
-        if !words.contains(&def.name) {
-            continue;
-        }
-        let t = catalog.table(&def).await?;
-        ctx.deregister_table(def.name.as_str())?;
-        ctx.register_table(def.name.as_str(), Arc::new(t))?;
-    }
-    for (name, t) in extra {
-        ctx.deregister_table(name.as_str())?;
-        ctx.register_table(name.as_str(), Arc::clone(t))?;
-    }
-    Ok(())
-}
-
 /// `DESCRIBE t`: the columns with the Hive types Athena shows, partition keys last (marked so in
 /// `comment`). A catalog table's types are those of its DDL; another table's (`flows`, a log
 /// group) are its Arrow types in Hive's words.
@@ -587,7 +569,6 @@ async fn describe(
     ctx: &datafusion::prelude::SessionContext,
     catalog: &Catalog,
     table: &str,
-    extra: &[(String, Arc<dyn datafusion::catalog::TableProvider>)],
 ) -> Result<crate::Rows, Failed> {
     let mut rows: Vec<(String, String, &str)> = Vec::new();
     if let Some(def) = catalog.tables()?.into_iter().find(|t| t.name == table) {
@@ -598,7 +579,6 @@ async fn describe(
                 .map(|(c, t)| (c, t, "partition key")),
         );
     } else {
-        register(ctx, catalog, table, extra).await?;
         let t = ctx.table(table).await?;
         rows.extend(
             t.schema()
@@ -708,23 +688,162 @@ pub fn session() -> datafusion::prelude::SessionContext {
     crate::session(config)
 }
 
-/// Runs every statement of `script` in order. `extra` tables (an import, log groups) are
-/// registered beside the catalog's.
+/// The session's tables, found by name when a statement names them: those registered (an
+/// import as `flows`, views), the catalog's (each built by listing its files, so only those
+/// named), and the log groups of the data directory by their names (`"/vpcflow/flow-logs"`).
+/// Nothing scans a statement's text for table names.
+#[derive(Debug)]
+pub struct StoreSchema {
+    catalog: Arc<Catalog>,
+    data: Option<DataDir>,
+    registered: std::sync::Mutex<
+        std::collections::HashMap<String, Arc<dyn datafusion::catalog::TableProvider>>,
+    >,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("s3_root", &self.s3_root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreSchema {
+    /// The tables of `catalog`, and the log groups of `data` (none without one).
+    pub fn new(catalog: Arc<Catalog>, data: Option<DataDir>) -> StoreSchema {
+        StoreSchema {
+            catalog,
+            data,
+            registered: Default::default(),
+        }
+    }
+
+    fn registered(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, Arc<dyn datafusion::catalog::TableProvider>>,
+    > {
+        self.registered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The log groups of the data directory.
+    fn log_groups(&self) -> Vec<String> {
+        let Some(dir) = &self.data else {
+            return Vec::new();
+        };
+        let path = dir.state_db();
+        if !path.exists() {
+            return Vec::new();
+        }
+        vpcflow_store::db::open(&path)
+            .ok()
+            .and_then(|db| vpcflow_store::logs::index::groups(&db).ok())
+            .map(|gs| gs.into_iter().map(|g| g.name).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl datafusion::catalog::SchemaProvider for StoreSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.registered().keys().cloned().collect();
+        names.extend(
+            self.catalog
+                .tables()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.name),
+        );
+        names.extend(self.log_groups());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    async fn table(
+        &self,
+        name: &str,
+    ) -> datafusion::error::Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        let found = self.registered().get(name).cloned();
+        if let Some(t) = found {
+            return Ok(Some(t));
+        }
+        let def = self
+            .catalog
+            .tables()
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+            .into_iter()
+            .find(|d| d.name == name);
+        if let Some(def) = def {
+            let t = self
+                .catalog
+                .table(&def)
+                .await
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            return Ok(Some(Arc::new(t)));
+        }
+        match &self.data {
+            Some(dir) if self.log_groups().iter().any(|g| g == name) => {
+                let path = format!("{}/", dir.log_group(name).display());
+                Ok(Some(log_group_table(&session(), &path).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn datafusion::catalog::TableProvider>,
+    ) -> datafusion::error::Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        Ok(self.registered().insert(name, table))
+    }
+
+    fn deregister_table(
+        &self,
+        name: &str,
+    ) -> datafusion::error::Result<Option<Arc<dyn datafusion::catalog::TableProvider>>> {
+        Ok(self.registered().remove(name))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.registered().contains_key(name)
+            || self
+                .catalog
+                .tables()
+                .is_ok_and(|ts| ts.iter().any(|t| t.name == name))
+            || self.log_groups().iter().any(|g| g == name)
+    }
+}
+
+/// Runs every statement of `script` in order over `schema`'s tables (see [`StoreSchema`]),
+/// with `extra` tables (an import as `flows`) registered beside them.
 pub async fn run_script(
     ctx: &datafusion::prelude::SessionContext,
-    catalog: &Catalog,
+    schema: Arc<StoreSchema>,
     script: &str,
     extra: &[(String, Arc<dyn datafusion::catalog::TableProvider>)],
 ) -> Result<Vec<Output>, RunError> {
+    let catalog = Arc::clone(&schema.catalog);
+    let catalog = catalog.as_ref();
+    ctx.catalog("datafusion")
+        .expect("the session's default catalog")
+        .register_schema("public", Arc::clone(&schema) as _)
+        .map_err(|error| RunError::Engine { line: 1, error })?;
+    for (name, t) in extra {
+        ctx.register_table(name.as_str(), Arc::clone(t))
+            .map_err(|error| RunError::Engine { line: 1, error })?;
+    }
     let mut out = Vec::new();
     for stmt in split(script) {
         let line = script[..stmt.offset].matches('\n').count() + 1;
         match parse(script, &stmt)? {
             Statement::Query => {
                 let engine = |error| RunError::Engine { line, error };
-                register(ctx, catalog, stmt.text, extra)
-                    .await
-                    .map_err(|e| e.at(line))?;
                 let df = ctx.sql(stmt.text).await.map_err(engine)?;
                 out.push(if df.schema().fields().is_empty() {
                     // SET and the like: what was done, in one line.
@@ -734,7 +853,7 @@ pub async fn run_script(
                 });
             }
             Statement::Describe(table) => {
-                let rows = describe(ctx, catalog, &table, extra)
+                let rows = describe(ctx, catalog, &table)
                     .await
                     .map_err(|e| e.at(line))?;
                 out.push(Output::Rows(rows));

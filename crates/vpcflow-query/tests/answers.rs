@@ -191,7 +191,8 @@ fn sql(dir: &std::path::Path, script: &str) -> Result<Vec<Vec<String>>, String> 
         let t = table::import(&Place::Local(dir.join("files"))).await?;
         let extra: Vec<(String, Arc<dyn plan::datafusion_catalog::TableProvider>)> =
             vec![("flows".into(), Arc::new(t))];
-        let out = sql::run_script(&ctx, &catalog, script, &extra)
+        let schema = Arc::new(sql::StoreSchema::new(Arc::new(catalog), None));
+        let out = sql::run_script(&ctx, schema, script, &extra)
             .await
             .map_err(|e| e.to_string())?;
         Ok(out

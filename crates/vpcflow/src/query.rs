@@ -227,7 +227,7 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         }
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_remote(remote.clone());
-        Ok((script, catalog))
+        Ok((script, Arc::new(catalog)))
     })
     .transpose()?;
     let files = args
@@ -243,12 +243,6 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     let range = range(args)?;
-    // The log groups a script names by their quoted names are looked up once: they are where
-    // the data is, not part of answering (each run still reads their files).
-    let groups = match &sql_job {
-        Some((script, _)) => named_log_groups(&args.data, script)?,
-        None => Vec::new(),
-    };
     let rt = runtime()?;
     let mut times = Vec::new();
     let mut answer = None;
@@ -276,7 +270,6 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
                 args,
                 catalog,
                 script,
-                &groups,
                 import,
                 Arc::clone(&bad),
             )?),
@@ -345,49 +338,31 @@ fn report_bad_lines(bad: &BadLines, timing: bool) {
     eprintln!("vpcflow: skipped {} bad line(s)", bad.count());
 }
 
-/// Runs a SQL script: the catalog's tables, an import as `flows`, and the log groups the
-/// script names by their quoted names (`SELECT … FROM "/vpcflow/flow-logs"`).
+/// Runs a SQL script: the catalog's tables, an import as `flows`, and the data directory's
+/// log groups by their quoted names (`SELECT … FROM "/vpcflow/flow-logs"`), each found when a
+/// statement names it (`sql::StoreSchema`).
 fn run_sql(
     rt: &tokio::runtime::Runtime,
     args: &QueryArgs,
-    catalog: &sql::Catalog,
+    catalog: &Arc<sql::Catalog>,
     script: &str,
-    groups: &[String],
     import: Option<Arc<table::FlowTable>>,
     bad: Arc<BadLines>,
 ) -> anyhow::Result<Vec<sql::Output>> {
-    let mut extra: Vec<(String, Arc<dyn TableProvider>)> = import
+    let extra: Vec<(String, Arc<dyn TableProvider>)> = import
         .into_iter()
         .map(|t| ("flows".to_owned(), t as Arc<dyn TableProvider>))
         .collect();
+    let schema = Arc::new(sql::StoreSchema::new(
+        Arc::clone(catalog),
+        Some(DataDir::new(&args.data)),
+    ));
     rt.block_on(async {
         let ctx = sql::session();
         vpcflow_query::set_bad_lines(&ctx, bad);
-        for g in groups {
-            let dir = DataDir::new(&args.data).log_group(g);
-            let t = sql::log_group_table(&ctx, &format!("{}/", dir.display()))
-                .await
-                .map_err(|error| sql::RunError::Engine { line: 1, error })?;
-            extra.push((g.clone(), t));
-        }
-        sql::run_script(&ctx, catalog, script, &extra).await
+        sql::run_script(&ctx, schema, script, &extra).await
     })
     .map_err(|e| anyhow::anyhow!("--sql: {e}"))
-}
-
-/// The log groups of `data` that `script` names by their quoted names (`FROM "/vpcflow/flow-logs"`);
-/// none without a data directory.
-fn named_log_groups(data: &std::path::Path, script: &str) -> anyhow::Result<Vec<String>> {
-    let path = DataDir::new(data).state_db();
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    Ok(vpcflow_deliver::State::open(&path)?
-        .log_groups()?
-        .into_iter()
-        .map(|g| g.name)
-        .filter(|n| script.contains(&format!("\"{n}\"")))
-        .collect())
 }
 
 /// `--timing`'s stopwatch: the CLI measuring itself for the user, not domain time.

@@ -124,6 +124,21 @@ fn a_data_directory_of_the_previous_binary_opens_with_everything_in_it() {
         json(&sql),
         serde_json::json!([{"n": 2084, "b": 18_782_864}])
     );
+    // SQL finds tables by name through the store's catalog (a DataFusion schema), not by
+    // scanning the script: every table of the data directory is listed, the log group too.
+    let listed = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data,
+        "--output",
+        "csv",
+        "--sql",
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    ]));
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["table_name", "/vpcflow/flow-logs", "vpc_flow_logs_parquet"]
+    );
     let partitions = ok(&vpcflow(&[
         "query",
         "--data",
