@@ -10,7 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
+pub use rusqlite::Connection;
+use rusqlite::TransactionBehavior;
 
 /// One step of the schema.
 #[derive(Debug)]

@@ -15,8 +15,7 @@ use vpcflow_store::{Clock as _, DataDir};
 use crate::delivery::{DeliveryArgs, SystemClock, load_config};
 use crate::simulate::{Drive, EngineArgs, RunArgs, SimulateArgs, parse_rfc3339};
 
-/// The setting that keeps the simulated start of a data directory's service.
-const START_SETTING: &str = "up.start";
+/// The settings that keep what a data directory's service simulates: `up.` and the flag.
 /// Simulated time of a service given no `--duration`: a century, which no one waits out.
 const WITHOUT_END: &str = "36500d";
 
@@ -29,8 +28,10 @@ flow-logs) under --data. On a stop, what closed is delivered and the open aggreg
 are left to the next start, which continues where this one stopped: no gap, nothing twice.
 
 The first start in a data directory begins at --start, else the config's [simulation] start, else
-now; later starts continue that run. With --start, --seed and --duration, `vpcflow up` delivers
-exactly what `vpcflow simulate` delivers with the same flags.
+now, and keeps that start, --duration, --seed and --scenario; later starts continue that run, and
+refuse other values (other traffic over the same time would deliver it twice). With --start,
+--seed and --duration, `vpcflow up` delivers exactly what `vpcflow simulate` delivers with the
+same flags.
 
 Examples:
   vpcflow up                                  # real time, until Ctrl-C
@@ -68,32 +69,83 @@ fn rfc3339(secs: u64) -> String {
     )
 }
 
+/// What the service of `dir` simulates for `flag`: what it kept from its first start; a flag
+/// (or config value) that differs is refused, since a run of other traffic over the same time
+/// would deliver that time twice. The caller keeps it once every flag is checked.
+fn kept_or(
+    db: &vpcflow_store::db::Connection,
+    dir: &std::path::Path,
+    flag: &str,
+    given: Option<String>,
+    default: &dyn Fn() -> String,
+) -> anyhow::Result<String> {
+    let key = format!("up.{flag}");
+    let value = match (vpcflow_store::db::setting(db, &key)?, given) {
+        (Some(kept), Some(given)) if kept != given => bail!(
+            "--{flag} {given}: the service of {} simulates --{flag} {kept} (since its first \
+             start); start it with that, or use another --data",
+            dir.display()
+        ),
+        (Some(kept), _) => kept,
+        (None, Some(given)) => given,
+        (None, None) => default(),
+    };
+    Ok(value)
+}
+
 pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
     let speed = parse_speed(&args.speed)?;
     if args.delivery.stdout {
         bail!("--stdout prints a simulation and ends: that is `vpcflow simulate --stdout`");
     }
     let file = load_config(args.delivery.config.as_deref())?;
-    if let Some(s) = &args.run.start {
-        parse_rfc3339(s).with_context(|| format!("--start '{s}': expected an RFC 3339 time"))?;
-    }
     let data = DataDir::new(&args.delivery.data);
     std::fs::create_dir_all(data.root())
         .with_context(|| format!("cannot create the data directory {}", data.root().display()))?;
     let db = vpcflow_store::db::open(&data.state_db())?;
-    let kept = vpcflow_store::db::setting(&db, START_SETTING)?;
-    let start = args
-        .run
-        .start
-        .clone()
-        .or_else(|| file.simulation.start.clone())
-        .or(kept)
-        .unwrap_or_else(|| {
+    let sim = &file.simulation;
+    let kept = |key: &str, given: Option<String>, default: &dyn Fn() -> String| {
+        kept_or(&db, data.root(), key, given, default)
+    };
+    let start = kept(
+        "start",
+        args.run.start.clone().or_else(|| sim.start.clone()),
+        &|| {
             // Now, to the minute: a start that reads well in keys and file names.
             let now = SystemClock.now_ms() / 1000;
             rfc3339(now - now % 60)
-        });
-    vpcflow_store::db::set_setting(&db, START_SETTING, &start)?;
+        },
+    )?;
+    let duration = kept(
+        "duration",
+        args.run.duration.clone().or_else(|| sim.duration.clone()),
+        &|| WITHOUT_END.to_owned(),
+    )?;
+    let seed = kept(
+        "seed",
+        args.run.seed.or(sim.seed).map(|s| s.to_string()),
+        &|| "1".to_owned(),
+    )?;
+    let scenario = kept(
+        "scenario",
+        args.run.scenario.clone().or_else(|| sim.scenario.clone()),
+        &|| "default".to_owned(),
+    )?;
+    // Checked before they are kept: a bad value kept would refuse every later start.
+    parse_rfc3339(&start)
+        .with_context(|| format!("--start '{start}': expected an RFC 3339 time"))?;
+    vpcflow_capture::scenario::parse_duration(&duration)
+        .filter(|d| *d > 0)
+        .with_context(|| format!("--duration '{duration}': expected e.g. 90s, 10m, 1h, 1h30m"))?;
+    vpcflow_capture::Scenario::load(&scenario).map_err(anyhow::Error::msg)?;
+    for (flag, value) in [
+        ("start", &start),
+        ("duration", &duration),
+        ("seed", &seed),
+        ("scenario", &scenario),
+    ] {
+        vpcflow_store::db::set_setting(&db, &format!("up.{flag}"), value)?;
+    }
     drop(db);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -103,13 +155,12 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
     }
     let run = RunArgs {
         start: Some(start.clone()),
-        duration: args
-            .run
-            .duration
-            .clone()
-            .or_else(|| file.simulation.duration.clone())
-            .or_else(|| Some(WITHOUT_END.to_owned())),
-        ..args.run.clone()
+        duration: Some(duration),
+        seed: Some(
+            seed.parse()
+                .with_context(|| format!("the kept seed '{seed}' is not a number"))?,
+        ),
+        scenario: Some(scenario),
     };
     let pace = speed.map_or("as fast as it goes".to_owned(), |n| {
         if n == 1.0 {

@@ -183,4 +183,29 @@ fn up_keeps_its_start_and_refuses_what_it_cannot_do() {
     ]));
     assert!(again.contains("from 2026-03-01T10:00:00Z"), "{again}");
     assert!(again.contains("Nothing new to deliver"), "{again}");
+    // Other traffic over the same time would deliver it twice: refused, naming what it runs.
+    let out = vpcflow(&["up", "--speed", "max", "--seed", "9", "--data", d]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("--seed 9: the service of") && e.contains("simulates --seed 1"),
+        "{e}"
+    );
+    // A bad flag on a first start is refused before anything is kept.
+    let fresh = dir.path().join("fresh");
+    let f = fresh.to_str().unwrap();
+    let out = vpcflow(&["up", "--duration", "forever", "--data", f]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--duration 'forever'"));
+    let first = ok(&vpcflow(&[
+        "up",
+        "--speed",
+        "max",
+        "--duration",
+        "1m",
+        "--start",
+        "2026-03-01T10:00:00Z",
+        "--data",
+        f,
+    ]));
+    assert!(first.contains("from 2026-03-01T10:00:00Z"), "{first}");
 }
