@@ -484,3 +484,28 @@ pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_in_the_aws_clis_shorthand() {
+        let f = parse_filter("Name=resource-id,Values=vpc-1,vpc-2").unwrap();
+        assert_eq!(f.name, "resource-id");
+        assert_eq!(f.values, ["vpc-1", "vpc-2"]);
+        assert_eq!(
+            parse_filter("Name=tag:Team,Values=a").unwrap().name,
+            "tag:Team"
+        );
+        for bad in [
+            "resource-id=vpc-1",
+            "Name=,Values=x",
+            "Name=x,Values=",
+            "Name=x",
+        ] {
+            let e = parse_filter(bad).unwrap_err().to_string();
+            assert!(e.contains("Name=NAME,Values=VALUE"), "{bad}: {e}");
+        }
+    }
+}

@@ -619,6 +619,25 @@ fn plain_terms(pattern: &str) -> Result<Vec<String>, LogsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any pattern is terms or a clear refusal, never a panic; words without quotes, `?`,
+        /// `-`, braces or brackets are exactly its terms.
+        #[test]
+        fn patterns_are_terms_or_refused(pattern in "[ -~]{0,40}") {
+            match plain_terms(&pattern) {
+                Ok(terms) => prop_assert!(terms.iter().all(|t| pattern.contains(t.as_str()))),
+                Err(e) => prop_assert_eq!(e.code(), Some(LogsErrorCode::InvalidParameter)),
+            }
+        }
+
+        #[test]
+        fn plain_words_are_the_terms(words in proptest::collection::vec("[a-zA-Z0-9.:]{1,8}", 0..6)) {
+            let pattern = words.join("  ");
+            prop_assert_eq!(plain_terms(&pattern).unwrap(), words);
+        }
+    }
 
     #[test]
     fn plain_terms_and_phrases() {
