@@ -257,6 +257,23 @@ window = ["10m", "5m"]
     );
 }
 
+/// An engine per aggregation interval, over `net`.
+fn engines_of(net: &Arc<Network>, intervals: &[u64]) -> Vec<FlowEngine> {
+    intervals
+        .iter()
+        .map(|&interval_secs| {
+            FlowEngine::new(
+                Arc::clone(net),
+                EngineConfig {
+                    interval_secs,
+                    ..EngineConfig::default()
+                },
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
 /// A service paces the simulation slice by slice: the records, and the times at which every
 /// engine has closed its intervals, are those of one whole run.
 #[test]
@@ -265,19 +282,7 @@ fn a_run_in_slices_is_the_whole_run() {
     let net = Arc::new(builtin::load("builtin:three-tier").unwrap());
     let scenario = Scenario::load("default").unwrap().resolve(&net).unwrap();
     let run = |slice: Option<u64>| {
-        let engines: Vec<FlowEngine> = [60, 600]
-            .into_iter()
-            .map(|interval_secs| {
-                FlowEngine::new(
-                    Arc::clone(&net),
-                    EngineConfig {
-                        interval_secs,
-                        ..EngineConfig::default()
-                    },
-                )
-                .unwrap()
-            })
-            .collect();
+        let engines = engines_of(&net, &[60, 600]);
         let builder = engines[0].builder();
         let config = SimConfig {
             start: START,
@@ -323,19 +328,7 @@ fn engines_fed_together_give_what_each_gives_alone() {
         seed: 11,
     };
     let run = |intervals: &[u64]| -> Vec<Vec<String>> {
-        let engines: Vec<FlowEngine> = intervals
-            .iter()
-            .map(|&interval_secs| {
-                FlowEngine::new(
-                    Arc::clone(&net),
-                    EngineConfig {
-                        interval_secs,
-                        ..EngineConfig::default()
-                    },
-                )
-                .unwrap()
-            })
-            .collect();
+        let engines = engines_of(&net, intervals);
         let builder = engines[0].builder();
         let mut sim = Simulator::with_engines(engines, &scenario, &config);
         let mut out = vec![Vec::new(); intervals.len()];

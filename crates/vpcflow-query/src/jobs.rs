@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::{Deserialize, Serialize};
-use vpcflow_store::logs::{LogsError, LogsErrorCode, index};
+use vpcflow_store::logs::{self, LogsError, LogsErrorCode, index};
 use vpcflow_store::{Clock, DataDir};
 
 use crate::Rows;
@@ -32,6 +32,8 @@ pub const MAX_LOG_GROUPS: usize = 50;
 pub const MAX_CONCURRENT: usize = 100;
 /// The most rows, and the default.
 pub const MAX_ROWS: i64 = 10_000;
+/// How Insights shows times: `2019-10-30 11:01:03.000` (UTC).
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
 /// How long a query may run.
 pub const TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
@@ -137,7 +139,10 @@ impl StartQuery {
         ) {
             (Some(g), None, None) => vec![g.clone()],
             (None, Some(gs), None) => gs.clone(),
-            (None, None, Some(ids)) => ids.iter().map(|id| group_of(id).to_owned()).collect(),
+            (None, None, Some(ids)) => ids
+                .iter()
+                .map(|id| logs::group_name(id).to_owned())
+                .collect(),
             (None, None, None) => {
                 return Err(invalid(
                     "One of logGroupName, logGroupNames or logGroupIdentifiers must be specified.",
@@ -149,12 +154,7 @@ impl StartQuery {
                 ));
             }
         };
-        if groups.is_empty() || groups.len() > MAX_LOG_GROUPS {
-            return Err(invalid(format!(
-                "A query names 1 to {MAX_LOG_GROUPS} log groups; {} were given.",
-                groups.len()
-            )));
-        }
+        check_group_count(groups.len())?;
         if self.end_time < self.start_time {
             return Err(invalid(
                 "endTime must be greater than or equal to startTime.",
@@ -181,12 +181,14 @@ impl StartQuery {
     }
 }
 
-/// A log group's name from its name or ARN (`…:log-group:NAME`, with or without `:*`).
-fn group_of(identifier: &str) -> &str {
-    match identifier.split_once(":log-group:") {
-        Some((_, rest)) => rest.strip_suffix(":*").unwrap_or(rest),
-        None => identifier,
+/// A query names 1 to [`MAX_LOG_GROUPS`] log groups.
+pub fn check_group_count(n: usize) -> Result<(), LogsError> {
+    if n == 0 || n > MAX_LOG_GROUPS {
+        return Err(invalid(format!(
+            "A query names 1 to {MAX_LOG_GROUPS} log groups; {n} were given."
+        )));
     }
+    Ok(())
 }
 
 /// A StartQuery that passed its own rules.
@@ -286,8 +288,7 @@ fn group_sources(
 
 /// Rows as GetQueryResults gives them: each row's non-null fields, as text.
 pub fn result_rows(rows: &Rows, limit: usize) -> Result<Vec<Vec<ResultField>>, InsightsError> {
-    // Insights shows times as `2019-10-30 11:01:03.000` (UTC).
-    let opts = FormatOptions::default().with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"));
+    let opts = FormatOptions::default().with_timestamp_format(Some(TIME_FORMAT));
     let mut out = Vec::new();
     for batch in &rows.batches {
         let formatters = batch

@@ -125,25 +125,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
     // One engine per interval in use, fed together in one pass over the files (policy once per
     // packet); each interval's records are committed as its engine closes them.
-    let mut engines = prepared
-        .plan
-        .intervals
-        .iter()
-        .enumerate()
-        .map(|(i, &iv)| {
-            FlowEngine::new(
-                Arc::clone(&net),
-                vpcflow_capture::EngineConfig {
-                    interval_secs: iv,
-                    max_flows: config.max_flows,
-                    scope: Some(match &config.scope {
-                        Some(s) => s.clone(),
-                        None => prepared.plan.scope(i),
-                    }),
-                },
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut engines = delivery::engines(&prepared, &net, &config)?;
     for (name, _) in &files {
         let f = File::open(name).with_context(|| format!("cannot open {name}"))?;
         packets += pcap::feed_all(

@@ -151,6 +151,36 @@ pub(crate) fn prepare(
     })
 }
 
+/// One flow engine per aggregation interval the flow logs use, each scoped to the ENIs its flow
+/// logs cover (or to `config.scope`, when the source watches fewer), with `config`'s table size.
+pub(crate) fn engines(
+    prepared: &Prepared,
+    net: &Arc<Network>,
+    config: &vpcflow_capture::EngineConfig,
+) -> anyhow::Result<Vec<vpcflow_capture::FlowEngine>> {
+    Ok(prepared
+        .plan
+        .intervals
+        .iter()
+        .enumerate()
+        .map(|(i, &interval_secs)| {
+            vpcflow_capture::FlowEngine::new(
+                Arc::clone(net),
+                vpcflow_capture::EngineConfig {
+                    interval_secs,
+                    max_flows: config.max_flows,
+                    scope: Some(
+                        config
+                            .scope
+                            .clone()
+                            .unwrap_or_else(|| prepared.plan.scope(i)),
+                    ),
+                },
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// A source run through the pipeline, with the delivery worker alongside.
 pub(crate) struct Run {
     pipeline: Pipeline,

@@ -405,12 +405,8 @@ pub(crate) fn insights_rows(
 ) -> anyhow::Result<Rows> {
     let query =
         insights::parse(text).map_err(|e| anyhow::anyhow!("--insights: {}", e.render(text)))?;
-    if log_groups.len() > jobs::MAX_LOG_GROUPS {
-        bail!(
-            "InvalidParameterException: at most {} log groups per query, {} given",
-            jobs::MAX_LOG_GROUPS,
-            log_groups.len()
-        );
+    if let Err(LogsError::Refused { code, message }) = jobs::check_group_count(log_groups.len()) {
+        bail!("{}: {message}", code.def().name);
     }
     // now() is the time the query starts: the binary's clock, given to the planner.
     let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;
@@ -473,10 +469,9 @@ pub(crate) fn print(rows: &Rows, output: &str) -> anyhow::Result<()> {
 }
 
 fn format_options() -> util::display::FormatOptions<'static> {
-    // Insights shows times as `2019-10-30 11:01:03.000` (UTC).
     util::display::FormatOptions::default()
         .with_null("")
-        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
+        .with_timestamp_format(Some(jobs::TIME_FORMAT))
 }
 
 /// A formatter per column of a batch.

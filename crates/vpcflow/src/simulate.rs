@@ -337,22 +337,7 @@ pub(crate) fn simulate(
             "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
         );
     }
-    let engines = prepared
-        .plan
-        .intervals
-        .iter()
-        .enumerate()
-        .map(|(i, &iv)| {
-            FlowEngine::new(
-                Arc::clone(&net),
-                EngineConfig {
-                    interval_secs: iv,
-                    max_flows: config.max_flows,
-                    scope: Some(prepared.plan.scope(i)),
-                },
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let engines = delivery::engines(&prepared, &net, &config)?;
     let mut sim = Simulator::with_engines(engines, &resolved, &sim_config);
     let key = delivery::run_key(&[
         "simulate",

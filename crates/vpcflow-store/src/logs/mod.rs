@@ -328,11 +328,7 @@ impl LogStore {
                 ));
             }
             (Some(n), None) => n,
-            // An identifier is a name or an ARN (`…:log-group:NAME`, with or without `:*`).
-            (None, Some(id)) => match id.split_once(":log-group:") {
-                Some((_, rest)) => rest.strip_suffix(":*").unwrap_or(rest),
-                None => id,
-            },
+            (None, Some(id)) => group_name(id),
             (None, None) => {
                 return Err(LogsError::refused(
                     LogsErrorCode::InvalidParameter,
@@ -539,6 +535,15 @@ impl LogStore {
                 .collect(),
             next_token,
         })
+    }
+}
+
+/// A log group's name from a `logGroupIdentifier`: its name, or its ARN (`…:log-group:NAME`,
+/// with or without `:*`).
+pub fn group_name(identifier: &str) -> &str {
+    match identifier.split_once(":log-group:") {
+        Some((_, rest)) => rest.strip_suffix(":*").unwrap_or(rest),
+        None => identifier,
     }
 }
 
