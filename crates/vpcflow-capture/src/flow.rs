@@ -214,6 +214,12 @@ impl FlowEngine {
         self.stats
     }
 
+    /// The ENIs that get NODATA records from the next interval that closes on (flow logs were
+    /// created or deleted while the engine runs).
+    pub fn set_scope(&mut self, scope: Vec<usize>) {
+        self.scope = scope;
+    }
+
     fn interval_us(&self) -> u64 {
         self.config.interval_secs * MICROS
     }
@@ -373,6 +379,13 @@ impl FlowEngine {
         RecordBuilder {
             net: Arc::clone(&self.net),
         }
+    }
+
+    /// Marks an engine started while others run as holding nothing of time before `now` (µs),
+    /// so that it does not hold back their progress ([`FlowEngine::closed_until`]) until its
+    /// first interval closes.
+    pub fn begin_at(&mut self, now: u64) {
+        self.closed_until.get_or_insert(now);
     }
 
     /// End (µs) of the last interval closed: every record of time before it has been emitted.

@@ -441,6 +441,23 @@ impl Simulator {
         });
     }
 
+    /// Adds an engine (an aggregation interval a flow log created while the simulation runs
+    /// needs); it counts packets from the next event on, with the first engine's verdicts.
+    /// Returns its index, as [`Emit::Records`] names it.
+    pub fn add_engine(&mut self, mut engine: FlowEngine) -> usize {
+        engine.begin_at(self.announced.unwrap_or(self.start_us));
+        self.others.push(engine);
+        self.others.len()
+    }
+
+    /// Engine `index`, to change (its scope) while the simulation runs.
+    pub fn engine_mut(&mut self, index: usize) -> Option<&mut FlowEngine> {
+        match index {
+            0 => Some(&mut self.engine),
+            i => self.others.get_mut(i - 1),
+        }
+    }
+
     /// Every engine, the first one first.
     pub fn engines(&self) -> impl Iterator<Item = &FlowEngine> {
         std::iter::once(&self.engine).chain(&self.others)

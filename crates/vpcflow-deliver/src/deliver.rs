@@ -146,6 +146,7 @@ impl Destinations {
                 segment,
                 streams,
                 retention_days,
+                account,
             } => {
                 let dir = self.data.log_group(group);
                 let file = self.data.segment(group, segment);
@@ -158,7 +159,12 @@ impl Destinations {
                 })?;
                 let db = |e: StateError| DeliveryError::unknown(e.to_string());
                 state
-                    .ensure_log_group(group, now_ms, Some(*retention_days))
+                    .ensure_log_group(
+                        group,
+                        account.as_deref().unwrap_or(&self.account),
+                        now_ms,
+                        Some(*retention_days),
+                    )
                     .map_err(db)?;
                 state.add_segment(group, segment, streams).map_err(db)?;
                 if let Some(days) = retention_days {
@@ -177,14 +183,26 @@ impl Destinations {
                 stream,
                 request_id,
                 timestamp,
+                account,
                 ..
             } => match self.streams.get(stream) {
                 None => Err(DeliveryError::unknown(format!(
                     "delivery stream '{stream}' is not configured"
                 ))),
                 Some(StreamDestination::HttpEndpoint { url, access_key }) => {
-                    self.post(stream, url, access_key.as_deref(), request_id, payload)
-                        .await
+                    let account = account.as_deref().unwrap_or(&self.account);
+                    let source = format!(
+                        "arn:aws:firehose:{}:{account}:deliverystream/{stream}",
+                        self.region
+                    );
+                    self.post(
+                        (stream, &source),
+                        url,
+                        access_key.as_deref(),
+                        request_id,
+                        payload,
+                    )
+                    .await
                 }
                 Some(StreamDestination::S3 { bucket, prefix }) => {
                     let key = layout::firehose_object_key(prefix, stream, *timestamp, request_id);
@@ -223,9 +241,10 @@ impl Destinations {
             })
     }
 
+    /// POSTs a Firehose request of `stream`, whose ARN is `source`.
     async fn post(
         &self,
-        stream: &str,
+        (stream, source): (&str, &str),
         url: &str,
         access_key: Option<&str>,
         request_id: &str,
@@ -237,13 +256,7 @@ impl Destinations {
             .header("Content-Type", "application/json")
             .header("X-Amz-Firehose-Protocol-Version", "1.0")
             .header("X-Amz-Firehose-Request-Id", request_id)
-            .header(
-                "X-Amz-Firehose-Source-Arn",
-                format!(
-                    "arn:aws:firehose:{}:{}:deliverystream/{stream}",
-                    self.region, self.account
-                ),
-            )
+            .header("X-Amz-Firehose-Source-Arn", source)
             .body(body);
         if let Some(k) = access_key {
             req = req.header("X-Amz-Firehose-Access-Key", k);

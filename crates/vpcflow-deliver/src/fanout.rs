@@ -28,6 +28,7 @@ use crate::spool::{Entry, EntryHeader, Target};
 use crate::state::SegmentStream;
 
 /// One flow log, resolved against the network.
+#[derive(Clone)]
 pub struct Subscription {
     /// The flow log.
     pub flow_log: FlowLog,
@@ -37,9 +38,52 @@ pub struct Subscription {
     pub members: Vec<bool>,
     /// Index of the engine (aggregation interval) that feeds it.
     pub engine: usize,
+    /// Record time (s, an interval boundary) from which it delivers: 0 for a flow log that
+    /// existed when its source started, the next interval for one created while it runs.
+    pub from: u64,
+    /// Deleted while its source runs: records that come after take no part.
+    pub ended: bool,
+}
+
+impl Subscription {
+    /// `flow_log` fed by engine `engine`, covering the ENIs its resource has in `net` now (a
+    /// VPC or subnet flow log covers ENIs added to the topology since it was made; one whose
+    /// resource has left the topology covers nothing).
+    fn resolve(net: &Network, flow_log: FlowLog, engine: usize, from: u64) -> Subscription {
+        let mut members = vec![false; net.enis.len()];
+        if let Ok((_, enis)) =
+            crate::api::resource_enis(net, flow_log.resource_type, &flow_log.resource_id)
+        {
+            for e in enis {
+                members[e] = true;
+            }
+        }
+        Subscription {
+            format: flow_log.format(),
+            flow_log,
+            members,
+            engine,
+            from,
+            ended: false,
+        }
+    }
+}
+
+/// A plan changed while its source runs ([`Plan::revise`]).
+pub struct Revision {
+    /// The new plan: the old one's subscriptions and engines at the same indexes (deleted ones
+    /// ended), the new ones after them.
+    pub plan: Arc<Plan>,
+    /// Indexes of the subscriptions created.
+    pub created: Vec<usize>,
+    /// Indexes of the subscriptions ended.
+    pub deleted: Vec<usize>,
+    /// Indexes of the engines added (aggregation intervals not in use before).
+    pub engines: Vec<usize>,
 }
 
 /// What delivers where: the flow logs, the engines they need, the streams.
+#[derive(Clone)]
 pub struct Plan {
     /// Flow logs.
     pub subs: Vec<Subscription>,
@@ -54,9 +98,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Resolves flow logs against the network. A VPC or subnet flow log covers every ENI it
-    /// has now, so ENIs added to the topology since the flow log was made are covered too.
-    /// A flow log whose resource has left the topology covers nothing.
+    /// Resolves flow logs against the network (see [`Subscription`]), one engine per
+    /// aggregation interval in use.
     pub fn new(net: Arc<Network>, flow_logs: Vec<FlowLog>, config: &DeliveryConfig) -> Plan {
         let mut intervals: Vec<u64> = flow_logs
             .iter()
@@ -67,24 +110,11 @@ impl Plan {
         let subs = flow_logs
             .into_iter()
             .map(|f| {
-                let mut members = vec![false; net.enis.len()];
-                if let Ok((_, enis)) =
-                    crate::api::resource_enis(&net, f.resource_type, &f.resource_id)
-                {
-                    for e in enis {
-                        members[e] = true;
-                    }
-                }
                 let engine = intervals
                     .iter()
                     .position(|&i| i == u64::from(f.max_aggregation_interval))
                     .expect("every interval was collected");
-                Subscription {
-                    format: f.format(),
-                    flow_log: f,
-                    members,
-                    engine,
-                }
+                Subscription::resolve(&net, f, engine, 0)
             })
             .collect();
         Plan {
@@ -104,10 +134,64 @@ impl Plan {
         }
     }
 
+    /// The plan for the flow logs that exist now, `flow_logs`, while the source runs at record
+    /// time `at` (s); `None` when none was created or deleted. A flow log created delivers from
+    /// `from(flow_log)` when given (a restarted service keeps where it began), else from the
+    /// next boundary of its aggregation interval after `at`. Indexes stay as they were, since
+    /// records and open objects in the pipeline name subscriptions and engines by index.
+    pub fn revise(
+        &self,
+        flow_logs: &[FlowLog],
+        at: u64,
+        from: &dyn Fn(&FlowLog) -> Option<u64>,
+    ) -> Option<Revision> {
+        let mut plan = self.clone();
+        let (mut created, mut deleted, mut engines) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, sub) in plan.subs.iter_mut().enumerate() {
+            let id = &sub.flow_log.flow_log_id;
+            if !sub.ended && !flow_logs.iter().any(|f| &f.flow_log_id == id) {
+                sub.ended = true;
+                deleted.push(i);
+            }
+        }
+        for f in flow_logs {
+            if self
+                .subs
+                .iter()
+                .any(|s| s.flow_log.flow_log_id == f.flow_log_id)
+            {
+                continue;
+            }
+            let interval = u64::from(f.max_aggregation_interval);
+            let engine = match plan.intervals.iter().position(|&i| i == interval) {
+                Some(e) => e,
+                None => {
+                    plan.intervals.push(interval);
+                    engines.push(plan.intervals.len() - 1);
+                    plan.intervals.len() - 1
+                }
+            };
+            let from = from(f).unwrap_or_else(|| at.div_ceil(interval) * interval);
+            created.push(plan.subs.len());
+            plan.subs
+                .push(Subscription::resolve(&plan.net, f.clone(), engine, from));
+        }
+        (!created.is_empty() || !deleted.is_empty()).then(|| Revision {
+            plan: Arc::new(plan),
+            created,
+            deleted,
+            engines,
+        })
+    }
+
     /// ENIs an engine must report on (NODATA for silence): those its flow logs cover.
     pub fn scope(&self, engine: usize) -> Vec<usize> {
         (0..self.net.enis.len())
-            .filter(|&e| self.subs.iter().any(|s| s.engine == engine && s.members[e]))
+            .filter(|&e| {
+                self.subs
+                    .iter()
+                    .any(|s| !s.ended && s.engine == engine && s.members[e])
+            })
             .collect()
     }
 }
@@ -130,6 +214,8 @@ pub enum Msg {
         /// The records.
         records: Vec<RawRecord>,
     },
+    /// The flow logs changed ([`Plan::revise`]): records after this follow the new plan.
+    Plan(Arc<Plan>),
     /// Every engine has emitted its records before `until` (s, a 5-minute mark); `last` ends
     /// the run (everything is flushed).
     Commit {
@@ -195,6 +281,16 @@ impl Router {
                 last: false,
             },
         ]
+    }
+
+    /// The flow logs changed: what is batched goes first, under the plan it was made for.
+    pub fn revise(&mut self, plan: Arc<Plan>) -> Vec<Msg> {
+        let mut out = Vec::with_capacity(2);
+        if !self.chunk.is_empty() {
+            out.push(self.take());
+        }
+        out.push(Msg::Plan(plan));
+        out
     }
 
     /// The end of the run at `end_us`: the last messages.
@@ -311,6 +407,8 @@ struct StreamBuffer {
     records: u64,
     first_window: Option<u64>,
     flow_logs: Vec<String>,
+    /// The account of its first flow log: the stream's owner.
+    account: Option<String>,
 }
 
 /// What one commit gave.
@@ -321,6 +419,18 @@ pub struct Encoded {
     pub done: BTreeMap<String, u64>,
     /// Records per flow log in the entries.
     pub records: BTreeMap<String, u64>,
+}
+
+/// Where a subscription's S3 or log-group sink is done: buckets before its checkpoint are
+/// delivered already. Streams keep their own checkpoint (`firehose:NAME`).
+fn sink_done(checkpoints: &BTreeMap<String, u64>, sub: &Subscription) -> u64 {
+    match &sub.flow_log.destination {
+        Destination::Firehose { .. } => 0,
+        _ => checkpoints
+            .get(&sub.flow_log.flow_log_id)
+            .copied()
+            .unwrap_or(0),
+    }
 }
 
 /// Most bytes of records in one Firehose request.
@@ -338,13 +448,7 @@ impl Encoder {
         let sub_done = plan
             .subs
             .iter()
-            .map(|s| match &s.flow_log.destination {
-                Destination::Firehose { .. } => 0,
-                _ => checkpoints
-                    .get(&s.flow_log.flow_log_id)
-                    .copied()
-                    .unwrap_or(0),
-            })
+            .map(|s| sink_done(&checkpoints, s))
             .collect();
         Encoder {
             builder: RecordBuilder::new(Arc::clone(&plan.net)),
@@ -386,15 +490,30 @@ impl Encoder {
                 None
             }
             Msg::Commit { until, last } => Some(self.commit(until, last)),
+            Msg::Plan(plan) => {
+                self.revise(plan);
+                None
+            }
         }
+    }
+
+    /// Follows a revised plan: the subscriptions it adds start from their sinks' checkpoints.
+    fn revise(&mut self, plan: Arc<Plan>) {
+        for sub in &plan.subs[self.sub_done.len()..] {
+            self.sub_done.push(sink_done(&self.checkpoints, sub));
+        }
+        self.plan = plan;
     }
 
     /// Routes one record of engine `engine` for ENI `eni` to its flow logs' accumulators.
     fn add(&mut self, engine: usize, eni: usize, rec: &mut FlowRecord) {
         let plan = Arc::clone(&self.plan);
         let iv = plan.intervals[engine];
+        let start = rec.start.map_or(0, |c| c.0);
         for (i, sub) in plan.subs.iter().enumerate() {
             if sub.engine != engine
+                || sub.ended
+                || start < sub.from
                 || !sub.members[eni]
                 || !matches!(
                     (sub.flow_log.traffic_type, rec.action),
@@ -441,6 +560,8 @@ impl Encoder {
                 // The buffering interval counts in record time from the first record held.
                 buf.first_window = Some(rec.end.map_or(self.last_commit, |c| c.0));
             }
+            buf.account
+                .get_or_insert_with(|| sub.flow_log.account_id.clone());
             if !buf.flow_logs.contains(&sub.flow_log.flow_log_id) {
                 buf.flow_logs.push(sub.flow_log.flow_log_id.clone());
             }
@@ -558,6 +679,7 @@ impl Encoder {
                             segment,
                             streams,
                             retention_days: plan.retention.get(name).copied().flatten(),
+                            account: Some(f.account_id.clone()),
                         }),
                         payload,
                     });
@@ -804,6 +926,7 @@ fn firehose_entries(
                     request_id: id,
                     timestamp: window,
                     records,
+                    account: buf.account.clone(),
                 },
                 run: run.cloned(),
                 sink: sink.to_owned(),

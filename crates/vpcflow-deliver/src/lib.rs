@@ -4,7 +4,8 @@
 //!
 //! Data path: [`pipeline::Pipeline`] (router → [`fanout::Encoder`] → [`spool::Spool`]) then
 //! [`deliver::Worker`]. Control: [`api`] validates, [`describe`] answers DescribeFlowLogs,
-//! [`state::State`] stores (`DATA/state.db`).
+//! [`state::State`] stores (`DATA/state.db`), [`live`] makes a running service's plan follow
+//! the flow logs created and deleted there.
 //! Layout rules live in [`layout`] only.
 
 //!
@@ -19,6 +20,8 @@ pub mod describe;
 #[cfg(feature = "runtime")]
 pub mod fanout;
 pub mod layout;
+#[cfg(feature = "runtime")]
+pub mod live;
 #[cfg(feature = "runtime")]
 pub mod pipeline;
 #[cfg(feature = "runtime")]

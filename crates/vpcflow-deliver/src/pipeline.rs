@@ -180,6 +180,15 @@ impl Pipeline {
         Ok(())
     }
 
+    /// The flow logs changed ([`crate::fanout::Plan::revise`]): records pushed from now on
+    /// follow `plan`.
+    pub fn revise(&mut self, plan: Arc<Plan>) -> Result<(), PipelineError> {
+        for m in self.router.revise(plan) {
+            self.send(m)?;
+        }
+        Ok(())
+    }
+
     /// Every engine has emitted its records before `until_us`.
     pub fn closed(&mut self, until_us: u64) -> Result<(), PipelineError> {
         for m in self.router.closed(until_us) {

@@ -40,6 +40,10 @@ pub enum Target {
         streams: Vec<SegmentStream>,
         /// Retention of the group, if configured.
         retention_days: Option<u32>,
+        /// The flow log owner's account, which owns a group the delivery creates (absent in
+        /// entries spooled before accounts were kept: the store's account).
+        #[serde(default)]
+        account: Option<String>,
     },
     /// A request of a delivery stream.
     Firehose {
@@ -51,6 +55,10 @@ pub enum Target {
         timestamp: u64,
         /// Records in it.
         records: u64,
+        /// The account of the stream's flow logs, in `X-Amz-Firehose-Source-Arn` (absent in
+        /// entries spooled before accounts were kept: the store's account).
+        #[serde(default)]
+        account: Option<String>,
     },
 }
 

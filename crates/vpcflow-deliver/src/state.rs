@@ -309,6 +309,47 @@ impl State {
         Ok(out)
     }
 
+    /// Where each flow log of a service's run began delivering (record time, s): a flow log
+    /// created while the service runs delivers from its next interval, and a restarted service
+    /// must start it there again.
+    pub fn sink_starts(&self, run_key: &str) -> Result<BTreeMap<String, u64>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT flow_log_id, from_secs FROM sink_starts WHERE run_key = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([run_key], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (id, t) = row.map_err(|e| self.err(e))?;
+            out.insert(id, t as u64);
+        }
+        Ok(out)
+    }
+
+    /// Keeps where flow logs began delivering ([`State::sink_starts`]); a start once kept stays.
+    pub fn keep_sink_starts(
+        &mut self,
+        run_key: &str,
+        starts: &BTreeMap<String, u64>,
+    ) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let wrap = |source| StateError::sql(&path, source);
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for (id, t) in starts {
+            tx.execute(
+                "INSERT OR IGNORE INTO sink_starts (run_key, flow_log_id, from_secs) \
+                 VALUES (?1, ?2, ?3)",
+                params![run_key, id, *t as i64],
+            )
+            .map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)
+    }
+
     /// Advances checkpoints, all in one transaction.
     pub fn set_checkpoints(
         &mut self,
@@ -329,17 +370,20 @@ impl State {
         tx.commit().map_err(wrap)
     }
 
-    /// Creates a log group if missing (as flow-log delivery does), or sets its retention.
+    /// Creates a log group owned by `account` if missing (as flow-log delivery does), or sets
+    /// its retention.
     pub fn ensure_log_group(
         &self,
         name: &str,
+        account: &str,
         created_ms: u64,
         retention_days: Option<Option<u32>>,
     ) -> Result<(), StateError> {
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO log_groups (name, created_ms, retention_days) VALUES (?1, ?2, NULL)",
-                params![name, created_ms as i64],
+                "INSERT OR IGNORE INTO log_groups (name, created_ms, retention_days, account) \
+                 VALUES (?1, ?2, NULL, ?3)",
+                params![name, created_ms as i64, account],
             )
             .map_err(|e| self.err(e))?;
         if let Some(r) = retention_days {

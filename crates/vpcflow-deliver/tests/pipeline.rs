@@ -218,7 +218,7 @@ fn run(encoder: &mut Encoder, msgs: Vec<Msg>) -> (Vec<Entry>, Checkpoints) {
     for m in msgs {
         let mark = match &m {
             Msg::Commit { until, .. } => Some(*until),
-            Msg::Records { .. } | Msg::Raw { .. } => None,
+            Msg::Records { .. } | Msg::Raw { .. } | Msg::Plan(_) => None,
         };
         if let Some(e) = encoder.handle(m) {
             entries.extend(e.entries);

@@ -97,7 +97,8 @@ fn retention_expires_old_segments_in_record_time() {
     );
     let spool = Spool::open(&data.join("spool")).unwrap();
     spool_records(&plan, &spool, &[T0 + 10, T0 + DAY / 2, T0 + 2 * DAY + 10]);
-    let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
+    // The destinations' own account is not the flow log's: the group is the flow log's.
+    let dest = Destinations::open(&config, data, "us-east-1", "999999999999").unwrap();
     let mut w = Worker::new(
         spool.clone(),
         State::open(&data.join("state.db")).unwrap(),
@@ -118,12 +119,22 @@ fn retention_expires_old_segments_in_record_time() {
     let files = std::fs::read_dir(data.join("logs/%2Fr")).unwrap().count();
     assert_eq!(files, 1);
     assert_eq!(st.log_groups().unwrap()[0].retention_days, Some(1));
+    let db = vpcflow_store::db::open(&data.join("state.db")).unwrap();
+    assert_eq!(
+        vpcflow_store::logs::index::group_account(&db, "/r").unwrap(),
+        Some("123456789012".to_owned()),
+        "the flow log's account owns the group its delivery made"
+    );
 }
 
 /// An endpoint that answers every request with `status`.
-fn answering(status: u16) -> u16 {
+/// An endpoint answering `status` to every request; its port, and the
+/// `X-Amz-Firehose-Source-Arn` of each request.
+fn answering(status: u16) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
+    let sources = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&sources);
     std::thread::spawn(move || {
         for c in l.incoming().flatten() {
             let mut r = BufReader::new(c.try_clone().unwrap());
@@ -136,6 +147,9 @@ fn answering(status: u16) -> u16 {
                 if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                     len = v.trim().parse().unwrap();
                 }
+                if let Some((_, v)) = line.split_once("x-amz-firehose-source-arn:") {
+                    seen.lock().unwrap().push(v.trim().to_owned());
+                }
                 line.clear();
             }
             let mut body = vec![0; len];
@@ -147,7 +161,7 @@ fn answering(status: u16) -> u16 {
             );
         }
     });
-    port
+    (port, sources)
 }
 
 #[test]
@@ -161,7 +175,7 @@ fn endpoint_answers_map_to_aws_delivery_errors_and_retries_back_off() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path();
-        let port = answering(status);
+        let (port, sources) = answering(status);
         let (plan, config) = setup(
             data,
             &format!(
@@ -176,7 +190,8 @@ fn endpoint_answers_map_to_aws_delivery_errors_and_retries_back_off() {
         );
         let spool = Spool::open(&data.join("spool")).unwrap();
         spool_records(&plan, &spool, &[T0 + 10]);
-        let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
+        // The destinations' own account is not the flow log's: the stream is the flow log's.
+        let dest = Destinations::open(&config, data, "us-east-1", "999999999999").unwrap();
         let mut w = Worker::new(
             spool.clone(),
             State::open(&data.join("state.db")).unwrap(),
@@ -204,6 +219,10 @@ fn endpoint_answers_map_to_aws_delivery_errors_and_retries_back_off() {
         );
         assert!(s.detail.unwrap().contains(&format!("answered {status}")));
         assert_eq!(spool.list().unwrap().len(), 1, "nothing is dropped");
+        assert_eq!(
+            sources.lock().unwrap()[0],
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream/s"
+        );
     }
 }
 

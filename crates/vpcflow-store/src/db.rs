@@ -85,6 +85,19 @@ CREATE TABLE settings (
 );
 ",
     },
+    Migration {
+        what: "a log group's owner account; where a service's flow logs began delivering \
+           (flow logs created while it runs deliver from their next interval)",
+        sql: "
+ALTER TABLE log_groups ADD COLUMN account TEXT;
+CREATE TABLE sink_starts (
+    run_key TEXT NOT NULL,
+    flow_log_id TEXT NOT NULL,
+    from_secs INTEGER NOT NULL,
+    PRIMARY KEY (run_key, flow_log_id)
+);
+",
+    },
 ];
 
 /// The schema version this build writes and reads.
@@ -228,7 +241,8 @@ mod tests {
                 "flow_logs",
                 "log_groups",
                 "segments",
-                "settings"
+                "settings",
+                "sink_starts"
             ]
         );
         let mem = open_in_memory().unwrap();

@@ -34,7 +34,10 @@ fn store() -> (tempfile::TempDir, LogStore) {
     let store = LogStore::open(dir.clone(), "us-east-1", "123456789012").unwrap();
     let conn = store.connection();
     conn.execute_batch(
-        "INSERT INTO log_groups VALUES ('/g', 5000, 7); INSERT INTO log_groups VALUES ('/empty', 6000, NULL);",
+        // '/g' made before owners were kept (the store's account); '/empty' made by a flow log
+        // of another account.
+        "INSERT INTO log_groups VALUES ('/g', 5000, 7, NULL); \
+         INSERT INTO log_groups VALUES ('/empty', 6000, NULL, '210987654321');",
     )
     .unwrap();
     let format = LogFormat::parse("${srcaddr} ${bytes}").unwrap();
@@ -112,6 +115,10 @@ fn describe_log_groups_pages_by_name() {
     assert_eq!((g.creation_time, g.retention_in_days), (5000, Some(7)));
     assert!(g.stored_bytes > 0);
     assert_eq!(all.log_groups[0].stored_bytes, 0);
+    assert_eq!(
+        all.log_groups[0].log_group_arn, "arn:aws:logs:us-east-1:210987654321:log-group:/empty",
+        "a group is its owner's"
+    );
     assert_eq!(all.next_token, None);
 
     let first = store

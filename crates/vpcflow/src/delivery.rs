@@ -257,6 +257,15 @@ impl Run {
         }
     }
 
+    /// The flow logs changed: records pushed from now on follow `plan`.
+    pub(crate) fn revise(&mut self, plan: Arc<Plan>) {
+        if self.error.is_none()
+            && let Err(e) = self.pipeline.revise(plan)
+        {
+            self.error = Some(e);
+        }
+    }
+
     /// Every engine has emitted its records before `until_us`.
     pub(crate) fn closed(&mut self, until_us: u64) {
         if self.error.is_none()

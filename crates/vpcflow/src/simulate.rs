@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use vpcflow_capture::scenario::parse_duration;
 use vpcflow_capture::{Emit, EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
+use vpcflow_deliver::live::LiveFlowLogs;
 use vpcflow_net::builtin;
 use vpcflow_record::{LogFormat, text};
 use vpcflow_store::Clock as _;
@@ -331,14 +332,12 @@ pub(crate) fn simulate(
         return Ok(());
     }
 
-    let prepared = delivery::prepare(&args.delivery, file, &net)?;
-    if prepared.plan.subs.is_empty() {
+    let mut prepared = delivery::prepare(&args.delivery, file, &net)?;
+    if prepared.plan.subs.is_empty() && !drive.service {
         bail!(
             "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
         );
     }
-    let engines = delivery::engines(&prepared, &net, &config)?;
-    let mut sim = Simulator::with_engines(engines, &resolved, &sim_config);
     let key = delivery::run_key(&[
         "simulate",
         &spec_digest(&topology),
@@ -347,14 +346,45 @@ pub(crate) fn simulate(
         &start.to_string(),
         &duration.to_string(),
     ]);
-    let resume_us = prepared
-        .state
-        .checkpoints(&key)?
-        .values()
-        .min()
-        .map_or(start * 1_000_000, |s| s * 1_000_000);
+    // A service follows the flow logs created and deleted while it runs.
+    let mut live = if drive.service {
+        let live = LiveFlowLogs::open(
+            &vpcflow_store::DataDir::new(&prepared.data).state_db(),
+            &key,
+            (*prepared.plan).clone(),
+        )?;
+        prepared.plan = Arc::clone(live.plan());
+        Some(Follow {
+            resume_us: live.resume()?.map_or(start, |s| s.max(start)) * 1_000_000,
+            live,
+            max_flows: config.max_flows,
+            polled_ms: 0,
+        })
+    } else {
+        None
+    };
+    let engines = delivery::engines(&prepared, &net, &config)?;
+    let mut sim = Simulator::with_engines(engines, &resolved, &sim_config);
+    let resume_us = match &live {
+        Some(f) => f.resume_us,
+        None => prepared
+            .state
+            .checkpoints(&key)?
+            .values()
+            .min()
+            .map_or(start * 1_000_000, |s| s * 1_000_000),
+    };
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
-    let stopped = drive_simulation(&mut sim, &mut run, drive, start, duration, resume_us);
+    let stopped = drive_simulation(
+        &mut sim,
+        &mut run,
+        drive,
+        (start, duration, resume_us),
+        live.as_mut(),
+    )?;
+    if let Some(f) = &live {
+        prepared.plan = Arc::clone(f.live.plan());
+    }
     let (commit, left, _delivered) = match stopped {
         Some(at_us) => {
             let done = run.stop()?;
@@ -397,17 +427,92 @@ pub(crate) fn simulate(
     answer_first_questions(&prepared)
 }
 
+/// A service's flow logs as they change ([`LiveFlowLogs`]), applied to the simulation's
+/// engines and the delivery pipeline as the simulation goes.
+struct Follow {
+    live: LiveFlowLogs,
+    /// Where the simulation's delivery resumes (µs): pacing starts there.
+    resume_us: u64,
+    max_flows: usize,
+    /// When `state.db` was last looked at (wall ms).
+    polled_ms: u64,
+}
+
+/// How often a service looks for flow logs created or deleted (wall ms).
+const POLL_MS: u64 = 250;
+
+impl Follow {
+    /// Looks for changed flow logs at simulated time `at_us`, at most every [`POLL_MS`], and
+    /// applies them: engines for new aggregation intervals, the ENIs each engine reports
+    /// NODATA for, and the pipeline's plan. Says what changed.
+    fn poll(
+        &mut self,
+        sim: &mut Simulator,
+        run: &mut delivery::Run,
+        at_us: u64,
+        now_ms: u64,
+    ) -> anyhow::Result<()> {
+        if now_ms.saturating_sub(self.polled_ms) < POLL_MS {
+            return Ok(());
+        }
+        self.polled_ms = now_ms;
+        let Some(rev) = self.live.poll(at_us / 1_000_000)? else {
+            return Ok(());
+        };
+        let plan = &rev.plan;
+        for (i, &interval_secs) in plan.intervals.iter().enumerate() {
+            let scope = plan.scope(i);
+            if rev.engines.contains(&i) {
+                let engine = FlowEngine::new(
+                    Arc::clone(&plan.net),
+                    EngineConfig {
+                        interval_secs,
+                        max_flows: self.max_flows,
+                        scope: Some(scope),
+                    },
+                )?;
+                let index = sim.add_engine(engine);
+                debug_assert_eq!(index, i, "engines and intervals keep one order");
+            } else if let Some(e) = sim.engine_mut(i) {
+                e.set_scope(scope);
+            }
+        }
+        run.revise(Arc::clone(plan));
+        let time = |secs: u64| vpcflow_store::time::aws_cli_time(secs * 1000);
+        for &i in &rev.created {
+            let f = &plan.subs[i].flow_log;
+            outln!(
+                "vpcflow up: flow log {} ({}, account {}) created: it delivers the records of \
+                 intervals from {} on",
+                f.flow_log_id,
+                f.resource_id,
+                f.account_id,
+                time(plan.subs[i].from)
+            );
+        }
+        for &i in &rev.deleted {
+            outln!(
+                "vpcflow up: flow log {} deleted at {}: records of intervals that close after \
+                 it are not delivered",
+                plan.subs[i].flow_log.flow_log_id,
+                time(at_us / 1_000_000)
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Runs the simulation into `run` as `drive` says; the simulated time (µs) where it stopped,
 /// if it was stopped before its end. Paced runs go slice by slice, sleeping until the wall
 /// clock catches up, except over what an earlier run already delivered (up to `resume_us`).
+/// A service (`follow`) applies flow logs created and deleted between slices.
 fn drive_simulation(
     sim: &mut Simulator,
     run: &mut delivery::Run,
     drive: &Drive,
-    start: u64,
-    duration: u64,
-    resume_us: u64,
-) -> Option<u64> {
+    (start, duration, resume_us): (u64, u64, u64),
+    mut follow: Option<&mut Follow>,
+) -> anyhow::Result<Option<u64>> {
     let bar = if drive.service {
         indicatif::ProgressBar::hidden()
     } else {
@@ -423,7 +528,7 @@ fn drive_simulation(
     let clock = delivery::SystemClock;
     let t0 = clock.now_ms();
     let progress = Arc::clone(&run.progress);
-    let mut take = |e: Emit| match e {
+    let take = |run: &mut delivery::Run, e: Emit| match e {
         Emit::Records { engine, records } => run.push_batch(engine, records),
         Emit::Closed { until } => {
             run.closed(until);
@@ -453,10 +558,13 @@ fn drive_simulation(
         while t < sim.end_us() {
             if stop() {
                 bar.finish_and_clear();
-                return Some(t);
+                return Ok(Some(t));
+            }
+            if let Some(f) = follow.as_deref_mut() {
+                f.poll(sim, run, t, clock.now_ms())?;
             }
             t = (t + slice).min(sim.end_us());
-            sim.run_tagged_until(t, &mut take);
+            sim.run_tagged_until(t, &mut |e| take(run, e));
             if let Some(speed) = drive.speed
                 && t > resume_us
             {
@@ -469,9 +577,9 @@ fn drive_simulation(
             }
         }
     }
-    sim.run_tagged(&mut take);
+    sim.run_tagged(&mut |e| take(run, e));
     bar.finish_and_clear();
-    None
+    Ok(None)
 }
 
 /// The seeds' first questions, asked of the first log group just delivered to.

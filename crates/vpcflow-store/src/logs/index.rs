@@ -52,6 +52,19 @@ pub fn groups(conn: &Connection) -> rusqlite::Result<Vec<LogGroupInfo>> {
     rows.collect()
 }
 
+/// The account that owns a log group (the flow log's that created it), when it was kept.
+pub fn group_account(conn: &Connection, group: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension as _;
+    Ok(conn
+        .query_row(
+            "SELECT account FROM log_groups WHERE name = ?1",
+            [group],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 /// Whether a log group exists.
 pub fn group_exists(conn: &Connection, group: &str) -> rusqlite::Result<bool> {
     conn.prepare("SELECT 1 FROM log_groups WHERE name = ?1")?

@@ -250,11 +250,14 @@ impl LogStore {
         })
     }
 
-    fn group_arn(&self, group: &str) -> String {
-        format!(
+    /// The group's ARN, in its owner's account (the store's when no owner was kept).
+    fn group_arn(&self, group: &str) -> Result<String, LogsError> {
+        let owner = self.db(index::group_account(&self.conn, group))?;
+        Ok(format!(
             "arn:aws:logs:{}:{}:log-group:{group}",
-            self.region, self.account
-        )
+            self.region,
+            owner.as_deref().unwrap_or(&self.account)
+        ))
     }
 
     /// DescribeLogGroups.
@@ -283,7 +286,7 @@ impl LogStore {
             });
         let mut log_groups = Vec::new();
         for g in groups.by_ref().take(limit) {
-            let arn = self.group_arn(&g.name);
+            let arn = self.group_arn(&g.name)?;
             log_groups.push(LogGroup {
                 stored_bytes: self.stored_bytes(&g.name)?,
                 arn: format!("{arn}:*"),
@@ -390,7 +393,7 @@ impl LogStore {
             streams.reverse();
         }
         let end = (from + limit).min(streams.len());
-        let arn = self.group_arn(group);
+        let arn = self.group_arn(group)?;
         let log_streams = streams
             .get(from.min(end)..end)
             .unwrap_or_default()

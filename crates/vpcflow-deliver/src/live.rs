@@ -1,0 +1,124 @@
+//! The flow logs of a running service: its plan follows what `state.db` holds, so that flow
+//! logs created or deleted while traffic flows take effect without a restart.
+//!
+//! Owns when a change takes effect: a flow log created delivers from the next boundary of its
+//! aggregation interval after the service saw it; a deleted one takes no record that comes
+//! after. Where each flow log began is kept (`sink_starts`), so that a restarted service, which
+//! replays its source, delivers from the same place: the records of a flow log are the same
+//! whenever the service stopped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::api::Destination;
+use crate::fanout::{Plan, Revision, Subscription};
+use crate::state::{State, StateError};
+
+/// The aggregation interval of the engine a service without flow logs runs (AWS's default).
+const DEFAULT_INTERVAL: u64 = 600;
+
+/// A service's flow logs, as they change.
+pub struct LiveFlowLogs {
+    state: State,
+    run: String,
+    plan: Arc<Plan>,
+}
+
+/// The checkpoint name of a subscription's sink.
+fn sink(sub: &Subscription) -> String {
+    match &sub.flow_log.destination {
+        Destination::Firehose { stream } => format!("firehose:{stream}"),
+        _ => sub.flow_log.flow_log_id.clone(),
+    }
+}
+
+impl LiveFlowLogs {
+    /// Starts following the flow logs of `plan` (those that exist at the start) for the
+    /// service's run `run`. Each delivers from where it began, as kept. One not seen before
+    /// delivers from the start of the run when the run has delivered nothing yet, else from
+    /// its next interval after where the run resumes.
+    pub fn open(state_path: &Path, run: &str, plan: Plan) -> Result<LiveFlowLogs, StateError> {
+        let mut state = State::open(state_path)?;
+        let kept = state.sink_starts(run)?;
+        let checkpoints = state.checkpoints(run)?;
+        let mut plan = plan;
+        if plan.intervals.is_empty() {
+            // A service without flow logs still runs an engine: its verdicts (connection
+            // tracking) are the ones flow logs created later must see.
+            plan.intervals.push(DEFAULT_INTERVAL);
+        }
+        let resumes = plan
+            .subs
+            .iter()
+            .filter_map(|s| {
+                let from = kept.get(&s.flow_log.flow_log_id)?;
+                Some(checkpoints.get(&sink(s)).copied().unwrap_or(0).max(*from))
+            })
+            .min();
+        let first = kept.is_empty() && checkpoints.is_empty();
+        let mut new = BTreeMap::new();
+        for sub in &mut plan.subs {
+            let id = &sub.flow_log.flow_log_id;
+            sub.from = match kept.get(id) {
+                Some(&from) => from,
+                None if first => 0,
+                None => {
+                    let iv = u64::from(sub.flow_log.max_aggregation_interval);
+                    resumes.unwrap_or(0).div_ceil(iv) * iv
+                }
+            };
+            if !kept.contains_key(id) {
+                new.insert(id.clone(), sub.from);
+            }
+        }
+        state.keep_sink_starts(run, &new)?;
+        Ok(LiveFlowLogs {
+            state,
+            run: run.to_owned(),
+            plan: Arc::new(plan),
+        })
+    }
+
+    /// The plan now.
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// Record time (s) from which the service delivers something new: before it, every flow
+    /// log's records are delivered already (or it had not begun). `None` without flow logs.
+    pub fn resume(&self) -> Result<Option<u64>, StateError> {
+        let checkpoints = self.state.checkpoints(&self.run)?;
+        Ok(self
+            .plan
+            .subs
+            .iter()
+            .filter(|s| !s.ended)
+            .map(|s| checkpoints.get(&sink(s)).copied().unwrap_or(0).max(s.from))
+            .min())
+    }
+
+    /// Looks at the flow logs in `state.db` while the source is at record time `at` (s): the
+    /// revision when some were created or deleted, which is then the plan.
+    pub fn poll(&mut self, at: u64) -> Result<Option<Revision>, StateError> {
+        let flow_logs = self.state.flow_logs()?;
+        let kept = self.state.sink_starts(&self.run)?;
+        let Some(revision) = self
+            .plan
+            .revise(&flow_logs, at, &|f| kept.get(&f.flow_log_id).copied())
+        else {
+            return Ok(None);
+        };
+        let new: BTreeMap<String, u64> = revision
+            .created
+            .iter()
+            .map(|&i| {
+                let s = &revision.plan.subs[i];
+                (s.flow_log.flow_log_id.clone(), s.from)
+            })
+            .collect();
+        self.state.keep_sink_starts(&self.run, &new)?;
+        self.plan = Arc::clone(&revision.plan);
+        Ok(Some(revision))
+    }
+}
