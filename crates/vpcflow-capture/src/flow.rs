@@ -14,20 +14,19 @@
 //!   loss, never unbounded growth;
 //! * traffic AWS never logs is dropped before the table.
 //!
-//! Addresses follow AWS's reporting rules (flow-log-format.md §1.2): an egress record's `srcaddr`
-//! is the ENI's primary private address when the packet's source is none of its addresses, an
-//! ingress record's `dstaddr` likewise; `pkt-srcaddr`/`pkt-dstaddr` always carry the packet's.
-//! Time comes only from observations (µs); nothing here reads a clock.
+//! Records come out unbuilt ([`RawRecord`], `vpcflow_net::record`, which owns building them and
+//! AWS's address-reporting rules). Time comes only from observations (µs); nothing here reads a
+//! clock.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use vpcflow_net::never_logged::never_logged;
-use vpcflow_net::{FiveTuple, Network, Packet, Policy};
-use vpcflow_record::{
-    Action, Count, FlowDirection, FlowRecord, IpType, LogStatus, Protocol, TcpFlags,
-};
+use vpcflow_net::{Network, Packet, Policy};
+use vpcflow_record::{Action, FlowDirection, FlowRecord, LogStatus, TcpFlags};
+
+use vpcflow_net::record::{FlowAcc, FlowKey};
+pub use vpcflow_net::record::{RawRecord, RecordBuilder};
 
 use crate::table::{FlowTable, Key, Slot};
 
@@ -97,57 +96,11 @@ impl EngineConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct FlowKey {
-    eni: u32,
-    egress: bool,
-    reject: bool,
-    tuple: FiveTuple,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct FlowAcc {
-    first: u64,
-    last: u64,
-    packets: u64,
-    bytes: u64,
-    flags: u8,
-}
-
 /// One closed interval's output, kept compact until [`FlowEngine::drain`] turns it into records
 /// one at a time (a `FlowRecord` is ~1 KB; a million of them at once would not be): its flows
 /// (sorted slots of the table), the interval's start (µs, the slots' time base), then its
 /// SKIPDATA/NODATA records as (ENI, start, end, status).
 type Closed = (Vec<Slot>, u64, Vec<(usize, u64, u64, LogStatus)>);
-
-/// A record not yet built: a closed flow or an ENI's status for an interval, as the table held
-/// it (about 100 bytes, where a `FlowRecord` is about 1 KB). [`RecordBuilder`] builds it, on
-/// whatever thread consumes records, so the thread that runs the engine does not.
-#[derive(Debug, Clone, Copy)]
-pub struct RawRecord(Raw);
-
-#[derive(Debug, Clone, Copy)]
-enum Raw {
-    Flow(FlowKey, FlowAcc),
-    Status(usize, u64, u64, LogStatus),
-}
-
-impl RawRecord {
-    /// The ENI (index in the network) the record belongs to.
-    pub fn eni(&self) -> usize {
-        match self.0 {
-            Raw::Flow(k, _) => k.eni as usize,
-            Raw::Status(eni, ..) => eni,
-        }
-    }
-}
-
-/// Turns [`RawRecord`]s into `FlowRecord`s: the ENI's fields and AWS's address-reporting rules
-/// need the network, nothing else.
-#[derive(Clone)]
-pub struct RecordBuilder {
-    net: Arc<Network>,
-}
 
 /// Counters for what the engine did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -352,33 +305,32 @@ impl FlowEngine {
         let closed = std::mem::take(&mut self.closed);
         closed.into_iter().flat_map(|(flows, base, status)| {
             let flows = flows.into_iter().map(move |s| {
-                let key = FlowKey {
-                    eni: s.key.eni() as u32,
-                    egress: s.key.egress(),
-                    reject: s.key.reject(),
-                    tuple: s.key.tuple(),
-                };
-                let acc = FlowAcc {
-                    first: s.acc.first(base),
-                    last: s.acc.last(base),
-                    packets: s.acc.packets(),
-                    bytes: s.acc.bytes(),
-                    flags: s.acc.flags(),
-                };
-                RawRecord(Raw::Flow(key, acc))
+                RawRecord::flow(
+                    FlowKey {
+                        eni: s.key.eni() as u32,
+                        egress: s.key.egress(),
+                        reject: s.key.reject(),
+                        tuple: s.key.tuple(),
+                    },
+                    FlowAcc {
+                        first: s.acc.first(base),
+                        last: s.acc.last(base),
+                        packets: s.acc.packets(),
+                        bytes: s.acc.bytes(),
+                        flags: s.acc.flags(),
+                    },
+                )
             });
             let status = status
                 .into_iter()
-                .map(|(eni, start, end, st)| RawRecord(Raw::Status(eni, start, end, st)));
+                .map(|(eni, start, end, st)| RawRecord::status(eni, start, end, st));
             flows.chain(status)
         })
     }
 
     /// A builder for this engine's raw records.
     pub fn builder(&self) -> RecordBuilder {
-        RecordBuilder {
-            net: Arc::clone(&self.net),
-        }
+        RecordBuilder::new(Arc::clone(&self.net))
     }
 
     /// Marks an engine started while others run as holding nothing of time before `now` (µs),
@@ -429,97 +381,5 @@ impl FlowEngine {
         self.stats.records += (flows.len() + status.len()) as u64;
         self.closed.push((flows, start, status));
         self.closed_until = Some(end);
-    }
-}
-
-impl RecordBuilder {
-    /// A builder for records of `net`'s ENIs.
-    pub fn new(net: Arc<Network>) -> RecordBuilder {
-        RecordBuilder { net }
-    }
-
-    /// Builds a record.
-    pub fn build(&self, raw: &RawRecord) -> FlowRecord {
-        match raw.0 {
-            Raw::Flow(k, a) => self.record(&k, &a),
-            Raw::Status(eni, start, end, st) => self.status_record(eni, start, end, st),
-        }
-    }
-
-    /// The ENI-level fields every record of an ENI carries.
-    fn eni_fields(&self, eni: usize, rec: &mut FlowRecord) {
-        let e = &self.net.enis[eni];
-        let subnet = &self.net.subnets[e.subnet];
-        rec.account_id = Some(e.owner.as_str().into());
-        rec.interface_id = Some(e.id.as_str().into());
-        rec.vpc_id = Some(self.net.vpcs[e.vpc].id.as_str().into());
-        rec.subnet_id = Some(subnet.id.as_str().into());
-        rec.instance_id = if e.kind.requester_managed() {
-            None
-        } else {
-            e.instance_id.as_deref().map(Into::into)
-        };
-        rec.region = Some(self.net.region.as_str().into());
-        rec.az_id = Some(subnet.az_id.as_str().into());
-        rec.interface_type = e.kind.interface_type().map(Into::into);
-    }
-
-    fn status_record(&self, eni: usize, start: u64, end: u64, status: LogStatus) -> FlowRecord {
-        let mut rec = FlowRecord::default();
-        self.eni_fields(eni, &mut rec);
-        rec.start = Some(Count(start / MICROS));
-        rec.end = Some(Count(end / MICROS));
-        rec.log_status = Some(status);
-        rec
-    }
-
-    fn record(&self, key: &FlowKey, acc: &FlowAcc) -> FlowRecord {
-        let eni = key.eni as usize;
-        let e = &self.net.enis[eni];
-        let t = key.tuple;
-        let mut rec = FlowRecord::default();
-        self.eni_fields(eni, &mut rec);
-        let reported = |ip: IpAddr| {
-            if e.owns(ip) && e.public_ip != Some(ip) {
-                ip
-            } else {
-                e.primary_ip()
-            }
-        };
-        let (src, dst, direction) = if key.egress {
-            (reported(t.src), t.dst, FlowDirection::Egress)
-        } else {
-            (t.src, reported(t.dst), FlowDirection::Ingress)
-        };
-        rec.srcaddr = Some(src);
-        rec.dstaddr = Some(dst);
-        rec.srcport = Some(t.src_port);
-        rec.dstport = Some(t.dst_port);
-        rec.protocol = Some(Protocol(t.protocol));
-        rec.packets = Some(Count(acc.packets));
-        rec.bytes = Some(Count(acc.bytes));
-        rec.start = Some(Count(acc.first / MICROS));
-        rec.end = Some(Count(acc.last / MICROS));
-        rec.action = Some(if key.reject {
-            Action::Reject
-        } else {
-            Action::Accept
-        });
-        rec.log_status = Some(LogStatus::Ok);
-        rec.tcp_flags = Some(TcpFlags(acc.flags));
-        rec.r#type = Some(if t.src.is_ipv4() {
-            IpType::IPv4
-        } else {
-            IpType::IPv6
-        });
-        rec.pkt_srcaddr = Some(t.src);
-        rec.pkt_dstaddr = Some(t.dst);
-        rec.flow_direction = Some(direction);
-        rec.traffic_path = if key.egress {
-            self.net.traffic_path(eni, t.dst)
-        } else {
-            None
-        };
-        rec
     }
 }

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use netring::Capture;
-use vpcflow_record::FlowRecord;
 
 use crate::decode::{DecodeStats, Decoder, LinkType};
 use crate::flow::{FlowEngine, Observation};
 use crate::pcap::place;
+use crate::sim::{EMIT_CHUNK, Emit};
 
 /// One interface to capture, and the ENI it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,14 +101,16 @@ impl LiveCapture {
         Ok(LiveCapture { captures })
     }
 
-    /// Captures until `stop` is set; `now` gives the current time in µs since the epoch; records
-    /// go to `out` as their intervals close, and the open interval is closed at the end.
+    /// Captures until `stop` is set; `now` gives the current time in µs since the epoch. Records
+    /// go to `out` unbuilt as their intervals close, each time followed by how far they are
+    /// complete, as the simulator hands them out ([`Emit`], engine 0); the open interval is
+    /// closed at the end.
     pub fn run(
         mut self,
         engine: &mut FlowEngine,
         stop: &Arc<AtomicBool>,
         now: &dyn Fn() -> u64,
-        out: &mut dyn FnMut(FlowRecord),
+        out: &mut dyn FnMut(Emit),
     ) -> Result<LiveStats, LiveError> {
         let net = Arc::clone(engine.network());
         let mut decoder = Decoder::new();
@@ -128,9 +130,7 @@ impl LiveCapture {
                 self.read_drops(engine, &mut stats);
             }
             engine.advance_to(t);
-            for r in engine.drain() {
-                out(r);
-            }
+            hand_out(engine, out);
         }
         // Stopping must not lose what the kernel already holds: drain every ring until a pass
         // longer than the block timeout finds nothing more.
@@ -144,9 +144,7 @@ impl LiveCapture {
         {}
         self.read_drops(engine, &mut stats);
         engine.finish();
-        for r in engine.drain() {
-            out(r);
-        }
+        hand_out(engine, out);
         stats.decode = decoder.stats();
         Ok(stats)
     }
@@ -205,5 +203,25 @@ impl LiveCapture {
                 engine.report_loss(iface.eni, u64::from(s.drops));
             }
         }
+    }
+}
+
+/// Hands out what the engine closed since the last call: its records (engine 0), then the end
+/// of its last closed interval.
+fn hand_out(engine: &mut FlowEngine, out: &mut dyn FnMut(Emit)) {
+    let mut records: Vec<_> = engine.drain_raw().collect();
+    if records.is_empty() {
+        return;
+    }
+    while records.len() > EMIT_CHUNK {
+        let rest = records.split_off(EMIT_CHUNK);
+        out(Emit::Records {
+            engine: 0,
+            records: std::mem::replace(&mut records, rest),
+        });
+    }
+    out(Emit::Records { engine: 0, records });
+    if let Some(until) = engine.closed_until() {
+        out(Emit::Closed { until });
     }
 }

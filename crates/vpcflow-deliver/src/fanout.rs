@@ -16,8 +16,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use vpcflow_capture::{RawRecord, RecordBuilder};
 use vpcflow_net::Network;
+use vpcflow_net::record::{RawRecord, RecordBuilder};
 use vpcflow_record::arrow_array::builder::{Int64Builder, StringBuilder};
 use vpcflow_record::{Action, Count, FlowRecord, LogFormat, LogStatus, arrow, text};
 
@@ -198,14 +198,6 @@ impl Plan {
 
 /// What the producer sends the encoder.
 pub enum Msg {
-    /// Records of one engine, with their ENI indexes, in emission order. Records travel in
-    /// vectors, never one by one: a record is about 1 KB, and moving it costs.
-    Records {
-        /// Engine index.
-        engine: usize,
-        /// (ENI index, record).
-        records: Vec<(usize, FlowRecord)>,
-    },
     /// Records of one engine not built yet (about 100 bytes each): the encoder builds them, so
     /// that the thread running the engines only aggregates.
     Raw {
@@ -226,84 +218,39 @@ pub enum Msg {
     },
 }
 
-/// The producer's side: batches records and turns engine progress into commit marks.
+/// The producer's side: turns engine progress into commit marks.
 #[derive(Default)]
 pub struct Router {
-    chunk: Vec<(usize, FlowRecord)>,
-    engine: usize,
     last_commit: u64,
 }
 
 /// Commit marks are 5-minute marks, the S3 file period.
 const COMMIT_SECS: u64 = layout::FILE_BUCKET_SECS;
-/// Records per message to the encoder when they come one at a time.
-const CHUNK: usize = 4096;
 
 impl Router {
-    /// Takes one record; returns a message to send when a chunk is complete.
-    pub fn push(&mut self, engine: usize, eni: usize, record: FlowRecord) -> Option<Msg> {
-        let flushed = (engine != self.engine && !self.chunk.is_empty()).then(|| self.take());
-        self.engine = engine;
-        self.chunk.push((eni, record));
-        flushed.or_else(|| (self.chunk.len() >= CHUNK).then(|| self.take()))
-    }
-
-    /// Takes a batch of one engine's unbuilt records: the messages to send.
-    pub fn batch(&mut self, engine: usize, records: Vec<RawRecord>) -> Vec<Msg> {
-        let mut out = Vec::with_capacity(2);
-        if !self.chunk.is_empty() {
-            out.push(self.take());
-        }
-        out.push(Msg::Raw { engine, records });
-        out
-    }
-
-    fn take(&mut self) -> Msg {
-        Msg::Records {
-            engine: self.engine,
-            records: std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK)),
-        }
-    }
-
-    /// Every engine has emitted its records before `until_us`: the messages that commit the
+    /// Every engine has emitted its records before `until_us`: the message that commits the
     /// 5-minute mark this passes, if any.
-    pub fn closed(&mut self, until_us: u64) -> Vec<Msg> {
+    pub fn closed(&mut self, until_us: u64) -> Option<Msg> {
         let until = until_us / 1_000_000;
         let mark = until - until % COMMIT_SECS;
         if mark <= self.last_commit {
-            return Vec::new();
+            return None;
         }
         self.last_commit = mark;
-        vec![
-            self.take(),
-            Msg::Commit {
-                until: mark,
-                last: false,
-            },
-        ]
+        Some(Msg::Commit {
+            until: mark,
+            last: false,
+        })
     }
 
-    /// The flow logs changed: what is batched goes first, under the plan it was made for.
-    pub fn revise(&mut self, plan: Arc<Plan>) -> Vec<Msg> {
-        let mut out = Vec::with_capacity(2);
-        if !self.chunk.is_empty() {
-            out.push(self.take());
-        }
-        out.push(Msg::Plan(plan));
-        out
-    }
-
-    /// The end of the run at `end_us`: the last messages.
-    pub fn finish(&mut self, end_us: u64) -> Vec<Msg> {
+    /// The end of the run at `end_us`: the last message.
+    pub fn finish(&mut self, end_us: u64) -> Msg {
         let end = end_us.div_ceil(1_000_000).max(self.last_commit + 1);
         self.last_commit = end;
-        vec![
-            self.take(),
-            Msg::Commit {
-                until: end,
-                last: true,
-            },
-        ]
+        Msg::Commit {
+            until: end,
+            last: true,
+        }
     }
 }
 
@@ -471,16 +418,6 @@ impl Encoder {
     /// Takes a message; a commit returns its entries.
     pub fn handle(&mut self, msg: Msg) -> Option<Encoded> {
         match msg {
-            Msg::Records {
-                engine,
-                mut records,
-            } => {
-                self.full = (self.spool_full)();
-                for (eni, rec) in &mut records {
-                    self.add(engine, *eni, rec);
-                }
-                None
-            }
             Msg::Raw { engine, records } => {
                 self.full = (self.spool_full)();
                 for raw in &records {

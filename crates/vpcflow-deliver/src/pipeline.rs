@@ -14,8 +14,6 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use vpcflow_record::FlowRecord;
-
 use crate::deliver::{Clock, Destinations, Worker, WorkerStats};
 use crate::fanout::{Encoder, Msg, Plan, Router};
 use crate::spool::Spool;
@@ -155,43 +153,25 @@ impl Pipeline {
         })
     }
 
-    /// Takes one record of engine `engine` for ENI `eni`.
-    pub fn push(
-        &mut self,
-        engine: usize,
-        eni: usize,
-        record: FlowRecord,
-    ) -> Result<(), PipelineError> {
-        if let Some(m) = self.router.push(engine, eni, record) {
-            self.send(m)?;
-        }
-        Ok(())
-    }
-
-    /// Takes a batch of engine `engine`'s records, unbuilt.
+    /// Takes a batch of engine `engine`'s records, unbuilt: the one way records come in,
+    /// whatever the source (the simulator, pcap files, live capture).
     pub fn push_batch(
         &mut self,
         engine: usize,
-        records: Vec<vpcflow_capture::RawRecord>,
+        records: Vec<vpcflow_net::record::RawRecord>,
     ) -> Result<(), PipelineError> {
-        for m in self.router.batch(engine, records) {
-            self.send(m)?;
-        }
-        Ok(())
+        self.send(Msg::Raw { engine, records })
     }
 
     /// The flow logs changed ([`crate::fanout::Plan::revise`]): records pushed from now on
     /// follow `plan`.
     pub fn revise(&mut self, plan: Arc<Plan>) -> Result<(), PipelineError> {
-        for m in self.router.revise(plan) {
-            self.send(m)?;
-        }
-        Ok(())
+        self.send(Msg::Plan(plan))
     }
 
     /// Every engine has emitted its records before `until_us`.
     pub fn closed(&mut self, until_us: u64) -> Result<(), PipelineError> {
-        for m in self.router.closed(until_us) {
+        if let Some(m) = self.router.closed(until_us) {
             self.send(m)?;
         }
         Ok(())
@@ -216,9 +196,8 @@ impl Pipeline {
 
     /// Ends the run at `end_us`: the last window (buffers flushed), then waits for the committer.
     pub fn finish(mut self, end_us: u64) -> Result<CommitStats, PipelineError> {
-        for m in self.router.finish(end_us) {
-            self.send(m)?;
-        }
+        let m = self.router.finish(end_us);
+        self.send(m)?;
         self.join()
     }
 

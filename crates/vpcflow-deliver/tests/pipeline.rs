@@ -11,8 +11,9 @@ use vpcflow_deliver::config::DeliveryConfig;
 use vpcflow_deliver::fanout::{Encoder, Msg, Plan};
 use vpcflow_deliver::spool::{Entry, Target};
 use vpcflow_deliver::state::{RequestError, State};
-use vpcflow_net::Network;
-use vpcflow_record::{Action, Count, FlowRecord, LogStatus};
+use vpcflow_net::record::{FlowAcc, FlowKey, RawRecord};
+use vpcflow_net::{FiveTuple, Network};
+use vpcflow_record::Action;
 
 const VPC: &str = "vpc-0a1b2c3d4e5f60718";
 const T0: u64 = 1_768_485_600; // 2026-01-15T14:00:00Z
@@ -142,25 +143,27 @@ fn scope_follows_the_resource_including_enis_added_later() {
 }
 
 /// A record of ENI index `eni` of the three-tier network.
-fn rec(net: &Network, eni: usize, start: u64, action: Action, port: u16) -> (usize, FlowRecord) {
-    let e = &net.enis[eni];
-    (
-        eni,
-        FlowRecord {
-            account_id: Some(e.owner.as_str().into()),
-            interface_id: Some(e.id.as_str().into()),
-            srcaddr: Some("198.51.100.7".parse().unwrap()),
-            dstaddr: Some(e.primary_ip()),
-            srcport: Some(40000),
-            dstport: Some(port),
-            protocol: Some(vpcflow_record::Protocol(6)),
-            packets: Some(Count(1)),
-            bytes: Some(Count(60)),
-            start: Some(Count(start)),
-            end: Some(Count(start + 3)),
-            action: Some(action),
-            log_status: Some(LogStatus::Ok),
-            ..FlowRecord::default()
+/// An inbound TCP flow from the internet to ENI `eni`, as an engine hands it out.
+fn rec(net: &Network, eni: usize, start: u64, action: Action, port: u16) -> RawRecord {
+    RawRecord::flow(
+        FlowKey {
+            eni: eni as u32,
+            egress: false,
+            reject: action == Action::Reject,
+            tuple: FiveTuple {
+                src: "198.51.100.7".parse().unwrap(),
+                dst: net.enis[eni].primary_ip(),
+                protocol: 6,
+                src_port: 40000,
+                dst_port: port,
+            },
+        },
+        FlowAcc {
+            first: start * 1_000_000,
+            last: (start + 3) * 1_000_000,
+            packets: 1,
+            bytes: 60,
+            flags: 0,
         },
     )
 }
@@ -185,7 +188,7 @@ fn messages(net: &Network) -> Vec<Msg> {
                 443 + i,
             ));
         }
-        out.push(Msg::Records {
+        out.push(Msg::Raw {
             engine: 0,
             records: chunk,
         });
@@ -218,7 +221,7 @@ fn run(encoder: &mut Encoder, msgs: Vec<Msg>) -> (Vec<Entry>, Checkpoints) {
     for m in msgs {
         let mark = match &m {
             Msg::Commit { until, .. } => Some(*until),
-            Msg::Records { .. } | Msg::Raw { .. } | Msg::Plan(_) => None,
+            Msg::Raw { .. } | Msg::Plan(_) => None,
         };
         if let Some(e) = encoder.handle(m) {
             entries.extend(e.entries);

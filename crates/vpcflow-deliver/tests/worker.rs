@@ -15,7 +15,8 @@ use vpcflow_deliver::deliver::{Clock, Destinations, Worker, backoff_ms};
 use vpcflow_deliver::fanout::{Encoder, Msg, Plan};
 use vpcflow_deliver::spool::Spool;
 use vpcflow_deliver::state::State;
-use vpcflow_record::{Action, Count, FlowRecord, LogStatus};
+use vpcflow_net::FiveTuple;
+use vpcflow_net::record::{FlowAcc, FlowKey, RawRecord};
 
 const VPC: &str = "vpc-0a1b2c3d4e5f60718";
 const DAY: u64 = 86_400;
@@ -48,18 +49,28 @@ fn setup(data: &Path, config_text: &str, flow_log: &str) -> (Arc<Plan>, Delivery
     (plan, config)
 }
 
-fn record(plan: &Plan, start: u64) -> (usize, FlowRecord) {
-    let e = &plan.net.enis[0];
-    (
-        0,
-        FlowRecord {
-            account_id: Some(e.owner.as_str().into()),
-            interface_id: Some(e.id.as_str().into()),
-            start: Some(Count(start)),
-            end: Some(Count(start + 1)),
-            action: Some(Action::Accept),
-            log_status: Some(LogStatus::Ok),
-            ..FlowRecord::default()
+/// An accepted flow on the first ENI in `[start, start + 1]`, as an engine hands it out.
+fn record(plan: &Plan, start: u64) -> RawRecord {
+    let ip = plan.net.enis[0].primary_ip();
+    RawRecord::flow(
+        FlowKey {
+            eni: 0,
+            egress: false,
+            reject: false,
+            tuple: FiveTuple {
+                src: "198.51.100.7".parse().unwrap(),
+                dst: ip,
+                protocol: 6,
+                src_port: 40000,
+                dst_port: 443,
+            },
+        },
+        FlowAcc {
+            first: start * 1_000_000,
+            last: (start + 1) * 1_000_000,
+            packets: 1,
+            bytes: 60,
+            flags: 0,
         },
     )
 }
@@ -68,7 +79,7 @@ fn record(plan: &Plan, start: u64) -> (usize, FlowRecord) {
 fn spool_records(plan: &Arc<Plan>, spool: &Spool, starts: &[u64]) {
     let mut enc = Encoder::new(Arc::clone(plan), None, BTreeMap::new());
     for (i, &s) in starts.iter().enumerate() {
-        enc.handle(Msg::Records {
+        enc.handle(Msg::Raw {
             engine: 0,
             records: vec![record(plan, s)],
         });

@@ -6,6 +6,8 @@
 //! * [`policy`]: network ACLs (stateless) and security groups (stateful) → [`Verdict`];
 //!   [`conntrack`] holds the tracked connections.
 //! * [`never_logged`]: traffic AWS never logs.
+//! * [`record`]: flow records of the ENIs as engines emit them, unbuilt, and how they are built
+//!   (the type capture produces and delivery consumes).
 //! * [`builtin`]: topologies shipped with vpcflow (`builtin:three-tier`).
 //! * [`diagnose`]: explains from the topology alone whether a connection would pass.
 //! * [`nft`]: nftables rulesets that make the kernel enforce the policy (the lab).
@@ -20,6 +22,7 @@ pub mod network;
 pub mod never_logged;
 pub mod nft;
 pub mod policy;
+pub mod record;
 
 pub use network::{LoadError, Network, Problem, Problems};
 pub use policy::{FiveTuple, Packet, Policy, Verdict};

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use vpcflow_capture::FlowEngine;
 use vpcflow_capture::pcap::{self, CaptureStats, EniMap};
+use vpcflow_capture::{Emit, FlowEngine};
 
 use crate::delivery::{self, DeliveryArgs, load_config};
 use crate::simulate::{EngineArgs, RecordWriter, engine_summary};
@@ -241,8 +241,13 @@ fn run_live(
     let stats = match &prepared {
         None => {
             let mut out = RecordWriter::stdout(format.clone())?;
-            let stats = rings.run(&mut engine, &stop, &wall_clock_micros, &mut |r| {
-                out.write(r)
+            let builder = engine.builder();
+            let stats = rings.run(&mut engine, &stop, &wall_clock_micros, &mut |e| {
+                if let Emit::Records { records, .. } = e {
+                    for r in &records {
+                        out.write(builder.build(r));
+                    }
+                }
             })?;
             out.finish()?;
             stats
@@ -251,30 +256,9 @@ fn run_live(
             // Live traffic cannot be replayed: no run key, and what the engine holds when the
             // process dies is lost, as in AWS; what reached the spool is not.
             let mut run = delivery::Run::start(p, None, args.delivery.drain_timeout)?;
-            let eni_of: std::collections::HashMap<&str, usize> = net
-                .enis
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (e.id.as_str(), i))
-                .collect();
-            let iv = interval_secs;
-            let mut last_close = 0;
-            let stats = rings.run(&mut engine, &stop, &wall_clock_micros, &mut |r| {
-                let start = r.start.map_or(0, |c| c.0);
-                let close = start - start % iv + iv;
-                if close > last_close {
-                    // A later interval's records: every earlier interval is complete.
-                    if last_close > 0 {
-                        run.closed(last_close * 1_000_000);
-                    }
-                    last_close = close;
-                }
-                let eni = r
-                    .interface_id
-                    .as_deref()
-                    .and_then(|id| eni_of.get(id).copied())
-                    .unwrap_or(0);
-                run.push(0, eni, r);
+            let stats = rings.run(&mut engine, &stop, &wall_clock_micros, &mut |e| match e {
+                Emit::Records { engine, records } => run.push_batch(engine, records),
+                Emit::Closed { until } => run.closed(until),
             })?;
             let (commit, left, _) = run.finish(wall_clock_micros())?;
             outln!("{}", delivery::summary(p, &commit, left));

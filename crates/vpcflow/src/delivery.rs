@@ -239,15 +239,6 @@ impl Run {
         })
     }
 
-    /// A record of engine `engine` for ENI `eni`.
-    pub(crate) fn push(&mut self, engine: usize, eni: usize, rec: vpcflow_record::FlowRecord) {
-        if self.error.is_none()
-            && let Err(e) = self.pipeline.push(engine, eni, rec)
-        {
-            self.error = Some(e);
-        }
-    }
-
     /// A batch of engine `engine`'s records, unbuilt.
     pub(crate) fn push_batch(&mut self, engine: usize, records: Vec<vpcflow_capture::RawRecord>) {
         if self.error.is_none()

@@ -26,10 +26,13 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
+        // Unique per process and per test in it (interface names hold 15 bytes).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = std::process::id() % 100_000;
         let lab = Lab {
-            a: format!("vft{id}a"),
-            b: format!("vft{id}b"),
+            a: format!("vft{id}{n}a"),
+            b: format!("vft{id}{n}b"),
         };
         ip(&["netns", "add", &lab.a]);
         ip(&["netns", "add", &lab.b]);
@@ -54,28 +57,39 @@ impl Drop for Lab {
     }
 }
 
-#[test]
-fn live_udp_is_recorded_and_sigint_writes_the_open_interval() {
-    let lab = Lab::new();
-    let dir = tempfile::tempdir().unwrap();
-    // builtin:three-tier with app-1 (10.0.11.10) carried by the lab's interface.
-    let topo = dir.path().join("lab.toml");
+/// builtin:three-tier with app-1 (10.0.11.10) carried by the lab's interface.
+fn lab_topology(lab: &Lab, dir: &std::path::Path) -> std::path::PathBuf {
+    let topo = dir.join("lab.toml");
     let text = vpcflow_net::builtin::TOPOLOGIES[0].1.replacen(
         "name = \"app-1\"",
         &format!("name = \"app-1\"\nhost_interface = \"{}\"", lab.a),
         1,
     );
     std::fs::write(&topo, text).unwrap();
+    topo
+}
 
+/// `vpcflow capture --interface` in the lab's first namespace with `args`, once it says it is
+/// capturing; and the rest of its stderr.
+fn start_capture(
+    lab: &Lab,
+    args: &[&str],
+) -> (std::process::Child, BufReader<std::process::ChildStderr>) {
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &lab.a, env!("CARGO_BIN_EXE_vpcflow"), "capture", "--stdout", "--interface", &lab.a])
-        .args(["--topology", topo.to_str().unwrap(), "--interval", "60"])
-        .args(["--format", "interface-id srcaddr dstaddr dstport protocol packets action flow-direction log-status"])
+        .args([
+            "netns",
+            "exec",
+            &lab.a,
+            env!("CARGO_BIN_EXE_vpcflow"),
+            "capture",
+            "--interface",
+            &lab.a,
+        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until it says it is capturing.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
@@ -86,8 +100,12 @@ fn live_udp_is_recorded_and_sigint_writes_the_open_interval() {
         )),
         "{line}"
     );
+    (child, stderr)
+}
 
-    // Twenty datagrams from the peer to app-1's port 5000 (its security group allows none).
+/// Twenty datagrams from the peer to app-1's port 5000 (its security group allows none), then
+/// SIGINT to the capture: its output.
+fn send_and_stop(lab: &Lab, child: std::process::Child) -> std::process::Output {
     let sent = Command::new("ip")
         .args([
             "netns",
@@ -106,7 +124,88 @@ fn live_udp_is_recorded_and_sigint_writes_the_open_interval() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn live_capture_delivers_to_the_flow_logs() {
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let topo = lab_topology(&lab, dir.path());
+    let data = dir.path().join("data");
+    let (child, _stderr) = start_capture(
+        &lab,
+        &[
+            "--topology",
+            topo.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    );
+    let out = send_and_stop(&lab, child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let page = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args([
+            "logs",
+            "filter-log-events",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args([
+            "--log-group-name",
+            "/vpcflow/flow-logs",
+            "--filter-pattern",
+            "5000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        page.status.success(),
+        "{}",
+        String::from_utf8_lossy(&page.stderr)
+    );
+    let page: serde_json::Value = serde_json::from_slice(&page.stdout).unwrap();
+    // version account interface srcaddr dstaddr srcport dstport protocol packets … action status
+    let packets: u64 = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["message"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .collect::<Vec<_>>()
+        })
+        .filter(|f| f[3] == "10.0.11.20" && f[4] == "10.0.11.10" && f[6] == "5000")
+        .inspect(|f| assert_eq!(f[12..], ["REJECT", "OK"]))
+        .map(|f| f[8].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(packets, 20, "every datagram is in the log group: {page}");
+}
+
+#[test]
+fn live_udp_is_recorded_and_sigint_writes_the_open_interval() {
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let topo = lab_topology(&lab, dir.path());
+    let (child, mut stderr) = start_capture(
+        &lab,
+        &[
+            "--stdout",
+            "--topology",
+            topo.to_str().unwrap(),
+            "--interval",
+            "60",
+            "--format",
+            "interface-id srcaddr dstaddr dstport protocol packets action flow-direction log-status",
+        ],
+    );
+    let out = send_and_stop(&lab, child);
     assert!(out.status.success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
