@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::{Deserialize, Serialize};
-use vpcflow_store::logs::{self, LogsError, LogsErrorCode, index};
+use vpcflow_store::logs::{self, LogsError, LogsErrorCode};
 use vpcflow_store::{Clock, DataDir};
 
 use crate::Rows;
@@ -245,45 +245,21 @@ pub async fn insights_over_log_groups(
         .map_err(engine)
 }
 
-/// Each group's segment files to read: with a range only those holding events in it.
+/// Each group's files to read, found as SQL finds them ([`crate::groups::LogGroups`]): with a
+/// range only the segments holding events in it.
 fn group_sources(
     dir: &DataDir,
     groups: &[String],
     range: Option<plan::TimeRange>,
 ) -> Result<Vec<(String, Vec<String>)>, LogsError> {
-    let path = dir.state_db();
-    if !path.exists() {
-        return Err(LogsError::no_group());
-    }
-    let conn = vpcflow_store::db::open(&path)?;
-    let db = |source| {
-        LogsError::Db(vpcflow_store::DbError::Sqlite {
-            path: path.display().to_string(),
-            source,
+    let found = crate::groups::LogGroups::new(dir.clone());
+    groups
+        .iter()
+        .map(|g| {
+            let paths = found.sources_of(g, range.map(|r| (r.start_ms, r.end_ms)))?;
+            Ok((g.clone(), paths))
         })
-    };
-    let mut out = Vec::new();
-    for group in groups {
-        if !index::group_exists(&conn, group).map_err(db)? || !dir.log_group(group).is_dir() {
-            return Err(LogsError::refused(
-                LogsErrorCode::ResourceNotFound,
-                format!("Log group '{group}' does not exist."),
-            ));
-        }
-        let mut paths = vec![format!("{}/", dir.log_group(group).display())];
-        if let Some(r) = range {
-            let segments =
-                index::segments_between(&conn, group, None, r.start_ms, r.end_ms).map_err(db)?;
-            if !segments.is_empty() {
-                paths = segments
-                    .iter()
-                    .map(|s| dir.segment(group, s).display().to_string())
-                    .collect();
-            }
-        }
-        out.push((group.clone(), paths));
-    }
-    Ok(out)
+        .collect()
 }
 
 /// Rows as GetQueryResults gives them: each row's non-null fields, as text.

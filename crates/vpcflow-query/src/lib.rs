@@ -5,13 +5,16 @@
 //! fuzz targets build, in seconds): [`insights`] (lexer, parser into a typed AST with spans, the
 //! function registry, the natural sort order) and [`athena`] (the DDL statements). With it:
 //! `insights::plan` (Insights onto DataFrames), `jobs` (Insights over log groups as
-//! StartQuery/GetQueryResults/StopQuery jobs), `sql` (the catalog and scripts), `table` (the
+//! StartQuery/GetQueryResults/StopQuery jobs), `groups` (a data directory's log groups found by
+//! name, for SQL and Insights alike), `sql` (the catalog and scripts), `table` (the
 //! table provider over flow-log files), `stats` (what a query scanned, and its AWS price), `text` (the flow-log text decoder), `text_exec` (the plan node that streams
 //! text files' batches as they decode), `udf`, and
 //! `view_eq` (a faster filter for short string literals); [`session`] makes the DataFusion
 //! session both languages run in.
 
 pub mod athena;
+#[cfg(feature = "engine")]
+pub mod groups;
 pub mod insights;
 #[cfg(feature = "engine")]
 pub mod jobs;

@@ -695,7 +695,7 @@ pub fn session() -> datafusion::prelude::SessionContext {
 #[derive(Debug)]
 pub struct StoreSchema {
     catalog: Arc<Catalog>,
-    data: Option<DataDir>,
+    groups: Option<crate::groups::LogGroups>,
     registered: std::sync::Mutex<
         std::collections::HashMap<String, Arc<dyn datafusion::catalog::TableProvider>>,
     >,
@@ -714,7 +714,7 @@ impl StoreSchema {
     pub fn new(catalog: Arc<Catalog>, data: Option<DataDir>) -> StoreSchema {
         StoreSchema {
             catalog,
-            data,
+            groups: data.map(crate::groups::LogGroups::new),
             registered: Default::default(),
         }
     }
@@ -730,19 +730,12 @@ impl StoreSchema {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The log groups of the data directory.
+    /// The log groups of the data directory (none when it cannot be read: a table that is not
+    /// there is the statement's error).
     fn log_groups(&self) -> Vec<String> {
-        let Some(dir) = &self.data else {
-            return Vec::new();
-        };
-        let path = dir.state_db();
-        if !path.exists() {
-            return Vec::new();
-        }
-        vpcflow_store::db::open(&path)
-            .ok()
-            .and_then(|db| vpcflow_store::logs::index::groups(&db).ok())
-            .map(|gs| gs.into_iter().map(|g| g.name).collect())
+        self.groups
+            .as_ref()
+            .and_then(|g| g.names().ok())
             .unwrap_or_default()
     }
 }
@@ -786,12 +779,15 @@ impl datafusion::catalog::SchemaProvider for StoreSchema {
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
             return Ok(Some(Arc::new(t)));
         }
-        match &self.data {
-            Some(dir) if self.log_groups().iter().any(|g| g == name) => {
-                let path = format!("{}/", dir.log_group(name).display());
-                Ok(Some(log_group_table(&session(), &path).await?))
-            }
-            _ => Ok(None),
+        let sources = match &self.groups {
+            Some(groups) => groups
+                .sources(name, None)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+            None => None,
+        };
+        match sources {
+            Some(paths) => Ok(Some(log_group_table(&session(), paths).await?)),
+            None => Ok(None),
         }
     }
 
@@ -869,10 +865,10 @@ pub async fn run_script(
 /// names.
 pub async fn log_group_table(
     ctx: &datafusion::prelude::SessionContext,
-    dir: &str,
+    paths: Vec<String>,
 ) -> datafusion::error::Result<Arc<dyn datafusion::catalog::TableProvider>> {
     use datafusion::logical_expr::{cast, col};
-    let df = table::read_log_group(ctx, vec![dir.to_owned()]).await?;
+    let df = table::read_log_group(ctx, paths).await?;
     let select: Vec<_> = df
         .schema()
         .fields()
