@@ -306,14 +306,14 @@ pub(crate) fn simulate(
     };
     // A service says what it simulated this time, not the length of its whole run.
     let span = if drive.service {
-        "this time".to_owned()
+        "since this start,".to_owned()
     } else {
-        duration_spec.clone()
+        format!("{duration_spec} of")
     };
     let closing = |sim: &Simulator| {
         let s = sim.stats();
         format!(
-            "vpcflow: simulated {span} of '{}' on {topology}: {} sessions, {} packets, {}{}",
+            "vpcflow: simulated {span} '{}' on {topology}: {} sessions, {} packets, {}{}",
             resolved.name,
             s.sessions,
             s.packets,
