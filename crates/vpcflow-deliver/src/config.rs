@@ -131,93 +131,9 @@ fn key_path(text: &str, at: usize) -> Option<String> {
     }
 }
 
-/// A bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BucketConfig {
-    /// Bucket name.
-    pub name: String,
-    /// An S3-compatible endpoint (`http://127.0.0.1:9000`); none = the local `DATA/s3/<name>`.
-    pub endpoint: Option<String>,
-    /// Region to sign for (endpoint buckets).
-    pub region: Option<String>,
-    /// Access key id (endpoint buckets).
-    pub access_key_id: Option<String>,
-    /// Secret access key (endpoint buckets).
-    pub secret_access_key: Option<String>,
-    /// Allow plain `http://` endpoints.
-    #[serde(default)]
-    pub allow_http: bool,
-}
-
-/// A Firehose-style delivery stream (Direct PUT source).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryStreamConfig {
-    /// Stream name (the `deliverystream:NAME` of the flow log's ARN).
-    pub name: String,
-    /// Buffering hint: size in MiB (1–128, Firehose's default 5).
-    #[serde(default = "default_buffer_mb")]
-    pub buffering_size_mb: u32,
-    /// Buffering hint: seconds of record time (0–900, Firehose's default 300).
-    #[serde(default = "default_buffer_secs")]
-    pub buffering_interval_seconds: u32,
-    /// Where the stream delivers.
-    pub destination: StreamDestination,
-}
-
-fn default_buffer_mb() -> u32 {
-    5
-}
-
-fn default_buffer_secs() -> u32 {
-    300
-}
-
-/// Where a delivery stream delivers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
-pub enum StreamDestination {
-    /// An HTTP endpoint speaking Firehose's HTTP-endpoint request/response protocol.
-    #[serde(rename = "http_endpoint")]
-    HttpEndpoint {
-        /// URL to POST to.
-        url: String,
-        /// Sent as `X-Amz-Firehose-Access-Key`.
-        access_key: Option<String>,
-    },
-    /// A bucket, with Firehose's `YYYY/MM/DD/HH/` keys under `prefix`.
-    #[serde(rename = "s3")]
-    S3 {
-        /// Bucket (one of `[[buckets]]`).
-        bucket: String,
-        /// Key prefix.
-        #[serde(default)]
-        prefix: String,
-    },
-    /// A local directory: one file per delivery, named by its request id.
-    #[serde(rename = "directory")]
-    Directory {
-        /// The directory.
-        path: String,
-    },
-}
-
-/// A log group's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogGroupConfig {
-    /// Log group name.
-    pub name: String,
-    /// Retention (one of CloudWatch's values); none = never expire.
-    pub retention_in_days: Option<u32>,
-}
-
-/// CloudWatch Logs' allowed retention values (PutRetentionPolicy).
-pub const RETENTION_DAYS: &[u32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub use crate::sinks::firehose::{DeliveryStreamConfig, StreamDestination};
+pub use crate::sinks::log_group::{LogGroupConfig, RETENTION_DAYS};
+pub use crate::sinks::s3::BucketConfig;
 
 /// The spool's bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,82 +216,12 @@ impl DeliveryConfig {
 
     /// Checks what needs no I/O; returns every problem as (key path, reason).
     pub fn problems(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for (i, b) in self.buckets.iter().enumerate() {
-            if !seen.insert(b.name.as_str()) {
-                out.push((
-                    format!("buckets[{i}].name"),
-                    format!("bucket '{}' is declared twice", b.name),
-                ));
-            }
-            if let Some(e) = &b.endpoint
-                && !(e.starts_with("https://") || (b.allow_http && e.starts_with("http://")))
-            {
-                out.push((
-                    format!("buckets[{i}].endpoint"),
-                    format!("'{e}' must be an https:// URL (or http:// with allow_http = true)"),
-                ));
-            }
-        }
-        let mut streams = std::collections::BTreeSet::new();
-        for (i, s) in self.delivery_streams.iter().enumerate() {
-            let at = format!("delivery_streams[{i}]");
-            if !streams.insert(s.name.as_str()) {
-                out.push((
-                    format!("{at}.name"),
-                    format!("delivery stream '{}' is declared twice", s.name),
-                ));
-            }
-            if !(1..=128).contains(&s.buffering_size_mb) {
-                out.push((
-                    format!("{at}.buffering_size_mb"),
-                    format!("{} is outside 1..=128", s.buffering_size_mb),
-                ));
-            }
-            if s.buffering_interval_seconds > 900 {
-                out.push((
-                    format!("{at}.buffering_interval_seconds"),
-                    format!("{} is outside 0..=900", s.buffering_interval_seconds),
-                ));
-            }
-            match &s.destination {
-                StreamDestination::HttpEndpoint { url, .. } => {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        out.push((
-                            format!("{at}.destination.url"),
-                            format!("'{url}' is not an http:// or https:// URL"),
-                        ));
-                    }
-                }
-                StreamDestination::S3 { bucket, .. } => {
-                    if !self.buckets.iter().any(|b| b.name == *bucket) {
-                        out.push((
-                            format!("{at}.destination.bucket"),
-                            format!("bucket '{bucket}' is not among [[buckets]]"),
-                        ));
-                    }
-                }
-                StreamDestination::Directory { path } => {
-                    if path.is_empty() {
-                        out.push((
-                            format!("{at}.destination.path"),
-                            "the directory is empty".to_owned(),
-                        ));
-                    }
-                }
-            }
-        }
-        for (i, g) in self.log_groups.iter().enumerate() {
-            if let Some(d) = g.retention_in_days
-                && !RETENTION_DAYS.contains(&d)
-            {
-                out.push((
-                    format!("log_groups[{i}].retention_in_days"),
-                    format!("{d} is not one of CloudWatch's values {RETENTION_DAYS:?}"),
-                ));
-            }
-        }
+        let mut out = crate::sinks::s3::check(&self.buckets);
+        out.extend(crate::sinks::firehose::check(
+            &self.delivery_streams,
+            &self.buckets,
+        ));
+        out.extend(crate::sinks::log_group::check(&self.log_groups));
         if self.spool.max_bytes < 1 << 16 {
             out.push((
                 "spool.max_bytes".to_owned(),

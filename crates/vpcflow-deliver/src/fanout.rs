@@ -1,31 +1,28 @@
 //! Fan-out: records of the flow engines → each flow log's subset → finished deliveries.
 //!
 //! Owns the [`Plan`] (which ENIs each flow log covers, which engine interval feeds it), the
-//! [`Router`] that holds records until a commit window closes, and the [`Encoder`] that turns a
-//! window into spool entries: S3 objects (one per flow log and 5-minute bucket of `end`), log
-//! segments (one per flow log and log group), and Firehose requests (buffered across windows
-//! by the stream's hints). Everything is decided from record time, so a replayed source makes
-//! byte-identical entries with identical names.
+//! [`Router`] that turns engine progress into commit marks, and the [`Encoder`] that routes each
+//! record to its flow logs' sinks ([`crate::sinks`]: S3 objects and log segments per flow log
+//! and 5-minute bucket of `end`, Firehose requests buffered across windows by the stream's
+//! hints) and collects what a commit mark completes. Everything is decided from record time,
+//! so a replayed source makes byte-identical entries with identical names.
 //!
 //! A window `T` holds the records of intervals that close at or before `T` (s). Each sink
-//! (`fl-…` for S3 and log groups, `firehose:NAME` for a stream) has a checkpoint: windows at or
-//! before it are already in the spool, and are dropped when a source is replayed after a crash.
+//! ([`SinkKey`]: a flow log's own, or a stream) has a checkpoint: windows at or before it are
+//! already in the spool, and are dropped when a source is replayed after a crash.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use vpcflow_net::Network;
 use vpcflow_net::record::{RawRecord, RecordBuilder};
-use vpcflow_record::arrow_array::builder::{Int64Builder, StringBuilder};
-use vpcflow_record::{Action, Count, FlowRecord, LogFormat, LogStatus, arrow, text};
+use vpcflow_record::{Action, Count, FlowRecord, LogFormat, LogStatus};
 
-use crate::api::{Destination, FileFormat, FlowLog, TrafficType, stable_hash};
-use crate::config::{DeliveryConfig, DeliveryStreamConfig, StreamDestination};
-use crate::layout::{self, ObjectId};
-use crate::spool::{Entry, EntryHeader, Target};
-use crate::state::SegmentStream;
+use crate::api::{FlowLog, TrafficType};
+use crate::config::{DeliveryConfig, DeliveryStreamConfig};
+use crate::layout;
+use crate::sinks::{self, Accumulator, CommitContext, SinkKey};
+use crate::spool::Entry;
 
 /// One flow log, resolved against the network.
 #[derive(Clone)]
@@ -254,19 +251,20 @@ impl Router {
     }
 }
 
-/// Turns records into spool entries as they come: S3 objects and log segments accumulate per
-/// flow log and 5-minute bucket of `end` (compressed as they grow) and are finished when a
-/// commit mark passes their bucket; Firehose lines accumulate per stream and are flushed by
-/// the stream's buffering hints at commit marks.
+/// Turns records into spool entries as they come: each subscription's records go to its
+/// sink's accumulator ([`crate::sinks`]: a flow log's S3 objects or log segments, or the
+/// stream it shares), and a commit mark collects what each sink completes. Routing, replay
+/// (what checkpoints cover is dropped) and overflow (a full spool turns records into SKIPDATA)
+/// are the same for every destination, and live here.
 pub struct Encoder {
     plan: Arc<Plan>,
     builder: RecordBuilder,
     run: Option<String>,
-    checkpoints: BTreeMap<String, u64>,
-    /// Per sub: the checkpoint of its sink (S3 and log groups: buckets before it are done).
-    sub_done: Vec<u64>,
-    accs: BTreeMap<(u64, usize), Acc>,
-    buffers: BTreeMap<String, StreamBuffer>,
+    checkpoints: BTreeMap<SinkKey, u64>,
+    /// The sinks, with their checkpoints: one per S3 or log-group flow log, one per stream.
+    sinks: Vec<(Box<dyn Accumulator>, u64)>,
+    /// Per subscription: its sink's index.
+    sub_sink: Vec<usize>,
     last_commit: u64,
     /// Spool fill and bound: over it, records become SKIPDATA.
     pub spool_full: Box<dyn Fn() -> bool + Send>,
@@ -277,85 +275,6 @@ pub struct Encoder {
     pub replayed: u64,
     /// (flow log, ENI, interval start) of the SKIPDATA records made so far.
     skipped: rustc_hash::FxHashSet<(usize, usize, u64)>,
-    line: String,
-}
-
-/// One object or segment being built.
-struct Acc {
-    records: u64,
-    body: AccBody,
-}
-
-enum AccBody {
-    Text(Box<TextAcc>),
-    Parquet(Box<ParquetAcc>),
-    Log(Box<LogAcc>),
-}
-
-/// A text object: lines are formatted here and compressed on a thread of the object's own, so
-/// that gzip (the larger half of the work) runs beside formatting instead of after it.
-struct TextAcc {
-    buf: String,
-    tx: std::sync::mpsc::SyncSender<String>,
-    gzip: std::thread::JoinHandle<Vec<u8>>,
-}
-
-/// Bytes of text handed to the compressor at a time.
-const TEXT_BLOCK: usize = 256 * 1024;
-
-impl TextAcc {
-    fn new(header: String) -> TextAcc {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(4);
-        let gzip = std::thread::Builder::new()
-            .name("vpcflow-gzip".into())
-            .spawn(move || {
-                let mut gz = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(1 << 20),
-                    flate2::Compression::new(4),
-                );
-                for block in rx {
-                    gz.write_all(block.as_bytes()).expect("writing to memory");
-                }
-                gz.finish().expect("writing to memory")
-            })
-            .expect("spawning a thread");
-        TextAcc {
-            buf: header,
-            tx,
-            gzip,
-        }
-    }
-
-    fn finish(self) -> Vec<u8> {
-        let TextAcc { buf, tx, gzip } = self;
-        // A send fails only if the compressor died; join then reports its panic.
-        let _ = tx.send(buf);
-        drop(tx);
-        gzip.join().expect("the gzip thread does not panic")
-    }
-}
-
-struct ParquetAcc {
-    writer: vpcflow_record::parquet::arrow::ArrowWriter<Vec<u8>>,
-    batch: arrow::BatchBuilder,
-}
-
-struct LogAcc {
-    ts: Int64Builder,
-    stream: StringBuilder,
-    message: StringBuilder,
-    fields: arrow::BatchBuilder,
-    streams: BTreeMap<String, SegmentStream>,
-}
-
-#[derive(Default)]
-struct StreamBuffer {
-    lines: Vec<u8>,
-    records: u64,
-    first_window: Option<u64>,
-    flow_logs: Vec<String>,
-    /// The account of its first flow log: the stream's owner.
-    account: Option<String>,
 }
 
 /// What one commit gave.
@@ -363,56 +282,37 @@ pub struct Encoded {
     /// Entries to spool.
     pub entries: Vec<Entry>,
     /// New checkpoints: sink → commit mark.
-    pub done: BTreeMap<String, u64>,
+    pub done: BTreeMap<SinkKey, u64>,
     /// Records per flow log in the entries.
     pub records: BTreeMap<String, u64>,
 }
-
-/// Where a subscription's S3 or log-group sink is done: buckets before its checkpoint are
-/// delivered already. Streams keep their own checkpoint (`firehose:NAME`).
-fn sink_done(checkpoints: &BTreeMap<String, u64>, sub: &Subscription) -> u64 {
-    match &sub.flow_log.destination {
-        Destination::Firehose { .. } => 0,
-        _ => checkpoints
-            .get(&sub.flow_log.flow_log_id)
-            .copied()
-            .unwrap_or(0),
-    }
-}
-
-/// Most bytes of records in one Firehose request.
-const FIREHOSE_REQUEST_BYTES: usize = 4 << 20;
-/// Rows per Parquet batch handed to the writer.
-const PARQUET_BATCH: usize = 64 * 1024;
 
 impl Encoder {
     /// An encoder; `checkpoints` are the sinks' (what they cover is dropped when replayed).
     pub fn new(
         plan: Arc<Plan>,
         run: Option<String>,
-        checkpoints: BTreeMap<String, u64>,
+        checkpoints: BTreeMap<SinkKey, u64>,
     ) -> Encoder {
-        let sub_done = plan
-            .subs
-            .iter()
-            .map(|s| sink_done(&checkpoints, s))
-            .collect();
-        Encoder {
+        let mut encoder = Encoder {
             builder: RecordBuilder::new(Arc::clone(&plan.net)),
-            plan,
+            plan: Arc::new(Plan {
+                subs: Vec::new(),
+                ..(*plan).clone()
+            }),
             run,
             checkpoints,
-            sub_done,
-            accs: BTreeMap::new(),
-            buffers: BTreeMap::new(),
+            sinks: Vec::new(),
+            sub_sink: Vec::new(),
             last_commit: 0,
             spool_full: Box::new(|| false),
             full: false,
             overflowed: 0,
             replayed: 0,
             skipped: rustc_hash::FxHashSet::default(),
-            line: String::with_capacity(256),
-        }
+        };
+        encoder.revise(plan);
+        encoder
     }
 
     /// Takes a message; a commit returns its entries.
@@ -434,15 +334,26 @@ impl Encoder {
         }
     }
 
-    /// Follows a revised plan: the subscriptions it adds start from their sinks' checkpoints.
+    /// Follows a (revised) plan: the subscriptions it adds get their sinks, which start from
+    /// their checkpoints; a stream's sink is shared by its flow logs.
     fn revise(&mut self, plan: Arc<Plan>) {
-        for sub in &plan.subs[self.sub_done.len()..] {
-            self.sub_done.push(sink_done(&self.checkpoints, sub));
+        for sub in &plan.subs[self.sub_sink.len()..] {
+            let key = sinks::key_of(sub);
+            let shared = match &key {
+                SinkKey::Stream(_) => self.sinks.iter().position(|(s, _)| s.key() == key),
+                SinkKey::FlowLog(_) => None,
+            };
+            let index = shared.unwrap_or_else(|| {
+                let done = self.checkpoints.get(&key).copied().unwrap_or(0);
+                self.sinks.push((sinks::open(sub, &plan), done));
+                self.sinks.len() - 1
+            });
+            self.sub_sink.push(index);
         }
         self.plan = plan;
     }
 
-    /// Routes one record of engine `engine` for ENI `eni` to its flow logs' accumulators.
+    /// Routes one record of engine `engine` for ENI `eni` to its flow logs' sinks.
     fn add(&mut self, engine: usize, eni: usize, rec: &mut FlowRecord) {
         let plan = Arc::clone(&self.plan);
         let iv = plan.intervals[engine];
@@ -468,71 +379,19 @@ impl Encoder {
     }
 
     fn route(&mut self, i: usize, sub: &Subscription, eni: usize, rec: &FlowRecord, iv: u64) {
-        if let Destination::Firehose { stream } = &sub.flow_log.destination {
-            // A record belongs to the window of the next commit; a stream whose checkpoint
-            // covers that window has it already.
-            if self.stream_covered(stream) {
-                self.replayed += 1;
-                return;
-            }
-            let skip;
-            let rec = if self.full {
-                match self.overflow(i, eni, rec, iv) {
-                    Some(s) => {
-                        skip = s;
-                        &skip
-                    }
-                    None => return,
-                }
-            } else {
-                rec
-            };
-            let buf = self.buffers.entry(stream.clone()).or_default();
-            self.line.clear();
-            text::encode_into(&sub.format, rec, &mut self.line);
-            self.line.push('\n');
-            buf.lines.extend_from_slice(self.line.as_bytes());
-            buf.records += 1;
-            if buf.first_window.is_none() {
-                // The buffering interval counts in record time from the first record held.
-                buf.first_window = Some(rec.end.map_or(self.last_commit, |c| c.0));
-            }
-            buf.account
-                .get_or_insert_with(|| sub.flow_log.account_id.clone());
-            if !buf.flow_logs.contains(&sub.flow_log.flow_log_id) {
-                buf.flow_logs.push(sub.flow_log.flow_log_id.clone());
-            }
-            return;
-        }
-        let end = rec.end.map_or(0, |c| c.0);
-        let bucket = layout::file_bucket(end);
-        if bucket < self.sub_done[i] {
+        let index = self.sub_sink[i];
+        let (sink, done) = &self.sinks[index];
+        if sink.covered(rec, *done, self.last_commit) {
             self.replayed += 1;
             return;
         }
         if self.full {
-            // The SKIPDATA record is filed by its own `end` (the interval's end).
             if let Some(skip) = self.overflow(i, eni, rec, iv) {
-                let bucket = layout::file_bucket(skip.end.map_or(0, |c| c.0));
-                self.accs
-                    .entry((bucket, i))
-                    .or_insert_with(|| Acc::new(sub))
-                    .append(&sub.format, &skip, &mut self.line);
+                self.sinks[index].0.add(sub, &skip);
             }
             return;
         }
-        self.accs
-            .entry((bucket, i))
-            .or_insert_with(|| Acc::new(sub))
-            .append(&sub.format, rec, &mut self.line);
-    }
-
-    /// True when the stream's checkpoint covers the window records now arriving belong to (the
-    /// next commit's): a replayed run delivered them already.
-    fn stream_covered(&self, stream: &str) -> bool {
-        self.checkpoints
-            .get(&format!("firehose:{stream}"))
-            .is_some_and(|&d| self.last_commit < d)
+        self.sinks[index].0.add(sub, rec);
     }
 
     /// A record the full spool has no room for: counted, and turned into the SKIPDATA record of
@@ -547,224 +406,35 @@ impl Encoder {
         })
     }
 
-    /// Finishes what the mark `until` completes: objects and segments of buckets before it (all
-    /// of them at the end), and Firehose buffers whose hints are met (all at the end).
+    /// Finishes what the mark `until` completes in every sink: objects and segments of buckets
+    /// before it (all of them at the end), and stream buffers whose hints are met (all at the
+    /// end).
     pub fn commit(&mut self, until: u64, last: bool) -> Encoded {
         let plan = Arc::clone(&self.plan);
+        let ctx = CommitContext {
+            until,
+            last,
+            run: self.run.as_ref(),
+            plan: &plan,
+        };
         let mut out = Encoded {
             entries: Vec::new(),
             done: BTreeMap::new(),
             records: BTreeMap::new(),
         };
-        let ready: Vec<(u64, usize)> = self
-            .accs
-            .keys()
-            .filter(|(b, _)| last || *b < until)
-            .copied()
-            .collect();
-        for key in ready {
-            let acc = self.accs.remove(&key).expect("listed above");
-            let (bucket, i) = key;
-            let sub = &plan.subs[i];
-            let f = &sub.flow_log;
-            *out.records.entry(f.flow_log_id.clone()).or_default() += acc.records;
-            let records = acc.records;
-            let header = |target| EntryHeader {
-                target,
-                run: self.run.clone(),
-                sink: f.flow_log_id.clone(),
-                window: until,
-                flow_logs: vec![f.flow_log_id.clone()],
-                records,
-            };
-            match (&f.destination, acc.body) {
-                (
-                    Destination::S3 {
-                        bucket: b,
-                        prefix,
-                        options,
-                    },
-                    body,
-                ) => {
-                    let hash =
-                        stable_hash(&[f.flow_log_id.as_bytes(), &bucket.to_le_bytes()]) as u32;
-                    let key = layout::object_key(&ObjectId {
-                        prefix,
-                        account: &f.account_id,
-                        region: &f.region,
-                        flow_log_id: &f.flow_log_id,
-                        options: *options,
-                        bucket_start: bucket,
-                        hash,
-                    });
-                    out.entries.push(Entry {
-                        name: format!("{bucket:012}-{}-s3", f.flow_log_id),
-                        header: header(Target::Object {
-                            bucket: b.clone(),
-                            key,
-                        }),
-                        payload: body.finish(),
-                    });
-                }
-                (Destination::LogGroup { name }, AccBody::Log(log)) => {
-                    let segment = format!("{bucket:012}-{}", f.flow_log_id);
-                    let (payload, streams) = log.finish(&sub.format, until * 1000);
-                    out.entries.push(Entry {
-                        name: format!("{bucket:012}-{}-logs", f.flow_log_id),
-                        header: header(Target::LogSegment {
-                            group: name.clone(),
-                            segment,
-                            streams,
-                            retention_days: plan.retention.get(name).copied().flatten(),
-                            account: Some(f.account_id.clone()),
-                        }),
-                        payload,
-                    });
-                }
-                _ => unreachable!("accumulators match their destination"),
+        for (sink, done) in &mut self.sinks {
+            let c = sink.commit(&ctx, *done);
+            out.entries.extend(c.entries);
+            for (f, n) in c.records {
+                *out.records.entry(f).or_default() += n;
             }
-        }
-        for sub in &plan.subs {
-            if !matches!(sub.flow_log.destination, Destination::Firehose { .. }) {
-                out.done.insert(sub.flow_log.flow_log_id.clone(), until);
+            if let Some(d) = c.done {
+                out.done.insert(sink.key(), d);
+                *done = (*done).max(d);
             }
-        }
-        for (name, cfg) in &plan.streams {
-            if self.stream_covered(name) {
-                continue;
-            }
-            let sink = format!("firehose:{name}");
-            let buf = self.buffers.entry(name.clone()).or_default();
-            let due = last
-                || buf.lines.len() >= cfg.buffering_size_mb as usize * (1 << 20)
-                || buf.first_window.is_some_and(|t| {
-                    until.saturating_sub(t) >= u64::from(cfg.buffering_interval_seconds)
-                });
-            if !due {
-                continue;
-            }
-            let buf = std::mem::take(buf);
-            if buf.records > 0 {
-                // Records of a stream are counted once, under its first flow log.
-                if let Some(f) = buf.flow_logs.first() {
-                    *out.records.entry(f.clone()).or_default() += buf.records;
-                }
-                out.entries.extend(firehose_entries(
-                    name,
-                    cfg,
-                    &buf,
-                    until,
-                    (self.run.as_ref(), &sink),
-                ));
-            }
-            out.done.insert(sink, until);
         }
         self.last_commit = until;
         out
-    }
-}
-
-impl Acc {
-    fn new(sub: &Subscription) -> Acc {
-        let body = match &sub.flow_log.destination {
-            Destination::S3 { options, .. } => match options.file_format {
-                FileFormat::PlainText => {
-                    let mut line = sub.format.header();
-                    line.push('\n');
-                    AccBody::Text(Box::new(TextAcc::new(line)))
-                }
-                FileFormat::Parquet => AccBody::Parquet(Box::new(ParquetAcc {
-                    writer: vpcflow_record::parquet::writer(Vec::new(), &sub.format)
-                        .expect("flow-log schemas are valid"),
-                    batch: arrow::BatchBuilder::new(&sub.format, 1024),
-                })),
-            },
-            _ => AccBody::Log(Box::new(LogAcc {
-                ts: Int64Builder::new(),
-                stream: StringBuilder::new(),
-                message: StringBuilder::new(),
-                fields: arrow::BatchBuilder::new(&sub.format, 1024),
-                streams: BTreeMap::new(),
-            })),
-        };
-        Acc { records: 0, body }
-    }
-
-    fn append(&mut self, format: &LogFormat, rec: &FlowRecord, line: &mut String) {
-        self.records += 1;
-        match &mut self.body {
-            AccBody::Text(t) => {
-                text::encode_into(format, rec, &mut t.buf);
-                t.buf.push('\n');
-                if t.buf.len() >= TEXT_BLOCK {
-                    let block =
-                        std::mem::replace(&mut t.buf, String::with_capacity(TEXT_BLOCK + 1024));
-                    let _ = t.tx.send(block);
-                }
-            }
-            AccBody::Parquet(p) => {
-                p.batch.append(rec);
-                if p.batch.len() >= PARQUET_BATCH {
-                    p.writer
-                        .write(&p.batch.finish())
-                        .expect("writing to memory");
-                }
-            }
-            AccBody::Log(l) => {
-                let stream =
-                    layout::log_stream_name(rec.interface_id.as_deref().unwrap_or("unknown"));
-                let t = rec.start.map_or(0, |c| c.0) * 1000;
-                let s = l.streams.entry(stream.clone()).or_insert(SegmentStream {
-                    stream: stream.clone(),
-                    events: 0,
-                    first_ms: t,
-                    last_ms: t,
-                });
-                s.events += 1;
-                s.first_ms = s.first_ms.min(t);
-                s.last_ms = s.last_ms.max(t);
-                l.ts.append_value(t as i64);
-                l.stream.append_value(&stream);
-                line.clear();
-                text::encode_into(format, rec, line);
-                l.message.append_value(line.as_str());
-                l.fields.append(rec);
-            }
-        }
-    }
-}
-
-impl AccBody {
-    fn finish(self) -> Vec<u8> {
-        match self {
-            AccBody::Text(t) => t.finish(),
-            AccBody::Parquet(mut p) => {
-                if !p.batch.is_empty() {
-                    p.writer
-                        .write(&p.batch.finish())
-                        .expect("writing to memory");
-                }
-                p.writer.into_inner().expect("writing to memory")
-            }
-            AccBody::Log(_) => unreachable!("log segments finish with their format"),
-        }
-    }
-}
-
-impl LogAcc {
-    /// The segment: one event per record (timestamp = `start` in ms, message = the record
-    /// line), as Parquet (snappy) with the format's columns alongside.
-    fn finish(mut self, format: &LogFormat, ingestion_ms: u64) -> (Vec<u8>, Vec<SegmentStream>) {
-        let events = vpcflow_store::segment::Events {
-            timestamps: self.ts.finish(),
-            ingestion_ms,
-            streams: self.stream.finish(),
-            messages: self.message.finish(),
-        };
-        (
-            vpcflow_store::segment::encode(format, events, &self.fields.finish()),
-            self.streams.into_values().collect(),
-        )
     }
 }
 
@@ -784,97 +454,4 @@ fn skipdata(r: &FlowRecord, start: u64, iv: u64) -> FlowRecord {
         log_status: Some(LogStatus::SkipData),
         ..FlowRecord::default()
     }
-}
-
-/// A request id in GUID form, from the stream, window and part (stable across restarts).
-fn request_id(stream: &str, window: u64, part: usize) -> String {
-    let a = stable_hash(&[
-        stream.as_bytes(),
-        &window.to_le_bytes(),
-        &part.to_le_bytes(),
-    ]);
-    let b = stable_hash(&[&a.to_le_bytes(), b"request-id"]);
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
-}
-
-fn firehose_entries(
-    name: &str,
-    cfg: &DeliveryStreamConfig,
-    buf: &StreamBuffer,
-    window: u64,
-    (run, sink): (Option<&String>, &str),
-) -> Vec<Entry> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let lines = &buf.lines;
-    let mut part = 0;
-    while start < lines.len() {
-        // Cut at a line end at most FIREHOSE_REQUEST_BYTES on.
-        let mut end = (start + FIREHOSE_REQUEST_BYTES).min(lines.len());
-        if end < lines.len() {
-            end = start
-                + lines[start..end]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(end - start, |p| p + 1);
-        }
-        let chunk = &lines[start..end];
-        let records = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        let id = request_id(name, window, part);
-        let payload = match &cfg.destination {
-            StreamDestination::HttpEndpoint { .. } => {
-                // Firehose's HTTP-endpoint request body: one Firehose record per flow record
-                // (its line with the newline), base64 as the protocol wants.
-                let b64 = base64::engine::general_purpose::STANDARD;
-                let mut body = Vec::with_capacity(chunk.len() * 4 / 3 + 128);
-                write!(
-                    body,
-                    "{{\"requestId\":\"{id}\",\"timestamp\":{},\"records\":[",
-                    window * 1000
-                )
-                .expect("memory");
-                let mut first = true;
-                for line in chunk.split_inclusive(|&b| b == b'\n') {
-                    if !first {
-                        body.push(b',');
-                    }
-                    first = false;
-                    body.extend_from_slice(b"{\"data\":\"");
-                    body.extend_from_slice(b64.encode(line).as_bytes());
-                    body.extend_from_slice(b"\"}");
-                }
-                body.extend_from_slice(b"]}");
-                body
-            }
-            _ => chunk.to_vec(),
-        };
-        out.push(Entry {
-            name: format!("{window:012}-firehose-{name}-{part:04}"),
-            header: EntryHeader {
-                target: Target::Firehose {
-                    stream: name.to_owned(),
-                    request_id: id,
-                    timestamp: window,
-                    records,
-                    account: buf.account.clone(),
-                },
-                run: run.cloned(),
-                sink: sink.to_owned(),
-                window,
-                flow_logs: buf.flow_logs.clone(),
-                records,
-            },
-            payload,
-        });
-        start = end;
-        part += 1;
-    }
-    out
 }

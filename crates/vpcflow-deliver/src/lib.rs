@@ -6,11 +6,12 @@
 //! [`deliver::Worker`]. Control: [`api`] validates, [`describe`] answers DescribeFlowLogs,
 //! [`state::State`] stores (`DATA/state.db`), [`live`] makes a running service's plan follow
 //! the flow logs created and deleted there.
-//! Layout rules live in [`layout`] only.
+//! Each destination kind (log group, S3, Firehose) is one component of [`sinks`]: its config,
+//! accumulator, spool target and delivery. Layout rules live in [`layout`] only.
 
 //!
 //! Without the default `runtime` feature only the pure part builds: [`api`], [`describe`],
-//! [`config`] and [`layout`].
+//! [`config`], [`layout`] and the components' config sections ([`sinks`]).
 
 pub mod api;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod live;
 pub mod pipeline;
 #[cfg(feature = "runtime")]
 pub mod reconcile;
+pub mod sinks;
 #[cfg(feature = "runtime")]
 pub mod spool;
 #[cfg(feature = "runtime")]

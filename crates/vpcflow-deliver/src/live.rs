@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::api::Destination;
-use crate::fanout::{Plan, Revision, Subscription};
+use crate::fanout::{Plan, Revision};
+use crate::sinks;
 use crate::state::{State, StateError};
 
 /// The aggregation interval of the engine a service without flow logs runs (AWS's default).
@@ -23,14 +23,6 @@ pub struct LiveFlowLogs {
     state: State,
     run: String,
     plan: Arc<Plan>,
-}
-
-/// The checkpoint name of a subscription's sink.
-fn sink(sub: &Subscription) -> String {
-    match &sub.flow_log.destination {
-        Destination::Firehose { stream } => format!("firehose:{stream}"),
-        _ => sub.flow_log.flow_log_id.clone(),
-    }
 }
 
 impl LiveFlowLogs {
@@ -53,7 +45,13 @@ impl LiveFlowLogs {
             .iter()
             .filter_map(|s| {
                 let from = kept.get(&s.flow_log.flow_log_id)?;
-                Some(checkpoints.get(&sink(s)).copied().unwrap_or(0).max(*from))
+                Some(
+                    checkpoints
+                        .get(&sinks::key_of(s))
+                        .copied()
+                        .unwrap_or(0)
+                        .max(*from),
+                )
             })
             .min();
         let first = kept.is_empty() && checkpoints.is_empty();
@@ -94,7 +92,13 @@ impl LiveFlowLogs {
             .subs
             .iter()
             .filter(|s| !s.ended)
-            .map(|s| checkpoints.get(&sink(s)).copied().unwrap_or(0).max(s.from))
+            .map(|s| {
+                checkpoints
+                    .get(&sinks::key_of(s))
+                    .copied()
+                    .unwrap_or(0)
+                    .max(s.from)
+            })
             .min())
     }
 

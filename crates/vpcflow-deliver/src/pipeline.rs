@@ -79,7 +79,7 @@ pub struct Pipeline {
 /// Opens the spool and publishes what a crash left pending under a checkpoint.
 pub fn open_spool(spool_dir: &std::path::Path, state: &State) -> Result<Spool, PipelineError> {
     let spool = Spool::open(spool_dir)?;
-    let cache: Mutex<BTreeMap<String, BTreeMap<String, u64>>> = Mutex::default();
+    let cache: Mutex<BTreeMap<String, BTreeMap<crate::sinks::SinkKey, u64>>> = Mutex::default();
     spool.recover(&|h| match &h.run {
         None => true,
         Some(run) => {

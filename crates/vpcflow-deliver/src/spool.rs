@@ -17,49 +17,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::SegmentStream;
+use crate::sinks::SinkKey;
+use crate::sinks::firehose::RequestTarget;
+use crate::sinks::log_group::SegmentTarget;
+use crate::sinks::s3::ObjectTarget;
 
-/// Where an entry goes.
+/// Where an entry goes: a target of one of the destination components ([`crate::sinks`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     /// An object in a bucket.
-    Object {
-        /// Bucket.
-        bucket: String,
-        /// Key.
-        key: String,
-    },
+    Object(ObjectTarget),
     /// A segment of a log group.
-    LogSegment {
-        /// Log group.
-        group: String,
-        /// Segment name (unique within the group).
-        segment: String,
-        /// Streams in it.
-        streams: Vec<SegmentStream>,
-        /// Retention of the group, if configured.
-        retention_days: Option<u32>,
-        /// The flow log owner's account, which owns a group the delivery creates (absent in
-        /// entries spooled before accounts were kept: the store's account).
-        #[serde(default)]
-        account: Option<String>,
-    },
+    LogSegment(SegmentTarget),
     /// A request of a delivery stream.
-    Firehose {
-        /// Stream.
-        stream: String,
-        /// `X-Amz-Firehose-Request-Id` (stable across retries and restarts).
-        request_id: String,
-        /// Record time of the delivery (s).
-        timestamp: u64,
-        /// Records in it.
-        records: u64,
-        /// The account of the stream's flow logs, in `X-Amz-Firehose-Source-Arn` (absent in
-        /// entries spooled before accounts were kept: the store's account).
-        #[serde(default)]
-        account: Option<String>,
-    },
+    Firehose(RequestTarget),
 }
 
 /// The header line of an entry.
@@ -70,8 +42,8 @@ pub struct EntryHeader {
     /// The source run whose checkpoints cover this entry (none for sources that cannot be
     /// replayed, such as live capture).
     pub run: Option<String>,
-    /// The sink whose checkpoint covers this entry (`fl-…` or `firehose:NAME`).
-    pub sink: String,
+    /// The sink whose checkpoint covers this entry.
+    pub sink: SinkKey,
     /// The commit window (s) that produced it.
     pub window: u64,
     /// Flow logs whose `DeliverLogsStatus` this delivery decides.

@@ -14,6 +14,7 @@ use vpcflow_store::{DbError, db};
 
 pub use crate::api::DeliveryStatus;
 use crate::api::{self, ApiError, Context, CreateFlowLogs, Created, FlowLog};
+use crate::sinks::SinkKey;
 use vpcflow_store::logs::index;
 pub use vpcflow_store::logs::index::{LogGroupInfo, LogStreamInfo};
 
@@ -291,7 +292,7 @@ impl State {
 
     /// Per-sink checkpoints of a source run: records of windows at or before `done_until` (s)
     /// are in the spool or delivered.
-    pub fn checkpoints(&self, run_key: &str) -> Result<BTreeMap<String, u64>, StateError> {
+    pub fn checkpoints(&self, run_key: &str) -> Result<BTreeMap<SinkKey, u64>, StateError> {
         let mut stmt = self
             .conn
             .prepare("SELECT sink, done_until FROM checkpoints WHERE run_key = ?1")
@@ -304,6 +305,13 @@ impl State {
         let mut out = BTreeMap::new();
         for row in rows {
             let (sink, t) = row.map_err(|e| self.err(e))?;
+            let sink: SinkKey = sink.parse().map_err(|e| {
+                self.err(rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                ))
+            })?;
             out.insert(sink, t as u64);
         }
         Ok(out)
@@ -354,7 +362,7 @@ impl State {
     pub fn set_checkpoints(
         &mut self,
         run_key: &str,
-        done: &BTreeMap<String, u64>,
+        done: &BTreeMap<SinkKey, u64>,
     ) -> Result<(), StateError> {
         let path = self.path.clone();
         let wrap = |source| StateError::sql(&path, source);
@@ -363,7 +371,7 @@ impl State {
             tx.execute(
                 "INSERT INTO checkpoints (run_key, sink, done_until) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(run_key, sink) DO UPDATE SET done_until = MAX(done_until, ?3)",
-                params![run_key, sink, *t as i64],
+                params![run_key, sink.to_string(), *t as i64],
             )
             .map_err(wrap)?;
         }

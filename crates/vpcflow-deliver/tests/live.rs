@@ -8,6 +8,7 @@ use vpcflow_deliver::api::CreateFlowLogs;
 use vpcflow_deliver::config::DeliveryConfig;
 use vpcflow_deliver::fanout::Plan;
 use vpcflow_deliver::live::LiveFlowLogs;
+use vpcflow_deliver::sinks::SinkKey;
 use vpcflow_deliver::state::State;
 
 const VPC: &str = "vpc-0a1b2c3d4e5f60718";
@@ -128,8 +129,8 @@ fn a_service_keeps_where_each_flow_log_began_across_restarts() {
     assert!(live.poll(1_100).unwrap().is_none());
     // The first flow log's sink delivered up to 1 200 s.
     let mut checkpoints = std::collections::BTreeMap::new();
-    checkpoints.insert(first.clone(), 1_200);
-    checkpoints.insert(second.clone(), 1_500);
+    checkpoints.insert(SinkKey::FlowLog(first.clone()), 1_200);
+    checkpoints.insert(SinkKey::FlowLog(second.clone()), 1_500);
     w.state.set_checkpoints(run, &checkpoints).unwrap();
     drop(live);
 

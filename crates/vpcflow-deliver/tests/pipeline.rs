@@ -9,6 +9,7 @@ use std::sync::Arc;
 use vpcflow_deliver::api::{CreateFlowLogs, ErrorKind};
 use vpcflow_deliver::config::DeliveryConfig;
 use vpcflow_deliver::fanout::{Encoder, Msg, Plan};
+use vpcflow_deliver::sinks::SinkKey;
 use vpcflow_deliver::spool::{Entry, Target};
 use vpcflow_deliver::state::{RequestError, State};
 use vpcflow_net::record::{FlowAcc, FlowKey, RawRecord};
@@ -211,7 +212,7 @@ fn plan_of(net: &Arc<Network>, reqs: &[CreateFlowLogs], config: &DeliveryConfig)
 }
 
 /// Checkpoints after each commit: (mark, sink → done until).
-type Checkpoints = Vec<(u64, BTreeMap<String, u64>)>;
+type Checkpoints = Vec<(u64, BTreeMap<SinkKey, u64>)>;
 
 /// Runs messages through; returns the entries and the checkpoints after each commit.
 fn run(encoder: &mut Encoder, msgs: Vec<Msg>) -> (Vec<Entry>, Checkpoints) {
@@ -291,10 +292,11 @@ fn a_resumed_source_rewrites_the_same_entries_and_nothing_checkpointed() {
     let mark2 = T0 + 600;
     let checkpoints = after.iter().find(|(m, _)| *m == mark2).unwrap().1.clone();
     // The Firehose buffer was flushed at the second mark (300 s past its first record's end).
-    assert_eq!(checkpoints["firehose:fh"], T0 + 600);
+    let stream = SinkKey::Stream("fh".into());
+    assert_eq!(checkpoints[&stream], T0 + 600);
     let at_first = &after[0].1;
     assert!(
-        !at_first.contains_key("firehose:fh"),
+        !at_first.contains_key(&stream),
         "not flushed at the first mark"
     );
     let mut resumed = Encoder::new(Arc::clone(&plan), Some("run".into()), checkpoints);

@@ -270,7 +270,7 @@ fn local_buckets_hold_objects_under_their_keys() {
     let keys: Vec<String> = names
         .iter()
         .map(|n| match spool.read(n).unwrap().0.target {
-            vpcflow_deliver::spool::Target::Object { key, .. } => key,
+            vpcflow_deliver::spool::Target::Object(t) => t.key,
             other => panic!("{other:?}"),
         })
         .collect();

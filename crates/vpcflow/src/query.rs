@@ -140,7 +140,7 @@ fn remote_buckets(args: &QueryArgs) -> anyhow::Result<Vec<Arc<table::RemoteBucke
         .iter()
         .filter(|b| b.endpoint.is_some())
         .map(|b| {
-            let store = vpcflow_deliver::deliver::open_bucket(b, &DataDir::new(&args.data).s3())?;
+            let store = vpcflow_deliver::sinks::s3::open_bucket(b, &DataDir::new(&args.data).s3())?;
             Ok(Arc::new(table::RemoteBucket {
                 name: b.name.clone(),
                 store,
