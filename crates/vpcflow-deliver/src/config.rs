@@ -41,6 +41,37 @@ pub struct DeliveryConfig {
     /// The durable spool.
     #[serde(default)]
     pub spool: SpoolConfig,
+    /// Live interfaces `vpcflow up` captures beside its simulated traffic.
+    #[serde(default)]
+    pub capture: CaptureConfig,
+}
+
+/// `[capture]`: host interfaces `vpcflow up` captures live (AF_PACKET), each carrying the ENI of
+/// the topology whose `host_interface` names it. Those ENIs' records come from the capture
+/// then, not from the simulation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// Interface names (Linux's, at most 15 bytes).
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+}
+
+impl CaptureConfig {
+    /// Checks the names (no I/O): every problem as (key path, reason).
+    pub fn check(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, name) in self.interfaces.iter().enumerate() {
+            let at = format!("capture.interfaces[{i}]");
+            if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+                out.push((at, format!("'{name}' is not a Linux interface name")));
+            } else if !seen.insert(name.as_str()) {
+                out.push((at, format!("'{name}' is listed twice")));
+            }
+        }
+        out
+    }
 }
 
 /// `[simulation]`: what `vpcflow simulate` uses when its flags do not say.
@@ -217,6 +248,7 @@ impl DeliveryConfig {
     /// Checks what needs no I/O; returns every problem as (key path, reason).
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = crate::sinks::s3::check(&self.buckets);
+        out.extend(self.capture.check());
         out.extend(crate::sinks::firehose::check(
             &self.delivery_streams,
             &self.buckets,

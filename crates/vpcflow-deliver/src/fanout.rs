@@ -181,6 +181,19 @@ impl Plan {
         })
     }
 
+    /// The plan of a source that sees only the ENIs `keep` accepts: each flow log covers the
+    /// ENIs it covers that the source sees (a service's simulation and its live capture split
+    /// the ENIs between them). Indexes stay as they are.
+    pub fn masked(&self, keep: &dyn Fn(usize) -> bool) -> Plan {
+        let mut plan = self.clone();
+        for sub in &mut plan.subs {
+            for (eni, member) in sub.members.iter_mut().enumerate() {
+                *member = *member && keep(eni);
+            }
+        }
+        plan
+    }
+
     /// ENIs an engine must report on (NODATA for silence): those its flow logs cover.
     pub fn scope(&self, engine: usize) -> Vec<usize> {
         (0..self.net.enis.len())
@@ -260,6 +273,8 @@ pub struct Encoder {
     plan: Arc<Plan>,
     builder: RecordBuilder,
     run: Option<String>,
+    /// A second source of the same flow logs ([`CommitContext::source`]).
+    source: Option<String>,
     checkpoints: BTreeMap<SinkKey, u64>,
     /// The sinks, with their checkpoints: one per S3 or log-group flow log, one per stream.
     sinks: Vec<(Box<dyn Accumulator>, u64)>,
@@ -301,6 +316,7 @@ impl Encoder {
                 ..(*plan).clone()
             }),
             run,
+            source: None,
             checkpoints,
             sinks: Vec::new(),
             sub_sink: Vec::new(),
@@ -313,6 +329,12 @@ impl Encoder {
         };
         encoder.revise(plan);
         encoder
+    }
+
+    /// The encoder of a second source of the same flow logs, named `source` in what it makes.
+    pub fn with_source(mut self, source: Option<String>) -> Encoder {
+        self.source = source;
+        self
     }
 
     /// Takes a message; a commit returns its entries.
@@ -416,6 +438,7 @@ impl Encoder {
             last,
             run: self.run.as_ref(),
             plan: &plan,
+            source: self.source.as_deref(),
         };
         let mut out = Encoded {
             entries: Vec::new(),

@@ -65,6 +65,9 @@ pub struct PipelineOptions {
     pub run_key: Option<String>,
     /// Spool bound in bytes.
     pub max_spool_bytes: u64,
+    /// A second source beside the run's own, named in its entries (see
+    /// [`crate::sinks::CommitContext::source`]); `None` for the run's own.
+    pub source: Option<String>,
 }
 
 /// A running pipeline.
@@ -107,7 +110,8 @@ impl Pipeline {
             None => BTreeMap::new(),
         };
         let router = Router::default();
-        let mut encoder = Encoder::new(Arc::clone(plan), options.run_key.clone(), checkpoints);
+        let mut encoder = Encoder::new(Arc::clone(plan), options.run_key.clone(), checkpoints)
+            .with_source(options.source.clone());
         let max = options.max_spool_bytes;
         let probe = spool.clone();
         encoder.spool_full = Box::new(move || probe.used_bytes() > max);

@@ -356,3 +356,39 @@ fn a_full_spool_delivers_skipdata_instead() {
         ]
     );
 }
+
+/// Where an entry lands: its object key, segment or request id.
+fn landing(t: &Target) -> String {
+    match t {
+        Target::Object(o) => format!("s3://{}/{}", o.bucket, o.key),
+        Target::LogSegment(s) => format!("logs:{}/{}", s.group, s.segment),
+        Target::Firehose(r) => format!("firehose:{}/{}", r.stream, r.request_id),
+    }
+}
+
+#[test]
+fn a_second_source_never_lands_where_the_first_does() {
+    let net = Arc::new(three_tier());
+    let config = test_config();
+    let plan = plan_of(&net, &test_requests(), &config);
+    let (own, _) = run(
+        &mut Encoder::new(Arc::clone(&plan), None, BTreeMap::new()),
+        messages(&net),
+    );
+    let (live, _) = run(
+        &mut Encoder::new(Arc::clone(&plan), None, BTreeMap::new())
+            .with_source(Some("live".into())),
+        messages(&net),
+    );
+    assert_eq!(own.len(), 8, "3 objects, 3 segments, 2 requests");
+    assert_eq!(own.len(), live.len());
+    for (a, b) in own.iter().zip(&live) {
+        assert_ne!(a.name, b.name);
+        assert_ne!(landing(&a.header.target), landing(&b.header.target));
+        // The same records, wherever they land.
+        assert_eq!(a.header.records, b.header.records);
+    }
+    let names: std::collections::BTreeSet<&str> =
+        own.iter().chain(&live).map(|e| e.name.as_str()).collect();
+    assert_eq!(names.len(), own.len() * 2, "no name twice");
+}

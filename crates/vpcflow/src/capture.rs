@@ -169,10 +169,38 @@ fn pcap_summary(packets: u64, stats: &CaptureStats, e: &vpcflow_capture::flow::S
     )
 }
 
+/// The ENI each host interface carries: `fixed` (`--eni`), else the topology's ENI whose
+/// `host_interface` names it. `what` says where the names came from, for the error.
+pub(crate) fn live_interfaces(
+    names: &[String],
+    net: &vpcflow_net::Network,
+    fixed: Option<usize>,
+    what: &str,
+) -> anyhow::Result<Vec<vpcflow_capture::live::LiveInterface>> {
+    names
+        .iter()
+        .map(|name| {
+            let eni = fixed
+                .or_else(|| {
+                    net.enis
+                        .iter()
+                        .position(|e| e.host_interface.as_deref() == Some(name.as_str()))
+                })
+                .with_context(|| {
+                    format!("{what}: {name}: no ENI has host_interface = \"{name}\" (or use --eni)")
+                })?;
+            Ok(vpcflow_capture::live::LiveInterface {
+                name: name.clone(),
+                eni,
+            })
+        })
+        .collect()
+}
+
 /// The live clock: the one place wall-clock time enters vpcflow (design.md: "the live capture
 /// source and the server inject a real clock").
 #[allow(clippy::disallowed_methods)]
-fn wall_clock_micros() -> u64 {
+pub(crate) fn wall_clock_micros() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
@@ -186,18 +214,14 @@ fn run_live(
     net: &Arc<vpcflow_net::Network>,
 ) -> anyhow::Result<()> {
     use std::sync::atomic::AtomicBool;
-    use vpcflow_capture::live::{LiveCapture, LiveInterface, RingConfig};
+    use vpcflow_capture::live::{LiveCapture, RingConfig};
     let fixed = config.scope.as_deref().and_then(|s| s.first().copied());
-    let interfaces = args
-        .interfaces
-        .iter()
-        .map(|name| {
-            let eni = fixed
-                .or_else(|| net.enis.iter().position(|e| e.host_interface.as_deref() == Some(name.as_str())))
-                .with_context(|| format!("--interface {name}: no ENI of {} has host_interface = \"{name}\" (or use --eni)", args.engine.topology_spec(file)))?;
-            Ok(LiveInterface { name: name.clone(), eni })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let interfaces = live_interfaces(
+        &args.interfaces,
+        net,
+        fixed,
+        &format!("--interface (topology {})", args.engine.topology_spec(file)),
+    )?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))

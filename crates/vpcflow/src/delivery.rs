@@ -184,6 +184,9 @@ pub(crate) fn engines(
 /// A source run through the pipeline, with the delivery worker alongside.
 pub(crate) struct Run {
     pipeline: Pipeline,
+    spool: vpcflow_deliver::spool::Spool,
+    state_path: PathBuf,
+    max_spool_bytes: u64,
     worker: std::thread::JoinHandle<
         Result<(vpcflow_deliver::deliver::WorkerStats, usize), pipeline::PipelineError>,
     >,
@@ -209,6 +212,7 @@ impl Run {
             .map(|s| s.flow_log.account_id.clone())
             .unwrap_or_default();
         let dest = Destinations::open(&p.config, &p.data, &p.plan.net.region, &account)?;
+        let spool_for_sources = spool.clone();
         let pipeline = Pipeline::start(
             &p.plan,
             spool.clone(),
@@ -216,6 +220,7 @@ impl Run {
                 state_path: DataDir::new(&p.data).state_db(),
                 run_key,
                 max_spool_bytes: p.config.spool.max_bytes,
+                source: None,
             },
         )?;
         let done = Arc::new(AtomicBool::new(false));
@@ -231,12 +236,31 @@ impl Run {
         );
         Ok(Run {
             pipeline,
+            spool: spool_for_sources,
+            state_path: DataDir::new(&p.data).state_db(),
+            max_spool_bytes: p.config.spool.max_bytes,
             worker,
             done,
             progress,
             error: None,
             drain_timeout_s,
         })
+    }
+
+    /// A second source of this run's flow logs, named `source` in what it delivers (live
+    /// capture beside a service's simulation): a pipeline of its own for `plan` on the same
+    /// spool, delivered by the same worker. It cannot be replayed: it keeps no checkpoints.
+    pub(crate) fn second_source(&self, plan: &Arc<Plan>, source: &str) -> anyhow::Result<Pipeline> {
+        Ok(Pipeline::start(
+            plan,
+            self.spool.clone(),
+            PipelineOptions {
+                state_path: self.state_path.clone(),
+                run_key: None,
+                max_spool_bytes: self.max_spool_bytes,
+                source: Some(source.to_owned()),
+            },
+        )?)
     }
 
     /// A batch of engine `engine`'s records, unbuilt.

@@ -19,6 +19,7 @@ mod convert;
 mod delivery;
 mod input;
 mod lab;
+mod live_source;
 mod logs;
 mod query;
 mod simulate;

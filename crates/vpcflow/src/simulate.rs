@@ -13,6 +13,8 @@ use clap::Args;
 use vpcflow_capture::scenario::parse_duration;
 use vpcflow_capture::{Emit, EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
 use vpcflow_deliver::live::LiveFlowLogs;
+
+use crate::live_source::{LiveEnis, LiveSource};
 use vpcflow_net::builtin;
 use vpcflow_record::{LogFormat, text};
 use vpcflow_store::Clock as _;
@@ -346,19 +348,23 @@ pub(crate) fn simulate(
         &start.to_string(),
         &duration.to_string(),
     ]);
-    // A service follows the flow logs created and deleted while it runs.
+    // A service follows the flow logs created and deleted while it runs, and leaves the ENIs
+    // of the config's live interfaces to their capture.
     let mut live = if drive.service {
         let live = LiveFlowLogs::open(
             &vpcflow_store::DataDir::new(&prepared.data).state_db(),
             &key,
             (*prepared.plan).clone(),
         )?;
-        prepared.plan = Arc::clone(live.plan());
+        let split = LiveEnis::of(&prepared.config.capture.interfaces, &net)?;
+        prepared.plan = Arc::new(split.simulated(live.plan()));
         Some(Follow {
             resume_us: live.resume()?.map_or(start, |s| s.max(start)) * 1_000_000,
             live,
             max_flows: config.max_flows,
             polled_ms: 0,
+            split,
+            capture: None,
         })
     } else {
         None
@@ -375,13 +381,35 @@ pub(crate) fn simulate(
             .map_or(start * 1_000_000, |s| s * 1_000_000),
     };
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
+    let interfaces = &prepared.config.capture.interfaces;
+    if let Some(f) = live.as_mut().filter(|_| !interfaces.is_empty()) {
+        let source = LiveSource::start(
+            interfaces,
+            f.split.clone(),
+            f.live.plan(),
+            &run,
+            config.max_flows,
+        )?;
+        outln!(
+            "vpcflow up: capturing live on {} beside the simulated traffic (their ENIs' \
+             records come from the capture)",
+            interfaces.join(", ")
+        );
+        f.capture = Some(source);
+    }
     let stopped = drive_simulation(
         &mut sim,
         &mut run,
         drive,
         (start, duration, resume_us),
         live.as_mut(),
-    )?;
+    );
+    // The capture ends first, so that its last interval is delivered with the rest.
+    let captured = live
+        .as_mut()
+        .and_then(|f| f.capture.take())
+        .map(LiveSource::finish);
+    let stopped = stopped?;
     if let Some(f) = &live {
         prepared.plan = Arc::clone(f.live.plan());
     }
@@ -398,6 +426,9 @@ pub(crate) fn simulate(
         None => run.finish((start + duration) * 1_000_000)?,
     };
     eprintln!("{}", closing(&sim));
+    if let Some(said) = captured {
+        eprintln!("{}", said?);
+    }
     let total: u64 = commit.records.values().sum();
     if total == 0 && commit.already_delivered > 0 {
         outln!(
@@ -436,6 +467,10 @@ struct Follow {
     max_flows: usize,
     /// When `state.db` was last looked at (wall ms).
     polled_ms: u64,
+    /// Which ENIs the simulation leaves to live capture.
+    split: LiveEnis,
+    /// The live capture of the config's `[capture]`, if any.
+    capture: Option<LiveSource>,
 }
 
 /// How often a service looks for flow logs created or deleted (wall ms).
@@ -459,7 +494,10 @@ impl Follow {
         let Some(rev) = self.live.poll(at_us / 1_000_000)? else {
             return Ok(());
         };
-        let plan = &rev.plan;
+        if let Some(capture) = &self.capture {
+            capture.revise(&rev.plan);
+        }
+        let plan = &Arc::new(self.split.simulated(&rev.plan));
         for (i, &interval_secs) in plan.intervals.iter().enumerate() {
             let scope = plan.scope(i);
             if rev.engines.contains(&i) {

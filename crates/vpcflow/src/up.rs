@@ -27,6 +27,12 @@ logs of --config (else the built-in default: the log group /vpcflow/flow-logs an
 flow-logs) under --data. On a stop, what closed is delivered and the open aggregation intervals
 are left to the next start, which continues where this one stopped: no gap, nothing twice.
 
+Flow logs created or deleted in the data directory while it runs (state.db, as the API will) take
+effect without a restart: a created one delivers from its next aggregation interval (in simulated
+time), a deleted one delivers nothing that closes after. The config's [capture] interfaces are
+captured live (AF_PACKET, root) beside the simulated traffic: the ENIs whose host_interface they
+are get their records from the capture, in wall-clock time, and not from the simulation.
+
 The first start in a data directory begins at --start, else the config's [simulation] start, else
 now, and keeps that start, --duration, --seed and --scenario; later starts continue that run, and
 refuse other values (other traffic over the same time would deliver it twice). With --start,

@@ -560,14 +560,17 @@ fn config_flow_logs_keep_their_ids_and_changes_recreate_them() {
     std::fs::write(
         &cfg,
         "[[delivery_streams]]\nname = \"s\"\nbuffering_size_mb = 0\ndestination = { type = \"http_endpoint\", url = \"ftp://x\" }\n\
-         [[log_groups]]\nname = \"/g\"\nretention_in_days = 2\n",
+         [[log_groups]]\nname = \"/g\"\nretention_in_days = 2\n\
+         [capture]\ninterfaces = [\"a-name-far-too-long\", \"eth0\", \"eth0\"]\n",
     )
     .unwrap();
     let out = vpcflow(&["simulate", "--config", path(&cfg), "--data", path(&data)]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     for want in [
-        "has 3 problem(s)",
+        "has 5 problem(s)",
+        "capture.interfaces[0]: 'a-name-far-too-long' is not a Linux interface name",
+        "capture.interfaces[2]: 'eth0' is listed twice",
         "delivery_streams[0].buffering_size_mb: 0 is outside 1..=128",
         "delivery_streams[0].destination.url: 'ftp://x' is not an http:// or https:// URL",
         "log_groups[0].retention_in_days: 2 is not one of CloudWatch's values",

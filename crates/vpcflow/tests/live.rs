@@ -234,3 +234,128 @@ fn live_udp_is_recorded_and_sigint_writes_the_open_interval() {
     );
     assert!(rest.contains("0 dropped by the kernel"), "{rest}");
 }
+
+/// Every event of a log group, as its record's fields.
+fn all_events(data: &std::path::Path, group: &str) -> Vec<Vec<String>> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut page = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
+        page.args([
+            "logs",
+            "filter-log-events",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args(["--log-group-name", group]);
+        if let Some(t) = &token {
+            page.args(["--next-token", t]);
+        }
+        let page = page.output().unwrap();
+        assert!(
+            page.status.success(),
+            "{}",
+            String::from_utf8_lossy(&page.stderr)
+        );
+        let page: serde_json::Value = serde_json::from_slice(&page.stdout).unwrap();
+        events.extend(page["events"].as_array().unwrap().iter().map(|e| {
+            let message = e["message"].as_str().unwrap();
+            message.split(' ').map(str::to_owned).collect::<Vec<_>>()
+        }));
+        match page["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    events
+}
+
+#[test]
+fn up_captures_the_configs_interfaces_beside_its_simulated_traffic() {
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let topo = lab_topology(&lab, dir.path());
+    let data = dir.path().join("data");
+    let config = dir.path().join("vpcflow.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "topology = \"{}\"\n\n[[flow_logs]]\nresource_type = \"VPC\"\n\
+             resource_ids = [\"vpc-0a1b2c3d4e5f60718\"]\ntraffic_type = \"ALL\"\n\
+             log_group_name = \"/lab\"\nmax_aggregation_interval = 60\n\
+             deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\"\n\n\
+             [capture]\ninterfaces = [\"{}\"]\n",
+            topo.display(),
+            lab.a
+        ),
+    )
+    .unwrap();
+    // The test's own clock: what separates captured records (now) from simulated ones.
+    #[allow(clippy::disallowed_methods)]
+    let began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Simulated time begins long ago and runs unpaced: two seconds close many simulated
+    // minutes, and no simulated record is of today.
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.a, env!("CARGO_BIN_EXE_vpcflow"), "up"])
+        .args(["--speed", "max", "--start", "2026-01-15T14:00:00Z"])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("capturing live on") {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{said}");
+        said.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let out = send_and_stop(&lab, child);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{said}{stderr}");
+    assert!(
+        stderr.contains(&format!("vpcflow: captured live on {}: ", lab.a)),
+        "{stderr}"
+    );
+
+    let events = all_events(&data, "/lab");
+    // app-1's records are the capture's alone, in wall time since the test began, the
+    // datagrams among them; the other ENIs' are the simulation's, long ago.
+    let (app, others): (Vec<_>, Vec<_>) =
+        events.iter().partition(|f| f[2] == "eni-0a0000000000000a2");
+    assert!(!others.is_empty(), "the simulation delivered too");
+    for f in &others {
+        let start: u64 = f[10].parse().unwrap();
+        assert!(start < began - 86_400, "simulated: {f:?}");
+    }
+    assert!(!app.is_empty(), "{stderr}");
+    for f in &app {
+        let start: u64 = f[10].parse().unwrap();
+        assert!(
+            start >= began - 60,
+            "app-1 has only captured records: {f:?}"
+        );
+    }
+    let packets: u64 = app
+        .iter()
+        .filter(|f| f[3] == "10.0.11.20" && f[6] == "5000")
+        .map(|f| f[8].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(packets, 20, "every datagram: {app:?}");
+    let segments = std::fs::read_dir(data.join("logs").join("%2Flab")).unwrap();
+    assert!(
+        segments
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .any(|n| n.contains("-live")),
+        "the capture's segments are its own"
+    );
+}

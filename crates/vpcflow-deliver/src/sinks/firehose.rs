@@ -221,7 +221,7 @@ mod runtime {
                 }
                 let chunk = &lines[start..end];
                 let records = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-                let id = request_id(&self.name, ctx.until, part);
+                let id = request_id(&format!("{}{}", self.name, ctx.tag()), ctx.until, part);
                 let payload = match self.config.as_ref().map(|c| &c.destination) {
                     Some(StreamDestination::HttpEndpoint { .. }) => {
                         http_body(&id, ctx.until, chunk)
@@ -229,7 +229,12 @@ mod runtime {
                     _ => chunk.to_vec(),
                 };
                 out.push(Entry {
-                    name: format!("{:012}-firehose-{}-{part:04}", ctx.until, self.name),
+                    name: format!(
+                        "{:012}-firehose-{}{}-{part:04}",
+                        ctx.until,
+                        self.name,
+                        ctx.tag()
+                    ),
                     header: EntryHeader {
                         target: Target::Firehose(RequestTarget {
                             stream: self.name.clone(),

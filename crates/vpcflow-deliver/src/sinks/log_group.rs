@@ -203,11 +203,11 @@ mod runtime {
                 *out.records.entry(f.flow_log_id.clone()).or_default() += records;
                 let (payload, streams) = seg.finish(&self.format, ctx.until * 1000);
                 out.entries.push(Entry {
-                    name: format!("{bucket:012}-{}-logs", f.flow_log_id),
+                    name: format!("{bucket:012}-{}{}-logs", f.flow_log_id, ctx.tag()),
                     header: EntryHeader {
                         target: Target::LogSegment(SegmentTarget {
                             group: name.clone(),
-                            segment: format!("{bucket:012}-{}", f.flow_log_id),
+                            segment: format!("{bucket:012}-{}{}", f.flow_log_id, ctx.tag()),
                             streams,
                             retention_days: ctx.plan.retention.get(name).copied().flatten(),
                             account: Some(f.account_id.clone()),

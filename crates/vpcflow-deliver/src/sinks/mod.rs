@@ -103,6 +103,17 @@ mod runtime {
         pub run: Option<&'a String>,
         /// The plan (retention of log groups, streams' hints).
         pub plan: &'a Plan,
+        /// A second source of the same flow logs (live capture beside a service's simulated
+        /// traffic): its entries' names, keys and request ids carry it, so that the two never
+        /// share one. `None` for a run's own source, whose names stay as they always were.
+        pub source: Option<&'a str>,
+    }
+
+    impl CommitContext<'_> {
+        /// `-SOURCE` for a second source, else nothing: what its names carry.
+        pub fn tag(&self) -> String {
+            self.source.map_or(String::new(), |s| format!("-{s}"))
+        }
     }
 
     /// A sink's records on their way to the spool.

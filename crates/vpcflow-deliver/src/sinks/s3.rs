@@ -338,7 +338,14 @@ mod runtime {
             for bucket in ready {
                 let o = self.open.remove(&bucket).expect("listed above");
                 *out.records.entry(f.flow_log_id.clone()).or_default() += o.records;
-                let hash = stable_hash(&[f.flow_log_id.as_bytes(), &bucket.to_le_bytes()]) as u32;
+                let hash = match ctx.source {
+                    None => stable_hash(&[f.flow_log_id.as_bytes(), &bucket.to_le_bytes()]),
+                    Some(source) => stable_hash(&[
+                        f.flow_log_id.as_bytes(),
+                        &bucket.to_le_bytes(),
+                        source.as_bytes(),
+                    ]),
+                } as u32;
                 let key = layout::object_key(&ObjectId {
                     prefix,
                     account: &f.account_id,
@@ -349,7 +356,7 @@ mod runtime {
                     hash,
                 });
                 out.entries.push(Entry {
-                    name: format!("{bucket:012}-{}-s3", f.flow_log_id),
+                    name: format!("{bucket:012}-{}{}-s3", f.flow_log_id, ctx.tag()),
                     header: EntryHeader {
                         target: Target::Object(ObjectTarget {
                             bucket: name.clone(),
