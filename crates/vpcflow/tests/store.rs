@@ -5,6 +5,14 @@
 //! `vpcflow simulate --duration 10m --data data` and then
 //! `vpcflow query --data data --sql-file examples/athena.sql`. The numbers below are what that
 //! binary answered over it.
+//!
+//! `tests/data/data-dir-fdbcf3a` was written by the binary of commit fdbcf3a (schema version 2,
+//! before flow logs changed while `up` runs and before sinks were components) with its
+//! `vpcflow.toml` (the built-in flow logs, and a third to a delivery stream whose endpoint is
+//! down): `vpcflow simulate --config vpcflow.toml --duration 10m --data data --drain-timeout 2`,
+//! `vpcflow query --data data --sql-file examples/athena.sql`, then `vpcflow up` over the same
+//! run (`--speed max --duration 10m --start 2026-01-15T14:00:00Z --seed 1`). Its spool holds the
+//! stream's undelivered request.
 
 mod common;
 
@@ -150,4 +158,134 @@ fn a_data_directory_of_the_previous_binary_opens_with_everything_in_it() {
         partitions.contains("aws-region=us-east-1/year=2026/month=01/day=15/hour=14"),
         "{partitions}"
     );
+}
+
+#[test]
+fn a_data_directory_of_the_service_before_this_one_opens_and_its_service_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/data-dir-fdbcf3a"),
+        &data,
+    );
+    let config = data.join("vpcflow.toml");
+    let data = data.to_str().unwrap();
+
+    // Flow logs, with the stream's still failing.
+    let described = json(&ok(&vpcflow(&["flow-logs", "describe", "--data", data])));
+    let status: Vec<(&str, &str)> = described["FlowLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["FlowLogId"].as_str().unwrap(),
+                f["DeliverLogsStatus"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("fl-09390286062eeea0a", "SUCCESS"),
+            ("fl-0e63cbe86f9c40c27", "FAILED"),
+            ("fl-0fe6beb120de16004", "SUCCESS")
+        ]
+    );
+
+    // The request that binary spooled reads back with this one's types: its sink typed, its
+    // target without the account that binary did not keep.
+    let spool = vpcflow_deliver::spool::Spool::open(&Path::new(data).join("spool")).unwrap();
+    let names = spool.list().unwrap();
+    assert_eq!(names.len(), 1);
+    let (header, _) = spool.read(&names[0]).unwrap();
+    assert_eq!(
+        header.sink,
+        vpcflow_deliver::sinks::SinkKey::Stream("down".into())
+    );
+    match header.target {
+        vpcflow_deliver::spool::Target::Firehose(t) => {
+            assert_eq!(
+                (t.stream.as_str(), t.records, t.account),
+                ("down", 61, None)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Events, tables and the group's owner (the store's account: the group predates owners).
+    let insights = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data,
+        "--log-group",
+        "/vpcflow/flow-logs",
+        "--output",
+        "json",
+        "--insights",
+        "stats count(*) as n, sum(bytes) as b",
+    ]));
+    assert_eq!(
+        json(&insights),
+        serde_json::json!([{"n": 2084, "b": 18_782_864}])
+    );
+    let sql = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data,
+        "--output",
+        "json",
+        "--sql",
+        "SELECT count(*) AS n, sum(bytes) AS b FROM vpc_flow_logs_parquet",
+    ]));
+    assert_eq!(
+        json(&sql),
+        serde_json::json!([{"n": 2084, "b": 18_782_864}])
+    );
+    let groups = json(&ok(&vpcflow(&[
+        "logs",
+        "describe-log-groups",
+        "--data",
+        data,
+    ])));
+    assert_eq!(
+        groups["logGroups"][0]["logGroupArn"],
+        "arn:aws:logs:us-east-1:123456789012:log-group:/vpcflow/flow-logs"
+    );
+    let conn = vpcflow_store::db::open(&vpcflow_store::DataDir::new(data).state_db()).unwrap();
+    assert_eq!(
+        vpcflow_store::db::version(&conn).unwrap(),
+        vpcflow_store::SCHEMA_VERSION
+    );
+    drop(conn);
+
+    // Its service continues the run it kept: everything was delivered, nothing comes twice,
+    // and the stream's request is still waiting for its endpoint.
+    let out = ok(&vpcflow(&[
+        "up",
+        "--config",
+        config.to_str().unwrap(),
+        "--speed",
+        "max",
+        "--data",
+        data,
+        "--drain-timeout",
+        "1",
+    ]));
+    assert!(
+        out.contains("vpcflow up: simulated traffic from 2026-01-15T14:00:00Z"),
+        "{out}"
+    );
+    assert!(out.contains("Nothing new to deliver"), "{out}");
+    assert_eq!(spool.list().unwrap().len(), 1);
+    let after = ok(&vpcflow(&[
+        "query",
+        "--data",
+        data,
+        "--output",
+        "json",
+        "--sql",
+        "SELECT count(*) AS n FROM vpc_flow_logs_parquet",
+    ]));
+    assert_eq!(json(&after), serde_json::json!([{"n": 2084}]));
 }
