@@ -290,52 +290,49 @@ impl State {
         }))
     }
 
+    /// The (name, seconds) rows `sql` selects for a run: checkpoints and starts alike.
+    fn times_of_run(&self, sql: &str, run_key: &str) -> Result<Vec<(String, u64)>, StateError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([run_key], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.map(|r| r.map_err(|e| self.err(e))).collect()
+    }
+
     /// Per-sink checkpoints of a source run: records of windows at or before `done_until` (s)
     /// are in the spool or delivered.
     pub fn checkpoints(&self, run_key: &str) -> Result<BTreeMap<SinkKey, u64>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT sink, done_until FROM checkpoints WHERE run_key = ?1")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([run_key], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        let rows = self.times_of_run(
+            "SELECT sink, done_until FROM checkpoints WHERE run_key = ?1",
+            run_key,
+        )?;
+        rows.into_iter()
+            .map(|(sink, t)| {
+                let sink: SinkKey = sink.parse().map_err(|e| {
+                    self.err(rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    ))
+                })?;
+                Ok((sink, t))
             })
-            .map_err(|e| self.err(e))?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (sink, t) = row.map_err(|e| self.err(e))?;
-            let sink: SinkKey = sink.parse().map_err(|e| {
-                self.err(rusqlite::Error::FromSqlConversionFailure(
-                    0,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                ))
-            })?;
-            out.insert(sink, t as u64);
-        }
-        Ok(out)
+            .collect()
     }
 
     /// Where each flow log of a service's run began delivering (record time, s): a flow log
     /// created while the service runs delivers from its next interval, and a restarted service
     /// must start it there again.
     pub fn sink_starts(&self, run_key: &str) -> Result<BTreeMap<String, u64>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT flow_log_id, from_secs FROM sink_starts WHERE run_key = ?1")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([run_key], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (id, t) = row.map_err(|e| self.err(e))?;
-            out.insert(id, t as u64);
-        }
-        Ok(out)
+        Ok(self
+            .times_of_run(
+                "SELECT flow_log_id, from_secs FROM sink_starts WHERE run_key = ?1",
+                run_key,
+            )?
+            .into_iter()
+            .collect())
     }
 
     /// Keeps where flow logs began delivering ([`State::sink_starts`]); a start once kept stays.

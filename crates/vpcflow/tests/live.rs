@@ -2,6 +2,8 @@
 //! creates (and always removes), real UDP traffic, SIGINT, and the records that come out.
 //! Needs root (CI has it); it fails, rather than skips, without.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -235,41 +237,6 @@ fn live_udp_is_recorded_and_sigint_writes_the_open_interval() {
     assert!(rest.contains("0 dropped by the kernel"), "{rest}");
 }
 
-/// Every event of a log group, as its record's fields.
-fn all_events(data: &std::path::Path, group: &str) -> Vec<Vec<String>> {
-    let mut events = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut page = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
-        page.args([
-            "logs",
-            "filter-log-events",
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .args(["--log-group-name", group]);
-        if let Some(t) = &token {
-            page.args(["--next-token", t]);
-        }
-        let page = page.output().unwrap();
-        assert!(
-            page.status.success(),
-            "{}",
-            String::from_utf8_lossy(&page.stderr)
-        );
-        let page: serde_json::Value = serde_json::from_slice(&page.stdout).unwrap();
-        events.extend(page["events"].as_array().unwrap().iter().map(|e| {
-            let message = e["message"].as_str().unwrap();
-            message.split(' ').map(str::to_owned).collect::<Vec<_>>()
-        }));
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => break,
-        }
-    }
-    events
-}
-
 #[test]
 fn up_captures_the_configs_interfaces_beside_its_simulated_traffic() {
     let lab = Lab::new();
@@ -327,7 +294,13 @@ fn up_captures_the_configs_interfaces_beside_its_simulated_traffic() {
         "{stderr}"
     );
 
-    let events = all_events(&data, "/lab");
+    let events: Vec<Vec<String>> = common::log_events(&data, "/lab")
+        .iter()
+        .map(|e| {
+            let message = e["message"].as_str().unwrap();
+            message.split(' ').map(str::to_owned).collect()
+        })
+        .collect();
     // app-1's records are the capture's alone, in wall time since the test began, the
     // datagrams among them; the other ENIs' are the simulation's, long ago.
     let (app, others): (Vec<_>, Vec<_>) =

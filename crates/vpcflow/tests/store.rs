@@ -37,6 +37,16 @@ fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
+/// A query's answer as JSON: `--insights` over the log group, or `--sql`.
+fn counted(data: &str, language: &str, query: &str) -> serde_json::Value {
+    let mut args = vec!["query", "--data", data, "--output", "json"];
+    if language == "--insights" {
+        args.extend(["--log-group", "/vpcflow/flow-logs"]);
+    }
+    args.extend([language, query]);
+    json(&ok(&vpcflow(&args)))
+}
+
 #[test]
 fn a_data_directory_of_the_previous_binary_opens_with_everything_in_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,19 +80,8 @@ fn a_data_directory_of_the_previous_binary_opens_with_everything_in_it() {
     let groups = ok(&vpcflow(&["logs", "groups", "--data", data]));
     assert!(groups.contains("/vpcflow/flow-logs"), "{groups}");
     assert!(groups.contains(" 2084 "), "{groups}");
-    let insights = ok(&vpcflow(&[
-        "query",
-        "--data",
-        data,
-        "--log-group",
-        "/vpcflow/flow-logs",
-        "--output",
-        "json",
-        "--insights",
-        "stats count(*) as n, sum(bytes) as b",
-    ]));
     assert_eq!(
-        json(&insights),
+        counted(data, "--insights", "stats count(*) as n, sum(bytes) as b"),
         serde_json::json!([{"n": 2084, "b": 18_782_864}])
     );
 
@@ -119,17 +118,12 @@ fn a_data_directory_of_the_previous_binary_opens_with_everything_in_it() {
     assert!(filtered["nextToken"].is_string());
 
     // The Athena table and its partition, and the S3 objects under it.
-    let sql = ok(&vpcflow(&[
-        "query",
-        "--data",
-        data,
-        "--output",
-        "json",
-        "--sql",
-        "SELECT count(*) AS n, sum(bytes) AS b FROM vpc_flow_logs_parquet",
-    ]));
     assert_eq!(
-        json(&sql),
+        counted(
+            data,
+            "--sql",
+            "SELECT count(*) AS n, sum(bytes) AS b FROM vpc_flow_logs_parquet"
+        ),
         serde_json::json!([{"n": 2084, "b": 18_782_864}])
     );
     // SQL finds tables by name through the store's catalog (a DataFusion schema), not by
@@ -214,32 +208,16 @@ fn a_data_directory_of_the_service_before_this_one_opens_and_its_service_continu
     }
 
     // Events, tables and the group's owner (the store's account: the group predates owners).
-    let insights = ok(&vpcflow(&[
-        "query",
-        "--data",
-        data,
-        "--log-group",
-        "/vpcflow/flow-logs",
-        "--output",
-        "json",
-        "--insights",
-        "stats count(*) as n, sum(bytes) as b",
-    ]));
     assert_eq!(
-        json(&insights),
+        counted(data, "--insights", "stats count(*) as n, sum(bytes) as b"),
         serde_json::json!([{"n": 2084, "b": 18_782_864}])
     );
-    let sql = ok(&vpcflow(&[
-        "query",
-        "--data",
-        data,
-        "--output",
-        "json",
-        "--sql",
-        "SELECT count(*) AS n, sum(bytes) AS b FROM vpc_flow_logs_parquet",
-    ]));
     assert_eq!(
-        json(&sql),
+        counted(
+            data,
+            "--sql",
+            "SELECT count(*) AS n, sum(bytes) AS b FROM vpc_flow_logs_parquet"
+        ),
         serde_json::json!([{"n": 2084, "b": 18_782_864}])
     );
     let groups = json(&ok(&vpcflow(&[

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ok, vpcflow};
+use common::{log_events, ok, vpcflow};
 
 const RUN: &[&str] = &[
     "--start",
@@ -35,35 +35,18 @@ fn delivered(data: &Path) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
         }
     }
     objects.sort();
-    let mut events = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut args = vec![
-            "logs",
-            "filter-log-events",
-            "--data",
-            data.to_str().unwrap(),
-            "--log-group-name",
-            "/vpcflow/flow-logs",
-        ];
-        if let Some(t) = &token {
-            args.extend(["--next-token", t.as_str()]);
-        }
-        let page: serde_json::Value = serde_json::from_str(&ok(&vpcflow(&args))).unwrap();
-        for e in page["events"].as_array().unwrap() {
-            // Ingestion times are the wall clock's: everything else must be the same.
-            events.push(serde_json::json!([
+    let events = log_events(data, "/vpcflow/flow-logs")
+        .iter()
+        // Ingestion times are the wall clock's: everything else must be the same.
+        .map(|e| {
+            serde_json::json!([
                 e["logStreamName"],
                 e["timestamp"],
                 e["message"],
                 e["eventId"]
-            ]));
-        }
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => break,
-        }
-    }
+            ])
+        })
+        .collect();
     (objects, serde_json::Value::Array(events))
 }
 

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{ok, vpcflow};
+use common::{log_events, ok, vpcflow};
 use vpcflow_deliver::api::{CreateFlowLogs, Destination};
 
 const START: &str = "2026-01-15T14:00:00Z";
@@ -137,31 +137,11 @@ fn field(line: &str, i: usize) -> u64 {
 }
 
 /// The messages of the log group's events.
-fn log_events(data: &Path) -> Vec<String> {
-    let mut events = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut args = vec![
-            "logs",
-            "filter-log-events",
-            "--data",
-            data.to_str().unwrap(),
-            "--log-group-name",
-            "/vpcflow/flow-logs",
-        ];
-        if let Some(t) = &token {
-            args.extend(["--next-token", t.as_str()]);
-        }
-        let page: serde_json::Value = serde_json::from_str(&ok(&vpcflow(&args))).unwrap();
-        for e in page["events"].as_array().unwrap() {
-            events.push(e["message"].as_str().unwrap().to_owned());
-        }
-        match page["nextToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => break,
-        }
-    }
-    events
+fn messages(data: &Path) -> Vec<String> {
+    log_events(data, "/vpcflow/flow-logs")
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Waits for a line of the service's stdout containing `what`.
@@ -330,11 +310,11 @@ max_aggregation_interval = 60
 
     // The deleted flow log: what it delivered, all of it closed before it was deleted, as the
     // reference delivered it.
-    let events: Vec<String> = log_events(&data)
+    let events: Vec<String> = messages(&data)
         .into_iter()
         .filter(|m| m.split(' ').nth(1) == Some("123456789012"))
         .collect();
-    let reference_events = log_events(&reference);
+    let reference_events = messages(&reference);
     assert!(!events.is_empty());
     assert!(
         events.iter().all(|m| field(m, 11) <= deleted_at),

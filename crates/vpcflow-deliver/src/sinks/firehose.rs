@@ -182,15 +182,20 @@ mod runtime {
     impl Buffer {
         /// The buffer of stream `name`, with its hints from the plan.
         pub fn new(name: &str, plan: &Plan) -> Buffer {
+            Buffer::empty(name.to_owned(), plan.streams.get(name).cloned(), 0)
+        }
+
+        /// A buffer holding nothing, its hints `config`, after commit mark `last_commit`.
+        fn empty(name: String, config: Option<DeliveryStreamConfig>, last_commit: u64) -> Buffer {
             Buffer {
-                name: name.to_owned(),
-                config: plan.streams.get(name).cloned(),
+                name,
+                config,
                 lines: Vec::new(),
                 records: 0,
                 first_window: None,
                 flow_logs: Vec::new(),
                 account: None,
-                last_commit: 0,
+                last_commit,
             }
         }
 
@@ -297,30 +302,11 @@ mod runtime {
                         out.records.insert(f.clone(), self.records);
                     }
                 }
-                *self = Buffer {
-                    name: std::mem::take(&mut self.name),
-                    config: self.config.take(),
-                    ..Buffer::empty()
-                };
+                *self = Buffer::empty(std::mem::take(&mut self.name), self.config.take(), 0);
                 out.done = Some(ctx.until);
             }
             self.last_commit = ctx.until;
             out
-        }
-    }
-
-    impl Buffer {
-        fn empty() -> Buffer {
-            Buffer {
-                name: String::new(),
-                config: None,
-                lines: Vec::new(),
-                records: 0,
-                first_window: None,
-                flow_logs: Vec::new(),
-                account: None,
-                last_commit: 0,
-            }
         }
     }
 

@@ -52,7 +52,7 @@ mod runtime {
     use crate::deliver::{DeliveryError, write_durably};
     use crate::fanout::Subscription;
     use crate::layout;
-    use crate::sinks::{Accumulator, CommitContext, Committed, SinkKey};
+    use crate::sinks::{Accumulator, CommitContext, Committed, SinkKey, bucket_of, ready};
     use crate::spool::{Entry, EntryHeader, Target};
     use crate::state::SegmentStream;
     use crate::state::{State, StateError};
@@ -168,11 +168,11 @@ mod runtime {
         }
 
         fn covered(&self, rec: &FlowRecord, done: u64, _last_commit: u64) -> bool {
-            layout::file_bucket(rec.end.map_or(0, |c| c.0)) < done
+            bucket_of(rec) < done
         }
 
         fn add(&mut self, _sub: &Subscription, rec: &FlowRecord) {
-            let bucket = layout::file_bucket(rec.end.map_or(0, |c| c.0));
+            let bucket = bucket_of(rec);
             self.line.clear();
             text::encode_into(&self.format, rec, &mut self.line);
             let format = &self.format;
@@ -191,13 +191,7 @@ mod runtime {
                 done: Some(ctx.until),
                 ..Committed::default()
             };
-            let ready: Vec<u64> = self
-                .open
-                .keys()
-                .filter(|&&b| ctx.last || b < ctx.until)
-                .copied()
-                .collect();
-            for bucket in ready {
+            for bucket in ready(&self.open, ctx) {
                 let seg = self.open.remove(&bucket).expect("listed above");
                 let records = seg.records;
                 *out.records.entry(f.flow_log_id.clone()).or_default() += records;

@@ -130,6 +130,20 @@ mod runtime {
         fn commit(&mut self, ctx: &CommitContext<'_>, done: u64) -> Committed;
     }
 
+    /// The 5-minute bucket of `end` a flow log's own sink (objects, segments) files `rec` under.
+    pub(crate) fn bucket_of(rec: &FlowRecord) -> u64 {
+        crate::layout::file_bucket(rec.end.map_or(0, |c| c.0))
+    }
+
+    /// The open buckets of a flow log's own sink that a commit completes: those before the
+    /// mark, or all of them at the end.
+    pub(crate) fn ready<T>(open: &BTreeMap<u64, T>, ctx: &CommitContext<'_>) -> Vec<u64> {
+        open.keys()
+            .filter(|&&b| ctx.last || b < ctx.until)
+            .copied()
+            .collect()
+    }
+
     /// The registry: the accumulator of `sub`'s destination (a stream's is shared by its flow
     /// logs: the caller keeps one per stream).
     pub fn open(sub: &Subscription, plan: &Plan) -> Box<dyn Accumulator> {

@@ -65,7 +65,7 @@ mod runtime {
     use crate::deliver::{DeliveryError, SetupError, cause};
     use crate::fanout::Subscription;
     use crate::layout::{self, ObjectId};
-    use crate::sinks::{Accumulator, CommitContext, Committed, SinkKey};
+    use crate::sinks::{Accumulator, CommitContext, Committed, SinkKey, bucket_of, ready};
     use crate::spool::{Entry, EntryHeader, Target};
 
     /// An object to put.
@@ -301,11 +301,11 @@ mod runtime {
         }
 
         fn covered(&self, rec: &FlowRecord, done: u64, _last_commit: u64) -> bool {
-            layout::file_bucket(rec.end.map_or(0, |c| c.0)) < done
+            bucket_of(rec) < done
         }
 
         fn add(&mut self, _sub: &Subscription, rec: &FlowRecord) {
-            let bucket = layout::file_bucket(rec.end.map_or(0, |c| c.0));
+            let bucket = bucket_of(rec);
             if !self.open.contains_key(&bucket) {
                 let object = self.object();
                 self.open.insert(bucket, object);
@@ -329,13 +329,7 @@ mod runtime {
                 done: Some(ctx.until),
                 ..Committed::default()
             };
-            let ready: Vec<u64> = self
-                .open
-                .keys()
-                .filter(|&&b| ctx.last || b < ctx.until)
-                .copied()
-                .collect();
-            for bucket in ready {
+            for bucket in ready(&self.open, ctx) {
                 let o = self.open.remove(&bucket).expect("listed above");
                 *out.records.entry(f.flow_log_id.clone()).or_default() += o.records;
                 let hash = match ctx.source {

@@ -20,3 +20,30 @@ pub(crate) fn ok(out: &Output) -> String {
     );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
+
+/// Every event of log group `group` under `data`, page after page, as FilterLogEvents gives
+/// them (not every test binary reads log groups).
+#[allow(dead_code)]
+pub(crate) fn log_events(data: &std::path::Path, group: &str) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut args = vec![
+            "logs",
+            "filter-log-events",
+            "--data",
+            data.to_str().unwrap(),
+            "--log-group-name",
+            group,
+        ];
+        if let Some(t) = &token {
+            args.extend(["--next-token", t.as_str()]);
+        }
+        let page: serde_json::Value = serde_json::from_str(&ok(&vpcflow(&args))).unwrap();
+        events.extend(page["events"].as_array().unwrap().iter().cloned());
+        match page["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return events,
+        }
+    }
+}
