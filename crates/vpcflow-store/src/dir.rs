@@ -53,6 +53,11 @@ impl DataDir {
         self.log_group(group).join(format!("{segment}.parquet"))
     }
 
+    /// The writer lock (`lock`): held by the process that delivers.
+    pub fn writer_lock(&self) -> PathBuf {
+        self.root.join("writer.lock")
+    }
+
     /// Where local buckets live: one directory per bucket.
     pub fn s3(&self) -> PathBuf {
         self.root.join("s3")

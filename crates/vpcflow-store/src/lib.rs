@@ -1,5 +1,6 @@
 //! The data directory and what every crate agrees on about it: where each thing lives
-//! ([`dir`]), the control-plane database's schema and its migrations ([`db`]), the log-group
+//! ([`dir`]), who may write it ([`lock`]: one writer at a time), the control-plane database's
+//! schema and its migrations ([`db`]), the log-group
 //! segment file, written and read (`segment`), log groups as a service (`logs`: DescribeLogGroups,
 //! DescribeLogStreams, GetLogEvents, FilterLogEvents), and time: the
 //! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
@@ -10,6 +11,7 @@
 #[cfg(feature = "db")]
 pub mod db;
 pub mod dir;
+pub mod lock;
 #[cfg(all(feature = "db", feature = "segment"))]
 pub mod logs;
 #[cfg(feature = "segment")]

@@ -103,6 +103,29 @@ impl Clock for SystemClock {
     }
 }
 
+/// Takes the data directory's writer lock (`vpcflow_store::lock`) for the rest of the process,
+/// once: a command writes one data directory, and `up` takes it before its first write while
+/// the delivery it then runs finds it held already. A second process gets the holder's pid and
+/// command in its error.
+pub(crate) fn hold_writer_lock(data: &Path) -> anyhow::Result<()> {
+    static HELD: std::sync::Mutex<Vec<(PathBuf, vpcflow_store::lock::WriterLock)>> =
+        std::sync::Mutex::new(Vec::new());
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let path = std::fs::canonicalize(data)
+        .with_context(|| format!("cannot resolve the data directory {}", data.display()))?;
+    let mut held = HELD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if held.iter().any(|(p, _)| *p == path) {
+        return Ok(());
+    }
+    let command: Vec<String> = std::env::args().collect();
+    let lock = vpcflow_store::lock::lock_writer(&DataDir::new(data), &command.join(" "))?;
+    held.push((path, lock));
+    Ok(())
+}
+
 /// A data directory with its flow logs synced from the config.
 pub(crate) struct Prepared {
     pub(crate) data: PathBuf,
@@ -122,8 +145,7 @@ pub(crate) fn prepare(
         .delivery
         .clone()
         .unwrap_or_else(|| DeliveryConfig::builtin_default(net));
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
+    hold_writer_lock(&args.data)?;
     let mut state = State::open(&DataDir::new(&args.data).state_db())?;
     let flow_logs = match reconcile(&mut state, &config, net, SystemClock.now_ms()) {
         Ok(flow_logs) => flow_logs,

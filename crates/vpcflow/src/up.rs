@@ -106,8 +106,7 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
     }
     let file = load_config(args.delivery.config.as_deref())?;
     let data = DataDir::new(&args.delivery.data);
-    std::fs::create_dir_all(data.root())
-        .with_context(|| format!("cannot create the data directory {}", data.root().display()))?;
+    crate::delivery::hold_writer_lock(data.root())?;
     let db = vpcflow_store::db::open(&data.state_db())?;
     let sim = &file.simulation;
     let kept = |key: &str, given: Option<String>, default: &dyn Fn() -> String| {

@@ -192,3 +192,49 @@ fn up_keeps_its_start_and_refuses_what_it_cannot_do() {
     ]));
     assert!(first.contains("from 2026-03-01T10:00:00Z"), "{first}");
 }
+
+#[test]
+fn one_writer_per_data_directory_while_readers_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let mut service = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
+        .args(["up", "--speed", "600", "--data", d])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    let mut stdout = std::io::BufReader::new(service.stdout.take().unwrap());
+    while !said.contains("Look at it while it runs") {
+        assert!(
+            std::io::BufRead::read_line(&mut stdout, &mut said).unwrap() > 0,
+            "{said}"
+        );
+    }
+    // Writers are refused, naming the holder; every delivering command is a writer.
+    for writer in [
+        vec!["simulate", "--data", d],
+        vec!["up", "--data", d],
+        vec!["capture", "--pcap", "/dev/null", "--data", d],
+    ] {
+        let out = vpcflow(&writer);
+        assert!(!out.status.success(), "{writer:?}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains(&format!(
+                "is being written by another vpcflow (pid {}: ",
+                service.id()
+            )) && e.contains(" up --speed 600 --data "),
+            "{writer:?}: {e}"
+        );
+    }
+    // Readers go on.
+    ok(&vpcflow(&["flow-logs", "describe", "--data", d]));
+    ok(&vpcflow(&["logs", "describe-log-groups", "--data", d]));
+    // A writer that dies, however it dies, leaves no lock behind.
+    service.kill().unwrap();
+    service.wait().unwrap();
+    let out = ok(&vpcflow(&["simulate", "--duration", "10m", "--data", d]));
+    assert!(out.contains("Delivered "), "{out}");
+}
