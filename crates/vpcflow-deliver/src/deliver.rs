@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use object_store::ObjectStore;
 
@@ -191,8 +192,56 @@ pub struct Worker {
     backoff: BTreeMap<String, Backoff>,
     /// The latest failure of each destination still failing.
     failing: BTreeMap<String, DeliveryError>,
+    /// When set ([`Worker::with_drain`]): the producer's end flag and the drain timeout.
+    drain: Option<(Arc<AtomicBool>, u64)>,
+    /// When the worker first saw the producer's end (clock ms).
+    done_seen: Option<u64>,
     /// Counters.
     pub stats: WorkerStats,
+}
+
+/// How often a delivery in flight looks at the drain timeout.
+const WATCH_MS: u64 = 50;
+
+/// A delivery in flight, watched for the drain timeout.
+struct Drain<'a> {
+    done: &'a AtomicBool,
+    give_up_ms: u64,
+    seen: &'a mut Option<u64>,
+    clock: &'a dyn Clock,
+}
+
+impl Drain<'_> {
+    /// True once the producer has ended `give_up_ms` ago.
+    fn expired(&mut self) -> bool {
+        if !self.done.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = self.clock.now_ms();
+        now.saturating_sub(*self.seen.get_or_insert(now)) >= self.give_up_ms
+    }
+
+    /// The delivery's outcome, or a timeout once the drain timeout has passed.
+    async fn race(
+        mut self,
+        delivery: impl Future<Output = Result<(), DeliveryError>>,
+        destination: &str,
+    ) -> Result<(), DeliveryError> {
+        let mut delivery = std::pin::pin!(delivery);
+        loop {
+            let tick = std::time::Duration::from_millis(WATCH_MS);
+            if let Ok(done) = tokio::time::timeout(tick, delivery.as_mut()).await {
+                return done;
+            }
+            if self.expired() {
+                return Err(DeliveryError::unknown(format!(
+                    "{destination}: timed out: no answer before the drain timeout ({} s); the \
+                     entry stays in the spool for the next run",
+                    self.give_up_ms / 1000
+                )));
+            }
+        }
+    }
 }
 
 fn destination_key(t: &Target) -> String {
@@ -220,8 +269,18 @@ impl Worker {
                 .build()?,
             backoff: BTreeMap::new(),
             failing: BTreeMap::new(),
+            drain: None,
+            done_seen: None,
             stats: WorkerStats::default(),
         })
+    }
+
+    /// Deliveries in flight are abandoned once `done` (the producer's end) has been set for
+    /// `give_up_ms` (the drain timeout): an endpoint that takes a request and never answers
+    /// cannot hold a run past it. The entry stays in the spool, and its flow logs say it timed out.
+    pub fn with_drain(mut self, done: Arc<AtomicBool>, give_up_ms: u64) -> Worker {
+        self.drain = Some((done, give_up_ms));
+        self
     }
 
     /// One pass over the spool, oldest first, each destination in order: an entry whose
@@ -245,9 +304,19 @@ impl Worker {
                 left += 1;
                 continue;
             }
-            let result =
-                self.runtime
-                    .block_on(self.dest.deliver(&header, payload, &self.state, now));
+            let delivery = self.dest.deliver(&header, payload, &self.state, now);
+            let result = match &self.drain {
+                None => self.runtime.block_on(delivery),
+                Some((done, give_up_ms)) => {
+                    let watch = Drain {
+                        done,
+                        give_up_ms: *give_up_ms,
+                        seen: &mut self.done_seen,
+                        clock,
+                    };
+                    self.runtime.block_on(watch.race(delivery, &key))
+                }
+            };
             match result {
                 Ok(()) => {
                     self.spool.remove(&name)?;

@@ -230,7 +230,8 @@ pub fn spawn_worker(
         .name("vpcflow-deliver".into())
         .spawn(move || {
             let state = State::open(&state_path)?;
-            let mut worker = Worker::new(spool, state, dest)?;
+            let mut worker =
+                Worker::new(spool, state, dest)?.with_drain(Arc::clone(&done), give_up_ms);
             let mut done_at: Option<u64> = None;
             loop {
                 let finished = done.load(Ordering::Acquire);

@@ -1012,3 +1012,58 @@ fn capture_delivers_a_pcap_once_however_often_it_is_read() {
     let tail_again = ok(&vpcflow(&["logs", "tail", "/cap", "--data", path(&data)]));
     assert_eq!(tail_again, tail);
 }
+
+#[test]
+fn an_endpoint_that_never_answers_cannot_hold_a_run_past_its_drain_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    // An endpoint that takes every connection and never answers (nor closes).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&held);
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            keep.lock().unwrap().push(c);
+        }
+    });
+    let cfg = firehose_config(dir.path(), port, "");
+    let data = dir.path().join("data");
+    let mut child = simulate_cmd(&cfg, &data, "10m", "2")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The run ends by itself (the HTTP client's own timeout is 180 s: a guard far past the
+    // 2 s drain timeout tells the two apart).
+    let mut ended = None;
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            ended = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Some(status) = ended else {
+        let _ = child.kill();
+        panic!("the run waited on the silent endpoint past its drain timeout");
+    };
+    assert!(status.success());
+    let mut report = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut report).unwrap();
+    assert!(report.contains("deliveries are still failing"), "{report}");
+    assert!(!held.lock().unwrap().is_empty(), "the endpoint was reached");
+    let d = describe(&data);
+    let stream = d["FlowLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["LogDestinationType"] == "kinesis-data-firehose")
+        .unwrap();
+    assert_eq!(stream["DeliverLogsStatus"], "FAILED");
+    let state = vpcflow_deliver::State::open(&data.join("state.db")).unwrap();
+    let detail = state
+        .status(stream["FlowLogId"].as_str().unwrap())
+        .unwrap()
+        .detail
+        .unwrap();
+    assert!(detail.contains("timed out"), "{detail}");
+}
