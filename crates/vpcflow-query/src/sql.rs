@@ -840,6 +840,7 @@ pub async fn run_script(
         match parse(script, &stmt)? {
             Statement::Query => {
                 let engine = |error| RunError::Engine { line, error };
+                check_depth(stmt.text, line)?;
                 let df = ctx.sql(stmt.text).await.map_err(engine)?;
                 out.push(if df.schema().fields().is_empty() {
                     // SET and the like: what was done, in one line.
@@ -858,6 +859,50 @@ pub async fn run_script(
         }
     }
     Ok(out)
+}
+
+/// The deepest an expression of a SQL statement may nest (`1+1+…` nests once per operator):
+/// planning time and stack grow with the depth, so deeper ones are refused before planning.
+pub const MAX_EXPR_DEPTH: usize = 1000;
+
+/// Refuses a statement whose expressions nest deeper than [`MAX_EXPR_DEPTH`], naming its line.
+/// One the parser refuses is left to the engine, which says why.
+fn check_depth(sql: &str, line: usize) -> Result<(), RunError> {
+    use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    use std::ops::ControlFlow;
+
+    struct Depth(usize);
+    impl Visitor for Depth {
+        type Break = ();
+        fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+            self.0 += 1;
+            if self.0 > MAX_EXPR_DEPTH {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+        fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+            self.0 -= 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let Ok(statements) = Parser::parse_sql(&GenericDialect {}, sql) else {
+        return Ok(());
+    };
+    if statements.visit(&mut Depth(0)).is_break() {
+        return Err(RunError::Sql(SqlError::Syntax {
+            line,
+            column: 1,
+            message: format!(
+                "an expression nests more than {MAX_EXPR_DEPTH} levels deep (each operator is \
+                 one); split it, or use a function such as SUM over rows"
+            ),
+        }));
+    }
+    Ok(())
 }
 
 /// A log group's segments as a SQL table: the system columns (`@timestamp` and

@@ -301,3 +301,21 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     // Within the bound it parses.
     parse(&format!("fields {}1{}", "(".repeat(30), ")".repeat(30))).unwrap();
 }
+
+#[test]
+fn long_operator_chains_are_refused_at_the_operator_past_the_bound() {
+    for op in ["+", "*", " and ", " or ", "-"] {
+        let chain = |n: usize| format!("fields {}", vec!["1"; n].join(op));
+        // 1 000 operators parse; the 1 001st is refused, pointing at its right operand.
+        parse(&chain(1001)).unwrap_or_else(|e| panic!("{op}: {}", e.message));
+        let e = parse(&chain(1002)).expect_err(op);
+        assert!(
+            e.message.contains("more than 1000 operators"),
+            "{op}: {}",
+            e.message
+        );
+        let q = chain(1002);
+        assert_eq!(&q[e.span.start..e.span.end], "1", "{op}");
+        assert_eq!(e.span.end, q.len(), "{op}: the last operand");
+    }
+}

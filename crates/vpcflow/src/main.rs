@@ -152,9 +152,27 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The stack a command runs on (and the query runtime's workers): planning a query recurses over
+/// its expressions, whose depth the languages' limits bound; this is room for them, so that no
+/// input overflows the stack and aborts the process. Reserved, not committed: pages are used
+/// only as deep as a command goes.
+pub(crate) const STACK_BYTES: usize = 256 << 20;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let command = std::thread::Builder::new()
+        .name("vpcflow".into())
+        .stack_size(STACK_BYTES)
+        .spawn(move || run(cli));
+    let result = match command {
+        Ok(thread) => thread.join().unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "vpcflow panicked (a bug: please report it)"
+            ))
+        }),
+        Err(e) => Err(anyhow::anyhow!("cannot start the command's thread: {e}")),
+    };
+    match result {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

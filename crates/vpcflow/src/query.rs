@@ -125,6 +125,9 @@ pub(crate) struct QueryArgs {
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Planning and evaluating a deeply nested expression recurse: workers get the stack the
+        // main thread has (`main`), so that a query's depth limit, not the stack, refuses it.
+        .thread_stack_size(crate::STACK_BYTES)
         .build()
         .context("cannot start the query runtime")
 }

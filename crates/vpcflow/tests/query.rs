@@ -634,3 +634,31 @@ fn the_athena_catalog_persists_between_runs() {
     assert!(ok(&sql("DROP TABLE IF EXISTS t")).contains("does not exist"));
     refused(&args("SELECT count(*) FROM t"));
 }
+
+#[test]
+fn no_expression_aborts_the_process() {
+    // A chain past the SQL bound: refused with the reason, exit 1, not a stack overflow (134).
+    let long = |n: usize| format!("SELECT {} AS n", vec!["1"; n].join("+"));
+    let out = vpcflow(&["query", "--sql", &long(4000)]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("nests more than 1000 levels"), "{e}");
+    // Within it, answered.
+    let out = ok(&vpcflow(&["query", "--output", "csv", "--sql", &long(999)]));
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["n", "999"]);
+    // Insights within its 10 000 characters: refused past 1 000 operators.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&vpcflow(&[
+        "simulate",
+        "--duration",
+        "10m",
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    let q = format!("fields {} | limit 1", vec!["1"; 4900].join("+"));
+    let out = vpcflow(&["query", "--data", data.to_str().unwrap(), "--insights", &q]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("more than 1000 operators"), "{e}");
+}

@@ -51,10 +51,16 @@ struct Parser<'a> {
     prev_end: usize,
     /// How deeply expressions nest here (bounded, so no input can exhaust the stack).
     depth: u32,
+    /// Binary operators in the current top-level expression: a chain `a + b + …` nests once
+    /// per operator, and planning time grows with the square of it.
+    operators: u32,
 }
 
 /// Deepest nesting of expressions (parentheses, calls, `not`, unary minus, `^`).
 pub const MAX_DEPTH: u32 = 64;
+
+/// Most binary operators in one expression (as for SQL's expressions).
+pub const MAX_OPERATORS: u32 = 1000;
 
 fn period_ms(n: u64, unit: &str) -> Option<u64> {
     let u = unit.to_ascii_lowercase();
@@ -104,6 +110,7 @@ impl<'a> Parser<'a> {
             span,
             prev_end: 0,
             depth: 0,
+            operators: 0,
         })
     }
 
@@ -353,25 +360,36 @@ impl<'a> Parser<'a> {
                 self.span,
             ));
         }
+        if self.depth == 0 {
+            self.operators = 0;
+        }
         self.depth += 1;
         let out = f(self);
         self.depth -= 1;
         out
     }
 
-    fn binary(l: Expr, op: BinaryOp, r: Expr) -> Expr {
+    /// `l op r`, counting the operator against [`MAX_OPERATORS`].
+    fn binary(&mut self, l: Expr, op: BinaryOp, r: Expr) -> Result<Expr, ParseError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(ParseError::new(
+                format!("the expression has more than {MAX_OPERATORS} operators"),
+                r.span,
+            ));
+        }
         let span = l.span.to(r.span);
-        Expr {
+        Ok(Expr {
             kind: ExprKind::Binary(op, Box::new(l), Box::new(r)),
             span,
-        }
+        })
     }
 
     fn or(&mut self) -> Result<Expr, ParseError> {
         let mut l = self.and()?;
         while self.eat_keyword("or")? {
             let r = self.and()?;
-            l = Self::binary(l, BinaryOp::Or, r);
+            l = self.binary(l, BinaryOp::Or, r)?;
         }
         Ok(l)
     }
@@ -380,7 +398,7 @@ impl<'a> Parser<'a> {
         let mut l = self.not()?;
         while self.eat_keyword("and")? {
             let r = self.not()?;
-            l = Self::binary(l, BinaryOp::And, r);
+            l = self.binary(l, BinaryOp::And, r)?;
         }
         Ok(l)
     }
@@ -412,7 +430,7 @@ impl<'a> Parser<'a> {
         if let Some(op) = op {
             self.bump()?;
             let r = self.additive()?;
-            return Ok(Self::binary(l, op, r));
+            return self.binary(l, op, r);
         }
         if self.tok == Tok::Match {
             self.bump()?;
@@ -496,7 +514,7 @@ impl<'a> Parser<'a> {
             };
             self.bump()?;
             let r = self.multiplicative()?;
-            l = Self::binary(l, op, r);
+            l = self.binary(l, op, r)?;
         }
     }
 
@@ -511,7 +529,7 @@ impl<'a> Parser<'a> {
             };
             self.bump()?;
             let r = self.power()?;
-            l = Self::binary(l, op, r);
+            l = self.binary(l, op, r)?;
         }
     }
 
@@ -521,7 +539,7 @@ impl<'a> Parser<'a> {
             self.bump()?;
             // Right-associative: 2 ^ 3 ^ 2 = 2 ^ 9.
             let r = self.nested(Self::power)?;
-            return Ok(Self::binary(l, BinaryOp::Pow, r));
+            return self.binary(l, BinaryOp::Pow, r);
         }
         Ok(l)
     }
