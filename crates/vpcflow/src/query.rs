@@ -125,9 +125,10 @@ pub(crate) struct QueryArgs {
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // Planning and evaluating a deeply nested expression recurse: workers get the stack the
-        // main thread has (`main`), so that a query's depth limit, not the stack, refuses it.
-        .thread_stack_size(crate::STACK_BYTES)
+        // Evaluating a deeply nested expression recurses: room for the deepest the languages
+        // allow (planning runs on the command's thread, `main`), so that a query's depth limit,
+        // not the stack, refuses it.
+        .thread_stack_size(64 << 20)
         .build()
         .context("cannot start the query runtime")
 }
