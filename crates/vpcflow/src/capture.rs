@@ -112,14 +112,14 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
             "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
         );
     }
-    // A replayable source: the files' names and sizes, the topology and the ENI mapping.
+    // A replayable source: the files' contents, the topology and the ENI mapping.
     let mut key_parts = vec![
         "capture".to_owned(),
         topology.clone(),
         format!("{:?}", args.eni),
     ];
     for (name, f) in &files {
-        key_parts.push(format!("{name}:{}", f.metadata().map_or(0, |m| m.len())));
+        key_parts.push(content_digest(f).with_context(|| format!("cannot read {name}"))?);
     }
     let key = delivery::run_key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
@@ -153,6 +153,22 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     eprintln!("{summary}");
     outln!("{}", delivery::summary(&prepared, &commit, left));
     Ok(())
+}
+
+/// What identifies a capture file as an input (README: "Captures"): its size and a hash of its
+/// first and last MiB. Another capture of the same name and size is another input; the same
+/// file renamed, copied or touched is the same one, delivered once.
+fn content_digest(f: &File) -> std::io::Result<String> {
+    use std::os::unix::fs::FileExt as _;
+    const BLOCK: u64 = 1 << 20;
+    let size = f.metadata()?.len();
+    let mut head = vec![0; BLOCK.min(size) as usize];
+    f.read_exact_at(&mut head, 0)?;
+    let tail_len = BLOCK.min(size.saturating_sub(BLOCK));
+    let mut tail = vec![0; tail_len as usize];
+    f.read_exact_at(&mut tail, size - tail_len)?;
+    let hash = vpcflow_deliver::api::stable_hash(&[&size.to_le_bytes(), &head, &tail]);
+    Ok(format!("{size}:{hash:016x}"))
 }
 
 fn pcap_summary(packets: u64, stats: &CaptureStats, e: &vpcflow_capture::flow::Stats) -> String {

@@ -240,9 +240,9 @@ impl Run {
             spool.clone(),
             PipelineOptions {
                 state_path: DataDir::new(&p.data).state_db(),
+                source: run_key.is_none().then(unrepeatable),
                 run_key,
                 max_spool_bytes: p.config.spool.max_bytes,
-                source: None,
             },
         )?;
         let done = Arc::new(AtomicBool::new(false));
@@ -280,7 +280,7 @@ impl Run {
                 state_path: self.state_path.clone(),
                 run_key: None,
                 max_spool_bytes: self.max_spool_bytes,
-                source: Some(source.to_owned()),
+                source: Some(format!("{source}{:x}", SystemClock.now_ms())),
             },
         )?)
     }
@@ -359,6 +359,12 @@ impl Run {
         let (wstats, left) = worker?;
         Ok((commit, left, wstats.records))
     }
+}
+
+/// The name of a run that cannot be replayed (live traffic): when it started, in ms, so that
+/// no later run's entries land where its did.
+fn unrepeatable() -> String {
+    format!("live{:x}", SystemClock.now_ms())
 }
 
 /// A key naming a replayable source run: the same inputs give the same key.

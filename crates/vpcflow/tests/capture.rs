@@ -1,5 +1,9 @@
 //! `vpcflow capture --pcap` through the real binary.
 
+mod common;
+
+use common::{ok, vpcflow};
+
 use std::process::Command;
 
 /// One Ethernet/IPv4/TCP SYN from app-1 (10.0.11.10) to db-primary (10.0.21.10):5432, as a pcap.
@@ -87,4 +91,46 @@ fn a_pcap_becomes_records_and_bad_files_are_errors() {
         String::from_utf8(out.stderr).unwrap(),
         "error: --eni 'ghost': no such ENI in builtin:three-tier\n"
     );
+}
+
+#[test]
+fn another_capture_of_the_same_name_and_size_is_delivered_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("syn.pcap");
+    let data = dir.path().join("data");
+    let deliver = || {
+        ok(&vpcflow(&[
+            "capture",
+            "--pcap",
+            p.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ]))
+    };
+    std::fs::write(&p, one_syn_pcap()).unwrap();
+    deliver();
+    // The same bytes again: delivered once.
+    assert!(deliver().contains("delivered by an earlier run"));
+    // Another capture under the same name, of the same size: the SYN to 3306 instead of 5432.
+    let other: Vec<u8> = {
+        let mut b = one_syn_pcap();
+        let at = b.len() - 18;
+        assert_eq!(b[at..at + 2], [0x15, 0x38], "the destination port");
+        b[at..at + 2].copy_from_slice(&3306u16.to_be_bytes());
+        b
+    };
+    assert_eq!(other.len(), one_syn_pcap().len());
+    std::fs::write(&p, other).unwrap();
+    let report = deliver();
+    assert!(!report.contains("delivered by an earlier run"), "{report}");
+    let events = ok(&vpcflow(&[
+        "logs",
+        "tail",
+        "/vpcflow/flow-logs",
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    for port in [" 5432 ", " 3306 "] {
+        assert!(events.contains(port), "{port}: {events}");
+    }
 }

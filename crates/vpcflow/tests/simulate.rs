@@ -1,5 +1,7 @@
 //! `vpcflow simulate` and `vpcflow diagnose` through the real binary.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn vpcflow(args: &[&str]) -> Output {
@@ -200,4 +202,45 @@ fn users_bring_their_own_topology_and_scenario_files() {
         e.contains("does not fit the topology:\n  traffic[0] (y): no ENI named 'ghost'"),
         "{e}"
     );
+}
+
+/// Files under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .map(|p| if p.is_dir() { files_under(&p) } else { 1 })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn runs_of_other_inputs_over_the_same_time_keep_each_others_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |data: &std::path::Path, seed: &str| {
+        let d = data.to_str().unwrap();
+        common::ok(&common::vpcflow(&[
+            "simulate",
+            "--duration",
+            "10m",
+            "--seed",
+            seed,
+            "--data",
+            d,
+        ]));
+        (
+            common::log_events(data, "/vpcflow/flow-logs").len(),
+            files_under(&data.join("s3")),
+        )
+    };
+    let (one, one_objects) = run(&dir.path().join("one"), "1");
+    let (two, two_objects) = run(&dir.path().join("two"), "2");
+    // Both runs into one data directory, over the same ten minutes: nothing replaced.
+    let both = dir.path().join("both");
+    run(&both, "1");
+    let (events, objects) = run(&both, "2");
+    assert_eq!(events, one + two);
+    assert_eq!(objects, one_objects + two_objects);
 }

@@ -104,15 +104,25 @@ mod runtime {
         /// The plan (retention of log groups, streams' hints).
         pub plan: &'a Plan,
         /// A second source of the same flow logs (live capture beside a service's simulated
-        /// traffic): its entries' names, keys and request ids carry it, so that the two never
-        /// share one. `None` for a run's own source, whose names stay as they always were.
+        /// traffic), or a source that cannot be replayed, named uniquely by its caller.
         pub source: Option<&'a str>,
     }
 
     impl CommitContext<'_> {
-        /// `-SOURCE` for a second source, else nothing: what its names carry.
+        /// What the names, keys and request ids of this run's entries carry: its run key (the
+        /// inputs), then its source. Two runs of other inputs over the same time never share a
+        /// name, so neither replaces what the other delivered; a replay of the same inputs
+        /// makes the same names, which exactly-once rests on.
         pub fn tag(&self) -> String {
-            self.source.map_or(String::new(), |s| format!("-{s}"))
+            let mut tag = String::new();
+            for part in [self.run.map(String::as_str), self.source]
+                .into_iter()
+                .flatten()
+            {
+                tag.push('-');
+                tag.push_str(part);
+            }
+            tag
         }
     }
 

@@ -332,14 +332,12 @@ mod runtime {
             for bucket in ready(&self.open, ctx) {
                 let o = self.open.remove(&bucket).expect("listed above");
                 *out.records.entry(f.flow_log_id.clone()).or_default() += o.records;
-                let hash = match ctx.source {
-                    None => stable_hash(&[f.flow_log_id.as_bytes(), &bucket.to_le_bytes()]),
-                    Some(source) => stable_hash(&[
-                        f.flow_log_id.as_bytes(),
-                        &bucket.to_le_bytes(),
-                        source.as_bytes(),
-                    ]),
-                } as u32;
+                let tag = ctx.tag();
+                let hash = stable_hash(&[
+                    f.flow_log_id.as_bytes(),
+                    &bucket.to_le_bytes(),
+                    tag.as_bytes(),
+                ]) as u32;
                 let key = layout::object_key(&ObjectId {
                     prefix,
                     account: &f.account_id,
@@ -350,7 +348,7 @@ mod runtime {
                     hash,
                 });
                 out.entries.push(Entry {
-                    name: format!("{bucket:012}-{}{}-s3", f.flow_log_id, ctx.tag()),
+                    name: format!("{bucket:012}-{}{tag}-s3", f.flow_log_id),
                     header: EntryHeader {
                         target: Target::Object(ObjectTarget {
                             bucket: name.clone(),
