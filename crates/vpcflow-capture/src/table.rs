@@ -278,10 +278,18 @@ impl FlowTable {
         }
     }
 
-    /// Takes every flow out (the table starts afresh): the slots compacted in place.
+    /// Takes every flow out (the table starts afresh): the slots compacted in place, in a
+    /// vector no larger than they need when few (closed intervals wait in memory until drained,
+    /// and a long quiet gap closes many of them: each must cost its flows, not the table).
     pub(crate) fn take(&mut self) -> Vec<Slot> {
+        if self.len == 0 {
+            return Vec::new();
+        }
         let mut slots = std::mem::take(self).slots;
         slots.retain(|s| s.key.bits & USED != 0);
+        if slots.capacity() > 4 * slots.len() {
+            slots.shrink_to_fit();
+        }
         slots
     }
 }

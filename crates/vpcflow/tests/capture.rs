@@ -134,3 +134,39 @@ fn another_capture_of_the_same_name_and_size_is_delivered_too() {
         assert!(events.contains(port), "{port}: {events}");
     }
 }
+
+#[test]
+fn a_long_quiet_gap_costs_its_records_not_memory() {
+    // Two SYNs thirty days apart: 43 200 one-minute intervals between them, each a NODATA record.
+    let one = one_syn_pcap();
+    let frame = &one[24 + 16..];
+    let mut pcap = one.clone();
+    let later = 1_700_000_041u32 + 30 * 86_400;
+    pcap.extend(later.to_le_bytes());
+    pcap.extend(0u32.to_le_bytes());
+    pcap.extend((frame.len() as u32).to_le_bytes());
+    pcap.extend((frame.len() as u32).to_le_bytes());
+    pcap.extend(frame);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("gap.pcap");
+    std::fs::write(&p, pcap).unwrap();
+    // Under a 1 GB address-space limit (it took 3.7 GB of memory before).
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 1000000 && exec {} capture --pcap {} --stdout --interval 60 --eni app-1",
+            env!("CARGO_BIN_EXE_vpcflow"),
+            p.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let nodata = text.lines().filter(|l| l.ends_with(" NODATA")).count();
+    assert_eq!(nodata, 43_199, "every quiet minute between the two");
+    assert_eq!(text.lines().filter(|l| l.ends_with(" OK")).count(), 2);
+}
