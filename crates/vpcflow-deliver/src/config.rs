@@ -249,6 +249,15 @@ impl DeliveryConfig {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = crate::sinks::s3::check(&self.buckets);
         out.extend(self.capture.check());
+        for (i, f) in self.flow_logs.iter().enumerate() {
+            // The same request twice would be one flow log (one client token): said, not merged.
+            if let Some(j) = self.flow_logs[..i].iter().position(|g| g == f) {
+                out.push((
+                    format!("flow_logs[{i}]"),
+                    format!("repeats flow_logs[{j}] exactly; remove one"),
+                ));
+            }
+        }
         out.extend(crate::sinks::firehose::check(
             &self.delivery_streams,
             &self.buckets,

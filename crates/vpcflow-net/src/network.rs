@@ -326,6 +326,33 @@ struct Checker {
     problems: Vec<Problem>,
 }
 
+/// A block written with host bits set (`10.0.1.5/24`): AWS refuses it, naming the block meant.
+fn host_bits(c: &mut Checker, at: &str, cidr: &IpNet) {
+    if cidr.trunc() != *cidr {
+        c.at(
+            at,
+            format!(
+                "CIDR {cidr} has host bits set: the block is {}",
+                cidr.trunc()
+            ),
+        );
+    }
+}
+
+/// True when `ip` is one of the addresses AWS reserves in subnet block `block`: the network
+/// address and the next three (router, DNS, future use), and the last (IPv4 broadcast).
+fn reserved(block: &IpNet, ip: &IpAddr) -> bool {
+    match (block, ip) {
+        (IpNet::V4(b), IpAddr::V4(a)) if b.contains(a) => {
+            u32::from(*a) - u32::from(b.network()) < 4 || *a == b.broadcast()
+        }
+        (IpNet::V6(b), IpAddr::V6(a)) if b.contains(a) => {
+            u128::from(*a) - u128::from(b.network()) < 4 || *a == b.broadcast()
+        }
+        _ => false,
+    }
+}
+
 impl Checker {
     fn at(&mut self, at: &str, message: impl Into<String>) {
         self.problems.push(Problem {
@@ -414,6 +441,9 @@ impl Network {
             }
             if v.cidrs.is_empty() {
                 c.at(&at, "has no CIDR block");
+            }
+            for cidr in &v.cidrs {
+                host_bits(&mut c, &at, cidr);
             }
         }
         let gw_ix: HashMap<&str, usize> = t
@@ -688,6 +718,7 @@ impl Network {
                 c.at(&at, "has no CIDR block");
             }
             for cidr in &s.cidrs {
+                host_bits(&mut c, &at, cidr);
                 if !t.vpcs[vpc].cidrs.iter().any(|v| v.contains(cidr)) {
                     c.at(&at, format!("CIDR {cidr} is outside the VPC's blocks"));
                 }
@@ -774,6 +805,15 @@ impl Network {
                 continue;
             }
             for ip in &e.private_ips {
+                if let Some(block) = subnets[subnet].cidrs.iter().find(|n| reserved(n, ip)) {
+                    c.at(
+                        &at,
+                        format!(
+                            "address {ip} is one AWS reserves in {block} (the first four and \
+                             the last of each subnet block)"
+                        ),
+                    );
+                }
                 if !subnets[subnet].cidrs.iter().any(|n| n.contains(ip)) {
                     c.at(
                         &at,

@@ -47,6 +47,28 @@ fn each_problem_is_reported_where_it_is() {
             "subnets[5] (subnet-0b3b000000000003b): CIDR 10.1.22.0/24 is outside the VPC's blocks",
         ),
         (
+            ("cidrs = [\"10.0.22.0/24\"]", "cidrs = [\"10.0.22.7/24\"]"),
+            "subnets[5] (subnet-0b3b000000000003b): CIDR 10.0.22.7/24 has host bits set: the block is 10.0.22.0/24",
+        ),
+        (
+            ("cidrs = [\"10.0.0.0/16\"]", "cidrs = [\"10.0.0.1/16\"]"),
+            "vpcs[0] (vpc-0a1b2c3d4e5f60718): CIDR 10.0.0.1/16 has host bits set: the block is 10.0.0.0/16",
+        ),
+        (
+            (
+                "private_ips = [\"10.0.21.10\"]",
+                "private_ips = [\"10.0.21.0\"]",
+            ),
+            "enis[6] (eni-0a0000000000000a4): address 10.0.21.0 is one AWS reserves in 10.0.21.0/24 (the first four and the last of each subnet block)",
+        ),
+        (
+            (
+                "private_ips = [\"10.0.21.10\"]",
+                "private_ips = [\"10.0.21.255\"]",
+            ),
+            "enis[6] (eni-0a0000000000000a4): address 10.0.21.255 is one AWS reserves in 10.0.21.0/24 (the first four and the last of each subnet block)",
+        ),
+        (
             (
                 "route_table = \"rtb-0a1a000000000001a\"\nnetwork_acl",
                 "route_table = \"rtb-0000000000000dead\"\nnetwork_acl",

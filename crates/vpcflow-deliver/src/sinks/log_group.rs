@@ -24,7 +24,14 @@ pub const RETENTION_DAYS: &[u32] = &[
 /// Checks `[[log_groups]]` (no I/O): every problem as (key path, reason).
 pub fn check(groups: &[LogGroupConfig]) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (i, g) in groups.iter().enumerate() {
+        if !seen.insert(g.name.as_str()) {
+            out.push((
+                format!("log_groups[{i}].name"),
+                format!("log group '{}' is declared twice", g.name),
+            ));
+        }
         if let Some(d) = g.retention_in_days
             && !RETENTION_DAYS.contains(&d)
         {

@@ -23,11 +23,48 @@ pub struct BucketConfig {
     pub allow_http: bool,
 }
 
+/// Why S3 refuses a bucket name (its general-purpose bucket naming rules), if it does: 3 to 63
+/// characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter
+/// or digit, no two dots side by side, not an IP address, none of the reserved prefixes and
+/// suffixes. Every name allowed is one directory name under `DATA/s3/`.
+pub fn name_problem(name: &str) -> Option<String> {
+    let reason = if !(3..=63).contains(&name.len()) {
+        "must be 3 to 63 characters long"
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        "may hold only lowercase letters, digits, dots and hyphens"
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        "must begin and end with a letter or digit"
+    } else if name.contains("..") {
+        "must not hold two adjacent dots"
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        "must not be formatted as an IP address"
+    } else if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+            .iter()
+            .any(|s| name.ends_with(s))
+    {
+        "uses a prefix or suffix S3 reserves"
+    } else {
+        return None;
+    };
+    Some(format!("'{name}' is not a valid bucket name: it {reason}"))
+}
+
 /// Checks `[[buckets]]` (no I/O): every problem as (key path, reason).
 pub fn check(buckets: &[BucketConfig]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for (i, b) in buckets.iter().enumerate() {
+        if let Some(why) = name_problem(&b.name) {
+            out.push((format!("buckets[{i}].name"), why));
+        }
         if !seen.insert(b.name.as_str()) {
             out.push((
                 format!("buckets[{i}].name"),

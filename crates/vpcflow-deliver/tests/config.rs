@@ -1,0 +1,61 @@
+//! `vpcflow.toml`'s values are checked before anything runs: every problem, at its key, as
+//! table rows (a config, and what its problems say).
+
+use vpcflow_deliver::config::{DeliveryConfig, parse};
+
+fn problems(text: &str) -> Vec<(String, String)> {
+    let config: DeliveryConfig = parse(text, "vpcflow.toml").unwrap();
+    config.problems()
+}
+
+const FLOW_LOG: &str = "[[flow_logs]]\nresource_type = \"VPC\"\nresource_ids = [\"vpc-1\"]\n\
+                        traffic_type = \"ALL\"\nlog_group_name = \"/g\"\n";
+
+#[test]
+fn each_problem_is_named_at_its_key() {
+    let rows: Vec<(String, Vec<(&str, &str)>)> = vec![
+        ("[[buckets]]\nname = \"flow-logs\"\n".into(), vec![]),
+        (
+            "[[buckets]]\nname = \"a..b\"\n".into(),
+            vec![("buckets[0].name", "must not hold two adjacent dots")],
+        ),
+        (
+            "[[buckets]]\nname = \"192.168.1.1\"\n".into(),
+            vec![("buckets[0].name", "formatted as an IP address")],
+        ),
+        (
+            "[[buckets]]\nname = \"ab\"\n[[buckets]]\nname = \"Flow_Logs\"\n".into(),
+            vec![
+                ("buckets[0].name", "3 to 63 characters"),
+                ("buckets[1].name", "only lowercase letters"),
+            ],
+        ),
+        (
+            "[[buckets]]\nname = \"-lead\"\n[[buckets]]\nname = \"x.mrap\"\n".into(),
+            vec![
+                ("buckets[0].name", "begin and end with a letter or digit"),
+                ("buckets[1].name", "reserves"),
+            ],
+        ),
+        (
+            "[[buckets]]\nname = \"..\"\n".into(),
+            vec![("buckets[0].name", "3 to 63 characters")],
+        ),
+        (
+            "[[log_groups]]\nname = \"/g\"\n[[log_groups]]\nname = \"/g\"\n".into(),
+            vec![("log_groups[1].name", "log group '/g' is declared twice")],
+        ),
+        (
+            format!("{FLOW_LOG}{FLOW_LOG}"),
+            vec![("flow_logs[1]", "repeats flow_logs[0] exactly")],
+        ),
+    ];
+    for (text, want) in rows {
+        let got = problems(&text);
+        assert_eq!(got.len(), want.len(), "{text}: {got:?}");
+        for ((at, why), (want_at, want_why)) in got.iter().zip(&want) {
+            assert_eq!(at, want_at, "{text}");
+            assert!(why.contains(want_why), "{text}: {why}");
+        }
+    }
+}
