@@ -17,7 +17,7 @@ use object_store::ObjectStore;
 
 use crate::config::{DeliveryConfig, StreamDestination};
 use crate::sinks::{firehose, log_group, s3};
-use crate::spool::{EntryHeader, Spool, Target};
+use crate::spool::{EntryHeader, ReadError, Spool, Target};
 use crate::state::State;
 use vpcflow_store::DataDir;
 
@@ -181,6 +181,8 @@ pub struct WorkerStats {
     pub records: u64,
     /// Failed attempts.
     pub failures: u64,
+    /// Damaged entries set aside in the spool's quarantine.
+    pub quarantined: u64,
 }
 
 /// Delivers the spool's entries.
@@ -283,6 +285,25 @@ impl Worker {
         self
     }
 
+    /// A damaged entry is not delivered, and does not stop the others: it goes to the spool's
+    /// quarantine, and the flow logs its header names (when it reads) say so in their status.
+    fn set_aside(
+        &mut self,
+        name: &str,
+        why: &std::io::Error,
+        header: Option<&EntryHeader>,
+    ) -> std::io::Result<()> {
+        let to = self.spool.quarantine(name)?;
+        self.stats.quarantined += 1;
+        if let Some(h) = header {
+            let detail = format!("{why}; set aside in {}, not delivered", to.display());
+            let _ = self
+                .state
+                .set_status(&h.flow_logs, Some(("Unknown error", &detail)));
+        }
+        Ok(())
+    }
+
     /// One pass over the spool, oldest first, each destination in order: an entry whose
     /// destination failed waits for its backoff, and the entries behind it for that destination
     /// wait with it. Returns (entries left, milliseconds until the next retry is due).
@@ -293,9 +314,15 @@ impl Worker {
         for name in names {
             let (header, payload) = match self.spool.read(&name) {
                 Ok(x) => x,
-                // Removed meanwhile by another worker: nothing to do.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
+                Err(ReadError::Io(e, header)) => match e.kind() {
+                    // Removed meanwhile by another worker: nothing to do.
+                    std::io::ErrorKind::NotFound => continue,
+                    std::io::ErrorKind::InvalidData => {
+                        self.set_aside(&name, &e, header.as_deref())?;
+                        continue;
+                    }
+                    _ => return Err(e),
+                },
             };
             let key = destination_key(&header.target);
             let now = clock.now_ms();

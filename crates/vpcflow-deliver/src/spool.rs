@@ -50,6 +50,10 @@ pub struct EntryHeader {
     pub flow_logs: Vec<String>,
     /// Records in the payload.
     pub records: u64,
+    /// CRC-32 of the payload, set when the entry is written (entries spooled before checksums
+    /// have none): a damaged entry is set aside, not delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<u32>,
 }
 
 /// An entry to write.
@@ -80,7 +84,10 @@ impl Spool {
         fs::create_dir_all(dir)?;
         let mut used = 0;
         for e in fs::read_dir(dir)? {
-            used += e?.metadata()?.len();
+            let meta = e?.metadata()?;
+            if meta.is_file() {
+                used += meta.len();
+            }
         }
         Ok(Spool {
             dir: dir.to_owned(),
@@ -128,7 +135,11 @@ impl Spool {
         for e in entries {
             let path = self.dir.join(format!("{}.tmp", e.name));
             let mut f = File::create(&path)?;
-            let mut header = serde_json::to_vec(&e.header).expect("headers serialize");
+            let checked = EntryHeader {
+                checksum: Some(crc32(&e.payload)),
+                ..e.header.clone()
+            };
+            let mut header = serde_json::to_vec(&checked).expect("headers serialize");
             header.push(b'\n');
             f.write_all(&header)?;
             f.write_all(&e.payload)?;
@@ -165,21 +176,69 @@ impl Spool {
         Ok(out)
     }
 
-    /// Reads a published entry.
-    pub fn read(&self, name: &str) -> io::Result<(EntryHeader, Vec<u8>)> {
+    /// Reads a published entry. One whose header does not read, or whose payload does not
+    /// match its checksum, is [`io::ErrorKind::InvalidData`], with the header when it read.
+    pub fn read(&self, name: &str) -> Result<(EntryHeader, Vec<u8>), ReadError> {
         let path = self.dir.join(format!("{name}.entry"));
-        let mut r = BufReader::new(File::open(&path)?);
-        let mut line = String::new();
-        r.read_line(&mut line)?;
-        let header = serde_json::from_str(&line).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: bad header: {e}", path.display()),
+        let mut bytes = Vec::new();
+        File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| ReadError::Io(e, None))?;
+        let damaged = |why: String, header| {
+            ReadError::Io(
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {why}", path.display()),
+                ),
+                header,
             )
-        })?;
-        let mut payload = Vec::new();
-        r.read_to_end(&mut payload)?;
+        };
+        let split = bytes.iter().position(|&b| b == b'\n');
+        let (line, payload) = match split {
+            Some(i) => (&bytes[..i], bytes[i + 1..].to_vec()),
+            None => return Err(damaged("no header line".into(), None)),
+        };
+        let header: EntryHeader = serde_json::from_slice(line)
+            .map_err(|e| damaged(format!("the header does not read: {e}"), None))?;
+        if let Some(want) = header.checksum
+            && crc32(&payload) != want
+        {
+            return Err(damaged(
+                "the payload does not match its checksum".into(),
+                Some(Box::new(header)),
+            ));
+        }
         Ok((header, payload))
+    }
+
+    /// Sets a damaged entry aside under `spool/quarantine/`, where it stays for a person to
+    /// look at; it is not delivered. Returns where it went.
+    pub fn quarantine(&self, name: &str) -> io::Result<PathBuf> {
+        let from = self.dir.join(format!("{name}.entry"));
+        let dir = self.dir.join(QUARANTINE);
+        fs::create_dir_all(&dir)?;
+        let to = dir.join(format!("{name}.entry"));
+        let len = fs::metadata(&from).map(|m| m.len()).unwrap_or(0);
+        fs::rename(&from, &to)?;
+        fsync_dir(&self.dir)?;
+        self.used.fetch_sub(len, Ordering::Relaxed);
+        Ok(to)
+    }
+
+    /// The entries set aside as damaged ([`Spool::quarantine`]), by name.
+    pub fn quarantined(&self) -> io::Result<Vec<String>> {
+        let mut out: Vec<String> = match fs::read_dir(self.dir.join(QUARANTINE)) {
+            Ok(entries) => entries
+                .filter_map(|e| {
+                    let name = e.ok()?.file_name().into_string().ok()?;
+                    name.strip_suffix(".entry").map(str::to_owned)
+                })
+                .collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// Removes a delivered entry.
@@ -190,6 +249,31 @@ impl Spool {
         self.used.fetch_sub(len, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Where damaged entries are set aside, under the spool.
+pub const QUARANTINE: &str = "quarantine";
+
+/// An entry that could not be read: the system's error, and for a damaged payload the header
+/// (which names the flow logs whose status it decides).
+#[derive(Debug)]
+pub enum ReadError {
+    /// What failed; `InvalidData` when the entry is damaged.
+    Io(io::Error, Option<Box<EntryHeader>>),
+}
+
+impl ReadError {
+    /// The system's error.
+    pub fn io(&self) -> &io::Error {
+        let ReadError::Io(e, _) = self;
+        e
+    }
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
 }
 
 fn read_header(path: &Path) -> io::Result<EntryHeader> {

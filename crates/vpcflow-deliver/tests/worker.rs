@@ -370,3 +370,53 @@ fn delivery_streams_deliver_to_a_bucket_and_to_a_directory() {
         }
     }
 }
+
+#[test]
+fn damaged_entries_are_set_aside_and_the_rest_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (plan, config) = setup(
+        data,
+        "",
+        &format!(
+            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"/d\"\n\
+             deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\""
+        ),
+    );
+    let spool = Spool::open(&data.join("spool")).unwrap();
+    spool_records(&plan, &spool, &[T0 + 10, T0 + 400, T0 + 800]);
+    let names = spool.list().unwrap();
+    assert_eq!(names.len(), 3);
+    let file = |n: &str| data.join("spool").join(format!("{n}.entry"));
+    // The second's header torn; a bit flipped in the third's payload.
+    std::fs::write(file(&names[1]), b"{\"target\":{\"kind\":\"log_seg").unwrap();
+    let mut bytes = std::fs::read(file(&names[2])).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(file(&names[2]), bytes).unwrap();
+    let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
+    let mut w = Worker::new(
+        spool.clone(),
+        State::open(&data.join("state.db")).unwrap(),
+        dest,
+    )
+    .unwrap();
+    let (left, _) = w.pass(&TestClock::default()).unwrap();
+    assert_eq!(left, 0);
+    assert_eq!((w.stats.delivered, w.stats.quarantined), (1, 2));
+    assert_eq!(spool.quarantined().unwrap(), names[1..]);
+    let st = State::open(&data.join("state.db")).unwrap();
+    assert_eq!(
+        st.log_streams("/d").unwrap()[0].events,
+        1,
+        "the first arrived"
+    );
+    let status = st.status(&plan.subs[0].flow_log.flow_log_id).unwrap();
+    assert_eq!(status.status, "FAILED");
+    assert!(
+        status
+            .detail
+            .unwrap()
+            .contains("the payload does not match its checksum")
+    );
+}

@@ -439,6 +439,18 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
             commit.overflowed
         );
     }
+    let spool = DataDir::new(&p.data).spool();
+    if let Ok(set_aside) = vpcflow_deliver::spool::Spool::open(&spool).and_then(|s| s.quarantined())
+        && !set_aside.is_empty()
+    {
+        let _ = writeln!(
+            s,
+            "  {} damaged spool entries are set aside in {}, not delivered: {}",
+            set_aside.len(),
+            spool.join(vpcflow_deliver::spool::QUARANTINE).display(),
+            set_aside.join(", ")
+        );
+    }
     if left > 0 {
         let _ = writeln!(
             s,
@@ -558,6 +570,16 @@ pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
     }
     let page = describe_flow_logs(&request, &existing)?;
     let doc = serde_json::to_value(&page)?;
+    let spool = DataDir::new(data).spool();
+    if let Ok(set_aside) = vpcflow_deliver::spool::Spool::open(&spool).and_then(|s| s.quarantined())
+        && !set_aside.is_empty()
+    {
+        eprintln!(
+            "vpcflow: {} damaged spool entries are set aside in {}, not delivered",
+            set_aside.len(),
+            spool.join(vpcflow_deliver::spool::QUARANTINE).display()
+        );
+    }
     use std::io::Write as _;
     writeln!(
         std::io::stdout().lock(),

@@ -253,6 +253,7 @@ mod runtime {
                         window: ctx.until,
                         flow_logs: self.flow_logs.clone(),
                         records,
+                        checksum: None,
                     },
                     payload,
                 });

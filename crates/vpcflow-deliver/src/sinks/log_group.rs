@@ -218,6 +218,7 @@ mod runtime {
                         window: ctx.until,
                         flow_logs: vec![f.flow_log_id.clone()],
                         records,
+                        checksum: None,
                     },
                     payload,
                 });

@@ -396,6 +396,7 @@ mod runtime {
                         window: ctx.until,
                         flow_logs: vec![f.flow_log_id.clone()],
                         records: o.records,
+                        checksum: None,
                     },
                     payload: o.body.finish(),
                 });
