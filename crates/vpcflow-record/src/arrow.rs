@@ -44,7 +44,7 @@ pub enum BatchError {
     #[error("the columns: {0}")]
     Format(crate::format::FormatError),
     /// A value invalid for its field.
-    #[error("row {row}, column '{field}': {reason}", field = field.column())]
+    #[error("column '{field}': {reason}", field = field.column())]
     Value {
         /// 0-based row in the batch.
         row: usize,
@@ -222,6 +222,9 @@ impl BatchBuilder {
 
 enum ColumnReader {
     Int(Int64Array),
+    /// Unsigned 64-bit integers, read as they are: a value past `i64::MAX` is that row's error,
+    /// not a null (a cast would make it one).
+    UInt(arrow_array::UInt64Array),
     Utf8(StringArray),
 }
 
@@ -238,7 +241,10 @@ impl BatchReader {
         let format = format_of_schema(&batch.schema())?;
         let mut columns = Vec::with_capacity(format.len());
         for (col, field) in batch.columns().iter().zip(format.fields()) {
-            let reader = if field.kind().is_int() {
+            let unsigned = col.as_any().downcast_ref::<arrow_array::UInt64Array>();
+            let reader = if let (true, Some(u)) = (field.kind().is_int(), unsigned) {
+                ColumnReader::UInt(u.clone())
+            } else if field.kind().is_int() {
                 let a = arrow_cast::cast(col, &DataType::Int64)?;
                 ColumnReader::Int(
                     a.as_any()
@@ -294,6 +300,14 @@ impl BatchReader {
         for (&field, col) in self.format.fields().iter().zip(&self.columns) {
             let res = match col {
                 ColumnReader::Int(a) if a.is_valid(row) => rec.set_int(field, a.value(row)),
+                ColumnReader::UInt(a) if a.is_valid(row) => match i64::try_from(a.value(row)) {
+                    Ok(v) => rec.set_int(field, v),
+                    Err(_) => Err(ValueError::OutOfRange {
+                        value: a.value(row).to_string(),
+                        min: 0,
+                        max: i64::MAX,
+                    }),
+                },
                 ColumnReader::Utf8(a) if a.is_valid(row) => rec.set_text(field, a.value(row)),
                 _ => {
                     rec.clear(field);
@@ -310,6 +324,45 @@ impl BatchReader {
 mod tests {
     use super::*;
     use crate::text;
+
+    #[test]
+    fn unsigned_values_past_i64_are_that_rows_error_not_a_null() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("bytes", DataType::UInt64, true),
+            Field::new("srcport", DataType::UInt64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(arrow_array::UInt64Array::from(vec![
+                    Some(5),
+                    Some(u64::MAX),
+                    None,
+                ])),
+                Arc::new(arrow_array::UInt64Array::from(vec![
+                    Some(443),
+                    Some(1),
+                    Some(70_000),
+                ])),
+            ],
+        )
+        .unwrap();
+        let reader = BatchReader::new(&batch).unwrap();
+        let mut rec = FlowRecord::default();
+        reader.read_into(0, &mut rec).unwrap();
+        assert_eq!((rec.bytes, rec.srcport), (Some(crate::Count(5)), Some(443)));
+        let e = reader.read_into(1, &mut rec).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "column 'bytes': 18446744073709551615 is out of range (expected 0..=9223372036854775807)"
+        );
+        // Within i64, the field's own range still holds.
+        let e = reader.read_into(2, &mut rec).unwrap_err().to_string();
+        assert!(
+            e.starts_with("column 'srcport': 70000 is out of range"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn schema_uses_aws_column_names_and_types() {

@@ -366,3 +366,38 @@ fn fields_lists_the_registry() {
     assert!(out.contains("next-hop-interface-type"));
     assert!(out.contains("packets-lost-ttl-expired"));
 }
+
+#[test]
+fn unsigned_parquet_values_past_i64_are_refused_at_their_row_and_column() {
+    use arrow_array::{RecordBatch, StringArray, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("interface_id", DataType::Utf8, true),
+        Field::new("bytes", DataType::UInt64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from(vec!["eni-1", "eni-2"])),
+            Arc::new(UInt64Array::from(vec![1500, u64::MAX])),
+        ],
+    )
+    .unwrap();
+    let mut w = vpcflow_record::parquet::arrow::ArrowWriter::try_new(
+        fs::File::create(&p).unwrap(),
+        schema,
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    assert_eq!(
+        fails(&["convert", s(&p)]),
+        format!(
+            "error: {}: row 2: column 'bytes': 18446744073709551615 is out of range (expected 0..=9223372036854775807)",
+            s(&p)
+        )
+    );
+}
