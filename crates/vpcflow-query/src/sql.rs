@@ -841,7 +841,22 @@ pub async fn run_script(
             Statement::Query => {
                 let engine = |error| RunError::Engine { line, error };
                 check_depth(stmt.text, line)?;
-                let df = ctx.sql(stmt.text).await.map_err(engine)?;
+                // SQL reads; it never writes a file (COPY, INSERT): no statement reaches the
+                // store's own files, or any other path the process could write.
+                let reads_only =
+                    datafusion::execution::context::SQLOptions::new().with_allow_dml(false);
+                let df = match ctx.sql_with_options(stmt.text, reads_only).await {
+                    Err(error) if error.to_string().contains("DML not supported") => {
+                        return Err(RunError::Sql(SqlError::Syntax {
+                            line,
+                            column: 1,
+                            message: "COPY, INSERT, UPDATE and DELETE are refused: vpcflow's \
+                                      SQL reads flow logs and writes nothing"
+                                .to_owned(),
+                        }));
+                    }
+                    other => other.map_err(engine)?,
+                };
                 out.push(if df.schema().fields().is_empty() {
                     // SET and the like: what was done, in one line.
                     Output::Message(statement_echo(stmt.text))

@@ -44,7 +44,8 @@ vpcflow (DATA/s3/BUCKET, or the bucket at its endpoint with --config: read in pl
 TBLPROPERTIES with skip.header.line.count and partition projection), MSCK REPAIR
 TABLE, ALTER TABLE … ADD PARTITION, DROP TABLE, SHOW TABLES, SHOW PARTITIONS. Tables are kept in
 DATA/state.db. Presto functions from AWS's samples work: from_unixtime, date_trunc,
-date_format, to_iso8601, day_of_week, date(), split_part, …
+date_format, to_iso8601, day_of_week, date(), split_part, … SQL reads and writes no file:
+COPY, INSERT, UPDATE and DELETE are refused; an expression nests at most 1000 levels.
 
 --files PATH queries real AWS flow-log files in place (a directory in any S3 layout, one
 file, or s3://BUCKET/PREFIX; .log.gz, .log, JSON lines or Parquet; VPC and Transit Gateway flow

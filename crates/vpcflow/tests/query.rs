@@ -662,3 +662,33 @@ fn no_expression_aborts_the_process() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("more than 1000 operators"), "{e}");
 }
+
+#[test]
+fn sql_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&vpcflow(&["simulate", "--duration", "10m", "--data", d]));
+    let db = data.join("state.db");
+    let describe = || ok(&vpcflow(&["flow-logs", "describe", "--data", d]));
+    let before = describe();
+    let elsewhere = dir.path().join("out.csv");
+    for sql in [
+        format!(
+            "COPY (SELECT 1 AS a) TO '{}' STORED AS CSV",
+            elsewhere.display()
+        ),
+        format!("COPY (SELECT 1 AS a) TO '{}' STORED AS CSV", db.display()),
+        "CREATE TABLE t AS SELECT 1 AS a;\nINSERT INTO t VALUES (2)".to_owned(),
+    ] {
+        let out = vpcflow(&["query", "--data", d, "--sql", &sql]);
+        assert_eq!(out.status.code(), Some(1), "{sql}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains("COPY, INSERT, UPDATE and DELETE are refused"),
+            "{sql}: {e}"
+        );
+    }
+    assert!(!elsewhere.exists());
+    assert_eq!(describe(), before, "state.db as it was");
+}
