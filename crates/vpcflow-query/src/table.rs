@@ -80,6 +80,17 @@ impl Place {
         };
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         let key = key.trim_end_matches('/');
+        // A location stays inside its bucket: no `.` or `..` segment, no empty bucket.
+        if bucket.is_empty()
+            || matches!(bucket, "." | "..")
+            || key.split('/').any(|seg| matches!(seg, "." | ".."))
+        {
+            return Err(
+                "it leaves its bucket (a location is s3://BUCKET/KEY with no '.' or '..' \
+                        segment)"
+                    .to_owned(),
+            );
+        }
         if let Some(b) = remote.iter().find(|b| b.name == bucket) {
             return Ok(Place::Remote {
                 bucket: Arc::clone(b),
@@ -799,5 +810,27 @@ mod tests {
         assert_eq!(name_time("20000101T0000Z.log"), Some(946_684_800));
         assert_eq!(name_time("flows.log.gz"), None);
         assert_eq!(name_time("x_20261315T0000Z_y"), None);
+    }
+
+    #[test]
+    fn bucket_locations_stay_inside_their_bucket() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("s3");
+        std::fs::create_dir_all(root.join("flow-logs/AWSLogs")).unwrap();
+        let inside = Place::resolve("s3://flow-logs/AWSLogs/", &root, &[]).unwrap();
+        let Place::Local(p) = inside else {
+            panic!("a local bucket")
+        };
+        assert!(p.starts_with(&root));
+        for bad in [
+            "s3://flow-logs/../../outside/",
+            "s3://flow-logs/AWSLogs/../../x",
+            "s3://flow-logs/./AWSLogs/",
+            "s3://../x/",
+            "s3:///x",
+        ] {
+            let e = Place::resolve(bad, &root, &[]).unwrap_err();
+            assert!(e.contains("leaves its bucket"), "{bad}: {e}");
+        }
     }
 }
