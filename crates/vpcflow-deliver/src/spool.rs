@@ -211,6 +211,21 @@ impl Spool {
         Ok((header, payload))
     }
 
+    /// Records waiting for delivery, by flow log (a stream's under its first flow log, as
+    /// commits count them). An entry whose header does not read is not counted.
+    pub fn waiting(&self) -> io::Result<std::collections::BTreeMap<String, u64>> {
+        let mut out = std::collections::BTreeMap::new();
+        for name in self.list()? {
+            let Ok(h) = read_header(&self.dir.join(format!("{name}.entry"))) else {
+                continue;
+            };
+            if let Some(f) = h.flow_logs.first() {
+                *out.entry(f.clone()).or_insert(0) += h.records;
+            }
+        }
+        Ok(out)
+    }
+
     /// Sets a damaged entry aside under `spool/quarantine/`, where it stays for a person to
     /// look at; it is not delivered. Returns where it went.
     pub fn quarantine(&self, name: &str) -> io::Result<PathBuf> {

@@ -398,9 +398,16 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
         .collect();
     use std::fmt::Write as _;
     let mut s = String::new();
+    let waiting = vpcflow_deliver::spool::Spool::open(&DataDir::new(&p.data).spool())
+        .and_then(|s| s.waiting())
+        .unwrap_or_default();
     for sub in &p.plan.subs {
         let f = &sub.flow_log;
         let n = commit.records.get(&f.flow_log_id).copied().unwrap_or(0);
+        let waits = match waiting.get(&f.flow_log_id) {
+            Some(w) if *w > 0 => format!(", {w} waiting in the spool"),
+            _ => String::new(),
+        };
         // A failing destination says so, with AWS's message and the cause.
         let failed = p
             .state
@@ -417,7 +424,7 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
             .unwrap_or_default();
         let _ = write!(
             s,
-            "  {} {} {:<6} → {}: {n} records{failed}",
+            "  {} {} {:<6} → {}: {n} records{waits}{failed}",
             f.flow_log_id,
             f.resource_id,
             f.traffic_type.as_str(),

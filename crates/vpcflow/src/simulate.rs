@@ -413,7 +413,7 @@ pub(crate) fn simulate(
     if let Some(f) = &live {
         prepared.plan = Arc::clone(f.live.plan());
     }
-    let (commit, left, _delivered) = match stopped {
+    let (commit, left, delivered) = match stopped {
         Some(at_us) => {
             let done = run.stop()?;
             outln!(
@@ -430,7 +430,14 @@ pub(crate) fn simulate(
         eprintln!("{}", said?);
     }
     let total: u64 = commit.records.values().sum();
-    if total == 0 && commit.already_delivered > 0 {
+    if total == 0 && commit.already_delivered > 0 && delivered > 0 {
+        outln!(
+            "Nothing new to make: this simulation was made before; {delivered} records it left \
+             in the spool of {} were delivered now.",
+            prepared.data.display()
+        );
+        outln!("{}", delivery::report(&prepared, &commit, left).trim_end());
+    } else if total == 0 && commit.already_delivered > 0 {
         outln!(
             "Nothing new to deliver: this simulation was already delivered to {} (same topology, scenario, seed, start and duration).",
             prepared.data.display()
