@@ -44,6 +44,22 @@ pub enum PcapFileError {
     },
 }
 
+/// What a pcapng parser error means for a person: what is wrong with the file, not the
+/// parser's internals (its input bytes, its combinator's name).
+fn parser_words<I>(e: &PcapError<I>) -> String {
+    match e {
+        PcapError::NomError(..) | PcapError::OwnedNomError(..) => {
+            "a block does not parse (its type or length fields are not pcapng's)".to_owned()
+        }
+        PcapError::ReadError => "the file could not be read".to_owned(),
+        PcapError::BufferTooSmall => "a block larger than the read buffer".to_owned(),
+        PcapError::UnexpectedEof | PcapError::Incomplete(_) | PcapError::Eof => {
+            "the file ends inside a block".to_owned()
+        }
+        PcapError::HeaderNotRecognized => "a block header is not pcapng's".to_owned(),
+    }
+}
+
 /// Where packets of a capture go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EniMap {
@@ -370,7 +386,7 @@ fn read_blocks<R: Read + Send>(
         }
         other => PcapFileError::Damaged {
             packet: 0,
-            message: format!("{other:?}"),
+            message: parser_words(&other),
         },
     })?;
     let mut ifaces: Vec<Iface> = Vec::new();
@@ -453,7 +469,7 @@ fn read_blocks<R: Read + Send>(
                 let before = reader.data().len();
                 reader.refill().map_err(|e| PcapFileError::Damaged {
                     packet: packets,
-                    message: format!("{e:?}"),
+                    message: parser_words(&e),
                 })?;
                 if reader.data().len() == before && !reader.reader_exhausted() {
                     // A block larger than the buffer: grow it, within reason.
@@ -469,7 +485,7 @@ fn read_blocks<R: Read + Send>(
             Err(e) => {
                 return Err(PcapFileError::Damaged {
                     packet: packets,
-                    message: format!("{e:?}"),
+                    message: parser_words(&e),
                 });
             }
         }

@@ -85,16 +85,21 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     if args.delivery.stdout {
         let mut engine = FlowEngine::new(Arc::clone(&net), config)?;
         let mut out = RecordWriter::stdout(format)?;
+        let mut cut_short = None;
         for (name, file) in files {
-            packets += pcap::feed(
+            let read = pcap::feed(
                 BufReader::with_capacity(pcap::READ_BUFFER, file),
                 &map,
                 &mut engine,
                 &mut stats,
-            )
-            .with_context(|| name.clone())?;
+            );
+            let stop = kept_until_damage(read, name, &mut packets, "printed")?;
             for r in engine.drain() {
                 out.write(r);
+            }
+            if stop.is_some() {
+                cut_short = stop;
+                break;
             }
         }
         engine.finish();
@@ -103,7 +108,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         }
         out.finish()?;
         eprintln!("{}", pcap_summary(packets, &stats, &engine.stats()));
-        return Ok(());
+        return cut_short.map_or(Ok(()), Err);
     }
 
     let prepared = delivery::prepare(&args.delivery, &file, &net)?;
@@ -126,20 +131,25 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     // One engine per interval in use, fed together in one pass over the files (policy once per
     // packet); each interval's records are committed as its engine closes them.
     let mut engines = delivery::engines(&prepared, &net, &config)?;
+    let mut cut_short = None;
     for (name, _) in &files {
         let f = File::open(name).with_context(|| format!("cannot open {name}"))?;
-        packets += pcap::feed_all(
+        let read = pcap::feed_all(
             BufReader::with_capacity(pcap::READ_BUFFER, f),
             &map,
             &mut engines,
             &mut stats,
-        )
-        .with_context(|| name.to_string())?;
+        );
+        let stop = kept_until_damage(read, name, &mut packets, "delivered")?;
         for (i, engine) in engines.iter_mut().enumerate() {
             run.push_batch(i, engine.drain_raw().collect());
         }
         if let Some(t) = engines.iter().map(FlowEngine::closed_until).min().flatten() {
             run.closed(t);
+        }
+        if stop.is_some() {
+            cut_short = stop;
+            break;
         }
     }
     let mut end_us = 0;
@@ -152,7 +162,34 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     let (commit, left, _) = run.finish(end_us)?;
     eprintln!("{summary}");
     outln!("{}", delivery::summary(&prepared, &commit, left));
-    Ok(())
+    cut_short.map_or(Ok(()), Err)
+}
+
+/// A file read whole, or cut short by damage after some packets: those were observed and go
+/// where the rest would have (`done`: printed, delivered), and the damage is the run's error,
+/// returned once they have. A file that is no capture at all is the error at once.
+fn kept_until_damage(
+    read: Result<u64, pcap::PcapFileError>,
+    name: &str,
+    packets: &mut u64,
+    done: &str,
+) -> anyhow::Result<Option<anyhow::Error>> {
+    match read {
+        Ok(n) => {
+            *packets += n;
+            Ok(None)
+        }
+        Err(
+            e
+            @ (pcap::PcapFileError::Truncated(n) | pcap::PcapFileError::Damaged { packet: n, .. }),
+        ) => {
+            *packets += n;
+            Ok(Some(anyhow::anyhow!(
+                "{name}: {e}; the {n} packets before it were {done}"
+            )))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(name.to_owned())),
+    }
 }
 
 /// What identifies a capture file as an input (README: "Captures"): its size and a hash of its

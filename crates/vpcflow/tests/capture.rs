@@ -170,3 +170,74 @@ fn a_long_quiet_gap_costs_its_records_not_memory() {
     assert_eq!(nodata, 43_199, "every quiet minute between the two");
     assert_eq!(text.lines().filter(|l| l.ends_with(" OK")).count(), 2);
 }
+
+#[test]
+fn a_capture_cut_short_keeps_its_good_packets_and_says_where_it_ends() {
+    // Two whole SYNs, then half of a third record.
+    let one = one_syn_pcap();
+    let record = &one[24..];
+    let mut pcap = one.clone();
+    pcap.extend(record);
+    pcap.extend(&record[..record.len() / 2]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.pcap");
+    std::fs::write(&p, pcap).unwrap();
+    let out = vpcflow(&[
+        "capture",
+        "--pcap",
+        p.to_str().unwrap(),
+        "--stdout",
+        "--eni",
+        "app-1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("truncated after packet 2; the 2 packets before it were printed"),
+        "{e}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let syns: Vec<&str> = text.lines().filter(|l| l.contains(" 5432 ")).collect();
+    assert_eq!(syns.len(), 1, "{text}");
+    assert!(
+        syns[0].contains(" 6 2 80 "),
+        "both SYNs in one record: {text}"
+    );
+    // Delivered the same way: the good packets reach the flow logs, the run ends in error.
+    let data = dir.path().join("data");
+    let out = vpcflow(&[
+        "capture",
+        "--pcap",
+        p.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("were delivered"));
+    let events = ok(&vpcflow(&[
+        "logs",
+        "tail",
+        "/vpcflow/flow-logs",
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    assert!(events.contains(" 5432 6 2 80 "), "{events}");
+}
+
+#[test]
+fn a_damaged_pcapng_is_described_not_dumped() {
+    let trace = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/trace.pcapng");
+    let mut bytes = std::fs::read(trace).unwrap();
+    bytes[32] ^= 0x40;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("damaged.pcapng");
+    std::fs::write(&p, bytes).unwrap();
+    let out = vpcflow(&["capture", "--pcap", p.to_str().unwrap(), "--stdout"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("damaged after packet 0: a block does not parse"),
+        "{e}"
+    );
+    assert!(!e.contains("Nom") && !e.contains("parser error"), "{e}");
+}
