@@ -11,12 +11,28 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::fanout::{Plan, Revision};
+use crate::fanout::{Plan, Revision, Subscription};
 use crate::sinks;
 use crate::state::{State, StateError};
 
 /// The aggregation interval of the engine a service without flow logs runs (AWS's default).
 const DEFAULT_INTERVAL: u64 = 600;
+
+/// Where a run resumes delivering new records: the least, over `subs` (each with where it
+/// began), of where each is delivered to (its sink's checkpoint, or where it began if later).
+fn resume_point<'a>(
+    subs: impl Iterator<Item = (&'a Subscription, u64)>,
+    checkpoints: &BTreeMap<sinks::SinkKey, u64>,
+) -> Option<u64> {
+    subs.map(|(s, from)| {
+        checkpoints
+            .get(&sinks::key_of(s))
+            .copied()
+            .unwrap_or(0)
+            .max(from)
+    })
+    .min()
+}
 
 /// A service's flow logs, as they change.
 pub struct LiveFlowLogs {
@@ -40,20 +56,12 @@ impl LiveFlowLogs {
             // tracking) are the ones flow logs created later must see.
             plan.intervals.push(DEFAULT_INTERVAL);
         }
-        let resumes = plan
-            .subs
-            .iter()
-            .filter_map(|s| {
-                let from = kept.get(&s.flow_log.flow_log_id)?;
-                Some(
-                    checkpoints
-                        .get(&sinks::key_of(s))
-                        .copied()
-                        .unwrap_or(0)
-                        .max(*from),
-                )
-            })
-            .min();
+        let resumes = resume_point(
+            plan.subs
+                .iter()
+                .filter_map(|s| Some((s, *kept.get(&s.flow_log.flow_log_id)?))),
+            &checkpoints,
+        );
         let first = kept.is_empty() && checkpoints.is_empty();
         let mut new = BTreeMap::new();
         for sub in &mut plan.subs {
@@ -87,19 +95,8 @@ impl LiveFlowLogs {
     /// log's records are delivered already (or it had not begun). `None` without flow logs.
     pub fn resume(&self) -> Result<Option<u64>, StateError> {
         let checkpoints = self.state.checkpoints(&self.run)?;
-        Ok(self
-            .plan
-            .subs
-            .iter()
-            .filter(|s| !s.ended)
-            .map(|s| {
-                checkpoints
-                    .get(&sinks::key_of(s))
-                    .copied()
-                    .unwrap_or(0)
-                    .max(s.from)
-            })
-            .min())
+        let live = self.plan.subs.iter().filter(|s| !s.ended);
+        Ok(resume_point(live.map(|s| (s, s.from)), &checkpoints))
     }
 
     /// Looks at the flow logs in `state.db` while the source is at record time `at` (s): the

@@ -242,18 +242,7 @@ impl Spool {
 
     /// The entries set aside as damaged ([`Spool::quarantine`]), by name.
     pub fn quarantined(&self) -> io::Result<Vec<String>> {
-        let mut out: Vec<String> = match fs::read_dir(self.dir.join(QUARANTINE)) {
-            Ok(entries) => entries
-                .filter_map(|e| {
-                    let name = e.ok()?.file_name().into_string().ok()?;
-                    name.strip_suffix(".entry").map(str::to_owned)
-                })
-                .collect(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        out.sort_unstable();
-        Ok(out)
+        quarantined_in(&self.dir)
     }
 
     /// Removes a delivered entry.
@@ -264,6 +253,23 @@ impl Spool {
         self.used.fetch_sub(len, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// The entries set aside as damaged in the spool at `dir` ([`Spool::quarantine`]), by name,
+/// without opening the spool (readers create nothing).
+pub fn quarantined_in(dir: &Path) -> io::Result<Vec<String>> {
+    let mut out: Vec<String> = match fs::read_dir(dir.join(QUARANTINE)) {
+        Ok(entries) => entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".entry").map(str::to_owned)
+            })
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// Where damaged entries are set aside, under the spool.

@@ -75,6 +75,17 @@ fn record(plan: &Plan, start: u64) -> RawRecord {
     )
 }
 
+/// A worker over `spool`, delivering as `account` (the destinations' own account).
+fn worker(config: &DeliveryConfig, data: &Path, spool: &Spool, account: &str) -> Worker {
+    let dest = Destinations::open(config, data, "us-east-1", account).unwrap();
+    Worker::new(
+        spool.clone(),
+        State::open(&data.join("state.db")).unwrap(),
+        dest,
+    )
+    .unwrap()
+}
+
 /// Encodes records at the given starts (one commit each) into the spool and publishes them.
 fn spool_records(plan: &Arc<Plan>, spool: &Spool, starts: &[u64]) {
     let mut enc = Encoder::new(Arc::clone(plan), None, BTreeMap::new());
@@ -109,13 +120,7 @@ fn retention_expires_old_segments_in_record_time() {
     let spool = Spool::open(&data.join("spool")).unwrap();
     spool_records(&plan, &spool, &[T0 + 10, T0 + DAY / 2, T0 + 2 * DAY + 10]);
     // The destinations' own account is not the flow log's: the group is the flow log's.
-    let dest = Destinations::open(&config, data, "us-east-1", "999999999999").unwrap();
-    let mut w = Worker::new(
-        spool.clone(),
-        State::open(&data.join("state.db")).unwrap(),
-        dest,
-    )
-    .unwrap();
+    let mut w = worker(&config, data, &spool, "999999999999");
     let clock = TestClock::default();
     let (left, _) = w.pass(&clock).unwrap();
     assert_eq!(left, 0);
@@ -202,13 +207,7 @@ fn endpoint_answers_map_to_aws_delivery_errors_and_retries_back_off() {
         let spool = Spool::open(&data.join("spool")).unwrap();
         spool_records(&plan, &spool, &[T0 + 10]);
         // The destinations' own account is not the flow log's: the stream is the flow log's.
-        let dest = Destinations::open(&config, data, "us-east-1", "999999999999").unwrap();
-        let mut w = Worker::new(
-            spool.clone(),
-            State::open(&data.join("state.db")).unwrap(),
-            dest,
-        )
-        .unwrap();
+        let mut w = worker(&config, data, &spool, "999999999999");
         let clock = TestClock::default();
         let (left, wait) = w.pass(&clock).unwrap();
         assert_eq!(left, 1, "{status}: kept for retry");
@@ -274,13 +273,7 @@ fn local_buckets_hold_objects_under_their_keys() {
             other => panic!("{other:?}"),
         })
         .collect();
-    let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
-    let mut w = Worker::new(
-        spool.clone(),
-        State::open(&data.join("state.db")).unwrap(),
-        dest,
-    )
-    .unwrap();
+    let mut w = worker(&config, data, &spool, "123456789012");
     assert_eq!(w.pass(&TestClock::default()).unwrap().0, 0);
     assert_eq!(keys.len(), 2);
     for k in keys {
@@ -321,13 +314,7 @@ fn delivery_streams_deliver_to_a_bucket_and_to_a_directory() {
         );
         let spool = Spool::open(&data.join("spool")).unwrap();
         spool_records(&plan, &spool, &[T0 + 10, T0 + 400]);
-        let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
-        let mut w = Worker::new(
-            spool.clone(),
-            State::open(&data.join("state.db")).unwrap(),
-            dest,
-        )
-        .unwrap();
+        let mut w = worker(&config, data, &spool, "123456789012");
         assert_eq!(w.pass(&TestClock::default()).unwrap().0, 0);
         assert_eq!(
             w.stats.delivered, 2,
@@ -394,13 +381,7 @@ fn damaged_entries_are_set_aside_and_the_rest_delivered() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(file(&names[2]), bytes).unwrap();
-    let dest = Destinations::open(&config, data, "us-east-1", "123456789012").unwrap();
-    let mut w = Worker::new(
-        spool.clone(),
-        State::open(&data.join("state.db")).unwrap(),
-        dest,
-    )
-    .unwrap();
+    let mut w = worker(&config, data, &spool, "123456789012");
     let (left, _) = w.pass(&TestClock::default()).unwrap();
     assert_eq!(left, 0);
     assert_eq!((w.stats.delivered, w.stats.quarantined), (1, 2));

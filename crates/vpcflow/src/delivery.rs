@@ -240,7 +240,7 @@ impl Run {
             spool.clone(),
             PipelineOptions {
                 state_path: DataDir::new(&p.data).state_db(),
-                source: run_key.is_none().then(unrepeatable),
+                source: run_key.is_none().then(|| unrepeatable("live")),
                 run_key,
                 max_spool_bytes: p.config.spool.max_bytes,
             },
@@ -280,7 +280,7 @@ impl Run {
                 state_path: self.state_path.clone(),
                 run_key: None,
                 max_spool_bytes: self.max_spool_bytes,
-                source: Some(format!("{source}{:x}", SystemClock.now_ms())),
+                source: Some(unrepeatable(source)),
             },
         )?)
     }
@@ -361,10 +361,25 @@ impl Run {
     }
 }
 
-/// The name of a run that cannot be replayed (live traffic): when it started, in ms, so that
-/// no later run's entries land where its did.
-fn unrepeatable() -> String {
-    format!("live{:x}", SystemClock.now_ms())
+/// The name of a run that cannot be replayed (live traffic): `what` and when it started, in
+/// ms, so that no later run's entries land where its did.
+fn unrepeatable(what: &str) -> String {
+    format!("{what}{:x}", SystemClock.now_ms())
+}
+
+/// The damaged spool entries of `data` set aside in its quarantine, if any: what to say of
+/// them, and their names.
+fn set_aside(data: &Path) -> Option<(String, Vec<String>)> {
+    let spool = DataDir::new(data).spool();
+    let names = vpcflow_deliver::spool::quarantined_in(&spool).ok()?;
+    (!names.is_empty()).then(|| {
+        let said = format!(
+            "{} damaged spool entries are set aside in {}, not delivered",
+            names.len(),
+            spool.join(vpcflow_deliver::spool::QUARANTINE).display()
+        );
+        (said, names)
+    })
 }
 
 /// A key naming a replayable source run: the same inputs give the same key.
@@ -446,17 +461,8 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
             commit.overflowed
         );
     }
-    let spool = DataDir::new(&p.data).spool();
-    if let Ok(set_aside) = vpcflow_deliver::spool::Spool::open(&spool).and_then(|s| s.quarantined())
-        && !set_aside.is_empty()
-    {
-        let _ = writeln!(
-            s,
-            "  {} damaged spool entries are set aside in {}, not delivered: {}",
-            set_aside.len(),
-            spool.join(vpcflow_deliver::spool::QUARANTINE).display(),
-            set_aside.join(", ")
-        );
+    if let Some((said, names)) = set_aside(&p.data) {
+        let _ = writeln!(s, "  {said}: {}", names.join(", "));
     }
     if left > 0 {
         let _ = writeln!(
@@ -577,15 +583,8 @@ pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
     }
     let page = describe_flow_logs(&request, &existing)?;
     let doc = serde_json::to_value(&page)?;
-    let spool = DataDir::new(data).spool();
-    if let Ok(set_aside) = vpcflow_deliver::spool::Spool::open(&spool).and_then(|s| s.quarantined())
-        && !set_aside.is_empty()
-    {
-        eprintln!(
-            "vpcflow: {} damaged spool entries are set aside in {}, not delivered",
-            set_aside.len(),
-            spool.join(vpcflow_deliver::spool::QUARANTINE).display()
-        );
+    if let Some((said, _)) = set_aside(data) {
+        eprintln!("vpcflow: {said}");
     }
     use std::io::Write as _;
     writeln!(

@@ -229,6 +229,18 @@ fn bad_input_errors_name_file_and_line() {
     );
 }
 
+/// Writes `batch` as a Parquet file at `p`.
+fn write_parquet(p: &Path, batch: &arrow_array::RecordBatch) {
+    let mut w = vpcflow_record::parquet::arrow::ArrowWriter::try_new(
+        fs::File::create(p).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
 #[test]
 fn non_flow_log_parquet_is_refused() {
     use arrow_array::{RecordBatch, StringArray};
@@ -241,14 +253,7 @@ fn non_flow_log_parquet_is_refused() {
         vec![Arc::new(StringArray::from(vec!["bob"]))],
     )
     .unwrap();
-    let mut w = vpcflow_record::parquet::arrow::ArrowWriter::try_new(
-        fs::File::create(&p).unwrap(),
-        schema,
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&p, &batch);
     assert_eq!(
         fails(&["convert", s(&p)]),
         format!(
@@ -385,14 +390,7 @@ fn unsigned_parquet_values_past_i64_are_refused_at_their_row_and_column() {
         ],
     )
     .unwrap();
-    let mut w = vpcflow_record::parquet::arrow::ArrowWriter::try_new(
-        fs::File::create(&p).unwrap(),
-        schema,
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&p, &batch);
     assert_eq!(
         fails(&["convert", s(&p)]),
         format!(
