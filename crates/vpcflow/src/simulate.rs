@@ -13,13 +13,12 @@ use clap::Args;
 use vpcflow_capture::scenario::parse_duration;
 use vpcflow_capture::{Emit, EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
 use vpcflow_deliver::live::LiveFlowLogs;
-
-use crate::live_source::{LiveEnis, LiveSource};
 use vpcflow_net::builtin;
 use vpcflow_record::{LogFormat, text};
 use vpcflow_store::Clock as _;
 
 use crate::delivery::{self, DeliveryArgs, FileConfig, load_config};
+use crate::live_source::{LiveEnis, LiveSource};
 
 /// Default start: a weekday afternoon, when the diurnal shape is near its peak.
 const DEFAULT_START: &str = "2026-01-15T14:00:00Z";
@@ -348,31 +347,16 @@ pub(crate) fn simulate(
         &start.to_string(),
         &duration.to_string(),
     ]);
-    // A service follows the flow logs created and deleted while it runs, and leaves the ENIs
-    // of the config's live interfaces to their capture.
+    // A service follows the flow logs created and deleted while it runs.
     let mut live = if drive.service {
-        let live = LiveFlowLogs::open(
-            &vpcflow_store::DataDir::new(&prepared.data).state_db(),
-            &key,
-            (*prepared.plan).clone(),
-        )?;
-        let split = LiveEnis::of(&prepared.config.capture.interfaces, &net)?;
-        prepared.plan = Arc::new(split.simulated(live.plan()));
-        Some(Follow {
-            resume_us: live.resume()?.map_or(start, |s| s.max(start)) * 1_000_000,
-            live,
-            max_flows: config.max_flows,
-            polled_ms: 0,
-            split,
-            capture: None,
-        })
+        Some(Follow::open(&mut prepared, &key, &net, config.max_flows)?)
     } else {
         None
     };
     let engines = delivery::engines(&prepared, &net, &config)?;
     let mut sim = Simulator::with_engines(engines, &resolved, &sim_config);
     let resume_us = match &live {
-        Some(f) => f.resume_us,
+        Some(f) => f.live.resume()?.map_or(start, |s| s.max(start)) * 1_000_000,
         None => prepared
             .state
             .checkpoints(&key)?
@@ -381,21 +365,8 @@ pub(crate) fn simulate(
             .map_or(start * 1_000_000, |s| s * 1_000_000),
     };
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
-    let interfaces = &prepared.config.capture.interfaces;
-    if let Some(f) = live.as_mut().filter(|_| !interfaces.is_empty()) {
-        let source = LiveSource::start(
-            interfaces,
-            f.split.clone(),
-            f.live.plan(),
-            &run,
-            config.max_flows,
-        )?;
-        outln!(
-            "vpcflow up: capturing live on {} beside the simulated traffic (their ENIs' \
-             records come from the capture)",
-            interfaces.join(", ")
-        );
-        f.capture = Some(source);
+    if let Some(f) = live.as_mut() {
+        f.capture_live(&prepared.config.capture.interfaces, &run)?;
     }
     let stopped = drive_simulation(
         &mut sim,
@@ -469,8 +440,6 @@ pub(crate) fn simulate(
 /// engines and the delivery pipeline as the simulation goes.
 struct Follow {
     live: LiveFlowLogs,
-    /// Where the simulation's delivery resumes (µs): pacing starts there.
-    resume_us: u64,
     max_flows: usize,
     /// When `state.db` was last looked at (wall ms).
     polled_ms: u64,
@@ -484,6 +453,52 @@ struct Follow {
 const POLL_MS: u64 = 250;
 
 impl Follow {
+    /// Follows the flow logs of `prepared`'s service run `key`, whose plan becomes the
+    /// simulation's: every ENI but those of the config's live interfaces, left to their capture.
+    fn open(
+        prepared: &mut delivery::Prepared,
+        key: &str,
+        net: &vpcflow_net::Network,
+        max_flows: usize,
+    ) -> anyhow::Result<Follow> {
+        let live = LiveFlowLogs::open(
+            &vpcflow_store::DataDir::new(&prepared.data).state_db(),
+            key,
+            (*prepared.plan).clone(),
+        )?;
+        let split = LiveEnis::of(&prepared.config.capture.interfaces, net)?;
+        prepared.plan = Arc::new(split.simulated(live.plan()));
+        Ok(Follow {
+            live,
+            max_flows,
+            polled_ms: 0,
+            split,
+            capture: None,
+        })
+    }
+
+    /// Starts capturing the config's live `interfaces` (none: nothing) beside the simulation,
+    /// into a second source of `run`.
+    fn capture_live(&mut self, interfaces: &[String], run: &delivery::Run) -> anyhow::Result<()> {
+        if interfaces.is_empty() {
+            return Ok(());
+        }
+        let source = LiveSource::start(
+            interfaces,
+            self.split.clone(),
+            self.live.plan(),
+            run,
+            self.max_flows,
+        )?;
+        outln!(
+            "vpcflow up: capturing live on {} beside the simulated traffic (their ENIs' \
+             records come from the capture)",
+            interfaces.join(", ")
+        );
+        self.capture = Some(source);
+        Ok(())
+    }
+
     /// Looks for changed flow logs at simulated time `at_us`, at most every [`POLL_MS`], and
     /// applies them: engines for new aggregation intervals, the ENIs each engine reports
     /// NODATA for, and the pipeline's plan. Says what changed.
