@@ -4,14 +4,18 @@
 
 use libfuzzer_sys::fuzz_target;
 use vpcflow_deliver::api::{Context, create_flow_logs};
-use vpcflow_deliver::config::DeliveryConfig;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(config) = toml::from_str::<DeliveryConfig>(text) else {
-        return;
+    // The loader's own parse (places every error at FILE:LINE:COLUMN), as `vpcflow` reads it.
+    let config = match vpcflow_deliver::config::parse(text, "vpcflow.toml") {
+        Ok(config) => config,
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            return;
+        }
     };
     let _ = config.problems();
     let net = vpcflow_net::builtin::load("builtin:three-tier").expect("the built-in topology loads");

@@ -359,6 +359,27 @@ fn invalid_value(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::InvalidParameterValue, message)
 }
 
+/// An IAM role ARN as IAM writes them: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, the
+/// account 12 digits, the name 1–64 of IAM's characters (letters, digits, `+=,.@_-`).
+fn is_role_arn(arn: &str) -> bool {
+    let Some(rest) = ["arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"]
+        .iter()
+        .find_map(|p| arn.strip_prefix(p))
+    else {
+        return false;
+    };
+    let Some((account, path)) = rest.split_once(":role/") else {
+        return false;
+    };
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let iam_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (1..=64).contains(&name.len())
+        && path.len() <= 512
+        && path.chars().all(|c| iam_char(c) || c == '/')
+}
+
 /// `LogDestination` ARN of a log group: `arn:aws:logs:region:account:log-group:NAME[:*]`.
 fn log_group_of_arn(arn: &str) -> Option<String> {
     let rest = arn.strip_prefix("arn:aws:logs:")?;
@@ -554,6 +575,22 @@ pub fn create_flow_logs(req: &CreateFlowLogs, ctx: &mut Context<'_>) -> Result<C
         return Err(invalid(
             "DeliverLogsPermissionArn can't be empty if LogDestinationType is cloud-watch-logs.",
         ));
+    }
+    if dest_type == "s3" && req.deliver_logs_permission_arn.is_some() {
+        return Err(invalid(
+            "DeliverLogsPermissionArn is not applicable for s3 delivery",
+        ));
+    }
+    for (param, arn) in [
+        ("DeliverLogsPermissionArn", &req.deliver_logs_permission_arn),
+        ("DeliverCrossAccountRole", &req.deliver_cross_account_role),
+    ] {
+        if let Some(arn) = arn.as_deref().filter(|a| !is_role_arn(a)) {
+            return Err(invalid_value(format!(
+                "Value ({arn}) for parameter {param} is invalid. Expected an IAM role ARN: \
+                 arn:aws:iam::ACCOUNT:role/NAME"
+            )));
+        }
     }
     if req.destination_options.is_some() && dest_type != "s3" {
         return Err(invalid(

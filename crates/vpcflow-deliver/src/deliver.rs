@@ -173,7 +173,7 @@ pub fn backoff_ms(n: u32) -> u64 {
 }
 
 /// Counters of a worker.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerStats {
     /// Entries delivered.
     pub delivered: u64,
@@ -183,6 +183,19 @@ pub struct WorkerStats {
     pub failures: u64,
     /// Damaged entries set aside in the spool's quarantine.
     pub quarantined: u64,
+    /// Per flow log (an entry's first, as [`crate::spool::Spool::waiting`] counts it): records
+    /// delivered, and records set aside damaged (failed for good; a torn header names no flow
+    /// log, so its records are counted only in `quarantined`).
+    pub by_flow_log: BTreeMap<String, FlowLogCounts>,
+}
+
+/// What became of one flow log's records in a worker's passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowLogCounts {
+    /// Delivered.
+    pub delivered: u64,
+    /// Set aside damaged: never delivered.
+    pub failed: u64,
 }
 
 /// Delivers the spool's entries.
@@ -296,6 +309,9 @@ impl Worker {
         let to = self.spool.quarantine(name)?;
         self.stats.quarantined += 1;
         if let Some(h) = header {
+            if let Some(f) = h.flow_logs.first() {
+                self.stats.by_flow_log.entry(f.clone()).or_default().failed += h.records;
+            }
             let detail = format!("{why}; set aside in {}, not delivered", to.display());
             let _ = self
                 .state
@@ -351,6 +367,13 @@ impl Worker {
                     self.failing.remove(&key);
                     self.stats.delivered += 1;
                     self.stats.records += header.records;
+                    if let Some(f) = header.flow_logs.first() {
+                        self.stats
+                            .by_flow_log
+                            .entry(f.clone())
+                            .or_default()
+                            .delivered += header.records;
+                    }
                     let _ = self.state.set_status(&header.flow_logs, None);
                 }
                 Err(e) => {

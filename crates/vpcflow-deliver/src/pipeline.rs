@@ -24,13 +24,19 @@ use crate::state::{State, StateError};
 pub enum PipelineError {
     /// The spool directory failed.
     #[error("spool: {0}")]
-    Spool(#[from] std::io::Error),
+    Spool(std::io::Error),
     /// The database failed.
     #[error(transparent)]
     State(#[from] StateError),
     /// The committer thread ended early (an earlier error says why).
     #[error("the delivery committer stopped")]
     Stopped,
+}
+
+impl From<std::io::Error> for PipelineError {
+    fn from(e: std::io::Error) -> Self {
+        PipelineError::Spool(e)
+    }
 }
 
 /// What a run committed.
@@ -81,7 +87,12 @@ pub struct Pipeline {
 
 /// Opens the spool and publishes what a crash left pending under a checkpoint.
 pub fn open_spool(spool_dir: &std::path::Path, state: &State) -> Result<Spool, PipelineError> {
-    let spool = Spool::open(spool_dir)?;
+    let spool = Spool::open(spool_dir).map_err(|e| {
+        PipelineError::Spool(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", spool_dir.display()),
+        ))
+    })?;
     let cache: Mutex<BTreeMap<String, BTreeMap<crate::sinks::SinkKey, u64>>> = Mutex::default();
     spool.recover(&|h| match &h.run {
         None => true,
@@ -248,7 +259,7 @@ pub fn spawn_worker(
                 if finished {
                     let since = *done_at.get_or_insert(now);
                     if left == 0 || now.saturating_sub(since) >= give_up_ms {
-                        return Ok((worker.stats, left));
+                        return Ok((std::mem::take(&mut worker.stats), left));
                     }
                 }
                 clock.sleep_ms(wait.unwrap_or(20).clamp(5, 200));

@@ -135,6 +135,30 @@ const ERRORS: &[(&str, &str, &str, &str)] = &[
         "1 validation error detected: Value '${srcaddr} ${tgw-id}' at 'logFormat' has an invalid format",
     ),
     (
+        "a role that is no IAM role ARN",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\ndeliver_logs_permission_arn = \"arn:aws:iam::1234:role/fl\"",
+        "InvalidParameterValue",
+        "Value (arn:aws:iam::1234:role/fl) for parameter DeliverLogsPermissionArn is invalid. Expected an IAM role ARN: arn:aws:iam::ACCOUNT:role/NAME",
+    ),
+    (
+        "a user's ARN as the role",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\ndeliver_logs_permission_arn = \"arn:aws:iam::123456789012:user/fl\"",
+        "InvalidParameterValue",
+        "Value (arn:aws:iam::123456789012:user/fl) for parameter DeliverLogsPermissionArn is invalid. Expected an IAM role ARN: arn:aws:iam::ACCOUNT:role/NAME",
+    ),
+    (
+        "a cross-account role that is no ARN",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\ndeliver_cross_account_role = \"fl\"\nROLE",
+        "InvalidParameterValue",
+        "Value (fl) for parameter DeliverCrossAccountRole is invalid. Expected an IAM role ARN: arn:aws:iam::ACCOUNT:role/NAME",
+    ),
+    (
+        "a role for S3 delivery",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::flow-logs\"\nROLE",
+        "InvalidParameter",
+        "DeliverLogsPermissionArn is not applicable for s3 delivery",
+    ),
+    (
         "a transit gateway resource (none in a topology)",
         "resource_type = \"TransitGateway\"\nresource_ids = [\"tgw-1\"]\nlog_group_name = \"g\"\nROLE",
         "InvalidParameterValue",
@@ -315,8 +339,10 @@ mod arns {
             let arn = f.destination.arn(&f.region, &f.account_id);
             let again = request(&format!(
                 "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
-                 log_destination_type = \"{}\"\nlog_destination = \"{arn}\"\n{ROLE}",
-                f.destination.type_name()
+                 log_destination_type = \"{}\"\nlog_destination = \"{arn}\"\n{}",
+                f.destination.type_name(),
+                // A role is for log groups (and S3 refuses one).
+                if kind == 0 { ROLE } else { "" }
             ));
             let mut m = 0;
             let mut next = || { m += 1; format!("{m:017x}") };

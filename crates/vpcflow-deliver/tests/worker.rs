@@ -386,6 +386,10 @@ fn damaged_entries_are_set_aside_and_the_rest_delivered() {
     assert_eq!(left, 0);
     assert_eq!((w.stats.delivered, w.stats.quarantined), (1, 2));
     assert_eq!(spool.quarantined().unwrap(), names[1..]);
+    // The flow log's count: one record delivered, one failed (the flipped bit's entry names it;
+    // the torn header names no flow log).
+    let counts = w.stats.by_flow_log[&plan.subs[0].flow_log.flow_log_id];
+    assert_eq!((counts.delivered, counts.failed), (1, 1));
     let st = State::open(&data.join("state.db")).unwrap();
     assert_eq!(
         st.log_streams("/d").unwrap()[0].events,

@@ -93,12 +93,81 @@ pub fn engine_message(e: &datafusion::error::DataFusionError) -> String {
             Some(df) => engine_message(df),
             None => inner.to_string(),
         },
-        E::Execution(m) | E::Plan(m) | E::NotImplemented(m) | E::Configuration(m) => m.clone(),
+        E::Execution(m) | E::Plan(m) | E::NotImplemented(m) | E::Configuration(m) => {
+            no_matching_call(m).unwrap_or_else(|| m.clone())
+        }
         E::ArrowError(a, _) => match a.as_ref() {
             datafusion::arrow::error::ArrowError::ExternalError(inner) => inner.to_string(),
             a => a.to_string(),
         },
         root => root.to_string(),
+    }
+}
+
+/// DataFusion's "no function matches" says the signature three times (the whole `OneOf`, then
+/// the call, then one candidate per line for every time unit and zone): this says the call and
+/// each form once, with types by kind (`timestamp`, not `Timestamp(µs, "+TZ")`).
+#[cfg(feature = "engine")]
+fn no_matching_call(m: &str) -> Option<String> {
+    let given = m.split("argument types '").nth(1)?.split("'.").next()?;
+    let candidates = m.split("Candidate functions:").nth(1)?;
+    let mut forms: Vec<String> = Vec::new();
+    for c in candidates.lines().map(str::trim).filter(|c| !c.is_empty()) {
+        let form = type_kinds(c);
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    Some(format!(
+        "no form of the function takes {}; it takes: {}",
+        type_kinds(given),
+        forms.join(", ")
+    ))
+}
+
+/// A call's types by kind: `date_bin(Interval(MonthDayNano), Timestamp(ns, "+TZ"))` is
+/// `date_bin(interval, timestamp)`.
+#[cfg(feature = "engine")]
+fn type_kinds(call: &str) -> String {
+    let Some((name, args)) = call.split_once('(') else {
+        return call.to_owned();
+    };
+    let args = args.strip_suffix(')').unwrap_or(args);
+    let mut kinds = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, ch) in args.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                kinds.push(type_kind(&args[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !args.trim().is_empty() {
+        kinds.push(type_kind(&args[start..]));
+    }
+    format!("{name}({})", kinds.join(", "))
+}
+
+#[cfg(feature = "engine")]
+fn type_kind(t: &str) -> String {
+    let t = t.trim();
+    let head = t.split('(').next().unwrap_or(t);
+    match head {
+        "Timestamp" => "timestamp".to_owned(),
+        "Interval" | "Duration" => "interval".to_owned(),
+        "Time32" | "Time64" => "time".to_owned(),
+        "Date32" | "Date64" => "date".to_owned(),
+        "Int8" | "Int16" | "Int32" | "Int64" | "UInt8" | "UInt16" | "UInt32" | "UInt64" => {
+            "integer".to_owned()
+        }
+        "Float16" | "Float32" | "Float64" | "Decimal128" | "Decimal256" => "number".to_owned(),
+        "Utf8" | "LargeUtf8" | "Utf8View" => "string".to_owned(),
+        _ => t.to_owned(),
     }
 }
 

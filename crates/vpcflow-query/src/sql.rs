@@ -44,6 +44,10 @@ pub struct Catalog {
     s3_root: PathBuf,
     /// Buckets at S3-compatible endpoints, read in place.
     remote: Vec<Arc<RemoteBucket>>,
+    /// Whether a LOCATION may be a local path (`file://…` or a path): only in a catalog that
+    /// lasts for one script (`query --files`, as the README and examples/athena-text.sql say); a
+    /// kept catalog's tables are in buckets.
+    local_locations: bool,
 }
 
 fn db_err(e: &rusqlite::Error) -> SqlError {
@@ -66,7 +70,10 @@ impl Catalog {
     pub fn transient(data: &Path) -> Result<Catalog, SqlError> {
         let db =
             vpcflow_store::db::open_in_memory().map_err(|e| SqlError::Catalog(e.to_string()))?;
-        Ok(Catalog::with(db, &DataDir::new(data)))
+        Ok(Catalog {
+            local_locations: true,
+            ..Catalog::with(db, &DataDir::new(data))
+        })
     }
 
     fn with(db: rusqlite::Connection, data: &DataDir) -> Catalog {
@@ -74,6 +81,7 @@ impl Catalog {
             db: std::sync::Mutex::new(db),
             s3_root: data.s3(),
             remote: Vec::new(),
+            local_locations: false,
         }
     }
 
@@ -149,6 +157,11 @@ impl Catalog {
                         "Table already exists: {} (use IF NOT EXISTS, or DROP TABLE first)",
                         def.name
                     )));
+                }
+                // A table that cannot be read (its listing fails, its projection is wrong) is
+                // refused now, not kept to fail every query after.
+                if !exists {
+                    self.table(&def).await?;
                 }
                 if !exists {
                     self.db()
@@ -307,10 +320,18 @@ impl Catalog {
         Ok(out)
     }
 
-    /// The place of a location (see [`Place::resolve`]).
+    /// The place of a location (see [`Place::resolve`]): a bucket's, or where this catalog
+    /// allows them a local path's.
     pub fn place(&self, location: &str) -> Result<Place, SqlError> {
-        Place::resolve(location, &self.s3_root, &self.remote)
-            .map_err(|m| SqlError::Catalog(format!("LOCATION '{location}': {m}")))
+        let in_bucket = ["s3://", "s3a://"].iter().any(|p| location.starts_with(p));
+        let refuse = |m: &str| SqlError::Catalog(format!("LOCATION '{location}': {m}"));
+        if !in_bucket && !self.local_locations {
+            return Err(refuse(
+                "a table's location is a bucket of this vpcflow (s3://BUCKET/PREFIX); local \
+                 paths are for files read in place, with --files",
+            ));
+        }
+        Place::resolve(location, &self.s3_root, &self.remote).map_err(|m| refuse(&m))
     }
 
     /// A queryable table for `def`: its files, with partition values from the registered
@@ -541,6 +562,24 @@ mod tests {
         );
         assert_eq!(p.values("ap-south-1/2021/02/03"), None);
         assert_eq!(p.values("us-east-1/2021/02"), None);
+    }
+
+    /// A call no form of a function takes says the call and each form once, by kind.
+    #[test]
+    fn a_call_no_form_takes_is_said_once() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(plan_query(&session(), "SELECT date_bin('xx', 1)", 1))
+            .expect_err("date_bin takes an interval");
+        let said = err.to_string();
+        assert_eq!(
+            said,
+            "statement at line 1: no form of the function takes date_bin(string, integer); it \
+             takes: date_bin(interval, timestamp, timestamp), date_bin(interval, timestamp), \
+             date_bin(interval, time, time), date_bin(interval, time)"
+        );
     }
 }
 
@@ -840,23 +879,7 @@ pub async fn run_script(
         match parse(script, &stmt)? {
             Statement::Query => {
                 let engine = |error| RunError::Engine { line, error };
-                check_depth(stmt.text, line)?;
-                // SQL reads; it never writes a file (COPY, INSERT): no statement reaches the
-                // store's own files, or any other path the process could write.
-                let reads_only =
-                    datafusion::execution::context::SQLOptions::new().with_allow_dml(false);
-                let df = match ctx.sql_with_options(stmt.text, reads_only).await {
-                    Err(error) if error.to_string().contains("DML not supported") => {
-                        return Err(RunError::Sql(SqlError::Syntax {
-                            line,
-                            column: 1,
-                            message: "COPY, INSERT, UPDATE and DELETE are refused: vpcflow's \
-                                      SQL reads flow logs and writes nothing"
-                                .to_owned(),
-                        }));
-                    }
-                    other => other.map_err(engine)?,
-                };
+                let df = plan_query(ctx, stmt.text, line).await?;
                 out.push(if df.schema().fields().is_empty() {
                     // SET and the like: what was done, in one line.
                     Output::Message(statement_echo(stmt.text))
@@ -874,6 +897,30 @@ pub async fn run_script(
         }
     }
     Ok(out)
+}
+
+/// Plans one query statement (line `line` of its script) without running it. SQL reads; it
+/// never writes a file (COPY, INSERT): no statement reaches the store's own files, or any other
+/// path the process could write.
+pub async fn plan_query(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+    line: usize,
+) -> Result<datafusion::prelude::DataFrame, RunError> {
+    check_depth(sql, line)?;
+    let reads_only = datafusion::execution::context::SQLOptions::new().with_allow_dml(false);
+    match ctx.sql_with_options(sql, reads_only).await {
+        Err(error) if error.to_string().contains("DML not supported") => {
+            Err(RunError::Sql(SqlError::Syntax {
+                line,
+                column: 1,
+                message: "COPY, INSERT, UPDATE and DELETE are refused: vpcflow's SQL reads flow \
+                          logs and writes nothing"
+                    .to_owned(),
+            }))
+        }
+        other => other.map_err(|error| RunError::Engine { line, error }),
+    }
 }
 
 /// The deepest an expression of a SQL statement may nest (`1+1+…` nests once per operator):

@@ -74,9 +74,7 @@ impl Place {
             .or_else(|| location.strip_prefix("s3a://"))
         else {
             let p = location.strip_prefix("file://").unwrap_or(location);
-            return std::path::absolute(p)
-                .map(Place::Local)
-                .map_err(|e| e.to_string());
+            return local_place(Path::new(p), s3_root);
         };
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         let key = key.trim_end_matches('/');
@@ -106,9 +104,18 @@ impl Place {
                 dir.display()
             ));
         }
-        std::path::absolute(dir.join(key))
-            .map(Place::Local)
-            .map_err(|e| e.to_string())
+        // Resolved as the system will (links followed), it is still inside the bucket.
+        let place = std::path::absolute(dir.join(key)).map_err(|e| e.to_string())?;
+        if let (Ok(real), Ok(bucket_dir)) = (place.canonicalize(), dir.canonicalize())
+            && !real.starts_with(&bucket_dir)
+        {
+            return Err(format!(
+                "it leaves its bucket: {} resolves to {}",
+                place.display(),
+                real.display()
+            ));
+        }
+        Ok(Place::Local(place))
     }
 
     /// The place as a path: local ones as they are, remote ones as `s3://bucket/prefix`, so
@@ -479,11 +486,7 @@ impl FlowTable {
                     g.into_iter()
                         .map(|i| {
                             let f = files[i];
-                            let path = match &f.remote {
-                                Some((_, key)) => key.to_string(),
-                                None => f.path.to_string_lossy().trim_start_matches('/').to_owned(),
-                            };
-                            PartitionedFile::new(path, f.size)
+                            PartitionedFile::new(scan_path(f), f.size)
                                 .with_partition_values(f.partition.clone())
                         })
                         .collect()
@@ -495,6 +498,96 @@ impl FlowTable {
             .with_limit(limit)
             .build();
         Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// An unsigned 64-bit column holding a value past `i64::MAX` is refused at its file, row and
+/// column, as `convert` refuses it (the scan's cast would fail with neither). The footers are
+/// read through the session's metadata cache, so the scan that follows reads none again; a
+/// column is read only when its statistics allow such a value.
+async fn refuse_unsigned_past_i64(
+    state: &dyn Session,
+    files: &[&FlowFile],
+    store: &dyn ObjectStore,
+) -> Result<()> {
+    use datafusion::parquet::basic::{ConvertedType, LogicalType};
+    use datafusion::parquet::file::statistics::Statistics;
+    let cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+    for f in files {
+        let meta = PartitionedFile::new(scan_path(f), f.size).object_meta;
+        let footer = DFParquetMetadata::new(store, &meta)
+            .with_file_metadata_cache(Some(Arc::clone(&cache) as _))
+            .fetch_metadata()
+            .await?;
+        let columns = footer.file_metadata().schema_descr().columns().to_vec();
+        for (c, col) in columns.iter().enumerate() {
+            let unsigned = col.converted_type() == ConvertedType::UINT_64
+                || matches!(
+                    col.logical_type_ref(),
+                    Some(LogicalType::Integer(t)) if t.bit_width == 64 && !t.is_signed
+                );
+            if !unsigned {
+                continue;
+            }
+            let mut first_row = 0u64;
+            for (g, rg) in footer.row_groups().iter().enumerate() {
+                // Unsigned values are kept in Int64 statistics as their bit patterns.
+                let fits = match rg.column(c).statistics() {
+                    Some(Statistics::Int64(v)) => v.max_opt().is_some_and(|m| *m >= 0),
+                    _ => false,
+                };
+                if !fits && let Some((row, value)) = past_i64(f, g, c)? {
+                    return Err(DataFusionError::Execution(format!(
+                        "{}: row {}: column '{}': {value} is out of range (expected 0..={})",
+                        f.path.display(),
+                        first_row + row + 1,
+                        col.name(),
+                        i64::MAX
+                    )));
+                }
+                first_row += rg.num_rows() as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first value past `i64::MAX` in column `c` of row group `g` of a local file (its row in
+/// the group), or `None`. A remote object's column is not fetched here: its cast fails in the
+/// scan instead.
+fn past_i64(f: &FlowFile, g: usize, c: usize) -> Result<Option<(u64, u64)>> {
+    use datafusion::arrow::array::UInt64Array;
+    use datafusion::parquet::arrow::ProjectionMask;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    if f.remote.is_some() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(&f.path)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mask = ProjectionMask::leaves(builder.parquet_schema(), [c]);
+    let mut row = 0u64;
+    for batch in builder
+        .with_row_groups(vec![g])
+        .with_projection(mask)
+        .build()?
+    {
+        let batch = batch?;
+        if let Some(a) = batch.column(0).as_any().downcast_ref::<UInt64Array>() {
+            let over = (0..a.len()).find(|&i| a.is_valid(i) && a.value(i) > i64::MAX as u64);
+            if let Some(i) = over {
+                return Ok(Some((row + i as u64, a.value(i))));
+            }
+        }
+        row += batch.num_rows() as u64;
+    }
+    Ok(None)
+}
+
+/// A file's path as the scan names it in its store.
+fn scan_path(f: &FlowFile) -> String {
+    match &f.remote {
+        Some((_, key)) => key.to_string(),
+        None => f.path.to_string_lossy().trim_start_matches('/').to_owned(),
     }
 }
 
@@ -573,6 +666,8 @@ impl TableProvider for FlowTable {
                     url
                 }
             };
+            let store = state.runtime_env().object_store(&url)?;
+            refuse_unsigned_past_i64(state, &files, store.as_ref()).await?;
             plans.push(self.parquet_plan(state, &files, url, projection, limit)?);
         }
         if !text.is_empty() || plans.is_empty() {
@@ -595,14 +690,40 @@ impl TableProvider for FlowTable {
     }
 }
 
+/// A local path as a place: it must exist, and resolved (links followed) it is not among the
+/// data directory's own files (`state.db`, the spool, log-group segments): only its buckets
+/// (`s3_root`) hold flow-log files to read.
+fn local_place(p: &Path, s3_root: &Path) -> std::result::Result<Place, String> {
+    let real = p
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    if let Some(data) = s3_root.parent().and_then(|d| d.canonicalize().ok()) {
+        let buckets = s3_root.canonicalize().ok();
+        let in_buckets = buckets.is_some_and(|b| real.starts_with(b));
+        if (real.starts_with(&data) || data.starts_with(&real)) && !in_buckets {
+            return Err(format!(
+                "{} is (or holds) the data directory {}: its files are vpcflow's own; its \
+                 buckets are s3://BUCKET locations",
+                real.display(),
+                data.display()
+            ));
+        }
+    }
+    Ok(Place::Local(real))
+}
+
 /// Every flow-log file under `root` (or `root` itself), in path order, with the Hive
 /// `key=value` directory segments below `root` as partition values for `partition_cols`
 /// (a file without one of them gets null). Hidden files and directories are skipped.
 pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec<FlowFile>> {
     let root = &std::path::absolute(root)?;
+    let real_root = root.canonicalize()?;
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(p) = stack.pop() {
+        if p != *root && !link_stays_inside(&p, &real_root) {
+            continue;
+        }
         let meta = std::fs::metadata(&p)?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)?
@@ -626,6 +747,21 @@ pub fn discover(root: &Path, partition_cols: &[FieldRef]) -> std::io::Result<Vec
         }
     }
     Ok(out)
+}
+
+/// Whether `p` is read where it is found: any entry that is no link, and a link whose target
+/// lies inside the place (`real_root`, resolved) and is not a directory above it (a loop). A
+/// link that leads out of a bucket, or out of a directory read in place, is not followed.
+fn link_stays_inside(p: &Path, real_root: &Path) -> bool {
+    let is_link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return true;
+    }
+    let (Ok(target), Some(parent)) = (p.canonicalize(), p.parent()) else {
+        return false;
+    };
+    let parent = parent.canonicalize().unwrap_or_else(|_| parent.to_owned());
+    target.starts_with(real_root) && !parent.starts_with(&target)
 }
 
 /// A file found under `root` (absolute, as `path` is): Hive `key=value` directories below

@@ -159,9 +159,9 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         end_us = end_us.max(engine.closed_until().unwrap_or(0));
     }
     let summary = pcap_summary(packets, &stats, &engines[0].stats());
-    let (commit, left, _) = run.finish(end_us)?;
+    let outcome = run.finish(end_us)?;
     eprintln!("{summary}");
-    outln!("{}", delivery::summary(&prepared, &commit, left));
+    outln!("{}", delivery::summary(&prepared, &outcome));
     cut_short.map_or(Ok(()), Err)
 }
 
@@ -337,8 +337,8 @@ fn run_live(
                 Emit::Records { engine, records } => run.push_batch(engine, records),
                 Emit::Closed { until } => run.closed(until),
             })?;
-            let (commit, left, _) = run.finish(wall_clock_micros())?;
-            outln!("{}", delivery::summary(p, &commit, left));
+            let outcome = run.finish(wall_clock_micros())?;
+            outln!("{}", delivery::summary(p, &outcome));
             stats
         }
     };

@@ -313,17 +313,17 @@ impl Run {
     }
 
     /// Ends the source at `end_us`, then waits for delivery (up to the drain timeout).
-    pub(crate) fn finish(self, end_us: u64) -> anyhow::Result<(CommitStats, usize, u64)> {
+    pub(crate) fn finish(self, end_us: u64) -> anyhow::Result<Outcome> {
         self.end(Some(end_us))
     }
 
     /// Stops the source before its end (`Pipeline::stop`: the open windows are made whole by
     /// the next run), then waits for delivery of what was committed.
-    pub(crate) fn stop(self) -> anyhow::Result<(CommitStats, usize, u64)> {
+    pub(crate) fn stop(self) -> anyhow::Result<Outcome> {
         self.end(None)
     }
 
-    fn end(self, at_us: Option<u64>) -> anyhow::Result<(CommitStats, usize, u64)> {
+    fn end(self, at_us: Option<u64>) -> anyhow::Result<Outcome> {
         if let Some(e) = self.error {
             self.done.store(true, Ordering::Release);
             return Err(e.into());
@@ -356,9 +356,23 @@ impl Run {
             .join()
             .map_err(|_| anyhow::anyhow!("the delivery worker panicked"))?;
         let commit = commit?;
-        let (wstats, left) = worker?;
-        Ok((commit, left, wstats.records))
+        let (worker, left) = worker?;
+        Ok(Outcome {
+            commit,
+            left,
+            worker,
+        })
     }
+}
+
+/// What a run made and what became of it.
+pub(crate) struct Outcome {
+    /// Records made per flow log, and what the pipeline skipped.
+    pub(crate) commit: CommitStats,
+    /// Entries still in the spool when the run ended.
+    pub(crate) left: usize,
+    /// What the worker delivered or set aside, per flow log.
+    pub(crate) worker: vpcflow_deliver::deliver::WorkerStats,
 }
 
 /// The name of a run that cannot be replayed (live traffic): `what` and when it started, in
@@ -390,7 +404,8 @@ pub(crate) fn run_key(parts: &[&str]) -> String {
 
 /// The closing summary: a headline that calls records delivered only when they all went out,
 /// then each flow log ([`report`]).
-pub(crate) fn summary(p: &Prepared, commit: &CommitStats, left: usize) -> String {
+pub(crate) fn summary(p: &Prepared, o: &Outcome) -> String {
+    let (commit, left) = (&o.commit, o.left);
     let total: u64 = commit.records.values().sum();
     let (n, data) = (p.plan.subs.len(), p.data.display());
     let head = if left > 0 {
@@ -400,11 +415,14 @@ pub(crate) fn summary(p: &Prepared, commit: &CommitStats, left: usize) -> String
     } else {
         format!("Delivered {total} records to {n} flow log(s) in {data}:")
     };
-    format!("{head}\n{}", report(p, commit, left).trim_end())
+    format!("{head}\n{}", report(p, o).trim_end())
 }
 
-/// The closing report: each flow log, where its records went, how many.
-pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String {
+/// The closing report: each flow log, where its records went, and how many were made,
+/// delivered (this run, of this run's or an earlier one's), waiting in the spool, and failed
+/// (set aside damaged).
+pub(crate) fn report(p: &Prepared, o: &Outcome) -> String {
+    let (commit, left) = (&o.commit, o.left);
     let endpoints: std::collections::BTreeMap<&str, &str> = p
         .config
         .buckets
@@ -419,10 +437,13 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
     for sub in &p.plan.subs {
         let f = &sub.flow_log;
         let n = commit.records.get(&f.flow_log_id).copied().unwrap_or(0);
-        let waits = match waiting.get(&f.flow_log_id) {
-            Some(w) if *w > 0 => format!(", {w} waiting in the spool"),
-            _ => String::new(),
-        };
+        let done = o
+            .worker
+            .by_flow_log
+            .get(&f.flow_log_id)
+            .copied()
+            .unwrap_or_default();
+        let waits = waiting.get(&f.flow_log_id).copied().unwrap_or(0);
         // A failing destination says so, with AWS's message and the cause.
         let failed = p
             .state
@@ -439,11 +460,14 @@ pub(crate) fn report(p: &Prepared, commit: &CommitStats, left: usize) -> String 
             .unwrap_or_default();
         let _ = write!(
             s,
-            "  {} {} {:<6} → {}: {n} records{waits}{failed}",
+            "  {} {} {:<6} → {}: {n} records made, {} delivered, {waits} waiting in the \
+             spool, {} failed{failed}",
             f.flow_log_id,
             f.resource_id,
             f.traffic_type.as_str(),
-            describe_destination(&p.data, &endpoints, f)
+            describe_destination(&p.data, &endpoints, f),
+            done.delivered,
+            done.failed,
         );
         s.push('\n');
     }

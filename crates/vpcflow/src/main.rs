@@ -139,6 +139,23 @@ fn run_command(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// An error and its causes on one line, each said once: a message that already carries its
+/// cause's text (`"spool: {0}"` over the I/O error it wraps) does not repeat it.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let said = cause.to_string();
+        if out.contains(&said) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&said);
+    }
+    out
+}
+
 /// True when the error chain ends in a closed pipe (the reader of our stdout went away).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
@@ -177,7 +194,7 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             // One line, the whole chain: "error: flows.log:3: field 6 (srcport): 'x' is not a number".
-            let _ = writeln!(io::stderr(), "error: {err:#}");
+            let _ = writeln!(io::stderr(), "error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -384,7 +384,7 @@ pub(crate) fn simulate(
     if let Some(f) = &live {
         prepared.plan = Arc::clone(f.live.plan());
     }
-    let (commit, left, delivered) = match stopped {
+    let outcome = match stopped {
         Some(at_us) => {
             let done = run.stop()?;
             outln!(
@@ -400,6 +400,7 @@ pub(crate) fn simulate(
     if let Some(said) = captured {
         eprintln!("{}", said?);
     }
+    let (commit, delivered) = (&outcome.commit, outcome.worker.records);
     let total: u64 = commit.records.values().sum();
     if total == 0 && commit.already_delivered > 0 && delivered > 0 {
         outln!(
@@ -407,14 +408,14 @@ pub(crate) fn simulate(
              in the spool of {} were delivered now.",
             prepared.data.display()
         );
-        outln!("{}", delivery::report(&prepared, &commit, left).trim_end());
+        outln!("{}", delivery::report(&prepared, &outcome).trim_end());
     } else if total == 0 && commit.already_delivered > 0 {
         outln!(
             "Nothing new to deliver: this simulation was already delivered to {} (same topology, scenario, seed, start and duration).",
             prepared.data.display()
         );
     } else {
-        outln!("{}", delivery::summary(&prepared, &commit, left));
+        outln!("{}", delivery::summary(&prepared, &outcome));
     }
     if drive.service {
         return Ok(());

@@ -391,11 +391,45 @@ fn unsigned_parquet_values_past_i64_are_refused_at_their_row_and_column() {
     )
     .unwrap();
     write_parquet(&p, &batch);
-    assert_eq!(
-        fails(&["convert", s(&p)]),
-        format!(
-            "error: {}: row 2: column 'bytes': 18446744073709551615 is out of range (expected 0..=9223372036854775807)",
-            s(&p)
-        )
+    let said = format!(
+        "{}: row 2: column 'bytes': 18446744073709551615 is out of range (expected 0..=9223372036854775807)",
+        s(&p)
     );
+    assert_eq!(fails(&["convert", s(&p)]), format!("error: {said}"));
+    // `query` refuses it in the same words, SQL and Insights alike (it failed with a cast error
+    // naming no file).
+    let sql = fails(&[
+        "query",
+        "--files",
+        s(&p),
+        "--sql",
+        "SELECT sum(bytes) FROM flows",
+    ]);
+    assert_eq!(sql, format!("error: --sql: statement at line 1: {said}"));
+    let insights = fails(&["query", "--files", s(&p), "--insights", "stats sum(bytes)"]);
+    assert!(insights.ends_with(&said), "{insights}");
+    // Values that fit are read as they are.
+    let fits = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from(vec!["eni-1", "eni-2"])),
+            Arc::new(UInt64Array::from(vec![1500, i64::MAX as u64])),
+        ],
+    )
+    .unwrap();
+    write_parquet(&p, &fits);
+    let out = vpcflow(
+        &[
+            "query",
+            "--files",
+            s(&p),
+            "--sql",
+            "SELECT max(bytes) FROM flows",
+            "--output",
+            "csv",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&i64::MAX.to_string()));
 }

@@ -692,3 +692,79 @@ fn sql_writes_no_file() {
     assert!(!elsewhere.exists());
     assert_eq!(describe(), before, "state.db as it was");
 }
+
+/// A table's files are in its bucket: a kept catalog takes bucket locations only, a bucket's
+/// location that a link leads out of is refused, the data directory's own files are not read
+/// as flow logs, and a CREATE refused leaves no table behind.
+#[test]
+fn tables_read_only_inside_their_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&vpcflow(&["simulate", "--duration", "10m", "--data", d]));
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(
+        outside.join("secret.log"),
+        "version srcaddr\n2 198.51.100.99\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("s3/flow-logs/escape")).unwrap();
+    let create = |location: &str, props: &str| {
+        format!(
+            "CREATE EXTERNAL TABLE t (`version` int, `srcaddr` string) PARTITIONED BY (`day` string) \
+             ROW FORMAT DELIMITED FIELDS TERMINATED BY ' ' LOCATION '{location}' \
+             TBLPROPERTIES ('skip.header.line.count'='1'{props})"
+        )
+    };
+    let projection = ", 'projection.enabled'='true', 'projection.day.type'='enum', \
+                      'projection.day.values'='a', 'storage.location.template'='s3://elsewhere/${day}'";
+    for (location, props, said) in [
+        (
+            outside.display().to_string(),
+            "",
+            "a table's location is a bucket of this vpcflow",
+        ),
+        (
+            format!("file://{}", outside.display()),
+            "",
+            "a table's location is a bucket of this vpcflow",
+        ),
+        (
+            "s3://flow-logs/escape/".to_owned(),
+            "",
+            "it leaves its bucket",
+        ),
+        (
+            "s3://flow-logs/AWSLogs/".to_owned(),
+            projection,
+            "does not start with the LOCATION",
+        ),
+    ] {
+        let sql = create(&location, props);
+        let e = refused(&["query", "--data", d, "--sql", &sql]);
+        assert!(e.contains(said), "{location}: {e}");
+        let tables = ok(&vpcflow(&["query", "--data", d, "--sql", "SHOW TABLES"]));
+        assert!(
+            !tables.lines().any(|l| l.trim() == "t"),
+            "{location}: {tables}"
+        );
+    }
+    // Files read in place may be anywhere but the data directory's own files.
+    let e = refused(&["query", "--data", d, "--files", d, "--sql", "SELECT 1"]);
+    assert!(e.contains("its files are vpcflow's own"), "{e}");
+    let inside = data.join("s3/flow-logs");
+    let rows = ok(&vpcflow(&[
+        "query",
+        "--data",
+        d,
+        "--files",
+        inside.to_str().unwrap(),
+        "--sql",
+        "SELECT count(*) AS n FROM flows WHERE srcaddr = '198.51.100.99'",
+    ]));
+    assert!(
+        rows.contains("| 0 "),
+        "the link's file is not the bucket's: {rows}"
+    );
+}

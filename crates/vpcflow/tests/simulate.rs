@@ -244,3 +244,28 @@ fn runs_of_other_inputs_over_the_same_time_keep_each_others_records() {
     assert_eq!(events, one + two);
     assert_eq!(objects, one_objects + two_objects);
 }
+
+/// An error says each cause once, and where: a spool that cannot be made names its path and
+/// says the system's reason one time (it said "spool: File exists (os error 17): File exists
+/// (os error 17)").
+#[test]
+fn an_error_says_its_cause_once_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("spool"), "not a directory").unwrap();
+    let out = vpcflow(&[
+        "simulate",
+        "--data",
+        data.to_str().unwrap(),
+        "--duration",
+        "2m",
+    ]);
+    assert!(!out.status.success());
+    let line = err_line(&out);
+    assert_eq!(line.matches("File exists").count(), 1, "{line}");
+    assert!(
+        line.contains(&data.join("spool").display().to_string()),
+        "{line}"
+    );
+}

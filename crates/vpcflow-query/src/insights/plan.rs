@@ -213,6 +213,18 @@ pub async fn run(
     source: DataFrame,
     env: Env,
 ) -> Result<Rows, QueryError> {
+    Ok(Rows::of(plan(ctx, query, text, source, env)?).await?)
+}
+
+/// Plans a parsed query over `source` without running it: every error a query can have short
+/// of reading its events is found here.
+pub fn plan(
+    ctx: &SessionContext,
+    query: &Query,
+    text: &str,
+    source: DataFrame,
+    env: Env,
+) -> Result<DataFrame, QueryError> {
     let p = Planner {
         ctx,
         env,
@@ -441,7 +453,7 @@ pub async fn run(
     if !limited {
         df = df.limit(0, Some(MAX_ROWS))?;
     }
-    Ok(Rows::of(df).await?)
+    Ok(df)
 }
 
 /// A glob pattern as a regex with numbered groups, one per `*`; the last `*` takes the rest.
