@@ -259,14 +259,6 @@ impl Drain<'_> {
     }
 }
 
-fn destination_key(t: &Target) -> String {
-    match t {
-        Target::Object(t) => t.destination(),
-        Target::LogSegment(t) => t.destination(),
-        Target::Firehose(t) => t.destination(),
-    }
-}
-
 impl Worker {
     /// A failure of a destination that is still failing, if any: what the log says.
     pub fn failing(&self) -> Option<&DeliveryError> {
@@ -340,7 +332,7 @@ impl Worker {
                     _ => return Err(e),
                 },
             };
-            let key = destination_key(&header.target);
+            let key = header.target.destination();
             let now = clock.now_ms();
             if blocked.contains(&key) || self.backoff.get(&key).is_some_and(|b| b.next_ms > now) {
                 blocked.push(key);

@@ -281,15 +281,42 @@ pub struct Encoder {
     /// Per subscription: its sink's index.
     sub_sink: Vec<usize>,
     last_commit: u64,
-    /// Spool fill and bound: over it, records become SKIPDATA.
-    pub spool_full: Box<dyn Fn() -> bool + Send>,
-    full: bool,
+    /// Whether a destination's share of the spool is full (by [`sinks::destination_of`]).
+    pub spool_full: Box<dyn Fn(&str) -> bool + Send>,
+    /// For a source that can wait (it can be replayed: pcap files, the simulator), how it
+    /// waits for room: a full share holds it back, up to the time given, and only then stops
+    /// it ([`Full`]). `None` for a source that cannot wait (live traffic): what does not fit
+    /// becomes SKIPDATA, as in AWS.
+    pub waits: Option<Waits>,
+    /// Per subscription: whether its destination's share was full at the last batch.
+    full: Vec<bool>,
     /// Records replaced by SKIPDATA because the spool was full.
     pub overflowed: u64,
     /// Records dropped because a checkpoint covers them (a resumed run delivered them before).
     pub replayed: u64,
     /// (flow log, ENI, interval start) of the SKIPDATA records made so far.
     skipped: rustc_hash::FxHashSet<(usize, usize, u64)>,
+}
+
+/// How a source that can wait waits for room in the spool.
+pub struct Waits {
+    /// Time, and sleeping while waiting.
+    pub clock: Arc<dyn crate::deliver::Clock>,
+    /// The longest a full share may hold the source back (ms) before the run stops.
+    pub give_up_ms: u64,
+}
+
+/// A destination's share of the spool stayed full longer than a waiting source may wait.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the spool's share of {destination} stayed full for {waited_ms} ms (it accepts nothing): \
+     the run stops here, and running it again resumes where it stopped; nothing made is lost"
+)]
+pub struct Full {
+    /// The destination (`s3:BUCKET`, `logs:GROUP`, `firehose:STREAM`).
+    pub destination: String,
+    /// How long the source waited.
+    pub waited_ms: u64,
 }
 
 /// What one commit gave.
@@ -321,8 +348,9 @@ impl Encoder {
             sinks: Vec::new(),
             sub_sink: Vec::new(),
             last_commit: 0,
-            spool_full: Box::new(|| false),
-            full: false,
+            spool_full: Box::new(|_| false),
+            waits: None,
+            full: Vec::new(),
             overflowed: 0,
             replayed: 0,
             skipped: rustc_hash::FxHashSet::default(),
@@ -337,11 +365,12 @@ impl Encoder {
         self
     }
 
-    /// Takes a message; a commit returns its entries.
-    pub fn handle(&mut self, msg: Msg) -> Option<Encoded> {
-        match msg {
+    /// Takes a message; a commit returns its entries. A source that can wait is held back
+    /// here while a destination's share of the spool is full.
+    pub fn handle(&mut self, msg: Msg) -> Result<Option<Encoded>, Full> {
+        Ok(match msg {
             Msg::Raw { engine, records } => {
-                self.full = (self.spool_full)();
+                self.wait_for_room()?;
                 for raw in &records {
                     let mut rec = self.builder.build(raw);
                     self.add(engine, raw.eni(), &mut rec);
@@ -353,7 +382,46 @@ impl Encoder {
                 self.revise(plan);
                 None
             }
+        })
+    }
+
+    /// Looks at each subscription's share of the spool; a source that can wait sleeps until
+    /// every share has room, or gives up.
+    fn wait_for_room(&mut self) -> Result<(), Full> {
+        let mut waited_ms = 0;
+        loop {
+            let full_one = self.look_at_shares();
+            let (Some(destination), Some(w)) = (full_one, &self.waits) else {
+                return Ok(());
+            };
+            if waited_ms >= w.give_up_ms {
+                return Err(Full {
+                    destination,
+                    waited_ms,
+                });
+            }
+            w.clock.sleep_ms(20);
+            waited_ms += 20;
         }
+    }
+
+    /// Sets which subscriptions' destinations are full; returns one of them, if any.
+    fn look_at_shares(&mut self) -> Option<String> {
+        let mut one = None;
+        self.full = self
+            .plan
+            .subs
+            .iter()
+            .map(|sub| {
+                let d = sinks::destination_of(sub);
+                let full = (self.spool_full)(&d);
+                if full {
+                    one = Some(d);
+                }
+                full
+            })
+            .collect();
+        one
     }
 
     /// Follows a (revised) plan: the subscriptions it adds get their sinks, which start from
@@ -407,7 +475,7 @@ impl Encoder {
             self.replayed += 1;
             return;
         }
-        if self.full {
+        if self.full.get(i).copied().unwrap_or(false) {
             if let Some(skip) = self.overflow(i, eni, rec, iv) {
                 self.sinks[index].0.add(sub, &skip);
             }

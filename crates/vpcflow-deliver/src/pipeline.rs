@@ -28,6 +28,9 @@ pub enum PipelineError {
     /// The database failed.
     #[error(transparent)]
     State(#[from] StateError),
+    /// A destination's share of the spool stayed full past what the source may wait.
+    #[error(transparent)]
+    Full(#[from] crate::fanout::Full),
     /// The committer thread ended early (an earlier error says why).
     #[error("the delivery committer stopped")]
     Stopped,
@@ -69,8 +72,11 @@ pub struct PipelineOptions {
     pub state_path: PathBuf,
     /// The source run (checkpoints are kept under it); `None` when the source cannot be replayed.
     pub run_key: Option<String>,
-    /// Spool bound in bytes.
+    /// Spool bound in bytes, for each destination's share.
     pub max_spool_bytes: u64,
+    /// How a source that can wait waits for room (see [`crate::fanout::Encoder::waits`]);
+    /// `None`: it cannot, and what does not fit becomes SKIPDATA.
+    pub waits: Option<crate::fanout::Waits>,
     /// A second source beside the run's own, named in its entries (see
     /// [`crate::sinks::CommitContext::source`]); `None` for the run's own.
     pub source: Option<String>,
@@ -125,7 +131,8 @@ impl Pipeline {
             .with_source(options.source.clone());
         let max = options.max_spool_bytes;
         let probe = spool.clone();
-        encoder.spool_full = Box::new(move || probe.used_bytes() > max);
+        encoder.spool_full = Box::new(move |destination| probe.used_by(destination) > max);
+        encoder.waits = options.waits;
         let progress = Arc::new(Progress::default());
         let shared = Arc::clone(&progress);
         // Engines hand out an interval's records in one burst when it closes. The queue holds a
@@ -139,7 +146,7 @@ impl Pipeline {
             .spawn(move || {
                 let mut stats = CommitStats::default();
                 for msg in rx {
-                    let Some(encoded) = encoder.handle(msg) else {
+                    let Some(encoded) = encoder.handle(msg)? else {
                         continue;
                     };
                     spool.write_pending(&encoded.entries)?;

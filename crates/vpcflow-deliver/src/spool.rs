@@ -72,6 +72,32 @@ pub struct Entry {
 pub struct Spool {
     dir: PathBuf,
     used: Arc<AtomicU64>,
+    /// What each entry (published or pending) takes, and of whose destination: each
+    /// destination's share is bounded on its own ([`Spool::used_by`]), so one that fails cannot
+    /// take the room of the others.
+    shares: Arc<std::sync::Mutex<Shares>>,
+}
+
+/// Bytes in the spool by destination key, and each entry's.
+#[derive(Default)]
+struct Shares {
+    by_destination: std::collections::HashMap<String, u64>,
+    by_entry: std::collections::HashMap<String, (String, u64)>,
+}
+
+impl Shares {
+    fn add(&mut self, name: &str, destination: String, len: u64) {
+        *self.by_destination.entry(destination.clone()).or_default() += len;
+        self.by_entry.insert(name.to_owned(), (destination, len));
+    }
+
+    fn take(&mut self, name: &str) {
+        if let Some((d, len)) = self.by_entry.remove(name)
+            && let Some(used) = self.by_destination.get_mut(&d)
+        {
+            *used = used.saturating_sub(len);
+        }
+    }
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -83,21 +109,48 @@ impl Spool {
     pub fn open(dir: &Path) -> io::Result<Spool> {
         fs::create_dir_all(dir)?;
         let mut used = 0;
+        let mut shares = Shares::default();
         for e in fs::read_dir(dir)? {
-            let meta = e?.metadata()?;
+            let e = e?;
+            let meta = e.metadata()?;
             if meta.is_file() {
                 used += meta.len();
+                let path = e.path();
+                let name = path
+                    .file_stem()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                // A damaged header counts against no destination; delivery sets it aside.
+                if let Ok(h) = read_header(&path) {
+                    shares.add(name, h.target.destination(), meta.len());
+                }
             }
         }
         Ok(Spool {
             dir: dir.to_owned(),
             used: Arc::new(AtomicU64::new(used)),
+            shares: Arc::new(std::sync::Mutex::new(shares)),
         })
     }
 
     /// Bytes waiting.
     pub fn used_bytes(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
+    }
+
+    /// Bytes waiting for one destination ([`Target::destination`]).
+    pub fn used_by(&self, destination: &str) -> u64 {
+        self.shares()
+            .by_destination
+            .get(destination)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn shares(&self) -> std::sync::MutexGuard<'_, Shares> {
+        self.shares
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// After a crash: publishes pending entries whose window `covered(header)` says is
@@ -122,6 +175,7 @@ impl Spool {
                     let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                     fs::remove_file(&path)?;
                     self.used.fetch_sub(len, Ordering::Relaxed);
+                    self.shares().take(stem);
                     deleted += 1;
                 }
             }
@@ -144,8 +198,10 @@ impl Spool {
             f.write_all(&header)?;
             f.write_all(&e.payload)?;
             f.sync_all()?;
-            self.used
-                .fetch_add((header.len() + e.payload.len()) as u64, Ordering::Relaxed);
+            let len = (header.len() + e.payload.len()) as u64;
+            self.used.fetch_add(len, Ordering::Relaxed);
+            self.shares()
+                .add(&e.name, e.header.target.destination(), len);
         }
         Ok(())
     }
@@ -237,6 +293,7 @@ impl Spool {
         fs::rename(&from, &to)?;
         fsync_dir(&self.dir)?;
         self.used.fetch_sub(len, Ordering::Relaxed);
+        self.shares().take(name);
         Ok(to)
     }
 
@@ -251,7 +308,20 @@ impl Spool {
         let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         fs::remove_file(&path)?;
         self.used.fetch_sub(len, Ordering::Relaxed);
+        self.shares().take(name);
         Ok(())
+    }
+}
+
+impl Target {
+    /// The destination it is delivered to, as the spool's shares and the worker's backoff key
+    /// it: `s3:BUCKET`, `logs:GROUP`, `firehose:STREAM`.
+    pub fn destination(&self) -> String {
+        match self {
+            Target::Object(t) => t.destination(),
+            Target::LogSegment(t) => t.destination(),
+            Target::Firehose(t) => t.destination(),
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use vpcflow_deliver::api::{CreateFlowLogs, ErrorKind};
 use vpcflow_deliver::config::DeliveryConfig;
-use vpcflow_deliver::fanout::{Encoder, Msg, Plan};
+use vpcflow_deliver::deliver::Clock as _;
+use vpcflow_deliver::fanout::{Encoder, Msg, Plan, Waits};
 use vpcflow_deliver::sinks::SinkKey;
 use vpcflow_deliver::spool::{Entry, Target};
 use vpcflow_deliver::state::{RequestError, State};
@@ -224,7 +225,7 @@ fn run(encoder: &mut Encoder, msgs: Vec<Msg>) -> (Vec<Entry>, Checkpoints) {
             Msg::Commit { until, .. } => Some(*until),
             Msg::Raw { .. } | Msg::Plan(_) => None,
         };
-        if let Some(e) = encoder.handle(m) {
+        if let Some(e) = encoder.handle(m).expect("room in the spool") {
             entries.extend(e.entries);
             done.extend(e.done);
             after.push((mark.unwrap(), done.clone()));
@@ -326,13 +327,27 @@ fn a_resumed_source_rewrites_the_same_entries_and_nothing_checkpointed() {
     assert!(resumed.replayed > 0);
 }
 
+/// Records per destination kind in `entries`, SKIPDATA records apart: (records, SKIPDATA).
+fn by_kind(entries: &[Entry]) -> BTreeMap<&'static str, u64> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        let kind = match e.header.target {
+            Target::Object(_) => "s3",
+            Target::LogSegment(_) => "logs",
+            Target::Firehose(_) => "firehose",
+        };
+        *out.entry(kind).or_default() += e.header.records;
+    }
+    out
+}
+
 #[test]
-fn a_full_spool_delivers_skipdata_instead() {
+fn a_full_share_of_a_live_source_delivers_skipdata_instead() {
     let net = Arc::new(three_tier());
     let config = test_config();
     let plan = plan_of(&net, &test_requests()[1..2], &config);
     let mut enc = Encoder::new(Arc::clone(&plan), None, BTreeMap::new());
-    enc.spool_full = Box::new(|| true);
+    enc.spool_full = Box::new(|_| true);
     let (entries, _) = run(&mut enc, messages(&net));
     assert_eq!(enc.overflowed, 60);
     // One SKIPDATA record per ENI and 600 s interval: 2 ENIs × 2 intervals.
@@ -355,6 +370,93 @@ fn a_full_spool_delivers_skipdata_instead() {
             "2 123456789012 eni-0b0000000000000b1 - - - - - - - 1768486200 1768486800 - SKIPDATA",
         ]
     );
+}
+
+/// Each destination has its own share of the spool: the bucket's being full costs the log
+/// group and the stream none of their records (a shared bound gave them SKIPDATA).
+#[test]
+fn one_full_destination_costs_the_others_nothing() {
+    let net = Arc::new(three_tier());
+    let config = test_config();
+    let plan = plan_of(&net, &test_requests(), &config);
+    let (all, _) = run(
+        &mut Encoder::new(Arc::clone(&plan), None, BTreeMap::new()),
+        messages(&net),
+    );
+    let mut enc = Encoder::new(Arc::clone(&plan), None, BTreeMap::new());
+    enc.spool_full = Box::new(|d: &str| d == "s3:bkt");
+    let (entries, _) = run(&mut enc, messages(&net));
+    let (healthy, full) = (by_kind(&all), by_kind(&entries));
+    assert_eq!(full["logs"], healthy["logs"]);
+    assert_eq!(full["firehose"], healthy["firehose"]);
+    assert_eq!(
+        full["s3"], 4,
+        "the bucket's: one SKIPDATA per ENI and interval"
+    );
+    assert_eq!(enc.overflowed, 60);
+}
+
+struct StepClock(std::sync::atomic::AtomicU64);
+
+impl vpcflow_deliver::deliver::Clock for StepClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    fn sleep_ms(&self, ms: u64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A source that can wait is held back while a share is full, and makes every record once
+/// there is room; one that waits past its bound stops with the destination named, not with
+/// SKIPDATA.
+#[test]
+fn a_source_that_can_wait_waits_for_room_instead_of_skipping() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let net = Arc::new(three_tier());
+    let config = test_config();
+    let plan = plan_of(&net, &test_requests(), &config);
+    let (all, _) = run(
+        &mut Encoder::new(Arc::clone(&plan), Some("run".into()), BTreeMap::new()),
+        messages(&net),
+    );
+    let clock = Arc::new(StepClock(AtomicU64::new(0)));
+    let waiting = |give_up_ms| {
+        let mut enc = Encoder::new(Arc::clone(&plan), Some("run".into()), BTreeMap::new());
+        enc.waits = Some(Waits {
+            clock: Arc::clone(&clock) as _,
+            give_up_ms,
+        });
+        enc
+    };
+    // Full for the bucket's first 25 looks (the worker delivering meanwhile), then room.
+    let looks = Arc::new(AtomicU64::new(0));
+    let mut enc = waiting(60_000);
+    let seen = Arc::clone(&looks);
+    enc.spool_full =
+        Box::new(move |d: &str| d == "s3:bkt" && seen.fetch_add(1, Ordering::Relaxed) < 25);
+    let (entries, _) = run(&mut enc, messages(&net));
+    assert_eq!(
+        by_kind(&entries),
+        by_kind(&all),
+        "every record, none skipped"
+    );
+    assert_eq!(enc.overflowed, 0);
+    assert!(
+        clock.now_ms() >= 20 * 24,
+        "it waited: {} ms",
+        clock.now_ms()
+    );
+    // Never room: it stops at its bound, naming the destination.
+    let mut enc = waiting(1_000);
+    enc.spool_full = Box::new(|d: &str| d == "logs:/g");
+    let err = messages(&net)
+        .into_iter()
+        .find_map(|m| enc.handle(m).err())
+        .expect("it gives up");
+    assert_eq!(err.destination, "logs:/g");
+    assert!(err.waited_ms >= 1_000);
+    assert_eq!(enc.overflowed, 0);
 }
 
 /// Where an entry lands: its object key, segment or request id.

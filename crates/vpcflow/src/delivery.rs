@@ -15,6 +15,7 @@ use vpcflow_deliver::api::stable_hash;
 use vpcflow_deliver::config::{DeliveryConfig, SimulationDefaults};
 use vpcflow_deliver::deliver::{Clock, Destinations};
 use vpcflow_deliver::describe::{DescribeFlowLogs, Filter, describe_flow_logs};
+use vpcflow_deliver::fanout::Waits;
 use vpcflow_deliver::pipeline::{self, CommitStats, Pipeline, PipelineOptions, Progress};
 use vpcflow_deliver::reconcile::{ReconcileError, reconcile};
 use vpcflow_deliver::{FlowLog, Plan, State};
@@ -36,7 +37,9 @@ pub(crate) struct DeliveryArgs {
     #[arg(long)]
     pub(crate) stdout: bool,
     /// After the source ends, how long to keep retrying deliveries that fail (seconds); what is
-    /// still undelivered stays in the spool for the next run.
+    /// still undelivered stays in the spool for the next run. Also how long a pcap or simulated
+    /// source waits for room when a destination's share of the spool is full before the run
+    /// stops (running it again resumes).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub(crate) drain_timeout: u64,
 }
@@ -241,6 +244,12 @@ impl Run {
             PipelineOptions {
                 state_path: DataDir::new(&p.data).state_db(),
                 source: run_key.is_none().then(|| unrepeatable("live")),
+                // A source that can be replayed waits for room in the spool (up to the drain
+                // timeout); live traffic cannot, and what does not fit becomes SKIPDATA.
+                waits: run_key.is_some().then(|| Waits {
+                    clock: Arc::new(SystemClock),
+                    give_up_ms: drain_timeout_s * 1000,
+                }),
                 run_key,
                 max_spool_bytes: p.config.spool.max_bytes,
             },
@@ -281,6 +290,7 @@ impl Run {
                 run_key: None,
                 max_spool_bytes: self.max_spool_bytes,
                 source: Some(unrepeatable(source)),
+                waits: None,
             },
         )?)
     }

@@ -157,7 +157,7 @@ mod runtime {
     impl RequestTarget {
         /// The destination whose failures hold back its other entries (backoff).
         pub fn destination(&self) -> String {
-            format!("firehose:{}", self.stream)
+            crate::sinks::destination_key("firehose", &self.stream)
         }
     }
 

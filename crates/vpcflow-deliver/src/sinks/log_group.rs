@@ -84,7 +84,7 @@ mod runtime {
     impl SegmentTarget {
         /// The destination whose failures hold back its other entries (backoff).
         pub fn destination(&self) -> String {
-            format!("logs:{}", self.group)
+            crate::sinks::destination_key("logs", &self.group)
         }
     }
 

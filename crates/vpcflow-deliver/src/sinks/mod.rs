@@ -164,6 +164,21 @@ mod runtime {
         }
     }
 
+    /// The destination a target or a flow log delivers to, as the spool's shares and the
+    /// worker's backoff key it: `s3:BUCKET`, `logs:GROUP`, `firehose:STREAM`.
+    pub fn destination_key(kind: &str, name: &str) -> String {
+        format!("{kind}:{name}")
+    }
+
+    /// The destination key of `sub`'s flow log (see [`destination_key`]).
+    pub fn destination_of(sub: &Subscription) -> String {
+        match &sub.flow_log.destination {
+            Destination::S3 { bucket, .. } => destination_key("s3", bucket),
+            Destination::LogGroup { name } => destination_key("logs", name),
+            Destination::Firehose { stream } => destination_key("firehose", stream),
+        }
+    }
+
     /// The sink `sub` delivers to.
     pub fn key_of(sub: &Subscription) -> SinkKey {
         match &sub.flow_log.destination {

@@ -117,7 +117,7 @@ mod runtime {
     impl ObjectTarget {
         /// The destination whose failures hold back its other entries (backoff).
         pub fn destination(&self) -> String {
-            format!("s3:{}", self.bucket)
+            crate::sinks::destination_key("s3", &self.bucket)
         }
     }
 
