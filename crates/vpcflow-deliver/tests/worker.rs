@@ -93,13 +93,15 @@ fn spool_records(plan: &Arc<Plan>, spool: &Spool, starts: &[u64]) {
         enc.handle(Msg::Raw {
             engine: 0,
             records: vec![record(plan, s)],
-        });
+        })
+        .expect("room in the spool");
         let e = enc
             .handle(Msg::Commit {
                 until: s - s % 300 + 300,
                 last: i + 1 == starts.len(),
             })
-            .unwrap();
+            .unwrap()
+            .expect("a commit gives entries");
         spool.write_pending(&e.entries).unwrap();
         spool.publish(&e.entries).unwrap();
     }
