@@ -304,7 +304,20 @@ impl Worker {
             if let Some(f) = h.flow_logs.first() {
                 self.stats.by_flow_log.entry(f.clone()).or_default().failed += h.records;
             }
-            let detail = format!("{why}; set aside in {}, not delivered", to.display());
+            // A source that can be replayed makes it again on its next run: nothing is lost.
+            let remade = match (&h.run, h.redo_from) {
+                (Some(run), Some(from)) => self.state.rewind_checkpoint(run, &h.sink, from).is_ok(),
+                _ => false,
+            };
+            let detail = format!(
+                "{why}; set aside in {}, not delivered{}",
+                to.display(),
+                if remade {
+                    "; the next run of the same source makes it again"
+                } else {
+                    ""
+                }
+            );
             let _ = self
                 .state
                 .set_status(&h.flow_logs, Some(("Unknown error", &detail)));

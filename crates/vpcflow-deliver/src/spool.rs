@@ -54,6 +54,11 @@ pub struct EntryHeader {
     /// have none): a damaged entry is set aside, not delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<u32>,
+    /// The checkpoint of its sink that makes a replayed run make this entry again (and what
+    /// its sink made after it, under the same names): where a damaged entry's run is rewound
+    /// so that nothing is lost ([`crate::state::State::rewind_checkpoint`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redo_from: Option<u64>,
 }
 
 /// An entry to write.

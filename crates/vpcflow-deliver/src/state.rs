@@ -375,6 +375,24 @@ impl State {
         tx.commit().map_err(wrap)
     }
 
+    /// Moves a run's checkpoint of `sink` back to `to` (never forward): what the sink made
+    /// from there is made again by the next run of the same source, under the same names.
+    pub fn rewind_checkpoint(
+        &self,
+        run_key: &str,
+        sink: &SinkKey,
+        to: u64,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE checkpoints SET done_until = MIN(done_until, ?3) \
+                 WHERE run_key = ?1 AND sink = ?2",
+                params![run_key, sink.to_string(), to as i64],
+            )
+            .map_err(|e| StateError::sql(&self.path, e))?;
+        Ok(())
+    }
+
     /// Creates a log group owned by `account` if missing (as flow-log delivery does), or sets
     /// its retention.
     pub fn ensure_log_group(

@@ -177,6 +177,9 @@ mod runtime {
         /// The account of its first flow log: the stream's owner.
         account: Option<String>,
         last_commit: u64,
+        /// The commit mark when the first record held arrived: a checkpoint there makes a
+        /// replayed run hold them again.
+        held_since: u64,
     }
 
     impl Buffer {
@@ -196,6 +199,7 @@ mod runtime {
                 flow_logs: Vec::new(),
                 account: None,
                 last_commit,
+                held_since: last_commit,
             }
         }
 
@@ -254,6 +258,7 @@ mod runtime {
                         flow_logs: self.flow_logs.clone(),
                         records,
                         checksum: None,
+                        redo_from: Some(self.held_since),
                     },
                     payload,
                 });
@@ -281,6 +286,9 @@ mod runtime {
             line.push('\n');
             self.lines.extend_from_slice(line.as_bytes());
             self.records += 1;
+            if self.records == 1 {
+                self.held_since = self.last_commit;
+            }
             if self.first_window.is_none() {
                 // The buffering interval counts in record time from the first record held.
                 self.first_window = Some(rec.end.map_or(self.last_commit, |c| c.0));

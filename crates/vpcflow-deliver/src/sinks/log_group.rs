@@ -219,6 +219,7 @@ mod runtime {
                         flow_logs: vec![f.flow_log_id.clone()],
                         records,
                         checksum: None,
+                        redo_from: Some(bucket),
                     },
                     payload,
                 });

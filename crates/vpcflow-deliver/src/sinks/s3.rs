@@ -397,6 +397,7 @@ mod runtime {
                         flow_logs: vec![f.flow_log_id.clone()],
                         records: o.records,
                         checksum: None,
+                        redo_from: Some(bucket),
                     },
                     payload: o.body.finish(),
                 });
