@@ -96,11 +96,78 @@ impl EngineConfig {
     }
 }
 
-/// One closed interval's output, kept compact until [`FlowEngine::drain`] turns it into records
-/// one at a time (a `FlowRecord` is ~1 KB; a million of them at once would not be): its flows
-/// (sorted slots of the table), the interval's start (µs, the slots' time base), then its
-/// SKIPDATA/NODATA records as (ENI, start, end, status).
-type Closed = (Vec<Slot>, u64, Vec<(usize, u64, u64, LogStatus)>);
+/// Closed intervals' output, kept compact until [`FlowEngine::drain`] turns it into records
+/// one at a time (a `FlowRecord` is ~1 KB; a million of them at once would not be).
+enum Closed {
+    /// One interval: its flows (sorted slots of the table), its start (µs, the slots' time
+    /// base), then its SKIPDATA/NODATA records as (ENI, start, end, status).
+    Interval(Vec<Slot>, u64, Vec<(usize, u64, u64, LogStatus)>),
+    /// Intervals `from..to` (µs) with no traffic: a NODATA record for each ENI of `scope` in
+    /// each, made only as they are drained, so that a long quiet gap (a capture whose first
+    /// packet is at time 0) costs its records, never memory.
+    Quiet {
+        from: u64,
+        to: u64,
+        scope: Arc<[usize]>,
+    },
+}
+
+/// Records being handed out: a closed interval's (or a few quiet ones'), and where they end.
+type Draining = (Box<dyn Iterator<Item = RawRecord> + Send>, u64);
+
+/// Most records in one [`Emit::Records`].
+pub const EMIT_CHUNK: usize = 4096;
+
+/// What engines hand out as their intervals close ([`drain_in_turns`],
+/// [`crate::Simulator::run_tagged`]).
+#[derive(Debug)]
+pub enum Emit {
+    /// Records of engine `engine` whose intervals closed, unbuilt: the consumer builds them
+    /// (with the engine's [`crate::RecordBuilder`]) on its own thread.
+    Records {
+        /// Index of the engine.
+        engine: usize,
+        /// The records.
+        records: Vec<RawRecord>,
+    },
+    /// Every engine has emitted all its records of time before `until` (µs).
+    Closed {
+        /// µs since the epoch.
+        until: u64,
+    },
+}
+
+/// Hands out what `engines` closed, in vectors of at most [`EMIT_CHUNK`] records, the engines
+/// taking turns, and says [`Emit::Closed`] whenever every engine's records before a later time
+/// are out (`announced`: the last time said). So the consumer can finish what is complete as
+/// it goes, and memory stays bounded however many records a quiet gap makes.
+pub fn drain_in_turns(
+    engines: &mut [&mut FlowEngine],
+    announced: &mut Option<u64>,
+    out: &mut dyn FnMut(Emit),
+) {
+    loop {
+        let mut any = false;
+        for (engine, e) in engines.iter_mut().enumerate() {
+            let mut records = Vec::new();
+            e.drain_some(EMIT_CHUNK, &mut records);
+            if !records.is_empty() {
+                any = true;
+                out(Emit::Records { engine, records });
+            }
+        }
+        let until = engines.iter().map(|e| e.handed_out_until()).min().flatten();
+        if until > *announced
+            && let Some(t) = until
+        {
+            *announced = until;
+            out(Emit::Closed { until: t });
+        }
+        if !any {
+            return;
+        }
+    }
+}
 
 /// Counters for what the engine did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -127,8 +194,12 @@ pub struct FlowEngine {
     /// Start (µs) of the interval being filled; `None` before the first observation.
     interval: Option<u64>,
     skipped: FxHashMap<usize, u64>,
-    closed: Vec<Closed>,
+    closed: std::collections::VecDeque<Closed>,
     closed_until: Option<u64>,
+    /// Records of closed intervals being handed out ([`FlowEngine::drain_some`]).
+    draining: Option<Draining>,
+    /// Every record of time before it has been handed out.
+    drained_until: Option<u64>,
     stats: Stats,
 }
 
@@ -151,8 +222,10 @@ impl FlowEngine {
             table: FlowTable::default(),
             interval: None,
             skipped: FxHashMap::default(),
-            closed: Vec::new(),
+            closed: std::collections::VecDeque::new(),
             closed_until: None,
+            draining: None,
+            drained_until: None,
             stats: Stats::default(),
         })
     }
@@ -258,11 +331,11 @@ impl FlowEngine {
         match self.interval {
             None => self.interval = Some(aligned),
             Some(cur) if aligned > cur => {
-                // Close the filled interval, then any empty ones up to `aligned` (NODATA).
-                let mut start = cur;
-                while start < aligned {
-                    self.flush(start);
-                    start += iv;
+                // Close the filled interval, then the empty ones up to `aligned` (NODATA), as
+                // one quiet span made only when it is drained.
+                self.flush(cur);
+                if cur + iv < aligned {
+                    self.quiet(cur + iv, aligned);
                 }
                 self.interval = Some(aligned);
                 self.policy.expire(now);
@@ -302,8 +375,96 @@ impl FlowEngine {
 
     /// The records of the intervals closed so far, unbuilt (see [`RawRecord`]).
     pub fn drain_raw(&mut self) -> impl Iterator<Item = RawRecord> + use<> {
+        let iv = self.interval_us();
+        let draining = self.draining.take().map(|(it, _)| it);
         let closed = std::mem::take(&mut self.closed);
-        closed.into_iter().flat_map(|(flows, base, status)| {
+        self.drained_until = self.closed_until;
+        draining
+            .into_iter()
+            .chain(closed.into_iter().map(move |c| records_of(c, iv).0))
+            .flatten()
+    }
+
+    /// Hands out up to `max` more records of the intervals closed so far into `out`, a quiet
+    /// span a few intervals at a time (see [`drain_in_turns`]).
+    pub fn drain_some(&mut self, max: usize, out: &mut Vec<RawRecord>) {
+        let iv = self.interval_us();
+        while out.len() < max {
+            if self.draining.is_none() {
+                let Some(c) = self.closed.pop_front() else {
+                    break;
+                };
+                let c = match c {
+                    // A quiet span goes out about `max` records at a time, each part ending on
+                    // an interval boundary.
+                    Closed::Quiet { from, to, scope } => {
+                        let per = (max / scope.len().max(1)).max(1) as u64;
+                        let cut = to.min(from + per * iv);
+                        if cut < to {
+                            self.closed.push_front(Closed::Quiet {
+                                from: cut,
+                                to,
+                                scope: Arc::clone(&scope),
+                            });
+                        }
+                        Closed::Quiet {
+                            from,
+                            to: cut,
+                            scope,
+                        }
+                    }
+                    c => c,
+                };
+                self.draining = Some(records_of(c, iv));
+            }
+            let Some((it, end)) = self.draining.as_mut() else {
+                break;
+            };
+            let room = max - out.len();
+            let before = out.len();
+            out.extend(it.by_ref().take(room));
+            if out.len() - before < room {
+                self.drained_until = Some(*end);
+                self.draining = None;
+            }
+        }
+    }
+
+    /// Every record of time before it (µs) has been handed out by [`FlowEngine::drain_some`].
+    pub fn handed_out_until(&self) -> Option<u64> {
+        if self.draining.is_none() && self.closed.is_empty() {
+            self.closed_until
+        } else {
+            self.drained_until
+        }
+    }
+
+    /// Empty intervals `from..to`: NODATA for every ENI in scope, made when drained.
+    fn quiet(&mut self, from: u64, to: u64) {
+        let n = (to - from) / self.interval_us();
+        self.stats.records += n * self.scope.len() as u64;
+        self.closed.push_back(Closed::Quiet {
+            from,
+            to,
+            scope: self.scope.clone().into(),
+        });
+        self.closed_until = Some(to);
+    }
+}
+
+/// A closed entry's records, and the end (µs) of the last interval they cover.
+fn records_of(c: Closed, iv: u64) -> Draining {
+    match c {
+        Closed::Quiet { from, to, scope } => {
+            let it = (from..to).step_by(iv as usize).flat_map(move |start| {
+                let scope = Arc::clone(&scope);
+                (0..scope.len())
+                    .map(move |i| RawRecord::status(scope[i], start, start + iv, LogStatus::NoData))
+            });
+            (Box::new(it), to)
+        }
+        Closed::Interval(flows, base, status) => {
+            let end = base + iv;
             let flows = flows.into_iter().map(move |s| {
                 RawRecord::flow(
                     FlowKey {
@@ -324,10 +485,12 @@ impl FlowEngine {
             let status = status
                 .into_iter()
                 .map(|(eni, start, end, st)| RawRecord::status(eni, start, end, st));
-            flows.chain(status)
-        })
+            (Box::new(flows.chain(status)), end)
+        }
     }
+}
 
+impl FlowEngine {
     /// A builder for this engine's raw records.
     pub fn builder(&self) -> RecordBuilder {
         RecordBuilder::new(Arc::clone(&self.net))
@@ -379,7 +542,8 @@ impl FlowEngine {
             }
         }
         self.stats.records += (flows.len() + status.len()) as u64;
-        self.closed.push((flows, start, status));
+        self.closed
+            .push_back(Closed::Interval(flows, start, status));
         self.closed_until = Some(end);
     }
 }

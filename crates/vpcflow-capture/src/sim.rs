@@ -23,7 +23,8 @@ use vpcflow_net::network::RouteTarget;
 use vpcflow_net::{FiveTuple, Network, Packet};
 use vpcflow_record::{Action, FlowDirection, FlowRecord};
 
-use crate::flow::{FlowEngine, Observation, RawRecord};
+pub use crate::flow::{EMIT_CHUNK, Emit};
+use crate::flow::{FlowEngine, Observation};
 use crate::scenario::{Endpoint, Proto, Resolved, ResolvedTraffic};
 
 const MS: u64 = 1_000;
@@ -179,27 +180,6 @@ struct Nat {
     out: FxHashMap<FiveTuple, u16>,
     back: FxHashMap<(u8, u16, IpAddr, u16), (IpAddr, u16)>,
     next_port: u16,
-}
-
-/// Most records in one [`Emit::Records`].
-pub const EMIT_CHUNK: usize = 4096;
-
-/// What [`Simulator::run_tagged`] hands out.
-#[derive(Debug)]
-pub enum Emit {
-    /// Records of engine `engine` whose intervals closed, unbuilt: the consumer builds them
-    /// (with the engine's [`crate::RecordBuilder`]) on its own thread.
-    Records {
-        /// Index of the engine (as given to [`Simulator::with_engines`]).
-        engine: usize,
-        /// The records.
-        records: Vec<RawRecord>,
-    },
-    /// Every engine has emitted all its records of time before `until` (µs).
-    Closed {
-        /// µs since the epoch.
-        until: u64,
-    },
 }
 
 /// A running simulation.
@@ -463,42 +443,13 @@ impl Simulator {
         std::iter::once(&self.engine).chain(&self.others)
     }
 
-    /// Hands out what the engines closed: records in vectors of at most [`EMIT_CHUNK`], then
-    /// the new `closed_until` if it moved.
+    /// Hands out what the engines closed, the engines taking turns
+    /// ([`crate::flow::drain_in_turns`]).
     fn drain_tagged(&mut self, out: &mut dyn FnMut(Emit)) {
-        for (engine, e) in std::iter::once(&mut self.engine)
+        let mut engines: Vec<&mut FlowEngine> = std::iter::once(&mut self.engine)
             .chain(&mut self.others)
-            .enumerate()
-        {
-            let mut records = Vec::new();
-            for r in e.drain_raw() {
-                if records.capacity() == 0 {
-                    records.reserve_exact(EMIT_CHUNK);
-                }
-                records.push(r);
-                if records.len() == EMIT_CHUNK {
-                    out(Emit::Records {
-                        engine,
-                        records: std::mem::take(&mut records),
-                    });
-                }
-            }
-            if !records.is_empty() {
-                out(Emit::Records { engine, records });
-            }
-        }
-        let after = self.closed_until();
-        if after > self.announced
-            && let Some(until) = after
-        {
-            self.announced = after;
-            out(Emit::Closed { until });
-        }
-    }
-
-    /// The earliest `closed_until` of the engines: all records before it are out.
-    fn closed_until(&self) -> Option<u64> {
-        self.engines().map(FlowEngine::closed_until).min().flatten()
+            .collect();
+        crate::flow::drain_in_turns(&mut engines, &mut self.announced, out);
     }
 
     /// Runs to the end, handing every record (with its engine and ENI) to `out` as its interval

@@ -408,3 +408,61 @@ fn source_losses_become_skipdata_for_the_eni() {
     assert!(got[2].ends_with("NODATA") && got[2].starts_with("eni-0a0000000000000a4"));
     assert_eq!(e.stats().lost_packets, 42);
 }
+
+/// A quiet gap is handed out as it is drained, in bounded vectors, the time every engine has
+/// handed out before announced as it moves: the same records the engine's whole drain gives,
+/// and after each `Closed { until }` no record that starts before it.
+#[test]
+fn a_quiet_gap_drains_in_turns_with_progress_said_as_it_goes() {
+    use vpcflow_capture::flow::{EMIT_CHUNK, Emit, drain_in_turns};
+    let n = net();
+    let make = || {
+        let mut e = engine(&n, &["bastion", "db-standby"], 100);
+        let ping = |ts| {
+            obs(
+                &n,
+                ts,
+                "bastion",
+                IN,
+                "198.51.100.20",
+                8,
+                "10.0.1.30",
+                0,
+                1,
+                0,
+                84,
+            )
+        };
+        e.observe(&ping(T0 * S));
+        // 20 000 quiet minutes later.
+        e.observe(&ping((T0 + 60 * 20_001) * S));
+        e.finish();
+        e
+    };
+    let whole: Vec<String> = make().drain_raw().map(|r| format!("{r:?}")).collect();
+    let mut e = make();
+    let (mut got, mut announced, mut closed) = (Vec::new(), None, Vec::new());
+    drain_in_turns(&mut [&mut e], &mut announced, &mut |m| match m {
+        Emit::Records { records, .. } => {
+            assert!(records.len() <= EMIT_CHUNK);
+            for r in &records {
+                let start = r.start_us();
+                assert!(
+                    closed.last().is_none_or(|&t| start >= t),
+                    "{start} before {closed:?}"
+                );
+            }
+            got.extend(records.iter().map(|r| format!("{r:?}")));
+        }
+        Emit::Closed { until } => closed.push(until),
+    });
+    assert_eq!(got, whole, "the same records as one drain");
+    assert!(
+        whole.len() > 40_000,
+        "a NODATA per ENI per quiet minute: {}",
+        whole.len()
+    );
+    assert!(closed.len() > 5, "progress said as it went: {closed:?}");
+    assert!(closed.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(announced, Some((T0 + 60 * 20_002) * S));
+}

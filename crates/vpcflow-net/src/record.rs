@@ -75,6 +75,14 @@ impl RawRecord {
             Raw::Status(eni, ..) => eni,
         }
     }
+
+    /// When it starts (µs): a flow's first packet, a status record's interval.
+    pub fn start_us(&self) -> u64 {
+        match self.0 {
+            Raw::Flow(_, acc) => acc.first,
+            Raw::Status(_, start, ..) => start,
+        }
+    }
 }
 
 /// Turns [`RawRecord`]s into `FlowRecord`s: the ENI's fields and AWS's address-reporting rules

@@ -94,8 +94,13 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
                 &mut stats,
             );
             let stop = kept_until_damage(read, name, &mut packets, "printed")?;
+            // A reader that went away (`| head`) ends the run: a quiet gap's records are not
+            // all made for nobody.
             for r in engine.drain() {
                 out.write(r);
+                if out.failed() {
+                    return Ok(out.finish()?);
+                }
             }
             if stop.is_some() {
                 cut_short = stop;
@@ -105,6 +110,9 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         engine.finish();
         for r in engine.drain() {
             out.write(r);
+            if out.failed() {
+                break;
+            }
         }
         out.finish()?;
         eprintln!("{}", pcap_summary(packets, &stats, &engine.stats()));
@@ -132,6 +140,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
     // packet); each interval's records are committed as its engine closes them.
     let mut engines = delivery::engines(&prepared, &net, &config)?;
     let mut cut_short = None;
+    let mut announced = None;
     for (name, _) in &files {
         let f = File::open(name).with_context(|| format!("cannot open {name}"))?;
         let read = pcap::feed_all(
@@ -141,28 +150,33 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
             &mut stats,
         );
         let stop = kept_until_damage(read, name, &mut packets, "delivered")?;
-        for (i, engine) in engines.iter_mut().enumerate() {
-            run.push_batch(i, engine.drain_raw().collect());
-        }
-        if let Some(t) = engines.iter().map(FlowEngine::closed_until).min().flatten() {
-            run.closed(t);
-        }
+        hand_over(&mut engines, &mut announced, &mut run);
         if stop.is_some() {
             cut_short = stop;
             break;
         }
     }
     let mut end_us = 0;
-    for (i, engine) in engines.iter_mut().enumerate() {
+    for engine in engines.iter_mut() {
         engine.finish();
-        run.push_batch(i, engine.drain_raw().collect());
         end_us = end_us.max(engine.closed_until().unwrap_or(0));
     }
+    hand_over(&mut engines, &mut announced, &mut run);
     let summary = pcap_summary(packets, &stats, &engines[0].stats());
     let outcome = run.finish(end_us)?;
     eprintln!("{summary}");
     outln!("{}", delivery::summary(&prepared, &outcome));
     cut_short.map_or(Ok(()), Err)
+}
+
+/// What the engines closed goes to the run in turns (`drain_in_turns`), each complete time
+/// said as it is, so that a long quiet gap streams through in bounded memory.
+fn hand_over(engines: &mut [FlowEngine], announced: &mut Option<u64>, run: &mut delivery::Run) {
+    let mut all: Vec<&mut FlowEngine> = engines.iter_mut().collect();
+    vpcflow_capture::flow::drain_in_turns(&mut all, announced, &mut |e| match e {
+        Emit::Records { engine, records } => run.push_batch(engine, records),
+        Emit::Closed { until } => run.closed(until),
+    });
 }
 
 /// A file read whole, or cut short by damage after some packets: those were observed and go

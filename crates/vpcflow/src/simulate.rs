@@ -779,6 +779,11 @@ impl RecordWriter {
         }
     }
 
+    /// Whether a write failed (the reader went away): nothing more need be made.
+    pub(crate) fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// Flushes, or returns the first write error.
     pub(crate) fn finish(mut self) -> io::Result<()> {
         match self.error.take() {

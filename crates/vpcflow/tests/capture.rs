@@ -171,6 +171,50 @@ fn a_long_quiet_gap_costs_its_records_not_memory() {
     assert_eq!(text.lines().filter(|l| l.ends_with(" OK")).count(), 2);
 }
 
+/// A packet at time 0 before one of today: decades of quiet minutes, NODATA records made as
+/// they are read, never held (the gap's intervals were built before the first was printed, some
+/// 4 GB). The first records are read under a 1 GB limit, then the reader stops.
+#[test]
+fn a_packet_at_time_zero_streams_its_quiet_decades() {
+    let one = one_syn_pcap();
+    let frame = &one[24 + 16..];
+    let mut pcap = one[..24].to_vec();
+    for t in [0u32, 1_700_000_041] {
+        pcap.extend(t.to_le_bytes());
+        pcap.extend(0u32.to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend(frame);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("zero.pcap");
+    std::fs::write(&p, pcap).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; ulimit -v 1000000 && {} capture --pcap {} --stdout --interval 60 \
+             --eni app-1 | head -n 100001",
+            env!("CARGO_BIN_EXE_vpcflow"),
+            p.display()
+        ))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!e.contains("memory allocation"), "{e}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(lines.len(), 100_000, "{e}");
+    assert!(lines[0].ends_with(" 0 0 ACCEPT OK"), "{}", lines[0]);
+    // Then one NODATA per quiet minute, in order.
+    for (i, l) in lines[1..].iter().enumerate() {
+        let start = 60 * (i as u64 + 1);
+        assert!(
+            l.ends_with(&format!(" {start} {} - NODATA", start + 60)),
+            "{l}"
+        );
+    }
+}
+
 #[test]
 fn a_capture_cut_short_keeps_its_good_packets_and_says_where_it_ends() {
     // Two whole SYNs, then half of a third record.
