@@ -420,6 +420,11 @@ fn s3_of_arn(arn: &str) -> Result<(String, String), ApiError> {
             "LogDestination '{arn}': '{bucket}' is not a valid bucket name"
         )));
     }
+    if let Some(why) = crate::layout::prefix_problem(prefix) {
+        return Err(invalid(format!(
+            "LogDestination '{arn}': the subfolder {why}"
+        )));
+    }
     let prefix = prefix.trim_matches('/');
     if prefix.split('/').any(|p| p == "AWSLogs") {
         return Err(invalid(format!(

@@ -46,6 +46,15 @@ fn each_problem_is_named_at_its_key() {
             vec![("log_groups[1].name", "log group '/g' is declared twice")],
         ),
         (
+            "[[buckets]]\nname = \"flow-logs\"\n[[delivery_streams]]\nname = \"s\"\n\
+             destination = { type = \"s3\", bucket = \"flow-logs\", prefix = \"x/../../y/\" }\n"
+                .into(),
+            vec![(
+                "delivery_streams[0].destination.prefix",
+                "has an empty, '.' or '..' segment",
+            )],
+        ),
+        (
             format!("{FLOW_LOG}{FLOW_LOG}"),
             vec![("flow_logs[1]", "repeats flow_logs[0] exactly")],
         ),

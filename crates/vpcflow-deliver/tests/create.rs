@@ -111,6 +111,18 @@ const ERRORS: &[(&str, &str, &str, &str)] = &[
         "LogDestination 'arn:aws:s3:::flow-logs/AWSLogs/': AWSLogs is reserved and cannot be used as the subfolder name",
     ),
     (
+        "a subfolder that would leave its place in the bucket",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::flow-logs/a/../../b/\"",
+        "InvalidParameter",
+        "LogDestination 'arn:aws:s3:::flow-logs/a/../../b/': the subfolder 'a/../../b/' has an empty, '.' or '..' segment",
+    ),
+    (
+        "a subfolder two prefixes would share on disk",
+        "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_destination_type = \"s3\"\nlog_destination = \"arn:aws:s3:::flow-logs/a//b/\"",
+        "InvalidParameter",
+        "LogDestination 'arn:aws:s3:::flow-logs/a//b/': the subfolder 'a//b/' has an empty, '.' or '..' segment",
+    ),
+    (
         "DestinationOptions for a log group",
         "resource_type = \"VPC\"\nresource_ids = [\"VPC\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"g\"\ndestination_options = { file_format = \"parquet\" }\nROLE",
         "InvalidParameter",

@@ -94,12 +94,15 @@ pub fn check(streams: &[DeliveryStreamConfig], buckets: &[BucketConfig]) -> Vec<
                     ));
                 }
             }
-            StreamDestination::S3 { bucket, .. } => {
+            StreamDestination::S3 { bucket, prefix } => {
                 if !buckets.iter().any(|b| b.name == *bucket) {
                     out.push((
                         format!("{at}.destination.bucket"),
                         format!("bucket '{bucket}' is not among [[buckets]]"),
                     ));
+                }
+                if let Some(why) = crate::layout::prefix_problem(prefix) {
+                    out.push((format!("{at}.destination.prefix"), why));
                 }
             }
             StreamDestination::Directory { path } => {
