@@ -99,6 +99,16 @@ pub fn firehose_object_key(prefix: &str, stream: &str, secs: u64, id: &str) -> S
     )
 }
 
+/// Why a key prefix (a flow log's S3 subfolder, a stream's prefix) cannot be stored as given,
+/// if it cannot: a `.`, `..` or empty segment. S3 keeps such keys as they are, but a bucket
+/// kept as a directory would fold `a/./b` and `a//b` into `a/b`, one object over another; so
+/// they are refused, and every prefix taken maps to its own place inside its bucket.
+pub fn prefix_problem(prefix: &str) -> Option<String> {
+    let trimmed = prefix.trim_matches('/');
+    (!trimmed.is_empty() && trimmed.split('/').any(|s| matches!(s, "" | "." | "..")))
+        .then(|| format!("'{prefix}' has an empty, '.' or '..' segment"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,14 +119,4 @@ mod tests {
         assert_eq!(file_bucket(1_529_511_600 + 299), 1_529_511_600);
         assert_eq!(file_bucket(1_529_511_600 + 300), 1_529_511_900);
     }
-}
-
-/// Why a key prefix (a flow log's S3 subfolder, a stream's prefix) cannot be stored as given,
-/// if it cannot: a `.`, `..` or empty segment. S3 keeps such keys as they are, but a bucket
-/// kept as a directory would fold `a/./b` and `a//b` into `a/b`, one object over another; so
-/// they are refused, and every prefix taken maps to its own place inside its bucket.
-pub fn prefix_problem(prefix: &str) -> Option<String> {
-    let trimmed = prefix.trim_matches('/');
-    (!trimmed.is_empty() && trimmed.split('/').any(|s| matches!(s, "" | "." | "..")))
-        .then(|| format!("'{prefix}' has an empty, '.' or '..' segment"))
 }
