@@ -44,6 +44,42 @@ pub enum PcapFileError {
     },
 }
 
+/// A pcapng Section Header Block's type (the same bytes in either byte order).
+const SHB_TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// The length of the pcapng block at the start of `data` when it is below the 12 bytes every
+/// block has (the parser would underflow on it), following the byte order of the section
+/// (`big_endian`, set at each Section Header Block).
+fn block_too_short(data: &[u8], big_endian: &mut bool) -> Option<u32> {
+    let word = |b: &[u8]| -> [u8; 4] { [b[0], b[1], b[2], b[3]] };
+    if data.len() < 8 {
+        return None;
+    }
+    if data.starts_with(&SHB_TYPE) && data.len() >= 12 {
+        *big_endian = data[8..12] == [0x1a, 0x2b, 0x3c, 0x4d];
+    }
+    let len = if *big_endian {
+        u32::from_be_bytes(word(&data[4..8]))
+    } else {
+        u32::from_le_bytes(word(&data[4..8]))
+    };
+    (len < 12).then_some(len)
+}
+
+/// The latest time a packet may carry (the end of the year 9999, s): beyond it, interval
+/// arithmetic in µs would overflow long before, and no clock writes it.
+const LAST_SECOND: u64 = 253_402_300_799;
+
+/// `secs` and a fraction `frac / res` of a second as µs since 1970, if not past
+/// [`LAST_SECOND`].
+fn micros_since_epoch(secs: u64, frac: u64, res: u64) -> Option<u64> {
+    if secs > LAST_SECOND {
+        return None;
+    }
+    let micros = (u128::from(frac) * 1_000_000 / u128::from(res.max(1))) as u64;
+    Some(secs * 1_000_000 + micros)
+}
+
 /// What a pcapng parser error means for a person: what is wrong with the file, not the
 /// parser's internals (its input bytes, its combinator's name).
 fn parser_words<I>(e: &PcapError<I>) -> String {
@@ -392,7 +428,15 @@ fn read_blocks<R: Read + Send>(
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut packets = 0u64;
     let mut stalled = false;
+    let ng = reader.data().starts_with(&SHB_TYPE);
+    let mut big_endian = false;
     loop {
+        if ng && let Some(len) = block_too_short(reader.data(), &mut big_endian) {
+            return Err(PcapFileError::Damaged {
+                packet: packets,
+                message: format!("a block's length ({len}) is below pcapng's least, 12"),
+            });
+        }
         match reader.next() {
             Ok((offset, block)) => {
                 stalled = false;
@@ -438,9 +482,17 @@ fn read_blocks<R: Read + Send>(
                             .map_or((1_000_000, 0), |f| (f.resolution, f.offset));
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let secs = (raw / res).saturating_add_signed(off);
-                        let micros = (raw % res) * 1_000_000 / res;
+                        let Some(ts) = micros_since_epoch(secs, raw % res, res) else {
+                            return Err(PcapFileError::Damaged {
+                                packet: packets,
+                                message: format!(
+                                    "the next packet's time ({secs} s since 1970) is past the \
+                                     year 9999"
+                                ),
+                            });
+                        };
                         let len = (epb.caplen as usize).min(epb.data.len());
-                        Some((secs * 1_000_000 + micros, i, &epb.data[..len]))
+                        Some((ts, i, &epb.data[..len]))
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some((0, 0, spb.data)),
                     PcapBlockOwned::NG(_) => None,

@@ -563,3 +563,24 @@ fn interval_crossing_ipv6_and_skipdata_from_a_pcap() {
         "two flows did not fit the second interval's table"
     );
 }
+
+/// Inputs the fuzzer found (`testdata/fuzz/`, each named for what it holds): each is read to a
+/// clean error naming where, never a panic.
+#[test]
+fn fuzzer_findings_are_clean_errors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz");
+    // (file, what the error says)
+    let cases = [
+        ("pcapng-time-past-9999", "is past the year 9999"),
+        (
+            "pcapng-block-shorter-than-12",
+            "is below pcapng's least, 12",
+        ),
+    ];
+    for (name, said) in cases {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let err = vpcflow_capture::pcap::read_frames(&bytes[..], &mut |_, _| {}, &mut |_, _| {})
+            .expect_err(name);
+        assert!(err.to_string().contains(said), "{name}: {err}");
+    }
+}
