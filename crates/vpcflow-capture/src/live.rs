@@ -16,7 +16,7 @@ use netring::Capture;
 use crate::decode::{DecodeStats, Decoder, LinkType};
 use crate::flow::{FlowEngine, Observation};
 use crate::pcap::place;
-use crate::sim::{EMIT_CHUNK, Emit};
+use crate::sim::Emit;
 
 /// One interface to capture, and the ENI it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,7 @@ impl LiveCapture {
         let mut decoder = Decoder::new();
         let mut stats = LiveStats::default();
         let mut last_stats = now();
+        let mut announced = None;
         while !stop.load(Ordering::Relaxed) {
             self.poll(
                 engine,
@@ -130,7 +131,7 @@ impl LiveCapture {
                 self.read_drops(engine, &mut stats);
             }
             engine.advance_to(t);
-            hand_out(engine, out);
+            crate::flow::drain_in_turns(&mut [&mut *engine], &mut announced, out);
         }
         // Stopping must not lose what the kernel already holds: drain every ring until a pass
         // longer than the block timeout finds nothing more.
@@ -144,7 +145,7 @@ impl LiveCapture {
         {}
         self.read_drops(engine, &mut stats);
         engine.finish();
-        hand_out(engine, out);
+        crate::flow::drain_in_turns(&mut [&mut *engine], &mut announced, out);
         stats.decode = decoder.stats();
         Ok(stats)
     }
@@ -203,25 +204,5 @@ impl LiveCapture {
                 engine.report_loss(iface.eni, u64::from(s.drops));
             }
         }
-    }
-}
-
-/// Hands out what the engine closed since the last call: its records (engine 0), then the end
-/// of its last closed interval.
-fn hand_out(engine: &mut FlowEngine, out: &mut dyn FnMut(Emit)) {
-    let mut records: Vec<_> = engine.drain_raw().collect();
-    if records.is_empty() {
-        return;
-    }
-    while records.len() > EMIT_CHUNK {
-        let rest = records.split_off(EMIT_CHUNK);
-        out(Emit::Records {
-            engine: 0,
-            records: std::mem::replace(&mut records, rest),
-        });
-    }
-    out(Emit::Records { engine: 0, records });
-    if let Some(until) = engine.closed_until() {
-        out(Emit::Closed { until });
     }
 }

@@ -44,9 +44,9 @@ pub struct Catalog {
     s3_root: PathBuf,
     /// Buckets at S3-compatible endpoints, read in place.
     remote: Vec<Arc<RemoteBucket>>,
-    /// Whether a LOCATION may be a local path (`file://…` or a path): only in a catalog that
-    /// lasts for one script (`query --files`, as the README and examples/athena-text.sql say); a
-    /// kept catalog's tables are in buckets.
+    /// Whether a new LOCATION may be a local path (`file://…` or a path): only in a script run
+    /// over files read in place (`query --files`, as the README and examples/athena-text.sql
+    /// say); otherwise tables are in buckets.
     local_locations: bool,
 }
 
@@ -143,7 +143,7 @@ impl Catalog {
     pub async fn execute(&self, stmt: Statement, text: &str) -> Result<Vec<String>, SqlError> {
         match stmt {
             Statement::CreateTable(def) => {
-                self.place(&def.location)?;
+                self.new_place(&def.location)?;
                 for (c, t) in def.columns.iter().chain(&def.partitions) {
                     if arrow_type(t).is_none() {
                         return Err(SqlError::Catalog(format!(
@@ -202,7 +202,7 @@ impl Catalog {
                     let location = location.unwrap_or_else(|| {
                         format!("{}/{}", def.location.trim_end_matches('/'), spec)
                     });
-                    self.place(&location)?;
+                    self.new_place(&location)?;
                     self.db()
                         .execute(
                             "INSERT OR REPLACE INTO athena_partitions VALUES (?1, ?2, ?3)",
@@ -320,18 +320,31 @@ impl Catalog {
         Ok(out)
     }
 
-    /// The place of a location (see [`Place::resolve`]): a bucket's, or where this catalog
-    /// allows them a local path's.
+    /// The place of a location (see [`Place::resolve`]): a bucket's, or a local path's, each
+    /// resolved and checked.
     pub fn place(&self, location: &str) -> Result<Place, SqlError> {
+        Place::resolve(location, &self.s3_root, &self.remote)
+            .map_err(|m| SqlError::Catalog(format!("LOCATION '{location}': {m}")))
+    }
+
+    /// The place of a location a statement gives (CREATE, ADD PARTITION): a bucket's, or a
+    /// local path's where this catalog takes them ([`Catalog::with_local_locations`]).
+    fn new_place(&self, location: &str) -> Result<Place, SqlError> {
         let in_bucket = ["s3://", "s3a://"].iter().any(|p| location.starts_with(p));
-        let refuse = |m: &str| SqlError::Catalog(format!("LOCATION '{location}': {m}"));
         if !in_bucket && !self.local_locations {
-            return Err(refuse(
-                "a table's location is a bucket of this vpcflow (s3://BUCKET/PREFIX); local \
-                 paths are for files read in place, with --files",
-            ));
+            return Err(SqlError::Catalog(format!(
+                "LOCATION '{location}': a table's location is a bucket of this vpcflow \
+                 (s3://BUCKET/PREFIX); local paths are taken only with --files"
+            )));
         }
-        Place::resolve(location, &self.s3_root, &self.remote).map_err(|m| refuse(&m))
+        self.place(location)
+    }
+
+    /// Takes local paths as new locations too: a script run over files read in place
+    /// (`query --files`), as the README and examples/athena-text.sql show.
+    pub fn with_local_locations(mut self, yes: bool) -> Catalog {
+        self.local_locations = yes;
+        self
     }
 
     /// A queryable table for `def`: its files, with partition values from the registered

@@ -231,7 +231,8 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             sql::Catalog::open(&args.data)
         }
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .with_remote(remote.clone());
+        .with_remote(remote.clone())
+        .with_local_locations(args.files.is_some());
         Ok((script, Arc::new(catalog)))
     })
     .transpose()?;
