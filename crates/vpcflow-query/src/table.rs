@@ -697,7 +697,12 @@ fn local_place(p: &Path, s3_root: &Path) -> std::result::Result<Place, String> {
     let real = p
         .canonicalize()
         .map_err(|e| format!("{}: {e}", p.display()))?;
-    if let Some(data) = s3_root.parent().and_then(|d| d.canonicalize().ok()) {
+    // Only a directory that is one (it holds the control database) has files of its own.
+    let data = s3_root
+        .parent()
+        .filter(|d| d.join("state.db").exists())
+        .and_then(|d| d.canonicalize().ok());
+    if let Some(data) = data {
         let buckets = s3_root.canonicalize().ok();
         let in_buckets = buckets.is_some_and(|b| real.starts_with(b));
         if (real.starts_with(&data) || data.starts_with(&real)) && !in_buckets {
