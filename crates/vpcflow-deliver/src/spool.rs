@@ -91,7 +91,10 @@ struct Shares {
 }
 
 impl Shares {
+    /// An entry written (again: a replayed run rewrites an entry under its name, which then
+    /// counts once, at its new size).
     fn add(&mut self, name: &str, destination: String, len: u64) {
+        self.take(name);
         *self.by_destination.entry(destination.clone()).or_default() += len;
         self.by_entry.insert(name.to_owned(), (destination, len));
     }

@@ -407,3 +407,43 @@ fn damaged_entries_are_set_aside_and_the_rest_delivered() {
             .contains("the payload does not match its checksum")
     );
 }
+
+/// A destination's share counts what its entries take on disk: an entry written again under its
+/// name (a replayed run) counts once, a reopened spool counts the same, a delivered one not.
+#[test]
+fn a_destinations_share_is_what_its_entries_take_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (plan, config) = setup(
+        data,
+        "",
+        &format!(
+            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"/d\"\n\
+             deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\""
+        ),
+    );
+    let spool = Spool::open(&data.join("spool")).unwrap();
+    let on_disk = || -> u64 {
+        std::fs::read_dir(data.join("spool"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
+    };
+    spool_records(&plan, &spool, &[T0 + 10, T0 + 400]);
+    let once = spool.used_by("logs:/d");
+    assert_eq!(once, on_disk());
+    spool_records(&plan, &spool, &[T0 + 10, T0 + 400]);
+    assert_eq!(
+        spool.used_by("logs:/d"),
+        once,
+        "written again, counted once"
+    );
+    assert_eq!(spool.used_by("s3:elsewhere"), 0);
+    let reopened = Spool::open(&data.join("spool")).unwrap();
+    assert_eq!(reopened.used_by("logs:/d"), once);
+    let mut w = worker(&config, data, &spool, "123456789012");
+    assert_eq!(w.pass(&TestClock::default()).unwrap().0, 0);
+    assert_eq!(spool.used_by("logs:/d"), 0);
+}

@@ -22,18 +22,23 @@ pub fn inflate<'a>(file: &str, data: &'a [u8]) -> Result<Cow<'a, [u8]>, TextErro
     // path, so that nothing is silently dropped.
     let n = data.len();
     let size = u32::from_le_bytes([data[n - 4], data[n - 3], data[n - 2], data[n - 1]]) as usize;
-    let mut out = vec![0u8; size];
-    let mut d = libdeflater::Decompressor::new();
-    if let Ok(len) = d.gzip_decompress(data, &mut out)
-        && len == size
-    {
-        let mut next_member = (size as u32).to_le_bytes().to_vec();
-        next_member.extend_from_slice(&[0x1f, 0x8b, 0x08]);
-        if memchr::memmem::find(&data[10..n - 8], &next_member).is_none() {
-            return Ok(Cow::Owned(out));
+    // The size field is the file's word, not a fact: deflate cannot expand n bytes past about
+    // 1032 n, so a larger claim is damage, and nothing that large is allocated for it.
+    let plausible = size <= n.saturating_mul(MAX_DEFLATE_RATIO);
+    if plausible {
+        let mut out = vec![0u8; size];
+        let mut d = libdeflater::Decompressor::new();
+        if let Ok(len) = d.gzip_decompress(data, &mut out)
+            && len == size
+        {
+            let mut next_member = (size as u32).to_le_bytes().to_vec();
+            next_member.extend_from_slice(&[0x1f, 0x8b, 0x08]);
+            if memchr::memmem::find(&data[10..n - 8], &next_member).is_none() {
+                return Ok(Cow::Owned(out));
+            }
         }
     }
-    let mut out = Vec::with_capacity(size.max(n * 4));
+    let mut out = Vec::with_capacity(if plausible { size.max(n * 4) } else { n * 4 });
     flate2::read::MultiGzDecoder::new(data)
         .read_to_end(&mut out)
         .map_err(|e| TextError::Inflate {
@@ -42,6 +47,9 @@ pub fn inflate<'a>(file: &str, data: &'a [u8]) -> Result<Cow<'a, [u8]>, TextErro
         })?;
     Ok(Cow::Owned(out))
 }
+
+/// The most deflate can expand its input (258-byte matches from 2-bit codes: about 1032:1).
+const MAX_DEFLATE_RATIO: usize = 1032;
 
 /// One gzip member as inflated: its output range, and its trailer's CRC-32 and size.
 #[derive(Debug, Clone, Copy)]

@@ -912,6 +912,18 @@ mod tests {
         assert!(inflate("d", &bad).is_err());
     }
 
+    /// A size field that claims more than deflate can make of the file is damage: refused, and
+    /// nothing of that size allocated (it allocated the 4 GiB the field said; under the test
+    /// suite's address-space limit, an abort).
+    #[test]
+    fn a_size_past_what_deflate_can_make_is_damage_not_an_allocation() {
+        let mut gz = gzip_members(&numbered(50), 1);
+        let n = gz.len();
+        gz[n - 4..].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        let err = gzip::inflate("claims.log.gz", &gz).expect_err("the size does not match");
+        assert!(err.to_string().contains("claims.log.gz"), "{err}");
+    }
+
     fn gzip_members(text: &[u8], members: usize) -> Vec<u8> {
         use std::io::Write as _;
         let mut out = Vec::new();
