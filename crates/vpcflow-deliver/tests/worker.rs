@@ -86,6 +86,14 @@ fn worker(config: &DeliveryConfig, data: &Path, spool: &Spool, account: &str) ->
     .unwrap()
 }
 
+/// A flow log of the VPC's traffic to log group `group`.
+fn to_group(group: &str) -> String {
+    format!(
+        "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+         log_group_name = \"{group}\"\ndeliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\""
+    )
+}
+
 /// Encodes records at the given starts (one commit each) into the spool and publishes them.
 fn spool_records(plan: &Arc<Plan>, spool: &Spool, starts: &[u64]) {
     let mut enc = Encoder::new(Arc::clone(plan), None, BTreeMap::new());
@@ -114,10 +122,7 @@ fn retention_expires_old_segments_in_record_time() {
     let (plan, config) = setup(
         data,
         "[[log_groups]]\nname = \"/r\"\nretention_in_days = 1\n",
-        &format!(
-            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"/r\"\n\
-             deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\""
-        ),
+        &to_group("/r"),
     );
     let spool = Spool::open(&data.join("spool")).unwrap();
     spool_records(&plan, &spool, &[T0 + 10, T0 + DAY / 2, T0 + 2 * DAY + 10]);
@@ -364,14 +369,7 @@ fn delivery_streams_deliver_to_a_bucket_and_to_a_directory() {
 fn damaged_entries_are_set_aside_and_the_rest_delivered() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let (plan, config) = setup(
-        data,
-        "",
-        &format!(
-            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"/d\"\n\
-             deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\""
-        ),
-    );
+    let (plan, config) = setup(data, "", &to_group("/d"));
     let spool = Spool::open(&data.join("spool")).unwrap();
     spool_records(&plan, &spool, &[T0 + 10, T0 + 400, T0 + 800]);
     let names = spool.list().unwrap();
@@ -414,14 +412,7 @@ fn damaged_entries_are_set_aside_and_the_rest_delivered() {
 fn a_destinations_share_is_what_its_entries_take_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let (plan, config) = setup(
-        data,
-        "",
-        &format!(
-            "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\nlog_group_name = \"/d\"\n\
-             deliver_logs_permission_arn = \"arn:aws:iam::123456789012:role/r\""
-        ),
-    );
+    let (plan, config) = setup(data, "", &to_group("/d"));
     let spool = Spool::open(&data.join("spool")).unwrap();
     let on_disk = || -> u64 {
         std::fs::read_dir(data.join("spool"))

@@ -35,6 +35,21 @@ fn one_syn_pcap() -> Vec<u8> {
     out
 }
 
+/// A capture of the one SYN at each of `times` (epoch seconds).
+fn syns_at(times: &[u32]) -> Vec<u8> {
+    let one = one_syn_pcap();
+    let frame = &one[24 + 16..];
+    let mut pcap = one[..24].to_vec();
+    for t in times {
+        pcap.extend(t.to_le_bytes());
+        pcap.extend(0u32.to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend(frame);
+    }
+    pcap
+}
+
 #[test]
 fn a_pcap_becomes_records_and_bad_files_are_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -138,15 +153,7 @@ fn another_capture_of_the_same_name_and_size_is_delivered_too() {
 #[test]
 fn a_long_quiet_gap_costs_its_records_not_memory() {
     // Two SYNs thirty days apart: 43 200 one-minute intervals between them, each a NODATA record.
-    let one = one_syn_pcap();
-    let frame = &one[24 + 16..];
-    let mut pcap = one.clone();
-    let later = 1_700_000_041u32 + 30 * 86_400;
-    pcap.extend(later.to_le_bytes());
-    pcap.extend(0u32.to_le_bytes());
-    pcap.extend((frame.len() as u32).to_le_bytes());
-    pcap.extend((frame.len() as u32).to_le_bytes());
-    pcap.extend(frame);
+    let pcap = syns_at(&[1_700_000_041, 1_700_000_041 + 30 * 86_400]);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("gap.pcap");
     std::fs::write(&p, pcap).unwrap();
@@ -176,16 +183,7 @@ fn a_long_quiet_gap_costs_its_records_not_memory() {
 /// 4 GB). The first records are read under a 1 GB limit, then the reader stops.
 #[test]
 fn a_packet_at_time_zero_streams_its_quiet_decades() {
-    let one = one_syn_pcap();
-    let frame = &one[24 + 16..];
-    let mut pcap = one[..24].to_vec();
-    for t in [0u32, 1_700_000_041] {
-        pcap.extend(t.to_le_bytes());
-        pcap.extend(0u32.to_le_bytes());
-        pcap.extend((frame.len() as u32).to_le_bytes());
-        pcap.extend((frame.len() as u32).to_le_bytes());
-        pcap.extend(frame);
-    }
+    let pcap = syns_at(&[0, 1_700_000_041]);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("zero.pcap");
     std::fs::write(&p, pcap).unwrap();
