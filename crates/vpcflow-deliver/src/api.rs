@@ -27,7 +27,8 @@ pub struct ErrorCodeDef {
 
 macro_rules! error_codes {
     ($( $variant:ident $code:literal $status:literal $meaning:literal; )*) => {
-        /// Every error CreateFlowLogs, DescribeFlowLogs and DeleteFlowLogs return.
+        /// Every error CreateFlowLogs, DescribeFlowLogs and DeleteFlowLogs return, and those of
+        /// the query protocol that carries them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum ErrorKind { $( #[doc = $meaning] $variant, )* }
 
@@ -51,6 +52,10 @@ error_codes! {
     InvalidParameterCombination "InvalidParameterCombination" 400 "Parameters that cannot be used together (DescribeFlowLogs: FlowLogId with MaxResults).";
     InvalidPaginationToken "InvalidPaginationToken" 400 "A NextToken that no earlier page returned.";
     LogDestinationNotFound "400" 400 "Per-resource (Unsuccessful item): the S3 bucket or Firehose stream does not exist.";
+    InvalidAction "InvalidAction" 400 "The request's Action is not one this service answers.";
+    UnknownParameter "UnknownParameter" 400 "A request parameter the action does not take.";
+    MalformedRequest "InvalidRequest" 400 "The request body is not a form AWS's query protocol sends (bad encoding, too large).";
+    DryRunOperation "DryRunOperation" 412 "Request would have succeeded, but DryRun flag is set.";
 }
 
 impl ErrorKind {
@@ -88,7 +93,8 @@ fn who(_: ErrorKind) -> &'static str {
 }
 
 impl ApiError {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
+    /// An error of `kind` saying `message` (AWS's words).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
         ApiError {
             kind,
             message: message.into(),

@@ -97,6 +97,22 @@ pub fn aws_cli_time(ms: u64) -> String {
     )
 }
 
+/// A time in ms as AWS's XML protocols write timestamps: ISO 8601, milliseconds, `Z`
+/// (`2026-01-15T14:00:00.000Z`; clients refuse a time without the `T` or the zone).
+pub fn aws_xml_time(ms: u64) -> String {
+    let c = Civil::of_secs(ms / 1000);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        ms % 1000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,387 @@
+//! EC2's query protocol for flow logs: which actions are served and the parameters each takes
+//! ([`ACTIONS`], one table for dispatch and checking), a request read from its form into the
+//! services' typed request ([`request`]), and the answers and errors as EC2's XML
+//! (`reference/aws-api.md` §2.1: `<…Response xmlns=…>`, lists as `<…Set><item>`, errors as
+//! `<Response><Errors><Error>`). Validation is the services' (`vpcflow_deliver::api`); this module
+//! only reads and writes the wire.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use vpcflow_deliver::api::{
+    ApiError, CreateFlowLogs, Created, DestinationOptionsRequest, ErrorKind,
+};
+use vpcflow_deliver::describe::{DescribeFlowLogs, DescribeFlowLogsPage, Filter};
+
+use crate::form::{Form, FormError};
+
+/// The namespace of every EC2 answer.
+pub const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// The actions served and the parameters each takes, as botocore names them on the wire (`#`: a
+/// list member's number). `Action` and `Version` go with every one.
+pub static ACTIONS: &[(&str, &[&str])] = &[
+    (
+        "CreateFlowLogs",
+        &[
+            "DryRun",
+            "ClientToken",
+            "DeliverLogsPermissionArn",
+            "DeliverCrossAccountRole",
+            "LogGroupName",
+            "ResourceId.#",
+            "ResourceType",
+            "TrafficType",
+            "LogDestinationType",
+            "LogDestination",
+            "LogFormat",
+            "TagSpecification.#.ResourceType",
+            "TagSpecification.#.Tag.#.Key",
+            "TagSpecification.#.Tag.#.Value",
+            "MaxAggregationInterval",
+            "DestinationOptions.FileFormat",
+            "DestinationOptions.HiveCompatiblePartitions",
+            "DestinationOptions.PerHourPartition",
+        ],
+    ),
+    (
+        "DescribeFlowLogs",
+        &[
+            "DryRun",
+            "FlowLogId.#",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
+    ("DeleteFlowLogs", &["DryRun", "FlowLogId.#"]),
+];
+
+/// A request read from its form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// CreateFlowLogs.
+    CreateFlowLogs(Box<CreateFlowLogs>),
+    /// DescribeFlowLogs.
+    DescribeFlowLogs(DescribeFlowLogs),
+    /// DeleteFlowLogs: the ids.
+    DeleteFlowLogs(Vec<String>),
+}
+
+/// A request and whether it is a dry run (`DryRun=true`: checked, not done; AWS answers
+/// `DryRunOperation` when it would have succeeded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The request.
+    pub request: Request,
+    /// `DryRun`.
+    pub dry_run: bool,
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> ApiError {
+    ApiError::new(kind, message)
+}
+
+/// A body that is not a form, as EC2 answers it.
+pub fn form_error(e: &FormError) -> ApiError {
+    error(ErrorKind::MalformedRequest, e.to_string())
+}
+
+/// Reads the request a form carries: its action, checked against [`ACTIONS`] with every
+/// parameter it gives, and the values the action's typed request holds.
+pub fn request(form: &Form) -> Result<Parsed, ApiError> {
+    let action = form.get("Action").ok_or_else(|| {
+        error(
+            ErrorKind::MissingParameter,
+            "The request must contain the parameter Action",
+        )
+    })?;
+    let Some((_, params)) = ACTIONS.iter().find(|(a, _)| *a == action) else {
+        return Err(error(
+            ErrorKind::InvalidAction,
+            format!("The action {action} is not valid for this web service."),
+        ));
+    };
+    if let Some(unknown) = form
+        .names()
+        .find(|n| !matches!(*n, "Action" | "Version") && !params.iter().any(|p| matches(p, n)))
+    {
+        return Err(error(
+            ErrorKind::UnknownParameter,
+            format!("The parameter {unknown} is not recognized"),
+        ));
+    }
+    let dry_run = boolean(form, "DryRun")?.unwrap_or(false);
+    let request = match action {
+        "CreateFlowLogs" => Request::CreateFlowLogs(Box::new(create(form)?)),
+        "DescribeFlowLogs" => Request::DescribeFlowLogs(describe(form)?),
+        _ => Request::DeleteFlowLogs(owned(form.list("FlowLogId"))),
+    };
+    Ok(Parsed { request, dry_run })
+}
+
+/// Whether a wire name fits a pattern of [`ACTIONS`] (`#`: a number from 1).
+fn matches(pattern: &str, name: &str) -> bool {
+    let (mut p, mut n) = (pattern.split('.'), name.split('.'));
+    loop {
+        match (p.next(), n.next()) {
+            (None, None) => return true,
+            (Some("#"), Some(seg)) => {
+                let number = !seg.is_empty()
+                    && !seg.starts_with('0')
+                    && seg.bytes().all(|b| b.is_ascii_digit());
+                if !number {
+                    return false;
+                }
+            }
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+fn owned(v: Vec<&str>) -> Vec<String> {
+    v.into_iter().map(str::to_owned).collect()
+}
+
+fn text(form: &Form, name: &str) -> Option<String> {
+    form.get(name).map(str::to_owned)
+}
+
+/// A boolean parameter: `true` or `false`, as botocore writes them.
+fn boolean(form: &Form, name: &str) -> Result<Option<bool>, ApiError> {
+    form.get(name)
+        .map(|v| match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(error(
+                ErrorKind::InvalidParameterValue,
+                format!(
+                    "Value ({other}) for parameter {name} is invalid. Expected: 'true' or 'false'."
+                ),
+            )),
+        })
+        .transpose()
+}
+
+/// An integer parameter.
+fn integer(form: &Form, name: &str) -> Result<Option<i64>, ApiError> {
+    form.get(name)
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                error(
+                    ErrorKind::InvalidParameterValue,
+                    format!("Value ({v}) for parameter {name} is invalid. Expected an integer."),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn create(form: &Form) -> Result<CreateFlowLogs, ApiError> {
+    let options = DestinationOptionsRequest {
+        file_format: text(form, "DestinationOptions.FileFormat"),
+        hive_compatible_partitions: boolean(form, "DestinationOptions.HiveCompatiblePartitions")?,
+        per_hour_partition: boolean(form, "DestinationOptions.PerHourPartition")?,
+    };
+    let any_option = options != DestinationOptionsRequest::default();
+    Ok(CreateFlowLogs {
+        resource_type: text(form, "ResourceType"),
+        resource_ids: owned(form.list("ResourceId")),
+        traffic_type: text(form, "TrafficType"),
+        log_destination_type: text(form, "LogDestinationType"),
+        log_destination: text(form, "LogDestination"),
+        log_group_name: text(form, "LogGroupName"),
+        deliver_logs_permission_arn: text(form, "DeliverLogsPermissionArn"),
+        deliver_cross_account_role: text(form, "DeliverCrossAccountRole"),
+        log_format: text(form, "LogFormat"),
+        max_aggregation_interval: integer(form, "MaxAggregationInterval")?,
+        destination_options: any_option.then_some(options),
+        tags: tags(form)?,
+        client_token: text(form, "ClientToken"),
+    })
+}
+
+/// `TagSpecification.N`: the tags of those for `vpc-flow-log`, the only type CreateFlowLogs
+/// tags.
+fn tags(form: &Form) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for i in 1..=form.count("TagSpecification") {
+        let at = format!("TagSpecification.{i}");
+        match form.get(&format!("{at}.ResourceType")) {
+            Some("vpc-flow-log") | None => {}
+            Some(other) => {
+                return Err(error(
+                    ErrorKind::InvalidParameterValue,
+                    format!("'{other}' is not a valid taggable resource type for this operation."),
+                ));
+            }
+        }
+        for j in 1..=form.count(&format!("{at}.Tag")) {
+            let key = form.get(&format!("{at}.Tag.{j}.Key")).unwrap_or_default();
+            let value = form.get(&format!("{at}.Tag.{j}.Value")).unwrap_or_default();
+            out.insert(key.to_owned(), value.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn describe(form: &Form) -> Result<DescribeFlowLogs, ApiError> {
+    let filters = (1..=form.count("Filter"))
+        .map(|i| Filter {
+            name: form
+                .get(&format!("Filter.{i}.Name"))
+                .unwrap_or_default()
+                .to_owned(),
+            values: owned(form.list(&format!("Filter.{i}.Value"))),
+        })
+        .collect();
+    Ok(DescribeFlowLogs {
+        flow_log_ids: owned(form.list("FlowLogId")),
+        filters,
+        max_results: integer(form, "MaxResults")?,
+        next_token: text(form, "NextToken"),
+    })
+}
+
+/// Text as XML character data or an attribute value.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `<name>text</name>`.
+fn element(out: &mut String, name: &str, text: &str) {
+    let _ = write!(out, "<{name}>{}</{name}>", escape(text));
+}
+
+fn open(action: &str, request_id: &str) -> String {
+    let mut out =
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{XMLNS}\">");
+    element(&mut out, "requestId", request_id);
+    out
+}
+
+/// CreateFlowLogs' answer: the ids made and the resources that were not, with why.
+pub fn create_response(created: &Created, client_token: Option<&str>, request_id: &str) -> String {
+    let mut out = open("CreateFlowLogs", request_id);
+    if let Some(t) = client_token {
+        element(&mut out, "clientToken", t);
+    }
+    out.push_str("<flowLogIdSet>");
+    for f in &created.flow_logs {
+        element(&mut out, "item", &f.flow_log_id);
+    }
+    out.push_str("</flowLogIdSet><unsuccessful>");
+    for (resource, e) in &created.unsuccessful {
+        out.push_str("<item><error>");
+        element(&mut out, "code", e.kind.code());
+        element(&mut out, "message", &e.message);
+        out.push_str("</error>");
+        element(&mut out, "resourceId", resource);
+        out.push_str("</item>");
+    }
+    out.push_str("</unsuccessful></CreateFlowLogsResponse>");
+    out
+}
+
+/// DescribeFlowLogs' answer: one page.
+pub fn describe_response(page: &DescribeFlowLogsPage, request_id: &str) -> String {
+    let mut out = open("DescribeFlowLogs", request_id);
+    out.push_str("<flowLogSet>");
+    for f in &page.flow_logs {
+        out.push_str("<item>");
+        element(
+            &mut out,
+            "creationTime",
+            &vpcflow_store::time::aws_xml_time(f.creation_time),
+        );
+        let optional = [
+            ("deliverLogsErrorMessage", &f.deliver_logs_error_message),
+            ("deliverLogsPermissionArn", &f.deliver_logs_permission_arn),
+            ("deliverCrossAccountRole", &f.deliver_cross_account_role),
+        ];
+        for (name, v) in optional {
+            if let Some(v) = v {
+                element(&mut out, name, v);
+            }
+        }
+        element(&mut out, "deliverLogsStatus", &f.deliver_logs_status);
+        element(&mut out, "flowLogId", &f.flow_log_id);
+        element(&mut out, "flowLogStatus", f.flow_log_status);
+        if let Some(g) = &f.log_group_name {
+            element(&mut out, "logGroupName", g);
+        }
+        element(&mut out, "resourceId", &f.resource_id);
+        element(&mut out, "trafficType", f.traffic_type);
+        element(&mut out, "logDestinationType", f.log_destination_type);
+        element(&mut out, "logDestination", &f.log_destination);
+        element(&mut out, "logFormat", &f.log_format);
+        out.push_str("<tagSet>");
+        for t in &f.tags {
+            out.push_str("<item>");
+            element(&mut out, "key", &t.key);
+            element(&mut out, "value", &t.value);
+            out.push_str("</item>");
+        }
+        out.push_str("</tagSet>");
+        element(
+            &mut out,
+            "maxAggregationInterval",
+            &f.max_aggregation_interval.to_string(),
+        );
+        if let Some(o) = &f.destination_options {
+            out.push_str("<destinationOptions>");
+            element(&mut out, "fileFormat", o.file_format);
+            element(
+                &mut out,
+                "hiveCompatiblePartitions",
+                &o.hive_compatible_partitions.to_string(),
+            );
+            element(
+                &mut out,
+                "perHourPartition",
+                &o.per_hour_partition.to_string(),
+            );
+            out.push_str("</destinationOptions>");
+        }
+        out.push_str("</item>");
+    }
+    out.push_str("</flowLogSet>");
+    if let Some(t) = &page.next_token {
+        element(&mut out, "nextToken", t);
+    }
+    out.push_str("</DescribeFlowLogsResponse>");
+    out
+}
+
+/// DeleteFlowLogs' answer (every id existed: the service refuses the request otherwise).
+pub fn delete_response(request_id: &str) -> String {
+    let mut out = open("DeleteFlowLogs", request_id);
+    out.push_str("<unsuccessful/></DeleteFlowLogsResponse>");
+    out
+}
+
+/// An error as EC2 answers it: its HTTP status and `<Response><Errors><Error>` (note
+/// `RequestID`, not the success answers' `requestId`).
+pub fn error_response(e: &ApiError, request_id: &str) -> (u16, String) {
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>");
+    element(&mut out, "Code", e.kind.code());
+    element(&mut out, "Message", &e.message);
+    out.push_str("</Error></Errors>");
+    element(&mut out, "RequestID", request_id);
+    out.push_str("</Response>");
+    (e.kind.def().http_status, out)
+}
