@@ -86,6 +86,7 @@ pub struct Vpc {
     /// Owning account.
     pub account: String,
     /// IPv4 (and optionally IPv6) CIDR blocks.
+    #[serde(deserialize_with = "cidr::list")]
     pub cidrs: Vec<IpNet>,
     /// A label (the Name tag).
     #[serde(default)]
@@ -103,6 +104,7 @@ pub struct Subnet {
     /// AZ name.
     pub az: String,
     /// Address block(s): one IPv4 and optionally one IPv6.
+    #[serde(deserialize_with = "cidr::list")]
     pub cidrs: Vec<IpNet>,
     /// Associated route table.
     pub route_table: String,
@@ -130,6 +132,7 @@ pub struct RouteTable {
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// Destination block.
+    #[serde(deserialize_with = "cidr::one")]
     pub destination: IpNet,
     /// `local` or a gateway id (`igw-`, `nat-`, `pcx-`, `tgw-`, `vgw-`, `vpce-`, `lgw-`).
     pub target: String,
@@ -174,6 +177,7 @@ pub struct Gateway {
     pub peer_region: Option<String>,
     /// Peering, transit, VPN, endpoint: the address blocks reachable through it.
     #[serde(default)]
+    #[serde(deserialize_with = "cidr::list")]
     pub remote_cidrs: Vec<IpNet>,
 }
 
@@ -236,6 +240,7 @@ pub struct AclRule {
     #[serde(default)]
     pub ports: Option<PortSpec>,
     /// The remote block: the source for inbound rules, the destination for outbound ones.
+    #[serde(deserialize_with = "cidr::one")]
     pub cidr: IpNet,
     /// Allow or deny.
     pub action: RuleAction,
@@ -270,7 +275,7 @@ pub struct SgRule {
     #[serde(default)]
     pub ports: Option<PortSpec>,
     /// Peer address block.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "cidr::optional")]
     pub cidr: Option<IpNet>,
     /// Peer prefix list (`pl-…`).
     #[serde(default)]
@@ -290,6 +295,7 @@ pub struct PrefixList {
     /// `pl-…`.
     pub id: String,
     /// Its blocks.
+    #[serde(deserialize_with = "cidr::list")]
     pub cidrs: Vec<IpNet>,
     /// A label.
     #[serde(default)]
@@ -373,4 +379,75 @@ pub struct Eni {
     /// A label (the Name tag), also usable in scenarios.
     #[serde(default)]
     pub name: Option<String>,
+}
+
+/// CIDR blocks as the topology writes them, each refused in words that say what is wrong with it
+/// (ipnet says "invalid IP address syntax" of `10.0.0.0/33` too).
+mod cidr {
+    use ipnet::IpNet;
+    use serde::{Deserialize, Deserializer};
+
+    /// Why `s` is not a CIDR block, if it is not one.
+    pub(super) fn parse(s: &str) -> Result<IpNet, String> {
+        if let Ok(net) = s.parse::<IpNet>() {
+            return Ok(net);
+        }
+        let (addr, len) = s.split_once('/').unwrap_or((s, ""));
+        let why = match addr.parse::<std::net::IpAddr>() {
+            Err(_) => format!("'{addr}' is not an IPv4 or IPv6 address"),
+            Ok(a) => {
+                let most = if a.is_ipv4() { 32 } else { 128 };
+                match len.parse::<u8>() {
+                    _ if len.is_empty() => "it has no prefix length (/N)".to_owned(),
+                    Ok(n) if n > most => format!("the prefix length {n} is over {most}"),
+                    _ => format!("'{len}' is not a prefix length (0 to {most})"),
+                }
+            }
+        };
+        Err(format!("'{s}' is not a CIDR block: {why}"))
+    }
+
+    pub(super) fn one<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
+        parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+
+    pub(super) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| parse(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+
+    /// One block of a list, read on its own so that an error points at it, not at the list.
+    struct Block(IpNet);
+
+    impl<'de> Deserialize<'de> for Block {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Block, D::Error> {
+            one(d).map(Block)
+        }
+    }
+
+    pub(super) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Ok(Vec::<Block>::deserialize(d)?
+            .into_iter()
+            .map(|b| b.0)
+            .collect())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn each_wrong_block_says_what_is_wrong() {
+            for (block, said) in [
+                ("10.0.0.0/33", "the prefix length 33 is over 32"),
+                ("2001:db8::/129", "the prefix length 129 is over 128"),
+                ("10.0.0.0", "it has no prefix length (/N)"),
+                ("10.0.0.0/x", "'x' is not a prefix length (0 to 32)"),
+                ("10.0.0/16", "'10.0.0' is not an IPv4 or IPv6 address"),
+            ] {
+                let e = super::parse(block).expect_err(block);
+                assert_eq!(e, format!("'{block}' is not a CIDR block: {said}"));
+            }
+            assert!(super::parse("10.0.0.0/16").is_ok());
+        }
+    }
 }

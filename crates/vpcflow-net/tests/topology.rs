@@ -183,4 +183,14 @@ fn syntax_errors_name_the_file_and_position() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("unknown field `bogus`"), "{err}");
+    // A block that is no CIDR says what is wrong with it, once, at its line.
+    let text = vpcflow_net::builtin::TOPOLOGIES[0].1.replacen(
+        "cidrs = [\"10.0.0.0/16\"]",
+        "cidrs = [\"10.0.0.0/33\"]",
+        1,
+    );
+    let err = Network::from_toml(&text, "t.toml").unwrap_err().to_string();
+    let said = "'10.0.0.0/33' is not a CIDR block: the prefix length 33 is over 32";
+    assert_eq!(err.matches(said).count(), 1, "{err}");
+    assert!(!err.contains("invalid IP address syntax"), "{err}");
 }
