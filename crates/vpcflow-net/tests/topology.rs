@@ -184,7 +184,7 @@ fn syntax_errors_name_the_file_and_position() {
         .to_string();
     assert!(err.contains("unknown field `bogus`"), "{err}");
     // A block that is no CIDR says what is wrong with it, once, at its line.
-    let text = vpcflow_net::builtin::TOPOLOGIES[0].1.replacen(
+    let text = builtin::TOPOLOGIES[0].1.replacen(
         "cidrs = [\"10.0.0.0/16\"]",
         "cidrs = [\"10.0.0.0/33\"]",
         1,
