@@ -245,7 +245,7 @@ fn describe(form: &Form) -> Result<DescribeFlowLogs, ApiError> {
     })
 }
 
-/// Text as XML character data or an attribute value.
+/// Text as XML character data (elements only: no value goes in an attribute).
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -253,8 +253,6 @@ fn escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             c => out.push(c),
         }
     }
@@ -384,4 +382,104 @@ pub fn error_response(e: &ApiError, request_id: &str) -> (u16, String) {
     element(&mut out, "RequestID", request_id);
     out.push_str("</Response>");
     (e.kind.def().http_status, out)
+}
+
+/// What EC2's flow-log actions act on: the control plane, and the world CreateFlowLogs checks a
+/// request against.
+#[cfg(feature = "service")]
+pub struct Service<'a> {
+    /// `state.db`.
+    pub state: &'a mut vpcflow_deliver::State,
+    /// The topology whose resources may be monitored.
+    pub network: &'a vpcflow_net::Network,
+    /// Buckets of this vpcflow.
+    pub buckets: &'a [String],
+    /// Delivery streams of this vpcflow.
+    pub delivery_streams: &'a [String],
+    /// Now, ms since the epoch (the caller's clock).
+    pub now_ms: u64,
+}
+
+/// Answers one request body: its HTTP status and EC2's XML. The services decide; this reads
+/// and writes.
+#[cfg(feature = "service")]
+pub fn handle(service: &mut Service<'_>, body: &[u8], request_id: &str) -> (u16, String) {
+    let parsed = crate::form::parse(body)
+        .map_err(|e| form_error(&e))
+        .and_then(|form| request(&form));
+    match parsed.and_then(|p| answer(service, p, request_id)) {
+        Ok(xml) => (200, xml),
+        Err(e) => error_response(&e, request_id),
+    }
+}
+
+#[cfg(feature = "service")]
+fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<String, ApiError> {
+    use vpcflow_deliver::state::RequestError;
+    let internal = |e: &dyn std::fmt::Display| error(ErrorKind::InternalError, e.to_string());
+    let refused = |e: RequestError| match e {
+        RequestError::Api(e) => e,
+        RequestError::State(e) => internal(&e),
+    };
+    let dry_run = || {
+        error(
+            ErrorKind::DryRunOperation,
+            "Request would have succeeded, but DryRun flag is set.",
+        )
+    };
+    match p.request {
+        Request::CreateFlowLogs(req) if p.dry_run => {
+            let existing = service.state.flow_logs().map_err(|e| internal(&e))?;
+            let mut next = || String::from("0");
+            vpcflow_deliver::api::create_flow_logs(
+                &req,
+                &mut vpcflow_deliver::api::Context {
+                    network: service.network,
+                    existing: &existing,
+                    buckets: service.buckets,
+                    delivery_streams: service.delivery_streams,
+                    now_ms: service.now_ms,
+                    next_id: &mut next,
+                },
+            )?;
+            Err(dry_run())
+        }
+        Request::CreateFlowLogs(req) => {
+            let created = service
+                .state
+                .create_flow_logs(
+                    &req,
+                    service.network,
+                    service.buckets,
+                    service.delivery_streams,
+                    service.now_ms,
+                )
+                .map_err(refused)?;
+            Ok(create_response(
+                &created,
+                req.client_token.as_deref(),
+                request_id,
+            ))
+        }
+        Request::DescribeFlowLogs(req) => {
+            let existing = service
+                .state
+                .flow_logs_with_status()
+                .map_err(|e| internal(&e))?;
+            let page = vpcflow_deliver::describe::describe_flow_logs(&req, &existing)?;
+            if p.dry_run {
+                return Err(dry_run());
+            }
+            Ok(describe_response(&page, request_id))
+        }
+        Request::DeleteFlowLogs(ids) => {
+            if p.dry_run {
+                let existing = service.state.flow_logs().map_err(|e| internal(&e))?;
+                vpcflow_deliver::api::check_delete(&ids, &existing)?;
+                return Err(dry_run());
+            }
+            service.state.delete_flow_logs(&ids).map_err(refused)?;
+            Ok(delete_response(request_id))
+        }
+    }
 }

@@ -56,6 +56,7 @@ error_codes! {
     UnknownParameter "UnknownParameter" 400 "A request parameter the action does not take.";
     MalformedRequest "InvalidRequest" 400 "The request body is not a form AWS's query protocol sends (bad encoding, too large).";
     DryRunOperation "DryRunOperation" 412 "Request would have succeeded, but DryRun flag is set.";
+    InternalError "InternalError" 500 "The store failed while answering (the server's fault, not the request's).";
 }
 
 impl ErrorKind {

@@ -100,6 +100,18 @@ impl State {
         Ok(out)
     }
 
+    /// Every flow log with its `DeliverLogsStatus`, in id order: what DescribeFlowLogs pages
+    /// through (`describe::describe_flow_logs`), for the CLI and the API alike.
+    pub fn flow_logs_with_status(&self) -> Result<Vec<(FlowLog, DeliveryStatus)>, StateError> {
+        self.flow_logs()?
+            .into_iter()
+            .map(|f| {
+                let status = self.status(&f.flow_log_id)?;
+                Ok((f, status))
+            })
+            .collect()
+    }
+
     /// CreateFlowLogs: validates against what exists and stores, in one transaction. A
     /// `ClientToken` seen before returns the flow logs it made (or a mismatch error).
     pub fn create_flow_logs(

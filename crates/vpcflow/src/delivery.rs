@@ -610,12 +610,7 @@ pub(crate) fn run_flow_logs(cmd: &FlowLogsCommand) -> anyhow::Result<()> {
         );
     }
     let state = State::open(&path)?;
-    let mut existing = Vec::new();
-    for f in state.flow_logs()? {
-        let status = state.status(&f.flow_log_id)?;
-        existing.push((f, status));
-    }
-    let page = describe_flow_logs(&request, &existing)?;
+    let page = describe_flow_logs(&request, &state.flow_logs_with_status()?)?;
     let doc = serde_json::to_value(&page)?;
     if let Some((said, _)) = set_aside(data) {
         eprintln!("vpcflow: {said}");

@@ -1,0 +1,153 @@
+//! EC2's flow-log actions answered against a real store (`state.db` in a temporary directory),
+//! the request bodies as boto3 sends them: create, describe, delete, dry runs, client tokens,
+//! and AWS's refusals, each as status and XML.
+
+use vpcflow_api::ec2::{Service, handle};
+use vpcflow_deliver::State;
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60718";
+
+fn body(fields: &[(&str, &str)]) -> Vec<u8> {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+        .into_bytes()
+}
+
+/// The text of the first `<name>` element of `xml`.
+fn first<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))?;
+    Some(&xml[start..start + end])
+}
+
+struct World {
+    state: State,
+    net: vpcflow_net::Network,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        World {
+            state: State::open(&dir.path().join("state.db")).unwrap(),
+            net: vpcflow_net::builtin::load("builtin:three-tier").unwrap(),
+            _dir: dir,
+        }
+    }
+
+    fn call(&mut self, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut s = Service {
+            state: &mut self.state,
+            network: &self.net,
+            buckets: &["flow-logs".to_owned()],
+            delivery_streams: &[],
+            now_ms: 1_768_485_600_000,
+        };
+        handle(&mut s, &body(fields), "req-1")
+    }
+}
+
+fn create(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut f = vec![
+        ("Action", "CreateFlowLogs"),
+        ("Version", "2016-11-15"),
+        ("ResourceType", "VPC"),
+        ("ResourceId.1", VPC),
+        ("TrafficType", "REJECT"),
+        ("LogGroupName", "/flows"),
+    ];
+    f.extend_from_slice(extra);
+    f
+}
+
+const ROLE: (&str, &str) = (
+    "DeliverLogsPermissionArn",
+    "arn:aws:iam::123456789012:role/fl",
+);
+
+#[test]
+fn flow_logs_are_created_described_and_deleted_through_ec2s_protocol() {
+    let mut w = World::new();
+    // As AWS refuses the seeds' third command: a log group needs a role.
+    let (status, xml) = w.call(&create(&[]));
+    assert_eq!(status, 400, "{xml}");
+    assert_eq!(first(&xml, "Code"), Some("InvalidParameter"));
+    assert_eq!(
+        first(&xml, "Message"),
+        Some("DeliverLogsPermissionArn can't be empty if LogDestinationType is cloud-watch-logs.")
+    );
+    // A dry run that would succeed: 412, nothing made.
+    let (status, xml) = w.call(&create(&[ROLE, ("DryRun", "true")]));
+    assert_eq!(
+        (status, first(&xml, "Code")),
+        (412, Some("DryRunOperation")),
+        "{xml}"
+    );
+    assert!(w.state.flow_logs().unwrap().is_empty());
+    // Made, then the same client token gives the same flow log.
+    let (status, xml) = w.call(&create(&[ROLE, ("ClientToken", "tok-1")]));
+    assert_eq!(status, 200, "{xml}");
+    let id = first(&xml, "item").unwrap().to_owned();
+    assert!(id.starts_with("fl-"), "{xml}");
+    assert_eq!(first(&xml, "clientToken"), Some("tok-1"));
+    let (_, again) = w.call(&create(&[ROLE, ("ClientToken", "tok-1")]));
+    assert_eq!(first(&again, "item"), Some(id.as_str()), "{again}");
+    assert_eq!(w.state.flow_logs().unwrap().len(), 1);
+    // Described, by a filter that matches and one that does not.
+    let describe = |filter: &'static str| {
+        vec![
+            ("Action", "DescribeFlowLogs"),
+            ("Version", "2016-11-15"),
+            ("Filter.1.Name", "resource-id"),
+            ("Filter.1.Value.1", filter),
+        ]
+    };
+    let (status, xml) = w.call(&describe(VPC));
+    assert_eq!(status, 200, "{xml}");
+    assert_eq!(first(&xml, "flowLogId"), Some(id.as_str()));
+    assert_eq!(first(&xml, "logGroupName"), Some("/flows"));
+    let (_, xml) = w.call(&describe("vpc-0000000000000000f"));
+    assert_eq!(first(&xml, "flowLogId"), None, "{xml}");
+    // Deleting one that does not exist names it; then the real one goes.
+    let (status, xml) = w.call(&[("Action", "DeleteFlowLogs"), ("FlowLogId.1", "fl-nope")]);
+    assert_eq!(status, 400, "{xml}");
+    assert_eq!(first(&xml, "Code"), Some("InvalidFlowLogId.NotFound"));
+    let (status, xml) = w.call(&[
+        ("Action", "DeleteFlowLogs"),
+        ("FlowLogId.1", &id),
+        ("DryRun", "true"),
+    ]);
+    assert_eq!(status, 412, "{xml}");
+    assert_eq!(
+        w.state.flow_logs().unwrap().len(),
+        1,
+        "a dry run deletes nothing"
+    );
+    let (status, xml) = w.call(&[("Action", "DeleteFlowLogs"), ("FlowLogId.1", &id)]);
+    assert_eq!(status, 200, "{xml}");
+    assert!(w.state.flow_logs().unwrap().is_empty());
+}
+
+#[test]
+fn a_body_that_is_no_form_is_a_4xx_in_ec2s_shape() {
+    let mut w = World::new();
+    let mut s = Service {
+        state: &mut w.state,
+        network: &w.net,
+        buckets: &[],
+        delivery_streams: &[],
+        now_ms: 0,
+    };
+    for bad in [
+        &b"Action=CreateFlowLogs&Action=DeleteFlowLogs"[..],
+        b"Action=%ff",
+        b"\xff\xfe",
+    ] {
+        let (status, xml) = handle(&mut s, bad, "r");
+        assert_eq!(status, 400, "{xml}");
+        assert_eq!(first(&xml, "Code"), Some("InvalidRequest"), "{xml}");
+    }
+}
