@@ -415,45 +415,28 @@ pub fn handle(service: &mut Service<'_>, body: &[u8], request_id: &str) -> (u16,
 
 #[cfg(feature = "service")]
 fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<String, ApiError> {
+    use vpcflow_deliver::api::dry_run;
     use vpcflow_deliver::state::RequestError;
-    let internal = |e: &dyn std::fmt::Display| error(ErrorKind::InternalError, e.to_string());
     let refused = |e: RequestError| match e {
         RequestError::Api(e) => e,
-        RequestError::State(e) => internal(&e),
+        RequestError::State(e) => error(ErrorKind::InternalError, e.to_string()),
     };
-    let dry_run = || {
-        error(
-            ErrorKind::DryRunOperation,
-            "Request would have succeeded, but DryRun flag is set.",
-        )
-    };
+    let Service {
+        state,
+        network,
+        buckets,
+        delivery_streams,
+        now_ms,
+    } = service;
     match p.request {
-        Request::CreateFlowLogs(req) if p.dry_run => {
-            let existing = service.state.flow_logs().map_err(|e| internal(&e))?;
-            let mut next = || String::from("0");
-            vpcflow_deliver::api::create_flow_logs(
-                &req,
-                &mut vpcflow_deliver::api::Context {
-                    network: service.network,
-                    existing: &existing,
-                    buckets: service.buckets,
-                    delivery_streams: service.delivery_streams,
-                    now_ms: service.now_ms,
-                    next_id: &mut next,
-                },
-            )?;
-            Err(dry_run())
-        }
+        Request::CreateFlowLogs(req) if p.dry_run => Err(dry_run(
+            state
+                .check_create_flow_logs(&req, network, buckets, delivery_streams, *now_ms)
+                .map_err(refused),
+        )),
         Request::CreateFlowLogs(req) => {
-            let created = service
-                .state
-                .create_flow_logs(
-                    &req,
-                    service.network,
-                    service.buckets,
-                    service.delivery_streams,
-                    service.now_ms,
-                )
+            let created = state
+                .create_flow_logs(&req, network, buckets, delivery_streams, *now_ms)
                 .map_err(refused)?;
             Ok(create_response(
                 &created,
@@ -462,23 +445,20 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
             ))
         }
         Request::DescribeFlowLogs(req) => {
-            let existing = service
-                .state
+            let existing = state
                 .flow_logs_with_status()
-                .map_err(|e| internal(&e))?;
-            let page = vpcflow_deliver::describe::describe_flow_logs(&req, &existing)?;
-            if p.dry_run {
-                return Err(dry_run());
+                .map_err(|e| refused(e.into()))?;
+            let page = vpcflow_deliver::describe::describe_flow_logs(&req, &existing);
+            match p.dry_run {
+                true => Err(dry_run(page)),
+                false => Ok(describe_response(&page?, request_id)),
             }
-            Ok(describe_response(&page, request_id))
+        }
+        Request::DeleteFlowLogs(ids) if p.dry_run => {
+            Err(dry_run(state.check_delete_flow_logs(&ids).map_err(refused)))
         }
         Request::DeleteFlowLogs(ids) => {
-            if p.dry_run {
-                let existing = service.state.flow_logs().map_err(|e| internal(&e))?;
-                vpcflow_deliver::api::check_delete(&ids, &existing)?;
-                return Err(dry_run());
-            }
-            service.state.delete_flow_logs(&ids).map_err(refused)?;
+            state.delete_flow_logs(&ids).map_err(refused)?;
             Ok(delete_response(request_id))
         }
     }

@@ -387,6 +387,18 @@ fn is_role_arn(arn: &str) -> bool {
         && path.chars().all(|c| iam_char(c) || c == '/')
 }
 
+/// What a `DryRun` request is answered: the refusal the request would get, or
+/// `DryRunOperation` where it would have succeeded.
+pub fn dry_run<T>(checked: Result<T, ApiError>) -> ApiError {
+    match checked {
+        Ok(_) => ApiError::new(
+            ErrorKind::DryRunOperation,
+            "Request would have succeeded, but DryRun flag is set.",
+        ),
+        Err(e) => e,
+    }
+}
+
 /// `LogDestination` ARN of a log group: `arn:aws:logs:region:account:log-group:NAME[:*]`.
 fn log_group_of_arn(arn: &str) -> Option<String> {
     let rest = arn.strip_prefix("arn:aws:logs:")?;

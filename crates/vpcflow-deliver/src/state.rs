@@ -43,6 +43,35 @@ pub enum RequestError {
     State(#[from] StateError),
 }
 
+/// What CreateFlowLogs checks a request against besides the flow logs that exist.
+struct World<'a> {
+    network: &'a vpcflow_net::Network,
+    buckets: &'a [String],
+    delivery_streams: &'a [String],
+    now_ms: u64,
+}
+
+impl World<'_> {
+    fn create(
+        &self,
+        req: &CreateFlowLogs,
+        existing: &[FlowLog],
+        next_id: &mut dyn FnMut() -> String,
+    ) -> Result<Created, ApiError> {
+        api::create_flow_logs(
+            req,
+            &mut Context {
+                network: self.network,
+                existing,
+                buckets: self.buckets,
+                delivery_streams: self.delivery_streams,
+                now_ms: self.now_ms,
+                next_id,
+            },
+        )
+    }
+}
+
 /// One segment's share of a stream (written when the segment is delivered).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentStream {
@@ -169,17 +198,13 @@ impl State {
             let h = api::stable_hash(&[seed.as_bytes(), &n.to_le_bytes()]);
             format!("{h:017x}")
         };
-        let created = api::create_flow_logs(
-            req,
-            &mut Context {
-                network,
-                existing: &existing,
-                buckets,
-                delivery_streams,
-                now_ms,
-                next_id: &mut next_id,
-            },
-        )?;
+        let world = World {
+            network,
+            buckets,
+            delivery_streams,
+            now_ms,
+        };
+        let created = world.create(req, &existing, &mut next_id)?;
         let path = self.path.clone();
         let wrap = |source| StateError::sql(&path, source);
         let tx = self.conn.transaction().map_err(wrap)?;
@@ -210,9 +235,34 @@ impl State {
         Ok(created)
     }
 
+    /// CreateFlowLogs' checks alone, against what exists (a `DryRun`): the refusal
+    /// [`State::create_flow_logs`] would give, nothing stored.
+    pub fn check_create_flow_logs(
+        &self,
+        req: &CreateFlowLogs,
+        network: &vpcflow_net::Network,
+        buckets: &[String],
+        delivery_streams: &[String],
+        now_ms: u64,
+    ) -> Result<(), RequestError> {
+        let world = World {
+            network,
+            buckets,
+            delivery_streams,
+            now_ms,
+        };
+        world.create(req, &self.flow_logs()?, &mut || String::from("0"))?;
+        Ok(())
+    }
+
+    /// DeleteFlowLogs' checks alone (a `DryRun`): every id must exist.
+    pub fn check_delete_flow_logs(&self, ids: &[String]) -> Result<(), RequestError> {
+        Ok(api::check_delete(ids, &self.flow_logs()?)?)
+    }
+
     /// DeleteFlowLogs: every id must exist. Delivered data stays (as in AWS).
     pub fn delete_flow_logs(&mut self, ids: &[String]) -> Result<(), RequestError> {
-        api::check_delete(ids, &self.flow_logs()?)?;
+        self.check_delete_flow_logs(ids)?;
         let path = self.path.clone();
         let wrap = |source| StateError::sql(&path, source);
         let tx = self.conn.transaction().map_err(wrap)?;

@@ -84,32 +84,21 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// A time in ms as the AWS CLI prints timestamps: ISO 8601 with microseconds, in UTC
 /// (`2026-01-15T14:00:00.123000+00:00`).
 pub fn aws_cli_time(ms: u64) -> String {
-    let c = Civil::of_secs(ms / 1000);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        c.year,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-        (ms % 1000) * 1000
-    )
+    iso8601(ms, &format!("{:06}", (ms % 1000) * 1000), "+00:00")
 }
 
 /// A time in ms as AWS's XML protocols write timestamps: ISO 8601, milliseconds, `Z`
 /// (`2026-01-15T14:00:00.000Z`; clients refuse a time without the `T` or the zone).
 pub fn aws_xml_time(ms: u64) -> String {
+    iso8601(ms, &format!("{:03}", ms % 1000), "Z")
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` then `fraction` and `zone`.
+fn iso8601(ms: u64, fraction: &str, zone: &str) -> String {
     let c = Civil::of_secs(ms / 1000);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        c.year,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-        ms % 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{fraction}{zone}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
     )
 }
 
