@@ -371,6 +371,8 @@ impl Run {
             commit,
             left,
             worker,
+            // Read from the run's own spool, whose entries it already knows.
+            waiting: self.spool.waiting().unwrap_or_default(),
         })
     }
 }
@@ -383,6 +385,8 @@ pub(crate) struct Outcome {
     pub(crate) left: usize,
     /// What the worker delivered or set aside, per flow log.
     pub(crate) worker: vpcflow_deliver::deliver::WorkerStats,
+    /// Records still waiting in the spool when the run ended, per flow log.
+    pub(crate) waiting: std::collections::BTreeMap<String, u64>,
 }
 
 /// The name of a run that cannot be replayed (live traffic): `what` and when it started, in
@@ -441,9 +445,7 @@ pub(crate) fn report(p: &Prepared, o: &Outcome) -> String {
         .collect();
     use std::fmt::Write as _;
     let mut s = String::new();
-    let waiting = vpcflow_deliver::spool::Spool::open(&DataDir::new(&p.data).spool())
-        .and_then(|s| s.waiting())
-        .unwrap_or_default();
+    let waiting = &o.waiting;
     for sub in &p.plan.subs {
         let f = &sub.flow_log;
         let n = commit.records.get(&f.flow_log_id).copied().unwrap_or(0);
