@@ -6,7 +6,6 @@
 //! only reads and writes the wire.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use vpcflow_deliver::api::{
     ApiError, CreateFlowLogs, Created, DestinationOptionsRequest, ErrorKind,
@@ -14,6 +13,7 @@ use vpcflow_deliver::api::{
 use vpcflow_deliver::describe::{DescribeFlowLogs, DescribeFlowLogsPage, Filter};
 
 use crate::form::{Form, FormError};
+use crate::xml::element;
 
 /// The namespace of every EC2 answer.
 pub const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
@@ -246,24 +246,6 @@ fn describe(form: &Form) -> Result<DescribeFlowLogs, ApiError> {
 }
 
 /// Text as XML character data (elements only: no value goes in an attribute).
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `<name>text</name>`.
-fn element(out: &mut String, name: &str, text: &str) {
-    let _ = write!(out, "<{name}>{}</{name}>", escape(text));
-}
-
 fn open(action: &str, request_id: &str) -> String {
     let mut out =
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{XMLNS}\">");
@@ -374,14 +356,23 @@ pub fn delete_response(request_id: &str) -> String {
 /// An error as EC2 answers it: its HTTP status and `<Response><Errors><Error>` (note
 /// `RequestID`, not the success answers' `requestId`).
 pub fn error_response(e: &ApiError, request_id: &str) -> (u16, String) {
+    (
+        e.kind.def().http_status,
+        error_xml(e.kind.code(), &e.message, request_id),
+    )
+}
+
+/// `<Response><Errors><Error>` with a code and message: EC2's shape of every error, its own and
+/// the server's (authentication).
+pub fn error_xml(code: &str, message: &str, request_id: &str) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>");
-    element(&mut out, "Code", e.kind.code());
-    element(&mut out, "Message", &e.message);
+    element(&mut out, "Code", code);
+    element(&mut out, "Message", message);
     out.push_str("</Error></Errors>");
     element(&mut out, "RequestID", request_id);
     out.push_str("</Response>");
-    (e.kind.def().http_status, out)
+    out
 }
 
 /// What EC2's flow-log actions act on: the control plane, and the world CreateFlowLogs checks a

@@ -1,11 +1,25 @@
-//! The AWS-compatible API's protocols: each one turns the requests AWS's SDKs, the AWS CLI and
-//! Terraform send into the typed requests of the library services (`vpcflow-deliver`'s
-//! CreateFlowLogs and DescribeFlowLogs, …), and their answers and errors into AWS's wire shapes.
-//! No rule of AWS's semantics lives here: validation and behaviour are the services'.
+//! The AWS-compatible API: one HTTP port ([`server`]) that routes each request to its protocol
+//! ([`route`]), verifies its SigV4 signature ([`sigv4`]), and turns the requests AWS's SDKs, the
+//! AWS CLI and Terraform send into the typed requests of the library services
+//! (`vpcflow-deliver`'s CreateFlowLogs and DescribeFlowLogs, `vpcflow-store`'s log groups,
+//! `vpcflow-query`'s Insights jobs), and their answers and errors into AWS's wire shapes. No rule
+//! of AWS's semantics lives here: validation and behaviour are the services'.
 //!
-//! Built so far: the query protocol's form bodies ([`form`]) and EC2's flow-log actions in it
-//! ([`ec2`]). Planned (ARCHITECTURE.md): the HTTP server on `vpcflow up`'s port, SigV4, and the
-//! CloudWatch Logs, CloudWatch, S3 and Firehose protocols.
+//! Served: EC2's flow-log actions ([`ec2`], query protocol over [`form`]), CloudWatch Logs'
+//! log groups, events and Insights ([`logs`], awsJson 1.1 over [`json`]), STS's
+//! GetCallerIdentity ([`sts`]), `/healthz` and `/metrics` ([`metrics`]). Planned
+//! (ARCHITECTURE.md): CloudWatch, S3 and Firehose, tags, and accounts' isolation in every service.
 
 pub mod ec2;
 pub mod form;
+pub mod json;
+#[cfg(feature = "service")]
+pub mod logs;
+pub mod metrics;
+pub mod reply;
+pub mod route;
+#[cfg(feature = "service")]
+pub mod server;
+pub mod sigv4;
+pub mod sts;
+pub mod xml;

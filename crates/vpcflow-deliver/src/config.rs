@@ -44,6 +44,95 @@ pub struct DeliveryConfig {
     /// Live interfaces `vpcflow up` captures beside its simulated traffic.
     #[serde(default)]
     pub capture: CaptureConfig,
+    /// `vpcflow up`'s API server: where it listens and who may call.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// `[server]`: the AWS-compatible API's address and credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `HOST:PORT`; `--listen` overrides it. Default [`DEFAULT_LISTEN`].
+    pub listen: Option<String>,
+    /// Access keys and the account each acts for; none: [`ServerConfig::builtin_credentials`].
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
+}
+
+/// `[[server.credentials]]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: String,
+    /// The 12-digit account it acts for.
+    pub account_id: String,
+}
+
+/// Where `vpcflow up` listens unless told: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+/// The built-in access key (AWS's documentation's example key): printed by `vpcflow up`.
+pub const BUILTIN_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+/// The built-in key's secret (AWS's documentation's example).
+pub const BUILTIN_SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+impl ServerConfig {
+    /// The built-in credentials: AWS's example key, for the topology's first account.
+    pub fn builtin_credentials(net: &Network) -> Vec<CredentialConfig> {
+        let account = net
+            .vpcs
+            .first()
+            .map_or("000000000000", |v| v.account.as_str());
+        vec![CredentialConfig {
+            access_key_id: BUILTIN_ACCESS_KEY_ID.into(),
+            secret_access_key: BUILTIN_SECRET_ACCESS_KEY.into(),
+            account_id: account.into(),
+        }]
+    }
+
+    /// Checks the values (no I/O): every problem as (key path, reason).
+    pub fn check(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(l) = &self.listen
+            && l.parse::<std::net::SocketAddr>().is_err()
+        {
+            out.push((
+                "server.listen".to_owned(),
+                format!("'{l}' is not HOST:PORT with an IP address (e.g. 127.0.0.1:4599)"),
+            ));
+        }
+        for (i, c) in self.credentials.iter().enumerate() {
+            let at = |k: &str| format!("server.credentials[{i}].{k}");
+            if c.access_key_id.is_empty() {
+                out.push((at("access_key_id"), "is empty".to_owned()));
+            }
+            if c.secret_access_key.is_empty() {
+                out.push((at("secret_access_key"), "is empty".to_owned()));
+            }
+            if c.account_id.len() != 12 || !c.account_id.bytes().all(|b| b.is_ascii_digit()) {
+                out.push((
+                    at("account_id"),
+                    format!("'{}' is not 12 digits", c.account_id),
+                ));
+            }
+            if self.credentials[..i]
+                .iter()
+                .any(|d| d.access_key_id == c.access_key_id)
+            {
+                out.push((
+                    at("access_key_id"),
+                    format!(
+                        "'{}' is given twice: a key belongs to one account",
+                        c.access_key_id
+                    ),
+                ));
+            }
+        }
+        out
+    }
 }
 
 /// `[capture]`: host interfaces `vpcflow up` captures live (AF_PACKET), each carrying the ENI of
@@ -249,6 +338,7 @@ impl DeliveryConfig {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = crate::sinks::s3::check(&self.buckets);
         out.extend(self.capture.check());
+        out.extend(self.server.check());
         for (i, f) in self.flow_logs.iter().enumerate() {
             // The same request twice would be one flow log (one client token): said, not merged.
             if let Some(j) = self.flow_logs[..i].iter().position(|g| g == f) {

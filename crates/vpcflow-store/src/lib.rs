@@ -14,6 +14,7 @@ pub mod dir;
 pub mod lock;
 #[cfg(all(feature = "db", feature = "segment"))]
 pub mod logs;
+pub mod retention;
 #[cfg(feature = "segment")]
 pub mod segment;
 pub mod time;

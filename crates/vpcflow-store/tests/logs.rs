@@ -446,3 +446,77 @@ fn bad_requests_get_cloudwatch_logs_errors() {
         assert!(got_text.ends_with(want_message), "{got_text}");
     }
 }
+
+#[test]
+fn log_groups_are_created_deleted_and_kept_as_cloudwatch_logs_keeps_them() {
+    use vpcflow_store::logs::{CreateLogGroup, LogGroupRequest, PutRetentionPolicy};
+    let (tmp, store) = store();
+    let me = "123456789012";
+    let create = |name: &str| CreateLogGroup {
+        log_group_name: name.into(),
+        ..CreateLogGroup::default()
+    };
+    store.create_log_group(&create("/new"), me, 9000).unwrap();
+    let names = |s: &LogStore| -> Vec<String> {
+        s.describe_log_groups(&DescribeLogGroups::default())
+            .unwrap()
+            .log_groups
+            .into_iter()
+            .map(|g| g.log_group_name)
+            .collect()
+    };
+    assert_eq!(names(&store), ["/empty", "/g", "/new"]);
+    let code = |r: Result<(), vpcflow_store::logs::LogsError>| r.unwrap_err().code().unwrap();
+    assert_eq!(
+        code(store.create_log_group(&create("/new"), me, 9001)),
+        LogsErrorCode::ResourceAlreadyExists
+    );
+    for bad in ["", "a b", "tab\there", &"x".repeat(513)] {
+        assert_eq!(
+            code(store.create_log_group(&create(bad), me, 9001)),
+            LogsErrorCode::InvalidParameter,
+            "{bad:?}"
+        );
+    }
+    let retention = |days| PutRetentionPolicy {
+        log_group_name: "/g".into(),
+        retention_in_days: days,
+    };
+    store.put_retention_policy(&retention(30), me).unwrap();
+    assert_eq!(
+        code(store.put_retention_policy(&retention(4), me)),
+        LogsErrorCode::InvalidParameter
+    );
+    let g = |s: &LogStore, name: &str| {
+        s.describe_log_groups(&DescribeLogGroups::default())
+            .unwrap()
+            .log_groups
+            .into_iter()
+            .find(|g| g.log_group_name == name)
+    };
+    assert_eq!(g(&store, "/g").unwrap().retention_in_days, Some(30));
+    let group = |name: &str| LogGroupRequest {
+        log_group_name: name.into(),
+    };
+    store.delete_retention_policy(&group("/g"), me).unwrap();
+    assert_eq!(g(&store, "/g").unwrap().retention_in_days, None);
+    // Another account's group is not found by this one.
+    assert_eq!(
+        code(store.delete_log_group(&group("/empty"), me)),
+        LogsErrorCode::ResourceNotFound
+    );
+    // Deleting takes the rows and the files; the group's events are gone.
+    let seg_dir = DataDir::new(tmp.path()).log_group("/g");
+    assert!(seg_dir.exists());
+    store.delete_log_group(&group("/g"), me).unwrap();
+    assert!(!seg_dir.exists());
+    assert_eq!(names(&store), ["/empty", "/new"]);
+    assert_eq!(
+        code(store.delete_log_group(&group("/g"), me)),
+        LogsErrorCode::ResourceNotFound
+    );
+    // What was made survives reopening.
+    drop(store);
+    let again = LogStore::open(DataDir::new(tmp.path()), "us-east-1", me).unwrap();
+    assert_eq!(names(&again), ["/empty", "/new"]);
+}

@@ -22,6 +22,7 @@ mod lab;
 mod live_source;
 mod logs;
 mod query;
+mod serve;
 mod simulate;
 mod up;
 

@@ -50,6 +50,8 @@ pub(crate) struct UpArgs {
     delivery: DeliveryArgs,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    serve: crate::serve::ServeArgs,
     /// Simulated seconds per wall-clock second, or `max` for no pacing.
     #[arg(long, default_value = "1", value_name = "N|max")]
     speed: String,
@@ -153,6 +155,13 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
     }
     drop(db);
 
+    let (_, _, net) = args.engine.resolve(&file, |_| Ok(None))?;
+    let config = file
+        .delivery
+        .clone()
+        .unwrap_or_else(|| vpcflow_deliver::config::DeliveryConfig::builtin_default(&net));
+    let server = crate::serve::start(&args.serve, &config, &net, &data)?;
+
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -181,9 +190,10 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
          Look at it while it runs:\n  \
          vpcflow logs tail /vpcflow/flow-logs --follow --data {shown}\n  \
          vpcflow query --data {shown} --insights 'stats count(*) by action'\n  \
-         vpcflow flow-logs describe --data {shown}"
+         vpcflow flow-logs describe --data {shown}\n{}",
+        server.banner(args.serve.insecure_any_credentials)
     );
-    crate::simulate::simulate(
+    let result = crate::simulate::simulate(
         &SimulateArgs {
             engine: args.engine.clone(),
             delivery: args.delivery.clone(),
@@ -195,7 +205,9 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
             stop: Some(stop),
             service: true,
         },
-    )
+    );
+    let stopped = server.stop();
+    result.and(stopped)
 }
 
 #[cfg(test)]

@@ -15,11 +15,7 @@ pub struct LogGroupConfig {
     pub retention_in_days: Option<u32>,
 }
 
-/// CloudWatch Logs' allowed retention values (PutRetentionPolicy).
-pub const RETENTION_DAYS: &[u32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub use vpcflow_store::retention::RETENTION_DAYS;
 
 /// Checks `[[log_groups]]` (no I/O): every problem as (key path, reason).
 pub fn check(groups: &[LogGroupConfig]) -> Vec<(String, String)> {
@@ -255,13 +251,22 @@ mod runtime {
                 group,
                 t.account.as_deref().unwrap_or(default_account),
                 now_ms,
-                Some(t.retention_days),
+                // A retention the config sets is applied; without one, the group keeps what
+                // PutRetentionPolicy set.
+                t.retention_days.map(Some),
             )
             .map_err(db)?;
         state
             .add_segment(group, &t.segment, &t.streams)
             .map_err(db)?;
-        if let Some(days) = t.retention_days {
+        // The group's retention as it stands (the config's, or PutRetentionPolicy's).
+        let retention = state
+            .log_groups()
+            .map_err(db)?
+            .into_iter()
+            .find(|g| &g.name == group)
+            .and_then(|g| g.retention_days);
+        if let Some(days) = retention {
             let newest = t.streams.iter().map(|s| s.last_ms).max().unwrap_or(0);
             let cutoff = newest.saturating_sub(u64::from(days) * 86_400_000);
             for old in state.segments_older_than(group, cutoff).map_err(db)? {

@@ -15,6 +15,8 @@ pub enum LogsErrorCode {
     LimitExceeded,
     /// An Insights query that does not parse.
     MalformedQuery,
+    /// A log group (or other resource) that exists already.
+    ResourceAlreadyExists,
 }
 
 /// A row of [`LOGS_ERRORS`].
@@ -56,6 +58,12 @@ pub const LOGS_ERRORS: &[LogsErrorDef] = &[
         status: 400,
         meaning: "The query string does not parse; the message says where.",
     },
+    LogsErrorDef {
+        code: LogsErrorCode::ResourceAlreadyExists,
+        name: "ResourceAlreadyExistsException",
+        status: 400,
+        meaning: "The log group (or other resource) exists already.",
+    },
 ];
 
 impl LogsErrorCode {
@@ -85,6 +93,14 @@ pub enum LogsError {
     /// A segment file could not be read.
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    /// A log group's files could not be removed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl LogsError {

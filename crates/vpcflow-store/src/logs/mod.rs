@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod index;
+pub mod manage;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::DataDir;
 use crate::segment::{self, Event};
 pub use error::{LOGS_ERRORS, LogsError, LogsErrorCode};
+pub use manage::{CreateLogGroup, LogGroupRequest, PutRetentionPolicy, RETENTION_DAYS};
 
 /// The most log groups or streams one Describe page holds, and its default.
 pub const DESCRIBE_LIMIT: i64 = 50;

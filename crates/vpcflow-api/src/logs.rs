@@ -1,0 +1,151 @@
+//! CloudWatch Logs on the wire (awsJson 1.1, `X-Amz-Target: Logs_20140328.<Operation>`): each
+//! served operation's body decoded into the log-group services' request
+//! (`vpcflow_store::logs`, `vpcflow_query::jobs`), their answer or error written back. The
+//! services own every rule; [`OPERATIONS`] is the one list of what is served.
+
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use vpcflow_query::jobs::{Jobs, StartQuery};
+use vpcflow_store::logs::{self, LogStore, LogsError};
+
+use crate::json::{self, JSON_11, Refusal};
+use crate::reply::Reply;
+
+/// The `X-Amz-Target` prefix.
+pub const TARGET_PREFIX: &str = "Logs_20140328.";
+
+/// The operations served.
+pub const OPERATIONS: &[&str] = &[
+    "CreateLogGroup",
+    "DeleteLogGroup",
+    "DescribeLogGroups",
+    "PutRetentionPolicy",
+    "DeleteRetentionPolicy",
+    "DescribeLogStreams",
+    "GetLogEvents",
+    "FilterLogEvents",
+    "StartQuery",
+    "GetQueryResults",
+    "StopQuery",
+];
+
+/// What the operations act on.
+pub struct Logs {
+    /// The log-group store (`state.db` and the segments); one connection, taken in turn.
+    pub store: Mutex<LogStore>,
+    /// Insights queries.
+    pub jobs: Jobs,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryId {
+    query_id: String,
+}
+
+fn answer(e: &LogsError) -> Reply {
+    match e {
+        LogsError::Refused { code, message } => {
+            let def = code.def();
+            json::error(JSON_11, def.status, def.name, message)
+        }
+        other => json::error(
+            JSON_11,
+            500,
+            "ServiceUnavailableException",
+            &other.to_string(),
+        ),
+    }
+}
+
+fn reply<T: serde::Serialize>(r: Result<T, LogsError>) -> Reply {
+    match r {
+        Ok(v) => json::ok(JSON_11, &v),
+        Err(e) => answer(&e),
+    }
+}
+
+fn done(r: Result<(), LogsError>) -> Reply {
+    match r {
+        Ok(()) => json::empty(JSON_11),
+        Err(e) => answer(&e),
+    }
+}
+
+/// Answers `operation` (the target without its prefix) for `account` at `now_ms`.
+pub fn handle(logs: &Logs, account: &str, operation: &str, body: &[u8], now_ms: u64) -> Reply {
+    match dispatch(logs, account, operation, body, now_ms) {
+        Ok(reply) => reply,
+        Err(refusal) => json::refused(JSON_11, &refusal),
+    }
+}
+
+fn dispatch(
+    logs: &Logs,
+    account: &str,
+    operation: &str,
+    body: &[u8],
+    now_ms: u64,
+) -> Result<Reply, Refusal> {
+    let store = || {
+        logs.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    Ok(match operation {
+        "CreateLogGroup" => {
+            let req: logs::CreateLogGroup = json::decode(body)?;
+            done(store().create_log_group(&req, account, now_ms))
+        }
+        "DeleteLogGroup" => {
+            let req: logs::LogGroupRequest = json::decode(body)?;
+            done(store().delete_log_group(&req, account))
+        }
+        "PutRetentionPolicy" => {
+            let req: logs::PutRetentionPolicy = json::decode(body)?;
+            done(store().put_retention_policy(&req, account))
+        }
+        "DeleteRetentionPolicy" => {
+            let req: logs::LogGroupRequest = json::decode(body)?;
+            done(store().delete_retention_policy(&req, account))
+        }
+        "DescribeLogGroups" => {
+            let req: logs::DescribeLogGroups = json::decode(body)?;
+            reply(store().describe_log_groups(&req))
+        }
+        "DescribeLogStreams" => {
+            let req: logs::DescribeLogStreams = json::decode(body)?;
+            reply(store().describe_log_streams(&req))
+        }
+        "GetLogEvents" => {
+            let req: logs::GetLogEvents = json::decode(body)?;
+            reply(store().get_log_events(&req))
+        }
+        "FilterLogEvents" => {
+            let req: logs::FilterLogEvents = json::decode(body)?;
+            reply(store().filter_log_events(&req))
+        }
+        "StartQuery" => {
+            let req: StartQuery = json::decode(body)?;
+            reply(
+                logs.jobs
+                    .start(&req)
+                    .map(|id| serde_json::json!({ "queryId": id })),
+            )
+        }
+        "GetQueryResults" => {
+            let req: QueryId = json::decode(body)?;
+            reply(logs.jobs.results(&req.query_id))
+        }
+        "StopQuery" => {
+            let req: QueryId = json::decode(body)?;
+            reply(
+                logs.jobs
+                    .stop(&req.query_id)
+                    .map(|success| serde_json::json!({ "success": success })),
+            )
+        }
+        other => return Err(json::unknown_operation(other)),
+    })
+}

@@ -1,0 +1,380 @@
+//! The HTTP server: one port, every protocol. A request is read whole (up to [`MAX_BODY_BYTES`]),
+//! routed to its protocol ([`crate::route`]), authenticated by SigV4 against the configured
+//! credentials (or, with `any_credentials`, by the key it names), answered by the protocol's
+//! handler on a blocking thread (the store is SQLite), counted in `/metrics` and logged as one
+//! structured line. `/healthz` and `/metrics` answer unsigned GETs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State as Shared};
+use axum::http::{HeaderValue, Response};
+use vpcflow_store::Clock;
+
+use crate::ec2;
+use crate::json::{self, JSON_10, JSON_11};
+use crate::logs::{self, Logs};
+use crate::metrics::{Extra, Metrics};
+use crate::reply::Reply;
+use crate::route::{Protocol, route};
+use crate::sigv4::{self, AuthFailure, Caller, Credential, Family, Signed};
+use crate::sts;
+use crate::xml::element;
+
+/// The largest request body read: S3's PutObject aside (not served yet), every protocol's
+/// requests are far smaller; a larger body is refused with 413 before it is read whole.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// Who may call.
+pub struct Auth {
+    /// Access keys, each of one account.
+    pub credentials: Vec<Credential>,
+    /// Let any credentials in, unverified (`--insecure-any-credentials`): a 12-digit key is its
+    /// account, any other key `default_account`.
+    pub any_credentials: bool,
+    /// The account of unverified keys that are not 12 digits.
+    pub default_account: String,
+}
+
+/// What EC2's actions act on.
+pub struct Ec2World {
+    /// `state.db`.
+    pub state: vpcflow_deliver::State,
+    /// The topology.
+    pub network: Arc<vpcflow_net::Network>,
+    /// Buckets flow logs may deliver to.
+    pub buckets: Vec<String>,
+    /// Delivery streams flow logs may deliver to.
+    pub delivery_streams: Vec<String>,
+}
+
+/// Everything the server answers from.
+pub struct Api {
+    /// Who may call.
+    pub auth: Auth,
+    /// EC2's state, one connection taken in turn.
+    pub ec2: Mutex<Ec2World>,
+    /// CloudWatch Logs' services.
+    pub logs: Logs,
+    /// Requests counted.
+    pub metrics: Metrics,
+    /// The process's own figures for `/metrics` (delivery).
+    pub extra: Option<Extra>,
+    /// Now, for request times and the services.
+    pub clock: Arc<dyn Clock>,
+    requests: AtomicU64,
+}
+
+impl Api {
+    /// A server's state.
+    pub fn new(
+        auth: Auth,
+        ec2: Ec2World,
+        logs: Logs,
+        clock: Arc<dyn Clock>,
+        extra: Option<Extra>,
+    ) -> Api {
+        Api {
+            auth,
+            ec2: Mutex::new(ec2),
+            logs,
+            metrics: Metrics::default(),
+            extra,
+            clock,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// A request id in AWS's shape (a UUID), unique in this process.
+    fn request_id(&self) -> String {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let t = self.clock.now_ms();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (t >> 16) as u32,
+            (t & 0xffff) as u16,
+            (n >> 48) & 0xfff,
+            (n >> 36) & 0xfff,
+            n & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The router: every path to one handler, which dispatches as AWS's protocols need.
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new().fallback(handle).with_state(api)
+}
+
+/// Serves `listener` until `shutdown` resolves; requests in flight are answered first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: Arc<Api>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(api))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// An error as a protocol family answers it.
+fn error_reply(family: Family, status: u16, code: &str, message: &str, id: &str) -> Reply {
+    match family {
+        Family::Ec2 => Reply::xml(status, ec2::error_xml(code, message, id)),
+        Family::Query => Reply::xml(status, sts::error_xml(sts::XMLNS, code, message, id)),
+        Family::Json => json::error(JSON_11, status, code, message),
+        Family::S3 => {
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
+            element(&mut out, "Code", code);
+            element(&mut out, "Message", message);
+            element(&mut out, "RequestId", id);
+            out.push_str("</Error>");
+            Reply::new(status, "application/xml", out)
+        }
+    }
+}
+
+fn auth_reply(failure: AuthFailure, family: Family, id: &str) -> Reply {
+    let d = failure.def(family);
+    error_reply(family, d.status, d.code, d.message, id)
+}
+
+/// The action a request names, for `/metrics` and the log: a served name, else a fixed word.
+fn action_name(protocol: &Protocol, body: &[u8]) -> String {
+    let known = |op: &str, list: &[&str]| {
+        if list.contains(&op) {
+            op.to_owned()
+        } else {
+            "unknown".to_owned()
+        }
+    };
+    match protocol {
+        Protocol::Logs(op) => known(op, logs::OPERATIONS),
+        Protocol::Ec2 => {
+            let action = form_urlencoded::parse(body)
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let actions: Vec<&str> = ec2::ACTIONS.iter().map(|(a, _)| *a).collect();
+            known(&action, &actions)
+        }
+        Protocol::Sts => "GetCallerIdentity".to_owned(),
+        _ => "unknown".to_owned(),
+    }
+}
+
+/// Answers a routed, authenticated request (blocking: the store is SQLite).
+fn answer(api: &Api, protocol: &Protocol, caller: &Caller, body: &[u8], id: &str) -> Reply {
+    let now_ms = api.clock.now_ms();
+    match protocol {
+        Protocol::Ec2 => {
+            let mut world = api
+                .ec2
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Ec2World {
+                state,
+                network,
+                buckets,
+                delivery_streams,
+            } = &mut *world;
+            let mut service = ec2::Service {
+                state,
+                network,
+                buckets,
+                delivery_streams,
+                now_ms,
+            };
+            let (status, xml) = ec2::handle(&mut service, body, id);
+            Reply::xml(status, xml)
+        }
+        Protocol::Logs(op) => logs::handle(&api.logs, &caller.account_id, op, body, now_ms),
+        Protocol::Sts => {
+            let (status, xml) = sts::handle(body, &caller.access_key_id, &caller.account_id, id);
+            Reply::xml(status, xml)
+        }
+        Protocol::CloudWatchQuery => error_reply(
+            Family::Query,
+            400,
+            "InvalidAction",
+            "CloudWatch's actions are not served by vpcflow yet.",
+            id,
+        ),
+        Protocol::Firehose(op) | Protocol::CloudWatchJson(op) | Protocol::CloudWatchCbor(op) => {
+            let r = json::unknown_operation(op);
+            let ct = if matches!(protocol, Protocol::CloudWatchJson(_)) {
+                JSON_10
+            } else {
+                JSON_11
+            };
+            json::refused(ct, &r)
+        }
+        Protocol::S3 => error_reply(
+            Family::S3,
+            501,
+            "NotImplemented",
+            "S3's operations are not served by vpcflow yet.",
+            id,
+        ),
+    }
+}
+
+fn response(reply: Reply, id: &str, family: Family) -> Response<Body> {
+    let mut r = Response::new(Body::from(reply.body));
+    *r.status_mut() = axum::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(reply.content_type));
+    let id_header = match family {
+        Family::S3 => "x-amz-request-id",
+        _ => "x-amzn-requestid",
+    };
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert(id_header, v);
+    }
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    r
+}
+
+/// `/healthz` and `/metrics`, for unsigned GETs.
+fn operations(api: &Api, path: &str) -> Option<Reply> {
+    match path {
+        "/healthz" => Some(Reply::new(200, "text/plain; charset=utf-8", "ok\n")),
+        "/metrics" => {
+            let mut out = String::new();
+            api.metrics.render(&mut out);
+            if let Some(extra) = &api.extra {
+                extra(&mut out);
+            }
+            Some(Reply::new(200, "text/plain; version=0.0.4", out))
+        }
+        _ => None,
+    }
+}
+
+fn authenticate(
+    api: &Api,
+    req: &Signed<'_>,
+    family: Family,
+    id: &str,
+) -> Result<Caller, Box<Reply>> {
+    if api.auth.any_credentials {
+        return Ok(sigv4::unverified(req.headers, &api.auth.default_account));
+    }
+    sigv4::verify(req, &api.auth.credentials, api.clock.now_ms() / 1000)
+        .map_err(|f| Box::new(auth_reply(f, family, id)))
+}
+
+#[allow(clippy::disallowed_methods)] // latency is measured, not used as domain time
+fn started() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// A body over [`MAX_BODY_BYTES`], refused in the words of the protocol its headers name.
+fn too_large(
+    api: &Api,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    id: &str,
+    t0: std::time::Instant,
+) -> Response<Body> {
+    let protocol = route(method, path, headers, b"");
+    let message = format!("The request body is larger than {MAX_BODY_BYTES} bytes.");
+    let family = protocol.family();
+    let code = match family {
+        Family::S3 => "EntityTooLarge",
+        Family::Json => "SerializationException",
+        _ => "RequestEntityTooLarge",
+    };
+    api.metrics.record(
+        protocol.service(),
+        "unknown",
+        413,
+        t0.elapsed().as_secs_f64(),
+    );
+    response(error_reply(family, 413, code, &message, id), id, family)
+}
+
+async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
+    let t0 = started();
+    let id = api.request_id();
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let owned: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let headers: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let signed = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    if method == "GET"
+        && !signed
+        && let Some(reply) = operations(&api, &path)
+    {
+        return response(reply, &id, Family::Json);
+    }
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return too_large(&api, &method, &path, &headers, &id, t0);
+    };
+    let protocol = route(&method, &path, &headers, &body);
+    let family = protocol.family();
+    let action = action_name(&protocol, &body);
+    let payload_hash = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
+        .map_or_else(|| sigv4::sha256_hex(&body), |(_, v)| (*v).to_owned());
+    let signed_req = Signed {
+        method: &method,
+        path: &path,
+        query: &query,
+        headers: &headers,
+        payload_hash: &payload_hash,
+    };
+    let reply = match authenticate(&api, &signed_req, family, &id) {
+        Err(refused) => *refused,
+        Ok(caller) => {
+            let (api2, id2, protocol2) = (Arc::clone(&api), id.clone(), protocol.clone());
+            tokio::task::spawn_blocking(move || answer(&api2, &protocol2, &caller, &body, &id2))
+                .await
+                .unwrap_or_else(|e| {
+                    error_reply(
+                        family,
+                        500,
+                        "InternalError",
+                        &format!("the handler failed: {e}"),
+                        &id,
+                    )
+                })
+        }
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    api.metrics
+        .record(protocol.service(), &action, reply.status, secs);
+    tracing::info!(
+        request_id = %id,
+        service = protocol.service(),
+        action = %action,
+        status = reply.status,
+        latency_ms = secs * 1000.0,
+        "request"
+    );
+    response(reply, &id, family)
+}

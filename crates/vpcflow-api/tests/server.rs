@@ -1,0 +1,358 @@
+//! The server on a loopback port, driven over HTTP with requests signed as the SDKs sign them
+//! (the SigV4 code is checked against AWS's published vectors in its unit tests): one port for
+//! every protocol, each refusal in its protocol's words, body limits, the insecure mode, and
+//! `/healthz` and `/metrics`. The clock is fixed, so request times are the test's.
+
+use std::sync::{Arc, Mutex};
+
+use vpcflow_api::logs::Logs;
+use vpcflow_api::server::{Api, Auth, Ec2World, MAX_BODY_BYTES, serve};
+use vpcflow_api::sigv4::{self, Authorization, Credential, Signed};
+use vpcflow_store::{Clock, DataDir};
+
+const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+/// 2026-11-22T20:35:43Z.
+const NOW_MS: u64 = 1_795_379_743_000;
+const AMZ_DATE: &str = "20261122T203543Z";
+
+struct Fixed(u64);
+
+impl Clock for Fixed {
+    fn now_ms(&self) -> u64 {
+        self.0
+    }
+    fn sleep_ms(&self, _: u64) {}
+}
+
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    url: String,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+fn start(any_credentials: bool, now_ms: u64) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(Fixed(now_ms));
+    let net = Arc::new(vpcflow_net::builtin::load("builtin:three-tier").unwrap());
+    let api = Api::new(
+        Auth {
+            credentials: vec![Credential {
+                access_key_id: KEY.into(),
+                secret_access_key: SECRET.into(),
+                account_id: "123456789012".into(),
+            }],
+            any_credentials,
+            default_account: "123456789012".into(),
+        },
+        Ec2World {
+            state: vpcflow_deliver::State::open(&data.state_db()).unwrap(),
+            network: net,
+            buckets: vec!["flow-logs".into()],
+            delivery_streams: vec![],
+        },
+        Logs {
+            store: Mutex::new(
+                vpcflow_store::logs::LogStore::open(data.clone(), "us-east-1", "123456789012")
+                    .unwrap(),
+            ),
+            jobs: vpcflow_query::jobs::Jobs::new(
+                data.clone(),
+                runtime.handle().clone(),
+                Arc::clone(&clock),
+            ),
+        },
+        clock,
+        None,
+    );
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    runtime.spawn(serve(listener, Arc::new(api), std::future::pending()));
+    Server {
+        runtime,
+        url: format!("http://{host}"),
+        host,
+        _dir: dir,
+    }
+}
+
+/// A request: its headers, signed for `service` with `secret` unless `secret` is `None`.
+struct Call<'a> {
+    service: &'a str,
+    headers: Vec<(&'a str, String)>,
+    body: Vec<u8>,
+    secret: Option<&'a str>,
+    key: &'a str,
+}
+
+impl Server {
+    fn send(&self, call: Call<'_>) -> (u16, String) {
+        let mut headers: Vec<(String, String)> = call
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        headers.push(("host".into(), self.host.clone()));
+        headers.push(("x-amz-date".into(), AMZ_DATE.into()));
+        if let Some(secret) = call.secret {
+            let mut names: Vec<String> = headers.iter().map(|(k, _)| k.to_lowercase()).collect();
+            names.sort();
+            let auth = Authorization {
+                access_key_id: call.key.into(),
+                date: AMZ_DATE[..8].into(),
+                region: "us-east-1".into(),
+                service: call.service.into(),
+                signed_headers: names.clone(),
+                signature: String::new(),
+            };
+            let pairs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let hash = sigv4::sha256_hex(&call.body);
+            let canonical = sigv4::canonical_request(
+                &Signed {
+                    method: "POST",
+                    path: "/",
+                    query: "",
+                    headers: &pairs,
+                    payload_hash: &hash,
+                },
+                &auth,
+            );
+            let sig = sigv4::signature(secret, AMZ_DATE, &auth, &canonical);
+            headers.push((
+                "authorization".into(),
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={}/{}/us-east-1/{}/aws4_request, \
+                     SignedHeaders={}, Signature={sig}",
+                    call.key,
+                    &AMZ_DATE[..8],
+                    call.service,
+                    names.join(";")
+                ),
+            ));
+        }
+        let url = self.url.clone();
+        self.runtime.block_on(async move {
+            let client = reqwest::Client::new();
+            let mut req = client.post(&url).body(call.body);
+            for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap())
+        })
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let url = format!("{}{path}", self.url);
+        self.runtime.block_on(async move {
+            let resp = reqwest::get(&url).await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        })
+    }
+}
+
+fn ec2(body: &str, secret: Option<&'static str>) -> Call<'static> {
+    Call {
+        service: "ec2",
+        headers: vec![(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        )],
+        body: body.as_bytes().to_vec(),
+        secret,
+        key: KEY,
+    }
+}
+
+fn logs(op: &str, body: &str, secret: Option<&'static str>) -> Call<'static> {
+    Call {
+        service: "logs",
+        headers: vec![
+            ("content-type", "application/x-amz-json-1.1".into()),
+            ("x-amz-target", format!("Logs_20140328.{op}")),
+        ],
+        body: body.as_bytes().to_vec(),
+        secret,
+        key: KEY,
+    }
+}
+
+const DESCRIBE: &str = "Action=DescribeFlowLogs&Version=2016-11-15";
+
+#[test]
+fn every_protocol_on_one_port_with_signatures_checked() {
+    let s = start(false, NOW_MS);
+    let (status, xml) = s.send(ec2(DESCRIBE, Some(SECRET)));
+    assert_eq!(status, 200, "{xml}");
+    assert!(xml.contains("<DescribeFlowLogsResponse"), "{xml}");
+    let (status, body) = s.send(logs(
+        "CreateLogGroup",
+        r#"{"logGroupName": "/a"}"#,
+        Some(SECRET),
+    ));
+    assert_eq!((status, body.as_str()), (200, "{}"));
+    let (status, body) = s.send(logs("DescribeLogGroups", "{}", Some(SECRET)));
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["logGroups"][0]["logGroupName"], "/a");
+    assert_eq!(
+        v["logGroups"][0]["arn"],
+        "arn:aws:logs:us-east-1:123456789012:log-group:/a:*"
+    );
+    let sts = Call {
+        service: "sts",
+        ..ec2("Action=GetCallerIdentity&Version=2011-06-15", Some(SECRET))
+    };
+    let (status, xml) = s.send(sts);
+    assert_eq!(status, 200);
+    assert!(xml.contains("<Account>123456789012</Account>"), "{xml}");
+}
+
+#[test]
+fn each_refusal_in_its_protocols_words() {
+    let s = start(false, NOW_MS);
+    let rows: Vec<(Call<'static>, u16, &str)> = vec![
+        (
+            ec2(DESCRIBE, Some("wrong")),
+            403,
+            "<Code>SignatureDoesNotMatch</Code>",
+        ),
+        (
+            ec2(DESCRIBE, None),
+            401,
+            "<Code>MissingAuthenticationToken</Code>",
+        ),
+        (
+            Call {
+                key: "AKIAUNKNOWN",
+                ..ec2(DESCRIBE, Some(SECRET))
+            },
+            401,
+            "<Code>AuthFailure</Code>",
+        ),
+        (
+            logs("DescribeLogGroups", "{}", Some("wrong")),
+            400,
+            r#""__type":"InvalidSignatureException""#,
+        ),
+        (
+            Call {
+                key: "AKIAUNKNOWN",
+                ..logs("DescribeLogGroups", "{}", Some(SECRET))
+            },
+            400,
+            r#""__type":"UnrecognizedClientException""#,
+        ),
+        (
+            Call {
+                service: "sts",
+                ..ec2("Action=GetCallerIdentity&Version=2011-06-15", Some("wrong"))
+            },
+            403,
+            "<ErrorResponse",
+        ),
+        (
+            logs("Frobnicate", "{}", Some(SECRET)),
+            400,
+            r#""__type":"UnknownOperationException""#,
+        ),
+        (
+            logs("DescribeLogGroups", r#"{"limit": "x"}"#, Some(SECRET)),
+            400,
+            r#""__type":"SerializationException""#,
+        ),
+        (
+            logs("GetLogEvents", r#"{"logGroupName": "/a"}"#, Some(SECRET)),
+            400,
+            "at 'logStreamName' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            ec2("Action=RunInstances&Version=2016-11-15", Some(SECRET)),
+            400,
+            "<Code>InvalidAction</Code>",
+        ),
+    ];
+    for (call, status, needle) in rows {
+        let what = format!("{} {:?}", call.service, call.headers);
+        let (got, body) = s.send(call);
+        assert_eq!(got, status, "{what}: {body}");
+        assert!(body.contains(needle), "{what}: {body}");
+    }
+}
+
+#[test]
+fn a_request_signed_more_than_15_minutes_away_has_expired() {
+    let late = start(false, NOW_MS + 16 * 60 * 1000);
+    let (status, xml) = late.send(ec2(DESCRIBE, Some(SECRET)));
+    assert_eq!(status, 400, "{xml}");
+    assert!(xml.contains("<Code>RequestExpired</Code>"), "{xml}");
+    let (status, body) = late.send(logs("DescribeLogGroups", "{}", Some(SECRET)));
+    assert_eq!(status, 400);
+    assert!(body.contains("Signature expired"), "{body}");
+    // 14 minutes is within AWS's skew.
+    let near = start(false, NOW_MS + 14 * 60 * 1000);
+    assert_eq!(near.send(ec2(DESCRIBE, Some(SECRET))).0, 200);
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_before_it_is_read_whole() {
+    let s = start(false, NOW_MS);
+    let mut call = ec2(DESCRIBE, None);
+    call.body.resize(MAX_BODY_BYTES + 1, b'a');
+    let (status, xml) = s.send(call);
+    assert_eq!(status, 413, "{xml}");
+    assert!(xml.contains("<Code>RequestEntityTooLarge</Code>"), "{xml}");
+    let mut call = logs("DescribeLogGroups", "", None);
+    call.body.resize(MAX_BODY_BYTES + 1, b' ');
+    let (status, body) = s.send(call);
+    assert_eq!(status, 413);
+    assert!(body.contains("SerializationException"), "{body}");
+}
+
+#[test]
+fn any_credentials_let_anyone_in_as_their_keys_account() {
+    let s = start(true, NOW_MS);
+    let sts = Call {
+        service: "sts",
+        key: "111122223333",
+        ..ec2(
+            "Action=GetCallerIdentity&Version=2011-06-15",
+            Some("anything"),
+        )
+    };
+    let (status, xml) = s.send(sts);
+    assert_eq!(status, 200, "{xml}");
+    assert!(xml.contains("<Account>111122223333</Account>"), "{xml}");
+    let (status, _) = s.send(ec2(DESCRIBE, None));
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn healthz_and_metrics_answer_unsigned_gets() {
+    let s = start(false, NOW_MS);
+    assert_eq!(s.get("/healthz"), (200, "ok\n".to_owned()));
+    s.send(ec2(DESCRIBE, Some(SECRET)));
+    s.send(ec2(DESCRIBE, Some("wrong")));
+    let (status, text) = s.get("/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        r#"vpcflow_api_requests_total{service="ec2",action="DescribeFlowLogs",status="200"} 1"#,
+        r#"vpcflow_api_requests_total{service="ec2",action="DescribeFlowLogs",status="403"} 1"#,
+        r#"vpcflow_api_request_duration_seconds_count{service="ec2",action="DescribeFlowLogs"} 2"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+}

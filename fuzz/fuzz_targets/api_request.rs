@@ -1,0 +1,57 @@
+//! The API server's request readers, on any bytes: the SigV4 `Authorization` header, the routing
+//! of a request to its protocol, the awsJson bodies of every Logs operation, and STS's form. Each
+//! gives a value or a 4xx answer, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vpcflow_api::{json, route, sigv4, sts};
+use vpcflow_store::logs;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let _ = sigv4::parse_authorization(&text);
+    let _ = sigv4::parse_amz_date(&text);
+    let (head, body) = data.split_at(data.len().min(data.first().map_or(0, |b| *b as usize)));
+    let head = String::from_utf8_lossy(head);
+    let headers: Vec<(&str, &str)> = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .collect();
+    let p = route::route("POST", "/", &headers, body);
+    let _ = (p.family(), p.service());
+    let signed = sigv4::Signed {
+        method: "POST",
+        path: &head,
+        query: &head,
+        headers: &headers,
+        payload_hash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    };
+    let cred = sigv4::Credential {
+        access_key_id: "AK".into(),
+        secret_access_key: "s".into(),
+        account_id: "123456789012".into(),
+    };
+    let _ = sigv4::verify(&signed, &[cred], 0);
+    macro_rules! decodes {
+        ($($t:ty),*) => {$(
+            if let Err(r) = json::decode::<$t>(body) {
+                assert!((400..500).contains(&r.status));
+            }
+        )*};
+    }
+    decodes!(
+        logs::DescribeLogGroups,
+        logs::DescribeLogStreams,
+        logs::GetLogEvents,
+        logs::FilterLogEvents,
+        logs::CreateLogGroup,
+        logs::PutRetentionPolicy,
+        logs::LogGroupRequest
+    );
+    if let Ok(req) = json::decode::<logs::CreateLogGroup>(body) {
+        let _ = req.check();
+    }
+    let (status, xml) = sts::handle(body, "AK", "123456789012", "r");
+    assert!(status == 200 || (400..500).contains(&status));
+    assert!(xml.ends_with("Response>"));
+});

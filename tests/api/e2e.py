@@ -1,0 +1,463 @@
+#!/usr/bin/env python3
+"""The AWS CLI and boto3, unchanged, against `vpcflow up` (issue: the AWS-compatible API).
+
+Starts `vpcflow up` on a free loopback port in a temporary data directory, with simulated traffic
+at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) and boto3:
+
+* the four `aws ec2 create-flow-logs` commands (VPC to S3 text, a subnet to S3 Parquet with its
+  destination options, an ENI's REJECTs to CloudWatch Logs, a custom format at 60 s); the third
+  first without `--deliver-logs-permission-arn`, refused as AWS refuses it, then with the role;
+* the log group's records through `aws logs filter-log-events` and an Insights
+  `start-query`/`get-query-results` round trip; the S3 objects' content (text with the custom
+  header, Parquet with its columns) as delivered under the data directory;
+* DescribeFlowLogs' filters and paging, DeleteFlowLogs, and that a deleted flow log stops
+  delivering;
+* AWS's validation errors through boto3's ClientError (codes and messages);
+* security: a wrong secret (403 SignatureDoesNotMatch), an unknown key, a request signed 20
+  minutes ago, and oversized, truncated and malformed bodies for each protocol (all 4xx);
+* restart: flow logs, log groups and retention survive a stop and start; `/healthz` and
+  `/metrics` answer.
+
+usage: e2e.py PATH/TO/vpcflow      (exit status 1 if any check fails)
+"""
+
+import datetime
+import gzip
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+VPC = "vpc-0a1b2c3d4e5f60718"
+SUBNET = "subnet-0a1a000000000001a"
+ENI = "eni-0a0000000000000a3"  # the bastion: refused traffic all day
+ACCOUNT = "123456789012"
+KEY, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+ROLE = "arn:aws:iam::123456789012:role/publishFlowLogs"
+CUSTOM = ("${version} ${vpc-id} ${subnet-id} ${instance-id} ${srcaddr} ${dstaddr} ${srcport} "
+          "${dstport} ${protocol} ${tcp-flags} ${type} ${pkt-srcaddr} ${pkt-dstaddr}")
+
+CONFIG = """
+topology = "builtin:three-tier"
+[[buckets]]
+name = "my-flow-log-bucket"
+[[buckets]]
+name = "flow-logs-parquet"
+"""
+
+failures = []
+passed = 0
+
+
+def check(name, ok, detail=""):
+    global passed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failures.append(name)
+        print(f"FAIL {name} {detail}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Up:
+    """A `vpcflow up` process on a port."""
+
+    def __init__(self, binary, data, config, port):
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(data.parent / f"up-{port}.log", "ab")
+        self.proc = subprocess.Popen(
+            [binary, "up", "--config", str(config), "--data", str(data), "--listen",
+             f"127.0.0.1:{port}", "--speed", "600", "--start", "2026-01-15T14:00:00Z",
+             "--seed", "7"],
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"vpcflow up did not answer /healthz on {self.url}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.log.close()
+
+
+def env(key=KEY, secret=SECRET):
+    e = dict(os.environ)
+    e.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret, AWS_DEFAULT_REGION="us-east-1",
+             AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    e.pop("AWS_PROFILE", None)
+    return e
+
+
+def aws(url, *args, **kw):
+    """The AWS CLI: (exit status, parsed JSON or stdout, stderr)."""
+    cli = pathlib.Path(sys.executable).parent / "aws"
+    r = subprocess.run([str(cli), "--endpoint-url", url, *args], capture_output=True, text=True,
+                       env=env(**kw), timeout=120)
+    out = r.stdout
+    try:
+        out = json.loads(out) if out.strip() else {}
+    except json.JSONDecodeError:
+        pass
+    return r.returncode, out, r.stderr
+
+
+def client(url, service, key=KEY, secret=SECRET):
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret)
+
+
+def error_of(call):
+    try:
+        call()
+    except ClientError as e:
+        return (e.response["Error"]["Code"], e.response["Error"].get("Message", ""),
+                e.response["ResponseMetadata"]["HTTPStatusCode"])
+    return None
+
+
+def wait_for(what, fn, seconds=90):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.5)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def create_four(url):
+    """The four create-flow-logs commands; returns their ids by name."""
+    ids = {}
+    rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "VPC", "--resource-ids",
+                       VPC, "--traffic-type", "ALL", "--log-destination-type", "s3",
+                       "--log-destination", "arn:aws:s3:::my-flow-log-bucket/my-custom-flow-logs/")
+    check("create 1: VPC to S3 text", rc == 0 and len(out.get("FlowLogIds", [])) == 1, err)
+    ids["vpc-s3"] = out["FlowLogIds"][0]
+    rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "Subnet",
+                       "--resource-ids", SUBNET, "--traffic-type", "ALL",
+                       "--log-destination-type", "s3", "--log-destination",
+                       "arn:aws:s3:::flow-logs-parquet", "--destination-options",
+                       "FileFormat=parquet,HiveCompatiblePartitions=true,PerHourPartition=true")
+    check("create 2: subnet to S3 Parquet, Hive, per hour",
+          rc == 0 and len(out.get("FlowLogIds", [])) == 1, err)
+    ids["subnet-parquet"] = out["FlowLogIds"][0]
+    rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "NetworkInterface",
+                       "--resource-ids", ENI, "--traffic-type", "REJECT", "--log-group-name",
+                       "my-flow-logs")
+    check("create 3 without a role is refused as AWS refuses it",
+          rc == 255 and "(InvalidParameter)" in err and
+          "DeliverLogsPermissionArn can't be empty if LogDestinationType is cloud-watch-logs." in err,
+          f"rc={rc} {err}")
+    rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "NetworkInterface",
+                       "--resource-ids", ENI, "--traffic-type", "REJECT", "--log-group-name",
+                       "my-flow-logs", "--deliver-logs-permission-arn", ROLE)
+    check("create 3 with the role", rc == 0 and len(out.get("FlowLogIds", [])) == 1, err)
+    ids["eni-logs"] = out["FlowLogIds"][0]
+    rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "VPC", "--resource-ids",
+                       VPC, "--traffic-type", "ALL", "--log-destination-type", "s3",
+                       "--log-destination", "arn:aws:s3:::my-flow-log-bucket/custom/",
+                       "--log-format", CUSTOM, "--max-aggregation-interval", "60")
+    check("create 4: custom format, 60 s", rc == 0 and len(out.get("FlowLogIds", [])) == 1, err)
+    ids["custom"] = out["FlowLogIds"][0]
+    return ids
+
+
+def log_group_records(url):
+    def events():
+        rc, out, _ = aws(url, "logs", "filter-log-events", "--log-group-name", "my-flow-logs")
+        return out.get("events") if rc == 0 else None
+    evs = wait_for("the ENI's records in my-flow-logs", events)
+    fields = [e["message"].split(" ") for e in evs]
+    check("filter-log-events finds the ENI's REJECT records",
+          len(evs) > 0 and all(f[2] == ENI and f[12] == "REJECT" for f in fields),
+          str(evs[:2]))
+    check("every event is on the ENI's stream",
+          {e["logStreamName"] for e in evs} == {f"{ENI}-all"}, str({e["logStreamName"] for e in evs}))
+    rc, out, err = aws(url, "logs", "start-query", "--log-group-name", "my-flow-logs",
+                       "--start-time", "0", "--end-time", "4102444800", "--query-string",
+                       "stats count(*) as n by action, interfaceId")
+    check("start-query gives a query id", rc == 0 and "queryId" in out, err)
+    qid = out["queryId"]
+
+    def results():
+        rc, out, _ = aws(url, "logs", "get-query-results", "--query-id", qid)
+        return out if rc == 0 and out.get("status") == "Complete" else None
+    res = wait_for("the Insights query", results)
+    rows = [{f["field"]: f["value"] for f in row} for row in res["results"]]
+    check("get-query-results: the ENI's records, all REJECT",
+          len(rows) == 1 and rows[0]["action"] == "REJECT" and rows[0]["interfaceId"] == ENI
+          and int(rows[0]["n"]) >= len(evs), str(rows))
+    check("get-query-results: statistics", res["statistics"]["recordsMatched"] >= len(evs),
+          str(res["statistics"]))
+
+
+def s3_objects(data):
+    text = wait_for("text objects", lambda: sorted(
+        (data / "s3/my-flow-log-bucket/my-custom-flow-logs").rglob("*.log.gz")))
+    lines = gzip.decompress(text[0].read_bytes()).decode().splitlines()
+    check("S3 text: default header and records",
+          lines[0] == "version account-id interface-id srcaddr dstaddr srcport dstport protocol "
+          "packets bytes start end action log-status" and len(lines) > 1, lines[0])
+    custom = wait_for("custom-format objects", lambda: sorted(
+        (data / "s3/my-flow-log-bucket/custom").rglob("*.log.gz")))
+    lines = gzip.decompress(custom[0].read_bytes()).decode().splitlines()
+    header = CUSTOM.replace("${", "").replace("}", "")
+    check("S3 text: the custom format's header and 13 fields per record",
+          lines[0] == header and all(len(l.split(" ")) == 13 for l in lines[1:]) and
+          all(l.split(" ")[1] == VPC for l in lines[1:]), lines[:2])
+    parquet = wait_for("Parquet objects", lambda: sorted(
+        (data / "s3/flow-logs-parquet").rglob("*.parquet")))
+    rel = str(parquet[0].relative_to(data / "s3/flow-logs-parquet"))
+    check("S3 Parquet: Hive-compatible, per-hour partitions",
+          "aws-service=vpcflowlogs/aws-region=us-east-1/year=" in rel and "/hour=" in rel, rel)
+    t = pq.read_table(parquet[0])
+    check("S3 Parquet: AWS's columns, rows of the subnet's ENIs",
+          t.column_names[:4] == ["version", "account_id", "interface_id", "srcaddr"]
+          and t.num_rows > 0, str(t.column_names))
+
+
+def describe_and_delete(url, ids):
+    ec2 = client(url, "ec2")
+    all_ids = sorted(ids.values())
+    got = sorted(f["FlowLogId"] for f in ec2.describe_flow_logs()["FlowLogs"])
+    check("describe-flow-logs lists the four", got == all_ids, str(got))
+    # Three more, so that pages of AWS's smallest size (5) are two.
+    extra = [ec2.create_flow_logs(ResourceType="VPC", ResourceIds=[VPC], TrafficType=t,
+                                  LogDestinationType="s3",
+                                  LogDestination=f"arn:aws:s3:::my-flow-log-bucket/{t.lower()}/"
+                                  )["FlowLogIds"][0] for t in ["ACCEPT", "REJECT", "ALL"][:2]]
+    extra += ec2.create_flow_logs(ResourceType="Subnet", ResourceIds=[SUBNET], TrafficType="ALL",
+                                  LogDestinationType="s3",
+                                  LogDestination="arn:aws:s3:::my-flow-log-bucket/subnet/"
+                                  )["FlowLogIds"]
+    pages = list(ec2.get_paginator("describe_flow_logs").paginate(PaginationConfig={"PageSize": 5}))
+    paged = sorted(f["FlowLogId"] for p in pages for f in p["FlowLogs"])
+    check("paging by 5 gives each of the seven once, in two pages",
+          paged == sorted(all_ids + extra) and [len(p["FlowLogs"]) for p in pages] == [5, 2],
+          f"{[len(p['FlowLogs']) for p in pages]} {paged}")
+    got = error_of(lambda: ec2.describe_flow_logs(MaxResults=1))
+    check("MaxResults below 5: AWS's InvalidParameterValue",
+          got and got[0] == "InvalidParameterValue", str(got))
+    ec2.delete_flow_logs(FlowLogIds=extra)
+    by = lambda name, values: sorted(f["FlowLogId"] for f in ec2.describe_flow_logs(
+        Filters=[{"Name": name, "Values": values}])["FlowLogs"])
+    check("filter resource-id", by("resource-id", [ENI]) == [ids["eni-logs"]])
+    check("filter log-destination-type",
+          by("log-destination-type", ["s3"]) == sorted([ids["vpc-s3"], ids["subnet-parquet"],
+                                                         ids["custom"]]))
+    check("filter traffic-type", by("traffic-type", ["REJECT"]) == [ids["eni-logs"]])
+    check("filter log-group-name", by("log-group-name", ["my-flow-logs"]) == [ids["eni-logs"]])
+    one = ec2.describe_flow_logs(FlowLogIds=[ids["custom"]])["FlowLogs"][0]
+    check("the custom flow log echoes its format and interval",
+          one["LogFormat"] == CUSTOM and one["MaxAggregationInterval"] == 60, str(one))
+    pq_fl = ec2.describe_flow_logs(FlowLogIds=[ids["subnet-parquet"]])["FlowLogs"][0]
+    check("the Parquet flow log echoes its destination options",
+          pq_fl["DestinationOptions"] == {"FileFormat": "parquet", "HiveCompatiblePartitions": True,
+                                          "PerHourPartition": True}, str(pq_fl))
+
+    def count():
+        rc, out, _ = aws(url, "logs", "describe-log-streams", "--log-group-name", "my-flow-logs")
+        return sum(1 for _ in out.get("logStreams", [])), out
+    logs = client(url, "logs")
+    before = logs.filter_log_events(logGroupName="my-flow-logs")["events"]
+    ec2.delete_flow_logs(FlowLogIds=[ids["eni-logs"]])
+    check("delete-flow-logs removes it",
+          ids["eni-logs"] not in [f["FlowLogId"] for f in ec2.describe_flow_logs()["FlowLogs"]])
+    time.sleep(3)  # what closed before the delete is delivered (30 simulated minutes)
+    settled = len(logs.filter_log_events(logGroupName="my-flow-logs")["events"])
+    time.sleep(10)  # 100 simulated minutes: the bastion's REJECTs went on
+    after = len(logs.filter_log_events(logGroupName="my-flow-logs")["events"])
+    check("a deleted flow log stops delivering", settled == after and settled >= len(before),
+          f"{len(before)} → {settled} → {after}")
+    code = error_of(lambda: ec2.delete_flow_logs(FlowLogIds=["fl-1a2b3c4d"]))
+    check("deleting an unknown id: InvalidFlowLogId.NotFound",
+          code and code[0] == "InvalidFlowLogId.NotFound" and
+          code[1] == "These flow log ids in the input list are not found: [TotalCount: 1] fl-1a2b3c4d",
+          str(code))
+    del ids["eni-logs"]
+
+
+def validation_errors(url):
+    ec2 = client(url, "ec2")
+    base = dict(ResourceType="VPC", ResourceIds=[VPC], TrafficType="ALL")
+    rows = [
+        (dict(base, LogDestinationType="s3", LogDestination="arn:aws:s3:::my-flow-log-bucket",
+              MaxAggregationInterval=30),
+         "InvalidParameter", "Invalid Flow Log Max Aggregation Interval"),
+        (dict(base, LogDestinationType="s3"),
+         "InvalidParameter", "LogDestination can't be empty if LogGroupName is not provided."),
+        (dict(base, LogDestinationType="s3", LogGroupName="g"),
+         "InvalidParameter", "LogDestination type must be cloud-watch-logs if LogGroupName is provided."),
+        (dict(base, LogGroupName="g"),
+         "InvalidParameter", "DeliverLogsPermissionArn can't be empty if LogDestinationType is cloud-watch-logs."),
+        (dict(base, LogDestinationType="s3", LogDestination="arn:aws:s3:::my-flow-log-bucket/my-custom-flow-logs/"),
+         "FlowLogAlreadyExists", "Error. There is an existing Flow Log with the same configuration and log destination."),
+    ]
+    for req, code, message in rows:
+        got = error_of(lambda: ec2.create_flow_logs(**req))
+        check(f"validation: {message[:50]}", got and got[0] == code and got[1] == message, str(got))
+    out = ec2.create_flow_logs(**dict(base, LogDestinationType="s3",
+                                      LogDestination="arn:aws:s3:::no-such-bucket"))
+    un = out.get("Unsuccessful", [])
+    check("a bucket that does not exist: an Unsuccessful item",
+          len(un) == 1 and un[0]["Error"]["Code"] == "400" and
+          un[0]["Error"]["Message"] == "LogDestination: no-such-bucket does not exist.", str(out))
+    dry = error_of(lambda: ec2.describe_flow_logs(DryRun=True))
+    check("DryRun: DryRunOperation (412)", dry and dry[0] == "DryRunOperation" and dry[2] == 412,
+          str(dry))
+    logs = client(url, "logs")
+    got = error_of(lambda: logs.put_retention_policy(logGroupName="my-flow-logs", retentionInDays=4))
+    check("logs validation: retention not in the set",
+          got and got[0] == "InvalidParameterException" and "enum value set" in got[1], str(got))
+    got = error_of(lambda: logs.create_log_group(logGroupName="my-flow-logs"))
+    check("logs: ResourceAlreadyExistsException",
+          got and got[0] == "ResourceAlreadyExistsException", str(got))
+    got = error_of(lambda: logs.start_query(logGroupName="my-flow-logs", startTime=0,
+                                            endTime=10, queryString="stats count(* by action"))
+    check("logs: MalformedQueryException", got and got[0] == "MalformedQueryException", str(got))
+
+
+def signed(url, service, body, headers, when=None, secret=SECRET):
+    """Sends `body` signed by botocore's SigV4 (at `when`, else now): (status, body)."""
+    req = botocore.awsrequest.AWSRequest(method="POST", url=url + "/", data=body, headers=headers)
+    creds = botocore.credentials.Credentials(KEY, secret)
+    auth = botocore.auth.SigV4Auth(creds, service, "us-east-1")
+    if when is not None:
+        class Fixed(botocore.auth.SigV4Auth):
+            def _set_necessary_date_headers(self, request):
+                stamp = when.strftime("%Y%m%dT%H%M%SZ")
+                request.context["timestamp"] = stamp
+                request.headers["X-Amz-Date"] = stamp
+        auth = Fixed(creds, service, "us-east-1")
+    auth.add_auth(req)
+    prepared = req.prepare()
+    payload = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+    r = urllib.request.Request(prepared.url, data=payload, method="POST",
+                               headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def security(url):
+    ec2 = client(url, "ec2", secret="wrong")
+    got = error_of(lambda: ec2.describe_flow_logs())
+    check("a wrong secret: 403 SignatureDoesNotMatch",
+          got and got[0] == "SignatureDoesNotMatch" and got[2] == 403, str(got))
+    got = error_of(lambda: client(url, "logs", key="AKIAUNKNOWN000000000").describe_log_groups())
+    check("an unknown key (logs): UnrecognizedClientException",
+          got and got[0] == "UnrecognizedClientException", str(got))
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    ok_body = "Action=DescribeFlowLogs&Version=2016-11-15"
+    status, _ = signed(url, "ec2", ok_body, form)
+    check("a request signed by botocore now: 200", status == 200, str(status))
+    late = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
+    status, text = signed(url, "ec2", ok_body, form, when=late)
+    check("signed 20 minutes ago: RequestExpired", status == 400 and "RequestExpired" in text, text)
+    logs_h = {"Content-Type": "application/x-amz-json-1.1",
+              "X-Amz-Target": "Logs_20140328.DescribeLogGroups"}
+    cases = [
+        ("ec2 oversized", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&x=" + "a" * (5 << 20), form),
+        ("ec2 truncated", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&FlowLogId.%", form),
+        ("ec2 malformed", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&MaxResults=lots", form),
+        ("ec2 unknown action", "ec2", "Action=RunInstances&Version=2016-11-15", form),
+        ("logs oversized", "logs", '{"logGroupNamePrefix": "' + "a" * (5 << 20) + '"}', logs_h),
+        ("logs truncated", "logs", '{"logGroupNamePrefix": "/vp', logs_h),
+        ("logs malformed", "logs", '{"limit": "fifty"}', logs_h),
+        ("logs unknown operation", "logs", "{}",
+         dict(logs_h, **{"X-Amz-Target": "Logs_20140328.Frobnicate"})),
+        ("sts malformed", "sts", "Action=GetCallerIdentity&Version=2011-06-15&%ff%fe=1", form),
+    ]
+    for name, service, body, headers in cases:
+        status, text = signed(url, service, body, headers)
+        check(f"{name}: 4xx, AWS-shaped", 400 <= status < 500 and
+              ("<Code>" in text or "__type" in text), f"{status} {text[:200]}")
+
+
+def restart(binary, data, config, ids):
+    logs_before = None
+    port = free_port()
+    up = Up(binary, data, config, port)
+    try:
+        ec2 = client(up.url, "ec2")
+        got = {f["FlowLogId"]: f for f in ec2.describe_flow_logs()["FlowLogs"]}
+        check("restart: the flow logs survive", set(ids.values()) <= set(got), str(sorted(got)))
+        logs = client(up.url, "logs")
+        groups = {g["logGroupName"]: g for g in logs.describe_log_groups()["logGroups"]}
+        check("restart: the log groups survive, retention too",
+              groups.get("my-flow-logs", {}).get("retentionInDays") == 30
+              and "/made/by-api" in groups, str(groups))
+        with urllib.request.urlopen(up.url + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+        check("/metrics: requests by action and latency",
+              'vpcflow_api_requests_total{service="ec2",action="DescribeFlowLogs",status="200"} 1'
+              in text and "vpcflow_api_request_duration_seconds_bucket" in text, text[:300])
+    finally:
+        up.stop()
+    return logs_before
+
+
+def main():
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        data, config = tmp / "data", tmp / "vpcflow.toml"
+        config.write_text(CONFIG)
+        up = Up(binary, data, config, free_port())
+        try:
+            rc, out, err = aws(up.url, "sts", "get-caller-identity")
+            check("sts get-caller-identity names the key's account",
+                  rc == 0 and out.get("Account") == ACCOUNT, err)
+            ids = create_four(up.url)
+            log_group_records(up.url)
+            s3_objects(data)
+            validation_errors(up.url)
+            describe_and_delete(up.url, ids)
+            security(up.url)
+            logs = client(up.url, "logs")
+            logs.put_retention_policy(logGroupName="my-flow-logs", retentionInDays=30)
+            logs.create_log_group(logGroupName="/made/by-api")
+        finally:
+            up.stop()
+        restart(binary, data, config, ids)
+    print(f"\n{passed} passed, {len(failures)} failed")
+    if failures:
+        print("failed:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
