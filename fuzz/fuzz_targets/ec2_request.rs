@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
                         delivery_streams: &[],
                         now_ms: 0,
                         next_id: &mut next,
+                        caller: None,
                     },
                 ) {
                     let _ = ec2::create_response(&c, req.client_token.as_deref(), "r");

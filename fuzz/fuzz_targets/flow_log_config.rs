@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
                 delivery_streams: &streams,
                 now_ms: 0,
                 next_id: &mut next,
+                caller: None,
             },
         );
         if let Ok(created) = result {

@@ -15,6 +15,7 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
 * AWS's validation errors through boto3's ClientError (codes and messages);
 * security: a wrong secret (403 SignatureDoesNotMatch), an unknown key, a request signed 20
   minutes ago, and oversized, truncated and malformed bodies for each protocol (all 4xx);
+  account B neither sees nor changes account A's flow logs, log groups or queries;
 * restart: flow logs, log groups and retention survive a stop and start; `/healthz` and
   `/metrics` answer.
 
@@ -57,7 +58,16 @@ topology = "builtin:three-tier"
 name = "my-flow-log-bucket"
 [[buckets]]
 name = "flow-logs-parquet"
+[[server.credentials]]
+access_key_id = "AKIAIOSFODNN7EXAMPLE"
+secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+account_id = "123456789012"
+[[server.credentials]]
+access_key_id = "AKIAOTHERACCOUNT0001"
+secret_access_key = "other-secret"
+account_id = "210987654321"
 """
+OTHER_KEY, OTHER_SECRET = "AKIAOTHERACCOUNT0001", "other-secret"
 
 failures = []
 passed = 0
@@ -407,6 +417,33 @@ def security(url):
               ("<Code>" in text or "__type" in text), f"{status} {text[:200]}")
 
 
+def accounts(url, ids):
+    """Account B (another key) sees and changes nothing of account A's."""
+    ec2 = client(url, "ec2", key=OTHER_KEY, secret=OTHER_SECRET)
+    check("account B sees none of A's flow logs", ec2.describe_flow_logs()["FlowLogs"] == [])
+    got = error_of(lambda: ec2.delete_flow_logs(FlowLogIds=[ids["vpc-s3"]]))
+    check("account B cannot delete A's flow log",
+          got and got[0] == "InvalidFlowLogId.NotFound", str(got))
+    got = error_of(lambda: ec2.create_flow_logs(
+        ResourceType="VPC", ResourceIds=[VPC], TrafficType="ALL", LogDestinationType="s3",
+        LogDestination="arn:aws:s3:::my-flow-log-bucket"))
+    check("account B cannot watch A's VPC", got and got[0] == "InvalidVpcID.NotFound", str(got))
+    logs = client(url, "logs", key=OTHER_KEY, secret=OTHER_SECRET)
+    check("account B sees none of A's log groups", logs.describe_log_groups()["logGroups"] == [])
+    for name, call in [
+        ("read", lambda: logs.filter_log_events(logGroupName="my-flow-logs")),
+        ("delete", lambda: logs.delete_log_group(logGroupName="my-flow-logs")),
+        ("query", lambda: logs.start_query(logGroupName="my-flow-logs", startTime=0, endTime=10,
+                                           queryString="stats count(*)")),
+    ]:
+        got = error_of(call)
+        check(f"account B cannot {name} A's log group",
+              got and got[0] == "ResourceNotFoundException", str(got))
+    a = client(url, "ec2")
+    check("account A still has its flow logs",
+          ids["vpc-s3"] in [f["FlowLogId"] for f in a.describe_flow_logs()["FlowLogs"]])
+
+
 def restart(binary, data, config, ids):
     logs_before = None
     port = free_port()
@@ -447,6 +484,7 @@ def main():
             validation_errors(up.url)
             describe_and_delete(up.url, ids)
             security(up.url)
+            accounts(up.url, ids)
             logs = client(up.url, "logs")
             logs.put_retention_policy(logGroupName="my-flow-logs", retentionInDays=30)
             logs.create_log_group(logGroupName="/made/by-api")

@@ -389,6 +389,9 @@ pub struct Service<'a> {
     pub delivery_streams: &'a [String],
     /// Now, ms since the epoch (the caller's clock).
     pub now_ms: u64,
+    /// The account the request acts for (its signer's): it sees only its own flow logs and
+    /// resources. `None`: every account's (the data directory's owner).
+    pub account: Option<&'a str>,
 }
 
 /// Answers one request body: its HTTP status and EC2's XML. The services decide; this reads
@@ -418,7 +421,9 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
         buckets,
         delivery_streams,
         now_ms,
+        account,
     } = service;
+    state.acting_for(*account);
     match p.request {
         Request::CreateFlowLogs(req) if p.dry_run => Err(dry_run(
             state

@@ -3,6 +3,7 @@
 //! (`vpcflow_store::logs`, `vpcflow_query::jobs`), their answer or error written back. The
 //! services own every rule; [`OPERATIONS`] is the one list of what is served.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -33,9 +34,37 @@ pub const OPERATIONS: &[&str] = &[
 /// What the operations act on.
 pub struct Logs {
     /// The log-group store (`state.db` and the segments); one connection, taken in turn.
-    pub store: Mutex<LogStore>,
+    store: Mutex<LogStore>,
     /// Insights queries.
-    pub jobs: Jobs,
+    jobs: Jobs,
+    /// Which account started each query: another account's query is not found.
+    owners: Mutex<HashMap<String, String>>,
+}
+
+impl Logs {
+    /// The operations over a store and its Insights jobs.
+    pub fn new(store: LogStore, jobs: Jobs) -> Logs {
+        Logs {
+            store: Mutex::new(store),
+            jobs,
+            owners: Mutex::default(),
+        }
+    }
+
+    /// The query, if `account` started it (else AWS's not-found error for it).
+    fn own_query<'q>(&self, account: &str, id: &'q str) -> Result<&'q str, LogsError> {
+        let owners = self
+            .owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match owners.get(id) {
+            Some(owner) if owner == account => Ok(id),
+            _ => Err(LogsError::refused(
+                logs::LogsErrorCode::ResourceNotFound,
+                format!("Query {id} does not exist."),
+            )),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -89,9 +118,12 @@ fn dispatch(
     now_ms: u64,
 ) -> Result<Reply, Refusal> {
     let store = || {
-        logs.store
+        let mut store = logs
+            .store
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        store.acting_for(Some(account));
+        store
     };
     Ok(match operation {
         "CreateLogGroup" => {
@@ -128,21 +160,30 @@ fn dispatch(
         }
         "StartQuery" => {
             let req: StartQuery = json::decode(body)?;
-            reply(
-                logs.jobs
-                    .start(&req)
-                    .map(|id| serde_json::json!({ "queryId": id })),
-            )
+            let started = req
+                .check()
+                .and_then(|c| store().check_groups(&c.groups))
+                .and_then(|()| logs.jobs.start(&req));
+            if let Ok(id) = &started {
+                logs.owners
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(id.clone(), account.to_owned());
+            }
+            reply(started.map(|id| serde_json::json!({ "queryId": id })))
         }
         "GetQueryResults" => {
             let req: QueryId = json::decode(body)?;
-            reply(logs.jobs.results(&req.query_id))
+            reply(
+                logs.own_query(account, &req.query_id)
+                    .and_then(|id| logs.jobs.results(id)),
+            )
         }
         "StopQuery" => {
             let req: QueryId = json::decode(body)?;
             reply(
-                logs.jobs
-                    .stop(&req.query_id)
+                logs.own_query(account, &req.query_id)
+                    .and_then(|id| logs.jobs.stop(id))
                     .map(|success| serde_json::json!({ "success": success })),
             )
         }

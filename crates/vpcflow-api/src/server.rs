@@ -185,6 +185,7 @@ fn answer(api: &Api, protocol: &Protocol, caller: &Caller, body: &[u8], id: &str
                 buckets,
                 delivery_streams,
                 now_ms,
+                account: Some(&caller.account_id),
             };
             let (status, xml) = ec2::handle(&mut service, body, id);
             Reply::xml(status, xml)

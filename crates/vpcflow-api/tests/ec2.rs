@@ -208,6 +208,7 @@ fn answers_are_ec2s_xml() {
             delivery_streams: &[],
             now_ms: 1_768_485_600_123,
             next_id: &mut next,
+            caller: None,
         },
     );
     let created = match created {

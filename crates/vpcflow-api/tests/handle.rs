@@ -39,12 +39,17 @@ impl World {
     }
 
     fn call(&mut self, fields: &[(&str, &str)]) -> (u16, String) {
+        self.call_as(None, fields)
+    }
+
+    fn call_as(&mut self, account: Option<&str>, fields: &[(&str, &str)]) -> (u16, String) {
         let mut s = Service {
             state: &mut self.state,
             network: &self.net,
             buckets: &["flow-logs".to_owned()],
             delivery_streams: &[],
             now_ms: 1_768_485_600_000,
+            account,
         };
         handle(&mut s, &body(fields), "req-1")
     }
@@ -140,6 +145,7 @@ fn a_body_that_is_no_form_is_a_4xx_in_ec2s_shape() {
         buckets: &[],
         delivery_streams: &[],
         now_ms: 0,
+        account: None,
     };
     for bad in [
         &b"Action=CreateFlowLogs&Action=DeleteFlowLogs"[..],
@@ -150,4 +156,42 @@ fn a_body_that_is_no_form_is_a_4xx_in_ec2s_shape() {
         assert_eq!(status, 400, "{xml}");
         assert_eq!(first(&xml, "Code"), Some("InvalidRequest"), "{xml}");
     }
+}
+
+#[test]
+fn an_account_sees_and_changes_only_its_own_flow_logs() {
+    let mut w = World::new();
+    let (owner, other) = (Some("123456789012"), Some("210987654321"));
+    let req = create(&[ROLE, ("ClientToken", "tok-1")]);
+    let (status, xml) = w.call_as(owner, &req);
+    assert_eq!(status, 200, "{xml}");
+    let id = first(&xml, "item").unwrap().to_owned();
+    // The other account: the VPC is not found, the flow log is not listed nor deletable.
+    let (status, xml) = w.call_as(other, &req);
+    assert_eq!(status, 400, "{xml}");
+    assert_eq!(first(&xml, "Code"), Some("InvalidVpcID.NotFound"), "{xml}");
+    let describe = [("Action", "DescribeFlowLogs"), ("Version", "2016-11-15")];
+    let (_, xml) = w.call_as(other, &describe);
+    assert!(!xml.contains(&id), "{xml}");
+    let (_, xml) = w.call_as(owner, &describe);
+    assert!(xml.contains(&id), "{xml}");
+    let delete = [("Action", "DeleteFlowLogs"), ("FlowLogId.1", id.as_str())];
+    let (status, xml) = w.call_as(other, &delete);
+    assert_eq!(
+        first(&xml, "Code"),
+        Some("InvalidFlowLogId.NotFound"),
+        "{status} {xml}"
+    );
+    assert_eq!(w.state.flow_logs().unwrap().len(), 1);
+    // The owner's client token is not the other's: the same token and request from the other
+    // is its own request (refused, its VPC not found), not a replay of the owner's answer.
+    let (status, xml) = w.call_as(other, &req);
+    assert_eq!(
+        (status, first(&xml, "Code")),
+        (400, Some("InvalidVpcID.NotFound"))
+    );
+    let (status, xml) = w.call_as(owner, &req);
+    assert_eq!((status, first(&xml, "item")), (200, Some(id.as_str())));
+    let (status, _) = w.call_as(owner, &delete);
+    assert_eq!(status, 200);
 }

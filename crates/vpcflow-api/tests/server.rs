@@ -11,6 +11,8 @@ use vpcflow_api::sigv4::{self, Authorization, Credential, Signed};
 use vpcflow_store::{Clock, DataDir};
 
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+/// The key of a second account.
+const OTHER_KEY: &str = "AKIAOTHERACCOUNT0001";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 /// 2026-11-22T20:35:43Z.
 const NOW_MS: u64 = 1_795_379_743_000;
@@ -44,11 +46,18 @@ fn start(any_credentials: bool, now_ms: u64) -> Server {
     let net = Arc::new(vpcflow_net::builtin::load("builtin:three-tier").unwrap());
     let api = Api::new(
         Auth {
-            credentials: vec![Credential {
-                access_key_id: KEY.into(),
-                secret_access_key: SECRET.into(),
-                account_id: "123456789012".into(),
-            }],
+            credentials: vec![
+                Credential {
+                    access_key_id: KEY.into(),
+                    secret_access_key: SECRET.into(),
+                    account_id: "123456789012".into(),
+                },
+                Credential {
+                    access_key_id: OTHER_KEY.into(),
+                    secret_access_key: SECRET.into(),
+                    account_id: "210987654321".into(),
+                },
+            ],
             any_credentials,
             default_account: "123456789012".into(),
         },
@@ -58,17 +67,14 @@ fn start(any_credentials: bool, now_ms: u64) -> Server {
             buckets: vec!["flow-logs".into()],
             delivery_streams: vec![],
         },
-        Logs {
-            store: Mutex::new(
-                vpcflow_store::logs::LogStore::open(data.clone(), "us-east-1", "123456789012")
-                    .unwrap(),
-            ),
-            jobs: vpcflow_query::jobs::Jobs::new(
+        Logs::new(
+            vpcflow_store::logs::LogStore::open(data.clone(), "us-east-1", "123456789012").unwrap(),
+            vpcflow_query::jobs::Jobs::new(
                 data.clone(),
                 runtime.handle().clone(),
                 Arc::clone(&clock),
             ),
-        },
+        ),
         clock,
         None,
     );
@@ -178,6 +184,7 @@ fn ec2(body: &str, secret: Option<&'static str>) -> Call<'static> {
 }
 
 fn logs(op: &str, body: &str, secret: Option<&'static str>) -> Call<'static> {
+    let body = body.to_owned();
     Call {
         service: "logs",
         headers: vec![
@@ -355,4 +362,55 @@ fn healthz_and_metrics_answer_unsigned_gets() {
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
+}
+
+#[test]
+fn an_account_sees_only_its_own_log_groups_and_queries() {
+    let s = start(false, NOW_MS);
+    let other = |mut c: Call<'static>| {
+        c.key = OTHER_KEY;
+        c
+    };
+    let mine = r#"{"logGroupName": "/mine"}"#;
+    assert_eq!(s.send(logs("CreateLogGroup", mine, Some(SECRET))).0, 200);
+    let (_, body) = s.send(other(logs("DescribeLogGroups", "{}", Some(SECRET))));
+    assert_eq!(body, r#"{"logGroups":[]}"#);
+    for (op, body) in [
+        ("DeleteLogGroup", mine),
+        ("DescribeLogStreams", mine),
+        ("FilterLogEvents", mine),
+        (
+            "PutRetentionPolicy",
+            r#"{"logGroupName": "/mine", "retentionInDays": 7}"#,
+        ),
+        (
+            "StartQuery",
+            r#"{"logGroupName": "/mine", "startTime": 0, "endTime": 10, "queryString": "stats count(*)"}"#,
+        ),
+    ] {
+        let (status, answer) = s.send(other(logs(op, body, Some(SECRET))));
+        assert_eq!(status, 400, "{op}: {answer}");
+        assert!(
+            answer.contains("ResourceNotFoundException"),
+            "{op}: {answer}"
+        );
+    }
+    // The owner's query is not the other's to read or stop.
+    let (status, answer) = s.send(logs(
+        "StartQuery",
+        r#"{"logGroupName": "/mine", "startTime": 0, "endTime": 10, "queryString": "stats count(*)"}"#,
+        Some(SECRET),
+    ));
+    assert_eq!(status, 200, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let get = format!(r#"{{"queryId": "{}"}}"#, v["queryId"].as_str().unwrap());
+    for op in ["GetQueryResults", "StopQuery"] {
+        let (status, answer) = s.send(other(logs(op, &get, Some(SECRET))));
+        assert_eq!(status, 400, "{op}: {answer}");
+        assert!(answer.contains("ResourceNotFoundException"), "{answer}");
+    }
+    assert_eq!(s.send(logs("GetQueryResults", &get, Some(SECRET))).0, 200);
+    // The group is still there for its owner.
+    let (_, body) = s.send(logs("DescribeLogGroups", "{}", Some(SECRET)));
+    assert!(body.contains("/mine"), "{body}");
 }

@@ -343,6 +343,10 @@ pub struct Context<'a> {
     pub now_ms: u64,
     /// Source of new ids (17 hex digits each).
     pub next_id: &'a mut dyn FnMut() -> String,
+    /// The account making the request: a resource of another account is not found, as AWS
+    /// answers for resources an account cannot see. `None`: the data directory's owner (the
+    /// config, the CLI), who may watch any account's resources.
+    pub caller: Option<&'a str>,
 }
 
 /// What CreateFlowLogs answers.
@@ -470,6 +474,24 @@ fn firehose_of_arn(arn: &str) -> Result<String, ApiError> {
         })
 }
 
+/// AWS's error for a resource id that does not exist (or that the caller's account cannot see).
+pub fn not_found(kind: ResourceType, id: &str) -> ApiError {
+    match kind {
+        ResourceType::Vpc => ApiError::new(
+            ErrorKind::VpcNotFound,
+            format!("The vpc ID '{id}' does not exist"),
+        ),
+        ResourceType::Subnet => ApiError::new(
+            ErrorKind::SubnetNotFound,
+            format!("The subnet ID '{id}' does not exist"),
+        ),
+        ResourceType::NetworkInterface => ApiError::new(
+            ErrorKind::NetworkInterfaceNotFound,
+            format!("The networkInterface ID '{id}' does not exist"),
+        ),
+    }
+}
+
 /// The resource a flow log watches, found in the network: its type, owner account and ENIs.
 pub fn resource_enis(
     net: &Network,
@@ -478,36 +500,33 @@ pub fn resource_enis(
 ) -> Result<(String, Vec<usize>), ApiError> {
     match kind {
         ResourceType::Vpc => {
-            let v = net.vpcs.iter().position(|v| v.id == id).ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::VpcNotFound,
-                    format!("The vpc ID '{id}' does not exist"),
-                )
-            })?;
+            let v = net
+                .vpcs
+                .iter()
+                .position(|v| v.id == id)
+                .ok_or_else(|| not_found(kind, id))?;
             let enis = (0..net.enis.len())
                 .filter(|&e| net.enis[e].vpc == v)
                 .collect();
             Ok((net.vpcs[v].account.clone(), enis))
         }
         ResourceType::Subnet => {
-            let s = net.subnets.iter().position(|s| s.id == id).ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::SubnetNotFound,
-                    format!("The subnet ID '{id}' does not exist"),
-                )
-            })?;
+            let s = net
+                .subnets
+                .iter()
+                .position(|s| s.id == id)
+                .ok_or_else(|| not_found(kind, id))?;
             let enis = (0..net.enis.len())
                 .filter(|&e| net.enis[e].subnet == s)
                 .collect();
             Ok((net.vpcs[net.subnets[s].vpc].account.clone(), enis))
         }
         ResourceType::NetworkInterface => {
-            let e = net.enis.iter().position(|e| e.id == id).ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::NetworkInterfaceNotFound,
-                    format!("The networkInterface ID '{id}' does not exist"),
-                )
-            })?;
+            let e = net
+                .enis
+                .iter()
+                .position(|e| e.id == id)
+                .ok_or_else(|| not_found(kind, id))?;
             Ok((net.vpcs[net.enis[e].vpc].account.clone(), vec![e]))
         }
     }
@@ -700,6 +719,9 @@ pub fn create_flow_logs(req: &CreateFlowLogs, ctx: &mut Context<'_>) -> Result<C
     };
     for id in &req.resource_ids {
         let (account, _) = resource_enis(ctx.network, resource_type, id)?;
+        if ctx.caller.is_some_and(|c| c != account) {
+            return Err(not_found(resource_type, id));
+        }
         let missing = match &destination {
             Destination::S3 { bucket, .. } if !ctx.buckets.contains(bucket) => Some(bucket),
             Destination::Firehose { stream } if !ctx.delivery_streams.contains(stream) => {

@@ -49,6 +49,7 @@ struct World<'a> {
     buckets: &'a [String],
     delivery_streams: &'a [String],
     now_ms: u64,
+    caller: Option<&'a str>,
 }
 
 impl World<'_> {
@@ -67,6 +68,7 @@ impl World<'_> {
                 delivery_streams: self.delivery_streams,
                 now_ms: self.now_ms,
                 next_id,
+                caller: self.caller,
             },
         )
     }
@@ -89,6 +91,8 @@ pub struct SegmentStream {
 pub struct State {
     conn: Connection,
     path: String,
+    /// The account whose requests this handle answers ([`State::acting_for`]).
+    caller: Option<String>,
 }
 
 impl State {
@@ -98,7 +102,25 @@ impl State {
         Ok(State {
             conn: db::open(path)?,
             path: path.display().to_string(),
+            caller: None,
         })
+    }
+
+    /// Makes the requests that follow (CreateFlowLogs, DescribeFlowLogs, DeleteFlowLogs and
+    /// their checks) an account's: it sees, deletes and duplicates only its own flow logs, and
+    /// another account's resource is not found, as in AWS. `None` (the default): the data
+    /// directory's owner (the config, the CLI), who sees every account's.
+    pub fn acting_for(&mut self, account: Option<&str>) {
+        self.caller = account.map(str::to_owned);
+    }
+
+    /// The flow logs the caller may see.
+    fn visible_flow_logs(&self) -> Result<Vec<FlowLog>, StateError> {
+        let mut all = self.flow_logs()?;
+        if let Some(c) = &self.caller {
+            all.retain(|f| &f.account_id == c);
+        }
+        Ok(all)
     }
 
     fn err(&self, source: rusqlite::Error) -> StateError {
@@ -131,8 +153,9 @@ impl State {
 
     /// Every flow log with its `DeliverLogsStatus`, in id order: what DescribeFlowLogs pages
     /// through (`describe::describe_flow_logs`), for the CLI and the API alike.
+    /// Only the caller's ([`State::acting_for`]).
     pub fn flow_logs_with_status(&self) -> Result<Vec<(FlowLog, DeliveryStatus)>, StateError> {
-        self.flow_logs()?
+        self.visible_flow_logs()?
             .into_iter()
             .map(|f| {
                 let status = self.status(&f.flow_log_id)?;
@@ -152,7 +175,12 @@ impl State {
         now_ms: u64,
     ) -> Result<Created, RequestError> {
         let request = serde_json::to_string(req).expect("requests serialize");
-        if let Some(token) = &req.client_token {
+        // A client token is an account's own: the same token from another account is another.
+        let token_key = req.client_token.as_ref().map(|t| match &self.caller {
+            Some(account) => format!("{account}:{t}"),
+            None => t.clone(),
+        });
+        if let Some(token) = &token_key {
             let seen: Option<(String, String)> = self
                 .conn
                 .query_row(
@@ -167,7 +195,8 @@ impl State {
                     return Err(ApiError {
                         kind: api::ErrorKind::IdempotentParameterMismatch,
                         message: format!(
-                            "Client token '{token}' was already used with different parameters."
+                            "Client token '{}' was already used with different parameters.",
+                            req.client_token.as_deref().unwrap_or_default()
                         ),
                         detail: None,
                     }
@@ -185,7 +214,7 @@ impl State {
                 });
             }
         }
-        let existing = self.flow_logs()?;
+        let existing = self.visible_flow_logs()?;
         // Ids: from the client token when there is one, so that a recreated database gives the
         // same ids; else from the time and what exists.
         let seed = req
@@ -203,6 +232,7 @@ impl State {
             buckets,
             delivery_streams,
             now_ms,
+            caller: self.caller.as_deref(),
         };
         let created = world.create(req, &existing, &mut next_id)?;
         let path = self.path.clone();
@@ -214,12 +244,12 @@ impl State {
                 params![
                     f.flow_log_id,
                     serde_json::to_string(f).expect("flow logs serialize"),
-                    req.client_token
+                    token_key
                 ],
             )
             .map_err(wrap)?;
         }
-        if let Some(token) = &req.client_token {
+        if let Some(token) = &token_key {
             let ids: Vec<&str> = created
                 .flow_logs
                 .iter()
@@ -250,14 +280,15 @@ impl State {
             buckets,
             delivery_streams,
             now_ms,
+            caller: self.caller.as_deref(),
         };
-        world.create(req, &self.flow_logs()?, &mut || String::from("0"))?;
+        world.create(req, &self.visible_flow_logs()?, &mut || String::from("0"))?;
         Ok(())
     }
 
     /// DeleteFlowLogs' checks alone (a `DryRun`): every id must exist.
     pub fn check_delete_flow_logs(&self, ids: &[String]) -> Result<(), RequestError> {
-        Ok(api::check_delete(ids, &self.flow_logs()?)?)
+        Ok(api::check_delete(ids, &self.visible_flow_logs()?)?)
     }
 
     /// DeleteFlowLogs: every id must exist. Delivered data stays (as in AWS).

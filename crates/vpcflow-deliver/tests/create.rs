@@ -32,6 +32,7 @@ fn create(req: &CreateFlowLogs, existing: &[api::FlowLog]) -> Result<api::Create
             delivery_streams: &["to-siem".to_owned()],
             now_ms: 1_700_000_000_000,
             next_id: &mut next,
+            caller: None,
         },
     )
 }
@@ -346,6 +347,7 @@ mod arns {
                 delivery_streams: std::slice::from_ref(&stream),
                 now_ms: 0,
                 next_id: &mut next,
+                caller: None,
             }).unwrap();
             let f = &created.flow_logs[0];
             let arn = f.destination.arn(&f.region, &f.account_id);
@@ -365,6 +367,7 @@ mod arns {
                 delivery_streams: std::slice::from_ref(&stream),
                 now_ms: 0,
                 next_id: &mut next,
+                caller: None,
             }).unwrap();
             prop_assert_eq!(&back.flow_logs[0].destination, &f.destination);
         }

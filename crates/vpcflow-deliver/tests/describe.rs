@@ -39,6 +39,7 @@ fn existing() -> Vec<(FlowLog, DeliveryStatus)> {
                 delivery_streams: &["to-siem".to_owned()],
                 now_ms: 1_700_000_000_000,
                 next_id: &mut next,
+                caller: None,
             },
         )
         .unwrap_or_else(|e| panic!("{text}: {e}"));

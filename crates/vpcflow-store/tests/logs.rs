@@ -520,3 +520,32 @@ fn log_groups_are_created_deleted_and_kept_as_cloudwatch_logs_keeps_them() {
     let again = LogStore::open(DataDir::new(tmp.path()), "us-east-1", me).unwrap();
     assert_eq!(names(&again), ["/empty", "/new"]);
 }
+
+#[test]
+fn an_account_sees_only_the_groups_it_owns() {
+    let (_tmp, mut store) = store();
+    let names = |s: &LogStore| -> Vec<String> {
+        s.describe_log_groups(&DescribeLogGroups::default())
+            .unwrap()
+            .log_groups
+            .into_iter()
+            .map(|g| g.log_group_name)
+            .collect()
+    };
+    assert_eq!(names(&store), ["/empty", "/g"]);
+    // '/g' has no owner kept: the store's account's.
+    store.acting_for(Some("123456789012"));
+    assert_eq!(names(&store), ["/g"]);
+    store.acting_for(Some("210987654321"));
+    assert_eq!(names(&store), ["/empty"]);
+    let read = FilterLogEvents {
+        log_group_name: Some("/g".into()),
+        ..FilterLogEvents::default()
+    };
+    assert_eq!(
+        store.filter_log_events(&read).unwrap_err().code(),
+        Some(LogsErrorCode::ResourceNotFound)
+    );
+    store.acting_for(None);
+    assert!(store.filter_log_events(&read).is_ok());
+}

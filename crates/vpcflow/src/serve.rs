@@ -123,14 +123,14 @@ pub(crate) fn start(
                 .map(|s| s.name.clone())
                 .collect(),
         },
-        Logs {
-            store: Mutex::new(store),
-            jobs: vpcflow_query::jobs::Jobs::new(
+        Logs::new(
+            store,
+            vpcflow_query::jobs::Jobs::new(
                 data.clone(),
                 runtime.handle().clone(),
                 Arc::clone(&clock),
             ),
-        },
+        ),
         clock,
         None,
     );

@@ -154,7 +154,13 @@ impl LogStore {
                 "The specified log group already exists",
             ));
         }
-        Ok(())
+        // Its directory too, as delivery makes it: readers take a group as its row and its
+        // directory (an empty group is queried as one with no events).
+        let dir = self.dir.log_group(&req.log_group_name);
+        std::fs::create_dir_all(&dir).map_err(|e| LogsError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })
     }
 
     /// DeleteLogGroup: the group, its index rows and its segment files. A flow log still

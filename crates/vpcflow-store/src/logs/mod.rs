@@ -225,6 +225,8 @@ pub struct LogStore {
     dir: DataDir,
     region: String,
     account: String,
+    /// The account whose requests this store answers ([`LogStore::acting_for`]).
+    caller: Option<String>,
 }
 
 impl LogStore {
@@ -235,7 +237,32 @@ impl LogStore {
             dir,
             region: region.to_owned(),
             account: account.to_owned(),
+            caller: None,
         })
+    }
+
+    /// Makes the requests that follow an account's: it sees only the log groups it owns (a
+    /// group kept before owners were, the store's account's). `None` (the default): the data
+    /// directory's owner, who sees every group.
+    pub fn acting_for(&mut self, account: Option<&str>) {
+        self.caller = account.map(str::to_owned);
+    }
+
+    /// Whether the caller may see `group` (which exists).
+    fn visible(&self, group: &str) -> Result<bool, LogsError> {
+        let Some(caller) = &self.caller else {
+            return Ok(true);
+        };
+        let owner = self.db(index::group_account(&self.conn, group))?;
+        Ok(owner.as_deref().unwrap_or(&self.account) == caller)
+    }
+
+    /// The named groups exist and are the caller's (StartQuery's check before it runs).
+    pub fn check_groups(&self, names: &[String]) -> Result<(), LogsError> {
+        for n in names {
+            self.group(Some(group_name(n)), None)?;
+        }
+        Ok(())
     }
 
     /// The index's connection, for readers of the index itself.
@@ -287,6 +314,7 @@ impl LogStore {
                     .is_none_or(|p| g.name.contains(p))
             });
         let mut log_groups = Vec::new();
+        let mut groups = groups.filter(|g| self.visible(&g.name).unwrap_or(false));
         for g in groups.by_ref().take(limit) {
             let arn = self.group_arn(&g.name)?;
             log_groups.push(LogGroup {
@@ -341,7 +369,7 @@ impl LogStore {
                 ));
             }
         };
-        if self.db(index::group_exists(&self.conn, group))? {
+        if self.db(index::group_exists(&self.conn, group))? && self.visible(group)? {
             Ok(group)
         } else {
             Err(LogsError::no_group())
