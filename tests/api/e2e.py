@@ -9,7 +9,8 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
   first without `--deliver-logs-permission-arn`, refused as AWS refuses it, then with the role;
 * the log group's records through `aws logs filter-log-events` and an Insights
   `start-query`/`get-query-results` round trip; the S3 objects' content (text with the custom
-  header, Parquet with its columns) as delivered under the data directory;
+  header, Parquet with its columns) as delivered under the data directory, and the same objects
+  through `aws s3 ls` and `aws s3 cp` (and ranges, and keys that try to leave the bucket);
 * DescribeFlowLogs' filters and paging, DeleteFlowLogs, and that a deleted flow log stops
   delivering;
 * AWS's validation errors through boto3's ClientError (codes and messages);
@@ -257,6 +258,46 @@ def s3_objects(data):
           and t.num_rows > 0, str(t.column_names))
 
 
+def s3_api(url, data):
+    """The same objects through the S3 API: `aws s3 ls`, `aws s3 cp`, ranges, other accounts."""
+    rc, out, err = aws(url, "s3", "ls")
+    check("aws s3 ls lists the buckets",
+          rc == 0 and "my-flow-log-bucket" in out and "flow-logs-parquet" in out, err)
+    rc, out, err = aws(url, "s3", "ls", "s3://my-flow-log-bucket/my-custom-flow-logs/",
+                       "--recursive")
+    keys = [l.split()[-1] for l in out.splitlines()] if rc == 0 else []
+    # Listed after the listing: objects are only ever added, so every listed key is here.
+    on_disk = sorted(str(p.relative_to(data / "s3/my-flow-log-bucket"))
+                     for p in (data / "s3/my-flow-log-bucket/my-custom-flow-logs").rglob("*.log.gz"))
+    check("aws s3 ls --recursive: the delivered objects",
+          len(keys) > 0 and set(keys) <= set(on_disk),
+          f"{keys[:2]} {err}")
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = pathlib.Path(tmp) / "o.log.gz"
+        rc, _, err = aws(url, "s3", "cp", f"s3://my-flow-log-bucket/{keys[0]}", str(dst))
+        got = dst.read_bytes() if rc == 0 else b""
+        check("aws s3 cp: the object's bytes, a text.gz that parses",
+              got == (data / "s3/my-flow-log-bucket" / keys[0]).read_bytes() and
+              gzip.decompress(got).decode().startswith("version account-id interface-id"), err)
+        rc, out, err = aws(url, "s3", "ls", "s3://flow-logs-parquet/", "--recursive")
+        pkey = [l.split()[-1] for l in out.splitlines() if l.endswith(".parquet")][0]
+        pdst = pathlib.Path(tmp) / "o.parquet"
+        rc, _, err = aws(url, "s3", "cp", f"s3://flow-logs-parquet/{pkey}", str(pdst))
+        t = pq.read_table(pdst) if rc == 0 else None
+        check("aws s3 cp: a Parquet object that pyarrow reads",
+              t is not None and t.num_rows > 0 and "interface_id" in t.column_names, err)
+    s3 = client(url, "s3")
+    r = s3.get_object(Bucket="my-flow-log-bucket", Key=keys[0], Range="bytes=0-9")
+    check("GetObject with a range: 206 and 10 bytes",
+          r["ResponseMetadata"]["HTTPStatusCode"] == 206 and len(r["Body"].read()) == 10,
+          str(r.get("ContentRange")))
+    got = error_of(lambda: s3.get_object(Bucket="my-flow-log-bucket", Key="../../state.db"))
+    check("a key that climbs out of the bucket: NoSuchKey", got and got[0] == "NoSuchKey", str(got))
+    got = error_of(lambda: client(url, "s3", key=OTHER_KEY, secret=OTHER_SECRET).list_objects_v2(
+        Bucket="my-flow-log-bucket"))
+    check("account B cannot list A's bucket", got and got[0] == "AccessDenied", str(got))
+
+
 def describe_and_delete(url, ids):
     ec2 = client(url, "ec2")
     all_ids = sorted(ids.values())
@@ -481,6 +522,7 @@ def main():
             ids = create_four(up.url)
             log_group_records(up.url)
             s3_objects(data)
+            s3_api(up.url, data)
             validation_errors(up.url)
             describe_and_delete(up.url, ids)
             security(up.url)

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod metrics;
 pub mod reply;
 pub mod route;
+pub mod s3;
 #[cfg(feature = "service")]
 pub mod server;
 pub mod sigv4;

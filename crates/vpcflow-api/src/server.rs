@@ -58,6 +58,8 @@ pub struct Api {
     pub ec2: Mutex<Ec2World>,
     /// CloudWatch Logs' services.
     pub logs: Logs,
+    /// The local buckets S3's protocol serves.
+    pub s3: crate::s3::Buckets,
     /// Requests counted.
     pub metrics: Metrics,
     /// The process's own figures for `/metrics` (delivery).
@@ -73,6 +75,7 @@ impl Api {
         auth: Auth,
         ec2: Ec2World,
         logs: Logs,
+        s3: crate::s3::Buckets,
         clock: Arc<dyn Clock>,
         extra: Option<Extra>,
     ) -> Api {
@@ -80,6 +83,7 @@ impl Api {
             auth,
             ec2: Mutex::new(ec2),
             logs,
+            s3,
             metrics: Metrics::default(),
             extra,
             clock,
@@ -141,7 +145,7 @@ fn auth_reply(failure: AuthFailure, family: Family, id: &str) -> Reply {
 }
 
 /// The action a request names, for `/metrics` and the log: a served name, else a fixed word.
-fn action_name(protocol: &Protocol, body: &[u8]) -> String {
+fn action_name(protocol: &Protocol, body: &[u8], s3: &crate::s3::Request<'_>) -> String {
     let known = |op: &str, list: &[&str]| {
         if list.contains(&op) {
             op.to_owned()
@@ -160,13 +164,24 @@ fn action_name(protocol: &Protocol, body: &[u8]) -> String {
             known(&action, &actions)
         }
         Protocol::Sts => "GetCallerIdentity".to_owned(),
+        Protocol::S3 => crate::s3::action(s3).to_owned(),
         _ => "unknown".to_owned(),
     }
 }
 
 /// Answers a routed, authenticated request (blocking: the store is SQLite).
-fn answer(api: &Api, protocol: &Protocol, caller: &Caller, body: &[u8], id: &str) -> Reply {
+/// A request's parts, owned, for the blocking thread that answers it.
+struct Incoming {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: axum::body::Bytes,
+}
+
+fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &str) -> Reply {
     let now_ms = api.clock.now_ms();
+    let body = &req.body[..];
     match protocol {
         Protocol::Ec2 => {
             let mut world = api
@@ -211,13 +226,20 @@ fn answer(api: &Api, protocol: &Protocol, caller: &Caller, body: &[u8], id: &str
             };
             json::refused(ct, &r)
         }
-        Protocol::S3 => error_reply(
-            Family::S3,
-            501,
-            "NotImplemented",
-            "S3's operations are not served by vpcflow yet.",
-            id,
-        ),
+        Protocol::S3 => {
+            let headers: Vec<(&str, &str)> = req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let r = crate::s3::Request {
+                method: &req.method,
+                path: &req.path,
+                query: &req.query,
+                headers: &headers,
+            };
+            crate::s3::handle(&api.s3, &caller.account_id, &r, id)
+        }
     }
 }
 
@@ -337,7 +359,16 @@ async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
     };
     let protocol = route(&method, &path, &headers, &body);
     let family = protocol.family();
-    let action = action_name(&protocol, &body);
+    let action = action_name(
+        &protocol,
+        &body,
+        &crate::s3::Request {
+            method: &method,
+            path: &path,
+            query: &query,
+            headers: &headers,
+        },
+    );
     let payload_hash = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
@@ -353,7 +384,14 @@ async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
         Err(refused) => *refused,
         Ok(caller) => {
             let (api2, id2, protocol2) = (Arc::clone(&api), id.clone(), protocol.clone());
-            tokio::task::spawn_blocking(move || answer(&api2, &protocol2, &caller, &body, &id2))
+            let incoming = Incoming {
+                method: method.clone(),
+                path: path.clone(),
+                query: query.clone(),
+                headers: owned.clone(),
+                body,
+            };
+            tokio::task::spawn_blocking(move || answer(&api2, &protocol2, &caller, &incoming, &id2))
                 .await
                 .unwrap_or_else(|e| {
                     error_reply(

@@ -3,7 +3,7 @@
 //! every protocol, each refusal in its protocol's words, body limits, the insecure mode, and
 //! `/healthz` and `/metrics`. The clock is fixed, so request times are the test's.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use vpcflow_api::logs::Logs;
 use vpcflow_api::server::{Api, Auth, Ec2World, MAX_BODY_BYTES, serve};
@@ -75,6 +75,11 @@ fn start(any_credentials: bool, now_ms: u64) -> Server {
                 Arc::clone(&clock),
             ),
         ),
+        vpcflow_api::s3::Buckets {
+            root: data.s3(),
+            names: vec!["flow-logs".into()],
+            owner: "123456789012".into(),
+        },
         clock,
         None,
     );
@@ -413,4 +418,56 @@ fn an_account_sees_only_its_own_log_groups_and_queries() {
     // The group is still there for its owner.
     let (_, body) = s.send(logs("DescribeLogGroups", "{}", Some(SECRET)));
     assert!(body.contains("/mine"), "{body}");
+}
+
+#[test]
+fn s3_serves_the_buckets_files_and_nothing_outside_them() {
+    let s = start(true, NOW_MS);
+    let dir = s._dir.path();
+    std::fs::create_dir_all(dir.join("s3/flow-logs/AWSLogs")).unwrap();
+    std::fs::write(dir.join("s3/flow-logs/AWSLogs/a.log.gz"), b"0123456789").unwrap();
+    std::fs::write(dir.join("secret"), b"not an object").unwrap();
+    let get = |path: &str, range: Option<&str>| {
+        let url = format!("{}{path}", s.url);
+        let range = range.map(str::to_owned);
+        s.runtime.block_on(async move {
+            let mut req = reqwest::Client::new().get(&url);
+            if let Some(r) = range {
+                req = req.header("range", r);
+            }
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        })
+    };
+    assert_eq!(
+        get("/flow-logs/AWSLogs/a.log.gz", None),
+        (200, "0123456789".into())
+    );
+    assert_eq!(
+        get("/flow-logs/AWSLogs/a.log.gz", Some("bytes=2-4")),
+        (206, "234".into())
+    );
+    let (status, xml) = get("/flow-logs?list-type=2&prefix=AWS", None);
+    assert_eq!(status, 200);
+    assert!(xml.contains("<Key>AWSLogs/a.log.gz</Key><"), "{xml}");
+    assert!(xml.contains("<Size>10</Size>"), "{xml}");
+    for escape in [
+        "/flow-logs/..%2F..%2Fsecret",
+        "/flow-logs/AWSLogs/..%2F..%2F..%2Fsecret",
+        "/flow-logs/%2E%2E/%2E%2E/secret",
+    ] {
+        let (status, xml) = get(escape, None);
+        assert_eq!(status, 404, "{escape}: {xml}");
+        // (The client may resolve `%2E%2E` itself; the server then sees no such bucket.)
+        assert!(
+            xml.contains("NoSuchKey") || xml.contains("NoSuchBucket"),
+            "{escape}: {xml}"
+        );
+        assert!(!xml.contains("not an object"));
+    }
+    let (status, xml) = get("/nope/x", None);
+    assert_eq!(status, 404);
+    assert!(xml.contains("NoSuchBucket"), "{xml}");
+    let (status, _) = get("/flow-logs/AWSLogs/a.log.gz", Some("bytes=20-30"));
+    assert_eq!(status, 416);
 }

@@ -111,7 +111,7 @@ pub(crate) fn start(
         Auth {
             credentials: credentials.clone(),
             any_credentials: args.insecure_any_credentials,
-            default_account,
+            default_account: default_account.clone(),
         },
         Ec2World {
             state: vpcflow_deliver::State::open(&data.state_db())?,
@@ -131,6 +131,16 @@ pub(crate) fn start(
                 Arc::clone(&clock),
             ),
         ),
+        vpcflow_api::s3::Buckets {
+            root: data.s3(),
+            names: config
+                .buckets
+                .iter()
+                .filter(|b| b.endpoint.is_none())
+                .map(|b| b.name.clone())
+                .collect(),
+            owner: default_account.clone(),
+        },
         clock,
         None,
     );

@@ -299,7 +299,7 @@ impl LogStore {
             ));
         }
         let after = token(req.next_token.as_deref(), "g/")?;
-        let mut groups = self
+        let groups = self
             .db(index::groups(&self.conn))?
             .into_iter()
             .filter(|g| after.is_none_or(|a| g.name.as_str() > a))
