@@ -17,8 +17,10 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
 * security: a wrong secret (403 SignatureDoesNotMatch), an unknown key, a request signed 20
   minutes ago, and oversized, truncated and malformed bodies for each protocol (all 4xx);
   account B neither sees nor changes account A's flow logs, log groups or queries;
-* restart: flow logs, log groups and retention survive a stop and start; `/healthz` and
-  `/metrics` answer.
+* the metric filter and alarm commands (`aws logs put-metric-filter`, `aws cloudwatch
+  put-metric-alarm`) read back, in JSON 1.0 and the query protocol;
+* restart: flow logs, log groups, retention, metric filters and alarms survive a stop and start;
+  `/healthz` and `/metrics` answer.
 
 usage: e2e.py PATH/TO/vpcflow      (exit status 1 if any check fails)
 """
@@ -458,6 +460,60 @@ def security(url):
               ("<Code>" in text or "__type" in text), f"{status} {text[:200]}")
 
 
+PATTERN = ('[version, account, eni, source, destination, srcport, destport, protocol, packets, '
+           'bytes, windowstart, windowend, action="REJECT", flowlogstatus]')
+
+
+def monitoring(url):
+    """The metric filter and alarm commands, verbatim, and reading them back."""
+    rc, _, err = aws(url, "logs", "put-metric-filter", "--log-group-name", "my-flow-logs",
+                     "--filter-name", "RejectedTraffic", "--filter-pattern", PATTERN,
+                     "--metric-transformations",
+                     "metricName=RejectedPackets,metricNamespace=VPCFlowLogs,metricValue=1")
+    check("aws logs put-metric-filter", rc == 0, err)
+    rc, out, err = aws(url, "logs", "describe-metric-filters", "--log-group-name", "my-flow-logs")
+    f = out.get("metricFilters", [{}])[0] if rc == 0 else {}
+    check("describe-metric-filters reads it back",
+          f.get("filterName") == "RejectedTraffic" and f.get("filterPattern") == PATTERN and
+          f.get("metricTransformations") == [{"metricName": "RejectedPackets",
+                                              "metricNamespace": "VPCFlowLogs",
+                                              "metricValue": "1"}], str(out) + err)
+    groups = client(url, "logs").describe_log_groups(logGroupNamePrefix="my-flow-logs")["logGroups"]
+    check("the log group counts its metric filter", groups[0]["metricFilterCount"] == 1, str(groups))
+    rc, _, err = aws(url, "cloudwatch", "put-metric-alarm", "--alarm-name", "rejected-traffic",
+                     "--metric-name", "RejectedPackets", "--namespace", "VPCFlowLogs",
+                     "--statistic", "Sum", "--period", "300", "--threshold", "100",
+                     "--comparison-operator", "GreaterThanThreshold", "--evaluation-periods", "1",
+                     "--alarm-actions", "arn:aws:sns:us-east-1:123456789012:alerts")
+    check("aws cloudwatch put-metric-alarm", rc == 0, err)
+    rc, out, err = aws(url, "cloudwatch", "describe-alarms", "--alarm-names", "rejected-traffic")
+    a = out.get("MetricAlarms", [{}])[0] if rc == 0 else {}
+    check("describe-alarms reads it back (JSON 1.0)",
+          a.get("AlarmName") == "rejected-traffic" and a.get("Threshold") == 100.0 and
+          a.get("Period") == 300 and a.get("StateValue") == "INSUFFICIENT_DATA" and
+          a.get("AlarmActions") == ["arn:aws:sns:us-east-1:123456789012:alerts"] and
+          a.get("AlarmArn") == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:rejected-traffic",
+          str(out) + err)
+    status, xml = signed(url, "monitoring",
+                         "Action=DescribeAlarms&Version=2010-08-01&AlarmNames.member.1=rejected-traffic",
+                         {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    check("describe-alarms in the query protocol (older SDKs)",
+          status == 200 and "<AlarmName>rejected-traffic</AlarmName>" in xml and
+          "<DescribeAlarmsResult>" in xml, xml[:300])
+    cw = client(url, "cloudwatch")
+    got = error_of(lambda: cw.put_metric_alarm(
+        AlarmName="bad", MetricName="m", Namespace="n", Statistic="Sum", Period=300, Threshold=1,
+        ComparisonOperator="Bigger", EvaluationPeriods=1))
+    check("a bad comparison operator: ValidationError", got and got[0] == "ValidationError", str(got))
+    got = error_of(lambda: cw.delete_alarms(AlarmNames=["no-such-alarm"]))
+    check("deleting an unknown alarm: ResourceNotFound", got and got[0] == "ResourceNotFound",
+          str(got))
+    other = client(url, "cloudwatch", key=OTHER_KEY, secret=OTHER_SECRET)
+    check("account B sees none of A's alarms", other.describe_alarms()["MetricAlarms"] == [])
+    got = error_of(lambda: other.delete_alarms(AlarmNames=["rejected-traffic"]))
+    check("account B cannot delete A's alarm", got and got[0] == "ResourceNotFound", str(got))
+
+
 def accounts(url, ids):
     """Account B (another key) sees and changes nothing of account A's."""
     ec2 = client(url, "ec2", key=OTHER_KEY, secret=OTHER_SECRET)
@@ -495,6 +551,12 @@ def restart(binary, data, config, ids):
         check("restart: the flow logs survive", set(ids.values()) <= set(got), str(sorted(got)))
         logs = client(up.url, "logs")
         groups = {g["logGroupName"]: g for g in logs.describe_log_groups()["logGroups"]}
+        filters = logs.describe_metric_filters(logGroupName="my-flow-logs")["metricFilters"]
+        check("restart: the metric filter survives",
+              [f["filterName"] for f in filters] == ["RejectedTraffic"], str(filters))
+        alarms = client(up.url, "cloudwatch").describe_alarms()["MetricAlarms"]
+        check("restart: the alarm survives", [a["AlarmName"] for a in alarms] == ["rejected-traffic"],
+              str(alarms))
         check("restart: the log groups survive, retention too",
               groups.get("my-flow-logs", {}).get("retentionInDays") == 30
               and "/made/by-api" in groups, str(groups))
@@ -527,6 +589,7 @@ def main():
             describe_and_delete(up.url, ids)
             security(up.url)
             accounts(up.url, ids)
+            monitoring(up.url)
             logs = client(up.url, "logs")
             logs.put_retention_policy(logGroupName="my-flow-logs", retentionInDays=30)
             logs.create_log_group(logGroupName="/made/by-api")

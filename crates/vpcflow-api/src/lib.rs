@@ -10,6 +10,8 @@
 //! GetCallerIdentity ([`sts`]), `/healthz` and `/metrics` ([`metrics`]). Planned
 //! (ARCHITECTURE.md): CloudWatch, S3 and Firehose, tags, and accounts' isolation in every service.
 
+#[cfg(feature = "service")]
+pub mod cloudwatch;
 pub mod ec2;
 pub mod form;
 pub mod json;

@@ -29,6 +29,9 @@ pub const OPERATIONS: &[&str] = &[
     "StartQuery",
     "GetQueryResults",
     "StopQuery",
+    "PutMetricFilter",
+    "DescribeMetricFilters",
+    "DeleteMetricFilter",
 ];
 
 /// What the operations act on.
@@ -186,6 +189,18 @@ fn dispatch(
                     .and_then(|id| logs.jobs.stop(id))
                     .map(|success| serde_json::json!({ "success": success })),
             )
+        }
+        "PutMetricFilter" => {
+            let req: logs::PutMetricFilter = json::decode(body)?;
+            done(store().put_metric_filter(&req, account, now_ms))
+        }
+        "DescribeMetricFilters" => {
+            let req: logs::DescribeMetricFilters = json::decode(body)?;
+            reply(store().describe_metric_filters(&req))
+        }
+        "DeleteMetricFilter" => {
+            let req: logs::DeleteMetricFilter = json::decode(body)?;
+            done(store().delete_metric_filter(&req, account))
         }
         other => return Err(json::unknown_operation(other)),
     })

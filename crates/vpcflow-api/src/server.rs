@@ -13,6 +13,7 @@ use axum::extract::{Request, State as Shared};
 use axum::http::{HeaderValue, Response};
 use vpcflow_store::Clock;
 
+use crate::cloudwatch::{self, CloudWatch, Wire};
 use crate::ec2;
 use crate::json::{self, JSON_10, JSON_11};
 use crate::logs::{self, Logs};
@@ -50,6 +51,18 @@ pub struct Ec2World {
     pub delivery_streams: Vec<String>,
 }
 
+/// The services each protocol answers from.
+pub struct Services {
+    /// EC2's.
+    pub ec2: Ec2World,
+    /// CloudWatch Logs'.
+    pub logs: Logs,
+    /// S3's.
+    pub s3: crate::s3::Buckets,
+    /// CloudWatch's.
+    pub cloudwatch: CloudWatch,
+}
+
 /// Everything the server answers from.
 pub struct Api {
     /// Who may call.
@@ -60,6 +73,8 @@ pub struct Api {
     pub logs: Logs,
     /// The local buckets S3's protocol serves.
     pub s3: crate::s3::Buckets,
+    /// CloudWatch's alarms.
+    pub cloudwatch: CloudWatch,
     /// Requests counted.
     pub metrics: Metrics,
     /// The process's own figures for `/metrics` (delivery).
@@ -71,19 +86,13 @@ pub struct Api {
 
 impl Api {
     /// A server's state.
-    pub fn new(
-        auth: Auth,
-        ec2: Ec2World,
-        logs: Logs,
-        s3: crate::s3::Buckets,
-        clock: Arc<dyn Clock>,
-        extra: Option<Extra>,
-    ) -> Api {
+    pub fn new(auth: Auth, services: Services, clock: Arc<dyn Clock>, extra: Option<Extra>) -> Api {
         Api {
             auth,
-            ec2: Mutex::new(ec2),
-            logs,
-            s3,
+            ec2: Mutex::new(services.ec2),
+            logs: services.logs,
+            s3: services.s3,
+            cloudwatch: services.cloudwatch,
             metrics: Metrics::default(),
             extra,
             clock,
@@ -164,6 +173,14 @@ fn action_name(protocol: &Protocol, body: &[u8], s3: &crate::s3::Request<'_>) ->
             known(&action, &actions)
         }
         Protocol::Sts => "GetCallerIdentity".to_owned(),
+        Protocol::CloudWatchJson(op) => known(op, cloudwatch::OPERATIONS),
+        Protocol::CloudWatchQuery => {
+            let action = form_urlencoded::parse(body)
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            known(&action, cloudwatch::OPERATIONS)
+        }
         Protocol::S3 => crate::s3::action(s3).to_owned(),
         _ => "unknown".to_owned(),
     }
@@ -210,21 +227,40 @@ fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &
             let (status, xml) = sts::handle(body, &caller.access_key_id, &caller.account_id, id);
             Reply::xml(status, xml)
         }
-        Protocol::CloudWatchQuery => error_reply(
-            Family::Query,
-            400,
-            "InvalidAction",
-            "CloudWatch's actions are not served by vpcflow yet.",
-            id,
-        ),
-        Protocol::Firehose(op) | Protocol::CloudWatchJson(op) | Protocol::CloudWatchCbor(op) => {
-            let r = json::unknown_operation(op);
-            let ct = if matches!(protocol, Protocol::CloudWatchJson(_)) {
-                JSON_10
-            } else {
-                JSON_11
-            };
-            json::refused(ct, &r)
+        Protocol::CloudWatchQuery => {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let op = pairs
+                .iter()
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let input = cloudwatch::unflatten(&pairs);
+            cloudwatch::handle(
+                &api.cloudwatch,
+                Wire::Query,
+                &caller.account_id,
+                &op,
+                input,
+                now_ms,
+                id,
+            )
+        }
+        Protocol::CloudWatchJson(op) => match json::decode::<serde_json::Value>(body) {
+            Ok(input) => cloudwatch::handle(
+                &api.cloudwatch,
+                Wire::Json,
+                &caller.account_id,
+                op,
+                input,
+                now_ms,
+                id,
+            ),
+            Err(r) => json::refused(JSON_10, &r),
+        },
+        Protocol::Firehose(op) | Protocol::CloudWatchCbor(op) => {
+            json::refused(JSON_11, &json::unknown_operation(op))
         }
         Protocol::S3 => {
             let headers: Vec<(&str, &str)> = req

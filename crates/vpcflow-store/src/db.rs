@@ -98,6 +98,27 @@ CREATE TABLE sink_starts (
 );
 ",
     },
+    Migration {
+        what: "CloudWatch Logs' metric filters and CloudWatch's metric alarms, as the API \
+           stores them (the monitoring evaluates them)",
+        sql: "
+CREATE TABLE metric_filters (
+    log_group TEXT NOT NULL,
+    name TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    transformations TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (log_group, name)
+);
+CREATE TABLE alarms (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, name)
+);
+",
+    },
 ];
 
 /// The schema version this build writes and reads.

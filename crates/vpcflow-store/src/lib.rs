@@ -9,6 +9,8 @@
 //! here, so that a layout or schema change is made, and migrated, in one place.
 
 #[cfg(feature = "db")]
+pub mod alarms;
+#[cfg(feature = "db")]
 pub mod db;
 pub mod dir;
 pub mod lock;

@@ -123,7 +123,7 @@ impl CreateLogGroup {
 impl LogStore {
     /// The owner of an existing group, or `ResourceNotFoundException`; a group of another
     /// account is not found, as in AWS.
-    fn owned(&self, group: &str, account: &str) -> Result<(), LogsError> {
+    pub(super) fn owned(&self, group: &str, account: &str) -> Result<(), LogsError> {
         if !self.db(index::group_exists(&self.conn, group))? {
             return Err(LogsError::no_group());
         }
@@ -168,10 +168,12 @@ impl LogStore {
     pub fn delete_log_group(&self, req: &LogGroupRequest, account: &str) -> Result<(), LogsError> {
         check_name(&req.log_group_name)?;
         self.owned(&req.log_group_name, account)?;
-        self.db(self.conn.execute(
-            "DELETE FROM segments WHERE log_group = ?1",
-            [&req.log_group_name],
-        ))?;
+        for table in ["segments", "metric_filters"] {
+            self.db(self.conn.execute(
+                &format!("DELETE FROM {table} WHERE log_group = ?1"),
+                [&req.log_group_name],
+            ))?;
+        }
         self.db(self.conn.execute(
             "DELETE FROM log_groups WHERE name = ?1",
             [&req.log_group_name],

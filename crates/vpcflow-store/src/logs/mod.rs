@@ -9,6 +9,7 @@
 //! on from where it was.
 
 pub mod error;
+pub mod filters;
 pub mod index;
 pub mod manage;
 
@@ -18,6 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::DataDir;
 use crate::segment::{self, Event};
 pub use error::{LOGS_ERRORS, LogsError, LogsErrorCode};
+pub use filters::{
+    DeleteMetricFilter, DescribeMetricFilters, MetricFilter, MetricTransformation, PutMetricFilter,
+};
 pub use manage::{CreateLogGroup, LogGroupRequest, PutRetentionPolicy, RETENTION_DAYS};
 
 /// The most log groups or streams one Describe page holds, and its default.
@@ -317,6 +321,7 @@ impl LogStore {
         let mut groups = groups.filter(|g| self.visible(&g.name).unwrap_or(false));
         for g in groups.by_ref().take(limit) {
             let arn = self.group_arn(&g.name)?;
+            let metric_filter_count = self.metric_filter_count(&g.name)?;
             log_groups.push(LogGroup {
                 stored_bytes: self.stored_bytes(&g.name)?,
                 arn: format!("{arn}:*"),
@@ -324,7 +329,7 @@ impl LogStore {
                 log_group_name: g.name,
                 creation_time: g.created_ms,
                 retention_in_days: g.retention_days,
-                metric_filter_count: 0,
+                metric_filter_count,
                 log_group_class: "STANDARD",
             });
         }
