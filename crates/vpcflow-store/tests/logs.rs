@@ -549,3 +549,102 @@ fn an_account_sees_only_the_groups_it_owns() {
     store.acting_for(None);
     assert!(store.filter_log_events(&read).is_ok());
 }
+
+#[test]
+fn metric_filters_are_kept_described_and_deleted() {
+    use vpcflow_store::logs::{
+        DeleteMetricFilter, DescribeMetricFilters, MetricTransformation, PutMetricFilter,
+    };
+    let (_tmp, store) = store();
+    let me = "123456789012";
+    let put = |name: &str, metric: &str| PutMetricFilter {
+        log_group_name: "/g".into(),
+        filter_name: name.into(),
+        filter_pattern: "REJECT".into(),
+        metric_transformations: vec![MetricTransformation {
+            metric_name: metric.into(),
+            metric_namespace: "VPCFlowLogs".into(),
+            metric_value: "1".into(),
+            default_value: None,
+            dimensions: None,
+            unit: None,
+        }],
+    };
+    store.put_metric_filter(&put("b", "M1"), me, 10).unwrap();
+    store.put_metric_filter(&put("a", "M2"), me, 11).unwrap();
+    // The same name again replaces it.
+    store.put_metric_filter(&put("a", "M3"), me, 12).unwrap();
+    let all = store
+        .describe_metric_filters(&DescribeMetricFilters::default())
+        .unwrap();
+    let names: Vec<(&str, &str)> = all
+        .metric_filters
+        .iter()
+        .map(|f| {
+            (
+                f.filter_name.as_str(),
+                f.metric_transformations[0].metric_name.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(names, [("a", "M3"), ("b", "M1")]);
+    let by_metric = store
+        .describe_metric_filters(&DescribeMetricFilters {
+            metric_name: Some("M1".into()),
+            metric_namespace: Some("VPCFlowLogs".into()),
+            ..DescribeMetricFilters::default()
+        })
+        .unwrap();
+    assert_eq!(by_metric.metric_filters.len(), 1);
+    let page = store
+        .describe_metric_filters(&DescribeMetricFilters {
+            limit: Some(1),
+            ..DescribeMetricFilters::default()
+        })
+        .unwrap();
+    assert_eq!(page.metric_filters[0].filter_name, "a");
+    let next = store
+        .describe_metric_filters(&DescribeMetricFilters {
+            limit: Some(1),
+            next_token: page.next_token,
+            ..DescribeMetricFilters::default()
+        })
+        .unwrap();
+    assert_eq!(next.metric_filters[0].filter_name, "b");
+    let groups = store
+        .describe_log_groups(&DescribeLogGroups::default())
+        .unwrap();
+    assert_eq!(groups.log_groups[1].metric_filter_count, 2);
+    // Refusals.
+    let code = |r: Result<(), vpcflow_store::logs::LogsError>| r.unwrap_err().code().unwrap();
+    let mut bad = put("c:d", "M");
+    assert_eq!(
+        code(store.put_metric_filter(&bad, me, 0)),
+        LogsErrorCode::InvalidParameter
+    );
+    bad = put("c", "M");
+    bad.metric_transformations.clear();
+    assert_eq!(
+        code(store.put_metric_filter(&bad, me, 0)),
+        LogsErrorCode::InvalidParameter
+    );
+    bad = put("c", "M");
+    bad.log_group_name = "/nope".into();
+    assert_eq!(
+        code(store.put_metric_filter(&bad, me, 0)),
+        LogsErrorCode::ResourceNotFound
+    );
+    assert_eq!(
+        code(store.put_metric_filter(&put("c", "M"), "210987654321", 0)),
+        LogsErrorCode::ResourceNotFound
+    );
+    let del = |n: &str| DeleteMetricFilter {
+        log_group_name: "/g".into(),
+        filter_name: n.into(),
+    };
+    store.delete_metric_filter(&del("a"), me).unwrap();
+    assert_eq!(
+        code(store.delete_metric_filter(&del("a"), me)),
+        LogsErrorCode::ResourceNotFound
+    );
+}
