@@ -1,10 +1,10 @@
 //! The API server's request readers, on any bytes: the SigV4 `Authorization` header, the routing
-//! of a request to its protocol, the awsJson bodies of every Logs operation, and STS's form. Each
-//! gives a value or a 4xx answer, never a panic.
+//! of a request to its protocol, the awsJson bodies of every Logs operation, S3's addressing,
+//! ranges and listing pages, and STS's form. Each gives a value or a 4xx answer, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vpcflow_api::{json, route, sigv4, sts};
+use vpcflow_api::{json, route, s3, sigv4, sts};
 use vpcflow_store::logs;
 
 fuzz_target!(|data: &[u8]| {
@@ -51,6 +51,21 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(req) = json::decode::<logs::CreateLogGroup>(body) {
         let _ = req.check();
     }
+    // S3's readers: addressing, ranges, and a listing page over keys the bytes make.
+    let req = s3::Request {
+        method: "GET",
+        path: &head,
+        query: &head,
+        headers: &headers,
+    };
+    let _ = (s3::address(&req), s3::action(&req));
+    if let Some((a, b)) = s3::range(&text, 1000) {
+        assert!(a <= b && b < 1000);
+    }
+    let mut keys: Vec<&str> = head.split('\n').collect();
+    keys.sort_unstable();
+    let p = s3::page(&keys, "", Some("/"), None, 3);
+    assert!(p.contents.len() + p.prefixes.len() <= 3);
     let (status, xml) = sts::handle(body, "AK", "123456789012", "r");
     assert!(status == 200 || (400..500).contains(&status));
     assert!(xml.ends_with("Response>"));

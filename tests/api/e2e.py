@@ -12,7 +12,7 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
   header, Parquet with its columns) as delivered under the data directory, and the same objects
   through `aws s3 ls` and `aws s3 cp` (and ranges, and keys that try to leave the bucket);
 * DescribeFlowLogs' filters and paging, DeleteFlowLogs, and that a deleted flow log stops
-  delivering;
+  delivering; tags at creation, CreateTags, DeleteTags, DescribeTags;
 * AWS's validation errors through boto3's ClientError (codes and messages);
 * security: a wrong secret (403 SignatureDoesNotMatch), an unknown key, a request signed 20
   minutes ago, and oversized, truncated and malformed bodies for each protocol (all 4xx);
@@ -514,6 +514,39 @@ def monitoring(url):
     check("account B cannot delete A's alarm", got and got[0] == "ResourceNotFound", str(got))
 
 
+def tags(url, ids):
+    """Tags on flow logs: at creation, CreateTags, DescribeTags, DeleteTags."""
+    rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "VPC", "--resource-ids",
+                       VPC, "--traffic-type", "REJECT", "--log-destination-type", "s3",
+                       "--log-destination", "arn:aws:s3:::my-flow-log-bucket/tagged/",
+                       "--tag-specifications",
+                       "ResourceType=vpc-flow-log,Tags=[{Key=Name,Value=demo},{Key=team,Value=net}]")
+    check("create-flow-logs with --tag-specifications", rc == 0, err)
+    tagged = out["FlowLogIds"][0]
+    ids["tagged"] = tagged
+    ec2 = client(url, "ec2")
+    ec2.create_tags(Resources=[tagged, ids["custom"]], Tags=[{"Key": "env", "Value": "test"}])
+    ec2.delete_tags(Resources=[tagged], Tags=[{"Key": "team"}])
+    got = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [tagged]}])["Tags"]
+    check("describe-tags: what was given, added and not deleted",
+          sorted((t["Key"], t["Value"], t["ResourceType"]) for t in got) ==
+          [("Name", "demo", "vpc-flow-log"), ("env", "test", "vpc-flow-log")], str(got))
+    got = ec2.describe_tags(Filters=[{"Name": "key", "Values": ["env"]}])["Tags"]
+    check("describe-tags by key", sorted(t["ResourceId"] for t in got) ==
+          sorted([tagged, ids["custom"]]), str(got))
+    fl = ec2.describe_flow_logs(Filters=[{"Name": "tag:Name", "Values": ["demo"]}])["FlowLogs"]
+    check("describe-flow-logs by tag", [f["FlowLogId"] for f in fl] == [tagged] and
+          {"Key": "env", "Value": "test"} in fl[0]["Tags"], str(fl))
+    got = error_of(lambda: ec2.create_tags(Resources=["fl-0123456789abcdef0"],
+                                           Tags=[{"Key": "a", "Value": "b"}]))
+    check("tagging an unknown flow log: InvalidFlowLogId.NotFound",
+          got and got[0] == "InvalidFlowLogId.NotFound", str(got))
+    got = error_of(lambda: client(url, "ec2", key=OTHER_KEY, secret=OTHER_SECRET).create_tags(
+        Resources=[tagged], Tags=[{"Key": "a", "Value": "b"}]))
+    check("account B cannot tag A's flow log", got and got[0] == "InvalidFlowLogId.NotFound",
+          str(got))
+
+
 def accounts(url, ids):
     """Account B (another key) sees and changes nothing of account A's."""
     ec2 = client(url, "ec2", key=OTHER_KEY, secret=OTHER_SECRET)
@@ -549,6 +582,9 @@ def restart(binary, data, config, ids):
         ec2 = client(up.url, "ec2")
         got = {f["FlowLogId"]: f for f in ec2.describe_flow_logs()["FlowLogs"]}
         check("restart: the flow logs survive", set(ids.values()) <= set(got), str(sorted(got)))
+        check("restart: their tags survive",
+              {"Key": "env", "Value": "test"} in got.get(ids["tagged"], {}).get("Tags", []),
+              str(got.get(ids["tagged"])))
         logs = client(up.url, "logs")
         groups = {g["logGroupName"]: g for g in logs.describe_log_groups()["logGroups"]}
         filters = logs.describe_metric_filters(logGroupName="my-flow-logs")["metricFilters"]
@@ -587,6 +623,7 @@ def main():
             s3_api(up.url, data)
             validation_errors(up.url)
             describe_and_delete(up.url, ids)
+            tags(up.url, ids)
             security(up.url)
             accounts(up.url, ids)
             monitoring(up.url)

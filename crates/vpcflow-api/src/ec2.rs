@@ -56,6 +56,24 @@ pub static ACTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("DeleteFlowLogs", &["DryRun", "FlowLogId.#"]),
+    (
+        "CreateTags",
+        &["DryRun", "ResourceId.#", "Tag.#.Key", "Tag.#.Value"],
+    ),
+    (
+        "DeleteTags",
+        &["DryRun", "ResourceId.#", "Tag.#.Key", "Tag.#.Value"],
+    ),
+    (
+        "DescribeTags",
+        &[
+            "DryRun",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
 ];
 
 /// A request read from its form.
@@ -67,6 +85,12 @@ pub enum Request {
     DescribeFlowLogs(DescribeFlowLogs),
     /// DeleteFlowLogs: the ids.
     DeleteFlowLogs(Vec<String>),
+    /// CreateTags: the resources and the tags.
+    CreateTags(Vec<String>, BTreeMap<String, String>),
+    /// DeleteTags: the resources and the keys (with a value: only where it has that value).
+    DeleteTags(Vec<String>, Vec<(String, Option<String>)>),
+    /// DescribeTags.
+    DescribeTags(vpcflow_deliver::tags::DescribeTags),
 }
 
 /// A request and whether it is a dry run (`DryRun=true`: checked, not done; AWS answers
@@ -116,6 +140,22 @@ pub fn request(form: &Form) -> Result<Parsed, ApiError> {
     let request = match action {
         "CreateFlowLogs" => Request::CreateFlowLogs(Box::new(create(form)?)),
         "DescribeFlowLogs" => Request::DescribeFlowLogs(describe(form)?),
+        "CreateTags" => Request::CreateTags(
+            owned(form.list("ResourceId")),
+            tag_list(form)
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect(),
+        ),
+        "DeleteTags" => Request::DeleteTags(owned(form.list("ResourceId")), tag_list(form)),
+        "DescribeTags" => {
+            let d = describe(form)?;
+            Request::DescribeTags(vpcflow_deliver::tags::DescribeTags {
+                filters: d.filters,
+                max_results: d.max_results,
+                next_token: d.next_token,
+            })
+        }
         _ => Request::DeleteFlowLogs(owned(form.list("FlowLogId"))),
     };
     Ok(Parsed { request, dry_run })
@@ -225,6 +265,20 @@ fn tags(form: &Form) -> Result<BTreeMap<String, String>, ApiError> {
         }
     }
     Ok(out)
+}
+
+/// `Tag.N.Key` and `Tag.N.Value` (a value may be absent).
+fn tag_list(form: &Form) -> Vec<(String, Option<String>)> {
+    (1..=form.count("Tag"))
+        .map(|i| {
+            (
+                form.get(&format!("Tag.{i}.Key"))
+                    .unwrap_or_default()
+                    .to_owned(),
+                text(form, &format!("Tag.{i}.Value")),
+            )
+        })
+        .collect()
 }
 
 fn describe(form: &Form) -> Result<DescribeFlowLogs, ApiError> {
@@ -353,6 +407,33 @@ pub fn delete_response(request_id: &str) -> String {
     out
 }
 
+/// CreateTags' and DeleteTags' answer.
+pub fn done_response(action: &str, request_id: &str) -> String {
+    let mut out = open(action, request_id);
+    out.push_str(&format!("<return>true</return></{action}Response>"));
+    out
+}
+
+/// DescribeTags' answer.
+pub fn tags_response(page: &vpcflow_deliver::tags::TagsPage, request_id: &str) -> String {
+    let mut out = open("DescribeTags", request_id);
+    out.push_str("<tagSet>");
+    for t in &page.tags {
+        out.push_str("<item>");
+        element(&mut out, "resourceId", &t.resource_id);
+        element(&mut out, "resourceType", t.resource_type);
+        element(&mut out, "key", &t.key);
+        element(&mut out, "value", &t.value);
+        out.push_str("</item>");
+    }
+    out.push_str("</tagSet>");
+    if let Some(n) = &page.next_token {
+        element(&mut out, "nextToken", n);
+    }
+    out.push_str("</DescribeTagsResponse>");
+    out
+}
+
 /// An error as EC2 answers it: its HTTP status and `<Response><Errors><Error>` (note
 /// `RequestID`, not the success answers' `requestId`).
 pub fn error_response(e: &ApiError, request_id: &str) -> (u16, String) {
@@ -456,6 +537,25 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
         Request::DeleteFlowLogs(ids) => {
             state.delete_flow_logs(&ids).map_err(refused)?;
             Ok(delete_response(request_id))
+        }
+        Request::CreateTags(ids, _) | Request::DeleteTags(ids, _) if p.dry_run => {
+            Err(dry_run(state.check_tags(&ids).map_err(refused)))
+        }
+        Request::CreateTags(ids, tags) => {
+            state.create_tags(&ids, &tags).map_err(refused)?;
+            Ok(done_response("CreateTags", request_id))
+        }
+        Request::DeleteTags(ids, tags) => {
+            state.delete_tags(&ids, &tags).map_err(refused)?;
+            Ok(done_response("DeleteTags", request_id))
+        }
+        Request::DescribeTags(req) => {
+            let existing = state.tagged_flow_logs().map_err(|e| refused(e.into()))?;
+            let page = vpcflow_deliver::tags::describe_tags(&req, &existing);
+            match p.dry_run {
+                true => Err(dry_run(page)),
+                false => Ok(tags_response(&page?, request_id)),
+            }
         }
     }
 }

@@ -195,3 +195,91 @@ fn an_account_sees_and_changes_only_its_own_flow_logs() {
     let (status, _) = w.call_as(owner, &delete);
     assert_eq!(status, 200);
 }
+
+#[test]
+fn tags_are_created_described_and_deleted_in_ec2s_words() {
+    let mut w = World::new();
+    let (status, xml) = w.call(&create(&[
+        ROLE,
+        ("TagSpecification.1.ResourceType", "vpc-flow-log"),
+        ("TagSpecification.1.Tag.1.Key", "Name"),
+        ("TagSpecification.1.Tag.1.Value", "demo"),
+    ]));
+    assert_eq!(status, 200, "{xml}");
+    let id = first(&xml, "item").unwrap().to_owned();
+    let tag = |action: &'static str, key: &'static str, value: Option<&'static str>| {
+        let mut f = vec![
+            ("Action", action),
+            ("Version", "2016-11-15"),
+            ("ResourceId.1", id.as_str()),
+            ("Tag.1.Key", key),
+        ];
+        f.extend(value.map(|v| ("Tag.1.Value", v)));
+        f.iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let call = |w: &mut World, f: &[(&str, String)]| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        w.call(&pairs)
+    };
+    let (status, xml) = call(&mut w, &tag("CreateTags", "env", Some("test")));
+    assert_eq!(
+        (status, first(&xml, "return")),
+        (200, Some("true")),
+        "{xml}"
+    );
+    let describe = [
+        ("Action", "DescribeTags"),
+        ("Version", "2016-11-15"),
+        ("Filter.1.Name", "resource-id"),
+        ("Filter.1.Value.1", id.as_str()),
+    ];
+    let (_, xml) = w.call(&describe);
+    assert!(xml.contains("<key>Name</key><value>demo</value>"), "{xml}");
+    assert!(xml.contains("<key>env</key><value>test</value>"), "{xml}");
+    assert!(
+        xml.contains("<resourceType>vpc-flow-log</resourceType>"),
+        "{xml}"
+    );
+    // A value that does not match deletes nothing; no value deletes the key.
+    call(&mut w, &tag("DeleteTags", "env", Some("other")));
+    let (_, xml) = w.call(&describe);
+    assert!(xml.contains("<key>env</key>"), "{xml}");
+    call(&mut w, &tag("DeleteTags", "env", None));
+    let (_, xml) = w.call(&describe);
+    assert!(
+        !xml.contains("<key>env</key>") && xml.contains("<key>Name</key>"),
+        "{xml}"
+    );
+    // Refusals: an id that is no flow log, an aws: key, a missing flow log.
+    let (status, xml) = w.call(&[
+        ("Action", "CreateTags"),
+        ("ResourceId.1", "vpc-0a1b2c3d4e5f60718"),
+        ("Tag.1.Key", "a"),
+        ("Tag.1.Value", "b"),
+    ]);
+    assert_eq!(
+        (status, first(&xml, "Code")),
+        (400, Some("InvalidID")),
+        "{xml}"
+    );
+    let (_, xml) = call(&mut w, &tag("CreateTags", "aws:x", Some("y")));
+    assert_eq!(first(&xml, "Code"), Some("InvalidParameterValue"), "{xml}");
+    let (_, xml) = w.call(&[
+        ("Action", "CreateTags"),
+        ("ResourceId.1", "fl-0123456789abcdef0"),
+        ("Tag.1.Key", "a"),
+    ]);
+    assert_eq!(
+        first(&xml, "Code"),
+        Some("InvalidFlowLogId.NotFound"),
+        "{xml}"
+    );
+    let (status, xml) = w.call(&[("Action", "DescribeTags"), ("MaxResults", "4")]);
+    assert_eq!(
+        (status, first(&xml, "Code")),
+        (400, Some("InvalidParameterValue")),
+        "{xml}"
+    );
+}

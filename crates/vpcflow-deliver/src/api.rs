@@ -52,6 +52,8 @@ error_codes! {
     InvalidParameterCombination "InvalidParameterCombination" 400 "Parameters that cannot be used together (DescribeFlowLogs: FlowLogId with MaxResults).";
     InvalidPaginationToken "InvalidPaginationToken" 400 "A NextToken that no earlier page returned.";
     LogDestinationNotFound "400" 400 "Per-resource (Unsuccessful item): the S3 bucket or Firehose stream does not exist.";
+    TagLimitExceeded "TagLimitExceeded" 400 "A resource would carry more than 50 tags.";
+    InvalidId "InvalidID" 400 "A resource id that is not a flow log's (vpcflow tags flow logs only).";
     InvalidAction "InvalidAction" 400 "The request's Action is not one this service answers.";
     UnknownParameter "UnknownParameter" 400 "A request parameter the action does not take.";
     MalformedRequest "InvalidRequest" 400 "The request body is not a form AWS's query protocol sends (bad encoding, too large).";
@@ -359,8 +361,10 @@ pub struct Created {
 }
 
 const MAX_RESOURCE_IDS: usize = 300;
-const MAX_TAG_KEY: usize = 127;
-const MAX_TAG_VALUE: usize = 256;
+/// The longest tag key.
+pub const MAX_TAG_KEY: usize = 127;
+/// The longest tag value.
+pub const MAX_TAG_VALUE: usize = 256;
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::InvalidParameter, message)
@@ -694,21 +698,16 @@ pub fn create_flow_logs(req: &CreateFlowLogs, ctx: &mut Context<'_>) -> Result<C
         }
     };
     for (k, v) in &req.tags {
-        if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
-            return Err(invalid_value(format!(
-                "Tag key '{k}' must be 1 to {MAX_TAG_KEY} characters"
-            )));
-        }
-        if k.starts_with("aws:") {
-            return Err(invalid_value(format!(
-                "Tag key '{k}': keys beginning with 'aws:' are reserved for AWS use"
-            )));
-        }
-        if v.chars().count() > MAX_TAG_VALUE {
-            return Err(invalid_value(format!(
-                "Tag value of '{k}' must be at most {MAX_TAG_VALUE} characters"
-            )));
-        }
+        crate::tags::check_tag(k, v)?;
+    }
+    if req.tags.len() > crate::tags::MAX_TAGS {
+        return Err(ApiError::new(
+            ErrorKind::TagLimitExceeded,
+            format!(
+                "The maximum number of Tags for a resource has been reached (limit {}).",
+                crate::tags::MAX_TAGS
+            ),
+        ));
     }
 
     // Per resource: the resource must exist (whole-request error, as EC2 answers), the

@@ -257,7 +257,7 @@ impl Filter {
 }
 
 /// EC2's filter wildcards: `*` any run of characters, `?` one character.
-fn glob(pattern: &str, value: &str) -> bool {
+pub(crate) fn glob(pattern: &str, value: &str) -> bool {
     let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
     // Greedy match with backtracking to the last `*`.
     let (mut i, mut j) = (0, 0);

@@ -32,6 +32,7 @@ pub mod sinks;
 pub mod spool;
 #[cfg(feature = "runtime")]
 pub mod state;
+pub mod tags;
 
 pub use api::{ApiError, CreateFlowLogs, ERROR_CODES, ErrorKind, FlowLog};
 pub use config::DeliveryConfig;

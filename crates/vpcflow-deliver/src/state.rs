@@ -315,6 +315,64 @@ impl State {
         Ok(())
     }
 
+    /// CreateTags on the caller's flow logs: every id must be one, then each gets the tags, in
+    /// one transaction.
+    pub fn create_tags(
+        &mut self,
+        ids: &[String],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), RequestError> {
+        self.change_flow_logs(ids, |f| crate::tags::with_tags(f, tags))
+    }
+
+    /// DeleteTags on the caller's flow logs (a key with a value only where it has that value).
+    pub fn delete_tags(
+        &mut self,
+        ids: &[String],
+        tags: &[(String, Option<String>)],
+    ) -> Result<(), RequestError> {
+        self.change_flow_logs(ids, |f| Ok(crate::tags::without_tags(f, tags)))
+    }
+
+    /// The checks of CreateTags or DeleteTags alone (a `DryRun`).
+    pub fn check_tags(&self, ids: &[String]) -> Result<(), RequestError> {
+        Ok(crate::tags::check_ids(ids, &self.visible_flow_logs()?)?)
+    }
+
+    /// The caller's flow logs, for DescribeTags.
+    pub fn tagged_flow_logs(&self) -> Result<Vec<FlowLog>, StateError> {
+        self.visible_flow_logs()
+    }
+
+    fn change_flow_logs(
+        &mut self,
+        ids: &[String],
+        change: impl Fn(&FlowLog) -> Result<FlowLog, ApiError>,
+    ) -> Result<(), RequestError> {
+        let visible = self.visible_flow_logs()?;
+        crate::tags::check_ids(ids, &visible)?;
+        let changed: Vec<FlowLog> = visible
+            .iter()
+            .filter(|f| ids.contains(&f.flow_log_id))
+            .map(&change)
+            .collect::<Result<_, _>>()?;
+        let path = self.path.clone();
+        let wrap = |source| StateError::sql(&path, source);
+        let tx = self.conn.transaction().map_err(wrap)?;
+        for f in &changed {
+            tx.execute(
+                "UPDATE flow_logs SET body = ?2 WHERE id = ?1",
+                params![
+                    f.flow_log_id,
+                    serde_json::to_string(f).expect("flow logs serialize")
+                ],
+            )
+            .map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)?;
+        Ok(())
+    }
+
     /// Client tokens of the stored flow logs, with the ids each made.
     pub fn client_tokens(&self) -> Result<BTreeMap<String, Vec<String>>, StateError> {
         let mut stmt = self

@@ -33,6 +33,12 @@ time), a deleted one delivers nothing that closes after. The config's [capture] 
 captured live (AF_PACKET, root) beside the simulated traffic: the ENIs whose host_interface they
 are get their records from the capture, in wall-clock time, and not from the simulation.
 
+It serves the AWS-compatible API on --listen (default 127.0.0.1:4599): EC2's flow-log actions,
+CloudWatch Logs (log groups, events, Insights, metric filters), CloudWatch alarms, S3 reads of the
+local buckets and STS's GetCallerIdentity, SigV4-verified against [server] credentials (else
+AWS's example key AKIAIOSFODNN7EXAMPLE for the topology's account), so that `aws --endpoint-url`
+and boto3 work unchanged; plus GET /healthz and /metrics. Requests are logged to DATA/api.log.
+
 The first start in a data directory begins at --start, else the config's [simulation] start, else
 now, and keeps that start, --duration, --seed and --scenario; later starts continue that run, and
 refuse other values (other traffic over the same time would deliver it twice). With --start,
@@ -42,7 +48,9 @@ same flags.
 Examples:
   vpcflow up                                  # real time, until Ctrl-C
   vpcflow up --speed 60                       # an hour a minute
-  vpcflow up --speed max --duration 2h --start 2026-01-15T14:00:00Z --seed 7")]
+  vpcflow up --speed max --duration 2h --start 2026-01-15T14:00:00Z --seed 7
+  vpcflow up --listen 127.0.0.1:0             # the API on a free port (printed)
+  aws --endpoint-url http://127.0.0.1:4599 ec2 describe-flow-logs")]
 pub(crate) struct UpArgs {
     #[command(flatten)]
     engine: EngineArgs,

@@ -47,6 +47,9 @@ impl Lab {
         ip(&["-n", &lab.b, "addr", "add", "10.0.11.20/24", "dev", &lab.b]);
         ip(&["-n", &lab.a, "link", "set", &lab.a, "up"]);
         ip(&["-n", &lab.b, "link", "set", &lab.b, "up"]);
+        // Loopback, where `vpcflow up` inside a namespace serves its API.
+        ip(&["-n", &lab.a, "link", "set", "lo", "up"]);
+        ip(&["-n", &lab.b, "link", "set", "lo", "up"]);
         lab
     }
 }
@@ -266,7 +269,15 @@ fn up_captures_the_configs_interfaces_beside_its_simulated_traffic() {
     // Simulated time begins long ago and runs unpaced: two seconds close many simulated
     // minutes, and no simulated record is of today.
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &lab.a, env!("CARGO_BIN_EXE_vpcflow"), "up"])
+        .args([
+            "netns",
+            "exec",
+            &lab.a,
+            env!("CARGO_BIN_EXE_vpcflow"),
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(["--speed", "max", "--start", "2026-01-15T14:00:00Z"])
         .args([
             "--config",

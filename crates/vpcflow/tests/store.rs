@@ -241,6 +241,8 @@ fn a_data_directory_of_the_service_before_this_one_opens_and_its_service_continu
     // and the stream's request is still waiting for its endpoint.
     let out = ok(&vpcflow(&[
         "up",
+        "--listen",
+        "127.0.0.1:0",
         "--config",
         config.to_str().unwrap(),
         "--speed",

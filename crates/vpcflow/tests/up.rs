@@ -52,10 +52,18 @@ fn delivered(data: &Path) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
 
 fn up(data: &Path, speed: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vpcflow"));
-    c.args(["up", "--speed", speed, "--data", data.to_str().unwrap()])
-        .args(RUN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.args([
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        speed,
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .args(RUN)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     c
 }
 
@@ -137,14 +145,24 @@ fn up_keeps_its_start_and_refuses_what_it_cannot_do() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let out = vpcflow(&["up", "--speed", "fast", "--data", d]);
+    let out = vpcflow(&[
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        "fast",
+        "--data",
+        d,
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--speed 'fast'"));
-    let out = vpcflow(&["up", "--stdout", "--data", d]);
+    let out = vpcflow(&["up", "--listen", "127.0.0.1:0", "--stdout", "--data", d]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("vpcflow simulate --stdout"));
     // A first run with a start, then one without: the second continues the first's run.
     let first = ok(&vpcflow(&[
         "up",
+        "--listen",
+        "127.0.0.1:0",
         "--speed",
         "max",
         "--duration",
@@ -157,6 +175,8 @@ fn up_keeps_its_start_and_refuses_what_it_cannot_do() {
     assert!(first.contains("from 2026-03-01T10:00:00Z"), "{first}");
     let again = ok(&vpcflow(&[
         "up",
+        "--listen",
+        "127.0.0.1:0",
         "--speed",
         "max",
         "--duration",
@@ -167,7 +187,17 @@ fn up_keeps_its_start_and_refuses_what_it_cannot_do() {
     assert!(again.contains("from 2026-03-01T10:00:00Z"), "{again}");
     assert!(again.contains("Nothing new to deliver"), "{again}");
     // Other traffic over the same time would deliver it twice: refused, naming what it runs.
-    let out = vpcflow(&["up", "--speed", "max", "--seed", "9", "--data", d]);
+    let out = vpcflow(&[
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        "max",
+        "--seed",
+        "9",
+        "--data",
+        d,
+    ]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -177,10 +207,20 @@ fn up_keeps_its_start_and_refuses_what_it_cannot_do() {
     // A bad flag on a first start is refused before anything is kept.
     let fresh = dir.path().join("fresh");
     let f = fresh.to_str().unwrap();
-    let out = vpcflow(&["up", "--duration", "forever", "--data", f]);
+    let out = vpcflow(&[
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--duration",
+        "forever",
+        "--data",
+        f,
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--duration 'forever'"));
     let first = ok(&vpcflow(&[
         "up",
+        "--listen",
+        "127.0.0.1:0",
         "--speed",
         "max",
         "--duration",
@@ -199,7 +239,15 @@ fn one_writer_per_data_directory_while_readers_go_on() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     let mut service = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["up", "--speed", "600", "--data", d])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--speed",
+            "600",
+            "--data",
+            d,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -215,7 +263,7 @@ fn one_writer_per_data_directory_while_readers_go_on() {
     // Writers are refused, naming the holder; every delivering command is a writer.
     for writer in [
         vec!["simulate", "--data", d],
-        vec!["up", "--data", d],
+        vec!["up", "--listen", "127.0.0.1:0", "--data", d],
         vec!["capture", "--pcap", "/dev/null", "--data", d],
     ] {
         let out = vpcflow(&writer);
@@ -225,7 +273,7 @@ fn one_writer_per_data_directory_while_readers_go_on() {
             e.contains(&format!(
                 "is being written by another vpcflow (pid {}: ",
                 service.id()
-            )) && e.contains(" up --speed 600 --data "),
+            )) && e.contains(" up --listen 127.0.0.1:0 --speed 600 --data "),
             "{writer:?}: {e}"
         );
     }

@@ -217,7 +217,15 @@ max_aggregation_interval = 60
     // The service, with the built-in default flow logs (600 s) of both VPCs.
     let data = dir.path().join("up");
     let mut child = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args(["up", "--speed", "600", "--data", data.to_str().unwrap()])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--speed",
+            "600",
+            "--data",
+            data.to_str().unwrap(),
+        ])
         .args(run)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
