@@ -117,6 +117,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn delivery_figures_in_the_text_format() {
+        let mut out = String::new();
+        DeliveryFigures {
+            committed: 10,
+            delivered: 7,
+            skipped: 1,
+            spool_bytes: 300,
+            waiting: [("fl-1".to_owned(), 3)].into(),
+            destinations: vec![("fl-1".into(), "arn:aws:s3:::b".into(), true)],
+        }
+        .render(&mut out);
+        for line in [
+            "vpcflow_records_committed_total 10\n",
+            "vpcflow_records_delivered_total 7\n",
+            "vpcflow_records_skipped_total 1\n",
+            "vpcflow_spool_bytes 300\n",
+            "vpcflow_spool_records{flow_log_id=\"fl-1\"} 3\n",
+            "vpcflow_delivery_failing{flow_log_id=\"fl-1\",destination=\"arn:aws:s3:::b\"} 1\n",
+        ] {
+            assert!(out.contains(line), "{line} in {out}");
+        }
+    }
+
+    #[test]
     fn counts_and_histograms_in_the_text_format() {
         let m = Metrics::default();
         m.record("ec2", "DescribeFlowLogs", 200, 0.003);
@@ -134,5 +158,80 @@ mod tests {
         assert!(out.contains(
             "vpcflow_api_request_duration_seconds_count{service=\"ec2\",action=\"DescribeFlowLogs\"} 2"
         ));
+    }
+}
+
+/// The delivery's figures, as the process gathers them for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFigures {
+    /// Records made and committed to the spool (the run's source: simulated or captured).
+    pub committed: u64,
+    /// Records delivered.
+    pub delivered: u64,
+    /// Records replaced by SKIPDATA.
+    pub skipped: u64,
+    /// Bytes waiting in the spool.
+    pub spool_bytes: u64,
+    /// Records waiting, by flow log.
+    pub waiting: BTreeMap<String, u64>,
+    /// Each flow log's destination and whether its delivery is failing now.
+    pub destinations: Vec<(String, String, bool)>,
+}
+
+impl DeliveryFigures {
+    /// The text format.
+    pub fn render(&self, out: &mut String) {
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            "vpcflow_records_committed_total",
+            "Records made (simulated or captured) and committed to the spool.",
+            self.committed,
+        );
+        counter(
+            "vpcflow_records_delivered_total",
+            "Records delivered to their destinations.",
+            self.delivered,
+        );
+        counter(
+            "vpcflow_records_skipped_total",
+            "Records replaced by SKIPDATA because a destination's share of the spool was full.",
+            self.skipped,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP vpcflow_spool_bytes Bytes waiting in the delivery spool.\n\
+             # TYPE vpcflow_spool_bytes gauge\nvpcflow_spool_bytes {}",
+            self.spool_bytes
+        );
+        out.push_str(
+            "# HELP vpcflow_spool_records Records waiting in the spool, by flow log.\n\
+             # TYPE vpcflow_spool_records gauge\n",
+        );
+        for (f, n) in &self.waiting {
+            let _ = writeln!(
+                out,
+                "vpcflow_spool_records{{flow_log_id=\"{}\"}} {n}",
+                label(f)
+            );
+        }
+        out.push_str(
+            "# HELP vpcflow_delivery_failing Whether a flow log's delivery is failing now \
+             (DeliverLogsStatus FAILED), by destination.\n\
+             # TYPE vpcflow_delivery_failing gauge\n",
+        );
+        for (f, dest, failing) in &self.destinations {
+            let _ = writeln!(
+                out,
+                "vpcflow_delivery_failing{{flow_log_id=\"{}\",destination=\"{}\"}} {}",
+                label(f),
+                label(dest),
+                u8::from(*failing)
+            );
+        }
     }
 }

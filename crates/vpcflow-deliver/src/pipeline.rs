@@ -62,6 +62,8 @@ pub struct Progress {
     pub committed: AtomicU64,
     /// Records delivered.
     pub delivered: AtomicU64,
+    /// Records replaced by SKIPDATA because a destination's share of the spool was full.
+    pub skipped: AtomicU64,
     /// The latest delivery failure while it lasts (AWS's message and the cause), for the log.
     pub failing: Mutex<Option<String>>,
 }
@@ -161,6 +163,7 @@ impl Pipeline {
                         n += c;
                     }
                     shared.committed.fetch_add(n, Ordering::Relaxed);
+                    shared.skipped.store(encoder.overflowed, Ordering::Relaxed);
                 }
                 stats.overflowed = encoder.overflowed;
                 stats.already_delivered = encoder.replayed;

@@ -31,6 +31,59 @@ pub(crate) struct ServeArgs {
     pub(crate) insecure_any_credentials: bool,
 }
 
+/// Where the run publishes its delivery counters once its pipeline starts (after the server).
+#[derive(Clone, Default)]
+pub(crate) struct ProgressSlot(Arc<Mutex<Option<Arc<vpcflow_deliver::pipeline::Progress>>>>);
+
+impl ProgressSlot {
+    pub(crate) fn publish(&self, p: Arc<vpcflow_deliver::pipeline::Progress>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p);
+    }
+
+    fn get(&self) -> Option<Arc<vpcflow_deliver::pipeline::Progress>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The delivery's figures for `/metrics`, gathered at each scrape: the run's counters, the
+/// spool's waiting entries and each flow log's delivery status.
+fn delivery_figures(slot: ProgressSlot, data: DataDir) -> vpcflow_api::metrics::Extra {
+    use std::sync::atomic::Ordering::Relaxed;
+    Box::new(move |out: &mut String| {
+        let mut f = vpcflow_api::metrics::DeliveryFigures::default();
+        if let Some(p) = slot.get() {
+            f.committed = p.committed.load(Relaxed);
+            f.delivered = p.delivered.load(Relaxed);
+            f.skipped = p.skipped.load(Relaxed);
+        }
+        if let Ok(spool) = vpcflow_deliver::spool::Spool::open(&data.spool()) {
+            f.spool_bytes = spool.used_bytes();
+            f.waiting = spool.waiting().unwrap_or_default();
+        }
+        if let Ok(state) = vpcflow_deliver::State::open(&data.state_db())
+            && let Ok(all) = state.flow_logs_with_status()
+        {
+            f.destinations = all
+                .iter()
+                .map(|(fl, st)| {
+                    (
+                        fl.flow_log_id.clone(),
+                        fl.destination.arn(&fl.region, &fl.account_id),
+                        st.status == "FAILED",
+                    )
+                })
+                .collect();
+        }
+        f.render(out);
+    })
+}
+
 /// A running server.
 pub(crate) struct Server {
     runtime: tokio::runtime::Runtime,
@@ -42,6 +95,8 @@ pub(crate) struct Server {
     pub(crate) credentials: Vec<Credential>,
     /// The region clients should sign for.
     pub(crate) region: String,
+    /// Where the run publishes its delivery counters.
+    pub(crate) progress: ProgressSlot,
 }
 
 fn credentials(server: &ServerConfig, net: &Network) -> Vec<Credential> {
@@ -106,6 +161,7 @@ pub(crate) fn start(
     let addr = std_listener.local_addr()?;
     log_requests(&data.root().join("api.log"))?;
     let clock: Arc<dyn vpcflow_store::Clock> = Arc::new(SystemClock);
+    let progress = ProgressSlot::default();
     let store = vpcflow_store::logs::LogStore::open(data.clone(), &net.region, &default_account)?;
     let api = Api::new(
         Auth {
@@ -147,7 +203,7 @@ pub(crate) fn start(
             },
         },
         clock,
-        None,
+        Some(delivery_figures(progress.clone(), data.clone())),
     );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = {
@@ -168,6 +224,7 @@ pub(crate) fn start(
         addr,
         credentials,
         region: net.region.clone(),
+        progress,
     })
 }
 
@@ -176,7 +233,10 @@ impl Server {
     pub(crate) fn banner(&self, any_credentials: bool) -> String {
         let c = &self.credentials[0];
         let url = format!("http://{}", self.addr);
-        let mut out = format!("AWS API on {url} (EC2 flow logs, CloudWatch Logs, STS):\n");
+        let mut out = format!(
+            "AWS API on {url} (EC2 flow logs and tags, CloudWatch Logs, CloudWatch alarms, S3 \
+             reads, STS):\n"
+        );
         if any_credentials {
             out.push_str(
                 "  WARNING: --insecure-any-credentials is on: signatures are NOT checked and any \
@@ -189,7 +249,14 @@ impl Server {
              aws --endpoint-url {url} logs filter-log-events --log-group-name /vpcflow/flow-logs --filter-pattern REJECT --max-items 5\n  \
              aws --endpoint-url {url} logs start-query --log-group-name /vpcflow/flow-logs \
              --start-time 0 --end-time 4102444800 --query-string 'stats count(*) by action'",
-            c.access_key_id, c.secret_access_key, self.region
+            c.access_key_id,
+            // A configured secret is the operator's: not printed.
+            if c.access_key_id == vpcflow_deliver::config::BUILTIN_ACCESS_KEY_ID {
+                c.secret_access_key.as_str()
+            } else {
+                "<its secret in [server] credentials>"
+            },
+            self.region
         ));
         out
     }

@@ -79,6 +79,8 @@ pub(crate) struct Drive {
     pub(crate) stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// A service: no progress bar, and no first questions at the end.
     pub(crate) service: bool,
+    /// Where the run's delivery counters are published once it starts (the API's `/metrics`).
+    pub(crate) progress: Option<crate::serve::ProgressSlot>,
 }
 
 /// The flags every record-producing command shares: where the network comes from, how records
@@ -248,6 +250,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         args,
         &file,
         &Drive {
+            progress: None,
             speed: None,
             stop: None,
             service: false,
@@ -365,6 +368,9 @@ pub(crate) fn simulate(
             .map_or(start * 1_000_000, |s| s * 1_000_000),
     };
     let mut run = delivery::Run::start(&prepared, Some(key), args.delivery.drain_timeout)?;
+    if let Some(slot) = &drive.progress {
+        slot.publish(Arc::clone(&run.progress));
+    }
     if let Some(f) = live.as_mut() {
         f.capture_live(&prepared.config.capture.interfaces, &run)?;
     }

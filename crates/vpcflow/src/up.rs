@@ -169,6 +169,13 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| vpcflow_deliver::config::DeliveryConfig::builtin_default(&net));
     let server = crate::serve::start(&args.serve, &config, &net, &data)?;
+    if args.serve.insecure_any_credentials {
+        eprintln!(
+            "vpcflow up: WARNING: --insecure-any-credentials: the API on {} checks no \
+             signature and lets any access key in. Use it only where nobody else can reach it.",
+            server.addr
+        );
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -209,6 +216,7 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
         },
         &file,
         &Drive {
+            progress: Some(server.progress.clone()),
             speed,
             stop: Some(stop),
             service: true,
