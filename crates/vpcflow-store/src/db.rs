@@ -254,6 +254,7 @@ mod tests {
         assert_eq!(
             tables(&conn),
             [
+                "alarms",
                 "athena_partitions",
                 "athena_tables",
                 "checkpoints",
@@ -261,6 +262,7 @@ mod tests {
                 "delivery_status",
                 "flow_logs",
                 "log_groups",
+                "metric_filters",
                 "segments",
                 "settings",
                 "sink_starts"
