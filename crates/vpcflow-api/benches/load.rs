@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vpcflow_api::sigv4::{self, Authorization, Signed};
+use vpcflow_api::sigv4::{self, Signed};
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -39,20 +39,12 @@ fn signed_headers(host: &str, body: &str, key: &str, secret: &str) -> Vec<(Strin
         ("host".to_owned(), host.to_owned()),
         ("x-amz-date".to_owned(), date.clone()),
     ];
-    let auth = Authorization {
-        access_key_id: key.into(),
-        date: date[..8].into(),
-        region: "us-east-1".into(),
-        service: "ec2".into(),
-        signed_headers: vec!["content-type".into(), "host".into(), "x-amz-date".into()],
-        signature: String::new(),
-    };
     let pairs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let hash = sigv4::sha256_hex(body.as_bytes());
-    let canonical = sigv4::canonical_request(
+    let value = sigv4::authorization(
         &Signed {
             method: "POST",
             path: "/",
@@ -60,17 +52,12 @@ fn signed_headers(host: &str, body: &str, key: &str, secret: &str) -> Vec<(Strin
             headers: &pairs,
             payload_hash: &hash,
         },
-        &auth,
+        key,
+        secret,
+        "us-east-1",
+        "ec2",
     );
-    let sig = sigv4::signature(secret, &date, &auth, &canonical);
-    headers.push((
-        "authorization".to_owned(),
-        format!(
-            "AWS4-HMAC-SHA256 Credential={key}/{}/us-east-1/ec2/aws4_request, \
-             SignedHeaders=content-type;host;x-amz-date, Signature={sig}",
-            &date[..8]
-        ),
-    ));
+    headers.push(("authorization".to_owned(), value));
     headers
 }
 

@@ -54,30 +54,7 @@ fn header<'h>(headers: &'h [(&'h str, &'h str)], name: &str) -> Option<&'h str> 
 }
 
 fn decode(s: &str) -> String {
-    let bytes: Vec<u8> = percent_decode(s);
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).copied().and_then(hex),
-                b.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
+    String::from_utf8_lossy(&crate::sigv4::percent_decode(s)).into_owned()
 }
 
 /// Query parameters, decoded (`+` is a space in S3's query strings as in forms).

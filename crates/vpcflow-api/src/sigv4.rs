@@ -312,7 +312,8 @@ fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut String) {
     }
 }
 
-fn percent_decode(s: &str) -> Vec<u8> {
+/// `%XX` escapes decoded (no `+` rule: SigV4's and S3's paths and queries keep `+`).
+pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -441,6 +442,44 @@ pub fn parse_amz_date(s: &str) -> Option<u64> {
         second: num(13..15)? as u32,
     }
     .to_secs()
+}
+
+/// The `Authorization` value an SDK would send for `req` (every header of it signed; they must
+/// include `host` and `x-amz-date`): for clients of this server, the load bench and tests.
+pub fn authorization(
+    req: &Signed<'_>,
+    key: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+) -> String {
+    let amz_date = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-date"))
+        .map_or("", |(_, v)| *v);
+    let mut names: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names.dedup();
+    let auth = Authorization {
+        access_key_id: key.to_owned(),
+        date: amz_date.get(..8).unwrap_or_default().to_owned(),
+        region: region.to_owned(),
+        service: service.to_owned(),
+        signed_headers: names,
+        signature: String::new(),
+    };
+    let sig = signature(secret, amz_date, &auth, &canonical_request(req, &auth));
+    format!(
+        "{ALGORITHM} Credential={key}/{}/{region}/{service}/aws4_request, SignedHeaders={}, \
+         Signature={sig}",
+        auth.date,
+        auth.signed_headers.join(";")
+    )
 }
 
 /// Who signed a request, once verified.
@@ -573,6 +612,50 @@ mod tests {
             Err(AuthFailure::Expired)
         );
         assert_eq!(verify(&req, &[], now), Err(AuthFailure::UnknownKey));
+    }
+
+    /// A client's signature is the published one, and verifies.
+    #[test]
+    fn authorization_signs_as_an_sdk_does() {
+        let headers = [
+            ("Host", "example.amazonaws.com"),
+            ("X-Amz-Date", "20150830T123600Z"),
+        ];
+        let req = Signed {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            payload_hash: &sha256_hex(b""),
+        };
+        let c = example();
+        let value = authorization(
+            &req,
+            "AKIDEXAMPLE",
+            &c.secret_access_key,
+            "us-east-1",
+            "service",
+        );
+        assert!(
+            value.ends_with(
+                "SignedHeaders=host;x-amz-date, \
+                 Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+            ),
+            "{value}"
+        );
+        let signed = [headers[0], headers[1], ("Authorization", value.as_str())];
+        let now = parse_amz_date("20150830T123600Z").unwrap();
+        assert!(
+            verify(
+                &Signed {
+                    headers: &signed,
+                    ..req
+                },
+                &[c],
+                now
+            )
+            .is_ok()
+        );
     }
 
     /// The IAM user guide's worked example (GET ListUsers): its published signature.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use vpcflow_api::logs::Logs;
 use vpcflow_api::server::{Api, Auth, Ec2World, MAX_BODY_BYTES, Services, serve};
-use vpcflow_api::sigv4::{self, Authorization, Credential, Signed};
+use vpcflow_api::sigv4::{self, Credential, Signed};
 use vpcflow_store::{Clock, DataDir};
 
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -123,22 +123,12 @@ impl Server {
         headers.push(("host".into(), self.host.clone()));
         headers.push(("x-amz-date".into(), AMZ_DATE.into()));
         if let Some(secret) = call.secret {
-            let mut names: Vec<String> = headers.iter().map(|(k, _)| k.to_lowercase()).collect();
-            names.sort();
-            let auth = Authorization {
-                access_key_id: call.key.into(),
-                date: AMZ_DATE[..8].into(),
-                region: "us-east-1".into(),
-                service: call.service.into(),
-                signed_headers: names.clone(),
-                signature: String::new(),
-            };
             let pairs: Vec<(&str, &str)> = headers
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             let hash = sigv4::sha256_hex(&call.body);
-            let canonical = sigv4::canonical_request(
+            let value = sigv4::authorization(
                 &Signed {
                     method: "POST",
                     path: "/",
@@ -146,20 +136,12 @@ impl Server {
                     headers: &pairs,
                     payload_hash: &hash,
                 },
-                &auth,
+                call.key,
+                secret,
+                "us-east-1",
+                call.service,
             );
-            let sig = sigv4::signature(secret, AMZ_DATE, &auth, &canonical);
-            headers.push((
-                "authorization".into(),
-                format!(
-                    "AWS4-HMAC-SHA256 Credential={}/{}/us-east-1/{}/aws4_request, \
-                     SignedHeaders={}, Signature={sig}",
-                    call.key,
-                    &AMZ_DATE[..8],
-                    call.service,
-                    names.join(";")
-                ),
-            ));
+            headers.push(("authorization".into(), value));
         }
         let url = self.url.clone();
         self.runtime.block_on(async move {
