@@ -3,7 +3,6 @@
 //! (`vpcflow_store::logs`, `vpcflow_query::jobs`), their answer or error written back. The
 //! services own every rule; [`OPERATIONS`] is the one list of what is served.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -38,10 +37,8 @@ pub const OPERATIONS: &[&str] = &[
 pub struct Logs {
     /// The log-group store (`state.db` and the segments); one connection, taken in turn.
     store: Mutex<LogStore>,
-    /// Insights queries.
+    /// Insights queries, each an account's.
     jobs: Jobs,
-    /// Which account started each query: another account's query is not found.
-    owners: Mutex<HashMap<String, String>>,
 }
 
 impl Logs {
@@ -50,22 +47,6 @@ impl Logs {
         Logs {
             store: Mutex::new(store),
             jobs,
-            owners: Mutex::default(),
-        }
-    }
-
-    /// The query, if `account` started it (else AWS's not-found error for it).
-    fn own_query<'q>(&self, account: &str, id: &'q str) -> Result<&'q str, LogsError> {
-        let owners = self
-            .owners
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match owners.get(id) {
-            Some(owner) if owner == account => Ok(id),
-            _ => Err(LogsError::refused(
-                logs::LogsErrorCode::ResourceNotFound,
-                format!("Query {id} does not exist."),
-            )),
         }
     }
 }
@@ -166,27 +147,18 @@ fn dispatch(
             let started = req
                 .check()
                 .and_then(|c| store().check_groups(&c.groups))
-                .and_then(|()| logs.jobs.start(&req));
-            if let Ok(id) = &started {
-                logs.owners
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(id.clone(), account.to_owned());
-            }
+                .and_then(|()| logs.jobs.start_for(Some(account), &req));
             reply(started.map(|id| serde_json::json!({ "queryId": id })))
         }
         "GetQueryResults" => {
             let req: QueryId = json::decode(body)?;
-            reply(
-                logs.own_query(account, &req.query_id)
-                    .and_then(|id| logs.jobs.results(id)),
-            )
+            reply(logs.jobs.results_for(Some(account), &req.query_id))
         }
         "StopQuery" => {
             let req: QueryId = json::decode(body)?;
             reply(
-                logs.own_query(account, &req.query_id)
-                    .and_then(|id| logs.jobs.stop(id))
+                logs.jobs
+                    .stop_for(Some(account), &req.query_id)
                     .map(|success| serde_json::json!({ "success": success })),
             )
         }

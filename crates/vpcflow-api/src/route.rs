@@ -3,7 +3,7 @@
 //! query protocols' `Action`/`Version`, and S3 for everything else. Pure, so that it is fuzzed
 //! with the parsers.
 
-use crate::sigv4::{Family, parse_authorization};
+use crate::sigv4::{Family, header, parse_authorization};
 
 /// A protocol (and service) a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,13 +58,6 @@ impl Protocol {
             Protocol::S3 => "s3",
         }
     }
-}
-
-fn header<'h>(headers: &'h [(&'h str, &'h str)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| *v)
 }
 
 /// The value of `name` in a form body, if the body is a form that has it.

@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::reply::Reply;
+use crate::sigv4::header;
 use crate::xml::{element, escape};
 
 /// S3's namespace.
@@ -44,13 +45,6 @@ pub struct Request<'a> {
     pub query: &'a str,
     /// Every header.
     pub headers: &'a [(&'a str, &'a str)],
-}
-
-fn header<'h>(headers: &'h [(&'h str, &'h str)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| *v)
 }
 
 fn decode(s: &str) -> String {

@@ -63,6 +63,67 @@ pub struct Services {
     pub cloudwatch: CloudWatch,
 }
 
+/// What the services are opened over.
+pub struct Opening<'a> {
+    /// The data directory.
+    pub data: &'a vpcflow_store::DataDir,
+    /// The topology (its region names every ARN).
+    pub network: Arc<vpcflow_net::Network>,
+    /// Buckets flow logs may deliver to (local and at endpoints).
+    pub buckets: Vec<String>,
+    /// The local ones, which S3's protocol serves.
+    pub local_buckets: Vec<String>,
+    /// Delivery streams flow logs may deliver to.
+    pub delivery_streams: Vec<String>,
+    /// The account that owns the buckets and what was kept before owners were.
+    pub owner: &'a str,
+    /// Where Insights queries run.
+    pub runtime: tokio::runtime::Handle,
+    /// Now, for the queries.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A service's store that would not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// `state.db` for EC2's flow logs.
+    #[error(transparent)]
+    State(#[from] vpcflow_deliver::state::StateError),
+    /// The log-group store.
+    #[error(transparent)]
+    Logs(#[from] vpcflow_store::logs::LogsError),
+    /// The alarms.
+    #[error(transparent)]
+    Alarms(#[from] vpcflow_store::alarms::AlarmError),
+}
+
+impl Services {
+    /// Every protocol's services over one data directory, each with its own connection.
+    pub fn open(o: Opening<'_>) -> Result<Services, OpenError> {
+        let region = o.network.region.clone();
+        Ok(Services {
+            ec2: Ec2World {
+                state: vpcflow_deliver::State::open(&o.data.state_db())?,
+                network: o.network,
+                buckets: o.buckets,
+                delivery_streams: o.delivery_streams,
+            },
+            logs: Logs::new(
+                vpcflow_store::logs::LogStore::open(o.data.clone(), &region, o.owner)?,
+                vpcflow_query::jobs::Jobs::new(o.data.clone(), o.runtime, o.clock),
+            ),
+            s3: crate::s3::Buckets {
+                root: o.data.s3(),
+                names: o.local_buckets,
+                owner: o.owner.to_owned(),
+            },
+            cloudwatch: CloudWatch {
+                alarms: Mutex::new(vpcflow_store::alarms::Alarms::open(o.data, &region)?),
+            },
+        })
+    }
+}
+
 /// Everything the server answers from.
 pub struct Api {
     /// Who may call.
@@ -381,9 +442,7 @@ async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let signed = headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    let signed = sigv4::header(&headers, "authorization").is_some();
     if method == "GET"
         && !signed
         && let Some(reply) = operations(&api, &path)
@@ -405,10 +464,8 @@ async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
             headers: &headers,
         },
     );
-    let payload_hash = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
-        .map_or_else(|| sigv4::sha256_hex(&body), |(_, v)| (*v).to_owned());
+    let payload_hash = sigv4::header(&headers, "x-amz-content-sha256")
+        .map_or_else(|| sigv4::sha256_hex(&body), str::to_owned);
     let signed_req = Signed {
         method: &method,
         path: &path,

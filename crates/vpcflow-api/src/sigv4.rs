@@ -278,6 +278,14 @@ pub fn parse_authorization(value: &str) -> Option<Authorization> {
     })
 }
 
+/// A header's value by name, in any case (the first, when it is repeated).
+pub fn header<'h>(headers: &'h [(&'h str, &'h str)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| *v)
+}
+
 /// What a signature covers: the request as it arrived.
 #[derive(Debug, Clone, Copy)]
 pub struct Signed<'a> {
@@ -453,11 +461,7 @@ pub fn authorization(
     region: &str,
     service: &str,
 ) -> String {
-    let amz_date = req
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-date"))
-        .map_or("", |(_, v)| *v);
+    let amz_date = header(req.headers, "x-amz-date").unwrap_or_default();
     let mut names: Vec<String> = req
         .headers
         .iter()
@@ -501,18 +505,12 @@ pub fn verify(
     credentials: &[Credential],
     now_secs: u64,
 ) -> Result<Caller, AuthFailure> {
-    let header = |name: &str| {
-        req.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
-    };
-    let value = header("authorization").ok_or(AuthFailure::Missing)?;
+    let value = header(req.headers, "authorization").ok_or(AuthFailure::Missing)?;
     let auth = parse_authorization(value).ok_or(AuthFailure::Incomplete)?;
     if !auth.signed_headers.iter().any(|h| h == "host") {
         return Err(AuthFailure::Incomplete);
     }
-    let amz_date = header("x-amz-date").ok_or(AuthFailure::Incomplete)?;
+    let amz_date = header(req.headers, "x-amz-date").ok_or(AuthFailure::Incomplete)?;
     let at = parse_amz_date(amz_date).ok_or(AuthFailure::Incomplete)?;
     let cred = credentials
         .iter()
@@ -546,10 +544,7 @@ pub fn verify(
 /// Reads who a request says it is without checking the signature (`--insecure-any-credentials`):
 /// a 12-digit access key is its own account (LocalStack's convention), any other key `default`.
 pub fn unverified(headers: &[(&str, &str)], default_account: &str) -> Caller {
-    let auth = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .and_then(|(_, v)| parse_authorization(v));
+    let auth = header(headers, "authorization").and_then(parse_authorization);
     let key = auth.as_ref().map_or("", |a| a.access_key_id.as_str());
     let account = if key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit()) {
         key.to_owned()

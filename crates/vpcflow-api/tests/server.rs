@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use vpcflow_api::logs::Logs;
-use vpcflow_api::server::{Api, Auth, Ec2World, MAX_BODY_BYTES, Services, serve};
+use vpcflow_api::server::{Api, Auth, MAX_BODY_BYTES, Opening, Services, serve};
 use vpcflow_api::sigv4::{self, Credential, Signed};
 use vpcflow_store::{Clock, DataDir};
 
@@ -61,33 +60,17 @@ fn start(any_credentials: bool, now_ms: u64) -> Server {
             any_credentials,
             default_account: "123456789012".into(),
         },
-        Services {
-            ec2: Ec2World {
-                state: vpcflow_deliver::State::open(&data.state_db()).unwrap(),
-                network: net,
-                buckets: vec!["flow-logs".into()],
-                delivery_streams: vec![],
-            },
-            logs: Logs::new(
-                vpcflow_store::logs::LogStore::open(data.clone(), "us-east-1", "123456789012")
-                    .unwrap(),
-                vpcflow_query::jobs::Jobs::new(
-                    data.clone(),
-                    runtime.handle().clone(),
-                    Arc::clone(&clock),
-                ),
-            ),
-            s3: vpcflow_api::s3::Buckets {
-                root: data.s3(),
-                names: vec!["flow-logs".into()],
-                owner: "123456789012".into(),
-            },
-            cloudwatch: vpcflow_api::cloudwatch::CloudWatch {
-                alarms: std::sync::Mutex::new(
-                    vpcflow_store::alarms::Alarms::open(&data, "us-east-1").expect("alarms open"),
-                ),
-            },
-        },
+        Services::open(Opening {
+            data: &data,
+            network: net,
+            buckets: vec!["flow-logs".into()],
+            local_buckets: vec!["flow-logs".into()],
+            delivery_streams: vec![],
+            owner: "123456789012",
+            runtime: runtime.handle().clone(),
+            clock: Arc::clone(&clock),
+        })
+        .unwrap(),
         clock,
         None,
     );

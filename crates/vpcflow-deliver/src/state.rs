@@ -625,6 +625,11 @@ impl State {
         index::groups(&self.conn).map_err(|e| self.err(e))
     }
 
+    /// A log group's retention as it stands (the config's, or PutRetentionPolicy's).
+    pub fn log_group_retention(&self, group: &str) -> Result<Option<u32>, StateError> {
+        index::group_retention(&self.conn, group).map_err(|e| self.err(e))
+    }
+
     /// The streams of a log group.
     pub fn log_streams(&self, group: &str) -> Result<Vec<LogStreamInfo>, StateError> {
         index::streams(&self.conn, group).map_err(|e| self.err(e))

@@ -305,6 +305,13 @@ struct Job {
     /// Why it failed, for people (GetQueryResults has no place for it).
     error: Option<String>,
     abort: Option<tokio::task::AbortHandle>,
+    /// The account that started it; another account does not find it.
+    owner: Option<String>,
+}
+
+/// Whether `caller` (`None`: the data directory's owner) may see a job of `owner`.
+fn sees(caller: Option<&str>, owner: Option<&str>) -> bool {
+    caller.is_none() || caller == owner
 }
 
 /// The queries of one data directory: started on `runtime`, kept until the process ends.
@@ -344,6 +351,11 @@ impl Jobs {
 
     /// StartQuery: the new query's id.
     pub fn start(&self, req: &StartQuery) -> Result<String, LogsError> {
+        self.start_for(None, req)
+    }
+
+    /// StartQuery by `owner`'s account (whose GetQueryResults and StopQuery alone find it).
+    pub fn start_for(&self, owner: Option<&str>, req: &StartQuery) -> Result<String, LogsError> {
         let checked = req.check()?;
         // The groups exist (I/O), before the query is accepted.
         group_sources(&self.dir, &checked.groups, Some(checked.range))?;
@@ -370,6 +382,7 @@ impl Jobs {
                     statistics: QueryStatistics::default(),
                     error: None,
                     abort: None,
+                    owner: owner.map(str::to_owned),
                 },
             );
             id
@@ -390,8 +403,20 @@ impl Jobs {
 
     /// GetQueryResults.
     pub fn results(&self, query_id: &str) -> Result<QueryResults, LogsError> {
+        self.results_for(None, query_id)
+    }
+
+    /// GetQueryResults by `caller`'s account: another account's query is not found.
+    pub fn results_for(
+        &self,
+        caller: Option<&str>,
+        query_id: &str,
+    ) -> Result<QueryResults, LogsError> {
         let jobs = self.lock();
-        let job = jobs.get(query_id).ok_or_else(|| no_query(query_id))?;
+        let job = jobs
+            .get(query_id)
+            .filter(|j| sees(caller, j.owner.as_deref()))
+            .ok_or_else(|| no_query(query_id))?;
         Ok(QueryResults {
             results: job.results.clone(),
             statistics: job.statistics,
@@ -406,8 +431,16 @@ impl Jobs {
 
     /// StopQuery: whether a query that was running was stopped.
     pub fn stop(&self, query_id: &str) -> Result<bool, LogsError> {
+        self.stop_for(None, query_id)
+    }
+
+    /// StopQuery by `caller`'s account: another account's query is not found.
+    pub fn stop_for(&self, caller: Option<&str>, query_id: &str) -> Result<bool, LogsError> {
         let mut jobs = self.lock();
-        let job = jobs.get_mut(query_id).ok_or_else(|| no_query(query_id))?;
+        let job = jobs
+            .get_mut(query_id)
+            .filter(|j| sees(caller, j.owner.as_deref()))
+            .ok_or_else(|| no_query(query_id))?;
         if !matches!(job.status, QueryStatus::Scheduled | QueryStatus::Running) {
             return Ok(false);
         }

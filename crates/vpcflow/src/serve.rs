@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use clap::Args;
-use vpcflow_api::logs::Logs;
-use vpcflow_api::server::{Api, Auth, Ec2World, Services};
+use vpcflow_api::server::{Api, Auth, Opening, Services};
 use vpcflow_api::sigv4::Credential;
 use vpcflow_deliver::config::{DEFAULT_LISTEN, DeliveryConfig, ServerConfig};
 use vpcflow_net::Network;
@@ -162,46 +161,32 @@ pub(crate) fn start(
     log_requests(&data.root().join("api.log"))?;
     let clock: Arc<dyn vpcflow_store::Clock> = Arc::new(SystemClock);
     let progress = ProgressSlot::default();
-    let store = vpcflow_store::logs::LogStore::open(data.clone(), &net.region, &default_account)?;
+    let services = Services::open(Opening {
+        data,
+        network: Arc::clone(net),
+        buckets: config.buckets.iter().map(|b| b.name.clone()).collect(),
+        local_buckets: config
+            .buckets
+            .iter()
+            .filter(|b| b.endpoint.is_none())
+            .map(|b| b.name.clone())
+            .collect(),
+        delivery_streams: config
+            .delivery_streams
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        owner: &default_account,
+        runtime: runtime.handle().clone(),
+        clock: Arc::clone(&clock),
+    })?;
     let api = Api::new(
         Auth {
             credentials: credentials.clone(),
             any_credentials: args.insecure_any_credentials,
             default_account: default_account.clone(),
         },
-        Services {
-            ec2: Ec2World {
-                state: vpcflow_deliver::State::open(&data.state_db())?,
-                network: Arc::clone(net),
-                buckets: config.buckets.iter().map(|b| b.name.clone()).collect(),
-                delivery_streams: config
-                    .delivery_streams
-                    .iter()
-                    .map(|s| s.name.clone())
-                    .collect(),
-            },
-            logs: Logs::new(
-                store,
-                vpcflow_query::jobs::Jobs::new(
-                    data.clone(),
-                    runtime.handle().clone(),
-                    Arc::clone(&clock),
-                ),
-            ),
-            s3: vpcflow_api::s3::Buckets {
-                root: data.s3(),
-                names: config
-                    .buckets
-                    .iter()
-                    .filter(|b| b.endpoint.is_none())
-                    .map(|b| b.name.clone())
-                    .collect(),
-                owner: default_account.clone(),
-            },
-            cloudwatch: vpcflow_api::cloudwatch::CloudWatch {
-                alarms: Mutex::new(vpcflow_store::alarms::Alarms::open(data, &net.region)?),
-            },
-        },
+        services,
         clock,
         Some(delivery_figures(progress.clone(), data.clone())),
     );

@@ -260,12 +260,7 @@ mod runtime {
             .add_segment(group, &t.segment, &t.streams)
             .map_err(db)?;
         // The group's retention as it stands (the config's, or PutRetentionPolicy's).
-        let retention = state
-            .log_groups()
-            .map_err(db)?
-            .into_iter()
-            .find(|g| &g.name == group)
-            .and_then(|g| g.retention_days);
+        let retention = state.log_group_retention(group).map_err(db)?;
         if let Some(days) = retention {
             let newest = t.streams.iter().map(|s| s.last_ms).max().unwrap_or(0);
             let cutoff = newest.saturating_sub(u64::from(days) * 86_400_000);

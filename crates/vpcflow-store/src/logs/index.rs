@@ -65,6 +65,19 @@ pub fn group_account(conn: &Connection, group: &str) -> rusqlite::Result<Option<
         .flatten())
 }
 
+/// A log group's retention in days (`None`: forever, or no such group).
+pub fn group_retention(conn: &Connection, group: &str) -> rusqlite::Result<Option<u32>> {
+    use rusqlite::OptionalExtension as _;
+    Ok(conn
+        .query_row(
+            "SELECT retention_days FROM log_groups WHERE name = ?1",
+            [group],
+            |r| r.get::<_, Option<u32>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 /// Whether a log group exists.
 pub fn group_exists(conn: &Connection, group: &str) -> rusqlite::Result<bool> {
     conn.prepare("SELECT 1 FROM log_groups WHERE name = ?1")?
