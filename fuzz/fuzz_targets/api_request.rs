@@ -1,11 +1,13 @@
 //! The API server's request readers, on any bytes: the SigV4 `Authorization` header, the routing
-//! of a request to its protocol, the awsJson bodies of every Logs operation, S3's addressing,
-//! ranges and listing pages, and STS's form. Each gives a value or a 4xx answer, never a panic.
+//! of a request to its protocol, the awsJson bodies of every Logs operation (PutLogEvents' batch
+//! rules run on what decodes), CloudWatch's forms unflattened and its metric requests checked,
+//! S3's addressing, ranges and listing pages, and STS's form. Each gives a value or a 4xx
+//! answer, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vpcflow_api::{json, route, s3, sigv4, sts};
-use vpcflow_store::logs;
+use vpcflow_api::{json, query_form, route, s3, sigv4, sts};
+use vpcflow_store::{logs, metrics};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -46,10 +48,37 @@ fuzz_target!(|data: &[u8]| {
         logs::FilterLogEvents,
         logs::CreateLogGroup,
         logs::PutRetentionPolicy,
-        logs::LogGroupRequest
+        logs::LogGroupRequest,
+        logs::CreateLogStream,
+        logs::PutLogEvents,
+        logs::TagRequest,
+        logs::UntagRequest,
+        logs::ListTagsRequest,
+        vpcflow_query::jobs::DescribeQueries
     );
     if let Ok(req) = json::decode::<logs::CreateLogGroup>(body) {
         let _ = req.check();
+    }
+    if let Ok(req) = json::decode::<logs::PutLogEvents>(body)
+        && req.check().is_ok()
+    {
+        let (kept, _) = req.sort_out(1_768_485_600_000, Some(1));
+        assert!(kept.end <= req.log_events.len());
+    }
+    // CloudWatch: a form unflattened as the query protocol's is, and the metric requests read.
+    let pairs: Vec<(String, String)> = text
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let form = query_form::unflatten(&pairs).to_string();
+    for input in [form.as_bytes(), body] {
+        if let Ok(req) = json::decode::<metrics::PutMetricData>(input) {
+            let _ = req.rows(1_768_485_600_000);
+        }
+        let _ = json::decode::<metrics::GetMetricStatistics>(input);
+        let _ = json::decode::<metrics::GetMetricData>(input);
+        let _ = json::decode::<metrics::ListMetrics>(input);
     }
     // S3's readers: addressing, ranges, and a listing page over keys the bytes make.
     let req = s3::Request {

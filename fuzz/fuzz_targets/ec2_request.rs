@@ -1,5 +1,6 @@
 //! EC2's query protocol: any body is read to a request or refused with an EC2 error (a 4xx in
-//! EC2's XML), never a panic; a CreateFlowLogs read from it is validated as the service would.
+//! EC2's XML), never a panic; a CreateFlowLogs read from it is validated as the service would,
+//! and a Describe* of the topology answered over the built-in one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +18,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(xml.ends_with("</Response>"));
         }
         Ok(p) => {
+            if let ec2::Request::DescribeTopology(kind, req) = &p.request {
+                let net = vpcflow_net::builtin::load("builtin:three-tier").expect("built in");
+                match vpcflow_deliver::topology::describe(*kind, req, &net, None) {
+                    Ok(page) => assert!(ec2::topology_response(*kind, &page, "r").ends_with("Response>")),
+                    Err(e) => assert!((400..500).contains(&e.kind.def().http_status)),
+                }
+            }
             if let ec2::Request::CreateFlowLogs(req) = p.request {
                 let net = vpcflow_net::builtin::load("builtin:three-tier").expect("built in");
                 let mut n = 0u64;

@@ -19,8 +19,13 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
   account B neither sees nor changes account A's flow logs, log groups or queries;
 * the metric filter and alarm commands (`aws logs put-metric-filter`, `aws cloudwatch
   put-metric-alarm`) read back, in JSON 1.0 and the query protocol;
-* restart: flow logs, log groups, retention, metric filters and alarms survive a stop and start;
-  `/healthz` and `/metrics` answer.
+* the topology through EC2's Describe* actions (VPCs, subnets, ENIs, security groups, network
+  ACLs, route tables): filters, names, paging, errors, and account B seeing none of it;
+* CloudWatch metric data: put-metric-data, get-metric-statistics, GetMetricData, ListMetrics;
+* other producers: CreateLogGroup with tags, CreateLogStream, PutLogEvents (the CLI and boto3),
+  read back through GetLogEvents, FilterLogEvents and Insights; DescribeQueries; log-group tags;
+* restart: flow logs, log groups, retention, metric filters, alarms, put events and tags survive
+  a stop and start; `/healthz` and `/metrics` answer.
 
 usage: e2e.py PATH/TO/vpcflow      (exit status 1 if any check fails)
 """
@@ -574,6 +579,167 @@ def accounts(url, ids):
           ids["vpc-s3"] in [f["FlowLogId"] for f in a.describe_flow_logs()["FlowLogs"]])
 
 
+def topology(url):
+    """The built-in topology through EC2's Describe* actions, as the CLI and boto3 read them."""
+    rc, out, err = aws(url, "ec2", "describe-vpcs")
+    vpcs = out.get("Vpcs", []) if rc == 0 else []
+    check("aws ec2 describe-vpcs: the topology's VPC",
+          [(v["VpcId"], v["CidrBlock"], v["OwnerId"]) for v in vpcs] ==
+          [(VPC, "10.0.0.0/16", ACCOUNT)], err or str(vpcs))
+    check("the VPC's Name tag", {"Key": "Name", "Value": "three-tier"} in (vpcs[0].get("Tags", [])
+                                                                          if vpcs else []))
+    ec2 = client(url, "ec2")
+    pages = ec2.get_paginator("describe_subnets").paginate(
+        Filters=[{"Name": "vpc-id", "Values": [VPC]}], PaginationConfig={"PageSize": 5})
+    subnets = [s for p in pages for s in p["Subnets"]]
+    check("describe-subnets pages by 5: all six subnets once",
+          len(subnets) == 6 and len({s["SubnetId"] for s in subnets}) == 6, str(len(subnets)))
+    app = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["app-*"]}])["Subnets"]
+    check("describe-subnets by tag:Name with a wildcard",
+          sorted(s["AvailabilityZone"] for s in app) == ["us-east-1a", "us-east-1b"], str(app))
+    groups = ec2.describe_security_groups(GroupNames=["db"])["SecurityGroups"]
+    perms = groups[0]["IpPermissions"] if groups else []
+    check("describe-security-groups: the db group's rules",
+          [(p["IpProtocol"], p["FromPort"], p["UserIdGroupPairs"][0]["GroupId"]) for p in perms] ==
+          [("tcp", 5432, "sg-0a0000000000000a2"), ("tcp", 5432, "sg-0a0000000000000a4")],
+          str(perms))
+    enis = ec2.describe_network_interfaces(
+        Filters=[{"Name": "attachment.instance-id", "Values": ["i-0a0000000000000a4"]}]
+    )["NetworkInterfaces"]
+    check("describe-network-interfaces by instance",
+          [(e["NetworkInterfaceId"], e["PrivateIpAddress"]) for e in enis] ==
+          [("eni-0a0000000000000a4", "10.0.21.10")], str(enis))
+    acls = ec2.describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": [SUBNET]}])["NetworkAcls"]
+    entries = acls[0]["Entries"] if acls else []
+    check("describe-network-acls: the public subnet's ACL with its deny and * rules",
+          {"RuleNumber": 90, "Protocol": "1", "RuleAction": "deny", "Egress": True,
+           "CidrBlock": "198.51.100.0/24"} in entries
+          and any(e["RuleNumber"] == 32767 for e in entries), str(entries))
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "route.nat-gateway-id", "Values": ["nat-0c0ffee0000000002"]}]
+    )["RouteTables"]
+    check("describe-route-tables by NAT gateway route",
+          [t["RouteTableId"] for t in tables] == ["rtb-0b2b000000000002b"]
+          and len(tables[0]["Associations"]) == 4, str(tables))
+    got = error_of(lambda: ec2.describe_vpcs(VpcIds=["vpc-0000000000000dead"]))
+    check("an unknown VPC: InvalidVpcID.NotFound",
+          got and got[0] == "InvalidVpcID.NotFound"
+          and got[1] == "The vpc ID 'vpc-0000000000000dead' does not exist", str(got))
+    got = error_of(lambda: ec2.describe_subnets(Filters=[{"Name": "bogus", "Values": ["x"]}]))
+    check("an unknown filter: InvalidParameterValue",
+          got and got[0] == "InvalidParameterValue" and got[1] == "The filter 'bogus' is invalid",
+          str(got))
+    other = client(url, "ec2", key=OTHER_KEY, secret=OTHER_SECRET)
+    check("account B sees none of A's VPCs or subnets",
+          other.describe_vpcs()["Vpcs"] == [] and other.describe_subnets()["Subnets"] == [])
+
+
+def metric_data(url):
+    """PutMetricData through the CLI, read back by GetMetricStatistics, GetMetricData, ListMetrics."""
+    now = int(time.time())
+    start = now - now % 60
+    for value in (3, 5):
+        rc, _, err = aws(url, "cloudwatch", "put-metric-data", "--namespace", "VPCFlowLogs",
+                         "--metric-name", "RejectedPackets", "--value", str(value),
+                         "--dimensions", f"VpcId={VPC}", "--timestamp", str(start + 1))
+        check(f"aws cloudwatch put-metric-data {value}", rc == 0, err)
+    rc, out, err = aws(url, "cloudwatch", "get-metric-statistics", "--namespace", "VPCFlowLogs",
+                       "--metric-name", "RejectedPackets", "--dimensions", f"Name=VpcId,Value={VPC}",
+                       "--start-time", str(start - 60), "--end-time", str(start + 60),
+                       "--period", "60", "--statistics", "Sum", "Maximum", "SampleCount")
+    points = out.get("Datapoints", []) if rc == 0 else []
+    check("get-metric-statistics: the two values in their minute",
+          [(p["Sum"], p["Maximum"], p["SampleCount"]) for p in points] == [(8.0, 5.0, 2.0)],
+          err or str(points))
+    cw = client(url, "cloudwatch")
+    got = cw.get_metric_data(
+        MetricDataQueries=[{"Id": "rejects", "MetricStat": {
+            "Metric": {"Namespace": "VPCFlowLogs", "MetricName": "RejectedPackets",
+                       "Dimensions": [{"Name": "VpcId", "Value": VPC}]},
+            "Period": 60, "Stat": "Average"}}],
+        StartTime=datetime.datetime.fromtimestamp(start - 60, datetime.timezone.utc),
+        EndTime=datetime.datetime.fromtimestamp(start + 60, datetime.timezone.utc))
+    res = got["MetricDataResults"]
+    check("boto3 get_metric_data: the minute's average",
+          len(res) == 1 and res[0]["Values"] == [4.0] and res[0]["StatusCode"] == "Complete",
+          str(res))
+    listed = cw.list_metrics(Namespace="VPCFlowLogs")["Metrics"]
+    check("list-metrics names it", [m["MetricName"] for m in listed] == ["RejectedPackets"],
+          str(listed))
+    other = client(url, "cloudwatch", key=OTHER_KEY, secret=OTHER_SECRET)
+    check("account B lists none of A's metrics", other.list_metrics()["Metrics"] == [])
+    got = error_of(lambda: cw.put_metric_data(Namespace="AWS/EC2", MetricData=[
+        {"MetricName": "x", "Value": 1}]))
+    check("an AWS/ namespace: InvalidParameterValue",
+          got and got[0] == "InvalidParameterValue", str(got))
+
+
+def producers(url):
+    """Another producer writes to a log group: CreateLogStream and PutLogEvents, read back."""
+    rc, _, err = aws(url, "logs", "create-log-group", "--log-group-name", "/app/producer",
+                     "--tags", "team=net")
+    check("aws logs create-log-group with tags", rc == 0, err)
+    rc, _, err = aws(url, "logs", "create-log-stream", "--log-group-name", "/app/producer",
+                     "--log-stream-name", "host-1")
+    check("aws logs create-log-stream", rc == 0, err)
+    now = int(time.time() * 1000)
+    rc, out, err = aws(url, "logs", "put-log-events", "--log-group-name", "/app/producer",
+                       "--log-stream-name", "host-1", "--log-events",
+                       f"timestamp={now - 3000},message=started", f"timestamp={now - 2000},message=error: disk full")
+    check("aws logs put-log-events", rc == 0 and "nextSequenceToken" in out, err or str(out))
+    logs = client(url, "logs")
+    batch = [{"timestamp": now - 1000 + i, "message": f"request {i} ok"} for i in range(10)]
+    answer = logs.put_log_events(logGroupName="/app/producer", logStreamName="host-1",
+                                 logEvents=batch)
+    check("boto3 put_log_events: every event taken", "rejectedLogEventsInfo" not in answer,
+          str(answer))
+    answer = logs.put_log_events(logGroupName="/app/producer", logStreamName="host-1",
+                                 logEvents=[{"timestamp": now - 15 * 86_400_000, "message": "old"},
+                                            {"timestamp": now - 15 * 86_400_000 + 1, "message": "old"}])
+    check("events older than 14 days are set aside",
+          answer.get("rejectedLogEventsInfo") == {"tooOldLogEventEndIndex": 1}, str(answer))
+    logs.put_log_events(logGroupName="/app/producer", logStreamName="host-1",
+                        logEvents=[{"timestamp": now, "message": "fresh"}])
+    got = logs.get_log_events(logGroupName="/app/producer", logStreamName="host-1",
+                              startFromHead=True)["events"]
+    check("get-log-events reads the 13 events back in order",
+          [e["message"] for e in got] ==
+          ["started", "error: disk full"] + [f"request {i} ok" for i in range(10)] + ["fresh"],
+          str([e["message"] for e in got]))
+    found = logs.filter_log_events(logGroupName="/app/producer", filterPattern="error")["events"]
+    check("filter-log-events finds the error", [e["message"] for e in found] == ["error: disk full"],
+          str(found))
+    q = logs.start_query(logGroupName="/app/producer", startTime=now // 1000 - 60,
+                         endTime=now // 1000 + 60,
+                         queryString="fields @message | filter @message like /request/ | stats count(*) as n")
+    res = wait_for("the producer query", lambda: (
+        lambda r: r if r["status"] == "Complete" else None)(
+        logs.get_query_results(queryId=q["queryId"])))
+    rows = res["results"] if res else []
+    check("Insights counts the put events", rows == [[{"field": "n", "value": "10"}]], str(rows))
+    listed = logs.describe_queries(logGroupName="/app/producer")["queries"]
+    check("describe-queries lists it", [x["queryId"] for x in listed] == [q["queryId"]]
+          and listed[0]["status"] == "Complete", str(listed))
+    arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/producer"
+    logs.tag_resource(resourceArn=arn, tags={"env": "test"})
+    tags = logs.list_tags_for_resource(resourceArn=arn)["tags"]
+    check("log-group tags: create, TagResource, ListTagsForResource",
+          tags == {"team": "net", "env": "test"}, str(tags))
+    other = client(url, "logs", key=OTHER_KEY, secret=OTHER_SECRET)
+    got = error_of(lambda: other.put_log_events(logGroupName="/app/producer",
+                                                logStreamName="host-1",
+                                                logEvents=[{"timestamp": now, "message": "x"}]))
+    check("account B cannot write to A's log group",
+          got and got[0] == "ResourceNotFoundException", str(got))
+    got = error_of(lambda: logs.put_log_events(logGroupName="/app/producer",
+                                               logStreamName="host-1",
+                                               logEvents=[{"timestamp": now, "message": "b"},
+                                                          {"timestamp": now - 1, "message": "a"}]))
+    check("events out of order: InvalidParameterException",
+          got and got[0] == "InvalidParameterException", str(got))
+
+
 def restart(binary, data, config, ids):
     logs_before = None
     port = free_port()
@@ -591,8 +757,15 @@ def restart(binary, data, config, ids):
         check("restart: the metric filter survives",
               [f["filterName"] for f in filters] == ["RejectedTraffic"], str(filters))
         alarms = client(up.url, "cloudwatch").describe_alarms()["MetricAlarms"]
+        metrics = client(up.url, "cloudwatch").list_metrics(Namespace="VPCFlowLogs")["Metrics"]
+        check("restart: the metric data survive", len(metrics) == 1, str(metrics))
         check("restart: the alarm survives", [a["AlarmName"] for a in alarms] == ["rejected-traffic"],
               str(alarms))
+        events = logs.get_log_events(logGroupName="/app/producer", logStreamName="host-1",
+                                     startFromHead=True)["events"]
+        check("restart: the put events survive", len(events) == 13, str(len(events)))
+        tags = logs.list_tags_log_group(logGroupName="/app/producer")["tags"]
+        check("restart: log-group tags survive", tags == {"team": "net", "env": "test"}, str(tags))
         check("restart: the log groups survive, retention too",
               groups.get("my-flow-logs", {}).get("retentionInDays") == 30
               and "/made/by-api" in groups, str(groups))
@@ -627,6 +800,9 @@ def main():
             security(up.url)
             accounts(up.url, ids)
             monitoring(up.url)
+            topology(up.url)
+            producers(up.url)
+            metric_data(up.url)
             logs = client(up.url, "logs")
             logs.put_retention_policy(logGroupName="my-flow-logs", retentionInDays=30)
             logs.create_log_group(logGroupName="/made/by-api")

@@ -4,7 +4,9 @@
 //! p50/p99 latency. The same requests go to vpcflow and to a peer (moto's server).
 //!
 //! env: LOAD_URL (http://127.0.0.1:PORT), LOAD_RATE (requests/s, default 1000), LOAD_SECONDS
-//! (default 60), LOAD_BODY (the form body, default DescribeFlowLogs), LOAD_KEY, LOAD_SECRET.
+//! (default 60), LOAD_BODY (the body, default DescribeFlowLogs' form), LOAD_TARGET (an
+//! `X-Amz-Target` such as `Logs_20140328.PutLogEvents`: the body is then JSON 1.1, signed for
+//! CloudWatch Logs), LOAD_KEY, LOAD_SECRET.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,17 +30,27 @@ fn amz_date() -> String {
     )
 }
 
-/// The headers of one signed request.
-fn signed_headers(host: &str, body: &str, key: &str, secret: &str) -> Vec<(String, String)> {
+/// The headers of one signed request: EC2's form, or with a target CloudWatch Logs' JSON.
+fn signed_headers(
+    host: &str,
+    body: &str,
+    target: Option<&str>,
+    key: &str,
+    secret: &str,
+) -> Vec<(String, String)> {
     let date = amz_date();
+    let (content_type, service) = match target {
+        Some(_) => ("application/x-amz-json-1.1", "logs"),
+        None => ("application/x-www-form-urlencoded; charset=utf-8", "ec2"),
+    };
     let mut headers = vec![
-        (
-            "content-type".to_owned(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
-        ),
+        ("content-type".to_owned(), content_type.to_owned()),
         ("host".to_owned(), host.to_owned()),
         ("x-amz-date".to_owned(), date.clone()),
     ];
+    if let Some(t) = target {
+        headers.push(("x-amz-target".to_owned(), t.to_owned()));
+    }
     let pairs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -55,7 +67,7 @@ fn signed_headers(host: &str, body: &str, key: &str, secret: &str) -> Vec<(Strin
         key,
         secret,
         "us-east-1",
-        "ec2",
+        service,
     );
     headers.push(("authorization".to_owned(), value));
     headers
@@ -67,6 +79,7 @@ fn main() {
     let rate: f64 = env("LOAD_RATE", "1000").parse().expect("LOAD_RATE");
     let seconds: f64 = env("LOAD_SECONDS", "60").parse().expect("LOAD_SECONDS");
     let body = env("LOAD_BODY", "Action=DescribeFlowLogs&Version=2016-11-15");
+    let target = std::env::var("LOAD_TARGET").ok();
     let key = env("LOAD_KEY", "AKIAIOSFODNN7EXAMPLE");
     let secret = env("LOAD_SECRET", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
     let host = url.trim_start_matches("http://").to_owned();
@@ -90,7 +103,7 @@ fn main() {
             let due = start + Duration::from_secs_f64(i as f64 / rate);
             tokio::time::sleep_until(due.into()).await;
             let permit = Arc::clone(&in_flight).acquire_owned().await.expect("open");
-            let headers = signed_headers(&host, &body, &key, &secret);
+            let headers = signed_headers(&host, &body, target.as_deref(), &key, &secret);
             let (client, url, body) = (client.clone(), url.clone(), body.clone());
             let (latencies, errors) = (Arc::clone(&latencies), Arc::clone(&errors));
             tasks.push(tokio::spawn(async move {

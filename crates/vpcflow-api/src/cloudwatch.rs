@@ -1,10 +1,11 @@
-//! CloudWatch's alarms on the wire, in the two protocols today's clients send
+//! CloudWatch's alarms and metric data on the wire, in the two protocols today's clients send
 //! (`reference/aws-api.md` §2.3): awsJson 1.0 with query compatibility (boto3, the AWS CLI:
 //! `X-Amz-Target: GraniteServiceVersion20100801.<Op>`, errors with `x-amzn-query-error`) and the
 //! query protocol (older SDKs: a form in, XML out). Both decode into the alarm service's
-//! requests (`vpcflow_store::alarms`), whose members are the same PascalCase names; a form's
-//! flattened lists (`Dimensions.member.1.Name`) are unflattened first. [`OPERATIONS`] is what is
-//! served; RPC v2 CBOR and the metric operations are not yet.
+//! and metric services' requests (`vpcflow_store::alarms`, `vpcflow_store::metrics`), whose
+//! members are the same PascalCase names; a form's flattened lists (`Dimensions.member.1.Name`)
+//! are unflattened first, its ISO 8601 times made epoch seconds as JSON sends them.
+//! [`OPERATIONS`] is what is served; RPC v2 CBOR is not yet (no client the tests run sends it).
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -13,8 +14,12 @@ use serde_json::{Map, Value};
 use vpcflow_store::alarms::{
     AlarmError, AlarmErrorCode, Alarms, DeleteAlarms, DescribeAlarms, PutMetricAlarm,
 };
+use vpcflow_store::metrics::{
+    GetMetricData, GetMetricStatistics, ListMetrics, Metrics, PutMetricData,
+};
 
 use crate::json::JSON_10;
+pub use crate::query_form::{to_xml, unflatten};
 use crate::reply::Reply;
 use crate::xml::element;
 
@@ -23,22 +28,22 @@ pub const TARGET_PREFIX: &str = "GraniteServiceVersion20100801.";
 /// The query protocol's namespace.
 pub const XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
 /// The operations served.
-pub const OPERATIONS: &[&str] = &["PutMetricAlarm", "DescribeAlarms", "DeleteAlarms"];
-
-/// Members a form gives as text that the requests hold as integers, numbers and booleans.
-const INTEGERS: &[&str] = &[
-    "Period",
-    "EvaluationPeriods",
-    "DatapointsToAlarm",
-    "MaxRecords",
+pub const OPERATIONS: &[&str] = &[
+    "PutMetricAlarm",
+    "DescribeAlarms",
+    "DeleteAlarms",
+    "PutMetricData",
+    "GetMetricStatistics",
+    "GetMetricData",
+    "ListMetrics",
 ];
-const NUMBERS: &[&str] = &["Threshold"];
-const BOOLEANS: &[&str] = &["ActionsEnabled", "ReturnData"];
 
 /// What the operations act on.
 pub struct CloudWatch {
     /// The alarms (`state.db`), one connection taken in turn.
     pub alarms: Mutex<Alarms>,
+    /// The metric data (`state.db`), its own connection.
+    pub metrics: Mutex<Metrics>,
 }
 
 /// Which wire a request came in.
@@ -79,105 +84,6 @@ fn failed(wire: Wire, e: &AlarmError, id: &str) -> Reply {
     }
 }
 
-/// A form's members as the JSON the requests read: `A.member.N.B` lists unflattened, the
-/// numeric and boolean members typed.
-pub fn unflatten(pairs: &[(String, String)]) -> Value {
-    let mut root = Value::Object(Map::new());
-    for (k, v) in pairs {
-        if k == "Action" || k == "Version" {
-            continue;
-        }
-        let segs: Vec<&str> = k.split('.').collect();
-        let leaf = *segs.last().unwrap_or(&"");
-        let value = typed(leaf, v);
-        insert(&mut root, &segs, value);
-    }
-    compact(root)
-}
-
-fn typed(name: &str, text: &str) -> Value {
-    if INTEGERS.contains(&name)
-        && let Ok(n) = text.parse::<i64>()
-    {
-        return Value::from(n);
-    }
-    if NUMBERS.contains(&name)
-        && let Ok(n) = text.parse::<f64>()
-    {
-        return serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number);
-    }
-    if BOOLEANS.contains(&name) {
-        match text {
-            "true" => return Value::Bool(true),
-            "false" => return Value::Bool(false),
-            _ => {}
-        }
-    }
-    Value::String(text.to_owned())
-}
-
-/// Inserts at a path where `member`, then a number, is an element of a list (kept as an
-/// object keyed by the number until [`compact`]).
-fn insert(node: &mut Value, segs: &[&str], value: Value) {
-    let Some((first, rest)) = segs.split_first() else {
-        *node = value;
-        return;
-    };
-    if !node.is_object() {
-        *node = Value::Object(Map::new());
-    }
-    let map = node.as_object_mut().expect("made an object above");
-    let (key, rest) = match (*first, rest.split_first()) {
-        ("member" | "entry", Some((n, more))) => (format!("#{n:0>6}"), more),
-        _ => ((*first).to_owned(), rest),
-    };
-    let child = map.entry(key).or_insert(Value::Null);
-    insert(child, rest, value);
-}
-
-/// Objects whose keys are all list positions become arrays, in order.
-fn compact(v: Value) -> Value {
-    match v {
-        Value::Object(map) => {
-            if !map.is_empty() && map.keys().all(|k| k.starts_with('#')) {
-                Value::Array(map.into_iter().map(|(_, v)| compact(v)).collect())
-            } else {
-                Value::Object(map.into_iter().map(|(k, v)| (k, compact(v))).collect())
-            }
-        }
-        other => other,
-    }
-}
-
-/// A JSON answer written as the query protocol's XML (lists as `<member>`, timestamps as
-/// ISO 8601).
-pub fn to_xml(out: &mut String, name: &str, v: &Value) {
-    match v {
-        Value::Null => {}
-        Value::Array(items) => {
-            let _ = write!(out, "<{name}>");
-            for item in items {
-                to_xml(out, "member", item);
-            }
-            let _ = write!(out, "</{name}>");
-        }
-        Value::Object(map) => {
-            let _ = write!(out, "<{name}>");
-            for (k, v) in map {
-                to_xml(out, k, v);
-            }
-            let _ = write!(out, "</{name}>");
-        }
-        Value::Number(n) if name.ends_with("Timestamp") => {
-            let ms = (n.as_f64().unwrap_or(0.0) * 1000.0) as u64;
-            element(out, name, &vpcflow_store::time::aws_xml_time(ms));
-        }
-        Value::Number(n) => element(out, name, &n.to_string()),
-        Value::Bool(b) => element(out, name, &b.to_string()),
-        Value::String(s) => element(out, name, s),
-    }
-}
-
 fn query_answer(op: &str, result: Option<&Value>, id: &str) -> Reply {
     let mut out =
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{op}Response xmlns=\"{XMLNS}\">");
@@ -213,6 +119,11 @@ fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, (AlarmErrorCode
     })
 }
 
+/// A service's answer as the members JSON writes.
+fn answer<T: serde::Serialize>(v: Result<T, AlarmError>) -> Result<Option<Value>, AlarmError> {
+    v.map(|p| Some(serde_json::to_value(p).expect("answers serialize")))
+}
+
 /// Answers `op` for `account`: `input` is the request's members (the JSON body, or the form
 /// unflattened).
 pub fn handle(
@@ -224,23 +135,43 @@ pub fn handle(
     now_ms: u64,
     id: &str,
 ) -> Reply {
-    let alarms = cw
-        .alarms
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let alarms = || {
+        cw.alarms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let metrics = || {
+        cw.metrics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     let result: Result<Option<Value>, AlarmError> = match op {
+        "PutMetricData" => match decode::<PutMetricData>(input) {
+            Ok(req) => metrics().put(account, &req, now_ms).map(|()| None),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "GetMetricStatistics" => match decode::<GetMetricStatistics>(input) {
+            Ok(req) => answer(metrics().statistics(account, &req)),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "GetMetricData" => match decode::<GetMetricData>(input) {
+            Ok(req) => answer(metrics().data(account, &req)),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "ListMetrics" => match decode::<ListMetrics>(input) {
+            Ok(req) => answer(metrics().list(account, &req)),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
         "PutMetricAlarm" => match decode::<PutMetricAlarm>(input) {
-            Ok(req) => alarms.put(account, &req, now_ms).map(|()| None),
+            Ok(req) => alarms().put(account, &req, now_ms).map(|()| None),
             Err((c, m)) => return refusal(wire, c, &m, id),
         },
         "DescribeAlarms" => match decode::<DescribeAlarms>(input) {
-            Ok(req) => alarms
-                .describe(account, &req)
-                .map(|p| Some(serde_json::to_value(p).expect("pages serialize"))),
+            Ok(req) => answer(alarms().describe(account, &req)),
             Err((c, m)) => return refusal(wire, c, &m, id),
         },
         "DeleteAlarms" => match decode::<DeleteAlarms>(input) {
-            Ok(req) => alarms.delete(account, &req).map(|()| None),
+            Ok(req) => alarms().delete(account, &req).map(|()| None),
             Err((c, m)) => return refusal(wire, c, &m, id),
         },
         other => {
@@ -260,59 +191,5 @@ pub fn handle(
             crate::json::ok(JSON_10, &v.unwrap_or_else(|| Value::Object(Map::new())))
         }
         (Ok(v), Wire::Query) => query_answer(op, v.as_ref(), id),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_form_unflattens_to_the_members_json_sends() {
-        let pairs: Vec<(String, String)> = [
-            ("Action", "PutMetricAlarm"),
-            ("Version", "2010-08-01"),
-            ("AlarmName", "fl-rejects"),
-            ("Threshold", "10.0"),
-            ("EvaluationPeriods", "1"),
-            ("ActionsEnabled", "false"),
-            ("Dimensions.member.1.Name", "VpcId"),
-            ("Dimensions.member.1.Value", "vpc-0abc"),
-            ("Dimensions.member.2.Name", "Other"),
-            ("Dimensions.member.2.Value", "x"),
-            ("AlarmActions.member.1", "arn:a"),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-        assert_eq!(
-            unflatten(&pairs),
-            serde_json::json!({
-                "AlarmName": "fl-rejects",
-                "Threshold": 10.0,
-                "EvaluationPeriods": 1,
-                "ActionsEnabled": false,
-                "Dimensions": [{"Name": "VpcId", "Value": "vpc-0abc"}, {"Name": "Other", "Value": "x"}],
-                "AlarmActions": ["arn:a"],
-            })
-        );
-    }
-
-    #[test]
-    fn json_answers_as_query_xml() {
-        let mut out = String::new();
-        to_xml(
-            &mut out,
-            "MetricAlarms",
-            &serde_json::json!([{"AlarmName": "a<b", "Period": 60, "StateUpdatedTimestamp": 1.5,
-                "Dimensions": [{"Name": "N", "Value": "V"}]}]),
-        );
-        assert_eq!(
-            out,
-            "<MetricAlarms><member><AlarmName>a&lt;b</AlarmName><Period>60</Period>\
-             <StateUpdatedTimestamp>1970-01-01T00:00:01.500Z</StateUpdatedTimestamp>\
-             <Dimensions><member><Name>N</Name><Value>V</Value></member></Dimensions>\
-             </member></MetricAlarms>"
-        );
     }
 }

@@ -12,6 +12,8 @@ use vpcflow_deliver::api::{
 };
 use vpcflow_deliver::describe::{DescribeFlowLogs, DescribeFlowLogsPage, Filter};
 
+use vpcflow_deliver::topology::{self, Kind, Node};
+
 use crate::form::{Form, FormError};
 use crate::xml::element;
 
@@ -74,6 +76,73 @@ pub static ACTIONS: &[(&str, &[&str])] = &[
             "NextToken",
         ],
     ),
+    (
+        "DescribeVpcs",
+        &[
+            "DryRun",
+            "VpcId.#",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
+    (
+        "DescribeSubnets",
+        &[
+            "DryRun",
+            "SubnetId.#",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
+    (
+        "DescribeNetworkInterfaces",
+        &[
+            "DryRun",
+            "NetworkInterfaceId.#",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
+    (
+        "DescribeSecurityGroups",
+        &[
+            "DryRun",
+            "GroupId.#",
+            "GroupName.#",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
+    (
+        "DescribeNetworkAcls",
+        &[
+            "DryRun",
+            "NetworkAclId.#",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
+    (
+        "DescribeRouteTables",
+        &[
+            "DryRun",
+            "RouteTableId.#",
+            "Filter.#.Name",
+            "Filter.#.Value.#",
+            "MaxResults",
+            "NextToken",
+        ],
+    ),
 ];
 
 /// A request read from its form.
@@ -91,6 +160,8 @@ pub enum Request {
     DeleteTags(Vec<String>, Vec<(String, Option<String>)>),
     /// DescribeTags.
     DescribeTags(vpcflow_deliver::tags::DescribeTags),
+    /// DescribeVpcs, DescribeSubnets, … of the topology: which, and the request.
+    DescribeTopology(Kind, topology::Describe),
 }
 
 /// A request and whether it is a dry run (`DryRun=true`: checked, not done; AWS answers
@@ -156,7 +227,21 @@ pub fn request(form: &Form) -> Result<Parsed, ApiError> {
                 next_token: d.next_token,
             })
         }
-        _ => Request::DeleteFlowLogs(owned(form.list("FlowLogId"))),
+        "DeleteFlowLogs" => Request::DeleteFlowLogs(owned(form.list("FlowLogId"))),
+        other => {
+            let kind = Kind::of_action(other).expect("every action of ACTIONS is read");
+            let d = describe(form)?;
+            Request::DescribeTopology(
+                kind,
+                topology::Describe {
+                    ids: owned(form.list(kind.def().id_param)),
+                    names: owned(form.list("GroupName")),
+                    filters: d.filters,
+                    max_results: d.max_results,
+                    next_token: d.next_token,
+                },
+            )
+        }
     };
     Ok(Parsed { request, dry_run })
 }
@@ -434,6 +519,43 @@ pub fn tags_response(page: &vpcflow_deliver::tags::TagsPage, request_id: &str) -
     out
 }
 
+/// A Describe* of the topology's answer: one page of items under the action's list element.
+pub fn topology_response(kind: Kind, page: &topology::Page, request_id: &str) -> String {
+    let def = kind.def();
+    let mut out = open(def.action, request_id);
+    write_set(&mut out, def.set, &page.items);
+    if let Some(n) = &page.next_token {
+        element(&mut out, "nextToken", n);
+    }
+    out.push_str(&format!("</{}Response>", def.action));
+    out
+}
+
+fn write_node(out: &mut String, name: &str, node: &Node) {
+    match node {
+        Node::Text(t) => element(out, name, t),
+        Node::Struct(fields) => write_struct(out, name, fields),
+        Node::Set(items) => write_set(out, name, items),
+    }
+}
+
+fn write_struct(out: &mut String, name: &str, fields: &topology::Fields) {
+    out.push_str(&format!("<{name}>"));
+    for (n, v) in fields {
+        write_node(out, n, v);
+    }
+    out.push_str(&format!("</{name}>"));
+}
+
+/// A list as EC2 writes every list: `<name><item>…</item>…</name>`.
+fn write_set(out: &mut String, name: &str, items: &[topology::Fields]) {
+    out.push_str(&format!("<{name}>"));
+    for item in items {
+        write_struct(out, "item", item);
+    }
+    out.push_str(&format!("</{name}>"));
+}
+
 /// An error as EC2 answers it: its HTTP status and `<Response><Errors><Error>` (note
 /// `RequestID`, not the success answers' `requestId`).
 pub fn error_response(e: &ApiError, request_id: &str) -> (u16, String) {
@@ -555,6 +677,13 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
             match p.dry_run {
                 true => Err(dry_run(page)),
                 false => Ok(tags_response(&page?, request_id)),
+            }
+        }
+        Request::DescribeTopology(kind, req) => {
+            let page = topology::describe(kind, &req, network, *account);
+            match p.dry_run {
+                true => Err(dry_run(page)),
+                false => Ok(topology_response(kind, &page?, request_id)),
             }
         }
     }

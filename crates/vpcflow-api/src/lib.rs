@@ -18,6 +18,7 @@ pub mod json;
 #[cfg(feature = "service")]
 pub mod logs;
 pub mod metrics;
+pub mod query_form;
 pub mod reply;
 pub mod route;
 pub mod s3;

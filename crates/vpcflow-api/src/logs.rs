@@ -23,11 +23,20 @@ pub const OPERATIONS: &[&str] = &[
     "PutRetentionPolicy",
     "DeleteRetentionPolicy",
     "DescribeLogStreams",
+    "CreateLogStream",
+    "PutLogEvents",
     "GetLogEvents",
     "FilterLogEvents",
     "StartQuery",
     "GetQueryResults",
     "StopQuery",
+    "DescribeQueries",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "TagLogGroup",
+    "UntagLogGroup",
+    "ListTagsLogGroup",
     "PutMetricFilter",
     "DescribeMetricFilters",
     "DeleteMetricFilter",
@@ -134,6 +143,14 @@ fn dispatch(
             let req: logs::DescribeLogStreams = json::decode(body)?;
             reply(store().describe_log_streams(&req))
         }
+        "CreateLogStream" => {
+            let req: logs::CreateLogStream = json::decode(body)?;
+            done(store().create_log_stream(&req, account, now_ms))
+        }
+        "PutLogEvents" => {
+            let req: logs::PutLogEvents = json::decode(body)?;
+            reply(store().put_log_events(&req, account, now_ms))
+        }
         "GetLogEvents" => {
             let req: logs::GetLogEvents = json::decode(body)?;
             reply(store().get_log_events(&req))
@@ -161,6 +178,22 @@ fn dispatch(
                     .stop_for(Some(account), &req.query_id)
                     .map(|success| serde_json::json!({ "success": success })),
             )
+        }
+        "DescribeQueries" => {
+            let req: vpcflow_query::jobs::DescribeQueries = json::decode(body)?;
+            reply(logs.jobs.describe_for(Some(account), &req))
+        }
+        "TagResource" | "TagLogGroup" => {
+            let req: logs::TagRequest = json::decode(body)?;
+            done(store().tag_log_group(&req, account))
+        }
+        "UntagResource" | "UntagLogGroup" => {
+            let req: logs::UntagRequest = json::decode(body)?;
+            done(store().untag_log_group(&req, account))
+        }
+        "ListTagsForResource" | "ListTagsLogGroup" => {
+            let req: logs::ListTagsRequest = json::decode(body)?;
+            reply(store().list_log_group_tags(&req, account))
         }
         "PutMetricFilter" => {
             let req: logs::PutMetricFilter = json::decode(body)?;

@@ -25,8 +25,13 @@ use crate::sts;
 use crate::xml::element;
 
 /// The largest request body read: S3's PutObject aside (not served yet), every protocol's
-/// requests are far smaller; a larger body is refused with 413 before it is read whole.
+/// requests are far smaller; a larger body is refused with 413.
 pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// How much of a body over [`MAX_BODY_BYTES`] is still read (and dropped) before the 413: a
+/// client that sends a body whole before it reads the answer (urllib, most SDKs) then gets the
+/// 413 instead of a reset connection. A body declared larger is refused at once.
+pub const DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
 
 /// Who may call.
 pub struct Auth {
@@ -119,6 +124,7 @@ impl Services {
             },
             cloudwatch: CloudWatch {
                 alarms: Mutex::new(vpcflow_store::alarms::Alarms::open(o.data, &region)?),
+                metrics: Mutex::new(vpcflow_store::metrics::Metrics::open(o.data)?),
             },
         })
     }
@@ -449,8 +455,13 @@ async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
     {
         return response(reply, &id, Family::Json);
     }
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+    let declared = sigv4::header(&headers, "content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > DRAIN_BYTES) {
         return too_large(&api, &method, &path, &headers, &id, t0);
+    }
+    let body = match to_bytes(body, DRAIN_BYTES).await {
+        Ok(b) if b.len() <= MAX_BODY_BYTES => b,
+        _ => return too_large(&api, &method, &path, &headers, &id, t0),
     };
     let protocol = route(&method, &path, &headers, &body);
     let family = protocol.family();

@@ -260,3 +260,28 @@ fn a_dry_run_that_would_succeed_is_answered_with_412() {
     assert_eq!(status, 412);
     assert!(xml.contains("<Code>DryRunOperation</Code>"));
 }
+
+#[test]
+fn every_describe_of_the_topology_is_an_action_with_its_id_list() {
+    for def in vpcflow_deliver::topology::KINDS {
+        let (_, params) = ec2::ACTIONS
+            .iter()
+            .find(|(a, _)| *a == def.action)
+            .unwrap_or_else(|| panic!("{} is served", def.action));
+        assert!(params.contains(&format!("{}.#", def.id_param).as_str()));
+        let p = parsed(&[
+            ("Action", def.action),
+            (&format!("{}.1", def.id_param), "x-1"),
+            ("Filter.1.Name", "tag:Name"),
+            ("Filter.1.Value.1", "a"),
+        ]);
+        match p.request {
+            Request::DescribeTopology(kind, d) => {
+                assert_eq!(kind, def.kind);
+                assert_eq!(d.ids, ["x-1"]);
+                assert_eq!(d.filters.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -283,3 +283,65 @@ fn tags_are_created_described_and_deleted_in_ec2s_words() {
         "{xml}"
     );
 }
+
+#[test]
+fn the_topology_is_described_in_ec2s_xml_to_its_owner_only() {
+    let mut w = World::new();
+    let (status, xml) = w.call(&[
+        ("Action", "DescribeSubnets"),
+        ("Version", "2016-11-15"),
+        ("Filter.1.Name", "vpc-id"),
+        ("Filter.1.Value.1", VPC),
+        ("MaxResults", "5"),
+    ]);
+    assert_eq!(status, 200, "{xml}");
+    assert!(
+        xml.contains(
+            "<DescribeSubnetsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
+        )
+    );
+    assert_eq!(xml.matches("<subnetId>").count(), 5, "{xml}");
+    assert!(xml.contains("<tagSet><item><key>Name</key><value>public-a</value></item></tagSet>"));
+    let token = first(&xml, "nextToken").expect("a next page").to_owned();
+    let (_, xml) = w.call(&[
+        ("Action", "DescribeSubnets"),
+        ("Version", "2016-11-15"),
+        ("NextToken", &token),
+    ]);
+    assert_eq!(xml.matches("<subnetId>").count(), 1, "{xml}");
+    assert!(first(&xml, "nextToken").is_none());
+
+    let (_, xml) = w.call(&[
+        ("Action", "DescribeSecurityGroups"),
+        ("Version", "2016-11-15"),
+        ("GroupName.1", "db"),
+    ]);
+    assert!(xml.contains("<securityGroupInfo><item><ownerId>123456789012</ownerId><groupId>sg-0a0000000000000a4</groupId>"), "{xml}");
+    assert!(xml.contains("<ipPermissions><item><ipProtocol>tcp</ipProtocol><fromPort>5432</fromPort><toPort>5432</toPort><groups><item><userId>123456789012</userId><groupId>sg-0a0000000000000a2</groupId><description>PostgreSQL from the app</description></item></groups>"), "{xml}");
+
+    let (status, xml) = w.call_as(
+        Some("210987654321"),
+        &[
+            ("Action", "DescribeVpcs"),
+            ("Version", "2016-11-15"),
+            ("VpcId.1", VPC),
+        ],
+    );
+    assert_eq!(status, 400);
+    assert_eq!(first(&xml, "Code"), Some("InvalidVpcID.NotFound"));
+    let (_, xml) = w.call_as(
+        Some("210987654321"),
+        &[("Action", "DescribeVpcs"), ("Version", "2016-11-15")],
+    );
+    assert!(xml.contains("<vpcSet></vpcSet>"), "{xml}");
+
+    let (status, xml) = w.call(&[
+        ("Action", "DescribeRouteTables"),
+        ("Version", "2016-11-15"),
+        ("DryRun", "true"),
+    ]);
+    assert_eq!(
+        (status, first(&xml, "Code")),
+        (412, Some("DryRunOperation"))
+    );
+}

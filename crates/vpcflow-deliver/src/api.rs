@@ -48,6 +48,15 @@ error_codes! {
     VpcNotFound "InvalidVpcID.NotFound" 400 "The VPC of a ResourceId does not exist.";
     SubnetNotFound "InvalidSubnetID.NotFound" 400 "The subnet of a ResourceId does not exist.";
     NetworkInterfaceNotFound "InvalidNetworkInterfaceID.NotFound" 400 "The network interface of a ResourceId does not exist.";
+    GroupNotFound "InvalidGroup.NotFound" 400 "DescribeSecurityGroups named a group that does not exist.";
+    NetworkAclNotFound "InvalidNetworkAclID.NotFound" 400 "DescribeNetworkAcls named an ACL that does not exist.";
+    RouteTableNotFound "InvalidRouteTableID.NotFound" 400 "DescribeRouteTables named a route table that does not exist.";
+    VpcIdMalformed "InvalidVpcID.Malformed" 400 "A VPC id that is not vpc- and hex digits.";
+    SubnetIdMalformed "InvalidSubnetID.Malformed" 400 "A subnet id that is not subnet- and hex digits.";
+    NetworkInterfaceIdMalformed "InvalidNetworkInterfaceID.Malformed" 400 "A network interface id that is not eni- and hex digits.";
+    GroupIdMalformed "InvalidGroupId.Malformed" 400 "A security group id that is not sg- and hex digits.";
+    NetworkAclIdMalformed "InvalidNetworkAclID.Malformed" 400 "A network ACL id that is not acl- and hex digits.";
+    RouteTableIdMalformed "InvalidRouteTableID.Malformed" 400 "A route table id that is not rtb- and hex digits.";
     IdempotentParameterMismatch "IdempotentParameterMismatch" 400 "A ClientToken was reused with different parameters.";
     InvalidParameterCombination "InvalidParameterCombination" 400 "Parameters that cannot be used together (DescribeFlowLogs: FlowLogId with MaxResults).";
     InvalidPaginationToken "InvalidPaginationToken" 400 "A NextToken that no earlier page returned.";

@@ -148,17 +148,7 @@ pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     format!("{kind} ({root})")
 }
 
-/// Writes `name` in `dir` atomically and durably: temporary file, fsync, rename, fsync dir.
-pub(crate) fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
-}
+pub(crate) use vpcflow_store::dir::write_durably;
 
 /// Backoff of one destination after failures.
 #[derive(Debug, Clone, Copy)]

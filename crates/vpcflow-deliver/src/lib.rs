@@ -33,6 +33,7 @@ pub mod spool;
 #[cfg(feature = "runtime")]
 pub mod state;
 pub mod tags;
+pub mod topology;
 
 pub use api::{ApiError, CreateFlowLogs, ERROR_CODES, ErrorKind, FlowLog};
 pub use config::DeliveryConfig;

@@ -263,6 +263,10 @@ pub struct Network {
     pub security_groups: Vec<SecurityGroup>,
     /// ENIs.
     pub enis: Vec<Eni>,
+    /// The topology as written, that this network was compiled from: what EC2's Describe*
+    /// actions show (rules with their prefix lists, route tables and associations), which the
+    /// compiled form above no longer keeps.
+    pub topology: Topology,
     by_private_ip: FxHashMap<IpAddr, usize>,
     by_public_ip: FxHashMap<IpAddr, usize>,
 }
@@ -918,6 +922,7 @@ impl Network {
             acls,
             security_groups: sgs,
             enis,
+            topology: t.clone(),
             by_private_ip,
             by_public_ip,
         })

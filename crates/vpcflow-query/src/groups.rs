@@ -102,7 +102,7 @@ mod tests {
         assert_eq!(groups.sources("/g", None).unwrap(), None);
         let conn = vpcflow_store::db::open(&dir.state_db()).unwrap();
         conn.execute_batch(
-            "INSERT INTO log_groups VALUES ('/g', 1, NULL, NULL);
+            "INSERT INTO log_groups (name, created_ms, retention_days, account) VALUES ('/g', 1, NULL, NULL);
              INSERT INTO segments VALUES ('/g', 's1', 'eni-a-all', 3, 1000, 2000);
              INSERT INTO segments VALUES ('/g', 's2', 'eni-a-all', 3, 5000, 6000);",
         )

@@ -74,6 +74,20 @@ pub enum QueryStatus {
     Timeout,
 }
 
+impl QueryStatus {
+    /// The state's name on the wire (its serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryStatus::Scheduled => "Scheduled",
+            QueryStatus::Running => "Running",
+            QueryStatus::Complete => "Complete",
+            QueryStatus::Failed => "Failed",
+            QueryStatus::Cancelled => "Cancelled",
+            QueryStatus::Timeout => "Timeout",
+        }
+    }
+}
+
 /// GetQueryResults' answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -307,7 +321,61 @@ struct Job {
     abort: Option<tokio::task::AbortHandle>,
     /// The account that started it; another account does not find it.
     owner: Option<String>,
+    /// What DescribeQueries shows of it.
+    info: QueryInfo,
 }
+
+/// DescribeQueries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeQueries {
+    /// Only the queries of this group.
+    pub log_group_name: Option<String>,
+    /// Only queries in this state.
+    pub status: Option<String>,
+    /// 1–1000, default 1000.
+    pub max_results: Option<i64>,
+    /// Where the previous page ended.
+    pub next_token: Option<String>,
+}
+
+/// A query as DescribeQueries lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryInfo {
+    /// Its id.
+    pub query_id: String,
+    /// Its text.
+    pub query_string: String,
+    /// Its state.
+    pub status: QueryStatus,
+    /// When it was started, ms.
+    pub create_time: u64,
+    /// Its (first) log group.
+    pub log_group_name: String,
+}
+
+/// One page of DescribeQueries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueriesPage {
+    /// Newest first.
+    pub queries: Vec<QueryInfo>,
+    /// Absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// The states DescribeQueries filters on, as AWS spells them.
+const STATUSES: [&str; 7] = [
+    "Scheduled",
+    "Running",
+    "Complete",
+    "Failed",
+    "Cancelled",
+    "Timeout",
+    "Unknown",
+];
 
 /// Whether `caller` (`None`: the data directory's owner) may see a job of `owner`.
 fn sees(caller: Option<&str>, owner: Option<&str>) -> bool {
@@ -383,6 +451,13 @@ impl Jobs {
                     error: None,
                     abort: None,
                     owner: owner.map(str::to_owned),
+                    info: QueryInfo {
+                        query_id: id.clone(),
+                        query_string: checked.text.clone(),
+                        status: QueryStatus::Scheduled,
+                        create_time: now_ms,
+                        log_group_name: checked.groups.first().cloned().unwrap_or_default(),
+                    },
                 },
             );
             id
@@ -449,6 +524,62 @@ impl Jobs {
         }
         job.status = QueryStatus::Cancelled;
         Ok(true)
+    }
+}
+
+impl Jobs {
+    /// DescribeQueries by `caller`'s account: its queries, newest first.
+    pub fn describe_for(
+        &self,
+        caller: Option<&str>,
+        req: &DescribeQueries,
+    ) -> Result<QueriesPage, LogsError> {
+        let invalid = |m: String| LogsError::refused(LogsErrorCode::InvalidParameter, m);
+        let max = req.max_results.unwrap_or(1000);
+        if !(1..=1000).contains(&max) {
+            return Err(invalid(format!(
+                "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy \
+                 constraint: Member must have value less than or equal to 1000 and greater than or equal to 1"
+            )));
+        }
+        if let Some(s) = &req.status
+            && !STATUSES.contains(&s.as_str())
+        {
+            return Err(invalid(format!(
+                "1 validation error detected: Value '{s}' at 'status' failed to satisfy \
+                 constraint: Member must satisfy enum value set: [{}]",
+                STATUSES.join(", ")
+            )));
+        }
+        let from = match req.next_token.as_deref() {
+            None => 0,
+            Some(t) => t
+                .strip_prefix("q/")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| invalid(format!("The next token '{t}' is invalid.")))?,
+        };
+        let mut queries: Vec<QueryInfo> = self
+            .lock()
+            .values()
+            .filter(|j| sees(caller, j.owner.as_deref()))
+            .map(|j| QueryInfo {
+                status: j.status,
+                ..j.info.clone()
+            })
+            .filter(|q| {
+                req.log_group_name
+                    .as_ref()
+                    .is_none_or(|g| *g == q.log_group_name)
+            })
+            .filter(|q| req.status.as_deref().is_none_or(|s| q.status.name() == s))
+            .collect();
+        queries.sort_by(|a, b| (b.create_time, &b.query_id).cmp(&(a.create_time, &a.query_id)));
+        let end = (from + max as usize).min(queries.len());
+        let page = queries.get(from.min(end)..end).unwrap_or_default().to_vec();
+        Ok(QueriesPage {
+            queries: page,
+            next_token: (end < queries.len()).then(|| format!("q/{end}")),
+        })
     }
 }
 

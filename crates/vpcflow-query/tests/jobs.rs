@@ -258,3 +258,172 @@ fn queries_wait_stop_and_run_out_of_time() {
     let id = hurried.start(&query("stats count(*) by srcAddr")).unwrap();
     assert_eq!(finished(&hurried, &id).status, QueryStatus::Timeout);
 }
+
+#[test]
+fn describe_queries_lists_an_accounts_queries_by_state_and_page() {
+    use vpcflow_query::jobs::DescribeQueries;
+    let (_tmp, dir) = data();
+    // A runtime nothing drives: its queries stay scheduled until stopped.
+    let idle = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let jobs = Jobs::new(dir, idle.handle().clone(), Arc::new(FixedClock));
+    let a: Vec<String> = (0..3)
+        .map(|i| {
+            jobs.start_for(
+                Some("111111111111"),
+                &query(&format!("fields @message | limit {}", i + 1)),
+            )
+            .unwrap()
+        })
+        .collect();
+    let b = jobs
+        .start_for(Some("222222222222"), &query("fields @message"))
+        .unwrap();
+    jobs.stop_for(Some("111111111111"), &a[1]).unwrap();
+
+    let all = jobs
+        .describe_for(Some("111111111111"), &DescribeQueries::default())
+        .unwrap();
+    let mut ids: Vec<&str> = all.queries.iter().map(|q| q.query_id.as_str()).collect();
+    ids.sort();
+    let mut want: Vec<&str> = a.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(ids, want, "only its own: not {b}");
+    let q = all.queries.iter().find(|q| q.query_id == a[2]).unwrap();
+    assert_eq!(
+        (
+            q.query_string.as_str(),
+            q.log_group_name.as_str(),
+            q.create_time
+        ),
+        ("fields @message | limit 3", GROUP, 1_768_490_000_000)
+    );
+
+    let cancelled = jobs
+        .describe_for(
+            Some("111111111111"),
+            &DescribeQueries {
+                status: Some("Cancelled".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(cancelled.queries.len(), 1);
+    assert_eq!(cancelled.queries[0].query_id, a[1]);
+
+    let first = jobs
+        .describe_for(
+            Some("111111111111"),
+            &DescribeQueries {
+                max_results: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(first.queries.len(), 2);
+    let rest = jobs
+        .describe_for(
+            Some("111111111111"),
+            &DescribeQueries {
+                max_results: Some(2),
+                next_token: first.next_token.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((rest.queries.len(), rest.next_token), (1, None));
+
+    for bad in [
+        DescribeQueries {
+            status: Some("Done".into()),
+            ..Default::default()
+        },
+        DescribeQueries {
+            max_results: Some(0),
+            ..Default::default()
+        },
+        DescribeQueries {
+            next_token: Some("x".into()),
+            ..Default::default()
+        },
+    ] {
+        let e = jobs.describe_for(None, &bad).unwrap_err();
+        assert_eq!(e.code(), Some(LogsErrorCode::InvalidParameter), "{e}");
+    }
+}
+
+#[test]
+fn events_other_producers_put_are_queried_as_flow_logs_are() {
+    use vpcflow_store::logs::{
+        CreateLogGroup, CreateLogStream, InputLogEvent, LogStore, PutLogEvents,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DataDir::new(tmp.path());
+    let store = LogStore::open(dir.clone(), "us-east-1", "123456789012").unwrap();
+    let now = FixedClock.now_ms();
+    store
+        .create_log_group(
+            &CreateLogGroup {
+                log_group_name: "/app".into(),
+                ..Default::default()
+            },
+            "123456789012",
+            now,
+        )
+        .unwrap();
+    store
+        .create_log_stream(
+            &CreateLogStream {
+                log_group_name: "/app".into(),
+                log_stream_name: "host-1".into(),
+            },
+            "123456789012",
+            now,
+        )
+        .unwrap();
+    let events = (0..10)
+        .map(|i| InputLogEvent {
+            timestamp: now as i64 - 1000 + i,
+            message: format!("request {i} {}", if i % 2 == 0 { "ok" } else { "failed" }),
+        })
+        .collect();
+    let put = PutLogEvents {
+        log_group_name: "/app".into(),
+        log_stream_name: "host-1".into(),
+        log_events: events,
+        sequence_token: None,
+    };
+    store.put_log_events(&put, "123456789012", now).unwrap();
+    let rt = runtime();
+    let jobs = Jobs::new(dir, rt.handle().clone(), Arc::new(FixedClock));
+    let secs = (now / 1000) as i64;
+    let id = jobs
+        .start(&StartQuery {
+            log_group_name: Some("/app".into()),
+            start_time: secs - 60,
+            end_time: secs + 60,
+            query_string: "filter @message like /failed/ | stats count(*) as n by @logStream"
+                .into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let r = finished(&jobs, &id);
+    assert_eq!(r.status, QueryStatus::Complete, "{:?}", jobs.failure(&id));
+    let rows: Vec<Vec<(String, String)>> = r
+        .results
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|f| (f.field.clone(), f.value.clone()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [[
+            ("@logStream".to_owned(), "host-1".to_owned()),
+            ("n".to_owned(), "5".to_owned())
+        ]]
+    );
+}

@@ -119,6 +119,36 @@ CREATE TABLE alarms (
 );
 ",
     },
+    Migration {
+        what: "log streams made by CreateLogStream (a stream is also every stream a segment \
+           holds events of), with the sequence of their PutLogEvents segments; log-group tags; \
+           CloudWatch's metric data points (PutMetricData's statistic sets)",
+        sql: "
+CREATE TABLE log_streams (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    log_group TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    sequence INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (log_group, name)
+);
+ALTER TABLE log_groups ADD COLUMN tags TEXT;
+CREATE TABLE metric_data (
+    account TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    dimensions TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    sample_count REAL NOT NULL,
+    sum REAL NOT NULL,
+    minimum REAL NOT NULL,
+    maximum REAL NOT NULL,
+    single INTEGER NOT NULL,
+    unit TEXT NOT NULL
+);
+CREATE INDEX metric_data_by_metric ON metric_data (account, namespace, metric, dimensions, ts_ms);
+",
+    },
 ];
 
 /// The schema version this build writes and reads.

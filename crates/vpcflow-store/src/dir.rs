@@ -10,6 +10,19 @@
 
 use std::path::{Path, PathBuf};
 
+/// Writes `name` in `dir` atomically and durably: temporary file, fsync, rename, fsync dir. What
+/// is written so is there after a crash, whole or not at all.
+pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
 /// A data directory. Paths only: nothing is created until a caller writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataDir {

@@ -2,7 +2,8 @@
 //! ([`dir`]), who may write it ([`lock`]: one writer at a time), the control-plane database's
 //! schema and its migrations ([`db`]), the log-group
 //! segment file, written and read (`segment`), log groups as a service (`logs`: DescribeLogGroups,
-//! DescribeLogStreams, GetLogEvents, FilterLogEvents), and time: the
+//! DescribeLogStreams, GetLogEvents, FilterLogEvents, …), CloudWatch's alarms (`alarms`) and
+//! metric data (`metrics`), and time: the
 //! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
 //!
 //! The crates above (delivery, query, the binary) open paths and the database only through
@@ -16,6 +17,8 @@ pub mod dir;
 pub mod lock;
 #[cfg(all(feature = "db", feature = "segment"))]
 pub mod logs;
+#[cfg(feature = "db")]
+pub mod metrics;
 pub mod retention;
 #[cfg(feature = "segment")]
 pub mod segment;

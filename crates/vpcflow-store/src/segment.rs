@@ -43,22 +43,40 @@ pub struct Events {
 /// row per event).
 pub fn encode(format: &LogFormat, events: Events, fields: &RecordBatch) -> Vec<u8> {
     let rows = fields.num_rows();
-    let mut cols: Vec<Field> = vec![
+    let (mut cols, mut arrays) = event_columns(events, rows);
+    cols.extend(fields.schema().fields().iter().map(|f| f.as_ref().clone()));
+    arrays.extend(fields.columns().iter().cloned());
+    let meta = HashMap::from([(FORMAT_KEY.to_owned(), format.to_string())]);
+    write(Schema::new_with_metadata(cols, meta), arrays)
+}
+
+/// The segment file of events that are not flow records (PutLogEvents' messages): the event
+/// columns alone, no format. Readers see its flow-log fields as null.
+pub fn encode_events(events: Events) -> Vec<u8> {
+    use vpcflow_record::arrow_array::Array as _;
+    let rows = events.messages.len();
+    let (cols, arrays) = event_columns(events, rows);
+    write(Schema::new(cols), arrays)
+}
+
+fn event_columns(events: Events, rows: usize) -> (Vec<Field>, Vec<ArrayRef>) {
+    let cols: Vec<Field> = vec![
         Field::new(SYSTEM_COLUMNS[0], DataType::Int64, false),
         Field::new(SYSTEM_COLUMNS[1], DataType::Int64, false),
         Field::new(SYSTEM_COLUMNS[2], DataType::Utf8, false),
         Field::new(SYSTEM_COLUMNS[3], DataType::Utf8, false),
     ];
-    cols.extend(fields.schema().fields().iter().map(|f| f.as_ref().clone()));
-    let mut arrays: Vec<ArrayRef> = vec![
+    let arrays: Vec<ArrayRef> = vec![
         Arc::new(events.timestamps),
         Arc::new(Int64Array::from_value(events.ingestion_ms as i64, rows)),
         Arc::new(events.streams),
         Arc::new(events.messages),
     ];
-    arrays.extend(fields.columns().iter().cloned());
-    let meta = HashMap::from([(FORMAT_KEY.to_owned(), format.to_string())]);
-    let schema = Arc::new(Schema::new_with_metadata(cols, meta));
+    (cols, arrays)
+}
+
+fn write(schema: Schema, arrays: Vec<ArrayRef>) -> Vec<u8> {
+    let schema = Arc::new(schema);
     let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).expect("columns follow schema");
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)

@@ -36,8 +36,8 @@ fn store() -> (tempfile::TempDir, LogStore) {
     conn.execute_batch(
         // '/g' made before owners were kept (the store's account); '/empty' made by a flow log
         // of another account.
-        "INSERT INTO log_groups VALUES ('/g', 5000, 7, NULL); \
-         INSERT INTO log_groups VALUES ('/empty', 6000, NULL, '210987654321');",
+        "INSERT INTO log_groups (name, created_ms, retention_days, account) VALUES ('/g', 5000, 7, NULL); \
+         INSERT INTO log_groups (name, created_ms, retention_days, account) VALUES ('/empty', 6000, NULL, '210987654321');",
     )
     .unwrap();
     let format = LogFormat::parse("${srcaddr} ${bytes}").unwrap();
@@ -209,7 +209,7 @@ fn describe_log_streams_orders_and_pages() {
     let a = &page.log_streams[0];
     assert_eq!(
         (a.first_event_timestamp, a.last_event_timestamp),
-        (100_000, 460_000)
+        (Some(100_000), Some(460_000))
     );
     assert_eq!(
         a.arn,

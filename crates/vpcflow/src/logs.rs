@@ -214,8 +214,8 @@ pub(crate) fn run(cmd: &LogsCommand) -> anyhow::Result<()> {
                     "{:<32} {:>10}  {:<32}  {}",
                     s.name,
                     s.events,
-                    aws_cli_time(s.first_ms),
-                    aws_cli_time(s.last_ms)
+                    s.first_ms.map_or_else(|| "-".to_owned(), aws_cli_time),
+                    s.last_ms.map_or_else(|| "-".to_owned(), aws_cli_time)
                 )?;
             }
         }
@@ -382,7 +382,7 @@ fn tail(args: &TailArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .log_streams(&args.group)
             .unwrap_or_default()
             .iter()
-            .map(|s| s.last_ms)
+            .filter_map(|s| s.last_ms)
             .max()
             .unwrap_or(0);
         newest.saturating_sub(span)

@@ -240,14 +240,16 @@ pub fn plan(
                 .and(column("@timestamp").lt_eq(ts(r.end_ms))),
         )?;
         // A flow-log event's @timestamp is its record's start: the same range on `start` lets
-        // the scan skip files and row groups outside it (time-range pruning).
+        // the scan skip files and row groups outside it (time-range pruning). Events that are
+        // not flow records (PutLogEvents') have no `start`, and the @timestamp range alone
+        // decides for them.
         if df.schema().field_with_unqualified_name("start").is_ok() {
             df = df.filter(
-                column("start")
+                column("start").is_null().or(column("start")
                     .gt_eq(lit(
                         r.start_ms.div_euclid(1000) + i64::from(r.start_ms.rem_euclid(1000) != 0)
                     ))
-                    .and(column("start").lt_eq(lit(r.end_ms.div_euclid(1000)))),
+                    .and(column("start").lt_eq(lit(r.end_ms.div_euclid(1000))))),
             )?;
         }
     }

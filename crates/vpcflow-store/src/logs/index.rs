@@ -1,4 +1,4 @@
-//! The log-group index in `state.db` (tables `log_groups` and `segments`), read: what each
+//! The log-group index in `state.db` (tables `log_groups`, `segments` and `log_streams`), read: what each
 //! group and stream holds, and which segment files hold a group's (or a stream's) events. The
 //! delivery worker writes these rows; everything that reads a log group reads them here.
 
@@ -26,10 +26,12 @@ pub struct LogStreamInfo {
     pub name: String,
     /// Events.
     pub events: u64,
-    /// First event timestamp (ms).
-    pub first_ms: u64,
-    /// Last event timestamp (ms).
-    pub last_ms: u64,
+    /// First event timestamp (ms); none before its first event.
+    pub first_ms: Option<u64>,
+    /// Last event timestamp (ms); none before its first event.
+    pub last_ms: Option<u64>,
+    /// When it was made: by CreateLogStream, or (a flow log's) with its first event.
+    pub created_ms: u64,
 }
 
 /// Every log group, by name, with what it holds.
@@ -84,18 +86,24 @@ pub fn group_exists(conn: &Connection, group: &str) -> rusqlite::Result<bool> {
         .exists([group])
 }
 
-/// The streams of a log group, by name.
+/// The streams of a log group, by name: those its segments hold events of, and those
+/// CreateLogStream made (with no event yet, or with PutLogEvents' events).
 pub fn streams(conn: &Connection, group: &str) -> rusqlite::Result<Vec<LogStreamInfo>> {
     let mut stmt = conn.prepare(
-        "SELECT stream, SUM(events), MIN(first_ms), MAX(last_ms) FROM segments \
-         WHERE log_group = ?1 GROUP BY stream ORDER BY stream",
+        "SELECT name, SUM(events), MIN(first_ms), MAX(last_ms), MIN(created) FROM ( \
+           SELECT stream AS name, events, first_ms, last_ms, first_ms AS created \
+             FROM segments WHERE log_group = ?1 \
+           UNION ALL \
+           SELECT name, 0, NULL, NULL, created_ms FROM log_streams WHERE log_group = ?1 \
+         ) GROUP BY name ORDER BY name",
     )?;
     let rows = stmt.query_map([group], |r| {
         Ok(LogStreamInfo {
             name: r.get(0)?,
             events: r.get::<_, i64>(1)? as u64,
-            first_ms: r.get::<_, i64>(2)? as u64,
-            last_ms: r.get::<_, i64>(3)? as u64,
+            first_ms: r.get::<_, Option<i64>>(2)?.map(|t| t as u64),
+            last_ms: r.get::<_, Option<i64>>(3)?.map(|t| t as u64),
+            created_ms: r.get::<_, i64>(4)? as u64,
         })
     })?;
     rows.collect()

@@ -12,6 +12,7 @@ pub mod error;
 pub mod filters;
 pub mod index;
 pub mod manage;
+pub mod streams;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,11 @@ pub use error::{LOGS_ERRORS, LogsError, LogsErrorCode};
 pub use filters::{
     DeleteMetricFilter, DescribeMetricFilters, MetricFilter, MetricTransformation, PutMetricFilter,
 };
-pub use manage::{CreateLogGroup, LogGroupRequest, PutRetentionPolicy, RETENTION_DAYS};
+pub use manage::{
+    CreateLogGroup, ListTagsRequest, LogGroupRequest, PutRetentionPolicy, RETENTION_DAYS,
+    TagRequest, Tags, UntagRequest,
+};
+pub use streams::{CreateLogStream, InputLogEvent, PutLogEvents, PutLogEventsAnswer};
 
 /// The most log groups or streams one Describe page holds, and its default.
 pub const DESCRIBE_LIMIT: i64 = 50;
@@ -114,12 +119,14 @@ pub struct LogStreamsPage {
 pub struct LogStream {
     /// Name (`<eni>-all` for flow logs).
     pub log_stream_name: String,
-    /// When its first event arrived: its first event's time.
+    /// When CreateLogStream made it; a flow log's: its first event's time.
     pub creation_time: u64,
-    /// Its first event's time.
-    pub first_event_timestamp: u64,
+    /// Its first event's time (absent before its first event, as AWS leaves it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_event_timestamp: Option<u64>,
     /// Its last event's time.
-    pub last_event_timestamp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event_timestamp: Option<u64>,
     /// `arn:aws:logs:REGION:ACCOUNT:log-group:GROUP:log-stream:NAME`.
     pub arn: String,
     /// Deprecated by AWS, always 0.
@@ -435,7 +442,7 @@ impl LogStore {
             .iter()
             .map(|s| LogStream {
                 log_stream_name: s.name.clone(),
-                creation_time: s.first_ms,
+                creation_time: s.created_ms,
                 first_event_timestamp: s.first_ms,
                 last_event_timestamp: s.last_ms,
                 arn: format!("{arn}:log-stream:{}", s.name),
