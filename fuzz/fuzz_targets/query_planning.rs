@@ -82,6 +82,7 @@ fn insights_plans(w: &World, text: &str) {
         let env = plan::Env {
             now_s: 1_700_000_300,
             range: None,
+            flow_records_only: true,
         };
         if let Ok(df) = plan::plan(&ctx, &query, text, source, env) {
             let _ = df.create_physical_plan().await;

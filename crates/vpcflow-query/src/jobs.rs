@@ -254,9 +254,19 @@ pub async fn insights_over_log_groups(
         });
     }
     let source = all.ok_or_else(|| invalid("A query names at least one log group."))?;
-    plan::run(&ctx, query, text, source, plan::Env { now_s, range })
-        .await
-        .map_err(engine)
+    plan::run(
+        &ctx,
+        query,
+        text,
+        source,
+        plan::Env {
+            now_s,
+            range,
+            flow_records_only: false,
+        },
+    )
+    .await
+    .map_err(engine)
 }
 
 /// Each group's files to read, found as SQL finds them ([`crate::groups::LogGroups`]): with a

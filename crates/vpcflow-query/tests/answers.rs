@@ -70,6 +70,7 @@ fn insights(dir: &std::path::Path, q: &str) -> Result<Vec<String>, String> {
         let env = plan::Env {
             now_s: 1_700_000_200,
             range: None,
+            flow_records_only: true,
         };
         plan::run(&ctx, &query, q, source, env)
             .await

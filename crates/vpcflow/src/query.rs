@@ -421,7 +421,12 @@ pub(crate) fn insights_rows(
             let ctx = plan::session();
             vpcflow_query::set_bad_lines(&ctx, bad);
             let source = plan::files(&ctx, t).await?;
-            plan::run(&ctx, &query, text, source, plan::Env { now_s, range }).await
+            let env = plan::Env {
+                now_s,
+                range,
+                flow_records_only: true,
+            };
+            plan::run(&ctx, &query, text, source, env).await
         }),
         None => {
             let dir = DataDir::new(data);

@@ -203,6 +203,10 @@ pub struct Env {
     pub now_s: i64,
     /// The range asked for, if any.
     pub range: Option<TimeRange>,
+    /// Every event is a flow record, with a `start` (files read in place): the range on `start`
+    /// prunes files outright. A log group's events may not be (PutLogEvents'), so there an
+    /// event without a `start` is kept for the @timestamp range to decide.
+    pub flow_records_only: bool,
 }
 
 /// Runs a parsed query over `source` (see [`log_group`] and [`files`]).
@@ -244,13 +248,15 @@ pub fn plan(
         // not flow records (PutLogEvents') have no `start`, and the @timestamp range alone
         // decides for them.
         if df.schema().field_with_unqualified_name("start").is_ok() {
-            df = df.filter(
-                column("start").is_null().or(column("start")
-                    .gt_eq(lit(
-                        r.start_ms.div_euclid(1000) + i64::from(r.start_ms.rem_euclid(1000) != 0)
-                    ))
-                    .and(column("start").lt_eq(lit(r.end_ms.div_euclid(1000))))),
-            )?;
+            let in_range = column("start")
+                .gt_eq(lit(
+                    r.start_ms.div_euclid(1000) + i64::from(r.start_ms.rem_euclid(1000) != 0)
+                ))
+                .and(column("start").lt_eq(lit(r.end_ms.div_euclid(1000))));
+            df = df.filter(match env.flow_records_only {
+                true => in_range,
+                false => column("start").is_null().or(in_range),
+            })?;
         }
     }
     let mut fields: Vec<String> = Vec::new();
