@@ -268,7 +268,11 @@ mod tests {
 
     fn tables(conn: &Connection) -> Vec<String> {
         let mut st = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            // SQLite's own tables (`sqlite_sequence`, for AUTOINCREMENT) are not the schema's.
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
             .unwrap();
         st.query_map([], |r| r.get(0))
             .unwrap()
@@ -292,6 +296,8 @@ mod tests {
                 "delivery_status",
                 "flow_logs",
                 "log_groups",
+                "log_streams",
+                "metric_data",
                 "metric_filters",
                 "segments",
                 "settings",
