@@ -206,7 +206,14 @@ fn check(req: &DescribeFlowLogs) -> Result<usize, ApiError> {
 /// A token is the id of the last flow log of the previous page, so that paging goes on from
 /// there even when flow logs are created or deleted in between.
 fn is_token(t: &str) -> bool {
-    t.strip_prefix("fl-")
+    is_id(t, "fl")
+}
+
+/// Whether `id` is `prefix-` and hex digits: the shape of the ids EC2's Describe* actions take
+/// and page by.
+pub(crate) fn is_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
         .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 

@@ -20,7 +20,7 @@ use vpcflow_net::model::{
 };
 
 use crate::api::{ApiError, ErrorKind};
-use crate::describe::{Filter, MAX_IDS, MIN_RESULTS, glob};
+use crate::describe::{Filter, MAX_IDS, MIN_RESULTS, glob, is_id};
 
 /// The kinds of resource described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,7 +351,7 @@ fn not_found(def: &KindDef, id: &str) -> ApiError {
 /// The request's own rules; the page size.
 fn check(def: &KindDef, req: &Describe) -> Result<usize, ApiError> {
     for id in &req.ids {
-        if !has_prefix(id, def.prefix) {
+        if !is_id(id, def.prefix) {
             return Err(ApiError::new(
                 def.malformed,
                 format!("Invalid id: \"{id}\" (expecting \"{}-...\")", def.prefix),
@@ -380,7 +380,7 @@ fn check(def: &KindDef, req: &Describe) -> Result<usize, ApiError> {
         }
     }
     if let Some(t) = &req.next_token
-        && !has_prefix(t, def.prefix)
+        && !is_id(t, def.prefix)
     {
         return Err(ApiError::new(
             ErrorKind::InvalidPaginationToken,
@@ -390,12 +390,6 @@ fn check(def: &KindDef, req: &Describe) -> Result<usize, ApiError> {
     Ok(req
         .max_results
         .map_or(MAX_IDS, |n| n.clamp(MIN_RESULTS, MAX_IDS as i64) as usize))
-}
-
-fn has_prefix(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .and_then(|r| r.strip_prefix('-'))
-        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn matches(f: &Filter, r: &Resource) -> bool {

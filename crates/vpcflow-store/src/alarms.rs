@@ -113,7 +113,8 @@ pub enum AlarmError {
     Db(#[from] DbError),
 }
 
-fn refused(code: AlarmErrorCode, message: impl Into<String>) -> AlarmError {
+/// A refusal of CloudWatch's (alarms and metric data alike).
+pub(crate) fn refused(code: AlarmErrorCode, message: impl Into<String>) -> AlarmError {
     AlarmError::Refused {
         code,
         message: message.into(),

@@ -15,7 +15,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::DataDir;
-use crate::alarms::{AlarmError, AlarmErrorCode, Dimension};
+use crate::alarms::{AlarmError, AlarmErrorCode, Dimension, refused};
 use crate::db::DbError;
 
 /// The most data one PutMetricData carries.
@@ -32,13 +32,6 @@ pub const TOO_OLD_MS: u64 = 14 * 86_400_000;
 pub const TOO_NEW_MS: u64 = 2 * 3_600_000;
 /// The statistics GetMetricStatistics computes, as CloudWatch lists them.
 pub const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
-
-fn refused(code: AlarmErrorCode, message: impl Into<String>) -> AlarmError {
-    AlarmError::Refused {
-        code,
-        message: message.into(),
-    }
-}
 
 fn invalid(message: impl Into<String>) -> AlarmError {
     refused(AlarmErrorCode::InvalidParameterValue, message)
