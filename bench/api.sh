@@ -33,7 +33,7 @@ load() { # load URL PID KEY SECRET [RATE] → the client's line, then the server
 }
 
 PORT=$(free_port)
-./target/release/vpcflow up --data "$OUT/data" --listen "127.0.0.1:$PORT" > "$OUT/up.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}"/release/vpcflow up --data "$OUT/data" --listen "127.0.0.1:$PORT" > "$OUT/up.log" 2>&1 &
 UP=$!
 trap 'kill $UP $MOTO 2>/dev/null || true' EXIT
 MOTO=

@@ -1,13 +1,15 @@
 //! The API server's request readers, on any bytes: the SigV4 `Authorization` header, the routing
 //! of a request to its protocol, the awsJson bodies of every Logs operation (PutLogEvents' batch
 //! rules run on what decodes), CloudWatch's forms unflattened and its metric requests checked,
-//! S3's addressing, ranges and listing pages, and STS's form. Each gives a value or a 4xx
-//! answer, never a panic.
+//! S3's addressing, ranges, listing pages, lifecycle and notification documents and aws-chunked
+//! bodies, Firehose's requests (CreateDeliveryStream checked, batches' records), subscription
+//! filters and TestMetricFilter, and STS's form. Each gives a value or a 4xx answer, never a
+//! panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vpcflow_api::{json, query_form, route, s3, sigv4, sts};
-use vpcflow_store::{logs, metrics};
+use vpcflow_api::{json, query_form, route, s3, s3_docs, sigv4, sts};
+use vpcflow_store::{firehose, logs, metrics};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -54,8 +56,26 @@ fuzz_target!(|data: &[u8]| {
         logs::TagRequest,
         logs::UntagRequest,
         logs::ListTagsRequest,
+        logs::PutSubscriptionFilter,
+        logs::DescribeSubscriptionFilters,
+        logs::DeleteSubscriptionFilter,
+        firehose::ListDeliveryStreams,
         vpcflow_query::jobs::DescribeQueries
     );
+    if let Ok(req) = json::decode::<logs::TestMetricFilter>(body) {
+        let _ = req.run();
+    }
+    if let Ok(req) = json::decode::<logs::PutSubscriptionFilter>(body) {
+        let _ = req.check();
+    }
+    match json::decode::<firehose::CreateDeliveryStream>(body) {
+        Ok(req) => {
+            let _ = req.check("123456789012", "us-east-1", 0);
+        }
+        Err(r) => assert!((400..500).contains(&r.status)),
+    }
+    let records: Vec<Vec<u8>> = body.chunks(7).map(<[u8]>::to_vec).collect();
+    let _ = firehose::check_records(&records);
     if let Ok(req) = json::decode::<logs::CreateLogGroup>(body) {
         let _ = req.check();
     }
@@ -95,6 +115,15 @@ fuzz_target!(|data: &[u8]| {
     keys.sort_unstable();
     let p = s3::page(&keys, "", Some("/"), None, 3);
     assert!(p.contents.len() + p.prefixes.len() <= 3);
+    for r in [s3_docs::parse_lifecycle(body).err(), s3_docs::parse_notification(body).err()]
+        .into_iter()
+        .flatten()
+    {
+        assert!((400..500).contains(&r.status));
+    }
+    if let Some(data) = s3_docs::decode_aws_chunked(body) {
+        assert!(data.len() <= body.len());
+    }
     let (status, xml) = sts::handle(body, "AK", "123456789012", "r");
     assert!(status == 200 || (400..500).contains(&status));
     assert!(xml.ends_with("Response>"));

@@ -24,8 +24,14 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
 * CloudWatch metric data: put-metric-data, get-metric-statistics, GetMetricData, ListMetrics;
 * other producers: CreateLogGroup with tags, CreateLogStream, PutLogEvents (the CLI and boto3),
   read back through GetLogEvents, FilterLogEvents and Insights; DescribeQueries; log-group tags;
-* restart: flow logs, log groups, retention, metric filters, alarms, put events and tags survive
-  a stop and start; `/healthz` and `/metrics` answer.
+* S3 writes: `aws s3 mb`, uploads (`aws s3 cp`, boto3) read back, DeleteObject, bucket policies,
+  lifecycle configurations, notification configurations whose webhook gets S3's events;
+* Firehose: streams created (to a bucket, GZIP; to an HTTP endpoint), described and listed,
+  records put (the CLI and boto3) and delivered to the bucket and the endpoint; a subscription
+  filter forwarding a log group's new events as CloudWatch Logs' DATA_MESSAGE; TestMetricFilter;
+* restart: flow logs, log groups, retention, metric filters, alarms, put events, tags, delivery
+  streams, subscription filters, made buckets and their configurations survive a stop and
+  start; `/healthz` and `/metrics` answer.
 
 usage: e2e.py PATH/TO/vpcflow      (exit status 1 if any check fails)
 """
@@ -740,6 +746,235 @@ def producers(url):
           got and got[0] == "InvalidParameterException", str(got))
 
 
+class Receiver:
+    """An HTTP receiver on a free loopback port: a webhook for bucket events and a Firehose HTTP
+    endpoint (it answers the protocol's request id). Keeps every POST as (path, headers, body)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        got = self.got = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                got.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                rid = self.headers.get("X-Amz-Firehose-Request-Id")
+                answer = json.dumps({"requestId": rid, "timestamp": 0} if rid else {}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def posts(self, path):
+        return [g for g in self.got if g[0] == path]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def json_documents(text):
+    """Concatenated JSON documents, as Firehose concatenates records."""
+    dec, out, i = json.JSONDecoder(), [], 0
+    while i < len(text):
+        doc, i = dec.raw_decode(text, i)
+        out.append(doc)
+    return out
+
+
+def s3_writes(url, hook):
+    """Buckets made, objects written and deleted, policies, lifecycle and notifications."""
+    rc, _, err = aws(url, "s3", "mb", "s3://siem-archive")
+    check("aws s3 mb makes a bucket", rc == 0, err)
+    other = client(url, "s3", key=OTHER_KEY, secret=OTHER_SECRET)
+    got = error_of(lambda: other.create_bucket(Bucket="siem-archive"))
+    check("account B cannot take A's bucket name: BucketAlreadyExists",
+          got and got[0] == "BucketAlreadyExists" and got[2] == 409, str(got))
+    got = error_of(lambda: client(url, "s3").create_bucket(Bucket="Not_Valid"))
+    check("a bad bucket name: InvalidBucketName", got and got[0] == "InvalidBucketName", str(got))
+    s3 = client(url, "s3")
+    s3.put_bucket_notification_configuration(Bucket="siem-archive", NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "ingest", "QueueArn": hook.url + "/s3-events",
+                                 "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                                 "Filter": {"Key": {"FilterRules": [
+                                     {"Name": "prefix", "Value": "incoming/"}]}}}]})
+    conf = s3.get_bucket_notification_configuration(Bucket="siem-archive")
+    check("get-bucket-notification-configuration reads the webhook back",
+          [(c["Id"], c["QueueArn"]) for c in conf.get("QueueConfigurations", [])]
+          == [("ingest", hook.url + "/s3-events")], str(conf))
+    got = error_of(lambda: s3.put_bucket_notification_configuration(
+        Bucket="siem-archive", NotificationConfiguration={"TopicConfigurations": [
+            {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Events": ["s3:ObjectCreated:*"]}]}))
+    check("an SNS topic is refused: vpcflow posts to webhooks",
+          got and got[0] == "InvalidArgument", str(got))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = pathlib.Path(tmp) / "notes.txt"
+        src.write_bytes(os.urandom(3000) + b"\n")
+        rc, _, err = aws(url, "s3", "cp", str(src), "s3://siem-archive/incoming/notes.txt")
+        check("aws s3 cp uploads", rc == 0, err)
+        back = pathlib.Path(tmp) / "back.txt"
+        rc, _, err = aws(url, "s3", "cp", "s3://siem-archive/incoming/notes.txt", str(back))
+        check("aws s3 cp brings the upload back byte for byte",
+              rc == 0 and back.read_bytes() == src.read_bytes(), err)
+    big = os.urandom(3 << 20)
+    s3.put_object(Bucket="siem-archive", Key="other/big.bin", Body=big)
+    check("boto3 put_object of 3 MiB reads back",
+          s3.get_object(Bucket="siem-archive", Key="other/big.bin")["Body"].read() == big)
+    s3.delete_object(Bucket="siem-archive", Key="incoming/notes.txt")
+    got = error_of(lambda: s3.head_object(Bucket="siem-archive", Key="incoming/notes.txt"))
+    check("delete-object: the object is gone", got and got[2] == 404, str(got))
+    got = error_of(lambda: other.delete_object(Bucket="siem-archive", Key="other/big.bin"))
+    check("account B cannot delete A's object", got and got[0] == "AccessDenied", str(got))
+    events = wait_for("the bucket events", lambda: (
+        lambda p: p if len(p) >= 2 else None)(hook.posts("/s3-events")), 30)
+    recs = [json.loads(b)["Records"][0] for _, _, b in events]
+    check("the webhook gets S3's events: created then removed, under its prefix only",
+          [(r["eventName"], r["s3"]["object"]["key"]) for r in recs] ==
+          [("ObjectCreated:Put", "incoming/notes.txt"), ("ObjectRemoved:Delete", "incoming/notes.txt")]
+          and recs[0]["s3"]["bucket"]["name"] == "siem-archive", str(recs))
+    got = error_of(lambda: s3.get_bucket_policy(Bucket="siem-archive"))
+    check("no policy yet: NoSuchBucketPolicy", got and got[0] == "NoSuchBucketPolicy", str(got))
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "AWSLogDeliveryWrite", "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"}, "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::siem-archive/AWSLogs/*"}]})
+    s3.put_bucket_policy(Bucket="siem-archive", Policy=policy)
+    check("get-bucket-policy reads the policy back",
+          json.loads(s3.get_bucket_policy(Bucket="siem-archive")["Policy"]) == json.loads(policy))
+    got = error_of(lambda: s3.put_bucket_policy(Bucket="siem-archive", Policy="not json"))
+    check("a policy that is not JSON: MalformedPolicy", got and got[0] == "MalformedPolicy", str(got))
+    got = error_of(lambda: s3.get_bucket_lifecycle_configuration(Bucket="siem-archive"))
+    check("no lifecycle yet: NoSuchLifecycleConfiguration",
+          got and got[0] == "NoSuchLifecycleConfiguration", str(got))
+    rc, _, err = aws(url, "s3api", "put-bucket-lifecycle-configuration", "--bucket", "siem-archive",
+                     "--lifecycle-configuration",
+                     '{"Rules":[{"ID":"expire","Filter":{"Prefix":"flows/"},"Status":"Enabled",'
+                     '"Expiration":{"Days":30}}]}')
+    check("aws s3api put-bucket-lifecycle-configuration", rc == 0, err)
+    rules = s3.get_bucket_lifecycle_configuration(Bucket="siem-archive")["Rules"]
+    check("the lifecycle rule reads back",
+          [(r["ID"], r["Filter"]["Prefix"], r["Status"], r["Expiration"]["Days"]) for r in rules]
+          == [("expire", "flows/", "Enabled", 30)], str(rules))
+
+
+def firehose(url, hook):
+    """Firehose streams: created, described, listed; records put, delivered to a bucket and to
+    an HTTP endpoint; a subscription filter forwarding a log group's new events."""
+    fh = client(url, "firehose")
+    role = "arn:aws:iam::123456789012:role/firehose"
+    rc, out, err = aws(url, "firehose", "create-delivery-stream", "--delivery-stream-name", "siem",
+                       "--extended-s3-destination-configuration",
+                       f"RoleARN={role},BucketARN=arn:aws:s3:::siem-archive,Prefix=flows/,"
+                       "BufferingHints={SizeInMBs=1,IntervalInSeconds=1},CompressionFormat=GZIP")
+    check("aws firehose create-delivery-stream", rc == 0 and out.get("DeliveryStreamARN") ==
+          "arn:aws:firehose:us-east-1:123456789012:deliverystream/siem", err or str(out))
+    fh.create_delivery_stream(DeliveryStreamName="subs", S3DestinationConfiguration={
+        "RoleARN": role, "BucketARN": "arn:aws:s3:::siem-archive", "Prefix": "subs/",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}})
+    fh.create_delivery_stream(DeliveryStreamName="hook", HttpEndpointDestinationConfiguration={
+        "EndpointConfiguration": {"Url": hook.url + "/firehose", "Name": "receiver",
+                                  "AccessKey": "k"},
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1},
+        "S3Configuration": {"RoleARN": role, "BucketARN": "arn:aws:s3:::siem-archive"}})
+    got = error_of(lambda: fh.create_delivery_stream(DeliveryStreamName="siem",
+                                                     S3DestinationConfiguration={
+        "RoleARN": role, "BucketARN": "arn:aws:s3:::siem-archive"}))
+    check("the same name again: ResourceInUseException",
+          got and got[0] == "ResourceInUseException", str(got))
+    got = error_of(lambda: fh.create_delivery_stream(DeliveryStreamName="x",
+                                                     S3DestinationConfiguration={
+        "RoleARN": role, "BucketARN": "arn:aws:s3:::no-such-bucket"}))
+    check("a bucket that does not exist: InvalidArgumentException",
+          got and got[0] == "InvalidArgumentException", str(got))
+    d = fh.describe_delivery_stream(DeliveryStreamName="siem")["DeliveryStreamDescription"]
+    dest = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+    check("describe-delivery-stream: ACTIVE, its bucket, hints and compression",
+          d["DeliveryStreamStatus"] == "ACTIVE" and dest["BucketARN"] == "arn:aws:s3:::siem-archive"
+          and dest["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 1}
+          and dest["CompressionFormat"] == "GZIP", str(d))
+    check("list-delivery-streams", fh.list_delivery_streams()["DeliveryStreamNames"] ==
+          ["hook", "siem", "subs"])
+    other = client(url, "firehose", key=OTHER_KEY, secret=OTHER_SECRET)
+    check("account B lists none of A's streams",
+          other.list_delivery_streams()["DeliveryStreamNames"] == [])
+    got = error_of(lambda: other.put_record(DeliveryStreamName="siem", Record={"Data": b"x"}))
+    check("account B cannot put to A's stream: ResourceNotFoundException",
+          got and got[0] == "ResourceNotFoundException", str(got))
+    rc, out, err = aws(url, "firehose", "put-record", "--delivery-stream-name", "siem",
+                       "--record", "Data=hello from the cli")
+    check("aws firehose put-record", rc == 0 and "RecordId" in out, err or str(out))
+    r = fh.put_record_batch(DeliveryStreamName="siem",
+                            Records=[{"Data": f"record {i}\n".encode()} for i in range(3)])
+    check("put_record_batch: every record taken",
+          r["FailedPutCount"] == 0 and len(r["RequestResponses"]) == 3, str(r))
+    s3 = client(url, "s3")
+
+    def delivered(prefix):
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="siem-archive", Prefix=prefix)
+                .get("Contents", [])]
+        return keys or None
+    def objects(prefix, last):
+        keys = delivered(prefix) or []
+        body = b"".join(gzip.decompress(s3.get_object(Bucket="siem-archive", Key=k)["Body"].read())
+                        for k in keys)
+        return (keys, body) if body.endswith(last) else None
+    # Firehose concatenates records as they are: the CLI's has no newline of its own.
+    keys, body = wait_for("the stream's objects", lambda: objects("flows/", b"record 2\n"), 30)
+    check("the records arrive in the bucket under Firehose's keys, gzipped, in order",
+          all(k.startswith("flows/20") and k.endswith(".gz") and "/siem-1-" in k for k in keys)
+          and body == b"hello from the clirecord 0\nrecord 1\nrecord 2\n", f"{keys} {body[:80]}")
+    fh.put_record(DeliveryStreamName="hook", Record={"Data": b"to the endpoint"})
+    posts = wait_for("the HTTP endpoint", lambda: hook.posts("/firehose") or None, 30)
+    path, headers, body = posts[0]
+    req = json.loads(body)
+    import base64
+    check("the HTTP endpoint gets Firehose's request: headers, base64 records",
+          headers.get("x-amz-firehose-access-key") == "k"
+          and headers.get("x-amz-firehose-request-id") == req["requestId"]
+          and [base64.b64decode(x["data"]) for x in req["records"]] == [b"to the endpoint"],
+          str(req)[:200])
+    # A subscription filter: the log group's new events, forwarded to `subs`.
+    logs = client(url, "logs")
+    arn = "arn:aws:firehose:us-east-1:123456789012:deliverystream/subs"
+    rc, _, err = aws(url, "logs", "put-subscription-filter", "--log-group-name", "/app/producer",
+                     "--filter-name", "to-siem", "--filter-pattern", "", "--destination-arn", arn)
+    check("aws logs put-subscription-filter", rc == 0, err)
+    got = error_of(lambda: logs.put_subscription_filter(
+        logGroupName="/app/producer", filterName="lambda", filterPattern="",
+        destinationArn="arn:aws:lambda:us-east-1:123456789012:function:f"))
+    check("a Lambda destination is refused: InvalidParameterException",
+          got and got[0] == "InvalidParameterException", str(got))
+    subs = logs.describe_subscription_filters(logGroupName="/app/producer")["subscriptionFilters"]
+    check("describe-subscription-filters", [(s["filterName"], s["destinationArn"]) for s in subs]
+          == [("to-siem", arn)], str(subs))
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/app/producer", logStreamName="host-1",
+                        logEvents=[{"timestamp": now, "message": "forward me"},
+                                   {"timestamp": now + 1, "message": "and me"}])
+    keys = wait_for("the forwarded events", lambda: delivered("subs/"), 30)
+    raw = s3.get_object(Bucket="siem-archive", Key=keys[0])["Body"].read()
+    docs = json_documents(gzip.decompress(raw).decode())
+    check("the subscription forwards CloudWatch Logs' DATA_MESSAGE to the stream",
+          len(docs) == 1 and docs[0]["messageType"] == "DATA_MESSAGE"
+          and docs[0]["logGroup"] == "/app/producer" and docs[0]["logStream"] == "host-1"
+          and docs[0]["subscriptionFilters"] == ["to-siem"] and docs[0]["owner"] == ACCOUNT
+          and [e["message"] for e in docs[0]["logEvents"]] == ["forward me", "and me"],
+          str(docs)[:300])
+    rc, out, err = aws(url, "logs", "test-metric-filter", "--filter-pattern", "REJECT",
+                       "--log-event-messages", "1 ACCEPT OK", "2 REJECT OK")
+    check("aws logs test-metric-filter", rc == 0 and [m["eventNumber"] for m in
+                                                      out.get("matches", [])] == [2], err or str(out))
+
+
 def restart(binary, data, config, ids):
     logs_before = None
     port = free_port()
@@ -763,9 +998,22 @@ def restart(binary, data, config, ids):
               str(alarms))
         events = logs.get_log_events(logGroupName="/app/producer", logStreamName="host-1",
                                      startFromHead=True)["events"]
-        check("restart: the put events survive", len(events) == 13, str(len(events)))
+        # The producer's 13, and the 2 put for the subscription filter.
+        check("restart: the put events survive", len(events) == 15, str(len(events)))
         tags = logs.list_tags_log_group(logGroupName="/app/producer")["tags"]
         check("restart: log-group tags survive", tags == {"team": "net", "env": "test"}, str(tags))
+        fh = client(up.url, "firehose")
+        check("restart: the delivery streams survive",
+              fh.list_delivery_streams()["DeliveryStreamNames"] == ["hook", "siem", "subs"])
+        subs = logs.describe_subscription_filters(logGroupName="/app/producer")["subscriptionFilters"]
+        check("restart: the subscription filter survives",
+              [s["filterName"] for s in subs] == ["to-siem"], str(subs))
+        s3 = client(up.url, "s3")
+        check("restart: the made bucket, its policy and lifecycle survive",
+              "siem-archive" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+              and "AWSLogDeliveryWrite" in s3.get_bucket_policy(Bucket="siem-archive")["Policy"]
+              and s3.get_bucket_lifecycle_configuration(Bucket="siem-archive")["Rules"][0]["ID"]
+              == "expire")
         check("restart: the log groups survive, retention too",
               groups.get("my-flow-logs", {}).get("retentionInDays") == 30
               and "/made/by-api" in groups, str(groups))
@@ -803,6 +1051,12 @@ def main():
             topology(up.url)
             producers(up.url)
             metric_data(up.url)
+            hook = Receiver()
+            try:
+                s3_writes(up.url, hook)
+                firehose(up.url, hook)
+            finally:
+                hook.close()
             logs = client(up.url, "logs")
             logs.put_retention_policy(logGroupName="my-flow-logs", retentionInDays=30)
             logs.create_log_group(logGroupName="/made/by-api")

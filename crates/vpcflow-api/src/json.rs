@@ -60,12 +60,17 @@ pub fn unknown_operation(operation: &str) -> Refusal {
 
 /// Decodes a request body into `T` (an empty body is `{}`).
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    if body.len() > MAX_BODY_BYTES {
+    decode_up_to(body, MAX_BODY_BYTES)
+}
+
+/// [`decode`], taking bodies up to `max` bytes (Firehose's batches are larger than the rest).
+pub fn decode_up_to<T: DeserializeOwned>(body: &[u8], max: usize) -> Result<T, Refusal> {
+    if body.len() > max {
         return Err(Refusal {
             status: 413,
             code: "SerializationException",
             message: format!(
-                "The request body is {} bytes; at most {MAX_BODY_BYTES} are taken.",
+                "The request body is {} bytes; at most {max} are taken.",
                 body.len()
             ),
         });

@@ -5,14 +5,19 @@
 //! `vpcflow-query`'s Insights jobs), and their answers and errors into AWS's wire shapes. No rule
 //! of AWS's semantics lives here: validation and behaviour are the services'.
 //!
-//! Served: EC2's flow-log actions ([`ec2`], query protocol over [`form`]), CloudWatch Logs'
-//! log groups, events and Insights ([`logs`], awsJson 1.1 over [`json`]), STS's
-//! GetCallerIdentity ([`sts`]), `/healthz` and `/metrics` ([`metrics`]). Planned
-//! (ARCHITECTURE.md): CloudWatch, S3 and Firehose, tags, and accounts' isolation in every service.
+//! Served: EC2's flow-log actions, tags and the topology's Describe* ([`ec2`], query protocol
+//! over [`form`]), CloudWatch Logs' log groups, streams, events, Insights, metric and
+//! subscription filters ([`logs`], awsJson 1.1 over [`json`]), CloudWatch's alarms and metric
+//! data in JSON 1.0 and the query protocol ([`cloudwatch`], [`query_form`]), S3's buckets and
+//! objects with their policy, lifecycle and notification configurations ([`s3`], [`s3_docs`]),
+//! Firehose's delivery streams ([`firehose`]), STS's GetCallerIdentity ([`sts`]), `/healthz`
+//! and `/metrics` ([`metrics`]); each account sees only its own.
 
 #[cfg(feature = "service")]
 pub mod cloudwatch;
 pub mod ec2;
+#[cfg(feature = "service")]
+pub mod firehose;
 pub mod form;
 pub mod json;
 #[cfg(feature = "service")]
@@ -22,6 +27,7 @@ pub mod query_form;
 pub mod reply;
 pub mod route;
 pub mod s3;
+pub mod s3_docs;
 #[cfg(feature = "service")]
 pub mod server;
 pub mod sigv4;

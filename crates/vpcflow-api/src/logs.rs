@@ -40,6 +40,10 @@ pub const OPERATIONS: &[&str] = &[
     "PutMetricFilter",
     "DescribeMetricFilters",
     "DeleteMetricFilter",
+    "TestMetricFilter",
+    "PutSubscriptionFilter",
+    "DescribeSubscriptionFilters",
+    "DeleteSubscriptionFilter",
 ];
 
 /// What the operations act on.
@@ -95,9 +99,19 @@ fn done(r: Result<(), LogsError>) -> Reply {
     }
 }
 
+/// Whether an account has a Firehose stream of a name (subscription filters' destinations).
+pub type StreamExists<'a> = &'a dyn Fn(&str, &str) -> bool;
+
 /// Answers `operation` (the target without its prefix) for `account` at `now_ms`.
-pub fn handle(logs: &Logs, account: &str, operation: &str, body: &[u8], now_ms: u64) -> Reply {
-    match dispatch(logs, account, operation, body, now_ms) {
+pub fn handle(
+    logs: &Logs,
+    account: &str,
+    operation: &str,
+    body: &[u8],
+    now_ms: u64,
+    streams: StreamExists<'_>,
+) -> Reply {
+    match dispatch(logs, account, operation, body, now_ms, streams) {
         Ok(reply) => reply,
         Err(refusal) => json::refused(JSON_11, &refusal),
     }
@@ -109,6 +123,7 @@ fn dispatch(
     operation: &str,
     body: &[u8],
     now_ms: u64,
+    streams: StreamExists<'_>,
 ) -> Result<Reply, Refusal> {
     let store = || {
         let mut store = logs
@@ -206,6 +221,22 @@ fn dispatch(
         "DeleteMetricFilter" => {
             let req: logs::DeleteMetricFilter = json::decode(body)?;
             done(store().delete_metric_filter(&req, account))
+        }
+        "TestMetricFilter" => {
+            let req: logs::TestMetricFilter = json::decode(body)?;
+            reply(req.run())
+        }
+        "PutSubscriptionFilter" => {
+            let req: logs::PutSubscriptionFilter = json::decode(body)?;
+            done(store().put_subscription_filter(&req, account, now_ms, streams))
+        }
+        "DescribeSubscriptionFilters" => {
+            let req: logs::DescribeSubscriptionFilters = json::decode(body)?;
+            reply(store().describe_subscription_filters(&req, account))
+        }
+        "DeleteSubscriptionFilter" => {
+            let req: logs::DeleteSubscriptionFilter = json::decode(body)?;
+            done(store().delete_subscription_filter(&req, account))
         }
         other => return Err(json::unknown_operation(other)),
     })

@@ -1,37 +1,44 @@
-//! S3's REST protocol for the local buckets (`DATA/s3/<bucket>/`), read side: ListBuckets,
+//! S3's REST protocol for the local buckets (`DATA/s3/<bucket>/`): ListBuckets,
 //! ListObjectsV2 (prefix, delimiter, start-after, continuation, `encoding-type=url`),
-//! GetObject (with `Range`) and HeadObject, path-style and virtual-host (`BUCKET.localhost`)
-//! addressing. The objects served are the delivered files themselves. Writes, policies,
-//! lifecycle and notifications answer `NotImplemented` for now.
+//! GetObject (with `Range`) and HeadObject, CreateBucket, PutObject (plain or `aws-chunked`)
+//! and DeleteObject, and Get/Put(/Delete)BucketPolicy, Get/PutBucketLifecycleConfiguration and
+//! Get/PutBucketNotificationConfiguration, path-style and virtual-host (`BUCKET.localhost`)
+//! addressing. The objects served are the delivered files themselves. Ownership, writes,
+//! expiration and notifications are the buckets service's (`vpcflow_store::buckets`); the
+//! configurations' XML is [`crate::s3_docs`]'s.
 //!
-//! Written by hand rather than on `s3s`: s3s 0.15 and later need Rust 1.96 (the toolchain here
-//! is 1.95), and s3s brings its own routing and SigV4, where this server routes and verifies
-//! every protocol on one port itself (`reference/aws-api.md` §3).
+//! Written by hand rather than on `s3s` (ARCHITECTURE.md §9): an s3s service owns a request
+//! whole, with its own routing and SigV4, where this server routes and verifies every protocol
+//! on one port itself (`reference/aws-api.md` §3).
 //!
 //! A key names a file under its bucket only through plain path segments: a `..` or `.` segment,
 //! an empty segment or a NUL is no key at all (`NoSuchKey`), so no request reaches outside the
 //! bucket.
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "service")]
+use std::path::Path;
+
+#[cfg(feature = "service")]
+use vpcflow_store::bucket_config::{etag, mtime_ms, object_path};
+#[cfg(feature = "service")]
+use vpcflow_store::buckets::Config;
 
 use crate::reply::Reply;
 use crate::sigv4::header;
-use crate::xml::{element, escape};
+use crate::xml::element;
+#[cfg(feature = "service")]
+use crate::xml::escape;
 
 /// S3's namespace.
 pub const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 /// ListObjectsV2's page size, and its default.
 pub const MAX_KEYS: usize = 1000;
 
-/// The local buckets and who owns them.
-#[derive(Debug, Clone)]
+/// The local buckets (`DATA/s3`), one connection to their service taken in turn.
+#[cfg(feature = "service")]
 pub struct Buckets {
-    /// `DATA/s3`.
-    pub root: PathBuf,
-    /// The buckets, as configured.
-    pub names: Vec<String>,
-    /// The account that owns them (the topology's).
-    pub owner: String,
+    /// The buckets service.
+    pub store: std::sync::Mutex<vpcflow_store::buckets::Buckets>,
 }
 
 /// A request as S3 reads it.
@@ -51,6 +58,7 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&crate::sigv4::percent_decode(s)).into_owned()
 }
 
+#[cfg(feature = "service")]
 /// Query parameters, decoded (`+` is a space in S3's query strings as in forms).
 fn params(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
@@ -86,16 +94,7 @@ pub fn error(status: u16, code: &str, message: &str, resource: &str, id: &str) -
     Reply::new(status, "application/xml", out)
 }
 
-/// The file of `key` in `bucket_dir`, when the key is plain path segments.
-fn object_path(bucket_dir: &Path, key: &str) -> Option<PathBuf> {
-    let plain = !key.is_empty()
-        && !key.contains('\0')
-        && key
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
-    plain.then(|| bucket_dir.join(key))
-}
-
+#[cfg(feature = "service")]
 /// Every key of a bucket (its files, relative, with `/`), sorted.
 fn keys(dir: &Path) -> std::io::Result<Vec<(String, std::fs::Metadata)>> {
     let mut out = Vec::new();
@@ -120,19 +119,7 @@ fn keys(dir: &Path) -> std::io::Result<Vec<(String, std::fs::Metadata)>> {
     Ok(out)
 }
 
-fn mtime_ms(meta: &std::fs::Metadata) -> u64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// An ETag: a digest of the object's size and time (stable while the file is unchanged).
-fn etag(meta: &std::fs::Metadata) -> String {
-    let h = crate::sigv4::sha256_hex(format!("{}/{}", meta.len(), mtime_ms(meta)).as_bytes());
-    format!("\"{}\"", &h[..32])
-}
-
+#[cfg(feature = "service")]
 /// `Sun, 06 Dec 2026 21:29:42 GMT`.
 fn http_date(ms: u64) -> String {
     let c = vpcflow_store::time::Civil::of_secs(ms / 1000);
@@ -147,87 +134,307 @@ fn http_date(ms: u64) -> String {
     )
 }
 
-/// The operation a request is, by S3's names (for `/metrics` and the log).
+/// The bucket subresource a request names (`?policy`, `?lifecycle`, `?notification`), or
+/// `Some("")` for one not served, `None` for none.
+fn subresource(query: &str) -> Option<&'static str> {
+    const SERVED: &[&str] = &["policy", "lifecycle", "notification"];
+    const LISTING: &[&str] = &[
+        "list-type",
+        "prefix",
+        "delimiter",
+        "continuation-token",
+        "start-after",
+        "max-keys",
+        "encoding-type",
+        "fetch-owner",
+        "x-id",
+        "marker",
+    ];
+    let mut other = false;
+    for (k, _) in form_urlencoded::parse(query.as_bytes()) {
+        if let Some(s) = SERVED.iter().find(|s| **s == k) {
+            return Some(s);
+        }
+        other |= !LISTING.contains(&k.as_ref()) && !k.starts_with("response-");
+    }
+    other.then_some("")
+}
+
+/// The operation a request is, by S3's names (for `/metrics`, the log and dispatch).
 pub fn action(req: &Request<'_>) -> &'static str {
-    match (req.method, address(req)) {
-        ("GET", (None, _)) => "ListBuckets",
-        ("GET", (Some(_), k)) if k.is_empty() => "ListObjectsV2",
-        ("HEAD", (Some(_), k)) if k.is_empty() => "HeadBucket",
-        ("GET", _) => "GetObject",
-        ("HEAD", _) => "HeadObject",
+    let (bucket, key) = address(req);
+    let sub = subresource(req.query);
+    match (req.method, bucket.is_some(), key.is_empty(), sub) {
+        ("GET", false, _, _) => "ListBuckets",
+        (_, true, true, Some("policy")) => match req.method {
+            "GET" => "GetBucketPolicy",
+            "PUT" => "PutBucketPolicy",
+            "DELETE" => "DeleteBucketPolicy",
+            _ => "unknown",
+        },
+        (_, true, true, Some("lifecycle")) => match req.method {
+            "GET" => "GetBucketLifecycleConfiguration",
+            "PUT" => "PutBucketLifecycleConfiguration",
+            "DELETE" => "DeleteBucketLifecycle",
+            _ => "unknown",
+        },
+        ("GET", true, true, Some("notification")) => "GetBucketNotificationConfiguration",
+        ("PUT", true, true, Some("notification")) => "PutBucketNotificationConfiguration",
+        (_, _, _, Some(_)) => "unknown",
+        ("GET", true, true, None) => "ListObjectsV2",
+        ("HEAD", true, true, None) => "HeadBucket",
+        ("PUT", true, true, None) => "CreateBucket",
+        ("GET", true, false, None) => "GetObject",
+        ("HEAD", true, false, None) => "HeadObject",
+        ("PUT", true, false, None) => "PutObject",
+        ("DELETE", true, false, None) => "DeleteObject",
         _ => "unknown",
     }
 }
 
-/// Answers a request for `account`.
-pub fn handle(b: &Buckets, account: &str, req: &Request<'_>, id: &str) -> Reply {
+#[cfg(feature = "service")]
+fn refused(e: &vpcflow_store::buckets::BucketError, resource: &str, id: &str) -> Reply {
+    use vpcflow_store::buckets::BucketError;
+    match e {
+        BucketError::Refused {
+            status,
+            code,
+            message,
+        } => error(*status, code, message, resource, id),
+        other => error(500, "InternalError", &other.to_string(), resource, id),
+    }
+}
+
+/// PutObject's body: as sent, or the data of an `aws-chunked` one.
+pub fn object_body(headers: &[(&str, &str)], body: &[u8]) -> Option<Vec<u8>> {
+    let chunked = header(headers, "content-encoding").is_some_and(|v| v.contains("aws-chunked"))
+        || header(headers, "x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"));
+    if chunked {
+        crate::s3_docs::decode_aws_chunked(body)
+    } else {
+        Some(body.to_vec())
+    }
+}
+
+/// Answers a request for `account` at `now_ms`.
+#[cfg(feature = "service")]
+pub fn handle(
+    b: &Buckets,
+    account: &str,
+    req: &Request<'_>,
+    body: &[u8],
+    now_ms: u64,
+    id: &str,
+) -> Reply {
+    let store = b
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (bucket, key) = address(req);
+    let op = action(req);
     let Some(bucket) = bucket else {
-        return match req.method {
-            "GET" => list_buckets(b, account, id),
+        return match op {
+            "ListBuckets" => list_buckets(&store, account),
             _ => not_implemented(req, id),
         };
     };
-    if !b.names.contains(&bucket) {
-        return error(
-            404,
-            "NoSuchBucket",
-            "The specified bucket does not exist",
-            &format!("/{bucket}"),
-            id,
-        );
+    let resource = format!("/{bucket}");
+    if op == "CreateBucket" {
+        return match store.create(&bucket, account, now_ms) {
+            Ok(()) => {
+                let mut r = Reply::new(200, "application/xml", Vec::new());
+                r.headers.push(("location", format!("/{bucket}")));
+                r
+            }
+            Err(e) => refused(&e, &resource, id),
+        };
     }
-    if b.owner != account {
-        return error(
-            403,
-            "AccessDenied",
-            "Access Denied",
-            &format!("/{bucket}"),
-            id,
-        );
-    }
-    let dir = b.root.join(&bucket);
-    match (req.method, key.is_empty()) {
-        ("GET", true) => list_objects(&bucket, &dir, req.query, id),
-        ("HEAD", true) => Reply::new(200, "application/xml", Vec::new()),
-        ("GET" | "HEAD", false) => get_object(&bucket, &dir, &key, req, id),
+    let dir = match store.owned(&bucket, account) {
+        Ok(d) => d,
+        Err(e) => return refused(&e, &resource, id),
+    };
+    let object = format!("/{bucket}/{key}");
+    let done = |r: Result<(), vpcflow_store::buckets::BucketError>, status: u16| match r {
+        Ok(()) => Reply::new(status, "application/xml", Vec::new()),
+        Err(e) => refused(&e, &resource, id),
+    };
+    match op {
+        "ListObjectsV2" => list_objects(&bucket, &dir, req.query, id),
+        "HeadBucket" => Reply::new(200, "application/xml", Vec::new()),
+        "GetObject" | "HeadObject" => get_object(&bucket, &dir, &key, req, id),
+        "PutObject" => put_object(&store, (&bucket, &key), account, req, body, now_ms, id),
+        "DeleteObject" => match store.delete_object(&bucket, &key, account, now_ms) {
+            Ok(()) => Reply::new(204, "application/xml", Vec::new()),
+            Err(e) => refused(&e, &object, id),
+        },
+        "GetBucketPolicy"
+        | "GetBucketLifecycleConfiguration"
+        | "GetBucketNotificationConfiguration" => get_config(&store, &bucket, account, op, id),
+        "PutBucketPolicy" => {
+            let text = String::from_utf8_lossy(body);
+            done(
+                store.set_config(&bucket, account, Config::Policy, Some(&text)),
+                204,
+            )
+        }
+        "DeleteBucketPolicy" => done(
+            store.set_config(&bucket, account, Config::Policy, None),
+            204,
+        ),
+        "DeleteBucketLifecycle" => done(
+            store.set_config(&bucket, account, Config::Lifecycle, None),
+            204,
+        ),
+        "PutBucketLifecycleConfiguration" => match crate::s3_docs::parse_lifecycle(body) {
+            Ok(rules) => {
+                let kept = serde_json::to_string(&rules).expect("rules serialize");
+                done(
+                    store.set_config(&bucket, account, Config::Lifecycle, Some(&kept)),
+                    200,
+                )
+            }
+            Err(r) => error(r.status, r.code, &r.message, &resource, id),
+        },
+        "PutBucketNotificationConfiguration" => match crate::s3_docs::parse_notification(body) {
+            Ok(targets) => {
+                let kept = (!targets.is_empty())
+                    .then(|| serde_json::to_string(&targets).expect("targets serialize"));
+                done(
+                    store.set_config(&bucket, account, Config::Notification, kept.as_deref()),
+                    200,
+                )
+            }
+            Err(r) => error(r.status, r.code, &r.message, &resource, id),
+        },
         _ => not_implemented(req, id),
     }
 }
 
+#[cfg(feature = "service")]
+fn put_object(
+    store: &vpcflow_store::buckets::Buckets,
+    (bucket, key): (&str, &str),
+    account: &str,
+    req: &Request<'_>,
+    body: &[u8],
+    now_ms: u64,
+    id: &str,
+) -> Reply {
+    let resource = format!("/{bucket}/{key}");
+    if header(req.headers, "x-amz-copy-source").is_some() {
+        return not_implemented(req, id);
+    }
+    let Some(data) = object_body(req.headers, body) else {
+        return error(
+            400,
+            "IncompleteBody",
+            "The request body is not a whole aws-chunked body.",
+            &resource,
+            id,
+        );
+    };
+    match store.put_object(bucket, key, &data, account, now_ms) {
+        Ok(etag) => {
+            let mut r = Reply::new(200, "application/xml", Vec::new());
+            r.headers.push(("etag", etag));
+            r
+        }
+        Err(e) => refused(&e, &resource, id),
+    }
+}
+
+#[cfg(feature = "service")]
+fn get_config(
+    store: &vpcflow_store::buckets::Buckets,
+    bucket: &str,
+    account: &str,
+    op: &str,
+    id: &str,
+) -> Reply {
+    use vpcflow_store::bucket_config::{LifecycleRule, NotificationTarget};
+    let resource = format!("/{bucket}");
+    let which = match op {
+        "GetBucketPolicy" => Config::Policy,
+        "GetBucketLifecycleConfiguration" => Config::Lifecycle,
+        _ => Config::Notification,
+    };
+    let kept = match store.config(bucket, account, which) {
+        Ok(k) => k,
+        Err(e) => return refused(&e, &resource, id),
+    };
+    match (which, kept) {
+        (Config::Policy, Some(p)) => Reply::new(200, "application/json", p),
+        (Config::Policy, None) => error(
+            404,
+            "NoSuchBucketPolicy",
+            "The bucket policy does not exist",
+            &resource,
+            id,
+        ),
+        (Config::Lifecycle, Some(rules)) => {
+            let rules: Vec<LifecycleRule> = serde_json::from_str(&rules).unwrap_or_default();
+            Reply::new(
+                200,
+                "application/xml",
+                crate::s3_docs::lifecycle_xml(&rules),
+            )
+        }
+        (Config::Lifecycle, None) => error(
+            404,
+            "NoSuchLifecycleConfiguration",
+            "The lifecycle configuration does not exist",
+            &resource,
+            id,
+        ),
+        (Config::Notification, kept) => {
+            let targets: Vec<NotificationTarget> = kept
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            Reply::new(
+                200,
+                "application/xml",
+                crate::s3_docs::notification_xml(&targets),
+            )
+        }
+    }
+}
+
+#[cfg(feature = "service")]
 fn not_implemented(req: &Request<'_>, id: &str) -> Reply {
     error(
         501,
         "NotImplemented",
-        "vpcflow serves the local buckets' objects for reading (ListBuckets, ListObjectsV2, \
-         GetObject, HeadObject); this request is not one of them yet.",
+        "vpcflow's S3 serves ListBuckets, ListObjectsV2, GetObject, HeadObject, CreateBucket, \
+         PutObject, DeleteObject and the bucket policy, lifecycle and notification \
+         configurations; this request is not one of them.",
         req.path,
         id,
     )
 }
 
-fn list_buckets(b: &Buckets, account: &str, id: &str) -> Reply {
+#[cfg(feature = "service")]
+fn list_buckets(store: &vpcflow_store::buckets::Buckets, account: &str) -> Reply {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"{XMLNS}\"><Owner>"
     );
     element(&mut out, "ID", account);
     out.push_str("</Owner><Buckets>");
-    if b.owner == account {
-        for name in &b.names {
-            let created = std::fs::metadata(b.root.join(name)).map_or(0, |m| mtime_ms(&m));
-            out.push_str("<Bucket>");
-            element(&mut out, "Name", name);
-            element(
-                &mut out,
-                "CreationDate",
-                &vpcflow_store::time::aws_xml_time(created),
-            );
-            out.push_str("</Bucket>");
-        }
+    for (name, created) in store.list(account).unwrap_or_default() {
+        let created = if created == 0 {
+            std::fs::metadata(store.root(&name)).map_or(0, |m| mtime_ms(&m))
+        } else {
+            created
+        };
+        out.push_str("<Bucket>");
+        element(&mut out, "Name", &name);
+        element(
+            &mut out,
+            "CreationDate",
+            &vpcflow_store::time::aws_xml_time(created),
+        );
+        out.push_str("</Bucket>");
     }
-    out.push_str("</Buckets>");
-    let _ = id;
-    out.push_str("</ListAllMyBucketsResult>");
+    out.push_str("</Buckets></ListAllMyBucketsResult>");
     Reply::new(200, "application/xml", out)
 }
 
@@ -285,6 +492,7 @@ pub fn page(
     out
 }
 
+#[cfg(feature = "service")]
 fn url_encode(s: &str, yes: bool) -> String {
     if !yes {
         return s.to_owned();
@@ -300,6 +508,7 @@ fn url_encode(s: &str, yes: bool) -> String {
     out
 }
 
+#[cfg(feature = "service")]
 fn list_objects(bucket: &str, dir: &Path, query: &str, id: &str) -> Reply {
     let p = params(query);
     let get = |n: &str| p.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
@@ -397,6 +606,7 @@ pub fn range(value: &str, len: u64) -> Option<(u64, u64)> {
     (first < len && first <= last).then_some((first, last))
 }
 
+#[cfg(feature = "service")]
 fn get_object(bucket: &str, dir: &Path, key: &str, req: &Request<'_>, id: &str) -> Reply {
     let resource = format!("/{bucket}/{key}");
     let no_key = || {
@@ -467,6 +677,7 @@ fn get_object(bucket: &str, dir: &Path, key: &str, req: &Request<'_>, id: &str) 
     reply
 }
 
+#[cfg(feature = "service")]
 fn read_range(path: &Path, first: u64, last: u64) -> std::io::Result<Vec<u8>> {
     use std::io::{Read as _, Seek as _, SeekFrom};
     let mut f = std::fs::File::open(path)?;
@@ -478,6 +689,8 @@ fn read_range(path: &Path, first: u64, last: u64) -> std::io::Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]
@@ -534,6 +747,48 @@ mod tests {
             }
         }
         assert_eq!(shown, ["a/", "b", "c/", "d"]);
+    }
+
+    #[test]
+    fn operations_by_method_address_and_subresource() {
+        let op = |method, path, query| {
+            action(&Request {
+                method,
+                path,
+                query,
+                headers: &[("host", "127.0.0.1:4599")],
+            })
+        };
+        for (method, path, query, want) in [
+            ("GET", "/", "", "ListBuckets"),
+            ("GET", "/b", "list-type=2&prefix=a", "ListObjectsV2"),
+            ("PUT", "/b", "", "CreateBucket"),
+            ("PUT", "/b/k", "", "PutObject"),
+            ("DELETE", "/b/k", "", "DeleteObject"),
+            ("GET", "/b/k", "", "GetObject"),
+            ("GET", "/b", "policy", "GetBucketPolicy"),
+            ("PUT", "/b", "policy=", "PutBucketPolicy"),
+            ("DELETE", "/b", "policy", "DeleteBucketPolicy"),
+            ("PUT", "/b", "lifecycle", "PutBucketLifecycleConfiguration"),
+            ("GET", "/b", "lifecycle", "GetBucketLifecycleConfiguration"),
+            (
+                "PUT",
+                "/b",
+                "notification",
+                "PutBucketNotificationConfiguration",
+            ),
+            (
+                "GET",
+                "/b",
+                "notification",
+                "GetBucketNotificationConfiguration",
+            ),
+            ("GET", "/b", "acl", "unknown"),
+            ("PUT", "/b/k", "tagging", "unknown"),
+            ("POST", "/b/k", "uploads", "unknown"),
+        ] {
+            assert_eq!(op(method, path, query), want, "{method} {path}?{query}");
+        }
     }
 
     #[test]

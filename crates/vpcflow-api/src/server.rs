@@ -24,9 +24,10 @@ use crate::sigv4::{self, AuthFailure, Caller, Credential, Family, Signed};
 use crate::sts;
 use crate::xml::element;
 
-/// The largest request body read: S3's PutObject aside (not served yet), every protocol's
-/// requests are far smaller; a larger body is refused with 413.
-pub const MAX_BODY_BYTES: usize = 4 << 20;
+/// The largest request body read: room for Firehose's PutRecordBatch (4 MiB of records, in
+/// base64) and S3's PutObject of a file that size (larger uploads are multipart, which the
+/// SDKs start at 8 MiB); a larger body is refused with 413.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
 
 /// How much of a body over [`MAX_BODY_BYTES`] is still read (and dropped) before the 413: a
 /// client that sends a body whole before it reads the answer (urllib, most SDKs) then gets the
@@ -66,6 +67,8 @@ pub struct Services {
     pub s3: crate::s3::Buckets,
     /// CloudWatch's.
     pub cloudwatch: CloudWatch,
+    /// Firehose's delivery streams.
+    pub firehose: Mutex<vpcflow_store::firehose::Firehose>,
 }
 
 /// What the services are opened over.
@@ -100,6 +103,12 @@ pub enum OpenError {
     /// The alarms.
     #[error(transparent)]
     Alarms(#[from] vpcflow_store::alarms::AlarmError),
+    /// The delivery streams.
+    #[error(transparent)]
+    Firehose(#[from] vpcflow_store::firehose::FirehoseError),
+    /// The buckets.
+    #[error(transparent)]
+    Buckets(#[from] vpcflow_store::buckets::BucketError),
 }
 
 impl Services {
@@ -118,14 +127,21 @@ impl Services {
                 vpcflow_query::jobs::Jobs::new(o.data.clone(), o.runtime, o.clock),
             ),
             s3: crate::s3::Buckets {
-                root: o.data.s3(),
-                names: o.local_buckets,
-                owner: o.owner.to_owned(),
+                store: Mutex::new(vpcflow_store::buckets::Buckets::open(
+                    o.data.clone(),
+                    o.local_buckets,
+                    o.owner,
+                    &region,
+                )?),
             },
             cloudwatch: CloudWatch {
                 alarms: Mutex::new(vpcflow_store::alarms::Alarms::open(o.data, &region)?),
                 metrics: Mutex::new(vpcflow_store::metrics::Metrics::open(o.data)?),
             },
+            firehose: Mutex::new(vpcflow_store::firehose::Firehose::open(
+                o.data.clone(),
+                &region,
+            )?),
         })
     }
 }
@@ -142,6 +158,8 @@ pub struct Api {
     pub s3: crate::s3::Buckets,
     /// CloudWatch's alarms.
     pub cloudwatch: CloudWatch,
+    /// Firehose's delivery streams.
+    pub firehose: Mutex<vpcflow_store::firehose::Firehose>,
     /// Requests counted.
     pub metrics: Metrics,
     /// The process's own figures for `/metrics` (delivery).
@@ -160,6 +178,7 @@ impl Api {
             logs: services.logs,
             s3: services.s3,
             cloudwatch: services.cloudwatch,
+            firehose: services.firehose,
             metrics: Metrics::default(),
             extra,
             clock,
@@ -249,11 +268,17 @@ fn action_name(protocol: &Protocol, body: &[u8], s3: &crate::s3::Request<'_>) ->
             known(&action, cloudwatch::OPERATIONS)
         }
         Protocol::S3 => crate::s3::action(s3).to_owned(),
-        _ => "unknown".to_owned(),
+        Protocol::Firehose(op) => known(op, crate::firehose::OPERATIONS),
+        Protocol::CloudWatchCbor(_) => "unknown".to_owned(),
     }
 }
 
-/// Answers a routed, authenticated request (blocking: the store is SQLite).
+/// A lock taken even if a handler panicked while holding it (the stores stay consistent: each
+/// write is one SQLite statement or transaction).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A request's parts, owned, for the blocking thread that answers it.
 struct Incoming {
     method: String,
@@ -263,6 +288,7 @@ struct Incoming {
     body: axum::body::Bytes,
 }
 
+/// Answers a routed, authenticated request (blocking: the store is SQLite).
 fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &str) -> Reply {
     let now_ms = api.clock.now_ms();
     let body = &req.body[..];
@@ -289,7 +315,20 @@ fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &
             let (status, xml) = ec2::handle(&mut service, body, id);
             Reply::xml(status, xml)
         }
-        Protocol::Logs(op) => logs::handle(&api.logs, &caller.account_id, op, body, now_ms),
+        Protocol::Logs(op) => {
+            let streams =
+                |account: &str, name: &str| lock(&api.firehose).get(account, name).is_ok();
+            logs::handle(&api.logs, &caller.account_id, op, body, now_ms, &streams)
+        }
+        Protocol::Firehose(op) => {
+            let account = &caller.account_id;
+            let buckets = |bucket: &str| {
+                lock(&api.s3.store)
+                    .owner_of(bucket)
+                    .is_ok_and(|o| o.as_deref() == Some(account.as_str()))
+            };
+            crate::firehose::handle(&api.firehose, account, op, body, now_ms, &buckets)
+        }
         Protocol::Sts => {
             let (status, xml) = sts::handle(body, &caller.access_key_id, &caller.account_id, id);
             Reply::xml(status, xml)
@@ -326,9 +365,7 @@ fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &
             ),
             Err(r) => json::refused(JSON_10, &r),
         },
-        Protocol::Firehose(op) | Protocol::CloudWatchCbor(op) => {
-            json::refused(JSON_11, &json::unknown_operation(op))
-        }
+        Protocol::CloudWatchCbor(op) => json::refused(JSON_11, &json::unknown_operation(op)),
         Protocol::S3 => {
             let headers: Vec<(&str, &str)> = req
                 .headers
@@ -341,7 +378,7 @@ fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &
                 query: &req.query,
                 headers: &headers,
             };
-            crate::s3::handle(&api.s3, &caller.account_id, &r, id)
+            crate::s3::handle(&api.s3, &caller.account_id, &r, body, now_ms, id)
         }
     }
 }

@@ -444,3 +444,206 @@ fn s3_serves_the_buckets_files_and_nothing_outside_them() {
     let (status, _) = get("/flow-logs/AWSLogs/a.log.gz", Some("bytes=20-30"));
     assert_eq!(status, 416);
 }
+
+#[test]
+fn s3_writes_make_buckets_and_objects_and_keep_their_configurations() {
+    let s = start(true, NOW_MS);
+    let dir = s._dir.path().to_path_buf();
+    let call = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let url = format!("{}{path}", s.url);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let body = body.to_vec();
+        s.runtime.block_on(async move {
+            let mut req = reqwest::Client::new().request(method, &url).body(body);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        })
+    };
+    assert_eq!(call("PUT", "/made", &[], b"").0, 200);
+    let (status, xml) = call("PUT", "/made", &[], b"");
+    assert_eq!(status, 409, "{xml}");
+    assert!(xml.contains("BucketAlreadyOwnedByYou"), "{xml}");
+    assert_eq!(call("PUT", "/made/a/b.txt", &[], b"hello").0, 200);
+    assert_eq!(
+        std::fs::read(dir.join("s3/made/a/b.txt")).unwrap(),
+        b"hello"
+    );
+    // An aws-chunked upload is stored as its data.
+    let chunked = b"5;chunk-signature=x\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
+    let headers = [
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+    ];
+    assert_eq!(call("PUT", "/made/c.txt", &headers, chunked).0, 200);
+    assert_eq!(std::fs::read(dir.join("s3/made/c.txt")).unwrap(), b"hello");
+    assert_eq!(call("GET", "/made/c.txt", &[], b""), (200, "hello".into()));
+    assert_eq!(call("DELETE", "/made/c.txt", &[], b"").0, 204);
+    assert_eq!(call("GET", "/made/c.txt", &[], b"").0, 404);
+    // A key that would leave the bucket writes nothing.
+    let (status, xml) = call("PUT", "/made/a/..%2F..%2F..%2Fescaped", &[], b"x");
+    assert!((400..500).contains(&status), "{status} {xml}");
+    assert!(!dir.join("escaped").exists());
+    // The configurations, kept and read back in S3's words.
+    let (status, xml) = call("GET", "/made?policy", &[], b"");
+    assert_eq!(status, 404);
+    assert!(xml.contains("NoSuchBucketPolicy"), "{xml}");
+    assert_eq!(
+        call("PUT", "/made?policy", &[], b"{\"Version\":\"2012-10-17\"}").0,
+        204
+    );
+    assert_eq!(
+        call("GET", "/made?policy", &[], b""),
+        (200, "{\"Version\":\"2012-10-17\"}".into())
+    );
+    let lifecycle = b"<LifecycleConfiguration><Rule><ID>x</ID><Filter><Prefix>p/</Prefix></Filter>\
+        <Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule></LifecycleConfiguration>";
+    assert_eq!(call("PUT", "/made?lifecycle", &[], lifecycle).0, 200);
+    let (status, xml) = call("GET", "/made?lifecycle", &[], b"");
+    assert_eq!(status, 200);
+    assert!(
+        xml.contains("<Days>3</Days>") && xml.contains("<Prefix>p/</Prefix>"),
+        "{xml}"
+    );
+    let (status, xml) = call("PUT", "/made?lifecycle", &[], b"<LifecycleConfiguration>");
+    assert_eq!(status, 400);
+    assert!(xml.contains("MalformedXML"), "{xml}");
+    let (status, xml) = call("GET", "/made?notification", &[], b"");
+    assert_eq!(status, 200);
+    assert!(xml.contains("<NotificationConfiguration"), "{xml}");
+    let (status, xml) = call("GET", "/made?acl", &[], b"");
+    assert_eq!(status, 501, "{xml}");
+    // The bucket is listed for its owner.
+    let (_, xml) = call("GET", "/", &[], b"");
+    assert!(
+        xml.contains("<Name>made</Name>") && xml.contains("<Name>flow-logs</Name>"),
+        "{xml}"
+    );
+}
+
+fn firehose(op: &str, body: &str) -> Call<'static> {
+    Call {
+        service: "firehose",
+        headers: vec![
+            ("content-type", "application/x-amz-json-1.1".into()),
+            ("x-amz-target", format!("Firehose_20150804.{op}")),
+        ],
+        body: body.as_bytes().to_vec(),
+        secret: Some(SECRET),
+        key: KEY,
+    }
+}
+
+#[test]
+fn firehose_streams_take_records_that_the_pump_delivers_to_their_bucket() {
+    let s = start(false, NOW_MS);
+    let create = r#"{"DeliveryStreamName": "flows", "ExtendedS3DestinationConfiguration": {
+        "RoleARN": "arn:aws:iam::123456789012:role/r", "BucketARN": "arn:aws:s3:::flow-logs",
+        "Prefix": "fh/", "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}}}"#;
+    let (status, body) = s.send(firehose("CreateDeliveryStream", create));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("deliverystream/flows"), "{body}");
+    let (status, body) = s.send(firehose("CreateDeliveryStream", create));
+    assert_eq!(status, 400);
+    assert!(body.contains("ResourceInUseException"), "{body}");
+    // "aGVsbG8K" is "hello\n"; "d29ybGQK" "world\n".
+    let (status, body) = s.send(firehose(
+        "PutRecord",
+        r#"{"DeliveryStreamName": "flows", "Record": {"Data": "aGVsbG8K"}}"#,
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"RecordId\""), "{body}");
+    let (status, body) = s.send(firehose(
+        "PutRecordBatch",
+        r#"{"DeliveryStreamName": "flows", "Records": [{"Data": "d29ybGQK"}]}"#,
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"FailedPutCount\":0"), "{body}");
+    let (status, body) = s.send(firehose(
+        "PutRecord",
+        r#"{"DeliveryStreamName": "flows", "Record": {"Data": "not base64!"}}"#,
+    ));
+    assert_eq!(status, 400);
+    assert!(body.contains("SerializationException"), "{body}");
+    let (status, body) = s.send(firehose(
+        "DescribeDeliveryStream",
+        r#"{"DeliveryStreamName": "flows"}"#,
+    ));
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["DeliveryStreamDescription"]["DeliveryStreamStatus"],
+        "ACTIVE"
+    );
+    let (status, body) = s.send(Call {
+        key: OTHER_KEY,
+        ..firehose("ListDeliveryStreams", "{}")
+    });
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            200,
+            r#"{"DeliveryStreamNames":[],"HasMoreDeliveryStreams":false}"#
+        )
+    );
+    // The pump: nothing before the interval, the object after it (with the records in order).
+    let data = DataDir::new(s._dir.path());
+    let pump = vpcflow_deliver::pump::Pump::open(
+        &data,
+        "us-east-1",
+        "123456789012",
+        vec!["flow-logs".into()],
+    )
+    .unwrap();
+    let problems = s.runtime.block_on(pump.step(NOW_MS + 59_000, false));
+    assert!(problems.is_empty(), "{problems:?}");
+    let objects = |root: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push(e.path());
+                }
+            }
+        }
+        out
+    };
+    let root = s._dir.path().join("s3/flow-logs/fh");
+    assert!(objects(&root).is_empty());
+    let problems = s.runtime.block_on(pump.step(NOW_MS + 60_000, false));
+    assert!(problems.is_empty(), "{problems:?}");
+    let got = objects(&root);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(std::fs::read(&got[0]).unwrap(), b"hello\nworld\n");
+    let key = got[0]
+        .strip_prefix(s._dir.path().join("s3/flow-logs"))
+        .unwrap();
+    assert!(
+        key.to_string_lossy()
+            .starts_with("fh/2026/11/22/20/flows-1-2026-11-22-20-35-43-"),
+        "{key:?}"
+    );
+    // Delivered once: the next round adds nothing.
+    s.runtime.block_on(pump.step(NOW_MS + 120_000, true));
+    assert_eq!(objects(&root).len(), 1);
+    let (status, _) = s.send(firehose(
+        "DeleteDeliveryStream",
+        r#"{"DeliveryStreamName": "flows"}"#,
+    ));
+    assert_eq!(status, 200);
+    let (status, body) = s.send(firehose(
+        "DescribeDeliveryStream",
+        r#"{"DeliveryStreamName": "flows"}"#,
+    ));
+    assert_eq!(status, 400);
+    assert!(body.contains("ResourceNotFoundException"), "{body}");
+}

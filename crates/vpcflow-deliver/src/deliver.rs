@@ -59,6 +59,8 @@ pub struct Destinations {
     http: reqwest::Client,
     region: String,
     account: String,
+    /// The local buckets' service: events of the objects delivered into them.
+    local: vpcflow_store::buckets::Buckets,
 }
 
 impl Destinations {
@@ -74,6 +76,22 @@ impl Destinations {
         for b in &config.buckets {
             buckets.insert(b.name.clone(), s3::open_bucket(b, &data.s3())?);
         }
+        let local = vpcflow_store::buckets::Buckets::open(
+            data.clone(),
+            config
+                .buckets
+                .iter()
+                .filter(|b| b.endpoint.is_none())
+                .map(|b| b.name.clone())
+                .collect(),
+            account,
+            region,
+        )
+        .map_err(|e| SetupError {
+            bucket: String::new(),
+            message: e.to_string(),
+        })?;
+
         Ok(Destinations {
             buckets,
             streams: config
@@ -91,6 +109,7 @@ impl Destinations {
                 })?,
             region: region.to_owned(),
             account: account.to_owned(),
+            local,
         })
     }
 
@@ -103,7 +122,19 @@ impl Destinations {
         now_ms: u64,
     ) -> Result<(), DeliveryError> {
         match &header.target {
-            Target::Object(t) => s3::deliver(&self.buckets, t, payload).await,
+            Target::Object(t) => {
+                s3::deliver(&self.buckets, t, payload).await?;
+                // An event for the bucket's webhooks, if it has any (a local bucket's only).
+                self.local
+                    .object_created(&t.bucket, &t.key, now_ms)
+                    .or_else(|e| match e {
+                        vpcflow_store::buckets::BucketError::Io { .. } => Ok(()),
+                        other => Err(DeliveryError::unknown(format!(
+                            "bucket {}: its notification: {other}",
+                            t.bucket
+                        ))),
+                    })
+            }
             Target::LogSegment(t) => {
                 log_group::deliver(&self.data, state, t, &payload, now_ms, &self.account)
             }

@@ -5,7 +5,8 @@
 //! Data path: [`pipeline::Pipeline`] (router → [`fanout::Encoder`] → [`spool::Spool`]) then
 //! [`deliver::Worker`]. Control: [`api`] validates, [`describe`] answers DescribeFlowLogs,
 //! [`state::State`] stores (`DATA/state.db`), [`live`] makes a running service's plan follow
-//! the flow logs created and deleted there.
+//! the flow logs created and deleted there, and [`pump`] does the work API requests leave
+//! (Firehose streams' buffers, subscription filters, bucket lifecycle and notifications).
 //! Each destination kind (log group, S3, Firehose) is one component of [`sinks`]: its config,
 //! accumulator, spool target and delivery. Layout rules live in [`layout`] only.
 
@@ -25,6 +26,8 @@ pub mod layout;
 pub mod live;
 #[cfg(feature = "runtime")]
 pub mod pipeline;
+#[cfg(feature = "runtime")]
+pub mod pump;
 #[cfg(feature = "runtime")]
 pub mod reconcile;
 pub mod sinks;

@@ -149,6 +149,38 @@ CREATE TABLE metric_data (
 CREATE INDEX metric_data_by_metric ON metric_data (account, namespace, metric, dimensions, ts_ms);
 ",
     },
+    Migration {
+        what: "Firehose delivery streams made by CreateDeliveryStream, with the sequence of \
+           their PutRecord batches; subscription filters of log groups, with how far each has \
+           forwarded (a segments rowid); buckets made by CreateBucket, and every local bucket's \
+           policy, lifecycle and notification configurations",
+        sql: "
+CREATE TABLE delivery_streams (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    sequence INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE subscription_filters (
+    log_group TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    forwarded INTEGER NOT NULL,
+    PRIMARY KEY (log_group, name)
+);
+CREATE TABLE buckets (
+    name TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    policy TEXT,
+    lifecycle TEXT,
+    notification TEXT
+);
+",
+    },
 ];
 
 /// The schema version this build writes and reads.
@@ -291,9 +323,11 @@ mod tests {
                 "alarms",
                 "athena_partitions",
                 "athena_tables",
+                "buckets",
                 "checkpoints",
                 "client_tokens",
                 "delivery_status",
+                "delivery_streams",
                 "flow_logs",
                 "log_groups",
                 "log_streams",
@@ -301,7 +335,8 @@ mod tests {
                 "metric_filters",
                 "segments",
                 "settings",
-                "sink_starts"
+                "sink_starts",
+                "subscription_filters"
             ]
         );
         let mem = open_in_memory().unwrap();

@@ -6,6 +6,9 @@
 //! DIR/spool/                   records accepted but not yet delivered (vpcflow-deliver's spool)
 //! DIR/logs/<group>/<seg>.parquet  log-group segments; <group> percent-encoded (log_group_dir)
 //! DIR/s3/<bucket>/<key>        local buckets, keys as AWS writes them
+//! DIR/firehose/<account>/<stream>/<seq>-<ms>.batch  records put to a delivery stream, not yet
+//!                              delivered (firehose.rs)
+//! DIR/s3-events/<seq>.json     bucket event notifications not yet posted (buckets.rs)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -75,6 +78,16 @@ impl DataDir {
     pub fn s3(&self) -> PathBuf {
         self.root.join("s3")
     }
+
+    /// Delivery streams' buffers: one directory per account and stream.
+    pub fn firehose(&self) -> PathBuf {
+        self.root.join("firehose")
+    }
+
+    /// Bucket event notifications waiting to be posted.
+    pub fn s3_events(&self) -> PathBuf {
+        self.root.join("s3-events")
+    }
 }
 
 /// A log group's directory name: bytes other than ASCII letters, digits, `-`, `_` and `.` are
@@ -105,6 +118,8 @@ mod tests {
             (d.spool(), "/d/spool"),
             (d.logs(), "/d/logs"),
             (d.s3(), "/d/s3"),
+            (d.firehose(), "/d/firehose"),
+            (d.s3_events(), "/d/s3-events"),
             (
                 d.log_group("/vpcflow/flow-logs"),
                 "/d/logs/%2Fvpcflow%2Fflow-logs",

@@ -3,7 +3,8 @@
 //! schema and its migrations ([`db`]), the log-group
 //! segment file, written and read (`segment`), log groups as a service (`logs`: DescribeLogGroups,
 //! DescribeLogStreams, GetLogEvents, FilterLogEvents, …), CloudWatch's alarms (`alarms`) and
-//! metric data (`metrics`), and time: the
+//! metric data (`metrics`), Firehose delivery streams and their buffers (`firehose`), local buckets' writes and
+//! configurations (`buckets`), and time: the
 //! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
 //!
 //! The crates above (delivery, query, the binary) open paths and the database only through
@@ -11,9 +12,14 @@
 
 #[cfg(feature = "db")]
 pub mod alarms;
+pub mod bucket_config;
+#[cfg(feature = "db")]
+pub mod buckets;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod dir;
+#[cfg(feature = "db")]
+pub mod firehose;
 pub mod lock;
 #[cfg(all(feature = "db", feature = "segment"))]
 pub mod logs;

@@ -96,6 +96,11 @@ pub(crate) struct Server {
     pub(crate) region: String,
     /// Where the run publishes its delivery counters.
     pub(crate) progress: ProgressSlot,
+    /// The pump's stop flag and thread.
+    pump: (
+        Arc<std::sync::atomic::AtomicBool>,
+        Option<std::thread::JoinHandle<()>>,
+    ),
 }
 
 fn credentials(server: &ServerConfig, net: &Network) -> Vec<Credential> {
@@ -161,16 +166,18 @@ pub(crate) fn start(
     log_requests(&data.root().join("api.log"))?;
     let clock: Arc<dyn vpcflow_store::Clock> = Arc::new(SystemClock);
     let progress = ProgressSlot::default();
+    let local_buckets: Vec<String> = config
+        .buckets
+        .iter()
+        .filter(|b| b.endpoint.is_none())
+        .map(|b| b.name.clone())
+        .collect();
+    let pump = start_pump(data, net, &default_account, &local_buckets, &clock)?;
     let services = Services::open(Opening {
         data,
         network: Arc::clone(net),
         buckets: config.buckets.iter().map(|b| b.name.clone()).collect(),
-        local_buckets: config
-            .buckets
-            .iter()
-            .filter(|b| b.endpoint.is_none())
-            .map(|b| b.name.clone())
-            .collect(),
+        local_buckets,
         delivery_streams: config
             .delivery_streams
             .iter()
@@ -210,7 +217,34 @@ pub(crate) fn start(
         credentials,
         region: net.region.clone(),
         progress,
+        pump,
     })
+}
+
+/// Starts the pump beside the server: Firehose streams' buffers, subscription filters, bucket
+/// lifecycle and notifications, a round a second; problems go to the request log.
+fn start_pump(
+    data: &DataDir,
+    net: &Network,
+    owner: &str,
+    local_buckets: &[String],
+    clock: &Arc<dyn vpcflow_store::Clock>,
+) -> anyhow::Result<(
+    Arc<std::sync::atomic::AtomicBool>,
+    Option<std::thread::JoinHandle<()>>,
+)> {
+    let pump = vpcflow_deliver::pump::Pump::open(data, &net.region, owner, local_buckets.to_vec())
+        .context("cannot open the stores the API's background work runs on")?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handle = vpcflow_deliver::pump::spawn(
+        pump,
+        Arc::clone(clock),
+        Arc::clone(&stop),
+        std::time::Duration::from_secs(1),
+        Box::new(|p| tracing::warn!(problem = %p, "background delivery")),
+    )
+    .context("cannot start the API's background work")?;
+    Ok((stop, Some(handle)))
 }
 
 impl Server {
@@ -219,8 +253,8 @@ impl Server {
         let c = &self.credentials[0];
         let url = format!("http://{}", self.addr);
         let mut out = format!(
-            "AWS API on {url} (EC2 flow logs and tags, CloudWatch Logs, CloudWatch alarms, S3 \
-             reads, STS):\n"
+            "AWS API on {url} (EC2 flow logs, tags and topology, CloudWatch Logs, CloudWatch \
+             alarms and metrics, S3, Firehose, STS):\n"
         );
         if any_credentials {
             out.push_str(
@@ -250,6 +284,12 @@ impl Server {
     pub(crate) fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
+        }
+        self.pump
+            .0
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.pump.1.take() {
+            let _ = h.join();
         }
         let result = self.runtime.block_on(async {
             tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await

@@ -323,24 +323,29 @@ mod runtime {
     }
 
     /// Firehose's HTTP-endpoint request body: one Firehose record per flow record (its line
-    /// with the newline), base64 as the protocol wants.
+    /// with the newline).
     fn http_body(id: &str, window: u64, chunk: &[u8]) -> Vec<u8> {
+        let lines: Vec<&[u8]> = chunk.split_inclusive(|&b| b == b'\n').collect();
+        http_body_records(id, window * 1000, &lines)
+    }
+
+    /// Firehose's HTTP-endpoint request body of `records` (base64, as the protocol wants), sent
+    /// at `timestamp_ms`.
+    pub fn http_body_records(id: &str, timestamp_ms: u64, records: &[&[u8]]) -> Vec<u8> {
         let b64 = base64::engine::general_purpose::STANDARD;
-        let mut body = Vec::with_capacity(chunk.len() * 4 / 3 + 128);
+        let size: usize = records.iter().map(|r| r.len() * 4 / 3 + 16).sum();
+        let mut body = Vec::with_capacity(size + 128);
         write!(
             body,
-            "{{\"requestId\":\"{id}\",\"timestamp\":{},\"records\":[",
-            window * 1000
+            "{{\"requestId\":\"{id}\",\"timestamp\":{timestamp_ms},\"records\":["
         )
         .expect("memory");
-        let mut first = true;
-        for line in chunk.split_inclusive(|&b| b == b'\n') {
-            if !first {
+        for (i, record) in records.iter().enumerate() {
+            if i > 0 {
                 body.push(b',');
             }
-            first = false;
             body.extend_from_slice(b"{\"data\":\"");
-            body.extend_from_slice(b64.encode(line).as_bytes());
+            body.extend_from_slice(b64.encode(record).as_bytes());
             body.extend_from_slice(b"\"}");
         }
         body.extend_from_slice(b"]}");
@@ -420,7 +425,7 @@ mod runtime {
     }
 
     /// POSTs a request of `stream`, whose ARN is `source`, by the HTTP-endpoint protocol.
-    async fn post(
+    pub(crate) async fn post(
         http: &reqwest::Client,
         (stream, source): (&str, &str),
         url: &str,

@@ -120,18 +120,87 @@ fn length(value: &str, member: &str, max: usize) -> Result<(), LogsError> {
     Ok(())
 }
 
+/// A metric or subscription filter's name: 1–512 characters, no `:` or `*`.
+pub(crate) fn check_filter_name(name: &str) -> Result<(), LogsError> {
+    length(name, "filterName", 512)?;
+    if name.contains([':', '*']) {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{name}' at 'filterName' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: [^:*]*"
+        )));
+    }
+    Ok(())
+}
+
+/// TestMetricFilter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestMetricFilter {
+    /// The pattern.
+    pub filter_pattern: String,
+    /// 1–50 event messages.
+    pub log_event_messages: Vec<String>,
+}
+
+/// One message TestMetricFilter found matching.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricFilterMatch {
+    /// Its place in the request, from 1.
+    pub event_number: u64,
+    /// The message.
+    pub event_message: String,
+    /// The fields the pattern names (plain terms name none).
+    pub extracted_values: std::collections::BTreeMap<String, String>,
+}
+
+/// TestMetricFilter's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricFilterMatches {
+    /// The matching messages, in order.
+    pub matches: Vec<MetricFilterMatch>,
+}
+
+impl TestMetricFilter {
+    /// The messages the pattern matches (no I/O): plain terms, as FilterLogEvents and the
+    /// subscription filters take them; the empty pattern matches every message.
+    pub fn run(&self) -> Result<MetricFilterMatches, LogsError> {
+        if self.filter_pattern.chars().count() > MAX_PATTERN {
+            return Err(invalid(format!(
+                "1 validation error detected: Value at 'filterPattern' failed to satisfy \
+                 constraint: Member must have length less than or equal to {MAX_PATTERN}"
+            )));
+        }
+        let n = self.log_event_messages.len();
+        if !(1..=50).contains(&n) {
+            return Err(invalid(format!(
+                "1 validation error detected: Value at 'logEventMessages' failed to satisfy \
+                 constraint: Member must have length less than or equal to 50 and greater than \
+                 or equal to 1 (given {n})"
+            )));
+        }
+        let terms = super::plain_terms(&self.filter_pattern)?;
+        let matches = self
+            .log_event_messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| terms.iter().all(|t| m.contains(t.as_str())))
+            .map(|(i, m)| MetricFilterMatch {
+                event_number: i as u64 + 1,
+                event_message: m.clone(),
+                extracted_values: Default::default(),
+            })
+            .collect();
+        Ok(MetricFilterMatches { matches })
+    }
+}
+
 impl PutMetricFilter {
     /// The request's own rules, without I/O.
     pub fn check(&self) -> Result<(), LogsError> {
         super::manage::check_name(&self.log_group_name)?;
-        length(&self.filter_name, "filterName", 512)?;
-        if self.filter_name.contains([':', '*']) {
-            return Err(invalid(format!(
-                "1 validation error detected: Value '{}' at 'filterName' failed to satisfy \
-                 constraint: Member must satisfy regular expression pattern: [^:*]*",
-                self.filter_name
-            )));
-        }
+        check_filter_name(&self.filter_name)?;
         if self.filter_pattern.chars().count() > MAX_PATTERN {
             return Err(invalid(format!(
                 "1 validation error detected: Value at 'filterPattern' failed to satisfy \

@@ -282,7 +282,12 @@ impl LogStore {
     pub fn delete_log_group(&self, req: &LogGroupRequest, account: &str) -> Result<(), LogsError> {
         check_name(&req.log_group_name)?;
         self.owned(&req.log_group_name, account)?;
-        for table in ["segments", "metric_filters", "log_streams"] {
+        for table in [
+            "segments",
+            "metric_filters",
+            "log_streams",
+            "subscription_filters",
+        ] {
             self.db(self.conn.execute(
                 &format!("DELETE FROM {table} WHERE log_group = ?1"),
                 [&req.log_group_name],

@@ -13,6 +13,7 @@ pub mod filters;
 pub mod index;
 pub mod manage;
 pub mod streams;
+pub mod subscriptions;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -21,13 +22,18 @@ use crate::DataDir;
 use crate::segment::{self, Event};
 pub use error::{LOGS_ERRORS, LogsError, LogsErrorCode};
 pub use filters::{
-    DeleteMetricFilter, DescribeMetricFilters, MetricFilter, MetricTransformation, PutMetricFilter,
+    DeleteMetricFilter, DescribeMetricFilters, MetricFilter, MetricFilterMatches,
+    MetricTransformation, PutMetricFilter, TestMetricFilter,
 };
 pub use manage::{
     CreateLogGroup, ListTagsRequest, LogGroupRequest, PutRetentionPolicy, RETENTION_DAYS,
     TagRequest, Tags, UntagRequest,
 };
 pub use streams::{CreateLogStream, InputLogEvent, PutLogEvents, PutLogEventsAnswer};
+pub use subscriptions::{
+    DeleteSubscriptionFilter, DescribeSubscriptionFilters, PutSubscriptionFilter,
+    SubscriptionFilter,
+};
 
 /// The most log groups or streams one Describe page holds, and its default.
 pub const DESCRIBE_LIMIT: i64 = 50;
@@ -624,7 +630,7 @@ fn position(t: Option<&str>, prefix: &str) -> Result<Option<usize>, LogsError> {
 /// A filter pattern of plain terms: words, or phrases in double quotes, every one of which a
 /// message must contain (case-sensitive). The pattern language's other forms (JSON `{ … }`,
 /// space-delimited `[ … ]`, `?` alternatives, `-` exclusions) are refused by name.
-fn plain_terms(pattern: &str) -> Result<Vec<String>, LogsError> {
+pub(crate) fn plain_terms(pattern: &str) -> Result<Vec<String>, LogsError> {
     let pattern = pattern.trim();
     let unsupported = |what: &str| {
         Err(LogsError::refused(
