@@ -152,6 +152,62 @@ impl Destinations {
     }
 }
 
+/// Sets a damaged entry aside in the spool's quarantine; the flow logs its header names (when it
+/// reads) say so in their status, and a source that can be replayed has its sink's checkpoint
+/// rewound, so that its next run makes the entry again: nothing is lost.
+fn set_aside(
+    spool: &Spool,
+    state: &State,
+    name: &str,
+    why: &std::io::Error,
+    header: Option<&EntryHeader>,
+) -> std::io::Result<()> {
+    let to = spool.quarantine(name)?;
+    if let Some(h) = header {
+        let remade = match (&h.run, h.redo_from) {
+            (Some(run), Some(from)) => state.rewind_checkpoint(run, &h.sink, from).is_ok(),
+            _ => false,
+        };
+        let detail = format!(
+            "{why}; set aside in {}, not delivered{}",
+            to.display(),
+            if remade {
+                "; the next run of the same source makes it again"
+            } else {
+                ""
+            }
+        );
+        let _ = state.set_status(&h.flow_logs, Some(("Unknown error", &detail)));
+    }
+    Ok(())
+}
+
+/// Sets aside every damaged entry of the spool in `spool_dir` (their checkpoints rewound), for a
+/// run to call before it reads its checkpoints. A worker sets aside what it finds damaged as it
+/// delivers, but a checkpoint it rewinds while a run goes on is advanced again by that run's
+/// own commits (they began past the rewound point); damage found before the run starts is
+/// replayed by the run itself. Returns how many were set aside.
+pub fn set_aside_damaged(spool_dir: &Path, state: &State) -> std::io::Result<usize> {
+    if !spool_dir.exists() {
+        return Ok(0);
+    }
+    let spool = Spool::open(spool_dir)?;
+    let mut n = 0;
+    for name in spool.list()? {
+        if let Err(ReadError::Io(e, header)) = spool.read(&name) {
+            match e.kind() {
+                std::io::ErrorKind::NotFound => {}
+                std::io::ErrorKind::InvalidData => {
+                    set_aside(&spool, state, &name, &e, header.as_deref())?;
+                    n += 1;
+                }
+                _ => return Err(e),
+            }
+        }
+    }
+    Ok(n)
+}
+
 /// The chain of an error's causes, named by kind where a person can act on it.
 pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut chain = vec![e.to_string()];
@@ -312,36 +368,18 @@ impl Worker {
     }
 
     /// A damaged entry is not delivered, and does not stop the others: it goes to the spool's
-    /// quarantine, and the flow logs its header names (when it reads) say so in their status.
+    /// quarantine ([`set_aside`]).
     fn set_aside(
         &mut self,
         name: &str,
         why: &std::io::Error,
         header: Option<&EntryHeader>,
     ) -> std::io::Result<()> {
-        let to = self.spool.quarantine(name)?;
+        set_aside(&self.spool, &self.state, name, why, header)?;
         self.stats.quarantined += 1;
-        if let Some(h) = header {
-            if let Some(f) = h.flow_logs.first() {
-                self.stats.by_flow_log.entry(f.clone()).or_default().failed += h.records;
-            }
-            // A source that can be replayed makes it again on its next run: nothing is lost.
-            let remade = match (&h.run, h.redo_from) {
-                (Some(run), Some(from)) => self.state.rewind_checkpoint(run, &h.sink, from).is_ok(),
-                _ => false,
-            };
-            let detail = format!(
-                "{why}; set aside in {}, not delivered{}",
-                to.display(),
-                if remade {
-                    "; the next run of the same source makes it again"
-                } else {
-                    ""
-                }
-            );
-            let _ = self
-                .state
-                .set_status(&h.flow_logs, Some(("Unknown error", &detail)));
+        if let Some(f) = header.and_then(|h| h.flow_logs.first()) {
+            self.stats.by_flow_log.entry(f.clone()).or_default().failed +=
+                header.map_or(0, |h| h.records);
         }
         Ok(())
     }

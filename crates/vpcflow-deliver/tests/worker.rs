@@ -438,3 +438,38 @@ fn a_destinations_share_is_what_its_entries_take_on_disk() {
     assert_eq!(w.pass(&TestClock::default()).unwrap().0, 0);
     assert_eq!(spool.used_by("logs:/d"), 0);
 }
+
+/// Before a run reads its checkpoints, what was damaged since the last one is set aside (and
+/// its checkpoint rewound, for entries of a replayable run): the run then makes it again, where
+/// a worker finding it mid-run would have its rewind overtaken by the run's own commits.
+#[test]
+fn damage_found_before_a_run_is_set_aside_before_it_reads_its_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (plan, _) = setup(data, "", &to_group("/d"));
+    let spool = Spool::open(&data.join("spool")).unwrap();
+    spool_records(&plan, &spool, &[T0 + 10, T0 + 400, T0 + 800]);
+    let names = spool.list().unwrap();
+    let file = data.join("spool").join(format!("{}.entry", names[1]));
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&file, bytes).unwrap();
+    let st = State::open(&data.join("state.db")).unwrap();
+    let n = vpcflow_deliver::deliver::set_aside_damaged(&data.join("spool"), &st).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(spool.quarantined().unwrap(), [names[1].clone()]);
+    assert_eq!(spool.list().unwrap(), [names[0].clone(), names[2].clone()]);
+    let status = st.status(&plan.subs[0].flow_log.flow_log_id).unwrap();
+    assert_eq!(status.status, "FAILED");
+    // A spool with nothing damaged (or none at all) is left as it is.
+    assert_eq!(
+        vpcflow_deliver::deliver::set_aside_damaged(&data.join("spool"), &st).unwrap(),
+        0
+    );
+    assert_eq!(
+        vpcflow_deliver::deliver::set_aside_damaged(&data.join("none"), &st).unwrap(),
+        0
+    );
+    assert!(!data.join("none").exists());
+}

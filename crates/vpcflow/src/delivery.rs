@@ -150,6 +150,11 @@ pub(crate) fn prepare(
         .unwrap_or_else(|| DeliveryConfig::builtin_default(net));
     hold_writer_lock(&args.data)?;
     let mut state = State::open(&DataDir::new(&args.data).state_db())?;
+    // Before anything reads a checkpoint: what was damaged since the last run is made again by
+    // this one.
+    let spool_dir = DataDir::new(&args.data).spool();
+    vpcflow_deliver::deliver::set_aside_damaged(&spool_dir, &state)
+        .with_context(|| format!("cannot check the spool {}", spool_dir.display()))?;
     let flow_logs = match reconcile(&mut state, &config, net, SystemClock.now_ms()) {
         Ok(flow_logs) => flow_logs,
         Err(ReconcileError::Refused(refused)) => bail!(

@@ -1232,6 +1232,7 @@ fn data_loss_harness_random_kills_writers_outages_and_damage_lose_nothing() {
                     bytes[at] ^= 0x10;
                     std::fs::write(victim, bytes).unwrap();
                     damaged += 1;
+                    eprintln!("damaged {} at byte {at}", victim.display());
                 }
                 eprintln!("step {step}: damaged a spool entry ({damaged} so far)");
             }
