@@ -453,6 +453,8 @@ def security(url):
     check("signed 20 minutes ago: RequestExpired", status == 400 and "RequestExpired" in text, text)
     logs_h = {"Content-Type": "application/x-amz-json-1.1",
               "X-Amz-Target": "Logs_20140328.DescribeLogGroups"}
+    fh_h = {"Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "Firehose_20150804.PutRecord"}
     cases = [
         ("ec2 oversized", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&x=" + "a" * (5 << 20), form),
         ("ec2 truncated", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&FlowLogId.%", form),
@@ -464,6 +466,13 @@ def security(url):
         ("logs unknown operation", "logs", "{}",
          dict(logs_h, **{"X-Amz-Target": "Logs_20140328.Frobnicate"})),
         ("sts malformed", "sts", "Action=GetCallerIdentity&Version=2011-06-15&%ff%fe=1", form),
+        ("firehose oversized", "firehose",
+         '{"DeliveryStreamName": "siem", "Record": {"Data": "' + "A" * (7 << 20) + '"}}', fh_h),
+        ("firehose truncated", "firehose", '{"DeliveryStreamName": "si', fh_h),
+        ("firehose malformed", "firehose", '{"DeliveryStreamName": 5}', fh_h),
+        ("firehose unknown operation", "firehose", "{}",
+         dict(fh_h, **{"X-Amz-Target": "Firehose_20150804.UpdateDestination"})),
+        ("s3 oversized", "s3", "x" * (9 << 20), {"Content-Type": "application/octet-stream"}),
     ]
     for name, service, body, headers in cases:
         status, text = signed(url, service, body, headers)
@@ -969,6 +978,22 @@ def firehose(url, hook):
           and docs[0]["subscriptionFilters"] == ["to-siem"] and docs[0]["owner"] == ACCOUNT
           and [e["message"] for e in docs[0]["logEvents"]] == ["forward me", "and me"],
           str(docs)[:300])
+    # A flow log that delivers to a stream made here: its records go through the stream's
+    # buffer to the stream's bucket.
+    fh.create_delivery_stream(DeliveryStreamName="flow-stream", ExtendedS3DestinationConfiguration={
+        "RoleARN": role, "BucketARN": "arn:aws:s3:::siem-archive", "Prefix": "fl/",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}, "CompressionFormat": "GZIP"})
+    rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "NetworkInterface",
+                       "--resource-ids", ENI, "--traffic-type", "ALL", "--log-destination-type",
+                       "kinesis-data-firehose", "--log-destination",
+                       "arn:aws:firehose:us-east-1:123456789012:deliverystream/flow-stream")
+    check("create-flow-logs to a stream made by create-delivery-stream",
+          rc == 0 and len(out.get("FlowLogIds", [])) == 1, err or str(out))
+    keys, body = wait_for("the flow log's records through the stream",
+                          lambda: objects("fl/", b"\n"), 90)
+    lines = body.decode().splitlines()
+    check("its records arrive in the stream's bucket, one line per record, the ENI's",
+          len(lines) > 0 and all(l.split()[2] == ENI for l in lines), str(lines[:2]))
     rc, out, err = aws(url, "logs", "test-metric-filter", "--filter-pattern", "REJECT",
                        "--log-event-messages", "1 ACCEPT OK", "2 REJECT OK")
     check("aws logs test-metric-filter", rc == 0 and [m["eventNumber"] for m in
@@ -1004,7 +1029,8 @@ def restart(binary, data, config, ids):
         check("restart: log-group tags survive", tags == {"team": "net", "env": "test"}, str(tags))
         fh = client(up.url, "firehose")
         check("restart: the delivery streams survive",
-              fh.list_delivery_streams()["DeliveryStreamNames"] == ["hook", "siem", "subs"])
+              fh.list_delivery_streams()["DeliveryStreamNames"] ==
+              ["flow-stream", "hook", "siem", "subs"])
         subs = logs.describe_subscription_filters(logGroupName="/app/producer")["subscriptionFilters"]
         check("restart: the subscription filter survives",
               [s["filterName"] for s in subs] == ["to-siem"], str(subs))

@@ -304,11 +304,19 @@ fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &
                 buckets,
                 delivery_streams,
             } = &mut *world;
+            // Flow logs deliver to the config's streams and to the caller's own, made by
+            // CreateDeliveryStream.
+            let mut streams = delivery_streams.clone();
+            let made = lock(&api.firehose).list(
+                &vpcflow_store::firehose::ListDeliveryStreams::default(),
+                &caller.account_id,
+            );
+            streams.extend(made.map(|l| l.delivery_stream_names).unwrap_or_default());
             let mut service = ec2::Service {
                 state,
                 network,
                 buckets,
-                delivery_streams,
+                delivery_streams: &streams,
                 now_ms,
                 account: Some(&caller.account_id),
             };

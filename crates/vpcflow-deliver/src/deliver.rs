@@ -61,6 +61,9 @@ pub struct Destinations {
     account: String,
     /// The local buckets' service: events of the objects delivered into them.
     local: vpcflow_store::buckets::Buckets,
+    /// Delivery streams made by CreateDeliveryStream: flow logs' requests to one of them are
+    /// put into its buffer, which the pump delivers by its own hints.
+    made_streams: vpcflow_store::firehose::Firehose,
 }
 
 impl Destinations {
@@ -76,6 +79,7 @@ impl Destinations {
         for b in &config.buckets {
             buckets.insert(b.name.clone(), s3::open_bucket(b, &data.s3())?);
         }
+        let data_dir = data.clone();
         let local = vpcflow_store::buckets::Buckets::open(
             data.clone(),
             config
@@ -110,6 +114,12 @@ impl Destinations {
             region: region.to_owned(),
             account: account.to_owned(),
             local,
+            made_streams: vpcflow_store::firehose::Firehose::open(data_dir, region).map_err(
+                |e| SetupError {
+                    bucket: String::new(),
+                    message: e.to_string(),
+                },
+            )?,
         })
     }
 
@@ -138,6 +148,9 @@ impl Destinations {
             Target::LogSegment(t) => {
                 log_group::deliver(&self.data, state, t, &payload, now_ms, &self.account)
             }
+            Target::Firehose(t) if !self.streams.contains_key(&t.stream) => {
+                self.put_into_made_stream(t, &payload, now_ms)
+            }
             Target::Firehose(t) => {
                 let streams = firehose::Streams {
                     streams: &self.streams,
@@ -149,6 +162,32 @@ impl Destinations {
                 firehose::deliver(&streams, t, payload).await
             }
         }
+    }
+}
+
+impl Destinations {
+    /// A flow logs' request to a stream CreateDeliveryStream made: its records (a flow record's
+    /// line each) put into the stream's buffer, as Firehose takes records from flow logs. A
+    /// stream that is gone fails as an unconfigured one does.
+    fn put_into_made_stream(
+        &self,
+        t: &firehose::RequestTarget,
+        payload: &[u8],
+        now_ms: u64,
+    ) -> Result<(), DeliveryError> {
+        let account = t.account.as_deref().unwrap_or(&self.account);
+        let records: Vec<Vec<u8>> = payload
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect();
+        for chunk in records.chunks(vpcflow_store::firehose::MAX_BATCH_RECORDS) {
+            self.made_streams
+                .put(account, &t.stream, chunk, now_ms)
+                .map_err(|e| {
+                    DeliveryError::unknown(format!("delivery stream {}: {e}", t.stream))
+                })?;
+        }
+        Ok(())
     }
 }
 

@@ -473,3 +473,46 @@ fn damage_found_before_a_run_is_set_aside_before_it_reads_its_checkpoints() {
     );
     assert!(!data.join("none").exists());
 }
+
+/// A flow log to a stream made by CreateDeliveryStream (no `[[delivery_streams]]` entry): its
+/// requests go into that stream's buffer, a record per flow record, for the pump to deliver by
+/// the stream's own hints.
+#[test]
+fn requests_to_a_made_stream_go_into_its_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let config: DeliveryConfig = toml::from_str("").unwrap();
+    let net = Arc::new(vpcflow_net::builtin::load("builtin:three-tier").unwrap());
+    let made =
+        vpcflow_store::firehose::Firehose::open(vpcflow_store::DataDir::new(data), "us-east-1")
+            .unwrap();
+    let create: vpcflow_store::firehose::CreateDeliveryStream = serde_json::from_str(
+        r#"{"DeliveryStreamName": "made", "S3DestinationConfiguration": {
+            "RoleARN": "arn:aws:iam::123456789012:role/r", "BucketARN": "arn:aws:s3:::b"}}"#,
+    )
+    .unwrap();
+    made.create(&create, "123456789012", T0 * 1000, &|_| true)
+        .unwrap();
+    let mut st = State::open(&data.join("state.db")).unwrap();
+    let req: CreateFlowLogs = toml::from_str(&format!(
+        "resource_type = \"VPC\"\nresource_ids = [\"{VPC}\"]\ntraffic_type = \"ALL\"\n\
+         log_destination_type = \"kinesis-data-firehose\"\n\
+         log_destination = \"arn:aws:firehose:us-east-1:123456789012:deliverystream/made\""
+    ))
+    .unwrap();
+    st.create_flow_logs(&req, &net, &[], &["made".to_owned()], 1)
+        .unwrap();
+    let plan = Arc::new(Plan::new(net, st.flow_logs().unwrap(), &config));
+    let spool = Spool::open(&data.join("spool")).unwrap();
+    spool_records(&plan, &spool, &[T0 + 10, T0 + 400]);
+    let mut w = worker(&config, data, &spool, "123456789012");
+    let (left, _) = w.pass(&TestClock::default()).unwrap();
+    assert_eq!(left, 0, "delivered into the buffer");
+    let due = made.due(u64::MAX / 2, true).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].records.len(), 2, "a record per flow record");
+    for r in &due[0].records {
+        let line = String::from_utf8(r.clone()).unwrap();
+        assert!(line.ends_with(" ACCEPT OK\n"), "{line}");
+    }
+}
