@@ -124,8 +124,10 @@ impl Pipeline {
         options: PipelineOptions,
     ) -> Result<Pipeline, PipelineError> {
         let mut state = State::open(&options.state_path)?;
+        // The source resumed from these same checkpoints (no worker of this run runs yet, so
+        // none was rewound since it read them).
         let checkpoints = match &options.run_key {
-            Some(run) => state.checkpoints(run)?,
+            Some(run) => state.start_from_checkpoints(run)?,
             None => BTreeMap::new(),
         };
         let router = Router::default();

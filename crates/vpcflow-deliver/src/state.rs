@@ -452,6 +452,24 @@ impl State {
         rows.map(|r| r.map_err(|e| self.err(e))).collect()
     }
 
+    /// The checkpoints a run starts from ([`State::checkpoints`]), in one transaction with
+    /// making the rewound ones advanceable again: this run replays from them.
+    pub fn start_from_checkpoints(
+        &mut self,
+        run_key: &str,
+    ) -> Result<BTreeMap<SinkKey, u64>, StateError> {
+        let path = self.path.clone();
+        let wrap = |source| StateError::sql(&path, source);
+        let tx = self.conn.transaction().map_err(wrap)?;
+        tx.execute(
+            "UPDATE checkpoints SET rewound = 0 WHERE run_key = ?1 AND rewound = 1",
+            [run_key],
+        )
+        .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        self.checkpoints(run_key)
+    }
+
     /// Per-sink checkpoints of a source run: records of windows at or before `done_until` (s)
     /// are in the spool or delivered.
     pub fn checkpoints(&self, run_key: &str) -> Result<BTreeMap<SinkKey, u64>, StateError> {
@@ -516,9 +534,12 @@ impl State {
         let wrap = |source| StateError::sql(&path, source);
         let tx = self.conn.transaction().map_err(wrap)?;
         for (sink, t) in done {
+            // A rewound checkpoint is not advanced by the run that was going on when it was
+            // rewound (that run began past it); the next run starts from it.
             tx.execute(
                 "INSERT INTO checkpoints (run_key, sink, done_until) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(run_key, sink) DO UPDATE SET done_until = MAX(done_until, ?3)",
+                 ON CONFLICT(run_key, sink) DO UPDATE SET done_until = \
+                 CASE WHEN rewound = 1 THEN done_until ELSE MAX(done_until, ?3) END",
                 params![run_key, sink.to_string(), *t as i64],
             )
             .map_err(wrap)?;
@@ -527,7 +548,8 @@ impl State {
     }
 
     /// Moves a run's checkpoint of `sink` back to `to` (never forward): what the sink made
-    /// from there is made again by the next run of the same source, under the same names.
+    /// from there is made again by the next run of the same source, under the same names. It
+    /// stays there until a run starts from it ([`State::start_from_checkpoints`]).
     pub fn rewind_checkpoint(
         &self,
         run_key: &str,
@@ -536,7 +558,7 @@ impl State {
     ) -> Result<(), StateError> {
         self.conn
             .execute(
-                "UPDATE checkpoints SET done_until = MIN(done_until, ?3) \
+                "UPDATE checkpoints SET done_until = MIN(done_until, ?3), rewound = 1 \
                  WHERE run_key = ?1 AND sink = ?2",
                 params![run_key, sink.to_string(), to as i64],
             )
@@ -649,5 +671,36 @@ impl State {
     /// The segments of a log group, oldest first.
     pub fn segments(&self, group: &str) -> Result<Vec<String>, StateError> {
         index::segments(&self.conn, group).map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkpoint rewound while a run goes on is not advanced by that run's commits (they
+    /// began past it, and would skip what the rewind asks to make again); the next run starts
+    /// from it, and its own commits advance it.
+    #[test]
+    fn a_rewound_checkpoint_waits_for_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = State::open(&dir.path().join("state.db")).unwrap();
+        let sink = SinkKey::Stream("s".into());
+        let at = |st: &State| st.checkpoints("run").unwrap()[&sink];
+        let mark = |st: &mut State, t: u64| {
+            st.set_checkpoints("run", &BTreeMap::from([(sink.clone(), t)]))
+                .unwrap();
+        };
+        mark(&mut st, 600);
+        assert_eq!(at(&st), 600);
+        st.rewind_checkpoint("run", &sink, 300).unwrap();
+        assert_eq!(at(&st), 300);
+        mark(&mut st, 900);
+        assert_eq!(at(&st), 300, "the run going on does not advance it");
+        assert_eq!(st.start_from_checkpoints("run").unwrap()[&sink], 300);
+        mark(&mut st, 900);
+        assert_eq!(at(&st), 900, "the next run, started from it, does");
+        st.rewind_checkpoint("run", &sink, 1200).unwrap();
+        assert_eq!(at(&st), 900, "a rewind never moves it forward");
     }
 }

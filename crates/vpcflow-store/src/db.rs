@@ -181,6 +181,13 @@ CREATE TABLE buckets (
 );
 ",
     },
+    Migration {
+        what: "a checkpoint rewound for a damaged entry stays where it was rewound to until a \
+           run starts from it (the run going on when it was rewound cannot advance it)",
+        sql: "
+ALTER TABLE checkpoints ADD COLUMN rewound INTEGER NOT NULL DEFAULT 0;
+",
+    },
 ];
 
 /// The schema version this build writes and reads.
