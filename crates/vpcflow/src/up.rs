@@ -33,11 +33,15 @@ time), a deleted one delivers nothing that closes after. The config's [capture] 
 captured live (AF_PACKET, root) beside the simulated traffic: the ENIs whose host_interface they
 are get their records from the capture, in wall-clock time, and not from the simulation.
 
-It serves the AWS-compatible API on --listen (default 127.0.0.1:4599): EC2's flow-log actions,
-CloudWatch Logs (log groups, events, Insights, metric filters), CloudWatch alarms, S3 reads of the
-local buckets and STS's GetCallerIdentity, SigV4-verified against [server] credentials (else
+It serves the AWS-compatible API on --listen (default 127.0.0.1:4599): EC2's flow-log actions
+and the topology's Describe*, CloudWatch Logs (log groups, streams, events, Insights, metric and
+subscription filters), CloudWatch alarms and metrics, S3 on the local buckets (objects, buckets,
+policies, lifecycle, notifications to webhooks), Firehose delivery streams and STS's
+GetCallerIdentity, SigV4-verified against [server] credentials (else
 AWS's example key AKIAIOSFODNN7EXAMPLE for the topology's account), so that `aws --endpoint-url`
 and boto3 work unchanged; plus GET /healthz and /metrics. Requests are logged to DATA/api.log.
+Beside the server, a second each: Firehose buffers to their destinations, subscription filters'
+new events to their streams, bucket lifecycle expiration and event notifications.
 
 The first start in a data directory begins at --start, else the config's [simulation] start, else
 now, and keeps that start, --duration, --seed and --scenario; later starts continue that run, and
