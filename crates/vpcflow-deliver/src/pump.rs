@@ -41,12 +41,18 @@ pub enum PumpError {
 /// records up to 1,000 KiB).
 const FORWARD_RECORD_BYTES: usize = 900 * 1024;
 
+/// How often lifecycle expiration walks the buckets (it lists every object of a bucket with
+/// rules; S3 itself applies expiration about once a day).
+const EXPIRE_EVERY_MS: u64 = 60_000;
+
 /// The stores the pump works on, each with its own connection.
 pub struct Pump {
     firehose: Firehose,
     logs: LogStore,
     buckets: Buckets,
     http: reqwest::Client,
+    /// When expiration last ran (ms); `None` before the first round.
+    expired_at: std::cell::Cell<Option<u64>>,
 }
 
 impl Pump {
@@ -65,6 +71,7 @@ impl Pump {
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
                 .map_err(|e| PumpError::Delivery(format!("HTTP client: {e}")))?,
+            expired_at: std::cell::Cell::new(None),
         })
     }
 
@@ -85,8 +92,16 @@ impl Pump {
             }
             Err(e) => problems.push(e.into()),
         }
-        if let Err(e) = self.buckets.expire(now_ms) {
-            problems.push(e.into());
+        if flush
+            || self
+                .expired_at
+                .get()
+                .is_none_or(|t| now_ms.saturating_sub(t) >= EXPIRE_EVERY_MS)
+        {
+            self.expired_at.set(Some(now_ms));
+            if let Err(e) = self.buckets.expire(now_ms) {
+                problems.push(e.into());
+            }
         }
         if let Err(e) = self.post_events().await {
             problems.push(e);
