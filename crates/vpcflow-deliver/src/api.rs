@@ -807,17 +807,5 @@ pub fn check_delete(ids: &[String], existing: &[FlowLog]) -> Result<(), ApiError
 }
 
 /// A 64-bit FNV-1a hash: stable across runs and builds, for ids and object names that must
-/// come out the same after a restart.
-pub fn stable_hash(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for &b in *p {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        // Separator, so ("ab","c") and ("a","bc") differ.
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+/// come out the same after a restart (the store's, which every crate shares).
+pub use vpcflow_store::ids::stable_hash;

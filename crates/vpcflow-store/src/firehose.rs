@@ -870,21 +870,9 @@ fn batches(dir: &std::path::Path) -> Result<Vec<(PathBuf, u64, u64)>, FirehoseEr
     Ok(out)
 }
 
-/// FNV-1a of `parts`.
-fn fnv(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.iter().chain(&[0xff]) {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 /// A record id: opaque and unique per stream, as Firehose's are.
 fn record_id(stream: &str, seq: u64, index: usize) -> String {
-    let h = fnv(&[stream.as_bytes(), &seq.to_le_bytes()]);
+    let h = crate::ids::stable_hash(&[stream.as_bytes(), &seq.to_le_bytes()]);
     format!("{h:016x}{seq:024x}{index:08x}")
 }
 
@@ -895,16 +883,7 @@ fn delivery_id(arn: &str, first: &std::path::Path) -> String {
         .file_name()
         .map(|n| n.as_encoded_bytes())
         .unwrap_or_default();
-    let a = fnv(&[arn.as_bytes(), name]);
-    let b = fnv(&[&a.to_le_bytes(), b"delivery"]);
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
+    crate::ids::guid(&[arn.as_bytes(), name], b"delivery")
 }
 
 #[cfg(test)]

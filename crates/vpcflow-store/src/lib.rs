@@ -4,7 +4,7 @@
 //! segment file, written and read (`segment`), log groups as a service (`logs`: DescribeLogGroups,
 //! DescribeLogStreams, GetLogEvents, FilterLogEvents, …), CloudWatch's alarms (`alarms`) and
 //! metric data (`metrics`), Firehose delivery streams and their buffers (`firehose`), local buckets' writes and
-//! configurations (`buckets`), and time: the
+//! configurations (`buckets`), the stable hash ids derive from (`ids`), and time: the
 //! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
 //!
 //! The crates above (delivery, query, the binary) open paths and the database only through
@@ -20,6 +20,7 @@ pub mod db;
 pub mod dir;
 #[cfg(feature = "db")]
 pub mod firehose;
+pub mod ids;
 pub mod lock;
 #[cfg(all(feature = "db", feature = "segment"))]
 pub mod logs;

@@ -133,7 +133,6 @@ mod runtime {
     use vpcflow_record::{FlowRecord, text};
 
     use super::{DeliveryStreamConfig, StreamDestination};
-    use crate::api::stable_hash;
     use crate::deliver::{DeliveryError, cause, write_durably};
     use crate::fanout::{Plan, Subscription};
     use crate::layout;
@@ -354,19 +353,13 @@ mod runtime {
 
     /// A request id in GUID form, from the stream, window and part (stable across restarts).
     fn request_id(stream: &str, window: u64, part: usize) -> String {
-        let a = stable_hash(&[
-            stream.as_bytes(),
-            &window.to_le_bytes(),
-            &part.to_le_bytes(),
-        ]);
-        let b = stable_hash(&[&a.to_le_bytes(), b"request-id"]);
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xffff,
-            b >> 48,
-            b & 0xffff_ffff_ffff
+        vpcflow_store::ids::guid(
+            &[
+                stream.as_bytes(),
+                &window.to_le_bytes(),
+                &part.to_le_bytes(),
+            ],
+            b"request-id",
         )
     }
 
