@@ -7,6 +7,7 @@
 # latency, and each server's CPU (share of one core, from /proc).
 #
 # usage: bench/api.sh [RATE] [SECONDS] [EVENTS]     (defaults 1000, 60 and 10000)
+#        LOAD_BIN=PATH bench/api.sh …                 (a load client built already)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-1000}
@@ -17,7 +18,14 @@ OUT=bench/out/api
 rm -rf "$OUT" && mkdir -p "$OUT"
 scripts/setup-test-env >/dev/null
 cargo build --release -p vpcflow --quiet
-cargo bench -p vpcflow-api --bench load --no-run --quiet 2>/dev/null
+# LOAD_BIN: an already built load client (e.g. `cargo bench --workspace --profile dev --bench
+# load --no-run` prints its path), instead of building it in the bench profile.
+if [ -z "${LOAD_BIN:-}" ]; then
+  cargo bench -p vpcflow-api --bench load --no-run --quiet 2>/dev/null
+fi
+client() {
+  if [ -n "${LOAD_BIN:-}" ]; then "$LOAD_BIN" --bench; else cargo bench -p vpcflow-api --bench load --quiet; fi
+}
 PY=.venv-test/bin/python
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -27,7 +35,7 @@ load() { # load URL PID KEY SECRET [RATE] → the client's line, then the server
   local url=$1 pid=$2 key=$3 secret=$4 rate=${5:-$RATE} t0 c0 t1 c1
   c0=$(ticks "$pid"); t0=$(date +%s.%N)
   LOAD_URL=$url LOAD_RATE=$rate LOAD_SECONDS=$SECS LOAD_KEY=$key LOAD_SECRET=$secret \
-    cargo bench -p vpcflow-api --bench load --quiet 2>/dev/null | grep answered
+    client 2>/dev/null | grep answered
   c1=$(ticks "$pid"); t1=$(date +%s.%N)
   echo "server CPU: $(echo "scale=1; 100 * ($c1 - $c0) / $HZ / ($t1 - $t0)" | bc) % of one core"
 }
