@@ -14,7 +14,10 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use vpcflow_store::DataDir;
 use vpcflow_store::buckets::{BucketError, Buckets};
-use vpcflow_store::firehose::{Destination, Due, Firehose, FirehoseError, MAX_BATCH_RECORDS};
+use vpcflow_store::firehose::{
+    Destination, Due, Firehose, FirehoseError, FirehoseErrorCode, MAX_BATCH_RECORDS,
+    MAX_RECORD_BYTES,
+};
 use vpcflow_store::logs::subscriptions::{Forward, firehose_stream};
 use vpcflow_store::logs::{LogStore, LogsError};
 
@@ -120,7 +123,11 @@ impl Pump {
                 match self.firehose.put(&account, &stream, chunk, now_ms) {
                     Ok(_) => {}
                     // The stream is gone: CloudWatch Logs drops what it cannot deliver.
-                    Err(FirehoseError::Refused { .. }) => break,
+                    Err(FirehoseError::Refused {
+                        code: FirehoseErrorCode::ResourceNotFound,
+                        ..
+                    }) => break,
+                    // Anything else is tried again next round, the filter not moved on.
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -213,8 +220,14 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A filter's events as Firehose records: per log stream (in order), chunks of at most
-/// [`FORWARD_RECORD_BYTES`] of messages, each CloudWatch Logs' subscription message, gzipped.
+/// [`FORWARD_RECORD_BYTES`] of messages, each CloudWatch Logs' subscription message, gzipped; a
+/// chunk whose record would still be over Firehose's record limit is split in two.
 pub fn forward_records(f: &Forward) -> Vec<Vec<u8>> {
+    forward_records_within(f, MAX_RECORD_BYTES)
+}
+
+/// [`forward_records`] with records of at most `limit` bytes (where a single event allows).
+fn forward_records_within(f: &Forward, limit: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < f.events.len() {
@@ -227,24 +240,36 @@ pub fn forward_records(f: &Forward) -> Vec<Vec<u8>> {
             bytes += f.events[end].1.message.len();
             end += 1;
         }
-        let events: Vec<serde_json::Value> = f.events[start..end]
-            .iter()
-            .map(|(id, e)| {
-                serde_json::json!({ "id": id, "timestamp": e.timestamp, "message": e.message })
-            })
-            .collect();
-        let message = serde_json::json!({
-            "messageType": "DATA_MESSAGE",
-            "owner": f.owner,
-            "logGroup": f.filter.log_group_name,
-            "logStream": stream,
-            "subscriptionFilters": [f.filter.filter_name],
-            "logEvents": events,
-        });
-        out.push(gzip(message.to_string().as_bytes()));
+        forward_chunk(f, (start, end), limit, &mut out);
         start = end;
     }
     out
+}
+
+/// The record of `f.events[start..end]` (one log stream's), or of its halves when it is over
+/// the record limit. A single event over it still goes (and is refused by the stream, which
+/// the pump reports).
+fn forward_chunk(f: &Forward, (start, end): (usize, usize), limit: usize, out: &mut Vec<Vec<u8>>) {
+    let events: Vec<serde_json::Value> = f.events[start..end]
+        .iter()
+        .map(|(id, e)| serde_json::json!({ "id": id, "timestamp": e.timestamp, "message": e.message }))
+        .collect();
+    let message = serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": f.owner,
+        "logGroup": f.filter.log_group_name,
+        "logStream": f.events[start].1.stream,
+        "subscriptionFilters": [f.filter.filter_name],
+        "logEvents": events,
+    });
+    let record = gzip(message.to_string().as_bytes());
+    if record.len() > limit && end - start > 1 {
+        let mid = start + (end - start) / 2;
+        forward_chunk(f, (start, mid), limit, out);
+        forward_chunk(f, (mid, end), limit, out);
+    } else {
+        out.push(record);
+    }
 }
 
 /// Runs `pump` on its own thread until `stop` is set: a round every `every`, at `clock`'s time
@@ -287,4 +312,97 @@ pub fn spawn(
                 }
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use vpcflow_store::logs::SubscriptionFilter;
+    use vpcflow_store::segment::Event;
+
+    use super::*;
+
+    fn forward(messages: &[(&str, String)]) -> Forward {
+        Forward {
+            filter: SubscriptionFilter {
+                filter_name: "f".into(),
+                log_group_name: "/g".into(),
+                filter_pattern: String::new(),
+                destination_arn: "arn:aws:firehose:us-east-1:123456789012:deliverystream/s".into(),
+                role_arn: None,
+                distribution: "ByLogStream".into(),
+                apply_on_transformed_logs: false,
+                creation_time: 0,
+            },
+            owner: "123456789012".into(),
+            events: messages
+                .iter()
+                .enumerate()
+                .map(|(i, (stream, m))| {
+                    let e = Event {
+                        timestamp: i as u64,
+                        ingestion_time: i as u64,
+                        stream: (*stream).into(),
+                        message: m.clone(),
+                    };
+                    (format!("{i:036}"), e)
+                })
+                .collect(),
+            upto: 1,
+        }
+    }
+
+    fn decoded(record: &[u8]) -> serde_json::Value {
+        use std::io::Read as _;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(record)
+            .read_to_string(&mut text)
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn one_record_per_log_stream_in_order() {
+        let f = forward(&[("a", "1".into()), ("a", "2".into()), ("b", "3".into())]);
+        let records = forward_records(&f);
+        assert_eq!(records.len(), 2);
+        let first = decoded(&records[0]);
+        assert_eq!(first["messageType"], "DATA_MESSAGE");
+        assert_eq!(first["logStream"], "a");
+        assert_eq!(first["logEvents"].as_array().unwrap().len(), 2);
+        assert_eq!(decoded(&records[1])["logEvents"][0]["message"], "3");
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_split_and_every_event_goes_once() {
+        // Messages that do not compress: a chunk of them is over a 4 KiB limit, so it is halved
+        // until each record is under it.
+        let mut x: u64 = 7;
+        let mut noisy = || -> String {
+            (0..1500)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'!' + (x % 90) as u8)
+                })
+                .collect()
+        };
+        let events: Vec<(&str, String)> = (0..9).map(|_| ("a", noisy())).collect();
+        let records = forward_records_within(&forward(&events), 4096);
+        assert!(records.len() > 1, "{}", records.len());
+        assert!(records.iter().all(|r| r.len() <= 4096));
+        let messages: Vec<String> = records
+            .iter()
+            .flat_map(|r| {
+                decoded(r)["logEvents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["message"].as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let want: Vec<String> = events.iter().map(|(_, m)| m.clone()).collect();
+        assert_eq!(messages, want, "every event once, in order");
+    }
 }
