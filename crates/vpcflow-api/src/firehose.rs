@@ -62,12 +62,7 @@ fn answer(e: &FirehoseError) -> Reply {
             let def = code.def();
             json::error(JSON_11, def.status, def.name, message)
         }
-        other => json::error(
-            JSON_11,
-            500,
-            "ServiceUnavailableException",
-            &other.to_string(),
-        ),
+        other => json::unavailable(JSON_11, other),
     }
 }
 

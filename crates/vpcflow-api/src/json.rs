@@ -33,6 +33,16 @@ pub fn error(content_type: &'static str, status: u16, code: &str, message: &str)
     Reply::new(status, content_type, body.to_string())
 }
 
+/// The answer when a service failed, not the request: 500 `ServiceUnavailableException`.
+pub fn unavailable(content_type: &'static str, e: &dyn std::fmt::Display) -> Reply {
+    error(
+        content_type,
+        500,
+        "ServiceUnavailableException",
+        &e.to_string(),
+    )
+}
+
 /// A refusal's answer.
 pub fn refused(content_type: &'static str, r: &Refusal) -> Reply {
     error(content_type, r.status, r.code, &r.message)

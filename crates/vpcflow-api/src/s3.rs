@@ -281,29 +281,13 @@ pub fn handle(
             store.set_config(&bucket, account, Config::Policy, None),
             204,
         ),
-        "DeleteBucketLifecycle" => done(
-            store.set_config(&bucket, account, Config::Lifecycle, None),
-            204,
-        ),
+        "DeleteBucketLifecycle" => done(store.set_lifecycle(&bucket, account, None), 204),
         "PutBucketLifecycleConfiguration" => match crate::s3_docs::parse_lifecycle(body) {
-            Ok(rules) => {
-                let kept = serde_json::to_string(&rules).expect("rules serialize");
-                done(
-                    store.set_config(&bucket, account, Config::Lifecycle, Some(&kept)),
-                    200,
-                )
-            }
+            Ok(rules) => done(store.set_lifecycle(&bucket, account, Some(&rules)), 200),
             Err(r) => error(r.status, r.code, &r.message, &resource, id),
         },
         "PutBucketNotificationConfiguration" => match crate::s3_docs::parse_notification(body) {
-            Ok(targets) => {
-                let kept = (!targets.is_empty())
-                    .then(|| serde_json::to_string(&targets).expect("targets serialize"));
-                done(
-                    store.set_config(&bucket, account, Config::Notification, kept.as_deref()),
-                    200,
-                )
-            }
+            Ok(targets) => done(store.set_notification(&bucket, account, &targets), 200),
             Err(r) => error(r.status, r.code, &r.message, &resource, id),
         },
         _ => not_implemented(req, id),
@@ -351,52 +335,26 @@ fn get_config(
     op: &str,
     id: &str,
 ) -> Reply {
-    use vpcflow_store::bucket_config::{LifecycleRule, NotificationTarget};
-    let resource = format!("/{bucket}");
-    let which = match op {
-        "GetBucketPolicy" => Config::Policy,
-        "GetBucketLifecycleConfiguration" => Config::Lifecycle,
-        _ => Config::Notification,
-    };
-    let kept = match store.config(bucket, account, which) {
-        Ok(k) => k,
-        Err(e) => return refused(&e, &resource, id),
-    };
-    match (which, kept) {
-        (Config::Policy, Some(p)) => Reply::new(200, "application/json", p),
-        (Config::Policy, None) => error(
-            404,
-            "NoSuchBucketPolicy",
-            "The bucket policy does not exist",
-            &resource,
-            id,
-        ),
-        (Config::Lifecycle, Some(rules)) => {
-            let rules: Vec<LifecycleRule> = serde_json::from_str(&rules).unwrap_or_default();
+    let got = match op {
+        "GetBucketPolicy" => store
+            .policy(bucket, account)
+            .map(|p| Reply::new(200, "application/json", p)),
+        "GetBucketLifecycleConfiguration" => store.lifecycle(bucket, account).map(|rules| {
             Reply::new(
                 200,
                 "application/xml",
                 crate::s3_docs::lifecycle_xml(&rules),
             )
-        }
-        (Config::Lifecycle, None) => error(
-            404,
-            "NoSuchLifecycleConfiguration",
-            "The lifecycle configuration does not exist",
-            &resource,
-            id,
-        ),
-        (Config::Notification, kept) => {
-            let targets: Vec<NotificationTarget> = kept
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default();
+        }),
+        _ => store.notification(bucket, account).map(|targets| {
             Reply::new(
                 200,
                 "application/xml",
                 crate::s3_docs::notification_xml(&targets),
             )
-        }
-    }
+        }),
+    };
+    got.unwrap_or_else(|e| refused(&e, &format!("/{bucket}"), id))
 }
 
 #[cfg(feature = "service")]

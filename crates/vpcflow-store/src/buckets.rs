@@ -396,6 +396,71 @@ impl Buckets {
         Ok(())
     }
 
+    /// GetBucketPolicy: the policy, or S3's `NoSuchBucketPolicy`.
+    pub fn policy(&self, bucket: &str, account: &str) -> Result<String, BucketError> {
+        self.config(bucket, account, Config::Policy)?
+            .ok_or_else(|| {
+                BucketError::refused(
+                    404,
+                    "NoSuchBucketPolicy",
+                    "The bucket policy does not exist",
+                )
+            })
+    }
+
+    /// GetBucketLifecycleConfiguration: the rules, or S3's `NoSuchLifecycleConfiguration`.
+    pub fn lifecycle(
+        &self,
+        bucket: &str,
+        account: &str,
+    ) -> Result<Vec<LifecycleRule>, BucketError> {
+        let kept = self
+            .config(bucket, account, Config::Lifecycle)?
+            .ok_or_else(|| {
+                BucketError::refused(
+                    404,
+                    "NoSuchLifecycleConfiguration",
+                    "The lifecycle configuration does not exist",
+                )
+            })?;
+        Ok(serde_json::from_str(&kept).unwrap_or_default())
+    }
+
+    /// PutBucketLifecycleConfiguration (`None`: DeleteBucketLifecycle).
+    pub fn set_lifecycle(
+        &self,
+        bucket: &str,
+        account: &str,
+        rules: Option<&[LifecycleRule]>,
+    ) -> Result<(), BucketError> {
+        let kept = rules.map(|r| serde_json::to_string(r).expect("rules serialize"));
+        self.set_config(bucket, account, Config::Lifecycle, kept.as_deref())
+    }
+
+    /// GetBucketNotificationConfiguration: the targets (none when never set).
+    pub fn notification(
+        &self,
+        bucket: &str,
+        account: &str,
+    ) -> Result<Vec<NotificationTarget>, BucketError> {
+        Ok(self
+            .config(bucket, account, Config::Notification)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
+    }
+
+    /// PutBucketNotificationConfiguration (no targets: none kept).
+    pub fn set_notification(
+        &self,
+        bucket: &str,
+        account: &str,
+        targets: &[NotificationTarget],
+    ) -> Result<(), BucketError> {
+        let kept = (!targets.is_empty())
+            .then(|| serde_json::to_string(targets).expect("targets serialize"));
+        self.set_config(bucket, account, Config::Notification, kept.as_deref())
+    }
+
     /// Leaves an event for each notification target of `bucket` that takes `event` for `key`.
     fn notify(
         &self,

@@ -596,11 +596,6 @@ impl Firehose {
         })
     }
 
-    /// The region of its ARNs.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
     fn buffer_dir(&self, account: &str, name: &str) -> PathBuf {
         self.dir.firehose().join(account).join(name)
     }
@@ -773,7 +768,7 @@ impl Firehose {
         now_ms: u64,
     ) -> Result<Vec<String>, FirehoseError> {
         check_records(records)?;
-        self.get(account, name)?;
+        // The stream's row is found and its sequence taken in one statement.
         let seq: i64 = self
             .conn
             .query_row(
@@ -782,7 +777,9 @@ impl Firehose {
                 [account, name],
                 |r| r.get(0),
             )
-            .map_err(db)?;
+            .optional()
+            .map_err(db)?
+            .ok_or_else(|| FirehoseError::not_found(name, account))?;
         let dir = self.buffer_dir(account, name);
         crate::dir::write_durably(&dir, &batch_name(seq as u64, now_ms), &frame(records))
             .map_err(io(&dir))?;
