@@ -95,31 +95,6 @@ pub fn error(status: u16, code: &str, message: &str, resource: &str, id: &str) -
 }
 
 #[cfg(feature = "service")]
-/// Every key of a bucket (its files, relative, with `/`), sorted.
-fn keys(dir: &Path) -> std::io::Result<Vec<(String, std::fs::Metadata)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if meta.is_file()
-                && let Ok(rel) = entry.path().strip_prefix(dir)
-                && let Some(k) = rel.to_str()
-                // Files being written (`.tmp`) are not objects yet.
-                && !k.ends_with(".tmp")
-            {
-                out.push((k.replace(std::path::MAIN_SEPARATOR, "/"), meta));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-#[cfg(feature = "service")]
 /// `Sun, 06 Dec 2026 21:29:42 GMT`.
 fn http_date(ms: u64) -> String {
     let c = vpcflow_store::time::Civil::of_secs(ms / 1000);
@@ -488,9 +463,8 @@ fn list_objects(bucket: &str, dir: &Path, query: &str, id: &str) -> Reply {
     let token = get("continuation-token");
     let start_after = get("start-after");
     let url = get("encoding-type") == Some("url");
-    let all = match keys(dir) {
+    let all = match vpcflow_store::bucket_config::objects(dir) {
         Ok(k) => k,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return error(500, "InternalError", &e.to_string(), bucket, id),
     };
     let names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();

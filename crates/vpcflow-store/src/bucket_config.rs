@@ -21,6 +21,42 @@ pub fn object_path(bucket_dir: &Path, key: &str) -> Option<PathBuf> {
     Some(bucket_dir.join(key))
 }
 
+/// Every object of a bucket directory: its key (relative path, `/`-separated) and its file's
+/// metadata, sorted by key. Files being written (`.tmp`) are not objects yet; a bucket whose
+/// directory does not exist has none.
+pub fn objects(root: &Path) -> std::io::Result<Vec<(String, std::fs::Metadata)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            // The bucket has no directory yet, or a prefix went meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                // Deleted since the directory was read.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file()
+                && let Ok(rel) = entry.path().strip_prefix(root)
+                && let Some(k) = rel.to_str()
+                && !k.ends_with(".tmp")
+            {
+                out.push((k.replace(std::path::MAIN_SEPARATOR, "/"), meta));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// When a file was last written (ms since the epoch; 0 when unknown).
 pub fn mtime_ms(meta: &std::fs::Metadata) -> u64 {
     meta.modified()

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::DataDir;
+use crate::bucket_config::mtime_ms;
 pub use crate::bucket_config::{LifecycleRule, NotificationTarget, object_path};
 use crate::db::DbError;
 use crate::time::Civil;
@@ -601,19 +602,20 @@ impl Buckets {
         for (bucket, rules) in rows {
             let rules: Vec<LifecycleRule> = serde_json::from_str(&rules).unwrap_or_default();
             let root = self.root(&bucket);
-            for (key, written_ms) in objects(&root)? {
+            let all = crate::bucket_config::objects(&root).map_err(io(&root))?;
+            for (key, written_ms) in all.iter().map(|(k, m)| (k, mtime_ms(m))) {
                 let expired = rules.iter().any(|r| {
                     r.enabled
-                        && key.starts_with(&r.prefix)
+                        && key.starts_with(r.prefix.as_str())
                         && r.expiration_days
                             .is_some_and(|d| expires_at(written_ms, d) <= now_ms)
                 });
                 if expired {
-                    let path = root.join(&key);
+                    let path = root.join(key);
                     match std::fs::remove_file(&path) {
                         Ok(()) => {
-                            self.notify(&bucket, &key, "LifecycleExpiration:Delete", None, now_ms)?;
-                            removed.push((bucket.clone(), key));
+                            self.notify(&bucket, key, "LifecycleExpiration:Delete", None, now_ms)?;
+                            removed.push((bucket.clone(), key.clone()));
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => return Err(io(&path)(e)),
@@ -631,33 +633,6 @@ pub fn expires_at(written_ms: u64, days: u32) -> u64 {
     const DAY_MS: u64 = 86_400_000;
     let t = written_ms + u64::from(days) * DAY_MS;
     t.div_ceil(DAY_MS) * DAY_MS
-}
-
-/// Every object under a bucket directory: (key, last written ms).
-fn objects(root: &Path) -> Result<Vec<(String, u64)>, BucketError> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io(&dir)(e)),
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(root) {
-                let name = rel.to_string_lossy().into_owned();
-                if name.split('/').any(|s| s.starts_with('.')) {
-                    continue; // a write in progress (`.NAME.tmp`)
-                }
-                out.push((name, crate::bucket_config::mtime_ms(&meta)));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Keys in event messages are URL-encoded as a form (`+` for space).
