@@ -29,6 +29,11 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
 * Firehose: streams created (to a bucket, GZIP; to an HTTP endpoint), described and listed,
   records put (the CLI and boto3) and delivered to the bucket and the endpoint; a subscription
   filter forwarding a log group's new events as CloudWatch Logs' DATA_MESSAGE; TestMetricFilter;
+* alarms end to end: the seeds' metric filter (rejected packets) and alarm (> 1000 in a
+  300 s period) on a fresh `vpcflow up`, whose default scenario's port scan starts at 14:15: the
+  `[[topics]]` webhook receives the ALARM notification and later the OK, each once, SNS-shaped;
+  DescribeAlarmHistory, FilterLogEvents with a space-delimited pattern, TestMetricFilter's
+  extracted values;
 * restart: flow logs, log groups, retention, metric filters, alarms, put events, tags, delivery
   streams, subscription filters, made buckets and their configurations survive a stop and
   start; `/healthz` and `/metrics` answer.
@@ -106,12 +111,12 @@ def free_port():
 class Up:
     """A `vpcflow up` process on a port."""
 
-    def __init__(self, binary, data, config, port):
+    def __init__(self, binary, data, config, port, speed=600):
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(data.parent / f"up-{port}.log", "ab")
         self.proc = subprocess.Popen(
             [binary, "up", "--config", str(config), "--data", str(data), "--listen",
-             f"127.0.0.1:{port}", "--speed", "600", "--start", "2026-01-15T14:00:00Z",
+             f"127.0.0.1:{port}", "--speed", str(speed), "--start", "2026-01-15T14:00:00Z",
              "--seed", "7"],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + 60
@@ -1053,6 +1058,111 @@ def restart(binary, data, config, ids):
     return logs_before
 
 
+ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:flow-alarms"
+SEEDS_PATTERN = ("[version, account, eni, source, destination, srcport, destport, protocol, packets, "
+                 "bytes, windowstart, windowend, action=\"REJECT\", flowlogstatus]")
+
+
+def alarm_on_scan(binary, tmp):
+    """The seeds' alarm on the simulator's port scan, through a webhook subscribed to a topic."""
+    hook = Receiver()
+    data, config = tmp / "alarm-data", tmp / "alarm.toml"
+    config.write_text(CONFIG + f'\n[[topics]]\narn = "{ALARM_TOPIC}"\n'
+                      f'subscribers = ["{hook.url}/sns"]\n')
+    # 60x: the scan (14:15-14:19 simulated) comes 15 s after the start; the filter and the alarm
+    # are made before it, since a metric filter counts only what arrives after it.
+    up = Up(binary, data, config, free_port(), speed=60)
+    try:
+        logs, ec2 = client(up.url, "logs"), client(up.url, "ec2")
+        logs.create_log_group(logGroupName="/vpcflow/alarm-flows")
+        made = ec2.create_flow_logs(ResourceIds=[VPC], ResourceType="VPC", TrafficType="ALL",
+                                    LogGroupName="/vpcflow/alarm-flows",
+                                    DeliverLogsPermissionArn=ROLE)
+        check("a flow log to the alarm's log group", not made.get("Unsuccessful"), str(made))
+        logs.put_metric_filter(
+            logGroupName="/vpcflow/alarm-flows", filterName="RejectedPackets",
+            filterPattern=SEEDS_PATTERN,
+            metricTransformations=[{"metricName": "RejectedPacketCount",
+                                    "metricNamespace": "VPCFlowLogs", "metricValue": "$packets",
+                                    "defaultValue": 0}])
+        rc, _, err = aws(up.url, "cloudwatch", "put-metric-alarm", "--alarm-name", "port-scan",
+                         "--metric-name", "RejectedPacketCount", "--namespace", "VPCFlowLogs",
+                         "--statistic", "Sum", "--period", "300", "--evaluation-periods", "2",
+                         "--datapoints-to-alarm", "1", "--threshold", "1000",
+                         "--comparison-operator", "GreaterThanThreshold",
+                         "--alarm-actions", ALARM_TOPIC, "--ok-actions", ALARM_TOPIC)
+        check("aws cloudwatch put-metric-alarm (the seeds' alarm)", rc == 0, err)
+
+        def messages():
+            out = []
+            for _, headers, body in hook.posts("/sns"):
+                note = json.loads(body)
+                out.append((headers, note, json.loads(note["Message"])))
+            return out
+
+        def recovered():
+            states = [(m["OldStateValue"], m["NewStateValue"]) for _, _, m in messages()]
+            return ("ALARM", "OK") in states
+
+        wait_for("the alarm's ALARM then OK notifications", recovered, seconds=180)
+        time.sleep(3)  # a duplicate would come within the pump's next rounds
+        got = messages()
+        states = [(m["OldStateValue"], m["NewStateValue"]) for _, _, m in got]
+        check("the webhook got the ALARM notification once",
+              states.count(("OK", "ALARM")) == 1, str(states))
+        check("and later the OK, once",
+              states.count(("ALARM", "OK")) == 1 and
+              states.index(("ALARM", "OK")) > states.index(("OK", "ALARM")), str(states))
+        headers, note, alarm = next(g for g in got if g[2]["NewStateValue"] == "ALARM")
+        check("SNS-shaped: headers, topic, subject, message id",
+              headers.get("x-amz-sns-message-type") == "Notification" and
+              headers.get("x-amz-sns-topic-arn") == ALARM_TOPIC and
+              headers.get("x-amz-sns-message-id") == note["MessageId"] and
+              note["Type"] == "Notification" and note["TopicArn"] == ALARM_TOPIC and
+              note["Subject"] == 'ALARM: "port-scan" in us-east-1', str((headers, note)))
+        check("the message is CloudWatch's alarm JSON",
+              alarm["AlarmName"] == "port-scan" and alarm["AWSAccountId"] == ACCOUNT and
+              alarm["Trigger"]["MetricName"] == "RejectedPacketCount" and
+              alarm["Trigger"]["Threshold"] == 1000.0 and
+              alarm["NewStateReason"].startswith("Threshold Crossed: 1 out of the last 2 datapoints"),
+              json.dumps(alarm)[:400])
+        # The scan is 14:15-14:19: the breaching period is the one starting at 14:15.
+        check("it fired on the scan's period", alarm["StateChangeTime"] >= "2026-01-15T14:20:00",
+              alarm["StateChangeTime"])
+        cw = client(up.url, "cloudwatch")
+        history = cw.describe_alarm_history(AlarmName="port-scan", HistoryItemType="StateUpdate",
+                                            ScanBy="TimestampAscending")["AlarmHistoryItems"]
+        summaries = [h["HistorySummary"] for h in history]
+        check("describe-alarm-history: the state changes in order",
+              "Alarm updated from OK to ALARM" in summaries and
+              summaries.index("Alarm updated from OK to ALARM") <
+              summaries.index("Alarm updated from ALARM to OK"), str(summaries))
+        stats = cw.get_metric_statistics(
+            Namespace="VPCFlowLogs", MetricName="RejectedPacketCount", Period=300,
+            StartTime=datetime.datetime(2026, 1, 15, 14, 15, tzinfo=datetime.timezone.utc),
+            EndTime=datetime.datetime(2026, 1, 15, 14, 20, tzinfo=datetime.timezone.utc),
+            Statistics=["Sum"])["Datapoints"]
+        check("the scan's period sums over 1000 rejected packets",
+              len(stats) == 1 and stats[0]["Sum"] > 1000, str(stats))
+        rc, out, err = aws(up.url, "logs", "filter-log-events", "--log-group-name",
+                           "/vpcflow/alarm-flows", "--filter-pattern",
+                           "[version, account, eni, source=185.220.101.7, ...]", "--max-items", "3")
+        events = out.get("events", []) if rc == 0 else []
+        check("filter-log-events with a space-delimited pattern finds the scanner",
+              events and all(e["message"].split()[3] == "185.220.101.7" for e in events),
+              str(out)[:300] + err)
+        tested = logs.test_metric_filter(filterPattern=SEEDS_PATTERN, logEventMessages=[
+            "2 123456789012 eni-1 185.220.101.7 10.0.0.5 40000 22 6 3 180 1 2 REJECT OK",
+            "2 123456789012 eni-1 10.0.0.5 10.0.0.6 40000 443 6 9 900 1 2 ACCEPT OK"])["matches"]
+        check("test-metric-filter: the reject matches, with its fields extracted",
+              len(tested) == 1 and tested[0]["eventNumber"] == 1 and
+              tested[0]["extractedValues"].get("$packets") == "3" and
+              tested[0]["extractedValues"].get("$action") == "REJECT", str(tested))
+    finally:
+        up.stop()
+        hook.close()
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -1089,6 +1199,7 @@ def main():
         finally:
             up.stop()
         restart(binary, data, config, ids)
+        alarm_on_scan(binary, tmp)
     print(f"\n{passed} passed, {len(failures)} failed")
     if failures:
         print("failed:\n  " + "\n  ".join(failures))

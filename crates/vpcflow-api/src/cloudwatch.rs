@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value};
+use vpcflow_store::alarm_eval::DescribeAlarmHistory;
 use vpcflow_store::alarms::{
     AlarmError, AlarmErrorCode, Alarms, DeleteAlarms, DescribeAlarms, PutMetricAlarm,
 };
@@ -31,6 +32,7 @@ pub const XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
 pub const OPERATIONS: &[&str] = &[
     "PutMetricAlarm",
     "DescribeAlarms",
+    "DescribeAlarmHistory",
     "DeleteAlarms",
     "PutMetricData",
     "GetMetricStatistics",
@@ -168,6 +170,10 @@ pub fn handle(
         },
         "DescribeAlarms" => match decode::<DescribeAlarms>(input) {
             Ok(req) => answer(alarms().describe(account, &req)),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "DescribeAlarmHistory" => match decode::<DescribeAlarmHistory>(input) {
+            Ok(req) => answer(alarms().history(account, &req)),
             Err((c, m)) => return refusal(wire, c, &m, id),
         },
         "DeleteAlarms" => match decode::<DeleteAlarms>(input) {

@@ -30,7 +30,7 @@ const NUMBERS: &[&str] = &[
 /// Lists whose members are numbers (`Values.member.N`).
 const NUMBER_LISTS: &[&str] = &["Values", "Counts"];
 /// Members a form gives as ISO 8601 and JSON as epoch seconds.
-const TIMES: &[&str] = &["Timestamp", "StartTime", "EndTime"];
+const TIMES: &[&str] = &["Timestamp", "StartTime", "EndTime", "StartDate", "EndDate"];
 const BOOLEANS: &[&str] = &["ActionsEnabled", "ReturnData"];
 
 /// A form's members as the JSON the requests read: `A.member.N.B` lists unflattened, the

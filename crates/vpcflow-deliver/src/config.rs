@@ -47,6 +47,64 @@ pub struct DeliveryConfig {
     /// `vpcflow up`'s API server: where it listens and who may call.
     #[serde(default)]
     pub server: ServerConfig,
+    /// SNS-like topics that alarm actions name, each with HTTP(S) webhook subscribers.
+    #[serde(default)]
+    pub topics: Vec<TopicConfig>,
+}
+
+/// `[[topics]]`: a topic an alarm's actions may name by its ARN; each state change is posted to
+/// every subscriber as an SNS HTTP(S) notification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    /// `arn:aws:sns:REGION:ACCOUNT:NAME`.
+    pub arn: String,
+    /// `http://` or `https://` URLs.
+    #[serde(default)]
+    pub subscribers: Vec<String>,
+}
+
+impl TopicConfig {
+    /// Checks the topics (no I/O): every problem as (key path, reason).
+    pub fn check(topics: &[TopicConfig]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, t) in topics.iter().enumerate() {
+            let parts: Vec<&str> = t.arn.split(':').collect();
+            let shaped = parts.len() == 6
+                && parts[..3] == ["arn", "aws", "sns"]
+                && !parts[3].is_empty()
+                && parts[4].len() == 12
+                && parts[4].bytes().all(|b| b.is_ascii_digit())
+                && !parts[5].is_empty()
+                && parts[5]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !shaped {
+                out.push((
+                    format!("topics[{i}].arn"),
+                    format!("'{}' is not arn:aws:sns:REGION:ACCOUNT:NAME", t.arn),
+                ));
+            }
+            if topics[..i].iter().any(|u| u.arn == t.arn) {
+                out.push((
+                    format!("topics[{i}].arn"),
+                    format!("'{}' is named twice", t.arn),
+                ));
+            }
+            for (j, url) in t.subscribers.iter().enumerate() {
+                let ok = ["http://", "https://"]
+                    .iter()
+                    .any(|p| url.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
+                if !ok {
+                    out.push((
+                        format!("topics[{i}].subscribers[{j}]"),
+                        format!("'{url}' is not an http:// or https:// URL"),
+                    ));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// `[server]`: the AWS-compatible API's address and credentials.
@@ -338,6 +396,7 @@ impl DeliveryConfig {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = crate::sinks::s3::check(&self.buckets);
         out.extend(self.capture.check());
+        out.extend(TopicConfig::check(&self.topics));
         out.extend(self.server.check());
         for (i, f) in self.flow_logs.iter().enumerate() {
             // The same request twice would be one flow log (one client token): said, not merged.

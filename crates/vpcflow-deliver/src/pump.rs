@@ -3,8 +3,10 @@
 //! `DATA_MESSAGE`, gzipped, one Firehose record per log stream and chunk), delivery streams'
 //! buffers to their destinations when the buffering hints say so (a local bucket, gzipped if
 //! asked, under Firehose's `YYYY/MM/DD/HH/` keys; or an HTTP endpoint by Firehose's
-//! HTTP-endpoint protocol), buckets' lifecycle expiration, and bucket event notifications to
-//! their webhooks. Each step removes its input only once its output is durable or acknowledged,
+//! HTTP-endpoint protocol), buckets' lifecycle expiration, bucket event notifications to
+//! their webhooks, and alarms: evaluated on the metric's time (`vpcflow_store::alarm_eval`),
+//! their state changes posted to the `[[topics]]` subscribers as SNS notifications, retried
+//! with backoff until acknowledged. Each step removes its input only once its output is durable or acknowledged,
 //! so a crash repeats a step and never loses one. The services' rules are the store's
 //! (`vpcflow_store::{firehose, buckets, logs::subscriptions}`); this module moves bytes.
 
@@ -13,6 +15,7 @@ use std::io::Write as _;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use vpcflow_store::DataDir;
+use vpcflow_store::alarms::{AlarmError, Alarms};
 use vpcflow_store::buckets::{BucketError, Buckets};
 use vpcflow_store::firehose::{
     Destination, Due, Firehose, FirehoseError, FirehoseErrorCode, MAX_BATCH_RECORDS,
@@ -20,7 +23,9 @@ use vpcflow_store::firehose::{
 };
 use vpcflow_store::logs::subscriptions::{Forward, firehose_stream};
 use vpcflow_store::logs::{LogStore, LogsError};
+use vpcflow_store::metrics::Metrics;
 
+use crate::config::TopicConfig;
 use crate::layout;
 
 /// A step that could not be done (it is tried again on the next).
@@ -35,6 +40,9 @@ pub enum PumpError {
     /// A bucket.
     #[error(transparent)]
     Bucket(#[from] BucketError),
+    /// The alarms or their metrics.
+    #[error(transparent)]
+    Alarm(#[from] AlarmError),
     /// A destination refused or could not be reached.
     #[error("{0}")]
     Delivery(String),
@@ -53,23 +61,35 @@ pub struct Pump {
     firehose: Firehose,
     logs: LogStore,
     buckets: Buckets,
+    alarms: Alarms,
+    metrics: Metrics,
+    topics: Vec<TopicConfig>,
     http: reqwest::Client,
     /// When expiration last ran (ms); `None` before the first round.
     expired_at: std::cell::Cell<Option<u64>>,
+    /// What was done that a person may want to see (a notification delivered), drained by
+    /// [`spawn`]'s log.
+    done: std::cell::RefCell<Vec<String>>,
 }
 
 impl Pump {
-    /// The pump of `data`: `configured` are the config's local buckets, owned by `owner`.
+    /// The pump of `data`: `configured` are the config's local buckets, owned by `owner`;
+    /// `topics` the config's, which alarm actions name.
     pub fn open(
         data: &DataDir,
         region: &str,
         owner: &str,
         configured: Vec<String>,
+        topics: Vec<TopicConfig>,
     ) -> Result<Pump, PumpError> {
         Ok(Pump {
             firehose: Firehose::open(data.clone(), region)?,
             logs: LogStore::open(data.clone(), region, owner)?,
             buckets: Buckets::open(data.clone(), configured, owner, region)?,
+            alarms: Alarms::open(data, region)?,
+            metrics: Metrics::open(data)?,
+            topics,
+            done: std::cell::RefCell::new(Vec::new()),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
@@ -108,6 +128,89 @@ impl Pump {
         }
         if let Err(e) = self.post_events().await {
             problems.push(e);
+        }
+        if let Err(e) = self.evaluate_alarms() {
+            problems.push(e);
+        }
+        problems.extend(self.post_notifications(now_ms).await);
+        problems
+    }
+
+    /// What was done since the last call, one line each.
+    pub fn done(&self) -> Vec<String> {
+        std::mem::take(&mut self.done.borrow_mut())
+    }
+
+    /// Every alarm up to the metric time, its notifications queued.
+    fn evaluate_alarms(&self) -> Result<(), PumpError> {
+        let Some(now) = self.alarms.metric_time()? else {
+            return Ok(());
+        };
+        let subscribers = |arn: &str| -> Vec<String> {
+            self.topics
+                .iter()
+                .filter(|t| t.arn == arn)
+                .flat_map(|t| t.subscribers.clone())
+                .collect()
+        };
+        for t in self.alarms.evaluate(&self.metrics, now, &subscribers)? {
+            self.done.borrow_mut().push(format!(
+                "alarm {} ({}): {} -> {} at {}",
+                t.alarm.config.alarm_name,
+                t.account,
+                t.old.as_str(),
+                t.new.as_str(),
+                vpcflow_store::time::aws_xml_time(t.at_ms)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Due alarm notifications to their subscribers (SNS's HTTP(S) delivery: a POST with its
+    /// `x-amz-sns-*` headers); one that fails is tried again after a backoff.
+    async fn post_notifications(&self, now_ms: u64) -> Vec<PumpError> {
+        let due = match self.alarms.due_notifications(now_ms) {
+            Ok(d) => d,
+            Err(e) => return vec![e.into()],
+        };
+        let mut problems = Vec::new();
+        for n in due {
+            let sent = self
+                .http
+                .post(&n.url)
+                .header("Content-Type", "text/plain; charset=UTF-8")
+                .header("x-amz-sns-message-type", "Notification")
+                .header("x-amz-sns-message-id", n.message_id())
+                .header("x-amz-sns-topic-arn", &n.topic)
+                .body(n.body.clone())
+                .send()
+                .await;
+            let failure = match sent {
+                Ok(r) if r.status().is_success() => None,
+                Ok(r) => Some(format!("answered {}", r.status())),
+                Err(err) => Some(crate::deliver::cause(&err)),
+            };
+            let recorded = match &failure {
+                None => self.alarms.notified(&n),
+                Some(_) => self.alarms.notify_failed(&n, now_ms),
+            };
+            if let Err(e) = recorded {
+                problems.push(e.into());
+            }
+            match failure {
+                None => self.done.borrow_mut().push(format!(
+                    "alarm notification {} to {} ({}) delivered",
+                    n.message_id(),
+                    n.url,
+                    n.topic
+                )),
+                Some(why) => problems.push(PumpError::Delivery(format!(
+                    "alarm notification to {} ({}), try {}: {why}",
+                    n.url,
+                    n.topic,
+                    n.attempts + 1
+                ))),
+            }
         }
         problems
     }
@@ -281,6 +384,7 @@ pub fn spawn(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     every: std::time::Duration,
     report: Box<dyn Fn(&PumpError) + Send>,
+    log: Box<dyn Fn(&str) + Send>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     use std::sync::atomic::Ordering;
     std::thread::Builder::new()
@@ -299,6 +403,9 @@ pub fn spawn(
                 let stopping = stop.load(Ordering::Relaxed);
                 for p in runtime.block_on(pump.step(clock.now_ms(), false)) {
                     report(&p);
+                }
+                for line in pump.done() {
+                    log(&line);
                 }
                 if stopping {
                     return;

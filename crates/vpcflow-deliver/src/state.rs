@@ -593,23 +593,60 @@ impl State {
         Ok(())
     }
 
-    /// Records a delivered segment's streams (idempotent: a segment delivered twice counts once).
+    /// Whether a segment is indexed already (delivered before a crash, its entry still spooled).
+    pub fn has_segment(&self, group: &str, segment: &str) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM segments WHERE log_group = ?1 AND segment = ?2)",
+                params![group, segment],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// The metric filters of `group`, to evaluate on a segment before it is indexed (`None`
+    /// when it has none).
+    pub fn ingest(
+        &self,
+        group: &str,
+        default_account: &str,
+    ) -> Result<Option<vpcflow_store::logs::ingest::Ingest>, StateError> {
+        vpcflow_store::logs::ingest::Ingest::for_group(&self.conn, group, default_account)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a delivered segment's streams and what its group's metric filters found in it,
+    /// in one transaction; a segment delivered twice counts once.
     pub fn add_segment(
         &self,
         group: &str,
         segment: &str,
         streams: &[SegmentStream],
+        metrics: Option<vpcflow_store::logs::ingest::Ingest>,
     ) -> Result<(), StateError> {
-        for s in streams {
-            self.conn
-                .execute(
-                    "INSERT OR REPLACE INTO segments (log_group, segment, stream, events, first_ms, last_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![group, segment, s.stream, s.events as i64, s.first_ms as i64, s.last_ms as i64],
-                )
-                .map_err(|e| self.err(e))?;
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        if self.has_segment(group, segment)? {
+            return Ok(());
         }
-        Ok(())
+        for s in streams {
+            tx.execute(
+                "INSERT INTO segments (log_group, segment, stream, events, first_ms, last_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    group,
+                    segment,
+                    s.stream,
+                    s.events as i64,
+                    s.first_ms as i64,
+                    s.last_ms as i64
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        if let Some(m) = metrics {
+            m.commit(&tx).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// Forgets segments (retention).

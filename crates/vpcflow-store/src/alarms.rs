@@ -284,7 +284,7 @@ const OPERATORS: &[&str] = &[
 const STATISTICS: &[&str] = &["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
 const MISSING: &[&str] = &["breaching", "notBreaching", "ignore", "missing"];
 
-fn validation(value: &str, member: &str, constraint: &str) -> AlarmError {
+pub(crate) fn validation(value: &str, member: &str, constraint: &str) -> AlarmError {
     refused(
         AlarmErrorCode::Validation,
         format!(
@@ -294,7 +294,7 @@ fn validation(value: &str, member: &str, constraint: &str) -> AlarmError {
     )
 }
 
-fn one_of(value: &str, member: &str, set: &[&str]) -> Result<(), AlarmError> {
+pub(crate) fn one_of(value: &str, member: &str, set: &[&str]) -> Result<(), AlarmError> {
     if set.contains(&value) {
         return Ok(());
     }
@@ -401,7 +401,7 @@ impl PutMetricAlarm {
 pub struct Alarms {
     conn: Connection,
     path: String,
-    region: String,
+    pub(crate) region: String,
 }
 
 impl Alarms {
@@ -415,13 +415,17 @@ impl Alarms {
         })
     }
 
-    fn db<T>(&self, r: rusqlite::Result<T>) -> Result<T, AlarmError> {
+    pub(crate) fn db<T>(&self, r: rusqlite::Result<T>) -> Result<T, AlarmError> {
         r.map_err(|source| {
             AlarmError::Db(DbError::Sqlite {
                 path: self.path.clone(),
                 source,
             })
         })
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     fn get(&self, account: &str, name: &str) -> Result<Option<MetricAlarm>, AlarmError> {
@@ -441,7 +445,13 @@ impl Alarms {
     pub fn put(&self, account: &str, req: &PutMetricAlarm, now_ms: u64) -> Result<(), AlarmError> {
         req.check()?;
         let now = now_ms as f64 / 1000.0;
-        let alarm = match self.get(account, &req.alarm_name)? {
+        let existing = self.get(account, &req.alarm_name)?;
+        let change = if existing.is_some() {
+            "updated"
+        } else {
+            "created"
+        };
+        let alarm = match existing {
             Some(old) => MetricAlarm {
                 config: req.clone(),
                 alarm_configuration_updated_timestamp: now,
@@ -467,7 +477,19 @@ impl Alarms {
              updated_ms = excluded.updated_ms",
             params![account, req.alarm_name, body, now_ms as i64],
         ))?;
-        Ok(())
+        let data = serde_json::json!({
+            "version": "1.0",
+            "type": if change == "created" { "Create" } else { "Update" },
+            "updatedAlarm": serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default(),
+        });
+        self.record(
+            account,
+            &req.alarm_name,
+            now_ms,
+            "ConfigurationUpdate",
+            &format!("Alarm \"{}\" {change}", req.alarm_name),
+            &data.to_string(),
+        )
     }
 
     /// Every alarm of `account`, by name.

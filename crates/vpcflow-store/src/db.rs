@@ -188,6 +188,30 @@ CREATE TABLE buckets (
 ALTER TABLE checkpoints ADD COLUMN rewound INTEGER NOT NULL DEFAULT 0;
 ",
     },
+    Migration {
+        what: "alarm evaluation: the metric time each alarm was last evaluated at, its state \
+           history (DescribeAlarmHistory), and the notifications its actions owe",
+        sql: "
+ALTER TABLE alarms ADD COLUMN evaluated_ms INTEGER;
+CREATE TABLE alarm_history (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX alarm_history_by_alarm ON alarm_history (account, name, ts_ms);
+CREATE TABLE alarm_notifications (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_ms INTEGER NOT NULL DEFAULT 0
+);
+",
+    },
 ];
 
 /// The schema version this build writes and reads.
@@ -327,6 +351,8 @@ mod tests {
         assert_eq!(
             tables(&conn),
             [
+                "alarm_history",
+                "alarm_notifications",
                 "alarms",
                 "athena_partitions",
                 "athena_tables",

@@ -2,14 +2,16 @@
 //! ([`dir`]), who may write it ([`lock`]: one writer at a time), the control-plane database's
 //! schema and its migrations ([`db`]), the log-group
 //! segment file, written and read (`segment`), log groups as a service (`logs`: DescribeLogGroups,
-//! DescribeLogStreams, GetLogEvents, FilterLogEvents, …), CloudWatch's alarms (`alarms`) and
-//! metric data (`metrics`), Firehose delivery streams and their buffers (`firehose`), local buckets' writes and
+//! DescribeLogStreams, GetLogEvents, FilterLogEvents, …), CloudWatch's alarms (`alarms`), their
+//! evaluation on the metric's time (`alarm_eval`) and metric data (`metrics`), Firehose delivery streams and their buffers (`firehose`), local buckets' writes and
 //! configurations (`buckets`), the stable hash ids derive from (`ids`), and time: the
 //! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
 //!
 //! The crates above (delivery, query, the binary) open paths and the database only through
 //! here, so that a layout or schema change is made, and migrated, in one place.
 
+#[cfg(feature = "db")]
+pub mod alarm_eval;
 #[cfg(feature = "db")]
 pub mod alarms;
 pub mod bucket_config;

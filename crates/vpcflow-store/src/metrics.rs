@@ -279,10 +279,17 @@ pub struct MetricsPage {
 /// A metric's dimensions as stored: sorted by name, so that the same dimensions in another
 /// order are the same metric, as in CloudWatch.
 fn dims_key(dims: &[Dimension]) -> String {
-    let mut d: Vec<(&str, &str)> = dims
+    let d: Vec<(String, String)> = dims
         .iter()
-        .map(|d| (d.name.as_str(), d.value.as_str()))
+        .map(|d| (d.name.clone(), d.value.clone()))
         .collect();
+    dimensions_key(&d)
+}
+
+/// Dimensions (name, value) as stored: sorted by name, so that the same dimensions in another
+/// order are the same metric (PutMetricData's and metric filters' alike).
+pub fn dimensions_key(dims: &[(String, String)]) -> String {
+    let mut d: Vec<(&str, &str)> = dims.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     d.sort();
     serde_json::to_string(&d).expect("strings")
 }
@@ -461,6 +468,38 @@ fn datum_rows(d: &MetricDatum, at: &str, now_ms: u64) -> Result<Vec<Row>, AlarmE
     Ok(sets)
 }
 
+/// Writes rows of `namespace` for `account` on `conn` (inside the caller's transaction: the
+/// ingest hook's way in, with its segment's index rows). Metrics have one-minute resolution:
+/// each row is kept at the start of its minute.
+pub(crate) fn insert_rows(
+    conn: &Connection,
+    account: &str,
+    namespace: &str,
+    rows: &[Row],
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "INSERT INTO metric_data (account, namespace, metric, dimensions, ts_ms, \
+         sample_count, sum, minimum, maximum, single, unit) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for r in rows {
+        stmt.execute(params![
+            account,
+            namespace,
+            r.metric,
+            r.dims,
+            (r.ts_ms / 60_000 * 60_000) as i64,
+            r.set.sample_count,
+            r.set.sum,
+            r.set.minimum,
+            r.set.maximum,
+            r.single,
+            r.unit
+        ])?;
+    }
+    Ok(())
+}
+
 /// The metric data of a data directory.
 pub struct Metrics {
     conn: Connection,
@@ -542,30 +581,10 @@ impl Metrics {
         self.insert(account, &req.namespace, &rows)
     }
 
-    /// Keeps rows of `namespace` for `account` (also the monitoring's way in: metric filters'
-    /// data points).
+    /// Keeps rows of `namespace` for `account`, all or none.
     pub fn insert(&self, account: &str, namespace: &str, rows: &[Row]) -> Result<(), AlarmError> {
         let tx = self.db(self.conn.unchecked_transaction())?;
-        for r in rows {
-            self.db(tx.execute(
-                "INSERT INTO metric_data (account, namespace, metric, dimensions, ts_ms, \
-                 sample_count, sum, minimum, maximum, single, unit) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    account,
-                    namespace,
-                    r.metric,
-                    r.dims,
-                    r.ts_ms as i64,
-                    r.set.sample_count,
-                    r.set.sum,
-                    r.set.minimum,
-                    r.set.maximum,
-                    r.single,
-                    r.unit
-                ],
-            ))?;
-        }
+        self.db(insert_rows(&tx, account, namespace, rows))?;
         self.db(tx.commit())
     }
 
@@ -616,6 +635,31 @@ impl Metrics {
             out.entry(at).or_default().add(set, single, unit);
         }
         Ok(out)
+    }
+
+    /// One statistic of a metric per period in `[start, end)` (epoch s), by period start: the
+    /// alarms' datapoints. A period without data, or a percentile without single values, has
+    /// none.
+    pub(crate) fn datapoints(
+        &self,
+        account: &str,
+        metric: &Metric,
+        unit: Option<&str>,
+        (start, end): (u64, u64),
+        period: u64,
+        stat: &str,
+    ) -> Result<crate::alarm_eval::Datapoints, AlarmError> {
+        let periods = self.periods(
+            account,
+            metric,
+            unit,
+            (start as f64, end as f64),
+            period as i64,
+        )?;
+        Ok(periods
+            .into_iter()
+            .filter_map(|(at, mut p)| p.stat(stat).map(|v| (at, v)))
+            .collect())
     }
 
     /// GetMetricStatistics for `account`.

@@ -323,7 +323,7 @@ fn filter_log_events_matches_terms_across_streams() {
     );
     assert_eq!(
         got(FilterLogEvents {
-            filter_pattern: Some("\"eni-b-all 1\"".into()),
+            filter_pattern: Some("\"eni-b-all 130\"".into()),
             start_time: Some(110_000),
             end_time: Some(700_000),
             ..g()

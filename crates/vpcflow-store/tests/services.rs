@@ -292,7 +292,7 @@ fn subscription_filters_forward_what_arrives_after_them_once_each() {
     assert!(msg.starts_with("Could not deliver test message"), "{msg}");
     for bad in [
         sub("f", "", "arn:aws:lambda:us-east-1:123456789012:function:x"),
-        sub("f", "[a, b]", DEST),
+        sub("f", "[a, b", DEST),
         sub("f:x", "", DEST),
     ] {
         assert_eq!(
@@ -386,7 +386,7 @@ fn subscription_filters_forward_what_arrives_after_them_once_each() {
 }
 
 #[test]
-fn test_metric_filter_matches_plain_terms() {
+fn test_metric_filter_matches_in_the_pattern_language() {
     let req = |pattern: &str, messages: &[&str]| TestMetricFilter {
         filter_pattern: pattern.into(),
         log_event_messages: messages.iter().map(|m| (*m).to_owned()).collect(),
@@ -399,7 +399,11 @@ fn test_metric_filter_matches_plain_terms() {
     assert_eq!(got.matches[0].event_message, "2 REJECT OK");
     assert_eq!(req("", &["x", "y"]).run().unwrap().matches.len(), 2);
     assert!(req("REJECT", &[]).run().is_err());
-    assert!(req("{ $.a = 1 }", &["x"]).run().is_err());
+    let json = req("{ $.a = 1 }", &["x", "{\"a\":1}"]).run().unwrap();
+    assert_eq!(json.matches.len(), 1);
+    assert_eq!(json.matches[0].event_number, 2);
+    assert_eq!(json.matches[0].extracted_values["$.a"], "1");
+    assert!(req("{ $.a = }", &["x"]).run().is_err());
 }
 
 fn bucket_refusal(e: BucketError) -> (u16, &'static str) {

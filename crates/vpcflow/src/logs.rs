@@ -39,6 +39,7 @@ back from the group's newest event (record time is simulated or captured time, n
 Examples:
   vpcflow logs tail /vpcflow/flow-logs
   vpcflow logs tail /vpcflow/flow-logs --log-stream-names eni-0a1b2c3d4e5f60001-all --since 10m
+  vpcflow logs tail /vpcflow/flow-logs --filter-pattern '[v, a, eni, src, dst, sp, dp=22, p, pk, b, s, e, action=REJECT, st]'
   vpcflow logs tail /vpcflow/flow-logs --follow")]
     Tail(TailArgs),
     /// DescribeLogGroups, printed as `aws logs describe-log-groups` prints it (JSON).
@@ -107,7 +108,55 @@ Examples:
         #[arg(long)]
         next_token: Option<String>,
     },
-    /// FilterLogEvents: a group's events that contain every term of a pattern, as
+    /// PutMetricFilter, as `aws logs put-metric-filter` takes it: the group's events committed
+    /// from now on that the pattern matches publish the metric.
+    #[command(after_help = "\
+--metric-transformations takes the AWS CLI's shorthand or JSON:
+  metricName=RejectedPackets,metricNamespace=VPCFlowLogs,metricValue=$packets,defaultValue=0
+  '[{\"metricName\":\"Rejects\",\"metricNamespace\":\"VPC\",\"metricValue\":\"1\",\"dimensions\":{\"Port\":\"$dstport\"}}]'
+
+Example:
+  vpcflow logs put-metric-filter --log-group-name /vpcflow/flow-logs --filter-name rejects \\
+    --filter-pattern '[version, account, eni, src, dst, srcport, dstport, protocol, packets, bytes, start, end, action=REJECT, status]' \\
+    --metric-transformations metricName=RejectedPacketCount,metricNamespace=VPCFlowLogs,metricValue=$packets")]
+    PutMetricFilter {
+        #[command(flatten)]
+        data: DataArg,
+        /// The log group.
+        #[arg(long)]
+        log_group_name: String,
+        /// The filter's name (a filter of that name is replaced).
+        #[arg(long)]
+        filter_name: String,
+        /// The filter pattern (CloudWatch Logs' language; empty matches every event).
+        #[arg(long, allow_hyphen_values = true)]
+        filter_pattern: String,
+        /// The metric to publish: shorthand or JSON (below).
+        #[arg(long)]
+        metric_transformations: String,
+    },
+    /// DescribeMetricFilters, printed as `aws logs describe-metric-filters` prints it (JSON).
+    DescribeMetricFilters {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this group's.
+        #[arg(long)]
+        log_group_name: Option<String>,
+        /// Only names starting so (with --log-group-name).
+        #[arg(long)]
+        filter_name_prefix: Option<String>,
+    },
+    /// TestMetricFilter: which of the messages the pattern matches and what it extracts from
+    /// each, as `aws logs test-metric-filter` prints it (JSON). Needs no data directory.
+    TestMetricFilter {
+        /// The filter pattern.
+        #[arg(long, allow_hyphen_values = true)]
+        filter_pattern: String,
+        /// 1-50 event messages.
+        #[arg(long, num_args = 1.., required = true)]
+        log_event_messages: Vec<String>,
+    },
+    /// FilterLogEvents: a group's events that a filter pattern matches, as
     /// `aws logs filter-log-events` prints them (JSON).
     FilterLogEvents {
         #[command(flatten)]
@@ -127,8 +176,9 @@ Examples:
         /// To this time (ms), included.
         #[arg(long)]
         end_time: Option<i64>,
-        /// Plain terms (a quoted phrase is one), each of which an event must contain.
-        #[arg(long)]
+        /// A filter pattern (CloudWatch Logs' language: terms, [space-delimited], { JSON },
+        /// %regex%).
+        #[arg(long, allow_hyphen_values = true)]
         filter_pattern: Option<String>,
         /// At most this many (1-10000).
         #[arg(long)]
@@ -158,6 +208,16 @@ pub(crate) struct TailArgs {
     /// Only events this long before the newest one (e.g. 10m, 2h).
     #[arg(long, value_name = "DURATION")]
     since: Option<String>,
+    /// Only events this CloudWatch Logs filter pattern matches: terms (`REJECT -NODATA`),
+    /// space-delimited (`[version, account, eni, src, dst, srcport, dstport=22, ...]`), JSON
+    /// (`{ $.level = "error" }`) or a regex (`%^2 %`), as `aws logs tail --filter-pattern`.
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        alias = "filter",
+        allow_hyphen_values = true
+    )]
+    filter_pattern: Option<String>,
     /// Keep printing events as they are delivered (until interrupted).
     #[arg(long)]
     follow: bool,
@@ -220,6 +280,21 @@ pub(crate) fn run(cmd: &LogsCommand) -> anyhow::Result<()> {
             }
         }
         LogsCommand::Tail(args) => tail(args, &mut out)?,
+        LogsCommand::TestMetricFilter {
+            filter_pattern,
+            log_event_messages,
+        } => {
+            let answer = logs::TestMetricFilter {
+                filter_pattern: filter_pattern.clone(),
+                log_event_messages: log_event_messages.clone(),
+            }
+            .run();
+            print_answer(
+                answer.map(|a| serde_json::to_value(a).expect("answers serialize")),
+                "TestMetricFilter",
+                &mut out,
+            )?;
+        }
         other => service(other, &mut out)?,
     }
     Ok(())
@@ -233,11 +308,43 @@ fn service(cmd: &LogsCommand, out: &mut impl Write) -> anyhow::Result<()> {
         LogsCommand::DescribeLogStreams { data, .. } => (data, "DescribeLogStreams"),
         LogsCommand::GetLogEvents { data, .. } => (data, "GetLogEvents"),
         LogsCommand::FilterLogEvents { data, .. } => (data, "FilterLogEvents"),
+        LogsCommand::PutMetricFilter { data, .. } => (data, "PutMetricFilter"),
+        LogsCommand::DescribeMetricFilters { data, .. } => (data, "DescribeMetricFilters"),
         _ => unreachable!("the person's commands are run above"),
     };
-    let store = open_store(&data.data)?;
-    let answer = call(&store, cmd);
+    let (store, account) = open_store(&data.data)?;
+    let answer = match cmd {
+        LogsCommand::PutMetricFilter {
+            log_group_name,
+            filter_name,
+            filter_pattern,
+            metric_transformations,
+            ..
+        } => {
+            let req = logs::PutMetricFilter {
+                log_group_name: log_group_name.clone(),
+                filter_name: filter_name.clone(),
+                filter_pattern: filter_pattern.clone(),
+                metric_transformations: transformations(metric_transformations)?,
+            };
+            store
+                .put_metric_filter(&req, &account, SystemClock.now_ms())
+                .map(|()| serde_json::Value::Null)
+        }
+        other => call(&store, other),
+    };
+    print_answer(answer, operation, out)
+}
+
+/// An answer as the AWS CLI prints it (nothing for an empty one), or its error as the CLI
+/// words it.
+fn print_answer(
+    answer: Result<serde_json::Value, logs::LogsError>,
+    operation: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     match answer {
+        Ok(serde_json::Value::Null) => {}
         Ok(json) => writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?,
         Err(logs::LogsError::Refused { code, message }) => bail!(
             "An error occurred ({}) when calling the {operation} operation: {message}",
@@ -246,6 +353,76 @@ fn service(cmd: &LogsCommand, out: &mut impl Write) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     }
     Ok(())
+}
+
+/// `--metric-transformations`: JSON (a list or one object), or the AWS CLI's shorthand
+/// `metricName=…,metricNamespace=…,metricValue=…[,defaultValue=…][,unit=…][,dimensions={K=$f,…}]`.
+fn transformations(text: &str) -> anyhow::Result<Vec<logs::MetricTransformation>> {
+    let text = text.trim();
+    let bad = |why: String| anyhow::anyhow!("--metric-transformations '{text}': {why}");
+    if text.starts_with('[') || text.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let list = if v.is_array() {
+            v
+        } else {
+            serde_json::Value::Array(vec![v])
+        };
+        return serde_json::from_value(list).map_err(|e| bad(e.to_string()));
+    }
+    let mut members = serde_json::Map::new();
+    for (key, value) in shorthand_pairs(text).map_err(bad)? {
+        let value = match key.as_str() {
+            "defaultValue" => serde_json::Value::from(
+                value
+                    .parse::<f64>()
+                    .map_err(|_| bad(format!("defaultValue '{value}' is not a number")))?,
+            ),
+            "dimensions" => {
+                let inner = value
+                    .strip_prefix('{')
+                    .and_then(|v| v.strip_suffix('}'))
+                    .ok_or_else(|| bad("dimensions are written {Name=$field,…}".into()))?;
+                let map: serde_json::Map<String, serde_json::Value> = shorthand_pairs(inner)
+                    .map_err(bad)?
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                serde_json::Value::Object(map)
+            }
+            _ => serde_json::Value::String(value),
+        };
+        members.insert(key, value);
+    }
+    serde_json::from_value(serde_json::Value::Array(vec![serde_json::Value::Object(
+        members,
+    )]))
+    .map_err(|e| bad(e.to_string()))
+}
+
+/// `k=v,k=v` pairs, a `{…}` value kept whole.
+fn shorthand_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    let mut parts = Vec::new();
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    for p in parts.into_iter().filter(|p| !p.trim().is_empty()) {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| format!("'{p}' is not key=value"))?;
+        pairs.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    Ok(pairs)
 }
 
 /// One request to the log-group service, from the command's flags, and its answer as JSON.
@@ -328,13 +505,24 @@ fn call(store: &logs::LogStore, cmd: &LogsCommand) -> Result<serde_json::Value, 
                 ..Default::default()
             })
             .map(|p| serde_json::to_value(p).expect("pages serialize")),
+        LogsCommand::DescribeMetricFilters {
+            log_group_name,
+            filter_name_prefix,
+            ..
+        } => store
+            .describe_metric_filters(&logs::DescribeMetricFilters {
+                log_group_name: log_group_name.clone(),
+                filter_name_prefix: filter_name_prefix.clone(),
+                ..Default::default()
+            })
+            .map(|p| serde_json::to_value(p).expect("pages serialize")),
         _ => unreachable!("matched above"),
     }
 }
 
 /// The log-group service of a data directory; its ARNs name the account and region of the
 /// flow logs there.
-fn open_store(data: &Path) -> anyhow::Result<logs::LogStore> {
+fn open_store(data: &Path) -> anyhow::Result<(logs::LogStore, String)> {
     let state = open_state(data)?;
     let flow_logs = state.flow_logs()?;
     let Some(f) = flow_logs
@@ -352,11 +540,8 @@ fn open_store(data: &Path) -> anyhow::Result<logs::LogStore> {
             data.display()
         );
     };
-    Ok(logs::LogStore::open(
-        DataDir::new(data),
-        &f.region,
-        &f.account_id,
-    )?)
+    let store = logs::LogStore::open(DataDir::new(data), &f.region, &f.account_id)?;
+    Ok((store, f.account_id.clone()))
 }
 
 fn check_group(state: &State, group: &str) -> anyhow::Result<()> {
@@ -387,6 +572,13 @@ fn tail(args: &TailArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .unwrap_or(0);
         newest.saturating_sub(span)
     });
+    let pattern = match &args.filter_pattern {
+        Some(p) => Some(
+            vpcflow_monitor::Pattern::parse(p)
+                .with_context(|| format!("--filter-pattern '{p}'"))?,
+        ),
+        None => None,
+    };
     let mut shown: BTreeSet<String> = BTreeSet::new();
     loop {
         let segments = state.segments(&args.group)?;
@@ -401,6 +593,9 @@ fn tail(args: &TailArgs, out: &mut impl Write) -> anyhow::Result<()> {
                     continue;
                 }
                 if !args.log_stream_names.is_empty() && !args.log_stream_names.contains(&e.stream) {
+                    continue;
+                }
+                if pattern.as_ref().is_some_and(|p| !p.is_match(&e.message)) {
                     continue;
                 }
                 events.push(e);

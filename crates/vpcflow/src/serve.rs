@@ -172,7 +172,14 @@ pub(crate) fn start(
         .filter(|b| b.endpoint.is_none())
         .map(|b| b.name.clone())
         .collect();
-    let pump = start_pump(data, net, &default_account, &local_buckets, &clock)?;
+    let pump = start_pump(
+        data,
+        net,
+        &default_account,
+        &local_buckets,
+        &config.topics,
+        &clock,
+    )?;
     let services = Services::open(Opening {
         data,
         network: Arc::clone(net),
@@ -228,13 +235,20 @@ fn start_pump(
     net: &Network,
     owner: &str,
     local_buckets: &[String],
+    topics: &[vpcflow_deliver::config::TopicConfig],
     clock: &Arc<dyn vpcflow_store::Clock>,
 ) -> anyhow::Result<(
     Arc<std::sync::atomic::AtomicBool>,
     Option<std::thread::JoinHandle<()>>,
 )> {
-    let pump = vpcflow_deliver::pump::Pump::open(data, &net.region, owner, local_buckets.to_vec())
-        .context("cannot open the stores the API's background work runs on")?;
+    let pump = vpcflow_deliver::pump::Pump::open(
+        data,
+        &net.region,
+        owner,
+        local_buckets.to_vec(),
+        topics.to_vec(),
+    )
+    .context("cannot open the stores the API's background work runs on")?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let handle = vpcflow_deliver::pump::spawn(
         pump,
@@ -242,6 +256,7 @@ fn start_pump(
         Arc::clone(&stop),
         std::time::Duration::from_secs(1),
         Box::new(|p| tracing::warn!(problem = %p, "background delivery")),
+        Box::new(|line| tracing::info!(what = %line, "monitoring")),
     )
     .context("cannot start the API's background work")?;
     Ok((stop, Some(handle)))

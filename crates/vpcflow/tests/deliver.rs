@@ -198,6 +198,45 @@ fn flow_logs_deliver_their_subsets_and_formats() {
         .collect();
     got.sort();
     assert_eq!(got, want);
+    // --filter-pattern speaks CloudWatch's pattern language: here an exclusion, then a
+    // space-delimited pattern on the format's fields.
+    let tail_with = |pattern: &str| {
+        vpcflow(&[
+            "logs",
+            "tail",
+            "/rejects",
+            "--data",
+            path(&data),
+            "--filter-pattern",
+            pattern,
+        ])
+    };
+    let statuses = ok(&tail_with("-REJECT")).lines().count();
+    assert_eq!(
+        statuses,
+        want.iter().filter(|l| !l.contains(" REJECT ")).count()
+    );
+    let tcp = want
+        .iter()
+        .filter(|l| l.split(' ').nth(5) == Some("6"))
+        .count();
+    assert!(
+        tcp > 0 && tcp < want.len(),
+        "the ENI rejects TCP and other traffic"
+    );
+    assert_eq!(
+        ok(&tail_with("[eni, src, dst, sp, dp, proto=6, ...]"))
+            .lines()
+            .count(),
+        tcp
+    );
+    let bad = tail_with("[a, b");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--filter-pattern '[a, b'") && err.contains("at character 6"),
+        "{err}"
+    );
     // The custom format: exactly its fields, as Parquet columns.
     let (custom_header, custom_all) = expected(custom, 600, "30m");
     assert_eq!(

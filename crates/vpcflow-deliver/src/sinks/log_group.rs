@@ -256,8 +256,22 @@ mod runtime {
                 t.retention_days.map(Some),
             )
             .map_err(db)?;
+        let account = t.account.as_deref().unwrap_or(default_account);
+        // The group's metric filters see the segment's events once: not again when a crash
+        // left its entry spooled after it was indexed.
+        let mut metrics = None;
+        if !state.has_segment(group, &t.segment).map_err(db)?
+            && let Some(mut ingest) = state.ingest(group, account).map_err(db)?
+        {
+            let events = vpcflow_store::segment::read(&file, None)
+                .map_err(|e| DeliveryError::unknown(format!("log group {group}: {e}")))?;
+            for e in &events {
+                ingest.event(e.timestamp as i64, &e.message);
+            }
+            metrics = Some(ingest);
+        }
         state
-            .add_segment(group, &t.segment, &t.streams)
+            .add_segment(group, &t.segment, &t.streams, metrics)
             .map_err(db)?;
         // The group's retention as it stands (the config's, or PutRetentionPolicy's).
         let retention = state.log_group_retention(group).map_err(db)?;

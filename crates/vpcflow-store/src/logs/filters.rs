@@ -1,9 +1,12 @@
 //! Metric filters on log groups: PutMetricFilter, DescribeMetricFilters and DeleteMetricFilter
 //! with CloudWatch Logs' validation, limits and messages, kept in `state.db`
-//! (`metric_filters`). Stored here; the monitoring evaluates them against events.
+//! (`metric_filters`), and TestMetricFilter. The pattern language and the transformations are
+//! `vpcflow_monitor`'s; `ingest` applies the filters to events as they are committed.
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
+use vpcflow_monitor::Pattern;
+use vpcflow_monitor::metric::Transformation;
 
 use super::{LogStore, LogsError, LogsErrorCode, limit, token};
 
@@ -11,6 +14,8 @@ use super::{LogStore, LogsError, LogsErrorCode, limit, token};
 pub const MAX_PER_GROUP: usize = 100;
 /// The longest filter pattern.
 pub const MAX_PATTERN: usize = 1024;
+/// The most metric and subscription filters of one log group whose patterns hold a regex.
+pub const MAX_REGEX_PATTERNS: usize = 5;
 /// The most filters one DescribeMetricFilters page holds, and its default.
 pub const DESCRIBE_LIMIT: i64 = 50;
 
@@ -163,15 +168,8 @@ pub struct MetricFilterMatches {
 }
 
 impl TestMetricFilter {
-    /// The messages the pattern matches (no I/O): plain terms, as FilterLogEvents and the
-    /// subscription filters take them; the empty pattern matches every message.
+    /// The messages the pattern matches (no I/O), with the values it extracts from each.
     pub fn run(&self) -> Result<MetricFilterMatches, LogsError> {
-        if self.filter_pattern.chars().count() > MAX_PATTERN {
-            return Err(invalid(format!(
-                "1 validation error detected: Value at 'filterPattern' failed to satisfy \
-                 constraint: Member must have length less than or equal to {MAX_PATTERN}"
-            )));
-        }
         let n = self.log_event_messages.len();
         if !(1..=50).contains(&n) {
             return Err(invalid(format!(
@@ -180,19 +178,45 @@ impl TestMetricFilter {
                  or equal to 1 (given {n})"
             )));
         }
-        let terms = super::plain_terms(&self.filter_pattern)?;
+        let pattern = parse_pattern(&self.filter_pattern)?;
         let matches = self
             .log_event_messages
             .iter()
             .enumerate()
-            .filter(|(_, m)| terms.iter().all(|t| m.contains(t.as_str())))
-            .map(|(i, m)| MetricFilterMatch {
-                event_number: i as u64 + 1,
-                event_message: m.clone(),
-                extracted_values: Default::default(),
+            .filter_map(|(i, m)| {
+                pattern.matched(m).map(|found| MetricFilterMatch {
+                    event_number: i as u64 + 1,
+                    event_message: m.clone(),
+                    extracted_values: found.extracted(),
+                })
             })
             .collect();
         Ok(MetricFilterMatches { matches })
+    }
+}
+
+/// A filter pattern of a request (metric or subscription filter, FilterLogEvents,
+/// TestMetricFilter): CloudWatch Logs' length limit, then the language (`vpcflow_monitor`).
+pub(crate) fn parse_pattern(text: &str) -> Result<Pattern, LogsError> {
+    if text.chars().count() > MAX_PATTERN {
+        return Err(invalid(format!(
+            "1 validation error detected: Value at 'filterPattern' failed to satisfy \
+             constraint: Member must have length less than or equal to {MAX_PATTERN}"
+        )));
+    }
+    Pattern::parse(text).map_err(|e| invalid(e.to_string()))
+}
+
+impl MetricTransformation {
+    /// Its `metricValue` and `dimensions` checked against the filter's pattern (no I/O).
+    pub fn checked(&self, pattern: &Pattern) -> Result<Transformation, LogsError> {
+        let dims: Vec<(String, String)> = self
+            .dimensions
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Transformation::new(pattern, &self.metric_value, &dims).map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -201,12 +225,7 @@ impl PutMetricFilter {
     pub fn check(&self) -> Result<(), LogsError> {
         super::manage::check_name(&self.log_group_name)?;
         check_filter_name(&self.filter_name)?;
-        if self.filter_pattern.chars().count() > MAX_PATTERN {
-            return Err(invalid(format!(
-                "1 validation error detected: Value at 'filterPattern' failed to satisfy \
-                 constraint: Member must have length less than or equal to {MAX_PATTERN}"
-            )));
-        }
+        let pattern = parse_pattern(&self.filter_pattern)?;
         if self.metric_transformations.len() != 1 {
             return Err(invalid(format!(
                 "1 validation error detected: Value at 'metricTransformations' failed to satisfy \
@@ -236,6 +255,7 @@ impl PutMetricFilter {
                 "Metric filters with dimensions cannot have a default value",
             ));
         }
+        t.checked(&pattern)?;
         Ok(())
     }
 }
@@ -262,6 +282,9 @@ impl LogStore {
                     "Resource limit exceeded: a log group has at most {MAX_PER_GROUP} metric filters."
                 ),
             ));
+        }
+        if Pattern::parse(&req.filter_pattern).is_ok_and(|p| p.has_regex()) {
+            self.check_regex_quota(&req.log_group_name, Some(&req.filter_name), None)?;
         }
         let t = serde_json::to_string(&req.metric_transformations).expect("serializes");
         self.db(self.conn.execute(
@@ -381,6 +404,40 @@ impl LogStore {
             return Err(LogsError::refused(
                 LogsErrorCode::ResourceNotFound,
                 "The specified metric filter does not exist.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// AWS's quota: at most [`MAX_REGEX_PATTERNS`] metric and subscription filters of a group
+    /// hold a regex (the one being replaced, by name, aside).
+    pub(crate) fn check_regex_quota(
+        &self,
+        group: &str,
+        metric_filter: Option<&str>,
+        subscription_filter: Option<&str>,
+    ) -> Result<(), LogsError> {
+        let mut stmt = self.db(self.conn.prepare(
+            "SELECT pattern FROM metric_filters WHERE log_group = ?1 AND name IS NOT ?2 \
+             UNION ALL SELECT json_extract(body, '$.filterPattern') FROM subscription_filters \
+             WHERE log_group = ?1 AND name IS NOT ?3",
+        ))?;
+        let patterns = self.db(stmt
+            .query_map(params![group, metric_filter, subscription_filter], |r| {
+                r.get::<_, String>(0)
+            })
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>))?;
+        let with_regex = patterns
+            .iter()
+            .filter(|p| Pattern::parse(p).is_ok_and(|p| p.has_regex()))
+            .count();
+        if with_regex >= MAX_REGEX_PATTERNS {
+            return Err(LogsError::refused(
+                LogsErrorCode::LimitExceeded,
+                format!(
+                    "Resource limit exceeded: a log group has at most {MAX_REGEX_PATTERNS} metric \
+                     and subscription filter patterns containing regex."
+                ),
             ));
         }
         Ok(())

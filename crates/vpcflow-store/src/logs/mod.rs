@@ -11,6 +11,7 @@
 pub mod error;
 pub mod filters;
 pub mod index;
+pub mod ingest;
 pub mod manage;
 pub mod streams;
 pub mod subscriptions;
@@ -541,7 +542,7 @@ impl LogStore {
                 "You cannot specify both LogStreamNames and LogStreamNamePrefix.",
             ));
         }
-        let terms = plain_terms(req.filter_pattern.as_deref().unwrap_or(""))?;
+        let pattern = filters::parse_pattern(req.filter_pattern.as_deref().unwrap_or(""))?;
         let group = self.group(
             req.log_group_name.as_deref(),
             req.log_group_identifier.as_deref(),
@@ -566,7 +567,7 @@ impl LogStore {
                     .as_deref()
                     .is_none_or(|p| e.stream.starts_with(p))
             })
-            .filter(|(_, e)| terms.iter().all(|t| e.message.contains(t.as_str())))
+            .filter(|(_, e)| pattern.is_match(&e.message))
             .skip_while(|(i, _)| *i < from);
         let page: Vec<(usize, Event)> = matching.by_ref().take(limit).collect();
         let next_token = match (matching.next(), page.last()) {
@@ -625,89 +626,4 @@ fn position(t: Option<&str>, prefix: &str) -> Result<Option<usize>, LogsError> {
     token(t, prefix)?
         .map(|n| n.parse().map_err(|_| bad_token()))
         .transpose()
-}
-
-/// A filter pattern of plain terms: words, or phrases in double quotes, every one of which a
-/// message must contain (case-sensitive). The pattern language's other forms (JSON `{ … }`,
-/// space-delimited `[ … ]`, `?` alternatives, `-` exclusions) are refused by name.
-pub(crate) fn plain_terms(pattern: &str) -> Result<Vec<String>, LogsError> {
-    let pattern = pattern.trim();
-    let unsupported = |what: &str| {
-        Err(LogsError::refused(
-            LogsErrorCode::InvalidParameter,
-            format!(
-                "Invalid filter pattern: {what} are not supported by vpcflow yet; use plain terms"
-            ),
-        ))
-    };
-    if pattern.starts_with('{') {
-        return unsupported("JSON patterns ({ … })");
-    }
-    if pattern.starts_with('[') {
-        return unsupported("space-delimited patterns ([ … ])");
-    }
-    let mut terms = Vec::new();
-    let mut rest = pattern;
-    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
-        rest = &rest[start..];
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let Some(end) = quoted.find('"') else {
-                return Err(LogsError::refused(
-                    LogsErrorCode::InvalidParameter,
-                    "Invalid filter pattern: a quoted term has no closing \"",
-                ));
-            };
-            terms.push(quoted[..end].to_owned());
-            rest = &quoted[end + 1..];
-        } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            let term = &rest[..end];
-            if term.starts_with('?') || (term.starts_with('-') && term.len() > 1) {
-                return unsupported("? and - terms");
-            }
-            terms.push(term.to_owned());
-            rest = &rest[end..];
-        }
-    }
-    Ok(terms)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Any pattern is terms or a clear refusal, never a panic; words without quotes, `?`,
-        /// `-`, braces or brackets are exactly its terms.
-        #[test]
-        fn patterns_are_terms_or_refused(pattern in "[ -~]{0,40}") {
-            match plain_terms(&pattern) {
-                Ok(terms) => prop_assert!(terms.iter().all(|t| pattern.contains(t.as_str()))),
-                Err(e) => prop_assert_eq!(e.code(), Some(LogsErrorCode::InvalidParameter)),
-            }
-        }
-
-        #[test]
-        fn plain_words_are_the_terms(words in proptest::collection::vec("[a-zA-Z0-9.:]{1,8}", 0..6)) {
-            let pattern = words.join("  ");
-            prop_assert_eq!(plain_terms(&pattern).unwrap(), words);
-        }
-    }
-
-    #[test]
-    fn plain_terms_and_phrases() {
-        assert_eq!(plain_terms("").unwrap(), Vec::<String>::new());
-        assert_eq!(
-            plain_terms(" REJECT  \"10.0.0.1 10.0.0.2\" 443 ").unwrap(),
-            ["REJECT", "10.0.0.1 10.0.0.2", "443"]
-        );
-        for bad in ["{ $.a = 1 }", "[a, b]", "?x ?y", "-x", "\"open"] {
-            assert_eq!(
-                plain_terms(bad).unwrap_err().code(),
-                Some(LogsErrorCode::InvalidParameter),
-                "{bad}"
-            );
-        }
-    }
 }

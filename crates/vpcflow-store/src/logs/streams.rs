@@ -331,11 +331,23 @@ impl LogStore {
             path: file.display().to_string(),
             source,
         })?;
-        self.db(self.conn.execute(
+        // The index row and what the group's metric filters make of the events: one
+        // transaction, so that the events count in their metrics once.
+        let tx = self.db(self.conn.unchecked_transaction())?;
+        self.db(tx.execute(
             "INSERT INTO segments (log_group, segment, stream, events, first_ms, last_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![group, name, stream, events.len() as i64, first, last],
         ))?;
+        if let Some(mut ingest) =
+            self.db(super::ingest::Ingest::for_group(&tx, group, &self.account))?
+        {
+            for e in events {
+                ingest.event(e.timestamp, &e.message);
+            }
+            self.db(ingest.commit(&tx))?;
+        }
+        self.db(tx.commit())?;
         Ok(())
     }
 }

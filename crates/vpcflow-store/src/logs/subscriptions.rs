@@ -12,7 +12,8 @@
 use rusqlite::{OptionalExtension as _, params};
 use serde::{Deserialize, Serialize};
 
-use super::{LogStore, LogsError, LogsErrorCode, limit, plain_terms, position};
+use super::filters::parse_pattern;
+use super::{LogStore, LogsError, LogsErrorCode, limit, position};
 use crate::segment::{self, Event};
 
 /// The most subscription filters one log group holds (AWS's quota).
@@ -125,14 +126,7 @@ impl PutSubscriptionFilter {
     /// The request's own rules, without I/O.
     pub fn check(&self) -> Result<(), LogsError> {
         super::filters::check_filter_name(&self.filter_name)?;
-        if self.filter_pattern.chars().count() > super::filters::MAX_PATTERN {
-            return Err(invalid(format!(
-                "1 validation error detected: Value at 'filterPattern' failed to satisfy \
-                 constraint: Member must have length less than or equal to {}",
-                super::filters::MAX_PATTERN
-            )));
-        }
-        plain_terms(&self.filter_pattern)?;
+        parse_pattern(&self.filter_pattern)?;
         match self.distribution.as_deref() {
             None | Some("ByLogStream" | "Random") => {}
             Some(d) => {
@@ -188,6 +182,9 @@ impl LogStore {
                 LogsErrorCode::LimitExceeded,
                 "Resource limit exceeded.",
             ));
+        }
+        if parse_pattern(&req.filter_pattern).is_ok_and(|p| p.has_regex()) {
+            self.check_regex_quota(&req.log_group_name, None, Some(&req.filter_name))?;
         }
         let filter = SubscriptionFilter {
             filter_name: req.filter_name.clone(),
@@ -317,7 +314,7 @@ impl LogStore {
             let Some(upto) = rows.last().map(|r| r.0) else {
                 continue;
             };
-            let terms = plain_terms(&filter.filter_pattern)?;
+            let pattern = parse_pattern(&filter.filter_pattern)?;
             let mut events = Vec::new();
             for (rowid, seg, stream) in rows {
                 let path = self.dir.segment(&group, &seg);
@@ -326,7 +323,7 @@ impl LogStore {
                     continue;
                 }
                 for (i, e) in segment::read(&path, Some(&stream))?.into_iter().enumerate() {
-                    if terms.iter().all(|t| e.message.contains(t.as_str())) {
+                    if pattern.is_match(&e.message) {
                         events.push((format!("{:020}{rowid:010}{i:06}", e.timestamp), e));
                     }
                 }

@@ -1,0 +1,172 @@
+//! What a metric filter publishes for an event its pattern matches (`reference/query.md` §2.5):
+//! `metricValue` as a number or a `$field` of the pattern, and `dimensions` as `$field`s, checked
+//! against the pattern once when the filter is put, then applied per event at ingest.
+//!
+//! A `$field` whose value in an event is not a number publishes nothing for that event (decided:
+//! AWS does not say), and `defaultValue` is the store's to publish for a minute without matches.
+
+use crate::pattern::{Matched, Pattern};
+
+/// The most dimensions a metric transformation has (AWS's quota).
+pub const MAX_DIMENSIONS: usize = 3;
+
+/// Why a metric transformation cannot go with its pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransformError {
+    /// `metricValue` is neither a number nor a `$field` the pattern extracts.
+    #[error(
+        "Invalid metric value '{0}': expected a number or a $field that the filter pattern names"
+    )]
+    MetricValue(String),
+    /// A dimension's value is not a `$field` the pattern extracts.
+    #[error(
+        "Invalid dimension value '{value}' for '{name}': expected a $field that the filter pattern names"
+    )]
+    Dimension {
+        /// The dimension.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+    /// More than [`MAX_DIMENSIONS`].
+    #[error("A metric transformation has at most {MAX_DIMENSIONS} dimensions")]
+    TooManyDimensions,
+}
+
+/// One metric transformation, checked against its pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transformation {
+    value: Source,
+    dimensions: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    Literal(f64),
+    Field(String),
+}
+
+/// What one matching event adds to a metric: the value, under these dimension values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datum {
+    /// The value the event adds.
+    pub value: f64,
+    /// Dimension name → value, by name.
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl Transformation {
+    /// Checks `metric_value` and `dimensions` (name → `$field`) against `pattern` (no I/O).
+    pub fn new(
+        pattern: &Pattern,
+        metric_value: &str,
+        dimensions: &[(String, String)],
+    ) -> Result<Self, TransformError> {
+        let literal = metric_value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite());
+        let value = match literal {
+            Some(n) => Source::Literal(n),
+            None if pattern.can_extract(metric_value) => Source::Field(metric_value.to_owned()),
+            None => return Err(TransformError::MetricValue(metric_value.to_owned())),
+        };
+        if dimensions.len() > MAX_DIMENSIONS {
+            return Err(TransformError::TooManyDimensions);
+        }
+        if let Some((name, v)) = dimensions.iter().find(|(_, v)| !pattern.can_extract(v)) {
+            return Err(TransformError::Dimension {
+                name: name.clone(),
+                value: v.clone(),
+            });
+        }
+        let mut dimensions = dimensions.to_vec();
+        dimensions.sort();
+        Ok(Transformation { value, dimensions })
+    }
+
+    /// What a matching event publishes, if its fields give a number and every dimension.
+    pub fn apply(&self, matched: &Matched) -> Option<Datum> {
+        let value = match &self.value {
+            Source::Literal(n) => *n,
+            Source::Field(f) => matched
+                .get(f)?
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())?,
+        };
+        let dimensions = self
+            .dimensions
+            .iter()
+            .map(|(name, field)| Some((name.clone(), matched.get(field)?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Datum { value, dimensions })
+    }
+
+    /// Whether it needs the pattern's extracted values (else a match alone decides).
+    pub fn needs_values(&self) -> bool {
+        matches!(self.value, Source::Field(_)) || !self.dimensions.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Pattern {
+        Pattern::parse(s).unwrap()
+    }
+
+    #[test]
+    fn values_and_dimensions_come_from_the_pattern() {
+        let flow = p(
+            "[version, account, eni, src, dst, srcport, dstport, protocol, packets, bytes, start, end, action=REJECT, status]",
+        );
+        let line = "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 22 6 10 840 1 2 REJECT OK";
+        let m = flow.matched(line).unwrap();
+        let bytes =
+            Transformation::new(&flow, "$bytes", &[("Port".into(), "$dstport".into())]).unwrap();
+        assert_eq!(
+            bytes.apply(&m),
+            Some(Datum {
+                value: 840.0,
+                dimensions: vec![("Port".into(), "22".into())]
+            })
+        );
+        let one = Transformation::new(&flow, "1", &[]).unwrap();
+        assert_eq!(one.apply(&m).unwrap().value, 1.0);
+        assert!(!one.needs_values());
+        let words = Transformation::new(&flow, "$action", &[]).unwrap();
+        assert_eq!(words.apply(&m), None, "REJECT is not a number");
+        assert_eq!(
+            Transformation::new(&flow, "$nope", &[]),
+            Err(TransformError::MetricValue("$nope".into()))
+        );
+        assert!(matches!(
+            Transformation::new(&p("REJECT"), "$bytes", &[]),
+            Err(TransformError::MetricValue(_))
+        ));
+        let four: Vec<(String, String)> =
+            (0..4).map(|i| (format!("d{i}"), "$src".into())).collect();
+        assert_eq!(
+            Transformation::new(&flow, "1", &four),
+            Err(TransformError::TooManyDimensions)
+        );
+        assert!(matches!(
+            Transformation::new(&flow, "1", &[("D".into(), "src".into())]),
+            Err(TransformError::Dimension { .. })
+        ));
+    }
+
+    #[test]
+    fn json_values_from_any_property() {
+        let pat = p("{ $.status = 200 }");
+        let m = pat
+            .matched(r#"{"status":200,"latency":{"ms":12.5}}"#)
+            .unwrap();
+        let t = Transformation::new(&pat, "$.latency.ms", &[]).unwrap();
+        assert_eq!(t.apply(&m).unwrap().value, 12.5);
+    }
+}
