@@ -33,7 +33,7 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
   300 s period) on a fresh `vpcflow up`, whose default scenario's port scan starts at 14:15: the
   `[[topics]]` webhook receives the ALARM notification and later the OK, each once, SNS-shaped;
   DescribeAlarmHistory, FilterLogEvents with a space-delimited pattern, TestMetricFilter's
-  extracted values;
+  extracted values; a Contributor Insights rule whose report ranks the scanner first;
 * restart: flow logs, log groups, retention, metric filters, alarms, put events, tags, delivery
   streams, subscription filters, made buckets and their configurations survive a stop and
   start; `/healthz` and `/metrics` answer.
@@ -1158,9 +1158,51 @@ def alarm_on_scan(binary, tmp):
               len(tested) == 1 and tested[0]["eventNumber"] == 1 and
               tested[0]["extractedValues"].get("$packets") == "3" and
               tested[0]["extractedValues"].get("$action") == "REJECT", str(tested))
+        contributor_insights(up.url)
     finally:
         up.stop()
         hook.close()
+
+
+def contributor_insights(url):
+    """A Contributor Insights rule on the scanned log group: the scanner is the top contributor."""
+    cw = client(url, "cloudwatch")
+    rule = {"Schema": {"Name": "CloudWatchLogRule", "Version": 1},
+            "LogGroupNames": ["/vpcflow/alarm-flows"], "LogFormat": "CLF",
+            "Fields": {"4": "srcaddr", "9": "packets", "13": "action"},
+            "Contribution": {"Keys": ["srcaddr"], "ValueOf": "packets",
+                             "Filters": [{"Match": "action", "In": ["REJECT"]}]},
+            "AggregateOn": "Sum"}
+    cw.put_insight_rule(RuleName="rejected-sources", RuleState="ENABLED",
+                        RuleDefinition=json.dumps(rule))
+    rules = cw.describe_insight_rules()["InsightRules"]
+    check("describe-insight-rules reads the rule back",
+          [(r["Name"], r["State"], json.loads(r["Definition"])) for r in rules] ==
+          [("rejected-sources", "ENABLED", rule)], str(rules))
+    report = cw.get_insight_rule_report(
+        RuleName="rejected-sources", Period=300, MaxContributorCount=3,
+        StartTime=datetime.datetime(2026, 1, 15, 14, 0, tzinfo=datetime.timezone.utc),
+        EndTime=datetime.datetime(2026, 1, 15, 14, 30, tzinfo=datetime.timezone.utc),
+        Metrics=["UniqueContributors", "Sum"])
+    top = report["Contributors"]
+    check("get-insight-rule-report: the scanner is the top rejected source",
+          report["KeyLabels"] == ["srcaddr"] and report["AggregationStatistic"] == "Sum" and
+          top and top[0]["Keys"] == ["185.220.101.7"] and
+          top[0]["ApproximateAggregateValue"] > 1000 and len(top) <= 3 and
+          report["MetricDatapoints"] and "Sum" in report["MetricDatapoints"][0],
+          json.dumps(report, default=str)[:400])
+    got = error_of(lambda: cw.put_insight_rule(RuleName="bad", RuleDefinition="{}"))
+    check("a rule that is not AWS's syntax: InvalidParameterValue",
+          got and got[0] == "InvalidParameterValue", str(got))
+    other = client(url, "cloudwatch", key=OTHER_KEY, secret=OTHER_SECRET)
+    got = error_of(lambda: other.get_insight_rule_report(
+        RuleName="rejected-sources", Period=300,
+        StartTime=datetime.datetime(2026, 1, 15, 14, 0, tzinfo=datetime.timezone.utc),
+        EndTime=datetime.datetime(2026, 1, 15, 14, 30, tzinfo=datetime.timezone.utc)))
+    check("account B has no such rule", got and got[0] == "ResourceNotFound", str(got))
+    gone = cw.delete_insight_rules(RuleNames=["rejected-sources", "no-such-rule"])["Failures"]
+    check("delete-insight-rules: the unknown name is a failure",
+          [f["FailureResource"] for f in gone] == ["no-such-rule"], str(gone))
 
 
 def main():

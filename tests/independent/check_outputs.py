@@ -7,8 +7,9 @@
 * Text: DuckDB's CSV reader (space-delimited, header, '-' = NULL) reads `--to text` output and
   finds the same rows.
 * The shipped sample: aggregates from DuckDB over the original .log.gz equal those over our Parquet.
-* Query: `vpcflow query --insights` answers (top talkers, rejects per hour) equal DuckDB's over
-  the same log-group segments.
+* Query: `vpcflow query --insights` answers (top talkers, rejects per hour) and
+  `vpcflow query --contributors` (AWS's three sample Contributor Insights rules) equal DuckDB's
+  over the same log-group segments.
 * Delivery (`vpcflow simulate` into flow logs): every .log.gz object is gzip with the format's
   header line first; every Parquet object has AWS's columns and types, gzip inside; DuckDB reads
   the Hive-partitioned layout with its partition columns; text and Parquet objects of the same
@@ -214,6 +215,23 @@ with tempfile.TemporaryDirectory() as tmp:
     duck = duckdb.sql(f"SELECT strftime(to_timestamp(\"@timestamp\" / 1000) AT TIME ZONE 'UTC', '%Y-%m-%d %H:00:00.000') AS hour, "
                       f"count(*) FROM {seg} WHERE action = 'REJECT' GROUP BY ALL ORDER BY hour").fetchall()
     check("query: Insights rejects per hour equal DuckDB's", [(r["hour"], r["n"]) for r in ours] == duck, f"{ours} != {duck}")
+
+    # Contributor Insights: AWS's three sample rules over the log group equal DuckDB's SQL.
+    def contributors(sample, labels, value, sql):
+        ours = json.loads(vpcflow("query", "--data", str(data), "--output", "json",
+                                  "--contributors", sample, "--max-contributors", "10"))
+        full = {tuple(str(x) for x in r[:-1]): r[-1] for r in duckdb.sql(sql.format(seg=seg)).fetchall()}
+        top = sorted(full.values(), reverse=True)[:10]
+        got = [r[value] for r in ours]
+        check(f"contributors: {sample}: the top 10 equal DuckDB's",
+              len(ours) == min(10, len(full)) and got == top and
+              all(full[tuple(r[k] for k in labels)] == r[value] for r in ours), f"{ours} != {top}")
+    contributors("byte-transfers", ["srcaddr", "dstaddr"], "Sum",
+                 "SELECT srcaddr, dstaddr, sum(bytes) FROM {seg} WHERE bytes IS NOT NULL GROUP BY ALL")
+    contributors("https-requests", ["destination address"], "Sum",
+                 "SELECT dstaddr, sum(packets) FROM {seg} WHERE dstport = 443 GROUP BY ALL")
+    contributors("rejected-tcp", ["interfaceID", "sourceAddress"], "Sum",
+                 "SELECT interface_id, srcaddr, count(*) FROM {seg} WHERE protocol = 6 AND action = 'REJECT' GROUP BY ALL")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -15,6 +15,9 @@ use vpcflow_store::alarm_eval::DescribeAlarmHistory;
 use vpcflow_store::alarms::{
     AlarmError, AlarmErrorCode, Alarms, DeleteAlarms, DescribeAlarms, PutMetricAlarm,
 };
+use vpcflow_store::insight_rules::{
+    DeleteInsightRules, DescribeInsightRules, GetInsightRuleReport, PutInsightRule,
+};
 use vpcflow_store::metrics::{
     GetMetricData, GetMetricStatistics, ListMetrics, Metrics, PutMetricData,
 };
@@ -34,6 +37,10 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeAlarms",
     "DescribeAlarmHistory",
     "DeleteAlarms",
+    "PutInsightRule",
+    "DescribeInsightRules",
+    "DeleteInsightRules",
+    "GetInsightRuleReport",
     "PutMetricData",
     "GetMetricStatistics",
     "GetMetricData",
@@ -46,6 +53,8 @@ pub struct CloudWatch {
     pub alarms: Mutex<Alarms>,
     /// The metric data (`state.db`), its own connection.
     pub metrics: Mutex<Metrics>,
+    /// The log groups Contributor Insights reports read, its own connection.
+    pub logs: Mutex<vpcflow_store::logs::LogStore>,
 }
 
 /// Which wire a request came in.
@@ -174,6 +183,31 @@ pub fn handle(
         },
         "DescribeAlarmHistory" => match decode::<DescribeAlarmHistory>(input) {
             Ok(req) => answer(alarms().history(account, &req)),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "PutInsightRule" => match decode::<PutInsightRule>(input) {
+            Ok(req) => alarms()
+                .put_insight_rule(account, &req, now_ms)
+                .map(|()| None),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "DescribeInsightRules" => match decode::<DescribeInsightRules>(input) {
+            Ok(req) => answer(alarms().describe_insight_rules(account, &req)),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "DeleteInsightRules" => match decode::<DeleteInsightRules>(input) {
+            Ok(req) => answer(alarms().delete_insight_rules(account, &req)),
+            Err((c, m)) => return refusal(wire, c, &m, id),
+        },
+        "GetInsightRuleReport" => match decode::<GetInsightRuleReport>(input) {
+            Ok(req) => {
+                let mut logs = cw
+                    .logs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                logs.acting_for(Some(account));
+                answer(alarms().insight_rule_report(account, &logs, &req))
+            }
             Err((c, m)) => return refusal(wire, c, &m, id),
         },
         "DeleteAlarms" => match decode::<DeleteAlarms>(input) {

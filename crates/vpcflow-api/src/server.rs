@@ -137,6 +137,11 @@ impl Services {
             cloudwatch: CloudWatch {
                 alarms: Mutex::new(vpcflow_store::alarms::Alarms::open(o.data, &region)?),
                 metrics: Mutex::new(vpcflow_store::metrics::Metrics::open(o.data)?),
+                logs: Mutex::new(vpcflow_store::logs::LogStore::open(
+                    o.data.clone(),
+                    &region,
+                    o.owner,
+                )?),
             },
             firehose: Mutex::new(vpcflow_store::firehose::Firehose::open(
                 o.data.clone(),

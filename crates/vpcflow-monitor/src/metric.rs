@@ -5,7 +5,9 @@
 //! A `$field` whose value in an event is not a number publishes nothing for that event (decided:
 //! AWS does not say), and `defaultValue` is the store's to publish for a minute without matches.
 
-use crate::pattern::{Matched, Pattern};
+use std::borrow::Cow;
+
+use crate::pattern::{Found, Matched, Pattern, Reference};
 
 /// The most dimensions a metric transformation has (AWS's quota).
 pub const MAX_DIMENSIONS: usize = 3;
@@ -33,17 +35,18 @@ pub enum TransformError {
     TooManyDimensions,
 }
 
-/// One metric transformation, checked against its pattern.
+/// One metric transformation, checked against its pattern, its references resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transformation {
     value: Source,
-    dimensions: Vec<(String, String)>,
+    /// (name, the reference as written, resolved), by name.
+    dimensions: Vec<(String, String, Reference)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
     Literal(f64),
-    Field(String),
+    Field(String, Reference),
 }
 
 /// What one matching event adds to a metric: the value, under these dimension values.
@@ -67,48 +70,74 @@ impl Transformation {
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite());
-        let value = match literal {
-            Some(n) => Source::Literal(n),
-            None if pattern.can_extract(metric_value) => Source::Field(metric_value.to_owned()),
-            None => return Err(TransformError::MetricValue(metric_value.to_owned())),
+        let value = match (literal, pattern.reference(metric_value)) {
+            (Some(n), _) => Source::Literal(n),
+            (None, Some(r)) => Source::Field(metric_value.to_owned(), r),
+            (None, None) => return Err(TransformError::MetricValue(metric_value.to_owned())),
         };
         if dimensions.len() > MAX_DIMENSIONS {
             return Err(TransformError::TooManyDimensions);
         }
-        if let Some((name, v)) = dimensions.iter().find(|(_, v)| !pattern.can_extract(v)) {
-            return Err(TransformError::Dimension {
-                name: name.clone(),
-                value: v.clone(),
-            });
+        let mut resolved = Vec::new();
+        for (name, v) in dimensions {
+            let Some(r) = pattern.reference(v) else {
+                return Err(TransformError::Dimension {
+                    name: name.clone(),
+                    value: v.clone(),
+                });
+            };
+            resolved.push((name.clone(), v.clone(), r));
         }
-        let mut dimensions = dimensions.to_vec();
-        dimensions.sort();
-        Ok(Transformation { value, dimensions })
+        resolved.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Transformation {
+            value,
+            dimensions: resolved,
+        })
     }
 
-    /// What a matching event publishes, if its fields give a number and every dimension.
+    /// What a matching event publishes (TestMetricFilter's extracted values), if its fields
+    /// give a number and every dimension.
     pub fn apply(&self, matched: &Matched) -> Option<Datum> {
         let value = match &self.value {
             Source::Literal(n) => *n,
-            Source::Field(f) => matched
-                .get(f)?
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())?,
+            Source::Field(f, _) => number(&matched.get(f)?)?,
         };
         let dimensions = self
             .dimensions
             .iter()
-            .map(|(name, field)| Some((name.clone(), matched.get(field)?)))
+            .map(|(name, field, _)| Some((name.clone(), matched.get(field)?)))
             .collect::<Option<Vec<_>>>()?;
         Some(Datum { value, dimensions })
     }
 
+    /// The same on a match found on an [`crate::Event`], without copying its text: the value,
+    /// and the dimensions' values by dimension name.
+    pub fn apply_found<'f>(&self, found: &'f Found<'_>) -> Option<(f64, Vec<Cow<'f, str>>)> {
+        let value = match &self.value {
+            Source::Literal(n) => *n,
+            Source::Field(_, r) => number(&found.get(r)?)?,
+        };
+        let dims = self
+            .dimensions
+            .iter()
+            .map(|(_, _, r)| found.get(r))
+            .collect::<Option<Vec<_>>>()?;
+        Some((value, dims))
+    }
+
+    /// The dimensions' names, in the order [`Transformation::apply_found`] gives their values.
+    pub fn dimension_names(&self) -> impl Iterator<Item = &str> {
+        self.dimensions.iter().map(|(n, _, _)| n.as_str())
+    }
+
     /// Whether it needs the pattern's extracted values (else a match alone decides).
     pub fn needs_values(&self) -> bool {
-        matches!(self.value, Source::Field(_)) || !self.dimensions.is_empty()
+        matches!(self.value, Source::Field(..)) || !self.dimensions.is_empty()
     }
+}
+
+fn number(s: &str) -> Option<f64> {
+    s.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 #[cfg(test)]

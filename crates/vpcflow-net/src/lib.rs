@@ -10,6 +10,8 @@
 //!   (the type capture produces and delivery consumes).
 //! * [`builtin`]: topologies shipped with vpcflow (`builtin:three-tier`).
 //! * [`diagnose`]: explains from the topology alone whether a connection would pass.
+//! * [`troubleshoot`]: the troubleshooting flowchart on delivered records (what happened to a
+//!   connection, and which rule or flow-log setting explains it).
 //! * [`nft`]: nftables rulesets that make the kernel enforce the policy (the lab).
 //!
 //! No I/O beyond reading a topology file, no clock: time comes in as values.
@@ -23,6 +25,7 @@ pub mod never_logged;
 pub mod nft;
 pub mod policy;
 pub mod record;
+pub mod troubleshoot;
 
 pub use network::{LoadError, Network, Problem, Problems};
 pub use policy::{FiveTuple, Packet, Policy, Verdict};

@@ -190,7 +190,8 @@ ALTER TABLE checkpoints ADD COLUMN rewound INTEGER NOT NULL DEFAULT 0;
     },
     Migration {
         what: "alarm evaluation: the metric time each alarm was last evaluated at, its state \
-           history (DescribeAlarmHistory), and the notifications its actions owe",
+           history (DescribeAlarmHistory), and the notifications its actions owe; Contributor \
+           Insights rules; the detections' findings",
         sql: "
 ALTER TABLE alarms ADD COLUMN evaluated_ms INTEGER;
 CREATE TABLE alarm_history (
@@ -202,6 +203,25 @@ CREATE TABLE alarm_history (
     data TEXT NOT NULL
 );
 CREATE INDEX alarm_history_by_alarm ON alarm_history (account, name, ts_ms);
+CREATE TABLE insight_rules (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE findings (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    window_s INTEGER NOT NULL,
+    subject TEXT NOT NULL,
+    target TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    found_ms INTEGER NOT NULL
+);
 CREATE TABLE alarm_notifications (
     id INTEGER PRIMARY KEY,
     topic TEXT NOT NULL,
@@ -361,7 +381,9 @@ mod tests {
                 "client_tokens",
                 "delivery_status",
                 "delivery_streams",
+                "findings",
                 "flow_logs",
+                "insight_rules",
                 "log_groups",
                 "log_streams",
                 "metric_data",

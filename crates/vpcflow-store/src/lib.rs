@@ -3,7 +3,8 @@
 //! schema and its migrations ([`db`]), the log-group
 //! segment file, written and read (`segment`), log groups as a service (`logs`: DescribeLogGroups,
 //! DescribeLogStreams, GetLogEvents, FilterLogEvents, …), CloudWatch's alarms (`alarms`), their
-//! evaluation on the metric's time (`alarm_eval`) and metric data (`metrics`), Firehose delivery streams and their buffers (`firehose`), local buckets' writes and
+//! evaluation on the metric's time (`alarm_eval`), Contributor Insights rules and reports
+//! (`insight_rules`), the detections' findings (`findings`) and metric data (`metrics`), Firehose delivery streams and their buffers (`firehose`), local buckets' writes and
 //! configurations (`buckets`), the stable hash ids derive from (`ids`), and time: the
 //! injected [`time::Clock`] and the one copy of the calendar arithmetic ([`time`]).
 //!
@@ -21,8 +22,12 @@ pub mod buckets;
 pub mod db;
 pub mod dir;
 #[cfg(feature = "db")]
+pub mod findings;
+#[cfg(feature = "db")]
 pub mod firehose;
 pub mod ids;
+#[cfg(all(feature = "db", feature = "segment"))]
+pub mod insight_rules;
 pub mod lock;
 #[cfg(all(feature = "db", feature = "segment"))]
 pub mod logs;

@@ -107,6 +107,53 @@ pub struct SegmentError {
     message: String,
 }
 
+/// Calls `each(timestamp_ms, message)` for every event of a segment in file order, reading only
+/// those two columns and copying no message (the ingest hook's read of what it indexes).
+pub fn each_message(path: &Path, mut each: impl FnMut(i64, &str)) -> Result<(), SegmentError> {
+    let fail = |message: String| SegmentError {
+        path: path.display().to_string(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 3]);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| fail(e.to_string()))?;
+        let ts = batch.column(0).as_primitive_opt::<Int64Type>();
+        let msg = batch.column(1).as_string_opt::<i32>();
+        let (Some(ts), Some(msg)) = (ts, msg) else {
+            return Err(fail("columns are not those of a log segment".into()));
+        };
+        for i in 0..batch.num_rows() {
+            each(ts.value(i), msg.value(i));
+        }
+    }
+    Ok(())
+}
+
+/// The log format a segment's flow records were written in (`None`: PutLogEvents' events,
+/// which are no flow records).
+pub fn format(path: &Path) -> Result<Option<LogFormat>, SegmentError> {
+    let fail = |message: String| SegmentError {
+        path: path.display().to_string(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
+    let Some(text) = builder.schema().metadata().get(FORMAT_KEY) else {
+        return Ok(None);
+    };
+    LogFormat::parse(text)
+        .map(Some)
+        .map_err(|e| fail(format!("its format '{text}': {e}")))
+}
+
 /// Reads a segment's events (optionally of one stream), in stream then time order.
 pub fn read(path: &Path, stream: Option<&str>) -> Result<Vec<Event>, SegmentError> {
     let fail = |message: String| SegmentError {

@@ -394,3 +394,94 @@ fn an_alarm_follows_a_scan_in_metric_time() {
         (T0 + 40 * MIN) as f64 / 1000.0
     );
 }
+
+/// Contributor Insights rules: put (checked), described, reported over the log groups they name
+/// (only the caller's), deleted.
+#[test]
+fn insight_rules_report_their_log_groups_top_contributors() {
+    use vpcflow_store::insight_rules::{
+        DeleteInsightRules, DescribeInsightRules, GetInsightRuleReport, PutInsightRule,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    put(
+        &s,
+        vec![
+            (T0, line("REJECT", 5)),
+            (T0 + 1, line("REJECT", 7)),
+            (T0 + 2, line("ACCEPT", 100)),
+            (T0 + 6 * MIN, line("REJECT", 1)),
+        ],
+        T0,
+    );
+    let alarms = Alarms::open(&DataDir::new(dir.path()), "us-east-1").unwrap();
+    let definition = vpcflow_monitor::contributors::sample("rejected-tcp", "/flo*").unwrap();
+    let put_rule = |definition: &str| PutInsightRule {
+        rule_name: "rejected".into(),
+        rule_definition: definition.into(),
+        ..Default::default()
+    };
+    let e = alarms
+        .put_insight_rule(A, &put_rule("{}"), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Invalid rule definition"), "{e}");
+    alarms
+        .put_insight_rule(A, &put_rule(&definition), 0)
+        .unwrap();
+    let rules = alarms
+        .describe_insight_rules(A, &DescribeInsightRules::default())
+        .unwrap();
+    assert_eq!(rules.insight_rules.len(), 1);
+    assert_eq!(rules.insight_rules[0].state, "ENABLED");
+    assert!(
+        alarms
+            .describe_insight_rules("210987654321", &Default::default())
+            .unwrap()
+            .insight_rules
+            .is_empty()
+    );
+    let req = GetInsightRuleReport {
+        rule_name: "rejected".into(),
+        start_time: T0 as f64 / 1000.0,
+        end_time: (T0 + 10 * MIN) as f64 / 1000.0,
+        period: 300,
+        metrics: Some(vec!["UniqueContributors".into(), "SampleCount".into()]),
+        ..Default::default()
+    };
+    s.acting_for(Some(A));
+    let r = alarms.insight_rule_report(A, &s, &req).unwrap();
+    assert_eq!(r.key_labels, ["interfaceID", "sourceAddress"]);
+    assert_eq!(r.contributors.len(), 1);
+    assert_eq!(r.contributors[0].keys, ["eni-0a1", "198.51.100.7"]);
+    assert_eq!(
+        r.contributors[0].approximate_aggregate_value, 3.0,
+        "three TCP rejects"
+    );
+    assert_eq!(
+        r.contributors[0].datapoints.len(),
+        2,
+        "two 5-minute periods"
+    );
+    assert_eq!(r.metric_datapoints[0].sample_count, Some(2.0));
+    assert_eq!(
+        r.metric_datapoints[0].sum, None,
+        "only the metrics asked for"
+    );
+    // Another account's rule of the same name does not exist; its groups are not read.
+    let e = alarms
+        .insight_rule_report("210987654321", &s, &req)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not exist"), "{e}");
+    let gone = alarms
+        .delete_insight_rules(
+            A,
+            &DeleteInsightRules {
+                rule_names: vec!["rejected".into(), "nope".into()],
+            },
+        )
+        .unwrap();
+    assert_eq!(gone.failures.len(), 1);
+    assert_eq!(gone.failures[0].failure_resource, "nope");
+}

@@ -16,7 +16,9 @@ macro_rules! outln {
 
 mod capture;
 mod convert;
+mod delivered;
 mod delivery;
+mod findings;
 mod input;
 mod lab;
 mod live_source;
@@ -24,6 +26,7 @@ mod logs;
 mod query;
 mod serve;
 mod simulate;
+mod troubleshoot;
 mod up;
 
 use std::io::{self, Write};
@@ -61,8 +64,12 @@ enum Command {
     /// Build (up) or remove (down) a topology as network namespaces enforcing its policy.
     #[command(subcommand)]
     Lab(lab::LabCommand),
-    /// Explain whether a connection would be accepted, and by which rules, both ways.
+    /// Explain whether a connection would be accepted, and by which rules, both ways (from the
+    /// topology, or with --data from the delivered records).
     Diagnose(simulate::DiagnoseArgs),
+    /// Run the detections (port scans, sweeps, brute force, unusual egress and ports) over the
+    /// delivered records and list the findings, with their evidence.
+    Findings(findings::FindingsArgs),
     /// List every flow-log field (VPC versions 2–11, and Transit Gateway's version 6, which
     /// vpcflow reads): name, Parquet column, version, which flow logs write it, type.
     Fields(FieldsArgs),
@@ -93,6 +100,7 @@ fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Lab(cmd) => lab::run_lab(&cmd),
         Command::Logs(cmd) => logs::run(&cmd),
         Command::Query(args) => query::run(&args),
+        Command::Findings(args) => findings::run(&args),
         Command::FlowLogs(cmd) => delivery::run_flow_logs(&cmd),
         Command::Diagnose(_) => unreachable!("run() answers diagnose"),
         Command::Fields(args) if args.output == "json" => {

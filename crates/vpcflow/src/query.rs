@@ -58,12 +58,19 @@ a bad line is an error naming file, line and reason, whatever the query asks, un
 Without a data directory, tables created then last for that one script. Log groups are SQL
 tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
 
+--contributors RULE ranks contributors as Contributor Insights does (GetInsightRuleReport,
+exact): a rule in AWS's JSON syntax (Schema CloudWatchLogRule 1, LogGroupNames, LogFormat CLF
+with 1-based positions or JSON with $.selectors, Fields aliases, Contribution Keys, ValueOf and
+Filters, AggregateOn Count or Sum), or AWS's flow-log samples by name over --log-group.
+
 Examples:
   vpcflow query --insights 'stats sum(bytes) as bytesTransferred by srcAddr, dstAddr | sort bytesTransferred desc | limit 10'
   vpcflow query --insights 'filter action = \"REJECT\" | stats count(*) as rejects by bin(1h)' --output json
   vpcflow query --insights 'fields @timestamp, srcAddr, dstPort | filter dstPort = 22' --start 2026-01-15T14:00:00Z
   vpcflow query --sql 'SELECT srcaddr, sum(bytes) AS b FROM flows GROUP BY srcaddr ORDER BY b DESC LIMIT 10' --files ./exported-logs/
-  vpcflow query --sql-file athena.sql")]
+  vpcflow query --sql-file athena.sql
+  vpcflow query --contributors byte-transfers --max-contributors 5     # AWS's sample rule
+  vpcflow query --contributors rule.json --start 2026-01-15T14:00:00Z --output json")]
 pub(crate) struct QueryArgs {
     /// Data directory.
     #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
@@ -71,6 +78,17 @@ pub(crate) struct QueryArgs {
     /// A Logs Insights query.
     #[arg(long, value_name = "QUERY", conflicts_with_all = ["sql", "sql_file"])]
     insights: Option<String>,
+    /// Contributor Insights: a rule in AWS's JSON syntax (a file, or the JSON itself), or one
+    /// of AWS's flow-log samples over --log-group (byte-transfers, https-requests,
+    /// rejected-tcp): the top contributors in the log groups it names, between --start and --end.
+    #[arg(long, value_name = "RULE", conflicts_with_all = ["insights", "sql", "sql_file", "files"])]
+    contributors: Option<String>,
+    /// With --contributors: how many contributors (1-100), as MaxContributorCount.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_contributors: u32,
+    /// With --contributors: order by each contributor's Sum, or by its largest period (Maximum).
+    #[arg(long, default_value = "Sum", value_parser = ["Sum", "Maximum"])]
+    order_by: String,
     /// One SQL statement, or a script of statements separated by ';'.
     #[arg(long, value_name = "SQL", conflicts_with = "sql_file")]
     sql: Option<String>,
@@ -206,6 +224,9 @@ fn human_bytes(b: u64) -> String {
 }
 
 pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
+    if let Some(rule) = &args.contributors {
+        return contributors(args, rule);
+    }
     let remote = remote_buckets(args)?;
     // An Insights query, or a SQL script with the catalog it runs against.
     let sql_job = match (&args.insights, &args.sql, &args.sql_file) {
@@ -220,7 +241,7 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             std::fs::read_to_string(p).with_context(|| format!("--sql-file {}", p.display()))?,
         ),
         (None, None, None) => bail!(
-            "no query: give --insights QUERY (Logs Insights), --sql SQL, or --sql-file FILE (see vpcflow query --help)"
+            "no query: give --insights QUERY (Logs Insights), --sql SQL, --sql-file FILE, or --contributors RULE (see vpcflow query --help)"
         ),
     }
     .map(|script| -> anyhow::Result<_> {
@@ -369,6 +390,82 @@ fn run_sql(
         sql::run_script(&ctx, schema, script, &extra).await
     })
     .map_err(|e| anyhow::anyhow!("--sql: {e}"))
+}
+
+/// `--contributors`: the rule's top contributors, one row each (its keys, then its value),
+/// printed as any answer is.
+fn contributors(args: &QueryArgs, rule: &str) -> anyhow::Result<()> {
+    use vpcflow_monitor::contributors::{self as ci, OrderBy};
+    use vpcflow_query::insights::plan::datafusion_arrow::array::{
+        ArrayRef, Float64Array, StringArray,
+    };
+    use vpcflow_query::insights::plan::datafusion_arrow::datatypes::{Field, Schema};
+    let group = args
+        .log_group
+        .first()
+        .map_or("/vpcflow/flow-logs", String::as_str);
+    let definition = match ci::sample(rule, group) {
+        Some(d) => d,
+        None if rule.trim_start().starts_with('{') => rule.to_owned(),
+        None => std::fs::read_to_string(rule).with_context(|| {
+            format!(
+                "--contributors {rule}: not a rule file, JSON, or a sample ({})",
+                ci::SAMPLES.join(", ")
+            )
+        })?,
+    };
+    let rule = ci::Rule::parse(&definition).with_context(|| format!("--contributors {rule}"))?;
+    let state = DataDir::new(&args.data).state_db();
+    if !state.exists() {
+        bail!(
+            "{} has no log groups (run `vpcflow simulate`)",
+            args.data.display()
+        );
+    }
+    let store = vpcflow_store::logs::LogStore::open(DataDir::new(&args.data), "us-east-1", "")?;
+    let r = range(args)?;
+    let span = r.map_or((0, i64::MAX), |r| (r.start_ms, r.end_ms));
+    let order = if args.order_by == "Maximum" {
+        OrderBy::Maximum
+    } else {
+        OrderBy::Sum
+    };
+    let report =
+        store.contributor_report(&rule, span, 300, args.max_contributors as usize, order)?;
+    let mut fields: Vec<Field> = report
+        .key_labels
+        .iter()
+        .map(|k| Field::new(k, DataType::Utf8, false))
+        .collect();
+    fields.push(Field::new(
+        report.aggregation_statistic,
+        DataType::Float64,
+        false,
+    ));
+    let mut columns: Vec<ArrayRef> = (0..report.key_labels.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                report.contributors.iter().map(|c| c.keys[i].as_str()),
+            )) as ArrayRef
+        })
+        .collect();
+    columns.push(Arc::new(Float64Array::from_iter_values(
+        report.contributors.iter().map(|c| c.value),
+    )));
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+    eprintln!(
+        "{} contributors, {} {} in all",
+        report.unique_count, report.aggregate_value, report.aggregation_statistic
+    );
+    print(
+        &Rows {
+            schema,
+            batches: vec![batch],
+            stats: ScanStats::default(),
+        },
+        &args.output,
+    )
 }
 
 /// `--timing`'s stopwatch: the CLI measuring itself for the user, not domain time.

@@ -5,6 +5,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -155,22 +156,32 @@ Explains, from the topology alone, whether a connection would be accepted: every
 (the NAT gateway's too), the security-group and network-ACL rule that decides at each, for the
 request and for the reply. Security groups are stateful (replies pass); network ACLs are not.
 
-Exit status: 0 when the connection is accepted both ways, 2 when a request or reply is REJECTed,
-3 when neither address is an ENI's (no flow log would see it), 1 on an error.
+With --data, follows the troubleshooting flowchart on what was delivered instead: the records
+of the connection in the data directory's log groups (both ways, within --since), then: no
+records (is a flow log on those ENIs, does its traffic type keep them, has its interval been
+delivered?), the request REJECTed (the deciding security-group or network-ACL rule), the reply
+REJECTed (the network ACL's stateless return rule), unsolicited inbound at a NAT gateway, no
+reply, or ACCEPT both ways (the network allowed it: look at the application, routing or DNS).
+The evidence records are printed with the verdict (--output json: verdict, reasons, records).
+
+Exit status: 0 when the connection is accepted both ways (with --data: when the network let it
+through), 2 when a request or reply is REJECTed, 3 when neither address is an ENI's (no flow log
+would see it; with --data: no records), 1 on an error.
 
 Examples:
   vpcflow diagnose --src 198.51.100.20 --dst 54.210.0.30 --protocol icmp
-  vpcflow diagnose --src 10.0.11.10 --dst 10.0.21.10 --port 3306")]
+  vpcflow diagnose --src 10.0.11.10 --dst 10.0.21.10 --port 3306
+  vpcflow diagnose --data vpcflow-data --src 198.51.100.20 --dst 54.210.0.30 --protocol icmp --since 1h")]
 pub(crate) struct DiagnoseArgs {
     /// Client address.
     #[arg(long)]
-    src: IpAddr,
+    pub(crate) src: IpAddr,
     /// Server address (private, or an ENI's public address).
     #[arg(long)]
-    dst: IpAddr,
-    /// Server port (tcp and udp).
-    #[arg(long, default_value_t = 443)]
-    port: u16,
+    pub(crate) dst: IpAddr,
+    /// Server port (tcp and udp) [default: 443; with --data: any].
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
     /// The client's source port.
     #[arg(long, default_value_t = 49152)]
     src_port: u16,
@@ -186,7 +197,14 @@ pub(crate) struct DiagnoseArgs {
     topology: String,
     /// text (for people) or json (the verdict and every evaluation point, for scripts).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    output: String,
+    pub(crate) output: String,
+    /// Follow the troubleshooting flowchart on the records this data directory's log groups
+    /// hold (and its flow logs), not on the topology alone.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// With --data: only records that start within this long before the newest one (e.g. 30m).
+    #[arg(long, value_name = "DURATION", requires = "data")]
+    pub(crate) since: Option<String>,
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` into Unix seconds.
@@ -810,13 +828,16 @@ pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         bail!("--protocol 0 is not a transport protocol");
     }
     let net = builtin::load(&args.topology)?;
+    if let Some(data) = &args.data {
+        return crate::troubleshoot::run(args, data, &net, protocol.0);
+    }
     let d = vpcflow_net::diagnose::diagnose(
         &net,
         args.src,
         args.dst,
         protocol.0,
         args.src_port,
-        args.port,
+        args.port.unwrap_or(443),
     );
     if args.output == "json" {
         println!(

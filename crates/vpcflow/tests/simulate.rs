@@ -269,3 +269,354 @@ fn an_error_says_its_cause_once_and_where() {
         "{line}"
     );
 }
+
+/// `vpcflow diagnose --data`: the troubleshooting flowchart on records the simulator delivered
+/// (the default scenario, 45 minutes), for each of its cases: the SG-vs-NACL ping (the reply
+/// REJECTed by the network ACL's return rule), SSH from the internet (the request REJECTed by
+/// the network ACL) and RDP (by the security group), the wrong database port (the database's
+/// security group), unsolicited inbound at the NAT gateway, traffic accepted both ways, and no
+/// records (which flow logs cover the ENIs, and what they keep).
+#[test]
+fn diagnose_follows_the_troubleshooting_flowchart_on_delivered_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    common::ok(&common::vpcflow(&[
+        "simulate",
+        "--data",
+        data,
+        "--duration",
+        "45m",
+    ]));
+    let diagnose = |args: &[&str]| -> (i32, serde_json::Value) {
+        let mut all = vec!["diagnose", "--data", data, "--output", "json"];
+        all.extend_from_slice(args);
+        let out = common::vpcflow(&all);
+        let json = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap(), json)
+    };
+    let reasons = |j: &serde_json::Value| j["reasons"].to_string();
+    // A source of internet traffic to the bastion on a port, from the records themselves.
+    let source_to = |port: &str| -> String {
+        let out = common::ok(&common::vpcflow(&[
+            "logs",
+            "filter-log-events",
+            "--data",
+            data,
+            "--log-group-name",
+            "/vpcflow/flow-logs",
+            "--filter-pattern",
+            &format!("[v, a, eni, src, dst=10.0.1.30, sp, dp={port}, ...]"),
+            "--limit",
+            "1",
+        ]));
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        json["events"][0]["message"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .nth(3)
+            .unwrap()
+            .to_owned()
+    };
+
+    let (code, j) = diagnose(&[
+        "--src",
+        "198.51.100.20",
+        "--dst",
+        "54.210.0.30",
+        "--protocol",
+        "icmp",
+    ]);
+    assert_eq!(
+        (code, j["verdict"].as_str()),
+        (2, Some("REPLY_REJECTED")),
+        "{j}"
+    );
+    assert!(reasons(&j).contains("outbound rule 90 DENIES"), "{j}");
+    assert!(
+        j["requestRecords"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("ACCEPT OK")
+    );
+    assert!(
+        j["replyRecords"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("REJECT OK")
+    );
+
+    let ssh = source_to("22");
+    let (code, j) = diagnose(&["--src", &ssh, "--dst", "54.210.0.30", "--port", "22"]);
+    assert_eq!(
+        (code, j["verdict"].as_str()),
+        (2, Some("REQUEST_REJECTED")),
+        "{j}"
+    );
+    assert!(
+        reasons(&j).contains("inbound rule") && reasons(&j).contains("DENIES"),
+        "the network ACL: {j}"
+    );
+
+    let rdp = source_to("3389");
+    let (code, j) = diagnose(&["--src", &rdp, "--dst", "54.210.0.30", "--port", "3389"]);
+    assert_eq!(
+        (code, j["verdict"].as_str()),
+        (2, Some("REQUEST_REJECTED")),
+        "{j}"
+    );
+    assert!(
+        reasons(&j).contains("no inbound rule of sg-"),
+        "the security group: {j}"
+    );
+
+    let (code, j) = diagnose(&[
+        "--src",
+        "10.0.12.10",
+        "--dst",
+        "10.0.21.10",
+        "--port",
+        "3306",
+    ]);
+    assert_eq!(
+        (code, j["verdict"].as_str()),
+        (2, Some("REQUEST_REJECTED")),
+        "{j}"
+    );
+    assert!(reasons(&j).contains("db-primary"), "{j}");
+    assert!(
+        j["requestRecords"][0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("REJECT OK"),
+        "rejects first"
+    );
+
+    let out = common::ok(&common::vpcflow(&[
+        "logs",
+        "filter-log-events",
+        "--data",
+        data,
+        "--log-group-name",
+        "/vpcflow/flow-logs",
+        "--filter-pattern",
+        "[v, a, eni, src, dst=10.0.1.20, sp, dp>=8000 && dp<=9000, ...]",
+        "--limit",
+        "1",
+    ]));
+    let knock: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let fields: Vec<String> = knock["events"][0]["message"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let (code, j) = diagnose(&[
+        "--src",
+        &fields[3],
+        "--dst",
+        "54.210.0.20",
+        "--port",
+        &fields[6],
+    ]);
+    assert_eq!(
+        (code, j["verdict"].as_str()),
+        (0, Some("NAT_UNSOLICITED_INBOUND")),
+        "{j}"
+    );
+
+    let (code, j) = diagnose(&[
+        "--src",
+        "10.0.11.10",
+        "--dst",
+        "10.0.21.10",
+        "--port",
+        "5432",
+    ]);
+    assert_eq!((code, j["verdict"].as_str()), (0, Some("ACCEPTED")), "{j}");
+
+    let (code, j) = diagnose(&[
+        "--src",
+        "10.0.11.10",
+        "--dst",
+        "10.0.12.10",
+        "--port",
+        "8080",
+    ]);
+    assert_eq!(
+        (code, j["verdict"].as_str()),
+        (3, Some("NO_RECORDS")),
+        "{j}"
+    );
+    assert!(
+        reasons(&j).contains("(app-1) is covered by fl-")
+            && reasons(&j).contains("log group /vpcflow/flow-logs"),
+        "{j}"
+    );
+    assert!(
+        reasons(&j).contains("delivers to bucket flow-logs (not read here)"),
+        "{j}"
+    );
+    // Within --since of the newest record, the ping's records are still there; a second back,
+    // the wrong port's first ones are not.
+    let (_, recent) = diagnose(&[
+        "--src",
+        "10.0.12.10",
+        "--dst",
+        "10.0.21.10",
+        "--port",
+        "3306",
+        "--since",
+        "10m",
+    ]);
+    assert!(
+        recent["requestRecords"].as_array().unwrap().len()
+            < j_len(
+                &diagnose(&[
+                    "--src",
+                    "10.0.12.10",
+                    "--dst",
+                    "10.0.21.10",
+                    "--port",
+                    "3306"
+                ])
+                .1
+            )
+    );
+}
+
+fn j_len(j: &serde_json::Value) -> usize {
+    j["requestRecords"].as_array().map_or(0, Vec::len)
+}
+
+/// The default scenario with its attacks left out: what a normal day of this VPC looks like.
+fn normal_day_scenario() -> String {
+    const ATTACKS: [&str; 3] = ["port-scan", "ssh-sweep", "exfiltration"];
+    let default = include_str!("../../vpcflow-capture/scenarios/default.toml");
+    let mut blocks = default.split("\n[[traffic]]\n");
+    let mut out = blocks
+        .next()
+        .unwrap()
+        .replace("name = \"default\"", "name = \"normal-day\"");
+    for b in blocks {
+        let name = b
+            .lines()
+            .find_map(|l| l.strip_prefix("name = "))
+            .unwrap_or_default();
+        if !ATTACKS.contains(&name.trim_matches('"')) {
+            out.push_str("\n[[traffic]]\n");
+            out.push_str(b);
+        }
+    }
+    out
+}
+
+/// Each detection fires on the scenario made for it and stays quiet on a simulated day of
+/// normal traffic (`vpcflow findings`, table, JSON with evidence, OCSF).
+#[test]
+fn findings_fire_on_attacks_and_stay_quiet_on_a_normal_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let findings = |data: &std::path::Path| -> Vec<serde_json::Value> {
+        let out = common::ok(&common::vpcflow(&[
+            "findings",
+            "--data",
+            &path(data),
+            "--output",
+            "json",
+        ]));
+        serde_json::from_str(&out).unwrap()
+    };
+    let types = |f: &[serde_json::Value]| -> Vec<(String, String)> {
+        f.iter()
+            .map(|x| {
+                (
+                    x["type"].as_str().unwrap().to_owned(),
+                    x["subject"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // A normal day: no finding.
+    let normal = dir.path().join("normal.toml");
+    std::fs::write(&normal, normal_day_scenario()).unwrap();
+    let quiet = dir.path().join("quiet");
+    common::ok(&common::vpcflow(&[
+        "simulate",
+        "--data",
+        &path(&quiet),
+        "--scenario",
+        &path(&normal),
+        "--duration",
+        "24h",
+    ]));
+    assert_eq!(
+        types(&findings(&quiet)),
+        Vec::<(String, String)>::new(),
+        "a normal day is quiet"
+    );
+    // The default scenario's attacks, and two more: brute force and an unusual port.
+    let attacks = dir.path().join("attacks.toml");
+    std::fs::write(
+        &attacks,
+        include_str!("../../vpcflow-capture/scenarios/default.toml").to_owned()
+            + "\n[[traffic]]\nname = \"ssh-brute-force\"\nprotocol = \"tcp\"\nfrom = \"ip:203.0.113.66\"\n\
+               to = \"public:bastion\"\nport = 22\nrate = 6\nwindow = [\"10m\", \"20m\"]\n\
+               \n[[traffic]]\nname = \"irc-callback\"\nprotocol = \"tcp\"\nfrom = \"eni:app-1\"\n\
+               to = \"ip:198.51.100.99\"\nport = 6667\nrate = 1\nwindow = [\"50m\", \"55m\"]\n",
+    )
+    .unwrap();
+    let loud = dir.path().join("loud");
+    common::ok(&common::vpcflow(&[
+        "simulate",
+        "--data",
+        &path(&loud),
+        "--scenario",
+        &path(&attacks),
+        "--duration",
+        "1h",
+    ]));
+    let found = findings(&loud);
+    let got = types(&found);
+    for (kind, subject) in [
+        ("Recon:EC2/Portscan", "185.220.101.7"),
+        ("Recon:EC2/PortSweep", "45.146.164.110"),
+        ("UnauthorizedAccess:EC2/BruteForce", "203.0.113.66"),
+        ("Behavior:EC2/TrafficVolumeUnusual", "eni-0b0000000000000b2"),
+        ("Behavior:EC2/NetworkPortUnusual", "eni-0a0000000000000a2"),
+    ] {
+        assert!(
+            got.contains(&(kind.into(), subject.into())),
+            "{kind} on {subject}: {got:?}"
+        );
+    }
+    let scan = found
+        .iter()
+        .find(|f| f["type"] == "Recon:EC2/Portscan")
+        .unwrap();
+    assert!(
+        scan["counts"]["distinctPorts"].as_f64().unwrap() >= 1000.0,
+        "{scan}"
+    );
+    assert_eq!(scan["evidence"].as_array().unwrap().len(), 20);
+    assert!(
+        scan["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("185.220.101.7")
+    );
+    // Run again: the same findings, none added.
+    assert_eq!(findings(&loud).len(), found.len());
+    let ocsf = common::ok(&common::vpcflow(&[
+        "findings",
+        "--data",
+        &path(&loud),
+        "--output",
+        "ocsf",
+    ]));
+    let first: serde_json::Value = serde_json::from_str(ocsf.lines().next().unwrap()).unwrap();
+    assert_eq!(first["class_uid"], 2004);
+    assert_eq!(ocsf.lines().count(), found.len());
+}

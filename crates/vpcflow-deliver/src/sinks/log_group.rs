@@ -263,11 +263,8 @@ mod runtime {
         if !state.has_segment(group, &t.segment).map_err(db)?
             && let Some(mut ingest) = state.ingest(group, account).map_err(db)?
         {
-            let events = vpcflow_store::segment::read(&file, None)
+            vpcflow_store::segment::each_message(&file, |t, m| ingest.event(t, m))
                 .map_err(|e| DeliveryError::unknown(format!("log group {group}: {e}")))?;
-            for e in &events {
-                ingest.event(e.timestamp as i64, &e.message);
-            }
             metrics = Some(ingest);
         }
         state

@@ -119,6 +119,11 @@ impl Delimited {
         Ok(i)
     }
 
+    /// The index of a field it names.
+    pub(super) fn name_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
     /// The fields it names.
     pub(super) fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(String::as_str)
@@ -151,22 +156,88 @@ impl Delimited {
 
     /// Each named slot's field (by name index) in an alignment that satisfies every condition.
     fn align<'m>(&self, message: &'m str) -> Option<Vec<(usize, &'m str)>> {
-        let fields = event_fields(message);
+        self.align_fields(message, &event_fields(message))
+    }
+
+    /// [`Delimited::align`] on an event already split into its fields.
+    pub(super) fn align_fields<'m>(
+        &self,
+        message: &'m str,
+        fields: &[Field],
+    ) -> Option<Vec<(usize, &'m str)>> {
         if !self.ellipsis {
-            return self.align_direct(message, &fields);
+            return self.align_direct(message, fields);
         }
-        let (s, f) = (self.slots.len(), fields.len());
-        let mut failed = vec![false; (s + 1) * (f + 1)];
         let mut bound = Vec::new();
-        self.walk(0, 0, &fields, &mut failed, &mut bound)
+        self.search(message, fields, Some(&mut bound))
             .then_some(bound)
     }
 
+    /// The alignment search from the first slot and field, binding into `bound` if given.
+    fn search<'m>(
+        &self,
+        message: &'m str,
+        fields: &[Field],
+        bound: Option<&mut Vec<(usize, &'m str)>>,
+    ) -> bool {
+        let (s, f) = (self.slots.len(), fields.len());
+        // The memo on the stack for the usual sizes (a flow-log pattern on a flow record).
+        let cells = (s + 1) * (f + 1);
+        let mut stack = [false; 512];
+        let mut heap = Vec::new();
+        let failed: &mut [bool] = if cells <= stack.len() {
+            &mut stack[..cells]
+        } else {
+            heap.resize(cells, false);
+            &mut heap
+        };
+        self.walk((0, 0), message, fields, failed, bound)
+    }
+
+    /// Whether an event already split into its fields matches; without an ellipsis nothing is
+    /// allocated (each slot's field is found by its place).
+    pub(super) fn holds_fields(&self, message: &str, fields: &[Field]) -> bool {
+        if self.ellipsis {
+            return self.search(message, fields, None);
+        }
+        fields.len() >= self.slots.len()
+            && self.slots.iter().enumerate().all(|(k, slot)| match slot {
+                Slot::Field(_, any) => holds(any, self.slot_text(k, message, fields)),
+                Slot::Ellipsis => unreachable!("no ellipsis"),
+            })
+    }
+
+    /// Whether slot `k` is name `k` (no ellipsis: the values are found by place).
+    pub(super) fn positional(&self) -> bool {
+        !self.ellipsis
+    }
+
+    /// How many slots it has.
+    pub(super) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Slot `k`'s text without an ellipsis: field `k`, the last slot the rest of the line.
+    pub(super) fn slot_text<'m>(&self, k: usize, message: &'m str, fields: &[Field]) -> &'m str {
+        slot_text(self.slots.len(), k, message, fields)
+    }
+}
+
+/// Slot `k` of `n` (no ellipsis): field `k`, the last slot the rest of the line.
+pub(super) fn slot_text<'m>(n: usize, k: usize, message: &'m str, fields: &[Field]) -> &'m str {
+    if k + 1 == n && fields.len() > n {
+        message[fields[k].start..].trim_end()
+    } else {
+        fields[k].text(message)
+    }
+}
+
+impl Delimited {
     /// No ellipsis: slot i takes field i, the last slot the rest of the line.
     fn align_direct<'m>(
         &self,
         message: &'m str,
-        fields: &[Field<'m>],
+        fields: &[Field],
     ) -> Option<Vec<(usize, &'m str)>> {
         let n = self.slots.len();
         if fields.len() < n {
@@ -177,11 +248,7 @@ impl Delimited {
             let Slot::Field(index, any) = slot else {
                 unreachable!("no ellipsis")
             };
-            let text = if k + 1 == n && fields.len() > n {
-                message[fields[k].start..].trim_end()
-            } else {
-                fields[k].text
-            };
+            let text = slot_text(n, k, message, fields);
             if !holds(any, text) {
                 return None;
             }
@@ -190,14 +257,15 @@ impl Delimited {
         Some(bound)
     }
 
-    /// Whether slots from `s` can take fields from `f` to the end; binds as it succeeds.
+    /// Whether slots from `s` can take fields from `f` to the end; binds as it succeeds (with
+    /// `bound`).
     fn walk<'m>(
         &self,
-        s: usize,
-        f: usize,
-        fields: &[Field<'m>],
+        (s, f): (usize, usize),
+        message: &'m str,
+        fields: &[Field],
         failed: &mut [bool],
-        bound: &mut Vec<(usize, &'m str)>,
+        mut bound: Option<&mut Vec<(usize, &'m str)>>,
     ) -> bool {
         let key = s * (fields.len() + 1) + f;
         if failed[key] {
@@ -205,15 +273,23 @@ impl Delimited {
         }
         let ok = match self.slots.get(s) {
             None => f == fields.len(),
-            Some(Slot::Ellipsis) => {
-                (f..=fields.len()).any(|g| self.walk(s + 1, g, fields, failed, bound))
-            }
+            Some(Slot::Ellipsis) => (f..=fields.len())
+                .any(|g| self.walk((s + 1, g), message, fields, failed, bound.as_deref_mut())),
             Some(Slot::Field(index, any)) => {
-                f < fields.len() && holds(any, fields[f].text) && {
-                    bound.push((*index, fields[f].text));
-                    let rest = self.walk(s + 1, f + 1, fields, failed, bound);
-                    if !rest {
-                        bound.pop();
+                let text = fields.get(f).map(|x| x.text(message));
+                text.is_some_and(|t| holds(any, t)) && {
+                    if let (Some(b), Some(t)) = (bound.as_deref_mut(), text) {
+                        b.push((*index, t));
+                    }
+                    let rest = self.walk(
+                        (s + 1, f + 1),
+                        message,
+                        fields,
+                        failed,
+                        bound.as_deref_mut(),
+                    );
+                    if !rest && let Some(b) = bound {
+                        b.pop();
                     }
                     rest
                 }
@@ -240,16 +316,32 @@ fn field_name(s: &str) -> Option<&str> {
     (end > 0 && &s[..end] != "...").then(|| &s[..end])
 }
 
-/// One field of an event: its text (without `"…"` or `[…]` around it) and where it starts.
+/// One field of an event, by its offsets in the message: its text (without `"…"` or `[…]`
+/// around it) and where it starts. Offsets, not borrows, so that a buffer of them is reused from
+/// one event to the next.
 #[derive(Debug, Clone, Copy)]
-struct Field<'m> {
-    text: &'m str,
-    start: usize,
+pub(super) struct Field {
+    from: usize,
+    to: usize,
+    pub(super) start: usize,
+}
+
+impl Field {
+    pub(super) fn text<'m>(&self, message: &'m str) -> &'m str {
+        &message[self.from..self.to]
+    }
 }
 
 /// An event's fields: blank-separated, `"…"` and `[…]` each one field.
-fn event_fields(message: &str) -> Vec<Field<'_>> {
+pub(super) fn event_fields(message: &str) -> Vec<Field> {
     let mut fields = Vec::new();
+    fill_fields(message, &mut fields);
+    fields
+}
+
+/// [`event_fields`] into a buffer (cleared first).
+pub(super) fn fill_fields(message: &str, fields: &mut Vec<Field>) {
+    fields.clear();
     let mut i = 0;
     let b = message.as_bytes();
     while i < b.len() {
@@ -270,25 +362,23 @@ fn event_fields(message: &str) -> Vec<Field<'_>> {
         });
         match enclosed {
             Some((from, to)) => {
-                fields.push(Field {
-                    text: &message[from..to],
-                    start: i,
-                });
+                fields.push(Field { from, to, start: i });
                 i = to + 1;
             }
             None => {
-                let end = message[i..]
-                    .find(|c: char| c.is_ascii_whitespace())
-                    .map_or(message.len(), |n| i + n);
+                let end = b[i..]
+                    .iter()
+                    .position(u8::is_ascii_whitespace)
+                    .map_or(b.len(), |n| i + n);
                 fields.push(Field {
-                    text: &message[i..end],
+                    from: i,
+                    to: end,
                     start: i,
                 });
                 i = end;
             }
         }
     }
-    fields
 }
 
 #[cfg(test)]
@@ -298,7 +388,7 @@ mod tests {
     #[test]
     fn event_fields_group_quotes_and_brackets() {
         let m = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#;
-        let texts: Vec<&str> = event_fields(m).iter().map(|f| f.text).collect();
+        let texts: Vec<&str> = event_fields(m).iter().map(|f| f.text(m)).collect();
         assert_eq!(
             texts,
             [
@@ -311,7 +401,10 @@ mod tests {
                 "1534"
             ]
         );
-        let open: Vec<&str> = event_fields("a \"b c").iter().map(|f| f.text).collect();
+        let open: Vec<&str> = event_fields("a \"b c")
+            .iter()
+            .map(|f| f.text("a \"b c"))
+            .collect();
         assert_eq!(open, ["a", "\"b", "c"]);
     }
 

@@ -93,6 +93,11 @@ impl JsonPattern {
         count(&self.expr)
     }
 
+    /// Whether a parsed event (a JSON object) matches.
+    pub(super) fn holds_on(&self, json: &Json) -> bool {
+        json.is_object() && self.holds(&self.expr, json)
+    }
+
     /// When `message` is a JSON object the pattern matches: its selectors' values (`$.a` →
     /// text) and the parsed event.
     pub(super) fn evaluate(&self, message: &str) -> Option<(Vec<(String, String)>, Json)> {

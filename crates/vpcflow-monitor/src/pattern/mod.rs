@@ -220,6 +220,50 @@ impl Pattern {
         }
     }
 
+    /// Whether `event` matches (sharing its split fields or parsed JSON with other patterns).
+    pub fn test(&self, event: &Event<'_>) -> bool {
+        match &self.form {
+            Form::Delimited(d) => d.holds_fields(event.message, event.fields()),
+            Form::Json(j) => event.json().is_some_and(|v| j.holds_on(v)),
+            _ => self.is_match(event.message),
+        }
+    }
+
+    /// What a match on `event` found, for a metric transformation's references.
+    pub fn found<'e>(&self, event: &'e Event<'_>) -> Option<Found<'e>> {
+        match &self.form {
+            Form::Delimited(d) if d.positional() => {
+                let fields = event.fields();
+                d.holds_fields(event.message, fields).then(|| {
+                    Found::Row(Row {
+                        message: event.message,
+                        fields,
+                        slots: d.slot_count(),
+                    })
+                })
+            }
+            Form::Delimited(d) => d
+                .align_fields(event.message, event.fields())
+                .map(Found::Fields),
+            Form::Json(j) => event.json().filter(|v| j.holds_on(v)).map(Found::Json),
+            _ => self.is_match(event.message).then_some(Found::Bare),
+        }
+    }
+
+    /// A `$name` or `$.path` resolved against the pattern, if it may be referred to.
+    pub fn reference(&self, reference: &str) -> Option<Reference> {
+        match &self.form {
+            Form::Delimited(d) => reference
+                .strip_prefix('$')
+                .and_then(|name| d.name_index(name))
+                .map(Reference::Field),
+            Form::Json(_) => json::Selector::parse(reference)
+                .ok()
+                .map(|_| Reference::Path(reference.to_owned())),
+            Form::Everything | Form::Terms(_) | Form::Regex(_) => None,
+        }
+    }
+
     /// Whether a metric transformation may refer to `reference` (`$name`): a field the
     /// space-delimited pattern names, or any `$.path` when the pattern is JSON.
     pub fn can_extract(&self, reference: &str) -> bool {
@@ -231,6 +275,127 @@ impl Pattern {
             Form::Everything | Form::Terms(_) | Form::Regex(_) => false,
         }
     }
+}
+
+/// One event as every pattern of a set sees it, split into fields or parsed as JSON once, when
+/// a pattern first asks (the ingest hook evaluates several filters per event).
+pub struct Event<'m> {
+    message: &'m str,
+    fields: std::cell::OnceCell<Vec<delimited::Field>>,
+    spare: std::cell::Cell<Vec<delimited::Field>>,
+    json: std::cell::OnceCell<Option<serde_json::Value>>,
+}
+
+/// The room an [`Event`] splits its message into, handed from one event to the next so that a
+/// stream of events allocates it once.
+#[derive(Default)]
+pub struct FieldBuffer(Vec<delimited::Field>);
+
+impl<'m> Event<'m> {
+    /// The event whose message is `message`.
+    pub fn new(message: &'m str) -> Self {
+        Event::reusing(message, FieldBuffer::default())
+    }
+
+    /// The same, splitting into `buffer`'s room.
+    pub fn reusing(message: &'m str, buffer: FieldBuffer) -> Self {
+        Event {
+            message,
+            fields: std::cell::OnceCell::new(),
+            spare: std::cell::Cell::new(buffer.0),
+            json: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Its room, for the next event.
+    pub fn into_buffer(self) -> FieldBuffer {
+        FieldBuffer(
+            self.fields
+                .into_inner()
+                .unwrap_or_else(|| self.spare.take()),
+        )
+    }
+
+    fn fields(&self) -> &[delimited::Field] {
+        self.fields.get_or_init(|| {
+            let mut v = self.spare.take();
+            delimited::fill_fields(self.message, &mut v);
+            v
+        })
+    }
+
+    fn json(&self) -> Option<&serde_json::Value> {
+        self.json
+            .get_or_init(|| serde_json::from_str(self.message.trim()).ok())
+            .as_ref()
+    }
+}
+
+/// A match on an [`Event`], borrowing from it: what a metric transformation reads.
+pub enum Found<'e> {
+    /// Terms, a regex or every event: no fields.
+    Bare,
+    /// A space-delimited pattern without an ellipsis: its fields by place, nothing copied.
+    Row(Row<'e>),
+    /// A space-delimited pattern's fields: (name index, text).
+    Fields(Vec<(usize, &'e str)>),
+    /// A JSON event.
+    Json(&'e serde_json::Value),
+}
+
+/// An event's fields as a space-delimited pattern without an ellipsis binds them.
+pub struct Row<'e> {
+    message: &'e str,
+    fields: &'e [delimited::Field],
+    slots: usize,
+}
+
+/// A reference a metric transformation resolved against its pattern once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reference {
+    /// A space-delimited pattern's field, by its index.
+    Field(usize),
+    /// A JSON property.
+    Path(String),
+}
+
+impl Found<'_> {
+    /// The value a resolved reference names.
+    pub fn get(&self, r: &Reference) -> Option<std::borrow::Cow<'_, str>> {
+        match (self, r) {
+            (Found::Row(row), Reference::Field(i)) => Some(std::borrow::Cow::Borrowed(
+                delimited::slot_text(row.slots, *i, row.message, row.fields),
+            )),
+            (Found::Fields(bound), Reference::Field(i)) => bound
+                .iter()
+                .find(|(k, _)| k == i)
+                .map(|(_, v)| std::borrow::Cow::Borrowed(*v)),
+            (Found::Json(v), Reference::Path(p)) => {
+                select_first(v, p).map(|x| std::borrow::Cow::Owned(json::text(&x)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An event's fields as space-delimited patterns (and Contributor Insights' CLF rules) see
+/// them: blank-separated, `"…"` and `[…]` each one field without its quotes or brackets.
+pub(crate) fn event_fields(message: &str) -> Vec<&str> {
+    delimited::event_fields(message)
+        .into_iter()
+        .map(|f| f.text(message))
+        .collect()
+}
+
+/// Whether `s` is a JSON property selector (`$.a.b[0]`).
+pub(crate) fn json_path(s: &str) -> bool {
+    json::Selector::parse(s).is_ok()
+}
+
+/// The first value a selector picks in `v`.
+pub(crate) fn select_first(v: &serde_json::Value, selector: &str) -> Option<serde_json::Value> {
+    let s = json::Selector::parse(selector).ok()?;
+    s.select(v).first().map(|x| (*x).clone())
 }
 
 impl PatternError {

@@ -8,11 +8,11 @@
 //! value (a single value seen N times), so percentiles stay exact; a filter with a
 //! `defaultValue` publishes it for every event its pattern does not match, as AWS documents.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use rusqlite::Connection;
-use vpcflow_monitor::Pattern;
 use vpcflow_monitor::metric::Transformation;
+use vpcflow_monitor::{Event, Pattern};
 
 use super::filters::MetricTransformation;
 use crate::metrics::{self, Row, StatisticSet};
@@ -21,8 +21,13 @@ use crate::metrics::{self, Row, StatisticSet};
 pub struct Ingest {
     account: String,
     filters: Vec<Active>,
-    /// (filter, dimensions key, minute ms) → value bits → count.
-    found: BTreeMap<(usize, String, u64), BTreeMap<u64, f64>>,
+    /// Dimension sets seen (their stored key) by number; 0 is none.
+    dims: Vec<String>,
+    dims_ids: HashMap<String, u32>,
+    /// (filter, dimension set, minute ms) → value bits → count.
+    found: HashMap<(usize, u32, u64), HashMap<u64, f64>>,
+    /// The room events are split into, kept from one to the next.
+    buffer: Option<vpcflow_monitor::FieldBuffer>,
 }
 
 struct Active {
@@ -66,56 +71,95 @@ impl Ingest {
         }
         let account =
             super::index::group_account(conn, group)?.unwrap_or_else(|| default_account.to_owned());
+        let none = metrics::dimensions_key(&[]);
         Ok(Some(Ingest {
             account,
             filters,
-            found: BTreeMap::new(),
+            dims_ids: HashMap::from_iter([(none.clone(), 0)]),
+            dims: vec![none],
+            found: HashMap::default(),
+            buffer: None,
         }))
     }
 
-    /// Evaluates every filter on one event.
+    /// Evaluates every filter on one event (split into fields or parsed once for all).
     pub fn event(&mut self, timestamp_ms: i64, message: &str) {
         let minute = (timestamp_ms.max(0) as u64) / 60_000 * 60_000;
-        for (i, f) in self.filters.iter().enumerate() {
-            let datum = if f.transformation.needs_values() {
-                f.pattern
-                    .matched(message)
-                    .map(|m| f.transformation.apply(&m))
-            } else {
-                f.pattern
-                    .is_match(message)
-                    .then(|| f.transformation.apply(&Default::default()))
-            };
-            let (value, dims) = match datum {
-                Some(Some(d)) => (d.value, d.dimensions),
-                // Matched, but its fields give no number: nothing (metric.rs).
-                Some(None) => continue,
-                None => match f.meta.default_value {
-                    Some(v) => (v, Vec::new()),
+        let event = Event::reusing(message, self.buffer.take().unwrap_or_default());
+        self.each_filter(&event, minute);
+        self.buffer = Some(event.into_buffer());
+    }
+
+    fn each_filter(&mut self, event: &Event<'_>, minute: u64) {
+        for i in 0..self.filters.len() {
+            let f = &self.filters[i];
+            let (value, dims) = if f.transformation.needs_values() {
+                match f.pattern.found(event) {
+                    Some(found) => match f.transformation.apply_found(&found) {
+                        Some((v, values)) if values.is_empty() => (v, 0),
+                        Some((v, values)) => {
+                            let pairs: Vec<(String, String)> = f
+                                .transformation
+                                .dimension_names()
+                                .zip(values)
+                                .map(|(n, v)| (n.to_owned(), v.into_owned()))
+                                .collect();
+                            (v, self.dims_id(metrics::dimensions_key(&pairs)))
+                        }
+                        // Matched, but its fields give no number: nothing (metric.rs).
+                        None => continue,
+                    },
+                    None => match f.meta.default_value {
+                        Some(v) => (v, 0),
+                        None => continue,
+                    },
+                }
+            } else if f.pattern.test(event) {
+                match f.transformation.apply_found(&vpcflow_monitor::Found::Bare) {
+                    Some((v, _)) => (v, 0),
                     None => continue,
-                },
+                }
+            } else {
+                match f.meta.default_value {
+                    Some(v) => (v, 0),
+                    None => continue,
+                }
             };
-            let key = (i, metrics::dimensions_key(&dims), minute);
             *self
                 .found
-                .entry(key)
+                .entry((i, dims, minute))
                 .or_default()
                 .entry(value.to_bits())
                 .or_default() += 1.0;
         }
     }
 
+    fn dims_id(&mut self, key: String) -> u32 {
+        if let Some(id) = self.dims_ids.get(&key) {
+            return *id;
+        }
+        let id = self.dims.len() as u32;
+        self.dims.push(key.clone());
+        self.dims_ids.insert(key, id);
+        id
+    }
+
     /// Writes what was found as metric data (inside the caller's transaction).
     pub fn commit(self, conn: &Connection) -> rusqlite::Result<()> {
-        for ((i, dims, minute), values) in self.found {
+        let mut found: Vec<_> = self.found.into_iter().collect();
+        // In a stable order: rows land the same way whatever the hash map's.
+        found.sort_by_key(|(k, _)| *k);
+        for ((i, dims, minute), values) in found {
             let meta = &self.filters[i].meta;
+            let mut values: Vec<(u64, f64)> = values.into_iter().collect();
+            values.sort_by(|a, b| f64::from_bits(a.0).total_cmp(&f64::from_bits(b.0)));
             let rows: Vec<Row> = values
                 .into_iter()
                 .map(|(bits, count)| {
                     let v = f64::from_bits(bits);
                     Row {
                         metric: meta.metric_name.clone(),
-                        dims: dims.clone(),
+                        dims: self.dims[dims as usize].clone(),
                         ts_ms: minute,
                         set: StatisticSet {
                             sample_count: count,

@@ -8,6 +8,7 @@
 //! `[startTime, endTime]` (ms). Tokens name a position in the answer's order, so paging goes
 //! on from where it was.
 
+pub mod contributors;
 pub mod error;
 pub mod filters;
 pub mod index;

@@ -1,0 +1,131 @@
+//! `vpcflow findings`: runs the detections (`vpcflow_monitor::detect`) over the records a data
+//! directory's log groups hold, keeps what they find (`vpcflow_store::findings`), and lists every
+//! finding kept: a table, JSON, or OCSF Detection Finding events.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+use vpcflow_deliver::State;
+use vpcflow_monitor::detect::{self, Finding, Flow};
+use vpcflow_record::{FieldId, FlowRecord};
+use vpcflow_store::Clock as _;
+use vpcflow_store::DataDir;
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Detections, each a rule with a threshold (crates/vpcflow-monitor/src/detect.rs says why each):
+  Recon:EC2/Portscan                  one source, >= 100 ports of one address in 10 minutes, mostly REJECTed
+  Recon:EC2/PortSweep                 one outside source, >= 4 addresses of the VPC on one port in 10 minutes
+  UnauthorizedAccess:EC2/BruteForce   >= 20 connections to port 22 or 3389 of one address in 10 minutes
+  Behavior:EC2/TrafficVolumeUnusual   an ENI's egress to public addresses > 10x its average window and >= 10 MB
+  Behavior:EC2/NetworkPortUnusual     an ENI's accepted outbound flow on a port it never used, not a common one
+Only flows a client began count (source port above destination port). Findings are kept in
+DATA/state.db by their window, type, subject and target: running again adds only new ones.
+
+Examples:
+  vpcflow findings
+  vpcflow findings --output json | jq '.[] | select(.type == \"Recon:EC2/Portscan\")'
+  vpcflow findings --output ocsf > findings.ocsf.jsonl")]
+pub(crate) struct FindingsArgs {
+    /// Data directory.
+    #[arg(long, value_name = "DIR", default_value = "vpcflow-data")]
+    data: PathBuf,
+    /// table (for people), json (an array of findings with their counts and evidence) or ocsf
+    /// (one OCSF Detection Finding event per line, class 2004).
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "ocsf"])]
+    output: String,
+}
+
+pub(crate) fn run(args: &FindingsArgs) -> anyhow::Result<()> {
+    let db = DataDir::new(&args.data).state_db();
+    if !db.exists() {
+        bail!(
+            "{} has no state.db: nothing was delivered there (run `vpcflow simulate`)",
+            args.data.display()
+        );
+    }
+    let state = State::open(&db)?;
+    let flows: Vec<Flow> = crate::delivered::records(&state, &args.data, None)?
+        .into_iter()
+        .filter_map(|(_, o)| flow(&o.eni, &o.record, o.line))
+        .collect();
+    let store = vpcflow_store::findings::Findings::open(&DataDir::new(&args.data))?;
+    let new = store.record(
+        &detect::detect(&flows),
+        crate::delivery::SystemClock.now_ms(),
+    )?;
+    let all = store.list()?;
+    let (account, region) = state
+        .flow_logs()?
+        .first()
+        .map(|f| (f.account_id.clone(), f.region.clone()))
+        .unwrap_or_default();
+    match args.output.as_str() {
+        "json" => println!(
+            "{}",
+            serde_json::to_string_pretty(&all.iter().map(json).collect::<Vec<_>>())?
+        ),
+        "ocsf" => {
+            for f in &all {
+                println!("{}", detect::to_ocsf(f, &account, &region));
+            }
+        }
+        _ => {
+            println!(
+                "{:<25} {:<34} {:<22} {:<22} summary",
+                "window", "type", "subject", "target"
+            );
+            for f in &all {
+                println!(
+                    "{:<25} {:<34} {:<22} {:<22} {}",
+                    vpcflow_store::time::aws_xml_time(f.window * 1000),
+                    f.kind.finding_type(),
+                    f.subject,
+                    f.target,
+                    f.summary
+                );
+            }
+            eprintln!(
+                "{} findings ({} new), from {} records",
+                all.len(),
+                new.len(),
+                flows.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn json(f: &Finding) -> serde_json::Value {
+    serde_json::json!({
+        "id": f.key(),
+        "type": f.kind.finding_type(),
+        "window": vpcflow_store::time::aws_xml_time(f.window * 1000),
+        "subject": f.subject,
+        "target": f.target,
+        "summary": f.summary,
+        "counts": f.counts,
+        "evidence": f.evidence,
+    })
+}
+
+/// A record as the detections read it (none for a record without addresses: NODATA, SKIPDATA).
+fn flow(eni: &str, r: &FlowRecord, line: String) -> Option<Flow> {
+    let text = |f: FieldId| r.get(f).map(|v| v.to_string());
+    let num = |f: FieldId| text(f).and_then(|t| t.parse::<u64>().ok());
+    Some(Flow {
+        eni: eni.to_owned(),
+        src: text(FieldId::Srcaddr)?.parse::<IpAddr>().ok()?,
+        dst: text(FieldId::Dstaddr)?.parse::<IpAddr>().ok()?,
+        src_port: num(FieldId::Srcport).unwrap_or(0) as u16,
+        dst_port: num(FieldId::Dstport).unwrap_or(0) as u16,
+        protocol: num(FieldId::Protocol).unwrap_or(0) as u8,
+        packets: num(FieldId::Packets).unwrap_or(0),
+        bytes: num(FieldId::Bytes).unwrap_or(0),
+        start: num(FieldId::Start)?,
+        accepted: text(FieldId::Action).as_deref() == Some("ACCEPT"),
+        line,
+    })
+}
