@@ -136,8 +136,14 @@ impl Transformation {
     }
 }
 
+/// A field's value as a number: digits alone (a flow record's counts) read as an integer,
+/// anything else as a float.
 fn number(s: &str) -> Option<f64> {
-    s.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    let s = s.trim();
+    if !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<u64>().ok().map(|n| n as f64);
+    }
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 #[cfg(test)]

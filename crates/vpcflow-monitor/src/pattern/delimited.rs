@@ -15,6 +15,11 @@ pub(super) struct Delimited {
     slots: Vec<Slot>,
     names: Vec<String>,
     ellipsis: bool,
+    /// The slots with conditions (the others match any field).
+    conditioned: Vec<usize>,
+    /// The ellipsis, when there is exactly one: the alignment is then forced (the slots before
+    /// it take the first fields, those after it the last), no search needed.
+    one_ellipsis: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +39,8 @@ impl Delimited {
             slots: Vec::new(),
             names: Vec::new(),
             ellipsis: false,
+            conditioned: Vec::new(),
+            one_ellipsis: None,
         };
         let mut i = 1;
         loop {
@@ -62,6 +69,15 @@ impl Delimited {
         }
         if p.regexes() > MAX_REGEXES {
             return Err((0, Problem::TooManyRegexes));
+        }
+        p.conditioned = (0..p.slots.len())
+            .filter(|k| matches!(&p.slots[*k], Slot::Field(_, any) if !any.is_empty()))
+            .collect();
+        let ellipses: Vec<usize> = (0..p.slots.len())
+            .filter(|k| matches!(p.slots[*k], Slot::Ellipsis))
+            .collect();
+        if let [one] = ellipses.as_slice() {
+            p.one_ellipsis = Some(*one);
         }
         Ok(p)
     }
@@ -180,6 +196,9 @@ impl Delimited {
         fields: &[Field],
         bound: Option<&mut Vec<(usize, &'m str)>>,
     ) -> bool {
+        if let Some(e) = self.one_ellipsis {
+            return self.forced(e, message, fields, bound);
+        }
         let (s, f) = (self.slots.len(), fields.len());
         // The memo on the stack for the usual sizes (a flow-log pattern on a flow record).
         let cells = (s + 1) * (f + 1);
@@ -194,14 +213,49 @@ impl Delimited {
         self.walk((0, 0), message, fields, failed, bound)
     }
 
+    /// One ellipsis at slot `e`: the slots before it on the first fields, those after it on
+    /// the last ones.
+    fn forced<'m>(
+        &self,
+        e: usize,
+        message: &'m str,
+        fields: &[Field],
+        bound: Option<&mut Vec<(usize, &'m str)>>,
+    ) -> bool {
+        let after = self.slots.len() - e - 1;
+        if fields.len() < e + after {
+            return false;
+        }
+        let field_of = |k: usize| {
+            if k < e {
+                k
+            } else {
+                fields.len() - (self.slots.len() - k)
+            }
+        };
+        let ok = self.conditioned.iter().all(|&k| match &self.slots[k] {
+            Slot::Field(_, any) => holds(any, fields[field_of(k)].text(message)),
+            Slot::Ellipsis => true,
+        });
+        if ok && let Some(b) = bound {
+            for (k, slot) in self.slots.iter().enumerate() {
+                if let Slot::Field(index, _) = slot {
+                    b.push((*index, fields[field_of(k)].text(message)));
+                }
+            }
+        }
+        ok
+    }
+
     /// Whether an event already split into its fields matches; without an ellipsis nothing is
-    /// allocated (each slot's field is found by its place).
+    /// allocated (each slot's field is found by its place), and only slots with conditions
+    /// are looked at.
     pub(super) fn holds_fields(&self, message: &str, fields: &[Field]) -> bool {
         if self.ellipsis {
             return self.search(message, fields, None);
         }
         fields.len() >= self.slots.len()
-            && self.slots.iter().enumerate().all(|(k, slot)| match slot {
+            && self.conditioned.iter().all(|&k| match &self.slots[k] {
                 Slot::Field(_, any) => holds(any, self.slot_text(k, message, fields)),
                 Slot::Ellipsis => unreachable!("no ellipsis"),
             })
@@ -339,45 +393,42 @@ pub(super) fn event_fields(message: &str) -> Vec<Field> {
     fields
 }
 
-/// [`event_fields`] into a buffer (cleared first).
+/// [`event_fields`] into a buffer (cleared first). One pass over the bytes: this runs once per
+/// event for every filter of a log group.
 pub(super) fn fill_fields(message: &str, fields: &mut Vec<Field>) {
     fields.clear();
-    let mut i = 0;
     let b = message.as_bytes();
-    while i < b.len() {
-        if b[i].is_ascii_whitespace() {
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
             i += 1;
             continue;
         }
-        let close = match b[i] {
+        let close = match c {
             b'"' => Some(b'"'),
             b'[' => Some(b']'),
             _ => None,
         };
-        let enclosed = close.and_then(|c| {
-            message[i + 1..]
-                .bytes()
-                .position(|x| x == c)
-                .map(|n| (i + 1, i + 1 + n))
-        });
-        match enclosed {
-            Some((from, to)) => {
-                fields.push(Field { from, to, start: i });
-                i = to + 1;
-            }
-            None => {
-                let end = b[i..]
-                    .iter()
-                    .position(u8::is_ascii_whitespace)
-                    .map_or(b.len(), |n| i + n);
-                fields.push(Field {
-                    from: i,
-                    to: end,
-                    start: i,
-                });
-                i = end;
-            }
+        if let Some(to) = close.and_then(|c| memchr::memchr(c, &b[i + 1..]).map(|k| i + 1 + k)) {
+            fields.push(Field {
+                from: i + 1,
+                to,
+                start: i,
+            });
+            i = to + 1;
+            continue;
         }
+        let start = i;
+        while i < n && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(Field {
+            from: start,
+            to: i,
+            start,
+        });
     }
 }
 

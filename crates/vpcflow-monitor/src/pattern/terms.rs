@@ -8,9 +8,27 @@ use super::{Fail, Problem};
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Terms {
-    required: Vec<String>,
-    excluded: Vec<String>,
-    optional: Vec<String>,
+    required: Vec<Term>,
+    excluded: Vec<Term>,
+    optional: Vec<Term>,
+}
+
+/// A term and its searcher, built once.
+#[derive(Debug, Clone)]
+struct Term {
+    text: String,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Term {
+    fn new(text: String) -> Self {
+        let finder = memchr::memmem::Finder::new(text.as_bytes()).into_owned();
+        Term { text, finder }
+    }
+
+    fn in_message(&self, message: &str) -> bool {
+        word_found(message, &self.text, &self.finder)
+    }
 }
 
 impl Terms {
@@ -49,7 +67,7 @@ impl Terms {
             };
             // A phrase of blanks matches every event (AWS: `" "`), so it asks nothing.
             if !term.trim().is_empty() {
-                list.push(term);
+                list.push(Term::new(term));
             }
             i += sign + len;
         }
@@ -63,21 +81,27 @@ impl Terms {
 
     pub(super) fn is_match(&self, message: &str) -> bool {
         if self.required.is_empty() && self.excluded.is_empty() {
-            return self.optional.iter().any(|t| contains_word(message, t));
+            return self.optional.iter().any(|t| t.in_message(message));
         }
-        self.required.iter().all(|t| contains_word(message, t))
-            && !self.excluded.iter().any(|t| contains_word(message, t))
+        self.required.iter().all(|t| t.in_message(message))
+            && !self.excluded.iter().any(|t| t.in_message(message))
     }
 }
 
 /// Whether `term` occurs in `message` with no letter or digit against either of its ends that
 /// is itself a letter or digit.
-pub(super) fn contains_word(message: &str, term: &str) -> bool {
+#[cfg(test)]
+fn contains_word(message: &str, term: &str) -> bool {
+    word_found(message, term, &memchr::memmem::Finder::new(term.as_bytes()))
+}
+
+/// [`contains_word`] with the term's searcher built already.
+fn word_found(message: &str, term: &str, finder: &memchr::memmem::Finder<'_>) -> bool {
     let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let guard_start = alnum(term.chars().next());
     let guard_end = alnum(term.chars().next_back());
     let mut from = 0;
-    while let Some(found) = message[from..].find(term) {
+    while let Some(found) = finder.find(&message.as_bytes()[from..]) {
         let start = from + found;
         let end = start + term.len();
         let clear_before = !guard_start || !alnum(message[..start].chars().next_back());
