@@ -224,6 +224,19 @@ impl Rule {
     }
 }
 
+/// Whether a percentile (`level`, 0–100) over `samples` values is too few to be statistically
+/// significant (§2.6: for p in [0.5, 1), fewer than 10/(1−p) samples; below 0.5, fewer than
+/// 10/p): with `EvaluateLowSampleCountPercentile: ignore` such a datapoint changes nothing.
+pub fn too_few_samples(level: f64, samples: f64) -> bool {
+    // 10/(1−p) and 10/p with p in percent, so that p90 needs exactly 100 samples.
+    let needed = if level >= 50.0 {
+        1000.0 / (100.0 - level)
+    } else {
+        1000.0 / level
+    };
+    samples < needed
+}
+
 /// The range's datapoints with its newest missing ones filled by `fill`, as few as make `n`.
 fn filled(range: &[Option<f64>], n: usize, fill: f64) -> Vec<f64> {
     let real = range.iter().flatten().count();
@@ -356,6 +369,20 @@ mod tests {
             );
         }
         assert_eq!(Comparison::parse("LessThanLowerThreshold"), None);
+    }
+
+    #[test]
+    fn percentiles_over_too_few_samples() {
+        for (level, enough, short) in [
+            (99.0, 1000.0, 999.0),
+            (90.0, 100.0, 99.0),
+            (50.0, 20.0, 19.0),
+            (10.0, 100.0, 99.0),
+        ] {
+            assert!(!too_few_samples(level, enough), "p{level} over {enough}");
+            assert!(too_few_samples(level, short), "p{level} over {short}");
+        }
+        assert!(too_few_samples(100.0, 1e12), "p100 is never significant");
     }
 
     #[test]

@@ -174,13 +174,27 @@ impl Alarms {
         let mut state = State::parse(&alarm.state_value).unwrap_or(State::InsufficientData);
         let mut out = Vec::new();
         let mut boundary = first;
+        // EvaluateLowSampleCountPercentile `ignore`: a percentile over too few samples keeps
+        // the state (AWS: "the alarm state does not change during periods with too few data
+        // samples to be statistically significant").
+        let low_sample_level = percentile_level(&stat).filter(|_| {
+            alarm.config.evaluate_low_sample_count_percentile.as_deref() == Some("ignore")
+        });
         while boundary <= last {
-            let points: Vec<Option<f64>> = (0..range)
+            let points: Vec<Option<(f64, f64)>> = (0..range)
                 .map(|k| {
                     let start = boundary as i64 - ((range - k) * period_ms) as i64;
                     values.get(&(start / 1000)).copied()
                 })
                 .collect();
+            let newest = points.last().copied().flatten();
+            if let (Some(level), Some((_, samples))) = (low_sample_level, newest)
+                && vpcflow_monitor::alarm::too_few_samples(level, samples)
+            {
+                boundary += period_ms;
+                continue;
+            }
+            let points: Vec<Option<f64>> = points.iter().map(|p| p.map(|(v, _)| v)).collect();
             let outcome = rule.evaluate(&points, state);
             if outcome.state != state {
                 let reason = reason(&rule, state, &outcome, range);
@@ -492,6 +506,11 @@ pub fn sns_notification(topic: &str, t: &Transition, region: &str) -> String {
     .to_string()
 }
 
+/// A percentile statistic's level (`p99` → 99), none for the others.
+fn percentile_level(stat: &str) -> Option<f64> {
+    stat.strip_prefix('p')?.parse().ok()
+}
+
 /// What an alarm evaluates, when it is a static threshold on one metric: its rule, metric,
 /// statistic and period (ms).
 fn rule_of(alarm: &MetricAlarm) -> Option<(Rule, Metric, String, u64)> {
@@ -571,5 +590,5 @@ fn reason(rule: &Rule, old: State, o: &vpcflow_monitor::alarm::Outcome, range: u
     }
 }
 
-/// A metric's statistic per period, by the period's start (epoch s).
-pub(crate) type Datapoints = BTreeMap<i64, f64>;
+/// A metric's statistic per period, and the period's sample count, by its start (epoch s).
+pub(crate) type Datapoints = BTreeMap<i64, (f64, f64)>;

@@ -637,9 +637,9 @@ impl Metrics {
         Ok(out)
     }
 
-    /// One statistic of a metric per period in `[start, end)` (epoch s), by period start: the
-    /// alarms' datapoints. A period without data, or a percentile without single values, has
-    /// none.
+    /// One statistic of a metric per period in `[start, end)` (epoch s), by period start, with
+    /// the period's sample count: the alarms' datapoints. A period without data, or a
+    /// percentile without single values, has none.
     pub(crate) fn datapoints(
         &self,
         account: &str,
@@ -658,7 +658,7 @@ impl Metrics {
         )?;
         Ok(periods
             .into_iter()
-            .filter_map(|(at, mut p)| p.stat(stat).map(|v| (at, v)))
+            .filter_map(|(at, mut p)| p.stat(stat).map(|v| (at, (v, p.count))))
             .collect())
     }
 

@@ -485,3 +485,66 @@ fn insight_rules_report_their_log_groups_top_contributors() {
     assert_eq!(gone.failures.len(), 1);
     assert_eq!(gone.failures[0].failure_resource, "nope");
 }
+
+/// EvaluateLowSampleCountPercentile: with `ignore`, a percentile over too few samples (p90
+/// needs 100) leaves the state as it is; with `evaluate` (the default) it counts.
+#[test]
+fn percentile_alarms_over_too_few_samples() {
+    use vpcflow_store::metrics::{Row, StatisticSet};
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let alarms = Alarms::open(&data, "us-east-1").unwrap();
+    let metrics = Metrics::open(&data).unwrap();
+    let alarm = |name: &str, low: Option<&str>| -> PutMetricAlarm {
+        let mut v = serde_json::json!({
+            "AlarmName": name, "Namespace": "App", "MetricName": "Latency",
+            "ExtendedStatistic": "p90", "Period": 60, "EvaluationPeriods": 1, "Threshold": 50.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        });
+        if let Some(l) = low {
+            v["EvaluateLowSampleCountPercentile"] = l.into();
+        }
+        serde_json::from_value(v).unwrap()
+    };
+    alarms
+        .put(A, &alarm("ignoring", Some("ignore")), T0 as u64)
+        .unwrap();
+    alarms
+        .put(A, &alarm("evaluating", None), T0 as u64)
+        .unwrap();
+    let samples = |minute: i64, count: f64| Row {
+        metric: "Latency".into(),
+        dims: "[]".into(),
+        ts_ms: (T0 + minute * MIN) as u64,
+        set: StatisticSet {
+            sample_count: count,
+            sum: 100.0 * count,
+            minimum: 100.0,
+            maximum: 100.0,
+        },
+        single: true,
+        unit: "None".into(),
+    };
+    let no_topics = |_: &str| Vec::new();
+    metrics.insert(A, "App", &[samples(0, 99.0)]).unwrap();
+    let moved: Vec<String> = alarms
+        .evaluate(&metrics, (T0 + MIN) as u64, &no_topics)
+        .unwrap()
+        .iter()
+        .map(|t| t.alarm.config.alarm_name.clone())
+        .collect();
+    assert_eq!(
+        moved,
+        ["evaluating"],
+        "99 samples are too few for p90 when ignoring"
+    );
+    metrics.insert(A, "App", &[samples(1, 100.0)]).unwrap();
+    let moved = alarms
+        .evaluate(&metrics, (T0 + 2 * MIN) as u64, &no_topics)
+        .unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        (moved[0].alarm.config.alarm_name.as_str(), moved[0].new),
+        ("ignoring", State::Alarm)
+    );
+}

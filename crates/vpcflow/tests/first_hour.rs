@@ -255,12 +255,12 @@ fn a_failing_destination_says_why_and_is_not_called_delivered() {
 #[test]
 fn the_cli_speaks_as_the_aws_cli_does() {
     let dir = tempfile::tempdir().unwrap();
-    // A query command without a query names the three ways to give one.
+    // A query command without a query names the four ways to give one.
     let out = vpcflow(&["query"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains(
-            "no query: give --insights QUERY (Logs Insights), --sql SQL, or --sql-file FILE"
+            "no query: give --insights QUERY (Logs Insights), --sql SQL, --sql-file FILE, or --contributors RULE"
         ),
         "{}",
         stderr(&out)
