@@ -33,7 +33,8 @@ at 600x, and drives it only through the AWS CLI (subprocess, `--endpoint-url`) a
   300 s period) on a fresh `vpcflow up`, whose default scenario's port scan starts at 14:15: the
   `[[topics]]` webhook receives the ALARM notification and later the OK, each once, SNS-shaped;
   DescribeAlarmHistory, FilterLogEvents with a space-delimited pattern, TestMetricFilter's
-  extracted values; a Contributor Insights rule whose report ranks the scanner first;
+  extracted values; a Contributor Insights rule whose report ranks the scanner first; the
+  detections run by the service (`[detections]`) notifying the scan's finding once;
 * restart: flow logs, log groups, retention, metric filters, alarms, put events, tags, delivery
   streams, subscription filters, made buckets and their configurations survive a stop and
   start; `/healthz` and `/metrics` answer.
@@ -1068,7 +1069,8 @@ def alarm_on_scan(binary, tmp):
     hook = Receiver()
     data, config = tmp / "alarm-data", tmp / "alarm.toml"
     config.write_text(CONFIG + f'\n[[topics]]\narn = "{ALARM_TOPIC}"\n'
-                      f'subscribers = ["{hook.url}/sns"]\n')
+                      f'subscribers = ["{hook.url}/sns"]\n'
+                      f'\n[detections]\nactions = ["{ALARM_TOPIC}"]\n')
     # 60x: the scan (14:15-14:19 simulated) comes 15 s after the start; the filter and the alarm
     # are made before it, since a metric filter counts only what arrives after it.
     up = Up(binary, data, config, free_port(), speed=60)
@@ -1093,12 +1095,16 @@ def alarm_on_scan(binary, tmp):
                          "--alarm-actions", ALARM_TOPIC, "--ok-actions", ALARM_TOPIC)
         check("aws cloudwatch put-metric-alarm (the seeds' alarm)", rc == 0, err)
 
-        def messages():
+        def notes(findings):
             out = []
             for _, headers, body in hook.posts("/sns"):
                 note = json.loads(body)
-                out.append((headers, note, json.loads(note["Message"])))
+                if note["Subject"].startswith("vpcflow finding:") == findings:
+                    out.append((headers, note, json.loads(note["Message"])))
             return out
+
+        def messages():
+            return notes(False)
 
         def recovered():
             states = [(m["OldStateValue"], m["NewStateValue"]) for _, _, m in messages()]
@@ -1158,6 +1164,18 @@ def alarm_on_scan(binary, tmp):
               len(tested) == 1 and tested[0]["eventNumber"] == 1 and
               tested[0]["extractedValues"].get("$packets") == "3" and
               tested[0]["extractedValues"].get("$action") == "REJECT", str(tested))
+        # [detections]: the service runs the detections as records arrive; the scan's finding
+        # reaches the topic's subscriber once.
+        def scan_findings():
+            return [m for _, _, m in notes(True) if m["type"] == "Recon:EC2/Portscan"]
+
+        wait_for("the port scan's finding notification", scan_findings, seconds=120)
+        time.sleep(3)
+        found = scan_findings()
+        check("[detections]: the port scan's finding is notified once, with its evidence",
+              len(found) == 1 and found[0]["subject"] == "185.220.101.7" and
+              found[0]["counts"]["distinctPorts"] >= 1000 and len(found[0]["evidence"]) == 20,
+              json.dumps(found)[:400])
         contributor_insights(up.url)
     finally:
         up.stop()

@@ -600,6 +600,7 @@ fn firehose_streams_take_records_that_the_pump_delivers_to_their_bucket() {
         "123456789012",
         vec!["flow-logs".into()],
         Vec::new(),
+        None,
     )
     .unwrap();
     let problems = s.runtime.block_on(pump.step(NOW_MS + 59_000, false));

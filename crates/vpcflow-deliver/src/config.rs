@@ -50,6 +50,19 @@ pub struct DeliveryConfig {
     /// SNS-like topics that alarm actions name, each with HTTP(S) webhook subscribers.
     #[serde(default)]
     pub topics: Vec<TopicConfig>,
+    /// `vpcflow up` runs the detections as records arrive (`[detections]`).
+    #[serde(default)]
+    pub detections: Option<DetectionsConfig>,
+}
+
+/// `[detections]`: the service runs the detections on the records it delivers, and notifies
+/// each new finding to the topics `actions` names (which `[[topics]]` declares).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionsConfig {
+    /// Topic ARNs, as alarm actions name them.
+    #[serde(default)]
+    pub actions: Vec<String>,
 }
 
 /// `[[topics]]`: a topic an alarm's actions may name by its ARN; each state change is posted to
@@ -397,6 +410,14 @@ impl DeliveryConfig {
         let mut out = crate::sinks::s3::check(&self.buckets);
         out.extend(self.capture.check());
         out.extend(TopicConfig::check(&self.topics));
+        for (i, a) in self.detections.iter().flat_map(|d| &d.actions).enumerate() {
+            if !self.topics.iter().any(|t| &t.arn == a) {
+                out.push((
+                    format!("detections.actions[{i}]"),
+                    format!("'{a}' is not a topic of [[topics]]"),
+                ));
+            }
+        }
         out.extend(self.server.check());
         for (i, f) in self.flow_logs.iter().enumerate() {
             // The same request twice would be one flow log (one client token): said, not merged.

@@ -25,7 +25,7 @@ use vpcflow_store::logs::subscriptions::{Forward, firehose_stream};
 use vpcflow_store::logs::{LogStore, LogsError};
 use vpcflow_store::metrics::Metrics;
 
-use crate::config::TopicConfig;
+use crate::config::{DetectionsConfig, TopicConfig};
 use crate::layout;
 
 /// A step that could not be done (it is tried again on the next).
@@ -52,6 +52,9 @@ pub enum PumpError {
 /// records up to 1,000 KiB).
 const FORWARD_RECORD_BYTES: usize = 900 * 1024;
 
+/// The least time between two runs of the detections (they read every record).
+const DETECT_EVERY_MS: u64 = 10_000;
+
 /// How often lifecycle expiration walks the buckets (it lists every object of a bucket with
 /// rules; S3 itself applies expiration about once a day).
 const EXPIRE_EVERY_MS: u64 = 60_000;
@@ -64,6 +67,10 @@ pub struct Pump {
     alarms: Alarms,
     metrics: Metrics,
     topics: Vec<TopicConfig>,
+    /// `[detections]`, and the findings store it runs into.
+    detections: Option<(DetectionsConfig, vpcflow_store::findings::Findings)>,
+    /// The newest segment the detections saw, and when they last ran (ms).
+    detected: std::cell::Cell<(i64, u64)>,
     http: reqwest::Client,
     /// When expiration last ran (ms); `None` before the first round.
     expired_at: std::cell::Cell<Option<u64>>,
@@ -81,8 +88,19 @@ impl Pump {
         owner: &str,
         configured: Vec<String>,
         topics: Vec<TopicConfig>,
+        detections: Option<DetectionsConfig>,
     ) -> Result<Pump, PumpError> {
+        let detections = match detections {
+            Some(d) => Some((
+                d,
+                vpcflow_store::findings::Findings::open(data)
+                    .map_err(|e| PumpError::Delivery(e.to_string()))?,
+            )),
+            None => None,
+        };
         Ok(Pump {
+            detections,
+            detected: std::cell::Cell::new((0, 0)),
             firehose: Firehose::open(data.clone(), region)?,
             logs: LogStore::open(data.clone(), region, owner)?,
             buckets: Buckets::open(data.clone(), configured, owner, region)?,
@@ -132,6 +150,9 @@ impl Pump {
         if let Err(e) = self.evaluate_alarms() {
             problems.push(e);
         }
+        if let Err(e) = self.detect(now_ms, flush) {
+            problems.push(e);
+        }
         problems.extend(self.post_notifications(now_ms).await);
         problems
     }
@@ -161,6 +182,40 @@ impl Pump {
                 t.old.as_str(),
                 t.new.as_str(),
                 vpcflow_store::time::aws_xml_time(t.at_ms)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The detections over the log groups' records, when new records arrived and at most every
+    /// [`DETECT_EVERY_MS`] (they read every record: the baselines span the whole history); each
+    /// new finding is logged and its notifications queued.
+    fn detect(&self, now_ms: u64, flush: bool) -> Result<(), PumpError> {
+        let Some((config, findings)) = &self.detections else {
+            return Ok(());
+        };
+        let fail = |e: &dyn std::fmt::Display| PumpError::Delivery(format!("detections: {e}"));
+        let newest = findings.newest_segment().map_err(|e| fail(&e))?;
+        let (seen, at) = self.detected.get();
+        if newest == seen || (!flush && at != 0 && now_ms.saturating_sub(at) < DETECT_EVERY_MS) {
+            return Ok(());
+        }
+        let subscribers = |arn: &str| -> Vec<String> {
+            self.topics
+                .iter()
+                .filter(|t| t.arn == arn)
+                .flat_map(|t| t.subscribers.clone())
+                .collect()
+        };
+        let (new, _) = findings
+            .detect(now_ms, &config.actions, &subscribers)
+            .map_err(|e| fail(&e))?;
+        self.detected.set((newest, now_ms));
+        for f in new {
+            self.done.borrow_mut().push(format!(
+                "finding {}: {}",
+                f.kind.finding_type(),
+                f.summary
             ));
         }
         Ok(())

@@ -16,6 +16,25 @@ fn each_problem_is_named_at_its_key() {
     let rows: Vec<(String, Vec<(&str, &str)>)> = vec![
         ("[[buckets]]\nname = \"flow-logs\"\n".into(), vec![]),
         (
+            "[[topics]]\narn = \"arn:aws:sns:us-east-1:123456789012:ops\"\n\
+             subscribers = [\"http://127.0.0.1:9/a\"]\n[detections]\n\
+             actions = [\"arn:aws:sns:us-east-1:123456789012:ops\"]\n"
+                .into(),
+            vec![],
+        ),
+        (
+            "[[topics]]\narn = \"sns:ops\"\nsubscribers = [\"ftp://x\"]\n[[topics]]\n\
+             arn = \"sns:ops\"\n[detections]\nactions = [\"arn:aws:sns:us-east-1:123456789012:other\"]\n"
+                .into(),
+            vec![
+                ("topics[0].arn", "is not arn:aws:sns:REGION:ACCOUNT:NAME"),
+                ("topics[0].subscribers[0]", "is not an http:// or https:// URL"),
+                ("topics[1].arn", "is not arn:aws:sns:REGION:ACCOUNT:NAME"),
+                ("topics[1].arn", "is named twice"),
+                ("detections.actions[0]", "is not a topic of [[topics]]"),
+            ],
+        ),
+        (
             "[[buckets]]\nname = \"a..b\"\n".into(),
             vec![("buckets[0].name", "must not hold two adjacent dots")],
         ),

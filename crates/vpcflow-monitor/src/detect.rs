@@ -134,6 +134,21 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The finding as JSON: `vpcflow findings --output json` prints it, and a notification of
+    /// it carries it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.key(),
+            "type": self.kind.finding_type(),
+            "window": self.window,
+            "subject": self.subject,
+            "target": self.target,
+            "summary": self.summary,
+            "counts": self.counts,
+            "evidence": self.evidence,
+        })
+    }
+
     /// A stable id: the same finding found again is the same finding.
     pub fn key(&self) -> String {
         format!(

@@ -21,7 +21,7 @@ pub mod buckets;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod dir;
-#[cfg(feature = "db")]
+#[cfg(all(feature = "db", feature = "segment"))]
 pub mod findings;
 #[cfg(feature = "db")]
 pub mod firehose;

@@ -1,49 +1,28 @@
-//! The flow records a data directory's log groups hold, read back with the format of each
-//! segment, for the commands that reason about what was delivered (`diagnose --data`,
-//! `findings`).
+//! The flow records a data directory's log groups hold (`vpcflow_store::logs::records`), as
+//! `diagnose --data` reads them, within `--since`.
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use vpcflow_deliver::State;
 use vpcflow_net::troubleshoot::Observed;
 use vpcflow_store::DataDir;
 
 /// Every flow record of the data directory's log groups (within `since` of the newest), with
 /// its event time (ms) and the ENI of its stream.
-pub(crate) fn records(
-    state: &State,
-    data: &Path,
-    since: Option<&str>,
-) -> anyhow::Result<Vec<(u64, Observed)>> {
-    let dir = DataDir::new(data);
-    let mut all: Vec<(u64, Observed)> = Vec::new();
-    for g in state.log_groups()? {
-        for seg in state.segments(&g.name)? {
-            let path = dir.segment(&g.name, &seg);
-            let Some(format) = vpcflow_store::segment::format(&path)? else {
-                continue;
-            };
-            for e in vpcflow_store::segment::read(&path, None)? {
-                let Ok(record) = vpcflow_record::text::decode(&format, &e.message) else {
-                    continue;
+pub(crate) fn records(data: &Path, since: Option<&str>) -> anyhow::Result<Vec<(u64, Observed)>> {
+    let conn = vpcflow_store::db::open(&DataDir::new(data).state_db())?;
+    let mut all: Vec<(u64, Observed)> =
+        vpcflow_store::logs::records::flow_records(&conn, &DataDir::new(data))?
+            .into_iter()
+            .map(|d| {
+                let o = Observed {
+                    eni: d.eni,
+                    record: d.record,
+                    line: d.line,
                 };
-                let eni = e
-                    .stream
-                    .strip_suffix("-all")
-                    .unwrap_or(&e.stream)
-                    .to_owned();
-                all.push((
-                    e.timestamp,
-                    Observed {
-                        eni,
-                        record,
-                        line: e.message,
-                    },
-                ));
-            }
-        }
-    }
+                (d.timestamp, o)
+            })
+            .collect();
     if let Some(s) = since {
         let span = vpcflow_capture::scenario::parse_duration(s)
             .with_context(|| format!("--since '{s}': expected e.g. 10m, 1h, 2h30m"))?

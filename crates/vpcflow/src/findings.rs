@@ -2,14 +2,12 @@
 //! directory's log groups hold, keeps what they find (`vpcflow_store::findings`), and lists every
 //! finding kept: a table, JSON, or OCSF Detection Finding events.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
 use vpcflow_deliver::State;
-use vpcflow_monitor::detect::{self, Finding, Flow};
-use vpcflow_record::{FieldId, FlowRecord};
+use vpcflow_monitor::detect::{self, Finding};
 use vpcflow_store::Clock as _;
 use vpcflow_store::DataDir;
 
@@ -47,15 +45,9 @@ pub(crate) fn run(args: &FindingsArgs) -> anyhow::Result<()> {
         );
     }
     let state = State::open(&db)?;
-    let flows: Vec<Flow> = crate::delivered::records(&state, &args.data, None)?
-        .into_iter()
-        .filter_map(|(_, o)| flow(&o.eni, &o.record, o.line))
-        .collect();
     let store = vpcflow_store::findings::Findings::open(&DataDir::new(&args.data))?;
-    let new = store.record(
-        &detect::detect(&flows),
-        crate::delivery::SystemClock.now_ms(),
-    )?;
+    let (new, records) =
+        store.detect(crate::delivery::SystemClock.now_ms(), &[], &|_| Vec::new())?;
     let all = store.list()?;
     let (account, region) = state
         .flow_logs()?
@@ -63,10 +55,10 @@ pub(crate) fn run(args: &FindingsArgs) -> anyhow::Result<()> {
         .map(|f| (f.account_id.clone(), f.region.clone()))
         .unwrap_or_default();
     match args.output.as_str() {
-        "json" => println!(
-            "{}",
-            serde_json::to_string_pretty(&all.iter().map(json).collect::<Vec<_>>())?
-        ),
+        "json" => {
+            let list: Vec<serde_json::Value> = all.iter().map(Finding::to_json).collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
         "ocsf" => {
             for f in &all {
                 println!("{}", detect::to_ocsf(f, &account, &region));
@@ -88,44 +80,11 @@ pub(crate) fn run(args: &FindingsArgs) -> anyhow::Result<()> {
                 );
             }
             eprintln!(
-                "{} findings ({} new), from {} records",
+                "{} findings ({} new), from {records} records",
                 all.len(),
-                new.len(),
-                flows.len()
+                new.len()
             );
         }
     }
     Ok(())
-}
-
-fn json(f: &Finding) -> serde_json::Value {
-    serde_json::json!({
-        "id": f.key(),
-        "type": f.kind.finding_type(),
-        "window": vpcflow_store::time::aws_xml_time(f.window * 1000),
-        "subject": f.subject,
-        "target": f.target,
-        "summary": f.summary,
-        "counts": f.counts,
-        "evidence": f.evidence,
-    })
-}
-
-/// A record as the detections read it (none for a record without addresses: NODATA, SKIPDATA).
-fn flow(eni: &str, r: &FlowRecord, line: String) -> Option<Flow> {
-    let text = |f: FieldId| r.get(f).map(|v| v.to_string());
-    let num = |f: FieldId| text(f).and_then(|t| t.parse::<u64>().ok());
-    Some(Flow {
-        eni: eni.to_owned(),
-        src: text(FieldId::Srcaddr)?.parse::<IpAddr>().ok()?,
-        dst: text(FieldId::Dstaddr)?.parse::<IpAddr>().ok()?,
-        src_port: num(FieldId::Srcport).unwrap_or(0) as u16,
-        dst_port: num(FieldId::Dstport).unwrap_or(0) as u16,
-        protocol: num(FieldId::Protocol).unwrap_or(0) as u8,
-        packets: num(FieldId::Packets).unwrap_or(0),
-        bytes: num(FieldId::Bytes).unwrap_or(0),
-        start: num(FieldId::Start)?,
-        accepted: text(FieldId::Action).as_deref() == Some("ACCEPT"),
-        line,
-    })
 }

@@ -178,6 +178,7 @@ pub(crate) fn start(
         &default_account,
         &local_buckets,
         &config.topics,
+        config.detections.as_ref(),
         &clock,
     )?;
     let services = Services::open(Opening {
@@ -236,6 +237,7 @@ fn start_pump(
     owner: &str,
     local_buckets: &[String],
     topics: &[vpcflow_deliver::config::TopicConfig],
+    detections: Option<&vpcflow_deliver::config::DetectionsConfig>,
     clock: &Arc<dyn vpcflow_store::Clock>,
 ) -> anyhow::Result<(
     Arc<std::sync::atomic::AtomicBool>,
@@ -247,6 +249,7 @@ fn start_pump(
         owner,
         local_buckets.to_vec(),
         topics.to_vec(),
+        detections.cloned(),
     )
     .context("cannot open the stores the API's background work runs on")?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

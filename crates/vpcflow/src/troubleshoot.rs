@@ -27,7 +27,7 @@ pub(crate) fn run(
         );
     }
     let state = State::open(&db)?;
-    let records: Vec<Observed> = crate::delivered::records(&state, data, args.since.as_deref())?
+    let records: Vec<Observed> = crate::delivered::records(data, args.since.as_deref())?
         .into_iter()
         .map(|(_, o)| o)
         .collect();

@@ -41,7 +41,9 @@ GetCallerIdentity, SigV4-verified against [server] credentials (else
 AWS's example key AKIAIOSFODNN7EXAMPLE for the topology's account), so that `aws --endpoint-url`
 and boto3 work unchanged; plus GET /healthz and /metrics. Requests are logged to DATA/api.log.
 Beside the server, a second each: Firehose buffers to their destinations, subscription filters'
-new events to their streams, bucket lifecycle expiration and event notifications.
+new events to their streams, bucket lifecycle expiration and event notifications, alarms
+evaluated on the metric's time with their notifications POSTed to the [[topics]] subscribers, and
+with [detections] the detections run over the delivered records, new findings notified alike.
 
 The first start in a data directory begins at --start, else the config's [simulation] start, else
 now, and keeps that start, --duration, --seed and --scenario; later starts continue that run, and

@@ -14,6 +14,7 @@ pub mod filters;
 pub mod index;
 pub mod ingest;
 pub mod manage;
+pub mod records;
 pub mod streams;
 pub mod subscriptions;
 
