@@ -162,19 +162,24 @@ impl Pump {
         std::mem::take(&mut self.done.borrow_mut())
     }
 
+    /// The subscribers of the `[[topics]]` topic `arn` (none for a topic not configured).
+    fn subscribers(&self, arn: &str) -> Vec<String> {
+        self.topics
+            .iter()
+            .filter(|t| t.arn == arn)
+            .flat_map(|t| t.subscribers.clone())
+            .collect()
+    }
+
     /// Every alarm up to the metric time, its notifications queued.
     fn evaluate_alarms(&self) -> Result<(), PumpError> {
         let Some(now) = self.alarms.metric_time()? else {
             return Ok(());
         };
-        let subscribers = |arn: &str| -> Vec<String> {
-            self.topics
-                .iter()
-                .filter(|t| t.arn == arn)
-                .flat_map(|t| t.subscribers.clone())
-                .collect()
-        };
-        for t in self.alarms.evaluate(&self.metrics, now, &subscribers)? {
+        for t in self
+            .alarms
+            .evaluate(&self.metrics, now, &|arn| self.subscribers(arn))?
+        {
             self.done.borrow_mut().push(format!(
                 "alarm {} ({}): {} -> {} at {}",
                 t.alarm.config.alarm_name,
@@ -200,15 +205,8 @@ impl Pump {
         if newest == seen || (!flush && at != 0 && now_ms.saturating_sub(at) < DETECT_EVERY_MS) {
             return Ok(());
         }
-        let subscribers = |arn: &str| -> Vec<String> {
-            self.topics
-                .iter()
-                .filter(|t| t.arn == arn)
-                .flat_map(|t| t.subscribers.clone())
-                .collect()
-        };
         let (new, _) = findings
-            .detect(now_ms, &config.actions, &subscribers)
+            .detect(now_ms, &config.actions, &|arn| self.subscribers(arn))
             .map_err(|e| fail(&e))?;
         self.detected.set((newest, now_ms));
         for f in new {

@@ -107,16 +107,27 @@ pub struct SegmentError {
     message: String,
 }
 
+impl SegmentError {
+    fn at(path: &Path, message: String) -> Self {
+        SegmentError {
+            path: path.display().to_string(),
+            message,
+        }
+    }
+}
+
+/// A segment file, opened as Parquet.
+fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, SegmentError> {
+    let file = File::open(path).map_err(|e| SegmentError::at(path, e.to_string()))?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| SegmentError::at(path, e.to_string()))
+}
+
 /// Calls `each(timestamp_ms, message)` for every event of a segment in file order, reading only
 /// those two columns and copying no message (the ingest hook's read of what it indexes).
 pub fn each_message(path: &Path, mut each: impl FnMut(i64, &str)) -> Result<(), SegmentError> {
-    let fail = |message: String| SegmentError {
-        path: path.display().to_string(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
+    let fail = |message: String| SegmentError::at(path, message);
+    let builder = open(path)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 3]);
     let reader = builder
         .with_projection(mask)
@@ -139,13 +150,8 @@ pub fn each_message(path: &Path, mut each: impl FnMut(i64, &str)) -> Result<(), 
 /// The log format a segment's flow records were written in (`None`: PutLogEvents' events,
 /// which are no flow records).
 pub fn format(path: &Path) -> Result<Option<LogFormat>, SegmentError> {
-    let fail = |message: String| SegmentError {
-        path: path.display().to_string(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
+    let fail = |message: String| SegmentError::at(path, message);
+    let builder = open(path)?;
     let Some(text) = builder.schema().metadata().get(FORMAT_KEY) else {
         return Ok(None);
     };
@@ -156,13 +162,8 @@ pub fn format(path: &Path) -> Result<Option<LogFormat>, SegmentError> {
 
 /// Reads a segment's events (optionally of one stream), in stream then time order.
 pub fn read(path: &Path, stream: Option<&str>) -> Result<Vec<Event>, SegmentError> {
-    let fail = |message: String| SegmentError {
-        path: path.display().to_string(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
+    let fail = |message: String| SegmentError::at(path, message);
+    let builder = open(path)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1, 2, 3]);
     let reader = builder
         .with_projection(mask)

@@ -271,11 +271,11 @@ fn an_error_says_its_cause_once_and_where() {
 }
 
 /// `vpcflow diagnose --data`: the troubleshooting flowchart on records the simulator delivered
-/// (the default scenario, 45 minutes), for each of its cases: the SG-vs-NACL ping (the reply
-/// REJECTed by the network ACL's return rule), SSH from the internet (the request REJECTed by
-/// the network ACL) and RDP (by the security group), the wrong database port (the database's
-/// security group), unsolicited inbound at the NAT gateway, traffic accepted both ways, and no
-/// records (which flow logs cover the ENIs, and what they keep).
+/// (the default scenario, 45 minutes), for each of its cases, as table rows: the SG-vs-NACL ping
+/// (the reply REJECTed by the network ACL's return rule), SSH from the internet (the request
+/// REJECTed by the network ACL) and RDP (by the security group), the wrong database port (the
+/// database's security group), unsolicited inbound at the NAT gateway, traffic accepted both
+/// ways, and no records (which flow logs cover the ENIs, and what they keep).
 #[test]
 fn diagnose_follows_the_troubleshooting_flowchart_on_delivered_records() {
     let dir = tempfile::tempdir().unwrap();
@@ -288,17 +288,8 @@ fn diagnose_follows_the_troubleshooting_flowchart_on_delivered_records() {
         "--duration",
         "45m",
     ]));
-    let diagnose = |args: &[&str]| -> (i32, serde_json::Value) {
-        let mut all = vec!["diagnose", "--data", data, "--output", "json"];
-        all.extend_from_slice(args);
-        let out = common::vpcflow(&all);
-        let json = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
-        (out.status.code().unwrap(), json)
-    };
-    let reasons = |j: &serde_json::Value| j["reasons"].to_string();
-    // A source of internet traffic to the bastion on a port, from the records themselves.
-    let source_to = |port: &str| -> String {
+    // The first record the log group holds for a space-delimited pattern, as its fields.
+    let first = |pattern: &str| -> Vec<String> {
         let out = common::ok(&common::vpcflow(&[
             "logs",
             "filter-log-events",
@@ -307,34 +298,129 @@ fn diagnose_follows_the_troubleshooting_flowchart_on_delivered_records() {
             "--log-group-name",
             "/vpcflow/flow-logs",
             "--filter-pattern",
-            &format!("[v, a, eni, src, dst=10.0.1.30, sp, dp={port}, ...]"),
+            pattern,
             "--limit",
             "1",
         ]));
         let json: serde_json::Value = serde_json::from_str(&out).unwrap();
-        json["events"][0]["message"]
-            .as_str()
-            .unwrap()
-            .split(' ')
-            .nth(3)
-            .unwrap()
-            .to_owned()
+        let line = json["events"][0]["message"].as_str().unwrap();
+        line.split(' ').map(str::to_owned).collect()
     };
-
-    let (code, j) = diagnose(&[
+    let ssh = first("[v, a, eni, src, dst=10.0.1.30, sp, dp=22, ...]")[3].clone();
+    let rdp = first("[v, a, eni, src, dst=10.0.1.30, sp, dp=3389, ...]")[3].clone();
+    let knock = first("[v, a, eni, src, dst=10.0.1.20, sp, dp>=8000 && dp<=9000, ...]");
+    let ping = [
         "--src",
         "198.51.100.20",
         "--dst",
         "54.210.0.30",
         "--protocol",
         "icmp",
-    ]);
-    assert_eq!(
-        (code, j["verdict"].as_str()),
-        (2, Some("REPLY_REJECTED")),
-        "{j}"
-    );
-    assert!(reasons(&j).contains("outbound rule 90 DENIES"), "{j}");
+    ];
+    let rows: Vec<(Vec<&str>, i32, &str, &[&str])> = vec![
+        (
+            ping.to_vec(),
+            2,
+            "REPLY_REJECTED",
+            &["outbound rule 90 DENIES"],
+        ),
+        (
+            vec!["--src", &ssh, "--dst", "54.210.0.30", "--port", "22"],
+            2,
+            "REQUEST_REJECTED",
+            &["inbound rule", "DENIES"],
+        ),
+        (
+            vec!["--src", &rdp, "--dst", "54.210.0.30", "--port", "3389"],
+            2,
+            "REQUEST_REJECTED",
+            &["no inbound rule of sg-"],
+        ),
+        (
+            vec![
+                "--src",
+                "10.0.12.10",
+                "--dst",
+                "10.0.21.10",
+                "--port",
+                "3306",
+            ],
+            2,
+            "REQUEST_REJECTED",
+            &["db-primary"],
+        ),
+        (
+            vec![
+                "--src",
+                &knock[3],
+                "--dst",
+                "54.210.0.20",
+                "--port",
+                &knock[6],
+            ],
+            0,
+            "NAT_UNSOLICITED_INBOUND",
+            &["drops"],
+        ),
+        (
+            vec![
+                "--src",
+                "10.0.11.10",
+                "--dst",
+                "10.0.21.10",
+                "--port",
+                "5432",
+            ],
+            0,
+            "ACCEPTED",
+            &["application"],
+        ),
+        (
+            vec![
+                "--src",
+                "10.0.11.10",
+                "--dst",
+                "10.0.12.10",
+                "--port",
+                "8080",
+            ],
+            3,
+            "NO_RECORDS",
+            &[
+                "(app-1) is covered by fl-",
+                "log group /vpcflow/flow-logs",
+                "delivers to bucket flow-logs (not read here)",
+            ],
+        ),
+    ];
+    let diagnose = |args: &[&str]| -> (i32, serde_json::Value) {
+        let mut all = vec!["diagnose", "--data", data, "--output", "json"];
+        all.extend_from_slice(args);
+        let out = common::vpcflow(&all);
+        let json = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap(), json)
+    };
+    for (args, code, verdict, reasons) in &rows {
+        let (got, j) = diagnose(args);
+        assert_eq!(
+            (got, j["verdict"].as_str()),
+            (*code, Some(*verdict)),
+            "{args:?}: {j}"
+        );
+        for r in *reasons {
+            assert!(
+                j["reasons"].to_string().contains(r),
+                "{args:?}: '{r}' in {j}"
+            );
+        }
+        // The records that decide come first.
+        if *verdict == "REQUEST_REJECTED" {
+            let first = j["requestRecords"][0]["message"].as_str().unwrap();
+            assert!(first.ends_with("REJECT OK"), "{args:?}: {first}");
+        }
+    }
+    let (_, j) = diagnose(&ping);
     assert!(
         j["requestRecords"][0]["message"]
             .as_str()
@@ -347,148 +433,22 @@ fn diagnose_follows_the_troubleshooting_flowchart_on_delivered_records() {
             .unwrap()
             .ends_with("REJECT OK")
     );
-
-    let ssh = source_to("22");
-    let (code, j) = diagnose(&["--src", &ssh, "--dst", "54.210.0.30", "--port", "22"]);
-    assert_eq!(
-        (code, j["verdict"].as_str()),
-        (2, Some("REQUEST_REJECTED")),
-        "{j}"
-    );
-    assert!(
-        reasons(&j).contains("inbound rule") && reasons(&j).contains("DENIES"),
-        "the network ACL: {j}"
-    );
-
-    let rdp = source_to("3389");
-    let (code, j) = diagnose(&["--src", &rdp, "--dst", "54.210.0.30", "--port", "3389"]);
-    assert_eq!(
-        (code, j["verdict"].as_str()),
-        (2, Some("REQUEST_REJECTED")),
-        "{j}"
-    );
-    assert!(
-        reasons(&j).contains("no inbound rule of sg-"),
-        "the security group: {j}"
-    );
-
-    let (code, j) = diagnose(&[
-        "--src",
-        "10.0.12.10",
-        "--dst",
-        "10.0.21.10",
-        "--port",
-        "3306",
-    ]);
-    assert_eq!(
-        (code, j["verdict"].as_str()),
-        (2, Some("REQUEST_REJECTED")),
-        "{j}"
-    );
-    assert!(reasons(&j).contains("db-primary"), "{j}");
-    assert!(
-        j["requestRecords"][0]["message"]
-            .as_str()
-            .unwrap()
-            .ends_with("REJECT OK"),
-        "rejects first"
-    );
-
-    let out = common::ok(&common::vpcflow(&[
-        "logs",
-        "filter-log-events",
-        "--data",
-        data,
-        "--log-group-name",
-        "/vpcflow/flow-logs",
-        "--filter-pattern",
-        "[v, a, eni, src, dst=10.0.1.20, sp, dp>=8000 && dp<=9000, ...]",
-        "--limit",
-        "1",
-    ]));
-    let knock: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let fields: Vec<String> = knock["events"][0]["message"]
-        .as_str()
-        .unwrap()
-        .split(' ')
-        .map(str::to_owned)
-        .collect();
-    let (code, j) = diagnose(&[
-        "--src",
-        &fields[3],
-        "--dst",
-        "54.210.0.20",
-        "--port",
-        &fields[6],
-    ]);
-    assert_eq!(
-        (code, j["verdict"].as_str()),
-        (0, Some("NAT_UNSOLICITED_INBOUND")),
-        "{j}"
-    );
-
-    let (code, j) = diagnose(&[
-        "--src",
-        "10.0.11.10",
-        "--dst",
-        "10.0.21.10",
-        "--port",
-        "5432",
-    ]);
-    assert_eq!((code, j["verdict"].as_str()), (0, Some("ACCEPTED")), "{j}");
-
-    let (code, j) = diagnose(&[
-        "--src",
-        "10.0.11.10",
-        "--dst",
-        "10.0.12.10",
-        "--port",
-        "8080",
-    ]);
-    assert_eq!(
-        (code, j["verdict"].as_str()),
-        (3, Some("NO_RECORDS")),
-        "{j}"
-    );
-    assert!(
-        reasons(&j).contains("(app-1) is covered by fl-")
-            && reasons(&j).contains("log group /vpcflow/flow-logs"),
-        "{j}"
-    );
-    assert!(
-        reasons(&j).contains("delivers to bucket flow-logs (not read here)"),
-        "{j}"
-    );
-    // Within --since of the newest record, the ping's records are still there; a second back,
-    // the wrong port's first ones are not.
-    let (_, recent) = diagnose(&[
-        "--src",
-        "10.0.12.10",
-        "--dst",
-        "10.0.21.10",
-        "--port",
-        "3306",
-        "--since",
-        "10m",
-    ]);
-    assert!(
-        recent["requestRecords"].as_array().unwrap().len()
-            < j_len(
-                &diagnose(&[
-                    "--src",
-                    "10.0.12.10",
-                    "--dst",
-                    "10.0.21.10",
-                    "--port",
-                    "3306"
-                ])
-                .1
-            )
-    );
-}
-
-fn j_len(j: &serde_json::Value) -> usize {
-    j["requestRecords"].as_array().map_or(0, Vec::len)
+    // --since keeps the records within that span of the newest one.
+    let count = |extra: &[&str]| {
+        let mut args = vec![
+            "--src",
+            "10.0.12.10",
+            "--dst",
+            "10.0.21.10",
+            "--port",
+            "3306",
+        ];
+        args.extend_from_slice(extra);
+        diagnose(&args).1["requestRecords"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert!(count(&["--since", "10m"]) < count(&[]));
 }
 
 /// The default scenario with its attacks left out: what a normal day of this VPC looks like.
