@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vpcflow_monitor::Pattern;
+use vpcflow_monitor::{Event, Pattern};
 use vpcflow_monitor::metric::Transformation;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,8 +14,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(p) => {
             let matched = p.matched(event);
             assert_eq!(p.is_match(event), matched.is_some());
-            if let (Some(m), Ok(t)) = (matched, Transformation::new(&p, "$f", &[])) {
-                let _ = t.apply(&m);
+            let e = Event::new(event);
+            assert_eq!(p.test(&e), matched.is_some());
+            if let (Some(found), Ok(t)) = (p.found(&e), Transformation::new(&p, "$f", &[])) {
+                let _ = t.apply_found(&found);
             }
         }
         Err(e) => assert!(e.at >= 1 && e.at <= pattern.chars().count() + 1),

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value as Json;
 
-use crate::pattern::{event_fields, json_path};
+use crate::pattern::{event_fields, json_path, json_text as text};
 
 /// The most keys, filters and strings per filter AWS allows.
 const MAX_KEYS: usize = 4;
@@ -132,22 +132,12 @@ impl Rule {
         })
     }
 
-    /// The log groups it names (a trailing `*`: a prefix).
-    pub fn log_groups(&self) -> &[String] {
-        &self.groups
-    }
-
     /// Whether it reads the log group `name`.
     pub fn reads(&self, name: &str) -> bool {
         self.groups.iter().any(|g| match g.strip_suffix('*') {
             Some(prefix) => name.starts_with(prefix),
             None => g == name,
         })
-    }
-
-    /// The keys' names, as the report labels them.
-    pub fn key_labels(&self) -> &[String] {
-        &self.key_labels
     }
 
     /// What one event contributes: its keys and value, if it passes the filters.
@@ -314,13 +304,6 @@ fn number(v: &Json) -> Option<f64> {
         Json::Number(n) => n.as_f64(),
         Json::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
         _ => None,
-    }
-}
-
-fn text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use crate::pattern::{Found, Matched, Pattern, Reference};
+use crate::pattern::{Found, Pattern, Reference};
 
 /// The most dimensions a metric transformation has (AWS's quota).
 pub const MAX_DIMENSIONS: usize = 3;
@@ -39,23 +39,14 @@ pub enum TransformError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transformation {
     value: Source,
-    /// (name, the reference as written, resolved), by name.
-    dimensions: Vec<(String, String, Reference)>,
+    /// (name, the reference resolved), by name.
+    dimensions: Vec<(String, Reference)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
     Literal(f64),
-    Field(String, Reference),
-}
-
-/// What one matching event adds to a metric: the value, under these dimension values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Datum {
-    /// The value the event adds.
-    pub value: f64,
-    /// Dimension name → value, by name.
-    pub dimensions: Vec<(String, String)>,
+    Field(Reference),
 }
 
 impl Transformation {
@@ -72,7 +63,7 @@ impl Transformation {
             .filter(|f| f.is_finite());
         let value = match (literal, pattern.reference(metric_value)) {
             (Some(n), _) => Source::Literal(n),
-            (None, Some(r)) => Source::Field(metric_value.to_owned(), r),
+            (None, Some(r)) => Source::Field(r),
             (None, None) => return Err(TransformError::MetricValue(metric_value.to_owned())),
         };
         if dimensions.len() > MAX_DIMENSIONS {
@@ -86,7 +77,7 @@ impl Transformation {
                     value: v.clone(),
                 });
             };
-            resolved.push((name.clone(), v.clone(), r));
+            resolved.push((name.clone(), r));
         }
         resolved.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Transformation {
@@ -95,39 +86,25 @@ impl Transformation {
         })
     }
 
-    /// What a matching event publishes (TestMetricFilter's extracted values), if its fields
-    /// give a number and every dimension.
-    pub fn apply(&self, matched: &Matched) -> Option<Datum> {
-        let value = match &self.value {
-            Source::Literal(n) => *n,
-            Source::Field(f, _) => number(&matched.get(f)?)?,
-        };
-        let dimensions = self
-            .dimensions
-            .iter()
-            .map(|(name, field, _)| Some((name.clone(), matched.get(field)?)))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Datum { value, dimensions })
-    }
-
-    /// The same on a match found on an [`crate::Event`], without copying its text: the value,
-    /// and the dimensions' values by dimension name.
+    /// What an event the pattern matched publishes, without copying its text: the value, and
+    /// the dimensions' values in [`Transformation::dimension_names`]'s order; none when its
+    /// fields give no number or lack a dimension.
     pub fn apply_found<'f>(&self, found: &'f Found<'_>) -> Option<(f64, Vec<Cow<'f, str>>)> {
         let value = match &self.value {
             Source::Literal(n) => *n,
-            Source::Field(_, r) => number(&found.get(r)?)?,
+            Source::Field(r) => number(&found.get(r)?)?,
         };
         let dims = self
             .dimensions
             .iter()
-            .map(|(_, _, r)| found.get(r))
+            .map(|(_, r)| found.get(r))
             .collect::<Option<Vec<_>>>()?;
         Some((value, dims))
     }
 
     /// The dimensions' names, in the order [`Transformation::apply_found`] gives their values.
     pub fn dimension_names(&self) -> impl Iterator<Item = &str> {
-        self.dimensions.iter().map(|(n, _, _)| n.as_str())
+        self.dimensions.iter().map(|(n, _)| n.as_str())
     }
 
     /// Whether it needs the pattern's extracted values (else a match alone decides).
@@ -149,9 +126,18 @@ fn number(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pattern::Event;
 
     fn p(s: &str) -> Pattern {
         Pattern::parse(s).unwrap()
+    }
+
+    /// What `line` publishes through `t`: the value and the dimensions' values.
+    fn publish(t: &Transformation, pattern: &Pattern, line: &str) -> Option<(f64, Vec<String>)> {
+        let event = Event::new(line);
+        let found = pattern.found(&event)?;
+        let (v, dims) = t.apply_found(&found)?;
+        Some((v, dims.into_iter().map(|d| d.into_owned()).collect()))
     }
 
     #[test]
@@ -160,21 +146,18 @@ mod tests {
             "[version, account, eni, src, dst, srcport, dstport, protocol, packets, bytes, start, end, action=REJECT, status]",
         );
         let line = "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 22 6 10 840 1 2 REJECT OK";
-        let m = flow.matched(line).unwrap();
         let bytes =
             Transformation::new(&flow, "$bytes", &[("Port".into(), "$dstport".into())]).unwrap();
+        assert_eq!(bytes.dimension_names().collect::<Vec<_>>(), ["Port"]);
         assert_eq!(
-            bytes.apply(&m),
-            Some(Datum {
-                value: 840.0,
-                dimensions: vec![("Port".into(), "22".into())]
-            })
+            publish(&bytes, &flow, line),
+            Some((840.0, vec!["22".into()]))
         );
         let one = Transformation::new(&flow, "1", &[]).unwrap();
-        assert_eq!(one.apply(&m).unwrap().value, 1.0);
+        assert_eq!(publish(&one, &flow, line).unwrap().0, 1.0);
         assert!(!one.needs_values());
         let words = Transformation::new(&flow, "$action", &[]).unwrap();
-        assert_eq!(words.apply(&m), None, "REJECT is not a number");
+        assert_eq!(publish(&words, &flow, line), None, "REJECT is not a number");
         assert_eq!(
             Transformation::new(&flow, "$nope", &[]),
             Err(TransformError::MetricValue("$nope".into()))
@@ -198,10 +181,8 @@ mod tests {
     #[test]
     fn json_values_from_any_property() {
         let pat = p("{ $.status = 200 }");
-        let m = pat
-            .matched(r#"{"status":200,"latency":{"ms":12.5}}"#)
-            .unwrap();
         let t = Transformation::new(&pat, "$.latency.ms", &[]).unwrap();
-        assert_eq!(t.apply(&m).unwrap().value, 12.5);
+        let event = r#"{"status":200,"latency":{"ms":12.5}}"#;
+        assert_eq!(publish(&t, &pat, event).unwrap().0, 12.5);
     }
 }

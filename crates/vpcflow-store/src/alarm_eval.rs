@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension as _, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use vpcflow_monitor::alarm::{Comparison, MissingData, Rule, State};
 
@@ -177,7 +177,7 @@ impl Alarms {
         // EvaluateLowSampleCountPercentile `ignore`: a percentile over too few samples keeps
         // the state (AWS: "the alarm state does not change during periods with too few data
         // samples to be statistically significant").
-        let low_sample_level = percentile_level(&stat).filter(|_| {
+        let low_sample_level = crate::metrics::percentile(&stat).filter(|_| {
             alarm.config.evaluate_low_sample_count_percentile.as_deref() == Some("ignore")
         });
         while boundary <= last {
@@ -406,19 +406,6 @@ impl Alarms {
         ))?;
         Ok(())
     }
-
-    /// When an alarm was last evaluated (metric time, ms).
-    pub fn evaluated_ms(&self, account: &str, name: &str) -> Result<Option<u64>, AlarmError> {
-        let v: Option<Option<i64>> = self.db(self
-            .conn()
-            .query_row(
-                "SELECT evaluated_ms FROM alarms WHERE account = ?1 AND name = ?2",
-                [account, name],
-                |r| r.get(0),
-            )
-            .optional())?;
-        Ok(v.flatten().map(|v| v as u64))
-    }
 }
 
 /// The longest wait between two tries of a notification.
@@ -504,11 +491,6 @@ pub fn sns_notification(topic: &str, t: &Transition, region: &str) -> String {
         "Timestamp": at,
     })
     .to_string()
-}
-
-/// A percentile statistic's level (`p99` → 99), none for the others.
-fn percentile_level(stat: &str) -> Option<f64> {
-    stat.strip_prefix('p')?.parse().ok()
 }
 
 /// What an alarm evaluates, when it is a static threshold on one metric: its rule, metric,

@@ -329,7 +329,8 @@ pub fn check_period(period: i64) -> Result<(), AlarmError> {
 }
 
 /// A percentile statistic's level (`p99` → 99.0), 0–100.
-fn percentile(stat: &str) -> Option<f64> {
+/// A percentile statistic's level (`p99` → 99), none for the others.
+pub(crate) fn percentile(stat: &str) -> Option<f64> {
     stat.strip_prefix('p')
         .and_then(|p| p.parse::<f64>().ok())
         .filter(|p| (0.0..=100.0).contains(p))

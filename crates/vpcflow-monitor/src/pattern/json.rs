@@ -99,8 +99,8 @@ impl JsonPattern {
     }
 
     /// When `message` is a JSON object the pattern matches: its selectors' values (`$.a` →
-    /// text) and the parsed event.
-    pub(super) fn evaluate(&self, message: &str) -> Option<(Vec<(String, String)>, Json)> {
+    /// text).
+    pub(super) fn evaluate(&self, message: &str) -> Option<Vec<(String, String)>> {
         let json: Json = serde_json::from_str(message.trim()).ok()?;
         if !json.is_object() || !self.holds(&self.expr, &json) {
             return None;
@@ -110,7 +110,7 @@ impl JsonPattern {
             .iter()
             .filter_map(|(name, s)| s.select(&json).first().map(|v| (name.clone(), text(v))))
             .collect();
-        Some((values, json))
+        Some(values)
     }
 
     fn holds(&self, e: &Expr, json: &Json) -> bool {

@@ -30,6 +30,8 @@ mod regex;
 mod terms;
 mod value;
 
+pub(crate) use json::text as json_text;
+
 use std::collections::BTreeMap;
 
 /// The longest pattern CloudWatch Logs accepts.
@@ -115,30 +117,16 @@ pub enum Problem {
 }
 
 /// What a pattern found in one event: its named fields' values, for TestMetricFilter's
-/// `extractedValues` and a metric transformation's `$field`s.
+/// `extractedValues` (metric transformations read a [`Found`] instead).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Matched {
     values: Vec<(String, String)>,
-    json: Option<serde_json::Value>,
 }
 
 impl Matched {
     /// The extracted values by name (`$field`, or `$.path` for a JSON pattern's selectors).
     pub fn extracted(&self) -> BTreeMap<String, String> {
         self.values.iter().cloned().collect()
-    }
-
-    /// The value a reference names: `$field` (a space-delimited pattern's field), or `$.path`
-    /// (any property of a JSON event, whether the pattern selects it or not).
-    pub fn get(&self, reference: &str) -> Option<String> {
-        if let Some(json) = &self.json {
-            let path = json::Selector::parse(reference).ok()?;
-            return path.select(json).first().map(|v| json::text(v));
-        }
-        self.values
-            .iter()
-            .find(|(name, _)| name == reference)
-            .map(|(_, v)| v.clone())
     }
 }
 
@@ -195,13 +183,7 @@ impl Pattern {
 
     /// Whether `message` matches.
     pub fn is_match(&self, message: &str) -> bool {
-        match &self.form {
-            Form::Everything => true,
-            Form::Terms(t) => t.is_match(message),
-            Form::Regex(r) => r.is_match(message),
-            Form::Delimited(d) => d.is_match(message),
-            Form::Json(j) => j.evaluate(message).is_some(),
-        }
+        self.test(&Event::new(message))
     }
 
     /// The values a match extracts, or `None` when `message` does not match.
@@ -210,22 +192,19 @@ impl Pattern {
             Form::Everything => Some(Matched::default()),
             Form::Terms(t) => t.is_match(message).then(Matched::default),
             Form::Regex(r) => r.is_match(message).then(Matched::default),
-            Form::Delimited(d) => d
-                .extract(message)
-                .map(|values| Matched { values, json: None }),
-            Form::Json(j) => j.evaluate(message).map(|(values, json)| Matched {
-                values,
-                json: Some(json),
-            }),
+            Form::Delimited(d) => d.extract(message).map(|values| Matched { values }),
+            Form::Json(j) => j.evaluate(message).map(|values| Matched { values }),
         }
     }
 
     /// Whether `event` matches (sharing its split fields or parsed JSON with other patterns).
     pub fn test(&self, event: &Event<'_>) -> bool {
         match &self.form {
+            Form::Everything => true,
+            Form::Terms(t) => t.is_match(event.message),
+            Form::Regex(r) => r.is_match(event.message),
             Form::Delimited(d) => d.holds_fields(event.message, event.fields()),
             Form::Json(j) => event.json().is_some_and(|v| j.holds_on(v)),
-            _ => self.is_match(event.message),
         }
     }
 
@@ -246,7 +225,7 @@ impl Pattern {
                 .align_fields(event.message, event.fields())
                 .map(Found::Fields),
             Form::Json(j) => event.json().filter(|v| j.holds_on(v)).map(Found::Json),
-            _ => self.is_match(event.message).then_some(Found::Bare),
+            _ => self.test(event).then_some(Found::Bare),
         }
     }
 
@@ -261,18 +240,6 @@ impl Pattern {
                 .ok()
                 .map(|_| Reference::Path(reference.to_owned())),
             Form::Everything | Form::Terms(_) | Form::Regex(_) => None,
-        }
-    }
-
-    /// Whether a metric transformation may refer to `reference` (`$name`): a field the
-    /// space-delimited pattern names, or any `$.path` when the pattern is JSON.
-    pub fn can_extract(&self, reference: &str) -> bool {
-        match &self.form {
-            Form::Delimited(d) => reference
-                .strip_prefix('$')
-                .is_some_and(|name| d.names().any(|n| n == name)),
-            Form::Json(_) => json::Selector::parse(reference).is_ok(),
-            Form::Everything | Form::Terms(_) | Form::Regex(_) => false,
         }
     }
 }

@@ -93,37 +93,32 @@ impl Ingest {
     fn each_filter(&mut self, event: &Event<'_>, minute: u64) {
         for i in 0..self.filters.len() {
             let f = &self.filters[i];
-            let (value, dims) = if f.transformation.needs_values() {
-                match f.pattern.found(event) {
-                    Some(found) => match f.transformation.apply_found(&found) {
-                        Some((v, values)) if values.is_empty() => (v, 0),
-                        Some((v, values)) => {
-                            let pairs: Vec<(String, String)> = f
-                                .transformation
-                                .dimension_names()
-                                .zip(values)
-                                .map(|(n, v)| (n.to_owned(), v.into_owned()))
-                                .collect();
-                            (v, self.dims_id(metrics::dimensions_key(&pairs)))
-                        }
-                        // Matched, but its fields give no number: nothing (metric.rs).
-                        None => continue,
-                    },
-                    None => match f.meta.default_value {
-                        Some(v) => (v, 0),
-                        None => continue,
-                    },
-                }
-            } else if f.pattern.test(event) {
-                match f.transformation.apply_found(&vpcflow_monitor::Found::Bare) {
-                    Some((v, _)) => (v, 0),
-                    None => continue,
-                }
+            let found = if f.transformation.needs_values() {
+                f.pattern.found(event)
             } else {
-                match f.meta.default_value {
+                f.pattern
+                    .test(event)
+                    .then_some(vpcflow_monitor::Found::Bare)
+            };
+            let (value, dims) = match found {
+                Some(found) => match f.transformation.apply_found(&found) {
+                    Some((v, values)) if values.is_empty() => (v, 0),
+                    Some((v, values)) => {
+                        let pairs: Vec<(String, String)> = f
+                            .transformation
+                            .dimension_names()
+                            .zip(values)
+                            .map(|(n, v)| (n.to_owned(), v.into_owned()))
+                            .collect();
+                        (v, self.dims_id(metrics::dimensions_key(&pairs)))
+                    }
+                    // Matched, but its fields give no number: nothing (metric.rs).
+                    None => continue,
+                },
+                None => match f.meta.default_value {
                     Some(v) => (v, 0),
                     None => continue,
-                }
+                },
             };
             *self
                 .found
