@@ -5,7 +5,8 @@
 //! Data path: [`pipeline::Pipeline`] (router → [`fanout::Encoder`] → [`spool::Spool`]) then
 //! [`deliver::Worker`]. Control: [`api`] validates, [`describe`] answers DescribeFlowLogs,
 //! [`state::State`] stores (`DATA/state.db`), [`live`] makes a running service's plan follow
-//! the flow logs created and deleted there, and [`pump`] does the work API requests leave
+//! the flow logs created and deleted there, [`coverage`] says which flow logs cover an ENI (for
+//! troubleshooting), and [`pump`] does the work API requests leave
 //! (Firehose streams' buffers, subscription filters, bucket lifecycle and notifications).
 //! Each destination kind (log group, S3, Firehose) is one component of [`sinks`]: its config,
 //! accumulator, spool target and delivery. Layout rules live in [`layout`] only.
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod config;
+pub mod coverage;
 #[cfg(feature = "runtime")]
 pub mod deliver;
 pub mod describe;

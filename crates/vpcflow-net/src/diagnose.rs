@@ -316,3 +316,36 @@ pub fn diagnose(
     }
     Diagnosis { steps }
 }
+
+impl Diagnosis {
+    /// The diagnosis as JSON: the verdict, then every evaluation point with its deciding rules
+    /// (`vpcflow diagnose --output json` prints it; the console shows it).
+    pub fn to_json(&self, net: &Network) -> serde_json::Value {
+        let steps: Vec<serde_json::Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let eni = &net.enis[s.eni];
+                serde_json::json!({
+                    "leg": if s.leg == Leg::Request { "request" } else { "reply" },
+                    "interfaceId": eni.id,
+                    "name": eni.name,
+                    "flowDirection": s.direction.as_str(),
+                    "action": s.verdict.action.as_str(),
+                    "srcAddr": s.tuple.src.to_string(),
+                    "srcPort": s.tuple.src_port,
+                    "dstAddr": s.tuple.dst.to_string(),
+                    "dstPort": s.tuple.dst_port,
+                    "protocol": s.tuple.protocol,
+                    "securityGroups": s.security_groups(net),
+                    "networkAcl": s.network_acl(net),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "verdict": self.conclusion().as_str(),
+            "explanation": self.explain(net).lines().last().unwrap_or_default().trim_start_matches("=> "),
+            "steps": steps,
+        })
+    }
+}

@@ -19,6 +19,7 @@
 pub mod builtin;
 pub mod conntrack;
 pub mod diagnose;
+pub mod map;
 pub mod model;
 pub mod network;
 pub mod never_logged;

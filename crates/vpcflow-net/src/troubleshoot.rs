@@ -105,6 +105,24 @@ pub struct Troubleshooting {
     pub reply: Vec<Observed>,
 }
 
+impl Troubleshooting {
+    /// The answer as JSON: the verdict, the reasons and the records of each leg
+    /// (`vpcflow diagnose --data --output json` prints it; the console shows it).
+    pub fn to_json(&self) -> serde_json::Value {
+        let lines = |v: &[Observed]| -> Vec<serde_json::Value> {
+            v.iter()
+                .map(|o| serde_json::json!({"interfaceId": o.eni, "message": o.line}))
+                .collect()
+        };
+        serde_json::json!({
+            "verdict": self.verdict.as_str(),
+            "reasons": self.reasons,
+            "requestRecords": lines(&self.request),
+            "replyRecords": lines(&self.reply),
+        })
+    }
+}
+
 /// The flowchart for `q` over `records` (any records: those of the connection are picked), with
 /// the flow logs covering each ENI (`coverage(eni id)`).
 pub fn troubleshoot(
@@ -328,4 +346,142 @@ fn no_records(
         }
     }
     reasons
+}
+
+/// The connections an ENI's records show, each through the flowchart: what the console shows
+/// for an ENI clicked on the map. A connection is (client, server, protocol, server port): of
+/// a TCP or UDP record's two ports the lower is the server's (the destination's on a tie); an
+/// ICMP record's client is the end that is not this ENI. Connections with a REJECTed record
+/// come first, then those with more records; at most `most` are returned.
+pub fn conversations(
+    net: &Network,
+    eni: &str,
+    records: &[Observed],
+    coverage: &dyn Fn(&str) -> Vec<Covering>,
+    most: usize,
+) -> Vec<(Question, Troubleshooting)> {
+    let Some(at) = net.enis.iter().find(|e| e.id == eni) else {
+        return Vec::new();
+    };
+    // (rejected?, records) per question, in first-seen order.
+    let mut seen: Vec<(Question, bool, usize)> = Vec::new();
+    for o in records.iter().filter(|o| o.eni == eni) {
+        let r = &o.record;
+        let addr = |f: FieldId| text(r, f).and_then(|s| s.parse::<IpAddr>().ok());
+        let port = |f: FieldId| text(r, f).and_then(|s| s.parse::<u16>().ok());
+        let (Some(src), Some(dst)) = (addr(FieldId::Srcaddr), addr(FieldId::Dstaddr)) else {
+            continue;
+        };
+        let protocol = text(r, FieldId::Protocol).and_then(|s| s.parse::<u8>().ok());
+        let q = match (protocol, port(FieldId::Srcport), port(FieldId::Dstport)) {
+            (Some(6 | 17), Some(sp), Some(dp)) if sp < dp => Question {
+                src: dst,
+                dst: src,
+                port: Some(sp),
+                protocol,
+            },
+            (Some(6 | 17), _, dp) => Question {
+                src,
+                dst,
+                port: dp,
+                protocol,
+            },
+            _ if at.owns(src) => Question {
+                src: dst,
+                dst: src,
+                port: None,
+                protocol,
+            },
+            _ => Question {
+                src,
+                dst,
+                port: None,
+                protocol,
+            },
+        };
+        let rejected = action(r) == Some(Action::Reject);
+        match seen.iter_mut().find(|(k, _, _)| *k == q) {
+            Some(s) => {
+                s.1 |= rejected;
+                s.2 += 1;
+            }
+            None => seen.push((q, rejected, 1)),
+        }
+    }
+    seen.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)));
+    seen.into_iter()
+        .take(most)
+        .map(|(q, _, _)| (q, troubleshoot(net, &q, records, coverage)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(eni: &str, ends: &str) -> Observed {
+        let f: Vec<&str> = ends.split(' ').collect();
+        let line = format!(
+            "2 123456789012 {eni} {} {} {} {} {} 2 120 1768485600 1768485660 {} OK",
+            f[0], f[1], f[2], f[3], f[4], f[5]
+        );
+        let format = vpcflow_record::LogFormat::parse(vpcflow_record::DEFAULT_FORMAT).unwrap();
+        Observed {
+            eni: eni.to_owned(),
+            record: vpcflow_record::text::decode(&format, &line).unwrap(),
+            line,
+        }
+    }
+
+    #[test]
+    fn an_enis_connections_rejects_first() {
+        let net = crate::builtin::load("builtin:three-tier").unwrap();
+        let bastion = "eni-0a0000000000000a3";
+        let records = vec![
+            // SSH from the office, both ways accepted, three times.
+            observed(bastion, "192.0.2.10 10.0.1.30 50000 22 6 ACCEPT"),
+            observed(bastion, "10.0.1.30 192.0.2.10 22 50000 6 ACCEPT"),
+            observed(bastion, "192.0.2.10 10.0.1.30 50001 22 6 ACCEPT"),
+            // A ping in, its reply dropped on the way out.
+            observed(bastion, "198.51.100.20 10.0.1.30 0 0 1 ACCEPT"),
+            observed(bastion, "10.0.1.30 198.51.100.20 0 0 1 REJECT"),
+            // Another ENI's record is not the bastion's.
+            observed(
+                "eni-0a0000000000000a2",
+                "10.0.1.10 10.0.11.10 40000 8080 6 ACCEPT",
+            ),
+        ];
+        let none = |_: &str| Vec::new();
+        let got = conversations(&net, bastion, &records, &none, 10);
+        let summary: Vec<(String, String, Option<u16>, &str)> = got
+            .iter()
+            .map(|(q, t)| {
+                (
+                    q.src.to_string(),
+                    q.dst.to_string(),
+                    q.port,
+                    t.verdict.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "198.51.100.20".into(),
+                    "10.0.1.30".into(),
+                    None,
+                    "REPLY_REJECTED"
+                ),
+                (
+                    "192.0.2.10".into(),
+                    "10.0.1.30".into(),
+                    Some(22),
+                    "ACCEPTED"
+                ),
+            ]
+        );
+        assert_eq!(conversations(&net, bastion, &records, &none, 1).len(), 1);
+        assert!(conversations(&net, "eni-0123456789abcdef0", &records, &none, 9).is_empty());
+    }
 }

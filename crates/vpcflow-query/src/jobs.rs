@@ -233,7 +233,7 @@ pub async fn insights_over_log_groups(
     bad: Arc<BadLines>,
 ) -> Result<Rows, InsightsError> {
     let sources = group_sources(dir, groups, range)?;
-    let ctx = plan::session();
+    let ctx = crate::log_group_session();
     crate::set_bad_lines(&ctx, bad);
     let engine = |e: plan::QueryError| match e {
         plan::QueryError::Query(p) => InsightsError::Refused(LogsError::refused(

@@ -7,17 +7,20 @@
 //! `insights::plan` (Insights onto DataFrames), `jobs` (Insights over log groups as
 //! StartQuery/GetQueryResults/StopQuery jobs), `groups` (a data directory's log groups found by
 //! name, for SQL and Insights alike), `sql` (the catalog and scripts), `table` (the
-//! table provider over flow-log files), `stats` (what a query scanned, and its AWS price), `text` (the flow-log text decoder), `text_exec` (the plan node that streams
+//! table provider over flow-log files), `stats` (what a query scanned, and its AWS price), `cost` (what the delivered flow logs cost in AWS per month), `samples` (the seeds' sample queries), `text` (the flow-log text decoder), `text_exec` (the plan node that streams
 //! text files' batches as they decode), `udf`, and
 //! `view_eq` (a faster filter for short string literals); [`session`] makes the DataFusion
 //! session both languages run in.
 
 pub mod athena;
 #[cfg(feature = "engine")]
+pub mod cost;
+#[cfg(feature = "engine")]
 pub mod groups;
 pub mod insights;
 #[cfg(feature = "engine")]
 pub mod jobs;
+pub mod samples;
 #[cfg(feature = "engine")]
 pub mod sql;
 #[cfg(feature = "engine")]
@@ -37,12 +40,38 @@ pub mod view_eq;
 /// physical-plan rule ([`view_eq`]): what SQL and Insights queries run in.
 #[cfg(feature = "engine")]
 pub fn session(config: datafusion::prelude::SessionConfig) -> datafusion::prelude::SessionContext {
-    let state = datafusion::execution::SessionStateBuilder::new()
+    session_in(config, None)
+}
+
+/// A session as [`session`] makes it, on the runtime environment that every log-group query of
+/// the process shares: its file-metadata cache keeps the Parquet footers of the segments between
+/// queries (a segment is written once and never changed, and the cache checks each file's size
+/// and time), so that a service's repeated queries over a day's few hundred segments do not
+/// read and decode every footer again. Nothing else is registered in it.
+#[cfg(feature = "engine")]
+pub fn log_group_session() -> datafusion::prelude::SessionContext {
+    use datafusion::execution::runtime_env::RuntimeEnv;
+    static SHARED: std::sync::OnceLock<std::sync::Arc<RuntimeEnv>> = std::sync::OnceLock::new();
+    let runtime = SHARED.get_or_init(|| std::sync::Arc::new(RuntimeEnv::default()));
+    session_in(
+        datafusion::prelude::SessionConfig::new(),
+        Some(std::sync::Arc::clone(runtime)),
+    )
+}
+
+#[cfg(feature = "engine")]
+fn session_in(
+    config: datafusion::prelude::SessionConfig,
+    runtime: Option<std::sync::Arc<datafusion::execution::runtime_env::RuntimeEnv>>,
+) -> datafusion::prelude::SessionContext {
+    let mut builder = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_physical_optimizer_rule(std::sync::Arc::new(view_eq::ShortLiteralEq))
-        .build();
-    let ctx = datafusion::prelude::SessionContext::new_with_state(state);
+        .with_physical_optimizer_rule(std::sync::Arc::new(view_eq::ShortLiteralEq));
+    if let Some(r) = runtime {
+        builder = builder.with_runtime_env(r);
+    }
+    let ctx = datafusion::prelude::SessionContext::new_with_state(builder.build());
     udf::register(&ctx);
     ctx
 }

@@ -840,10 +840,7 @@ pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         args.port.unwrap_or(443),
     );
     if args.output == "json" {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&diagnosis_json(&d, &net))?
-        );
+        println!("{}", serde_json::to_string_pretty(&d.to_json(&net))?);
     } else {
         print!("{}", d.explain(&net));
     }
@@ -852,40 +849,6 @@ pub(crate) fn run_diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         vpcflow_net::diagnose::Conclusion::Accept => ExitCode::SUCCESS,
         vpcflow_net::diagnose::Conclusion::Reject => ExitCode::from(2),
         vpcflow_net::diagnose::Conclusion::NotCovered => ExitCode::from(3),
-    })
-}
-
-/// A diagnosis as JSON: the verdict, then every evaluation point with its deciding rules.
-fn diagnosis_json(
-    d: &vpcflow_net::diagnose::Diagnosis,
-    net: &vpcflow_net::Network,
-) -> serde_json::Value {
-    use vpcflow_net::diagnose::Leg;
-    let steps: Vec<serde_json::Value> = d
-        .steps
-        .iter()
-        .map(|s| {
-            let eni = &net.enis[s.eni];
-            serde_json::json!({
-                "leg": if s.leg == Leg::Request { "request" } else { "reply" },
-                "interfaceId": eni.id,
-                "name": eni.name,
-                "flowDirection": s.direction.as_str(),
-                "action": s.verdict.action.as_str(),
-                "srcAddr": s.tuple.src.to_string(),
-                "srcPort": s.tuple.src_port,
-                "dstAddr": s.tuple.dst.to_string(),
-                "dstPort": s.tuple.dst_port,
-                "protocol": s.tuple.protocol,
-                "securityGroups": s.security_groups(net),
-                "networkAcl": s.network_acl(net),
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "verdict": d.conclusion().as_str(),
-        "explanation": d.explain(net).lines().last().unwrap_or_default().trim_start_matches("=> "),
-        "steps": steps,
     })
 }
 

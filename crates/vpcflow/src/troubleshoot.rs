@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use vpcflow_deliver::State;
 use vpcflow_net::Network;
-use vpcflow_net::troubleshoot::{Covering, Observed, Question, Verdict, troubleshoot};
+use vpcflow_net::troubleshoot::{Observed, Question, Verdict, troubleshoot};
 use vpcflow_store::DataDir;
 
 use crate::simulate::DiagnoseArgs;
@@ -32,32 +32,7 @@ pub(crate) fn run(
         .map(|(_, o)| o)
         .collect();
     let flow_logs = state.flow_logs()?;
-    let coverage = |eni: &str| -> Vec<Covering> {
-        flow_logs
-            .iter()
-            .filter(|f| {
-                vpcflow_deliver::api::resource_enis(net, f.resource_type, &f.resource_id)
-                    .is_ok_and(|(_, enis)| enis.iter().any(|e| net.enis[*e].id == eni))
-            })
-            .map(|f| {
-                use vpcflow_deliver::api::Destination;
-                let (destination, read) = match &f.destination {
-                    Destination::LogGroup { name } => (format!("log group {name}"), true),
-                    Destination::S3 { bucket, .. } => (format!("bucket {bucket}"), false),
-                    Destination::Firehose { stream } => {
-                        (format!("delivery stream {stream}"), false)
-                    }
-                };
-                Covering {
-                    flow_log_id: f.flow_log_id.clone(),
-                    traffic_type: f.traffic_type.as_str().to_owned(),
-                    interval_s: f.max_aggregation_interval,
-                    destination,
-                    read,
-                }
-            })
-            .collect()
-    };
+    let coverage = |eni: &str| vpcflow_deliver::coverage::coverage(net, &flow_logs, eni);
     let q = Question {
         src: args.src,
         dst: args.dst,
@@ -66,18 +41,7 @@ pub(crate) fn run(
     };
     let t = troubleshoot(net, &q, &records, &coverage);
     if args.output == "json" {
-        let lines = |v: &[Observed]| -> Vec<serde_json::Value> {
-            v.iter()
-                .map(|o| serde_json::json!({"interfaceId": o.eni, "message": o.line}))
-                .collect()
-        };
-        let json = serde_json::json!({
-            "verdict": t.verdict.as_str(),
-            "reasons": t.reasons,
-            "requestRecords": lines(&t.request),
-            "replyRecords": lines(&t.reply),
-        });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        println!("{}", serde_json::to_string_pretty(&t.to_json())?);
     } else {
         println!("verdict: {}", t.verdict.as_str());
         for r in &t.reasons {

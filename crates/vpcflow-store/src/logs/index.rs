@@ -136,3 +136,12 @@ pub fn segments_between(
     })?;
     rows.collect()
 }
+
+/// The newest event time a segment holds (ms), of one log group or of all, if any was indexed.
+pub fn newest_event_ms(conn: &Connection, group: Option<&str>) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT max(last_ms) FROM segments WHERE ?1 IS NULL OR log_group = ?1",
+        [group],
+        |r| r.get(0),
+    )
+}
