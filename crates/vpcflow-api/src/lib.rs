@@ -11,10 +11,13 @@
 //! data in JSON 1.0 and the query protocol ([`cloudwatch`], [`query_form`]), S3's buckets and
 //! objects with their policy, lifecycle and notification configurations ([`s3`], [`s3_docs`]),
 //! Firehose's delivery streams ([`firehose`]), STS's GetCallerIdentity ([`sts`]), `/healthz`
-//! and `/metrics` ([`metrics`]); each account sees only its own.
+//! and `/metrics` ([`metrics`]); each account sees only its own. The console ([`console`]), a
+//! web UI under `/ui`, reads through the same handlers and the library services.
 
 #[cfg(feature = "service")]
 pub mod cloudwatch;
+#[cfg(feature = "service")]
+pub mod console;
 pub mod ec2;
 #[cfg(feature = "service")]
 pub mod firehose;

@@ -171,6 +171,8 @@ pub struct Api {
     pub extra: Option<Extra>,
     /// Now, for request times and the services.
     pub clock: Arc<dyn Clock>,
+    /// The console under `/ui`, if it is on.
+    pub console: Option<crate::console::Console>,
     requests: AtomicU64,
 }
 
@@ -187,8 +189,15 @@ impl Api {
             metrics: Metrics::default(),
             extra,
             clock,
+            console: None,
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// The server with the console on.
+    pub fn with_console(mut self, console: crate::console::Console) -> Api {
+        self.console = Some(console);
+        self
     }
 
     /// A request id in AWS's shape (a UUID), unique in this process.
@@ -285,16 +294,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A request's parts, owned, for the blocking thread that answers it.
-struct Incoming {
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: axum::body::Bytes,
+pub(crate) struct Incoming {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: axum::body::Bytes,
 }
 
 /// Answers a routed, authenticated request (blocking: the store is SQLite).
-fn answer(api: &Api, protocol: &Protocol, caller: &Caller, req: &Incoming, id: &str) -> Reply {
+pub(crate) fn answer(
+    api: &Api,
+    protocol: &Protocol,
+    caller: &Caller,
+    req: &Incoming,
+    id: &str,
+) -> Reply {
     let now_ms = api.clock.now_ms();
     let body = &req.body[..];
     match protocol {
@@ -513,6 +528,16 @@ async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
         Ok(b) if b.len() <= MAX_BODY_BYTES => b,
         _ => return too_large(&api, &method, &path, &headers, &id, t0),
     };
+    if api.console.is_some() && crate::console::is_console_path(&path) {
+        let incoming = Incoming {
+            method,
+            path,
+            query,
+            headers: owned.clone(),
+            body,
+        };
+        return console_request(api, incoming, id, t0).await;
+    }
     let protocol = route(&method, &path, &headers, &body);
     let family = protocol.family();
     let action = action_name(
@@ -570,4 +595,28 @@ async fn handle(Shared(api): Shared<Arc<Api>>, req: Request) -> Response<Body> {
         "request"
     );
     response(reply, &id, family)
+}
+
+/// A console request, answered on a blocking thread, counted and logged as `console`.
+async fn console_request(
+    api: Arc<Api>,
+    incoming: Incoming,
+    id: String,
+    t0: std::time::Instant,
+) -> Response<Body> {
+    let (api2, id2) = (Arc::clone(&api), id.clone());
+    let path = incoming.path.clone();
+    let reply = tokio::task::spawn_blocking(move || match &api2.console {
+        Some(c) => crate::console::handle(&api2, c, &incoming, &id2),
+        None => crate::console::error(404, "NotFound", "the console is off"),
+    })
+    .await
+    .unwrap_or_else(|e| {
+        crate::console::error(500, "InternalError", format!("the console failed: {e}"))
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    api.metrics.record("console", "page", reply.status, secs);
+    tracing::info!(request_id = %id, service = "console", path = %path, status = reply.status,
+        latency_ms = secs * 1000.0, "request");
+    response(reply, &id, Family::Json)
 }

@@ -34,6 +34,11 @@ struct Server {
 }
 
 fn start(any_credentials: bool, now_ms: u64) -> Server {
+    start_with(any_credentials, now_ms, false)
+}
+
+/// A server, with the console on when `console`.
+fn start_with(any_credentials: bool, now_ms: u64, console: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -43,7 +48,7 @@ fn start(any_credentials: bool, now_ms: u64) -> Server {
         .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(Fixed(now_ms));
     let net = Arc::new(vpcflow_net::builtin::load("builtin:three-tier").unwrap());
-    let api = Api::new(
+    let mut api = Api::new(
         Auth {
             credentials: vec![
                 Credential {
@@ -74,6 +79,12 @@ fn start(any_credentials: bool, now_ms: u64) -> Server {
         clock,
         None,
     );
+    if console {
+        api = api.with_console(vpcflow_api::console::Console::new(
+            data.clone(),
+            runtime.handle().clone(),
+        ));
+    }
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -136,6 +147,41 @@ impl Server {
             let resp = req.send().await.unwrap();
             let status = resp.status().as_u16();
             (status, resp.text().await.unwrap())
+        })
+    }
+
+    /// A console request: its status, headers and body (redirects are not followed).
+    fn console(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, Vec<(String, String)>, String) {
+        let url = format!("{}{path}", self.url);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let body = body.to_owned();
+        self.runtime.block_on(async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let mut req = client.request(method, &url).body(body);
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let hs = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                .collect();
+            (status, hs, resp.text().await.unwrap())
         })
     }
 
@@ -648,4 +694,143 @@ fn firehose_streams_take_records_that_the_pump_delivers_to_their_bucket() {
     ));
     assert_eq!(status, 400);
     assert!(body.contains("ResourceNotFoundException"), "{body}");
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The console: its pages and assets unsigned, its data only for a signed-in session, and its
+/// AWS requests answered by the same handlers as the API's, for the session's account.
+#[test]
+fn the_console_serves_pages_and_signs_in_with_the_apis_credentials() {
+    let s = start_with(false, NOW_MS, true);
+    let (status, hs, _) = s.console("GET", "/ui", &[], "");
+    assert_eq!(
+        (status, header(&hs, "location")),
+        (302, Some("/ui/overview"))
+    );
+    for page in [
+        "/ui/overview",
+        "/ui/map",
+        "/ui/flow-logs",
+        "/ui/insights",
+        "/ui/login",
+    ] {
+        let (status, hs, body) = s.console("GET", page, &[], "");
+        assert_eq!(status, 200, "{page}");
+        assert!(body.contains("/ui/assets/app.js"), "{page}");
+        assert!(
+            header(&hs, "content-security-policy")
+                .is_some_and(|p| p.contains("default-src 'self'"))
+        );
+    }
+    let (status, hs, js) = s.console("GET", "/ui/assets/uPlot.iife.min.js", &[], "");
+    assert_eq!(status, 200);
+    assert!(header(&hs, "content-type").is_some_and(|t| t.starts_with("text/javascript")));
+    assert!(js.contains("uPlot"));
+
+    // Nothing is read without a session, and a wrong secret makes none.
+    let (status, _, body) = s.console("GET", "/ui/api/session", &[], "");
+    assert_eq!((status, body.as_str()), (200, r#"{"signedIn":false}"#));
+    let (status, _, body) = s.console("GET", "/ui/api/samples", &[], "");
+    assert_eq!(status, 401, "{body}");
+    let login = |secret: &str| {
+        let body = format!(r#"{{"accessKeyId":"{KEY}","secretAccessKey":"{secret}"}}"#);
+        s.console(
+            "POST",
+            "/ui/login",
+            &[("content-type", "application/json")],
+            &body,
+        )
+    };
+    let (status, hs, body) = login("not-the-secret");
+    assert_eq!(status, 401, "{body}");
+    assert!(header(&hs, "set-cookie").is_none());
+    assert!(body.contains("InvalidClientTokenId"));
+    let (status, hs, _) = login(SECRET);
+    assert_eq!(status, 200);
+    let cookie = header(&hs, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(header(&hs, "set-cookie").unwrap().contains("HttpOnly"));
+
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut h: Vec<(&str, &str)> = vec![("cookie", cookie.as_str())];
+        h.extend_from_slice(extra);
+        h
+    };
+    let (status, _, body) = s.console("GET", "/ui/api/session", &with(&[]), "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["accountId"], "123456789012");
+    assert_eq!(
+        v["pages"].as_array().unwrap().len(),
+        vpcflow_api::console::PAGES.len()
+    );
+
+    // An AWS request through the session: refused without the console's header (what another
+    // site's form cannot send), answered as the API answers it with it.
+    let form = "Action=DescribeFlowLogs&Version=2016-11-15";
+    let form_type = ("content-type", "application/x-www-form-urlencoded");
+    let (status, _, _) = s.console("POST", "/ui/aws", &with(&[form_type]), form);
+    assert_eq!(status, 403);
+    let acting = ("x-vpcflow-console", "1");
+    let (status, _, xml) = s.console("POST", "/ui/aws", &with(&[form_type, acting]), form);
+    assert_eq!(status, 200, "{xml}");
+    assert!(xml.contains("<DescribeFlowLogsResponse"), "{xml}");
+    let bad = "Action=CreateFlowLogs&Version=2016-11-15&ResourceType=VPC&ResourceId.1=vpc-0a1b2c3d4e5f60718\
+               &TrafficType=ALL&LogGroupName=g&DeliverLogsPermissionArn=arn:aws:iam::123456789012:role/r&MaxAggregationInterval=30";
+    let (status, _, xml) = s.console("POST", "/ui/aws", &with(&[form_type, acting]), bad);
+    assert_eq!(status, 400);
+    assert!(
+        xml.contains("Invalid Flow Log Max Aggregation Interval"),
+        "{xml}"
+    );
+    let target = ("x-amz-target", "Logs_20140328.DescribeLogGroups");
+    let json_type = ("content-type", "application/x-amz-json-1.1");
+    let (status, _, body) = s.console("POST", "/ui/aws", &with(&[target, json_type, acting]), "{}");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("logGroups"));
+
+    // Views: the sample queries, and the policy's flowchart for a ping to the bastion.
+    let (_, _, body) = s.console("GET", "/ui/api/samples", &with(&[]), "");
+    let samples: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        samples.as_array().unwrap().len(),
+        vpcflow_query::samples::SAMPLES.len()
+    );
+    let ping = r#"{"source":"198.51.100.20","destination":"54.210.0.30","protocol":"icmp"}"#;
+    let (status, _, body) = s.console("POST", "/ui/api/diagnose", &with(&[acting]), ping);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["policy"]["verdict"], "REJECT");
+    let wrong = r#"{"source":"nowhere","destination":"54.210.0.30","protocol":"icmp"}"#;
+    let (status, _, body) = s.console("POST", "/ui/api/diagnose", &with(&[acting]), wrong);
+    assert_eq!(status, 400);
+    assert!(body.contains("source 'nowhere'"), "{body}");
+    let (status, _, body) = s.console("GET", "/ui/api/map?start=10", &with(&[]), "");
+    assert_eq!(status, 400);
+    assert!(body.contains("end is required"), "{body}");
+
+    // Signed out, the cookie reads nothing.
+    let (status, _, _) = s.console("POST", "/ui/logout", &with(&[acting]), "");
+    assert_eq!(status, 200);
+    let (_, _, body) = s.console("GET", "/ui/api/session", &with(&[]), "");
+    assert!(body.contains(r#""signedIn":false"#), "{body}");
+}
+
+/// With the console off (`--no-console`), `/ui` is no page: the path is S3's, as any other.
+#[test]
+fn without_the_console_ui_is_no_page() {
+    let s = start(false, NOW_MS);
+    let (status, hs, _) = s.console("GET", "/ui/overview", &[], "");
+    assert_ne!(status, 200);
+    assert!(!header(&hs, "content-type").is_some_and(|t| t.starts_with("text/html")));
 }

@@ -28,6 +28,9 @@ pub(crate) struct ServeArgs {
     /// throw-away local use only.
     #[arg(long)]
     pub(crate) insecure_any_credentials: bool,
+    /// Serve no console (the web UI under /ui on the API's port).
+    #[arg(long)]
+    pub(crate) no_console: bool,
 }
 
 /// Where the run publishes its delivery counters once its pipeline starts (after the server).
@@ -96,6 +99,8 @@ pub(crate) struct Server {
     pub(crate) region: String,
     /// Where the run publishes its delivery counters.
     pub(crate) progress: ProgressSlot,
+    /// Whether the console is served.
+    pub(crate) console: bool,
     /// The pump's stop flag and thread.
     pump: (
         Arc<std::sync::atomic::AtomicBool>,
@@ -195,7 +200,7 @@ pub(crate) fn start(
         runtime: runtime.handle().clone(),
         clock: Arc::clone(&clock),
     })?;
-    let api = Api::new(
+    let mut api = Api::new(
         Auth {
             credentials: credentials.clone(),
             any_credentials: args.insecure_any_credentials,
@@ -205,6 +210,12 @@ pub(crate) fn start(
         clock,
         Some(delivery_figures(progress.clone(), data.clone())),
     );
+    if !args.no_console {
+        api = api.with_console(vpcflow_api::console::Console::new(
+            data.clone(),
+            runtime.handle().clone(),
+        ));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = {
         let _guard = runtime.enter();
@@ -225,6 +236,7 @@ pub(crate) fn start(
         credentials,
         region: net.region.clone(),
         progress,
+        console: !args.no_console,
         pump,
     })
 }
@@ -274,6 +286,11 @@ impl Server {
             "AWS API on {url} (EC2 flow logs, tags and topology, CloudWatch Logs, CloudWatch \
              alarms and metrics, S3, Firehose, STS):\n"
         );
+        if self.console {
+            out = format!(
+                "Console on {url}/ui (sign in with the access key and secret below)\n{out}"
+            );
+        }
         if any_credentials {
             out.push_str(
                 "  WARNING: --insecure-any-credentials is on: signatures are NOT checked and any \

@@ -40,6 +40,9 @@ policies, lifecycle, notifications to webhooks), Firehose delivery streams and S
 GetCallerIdentity, SigV4-verified against [server] credentials (else
 AWS's example key AKIAIOSFODNN7EXAMPLE for the topology's account), so that `aws --endpoint-url`
 and boto3 work unchanged; plus GET /healthz and /metrics. Requests are logged to DATA/api.log.
+On the same port, the console: a web UI under /ui (overview, network map, flow logs, Logs
+Insights and SQL, alarms and findings, diagnose), signed into with the same credentials and
+embedded in the binary (docs/console.md); --no-console leaves it out.
 Beside the server, a second each: Firehose buffers to their destinations, subscription filters'
 new events to their streams, bucket lifecycle expiration and event notifications, alarms
 evaluated on the metric's time with their notifications POSTed to the [[topics]] subscribers, and
@@ -56,6 +59,7 @@ Examples:
   vpcflow up --speed 60                       # an hour a minute
   vpcflow up --speed max --duration 2h --start 2026-01-15T14:00:00Z --seed 7
   vpcflow up --listen 127.0.0.1:0             # the API on a free port (printed)
+  open http://127.0.0.1:4599/ui               # the console (sign in with the printed key)
   aws --endpoint-url http://127.0.0.1:4599 ec2 describe-flow-logs")]
 pub(crate) struct UpArgs {
     #[command(flatten)]

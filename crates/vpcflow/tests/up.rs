@@ -89,6 +89,7 @@ fn up_delivers_what_simulate_delivers_across_kills_and_stops() {
     );
     assert!(stdout.contains("vpcflow up: simulated traffic from 2026-01-15T14:00:00Z"));
     assert!(stdout.contains("vpcflow logs tail /vpcflow/flow-logs --follow"));
+    assert!(stdout.contains("Console on http://127.0.0.1:"), "{stdout}");
     assert!(
         delivered(&whole) == want,
         "up --speed max differs from simulate"
@@ -133,7 +134,10 @@ fn up_delivers_what_simulate_delivers_across_kills_and_stops() {
     );
     // Paced at 600×, 2.5 s is at most 25 simulated minutes: not the end.
     assert!(delivered(&stopped).0.len() < want.0.len());
-    assert!(up(&stopped, "max").output().unwrap().status.success());
+    // The console is the service's unless --no-console.
+    let out = up(&stopped, "max").arg("--no-console").output().unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Console on"));
     assert!(
         delivered(&stopped) == want,
         "stopped and restarted, up differs from simulate"
