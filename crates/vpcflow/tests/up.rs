@@ -20,7 +20,10 @@ const RUN: &[&str] = &[
 ];
 
 /// Every S3 object (path and bytes), and every log event (stream, time, message, id).
-fn delivered(data: &Path) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
+type Delivered = (Vec<(String, Vec<u8>)>, serde_json::Value);
+
+/// What `data` holds: its objects and its log events.
+fn delivered(data: &Path) -> Delivered {
     let mut objects = Vec::new();
     let mut stack = vec![data.join("s3")];
     while let Some(dir) = stack.pop() {
@@ -48,6 +51,32 @@ fn delivered(data: &Path) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
         })
         .collect();
     (objects, serde_json::Value::Array(events))
+}
+
+/// Panics unless `got` is `want`, naming the first object or event that differs (or is missing).
+fn same(got: &Delivered, want: &Delivered, what: &str) {
+    let names = |d: &Delivered| d.0.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    if let Some((g, w)) = got.0.iter().zip(&want.0).find(|(g, w)| g != w) {
+        panic!(
+            "{what}: object {} differs from {} ({} bytes, {} wanted)",
+            g.0,
+            w.0,
+            g.1.len(),
+            w.1.len()
+        );
+    }
+    assert_eq!(names(got), names(want), "{what}: the objects differ");
+    let (g, w) = (got.1.as_array().unwrap(), want.1.as_array().unwrap());
+    if let Some((a, b)) = g.iter().zip(w).find(|(a, b)| a != b) {
+        panic!("{what}: event {a} where {b} was wanted");
+    }
+    assert_eq!(
+        g.len(),
+        w.len(),
+        "{what}: {} events, {} wanted",
+        g.len(),
+        w.len()
+    );
 }
 
 fn up(data: &Path, speed: &str) -> Command {
@@ -90,9 +119,10 @@ fn up_delivers_what_simulate_delivers_across_kills_and_stops() {
     assert!(stdout.contains("vpcflow up: simulated traffic from 2026-01-15T14:00:00Z"));
     assert!(stdout.contains("vpcflow logs tail /vpcflow/flow-logs --follow"));
     assert!(stdout.contains("Console on http://127.0.0.1:"), "{stdout}");
-    assert!(
-        delivered(&whole) == want,
-        "up --speed max differs from simulate"
+    same(
+        &delivered(&whole),
+        &want,
+        "up --speed max differs from simulate",
     );
 
     // Killed three times part-way, at moments that differ, then run to the end. Paced at
@@ -106,9 +136,10 @@ fn up_delivers_what_simulate_delivers_across_kills_and_stops() {
         child.wait().unwrap();
     }
     assert!(up(&killed, "max").output().unwrap().status.success());
-    assert!(
-        delivered(&killed) == want,
-        "killed and restarted, up differs from simulate"
+    same(
+        &delivered(&killed),
+        &want,
+        "killed and restarted, up differs from simulate",
     );
 
     // Paced, stopped by SIGTERM: it exits 0 saying where it stopped; started again unpaced, it
@@ -138,9 +169,10 @@ fn up_delivers_what_simulate_delivers_across_kills_and_stops() {
     let out = up(&stopped, "max").arg("--no-console").output().unwrap();
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Console on"));
-    assert!(
-        delivered(&stopped) == want,
-        "stopped and restarted, up differs from simulate"
+    same(
+        &delivered(&stopped),
+        &want,
+        "stopped and restarted, up differs from simulate",
     );
 }
 
