@@ -819,6 +819,33 @@ fn the_console_serves_pages_and_signs_in_with_the_apis_credentials() {
     assert_eq!(status, 400);
     assert!(body.contains("end is required"), "{body}");
 
+    // Each account sees its own network: the topology's VPC is the first account's.
+    let vpcs = |cookie: &str| {
+        let (status, _, body) = s.console(
+            "GET",
+            "/ui/api/map?start=0&end=60",
+            &[("cookie", cookie)],
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["vpcs"].as_array().unwrap().len()
+    };
+    let body = format!(r#"{{"accessKeyId":"{OTHER_KEY}","secretAccessKey":"{SECRET}"}}"#);
+    let (_, hs, _) = s.console(
+        "POST",
+        "/ui/login",
+        &[("content-type", "application/json")],
+        &body,
+    );
+    let other = header(&hs, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!((vpcs(&cookie), vpcs(&other)), (1, 0));
+
     // Signed out, the cookie reads nothing.
     let (status, _, _) = s.console("POST", "/ui/logout", &with(&[acting]), "");
     assert_eq!(status, 200);

@@ -50,9 +50,9 @@ pub(crate) fn answer(
         ("GET", "session") => session(console, caller, now_ms),
         ("GET", "samples") => Ok(json!(vpcflow_query::samples::SAMPLES)),
         ("GET", "map") => map(api, console, caller, &p),
-        ("GET", "eni") => eni(api, console, &p),
-        ("GET", "edge") => edge(api, console, &p),
-        ("POST", "diagnose") => diagnose(api, console, &req.body),
+        ("GET", "eni") => eni(api, console, caller, &p),
+        ("GET", "edge") => edge(api, console, caller, &p),
+        ("POST", "diagnose") => diagnose(api, console, caller, &req.body),
         ("GET", "findings") => findings(console),
         ("GET", "delivery") => delivery(console, caller),
         ("GET", "cost") => cost(api, console, caller, &p),
@@ -137,11 +137,22 @@ fn session(console: &Console, caller: &Caller, now_ms: u64) -> Answer {
     }))
 }
 
-/// The records the log groups hold in the range.
-fn records(console: &Console, (from, to): (i64, i64)) -> Result<Vec<Observed>, Reply> {
+/// The records in the range that the caller's flow logs delivered to log groups.
+fn records(
+    console: &Console,
+    caller: &Caller,
+    (from, to): (i64, i64),
+) -> Result<Vec<Observed>, Reply> {
+    let groups = flow_log_groups(console, caller)?;
     let conn = vpcflow_store::db::open(&console.data.state_db()).map_err(internal)?;
-    let all = vpcflow_store::logs::records::flow_records_between(&conn, &console.data, from, to)
-        .map_err(internal)?;
+    let all = vpcflow_store::logs::records::flow_records_between(
+        &conn,
+        &console.data,
+        Some(&groups),
+        from,
+        to,
+    )
+    .map_err(internal)?;
     Ok(all
         .into_iter()
         .map(|d| Observed {
@@ -182,7 +193,14 @@ fn map(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, String
             },
         })
     });
-    Ok(json!(Map::of(&net, traffic)))
+    let mut map = Map::of(&net, traffic);
+    // The caller's VPCs only, as EC2's Describe* of the topology shows them.
+    map.vpcs.retain(|v| {
+        net.vpcs
+            .iter()
+            .any(|n| n.id == v.id && n.account == caller.account_id)
+    });
+    Ok(json!(map))
 }
 
 /// The log groups the caller's flow logs deliver to.
@@ -279,7 +297,7 @@ fn lines(records: &[&Observed]) -> Vec<Value> {
         .collect()
 }
 
-fn eni(api: &Api, console: &Console, p: &HashMap<String, String>) -> Answer {
+fn eni(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, String>) -> Answer {
     let id = p
         .get("id")
         .ok_or_else(|| bad("id is required (an ENI's id)"))?;
@@ -291,7 +309,7 @@ fn eni(api: &Api, console: &Console, p: &HashMap<String, String>) -> Answer {
             format!("The networkInterface ID '{id}' does not exist"),
         ));
     }
-    let rs = records(console, range_ms(p)?)?;
+    let rs = records(console, caller, range_ms(p)?)?;
     let own: Vec<&Observed> = rs.iter().filter(|o| &o.eni == id).collect();
     Ok(json!({
         "interfaceId": id,
@@ -303,7 +321,7 @@ fn eni(api: &Api, console: &Console, p: &HashMap<String, String>) -> Answer {
 
 /// An edge's records (both ways between its two nodes) and its connections' verdicts, asked of
 /// its ENI end (the receiving one when both are ENIs).
-fn edge(api: &Api, console: &Console, p: &HashMap<String, String>) -> Answer {
+fn edge(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, String>) -> Answer {
     let need = |k: &str| {
         p.get(k)
             .cloned()
@@ -311,7 +329,7 @@ fn edge(api: &Api, console: &Console, p: &HashMap<String, String>) -> Answer {
     };
     let (from, to) = (need("from")?, need("to")?);
     let net = network(api);
-    let rs = records(console, range_ms(p)?)?;
+    let rs = records(console, caller, range_ms(p)?)?;
     let ends = [from.as_str(), to.as_str()];
     let on_edge: Vec<Observed> = rs
         .iter()
@@ -339,7 +357,7 @@ fn edge(api: &Api, console: &Console, p: &HashMap<String, String>) -> Answer {
 
 /// `POST diagnose` with `{source, destination, port, protocol, start?, end?}`: the policy's
 /// flowchart for the connection, and what the records in the range (if given) show of it.
-fn diagnose(api: &Api, console: &Console, body: &[u8]) -> Answer {
+fn diagnose(api: &Api, console: &Console, caller: &Caller, body: &[u8]) -> Answer {
     #[derive(serde::Deserialize)]
     struct Form {
         source: String,
@@ -377,10 +395,8 @@ fn diagnose(api: &Api, console: &Console, body: &[u8]) -> Answer {
         vpcflow_net::diagnose::diagnose(&net, src, dst, protocol, 49152, f.port.unwrap_or(443));
     let mut out = json!({"policy": policy.to_json(&net)});
     if let (Some(start), Some(end)) = (f.start, f.end) {
-        let rs = records(
-            console,
-            (start.saturating_mul(1000), end.saturating_mul(1000) + 999),
-        )?;
+        let range = (start.saturating_mul(1000), end.saturating_mul(1000) + 999);
+        let rs = records(console, caller, range)?;
         let flow_logs = state(console)?.flow_logs().map_err(internal)?;
         let coverage = |e: &str| vpcflow_deliver::coverage::coverage(&net, &flow_logs, e);
         let q = Question {

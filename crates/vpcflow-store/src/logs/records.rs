@@ -24,20 +24,22 @@ pub struct Delivered {
 
 /// Every flow record of every log group of `dir`, group by group, oldest segment first.
 pub fn flow_records(conn: &Connection, dir: &DataDir) -> Result<Vec<Delivered>, RecordsError> {
-    flow_records_between(conn, dir, i64::MIN, i64::MAX)
+    flow_records_between(conn, dir, None, i64::MIN, i64::MAX)
 }
 
-/// The flow records of every log group of `dir` whose event time lies in `[from_ms, to_ms]`
-/// (only the segments holding such events are read).
+/// The flow records of the log groups `only` names (all of `dir`'s without it) whose event time
+/// lies in `[from_ms, to_ms]` (only the segments holding such events are read).
 pub fn flow_records_between(
     conn: &Connection,
     dir: &DataDir,
+    only: Option<&[String]>,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<Delivered>, RecordsError> {
     let mut out = Vec::new();
     let within = |t: u64| i64::try_from(t).is_ok_and(|t| (from_ms..=to_ms).contains(&t));
-    for g in index::groups(conn)? {
+    let named = |g: &str| only.is_none_or(|names| names.iter().any(|n| n == g));
+    for g in index::groups(conn)?.into_iter().filter(|g| named(&g.name)) {
         for seg in index::segments_between(conn, &g.name, None, from_ms, to_ms)? {
             let path = dir.segment(&g.name, &seg);
             let Some(format) = segment::format(&path)? else {
