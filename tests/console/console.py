@@ -105,6 +105,12 @@ class Page:
         return WebDriverWait(self.d, seconds).until(
             EC.presence_of_element_located((By.CSS_SELECTOR, css)))
 
+    def text(self, css):
+        """An element's text now ("" when absent): read in the page, so that an element the page
+        has just redrawn is never stale."""
+        return self.d.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", css)
+
     def table(self, css):
         """A table's rows: each a dict of column name to text."""
         t = self.el(css)
@@ -130,7 +136,7 @@ def num(text):
 def sign_in(url):
     p = Page(url)
     p.sign_in("not-the-secret")
-    msg = WebDriverWait(p.d, 30).until(lambda d: d.find_element(By.ID, "login-error").text)
+    msg = WebDriverWait(p.d, 30).until(lambda d: p.text("#login-error"))
     check("a wrong secret is refused at sign-in, with the reason",
           "/ui/login" in p.d.current_url and "do not match" in msg, msg)
     p.shot("login")
@@ -240,7 +246,8 @@ def insights_page(p, logs):
     query = p.el("#editor").get_attribute("value")
     p.el("#run").click()
     p.el("#result-table")
-    WebDriverWait(p.d, 30).until(lambda d: d.find_element(By.ID, "query-stats").get_attribute("data-matched"))
+    WebDriverWait(p.d, 30).until(lambda d: d.execute_script(
+        "return document.getElementById('query-stats').dataset.matched"))
     shown = [[r["hour"], r["rejects"]] for r in p.table("#result-table")]
     api = [[r["hour"], r["rejects"]] for r in insights(logs, ["/vpcflow/flow-logs"], query, *RANGE)]
     check("insights: a seed query run in the editor shows the API's rows", shown == api and len(api) == 2,
@@ -287,7 +294,7 @@ def flow_logs_page(p, logs):
         p.el(f"#{k}").send_keys(v)
     p.el("#create").click()
     err = WebDriverWait(p.d, 30).until(
-        lambda d: d.find_element(By.ID, "err-MaxAggregationInterval").text)
+        lambda d: p.text("#err-MaxAggregationInterval"))
     check("flow logs: an invalid aggregation interval is refused at its field in AWS's words",
           "Invalid Flow Log Max Aggregation Interval" in err
           and p.el("#f-MaxAggregationInterval").get_attribute("aria-invalid") == "true", err)
@@ -296,9 +303,9 @@ def flow_logs_page(p, logs):
     p.el("#f-MaxAggregationInterval").clear()
     p.el("#f-MaxAggregationInterval").send_keys("60")
     p.el("#create").click()
-    done = WebDriverWait(p.d, 30).until(lambda d: d.find_element(By.ID, "form-done").text)
+    done = WebDriverWait(p.d, 30).until(lambda d: p.text("#form-done"))
     made = done.split()[-1].rstrip(".")
-    WebDriverWait(p.d, 30).until(lambda d: made in d.find_element(By.ID, "flow-logs").text)
+    WebDriverWait(p.d, 30).until(lambda d: made in p.text("#flow-logs"))
     check("flow logs: the form creates a flow log that DescribeFlowLogs lists", made.startswith("fl-"), done)
     listed = {r["id"] for r in p.table("#flow-logs")}
     api = {f["FlowLogId"] for f in client(p.url, "ec2").describe_flow_logs()["FlowLogs"]}
@@ -313,7 +320,7 @@ def flow_logs_page(p, logs):
     check("flow logs: its records appear in its log group", any(" eni-" in e["message"] for e in got))
     p.shot("flow-logs")
     p.el(f'[data-delete="{made}"]').click()
-    WebDriverWait(p.d, 30).until(lambda d: made not in d.find_element(By.ID, "flow-logs").text)
+    WebDriverWait(p.d, 30).until(lambda d: made not in p.text("#flow-logs"))
     api = {f["FlowLogId"] for f in client(p.url, "ec2").describe_flow_logs()["FlowLogs"]}
     check("flow logs: its Delete button deletes it (DescribeFlowLogs lists it no more)", made not in api)
 
