@@ -522,12 +522,7 @@ pub fn verify(
         &auth,
         &canonical_request(req, &auth),
     );
-    // Compared in time that does not depend on where they differ.
-    let differ = expected.bytes().zip(auth.signature.bytes()).fold(
-        u8::from(expected.len() != auth.signature.len()),
-        |acc, (a, b)| acc | (a ^ b),
-    );
-    if differ != 0 {
+    if !same_bytes(expected.as_bytes(), auth.signature.as_bytes()) {
         return Err(AuthFailure::BadSignature);
     }
     if now_secs.abs_diff(at) > MAX_SKEW_SECS {
@@ -541,19 +536,34 @@ pub fn verify(
     })
 }
 
+/// Equal bytes (a signature, a secret), compared in time that does not depend on where they
+/// differ.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let differ = a
+        .iter()
+        .zip(b)
+        .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
+    differ == 0
+}
+
+/// The account an unverified access key acts for: a 12-digit key is its own account
+/// (LocalStack's convention), any other key `default_account`.
+pub fn unverified_account(key: &str, default_account: &str) -> String {
+    if key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit()) {
+        key.to_owned()
+    } else {
+        default_account.to_owned()
+    }
+}
+
 /// Reads who a request says it is without checking the signature (`--insecure-any-credentials`):
 /// a 12-digit access key is its own account (LocalStack's convention), any other key `default`.
 pub fn unverified(headers: &[(&str, &str)], default_account: &str) -> Caller {
     let auth = header(headers, "authorization").and_then(parse_authorization);
     let key = auth.as_ref().map_or("", |a| a.access_key_id.as_str());
-    let account = if key.len() == 12 && key.bytes().all(|b| b.is_ascii_digit()) {
-        key.to_owned()
-    } else {
-        default_account.to_owned()
-    };
     Caller {
         access_key_id: key.to_owned(),
-        account_id: account,
+        account_id: unverified_account(key, default_account),
         region: auth
             .as_ref()
             .map_or("us-east-1".to_owned(), |a| a.region.clone()),
@@ -564,6 +574,13 @@ pub fn unverified(headers: &[(&str, &str)], default_account: &str) -> Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_bytes(b"secret", b"secret"));
+        assert!(!same_bytes(b"secret", b"secreT"));
+        assert!(!same_bytes(b"secret", b"secret!"));
+    }
 
     fn example() -> Credential {
         Credential {

@@ -23,7 +23,7 @@ use crate::model::GatewayType;
 use crate::network::Network;
 
 /// The connection asked about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Question {
     /// The client.
     pub src: IpAddr,
@@ -134,17 +134,6 @@ pub fn troubleshoot(
     let dst_private = net
         .eni_by_public_ip(q.dst)
         .map_or(q.dst, |e| net.enis[e].primary_ip());
-    let ends = |r: &FlowRecord| -> Option<Ends> {
-        let addr = |f: FieldId| text(r, f).and_then(|s| s.parse::<IpAddr>().ok());
-        let port = |f: FieldId| text(r, f).and_then(|s| s.parse::<u16>().ok());
-        Some(Ends {
-            src: addr(FieldId::Srcaddr)?,
-            dst: addr(FieldId::Dstaddr)?,
-            src_port: port(FieldId::Srcport),
-            dst_port: port(FieldId::Dstport),
-            protocol: text(r, FieldId::Protocol).and_then(|s| s.parse::<u8>().ok()),
-        })
-    };
     let is_src = |a: IpAddr| a == q.src;
     let is_dst = |a: IpAddr| a == q.dst || a == dst_private;
     let proto_ok = |p: Option<u8>| q.protocol.is_none_or(|want| p == Some(want));
@@ -157,7 +146,7 @@ pub fn troubleshoot(
             src_port: sp,
             dst_port: dp,
             protocol: p,
-        }) = ends(&o.record)
+        }) = Ends::of(&o.record)
         else {
             continue;
         };
@@ -250,6 +239,21 @@ struct Ends {
     src_port: Option<u16>,
     dst_port: Option<u16>,
     protocol: Option<u8>,
+}
+
+impl Ends {
+    /// A record's ends; none without both addresses (NODATA, SKIPDATA).
+    fn of(r: &FlowRecord) -> Option<Ends> {
+        let addr = |f: FieldId| text(r, f).and_then(|s| s.parse::<IpAddr>().ok());
+        let port = |f: FieldId| text(r, f).and_then(|s| s.parse::<u16>().ok());
+        Some(Ends {
+            src: addr(FieldId::Srcaddr)?,
+            dst: addr(FieldId::Dstaddr)?,
+            src_port: port(FieldId::Srcport),
+            dst_port: port(FieldId::Dstport),
+            protocol: text(r, FieldId::Protocol).and_then(|s| s.parse::<u8>().ok()),
+        })
+    }
 }
 
 /// An ENI as people know it: its id, and its name when it has one.
@@ -363,50 +367,33 @@ pub fn conversations(
     let Some(at) = net.enis.iter().find(|e| e.id == eni) else {
         return Vec::new();
     };
-    // (rejected?, records) per question, in first-seen order.
+    // (question, rejected?, records), in first-seen order, and where each question is.
     let mut seen: Vec<(Question, bool, usize)> = Vec::new();
+    let mut at_index: rustc_hash::FxHashMap<Question, usize> = Default::default();
     for o in records.iter().filter(|o| o.eni == eni) {
-        let r = &o.record;
-        let addr = |f: FieldId| text(r, f).and_then(|s| s.parse::<IpAddr>().ok());
-        let port = |f: FieldId| text(r, f).and_then(|s| s.parse::<u16>().ok());
-        let (Some(src), Some(dst)) = (addr(FieldId::Srcaddr), addr(FieldId::Dstaddr)) else {
+        let Some(e) = Ends::of(&o.record) else {
             continue;
         };
-        let protocol = text(r, FieldId::Protocol).and_then(|s| s.parse::<u8>().ok());
-        let q = match (protocol, port(FieldId::Srcport), port(FieldId::Dstport)) {
-            (Some(6 | 17), Some(sp), Some(dp)) if sp < dp => Question {
-                src: dst,
-                dst: src,
-                port: Some(sp),
-                protocol,
-            },
-            (Some(6 | 17), _, dp) => Question {
-                src,
-                dst,
-                port: dp,
-                protocol,
-            },
-            _ if at.owns(src) => Question {
-                src: dst,
-                dst: src,
-                port: None,
-                protocol,
-            },
-            _ => Question {
-                src,
-                dst,
-                port: None,
-                protocol,
-            },
+        // The client and the server, and the server's port.
+        let (client, server, port) = match (e.protocol, e.src_port, e.dst_port) {
+            (Some(6 | 17), Some(sp), Some(dp)) if sp < dp => (e.dst, e.src, Some(sp)),
+            (Some(6 | 17), _, dp) => (e.src, e.dst, dp),
+            _ if at.owns(e.src) => (e.dst, e.src, None),
+            _ => (e.src, e.dst, None),
         };
-        let rejected = action(r) == Some(Action::Reject);
-        match seen.iter_mut().find(|(k, _, _)| *k == q) {
-            Some(s) => {
-                s.1 |= rejected;
-                s.2 += 1;
-            }
-            None => seen.push((q, rejected, 1)),
-        }
+        let q = Question {
+            src: client,
+            dst: server,
+            port,
+            protocol: e.protocol,
+        };
+        let rejected = action(&o.record) == Some(Action::Reject);
+        let i = *at_index.entry(q).or_insert_with(|| {
+            seen.push((q, false, 0));
+            seen.len() - 1
+        });
+        seen[i].1 |= rejected;
+        seen[i].2 += 1;
     }
     seen.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)));
     seen.into_iter()

@@ -156,7 +156,7 @@ impl Buckets {
 
     /// A bucket's directory.
     pub fn root(&self, bucket: &str) -> PathBuf {
-        self.dir.s3().join(bucket)
+        self.dir.bucket(bucket)
     }
 
     /// Who owns `bucket`, if it exists.

@@ -79,6 +79,11 @@ impl DataDir {
         self.root.join("s3")
     }
 
+    /// A local bucket's directory.
+    pub fn bucket(&self, bucket: &str) -> PathBuf {
+        self.s3().join(bucket)
+    }
+
     /// Delivery streams' buffers: one directory per account and stream.
     pub fn firehose(&self) -> PathBuf {
         self.root.join("firehose")

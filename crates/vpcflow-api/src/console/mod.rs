@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use crate::reply::Reply;
 use crate::server::{Api, Incoming};
-use crate::sigv4::{Caller, header};
+use crate::sigv4::{Caller, header, same_bytes};
 
 /// The console's pages: path under `/ui/`, and the title the navigation bar shows.
 pub const PAGES: &[(&str, &str)] = &[
@@ -188,7 +188,7 @@ pub(crate) fn handle(api: &Api, console: &Console, req: &Incoming, id: &str) -> 
             r.headers.push(("set-cookie", cookie("", 0)));
             r
         }
-        ("POST", "/ui/aws") => aws(api, &caller, req, id),
+        ("POST", "/ui/aws") => aws(api, &caller, req, &headers, id),
         _ => match path.strip_prefix("/ui/api/") {
             Some(view) => views::answer(api, console, &caller, method, view, req, now_ms),
             None => error(404, "NotFound", format!("{method} {path}: no such page")),
@@ -216,21 +216,19 @@ fn login(api: &Api, console: &Console, body: &[u8], now_ms: u64) -> Reply {
             "Expected JSON with accessKeyId and secretAccessKey.",
         );
     };
-    let digits = l.access_key_id.len() == 12 && l.access_key_id.bytes().all(|b| b.is_ascii_digit());
     let account = if api.auth.any_credentials {
-        // As the API lets unverified keys in: a 12-digit key is its account.
-        Some(if digits {
-            l.access_key_id.clone()
-        } else {
-            api.auth.default_account.clone()
-        })
+        // As the API lets unverified keys in.
+        Some(crate::sigv4::unverified_account(
+            &l.access_key_id,
+            &api.auth.default_account,
+        ))
     } else {
         api.auth
             .credentials
             .iter()
             .find(|c| {
                 c.access_key_id == l.access_key_id
-                    && same(
+                    && same_bytes(
                         c.secret_access_key.as_bytes(),
                         l.secret_access_key.as_bytes(),
                     )
@@ -265,11 +263,6 @@ fn login(api: &Api, console: &Console, body: &[u8], now_ms: u64) -> Reply {
     r
 }
 
-/// Equal bytes, compared in time that does not depend on where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
 fn new_token() -> Option<String> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 32];
@@ -279,14 +272,9 @@ fn new_token() -> Option<String> {
 
 /// `POST /ui/aws`: an AWS request, answered as the API answers it, for the session's account.
 /// S3 and Firehose are not among them (the console does not call them).
-fn aws(api: &Api, caller: &Caller, req: &Incoming, id: &str) -> Reply {
+fn aws(api: &Api, caller: &Caller, req: &Incoming, headers: &[(&str, &str)], id: &str) -> Reply {
     use crate::route::{Protocol, route};
-    let headers: Vec<(&str, &str)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let protocol = route("POST", "/", &headers, &req.body);
+    let protocol = route("POST", "/", headers, &req.body);
     match protocol {
         Protocol::Ec2 | Protocol::Logs(_) | Protocol::CloudWatchJson(_) | Protocol::Sts => {
             crate::server::answer(api, &protocol, caller, req, id)
@@ -328,13 +316,6 @@ mod tests {
             let header = all.join("; ");
             proptest::prop_assert_eq!(session_token(&[("Cookie", header.as_str())]), Some(token.as_str()));
         }
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same(b"secret", b"secret"));
-        assert!(!same(b"secret", b"secreT"));
-        assert!(!same(b"secret", b"secret!"));
     }
 
     #[test]

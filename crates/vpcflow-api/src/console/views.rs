@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
+use vpcflow_deliver::api::{Destination, FlowLog};
 use vpcflow_net::troubleshoot::{Observed, Question};
 
 use super::{Console, PAGES, error, json as reply_json};
@@ -137,18 +138,17 @@ fn session(console: &Console, caller: &Caller, now_ms: u64) -> Answer {
     }))
 }
 
-/// The records in the range that the caller's flow logs delivered to log groups.
+/// The records in the range that the log groups `groups` hold.
 fn records(
     console: &Console,
-    caller: &Caller,
+    groups: &[String],
     (from, to): (i64, i64),
 ) -> Result<Vec<Observed>, Reply> {
-    let groups = flow_log_groups(console, caller)?;
     let conn = vpcflow_store::db::open(&console.data.state_db()).map_err(internal)?;
     let all = vpcflow_store::logs::records::flow_records_between(
         &conn,
         &console.data,
-        Some(&groups),
+        Some(groups),
         from,
         to,
     )
@@ -166,7 +166,7 @@ fn records(
 fn map(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, String>) -> Answer {
     use vpcflow_net::map::{Map, Totals, Traffic};
     let net = network(api);
-    let groups = flow_log_groups(console, caller)?;
+    let groups = log_groups(&caller_flow_logs(console, caller)?);
     let query = vpcflow_net::map::insights_query(&net);
     let rows = insights_rows(
         api,
@@ -203,19 +203,24 @@ fn map(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, String
     Ok(json!(map))
 }
 
-/// The log groups the caller's flow logs deliver to.
-fn flow_log_groups(console: &Console, caller: &Caller) -> Result<Vec<String>, Reply> {
-    use vpcflow_deliver::api::Destination;
-    let mut groups = Vec::new();
-    for fl in state(console)?.flow_logs().map_err(internal)? {
+/// The caller's flow logs, read once per request.
+fn caller_flow_logs(console: &Console, caller: &Caller) -> Result<Vec<FlowLog>, Reply> {
+    let mut all = state(console)?.flow_logs().map_err(internal)?;
+    all.retain(|f| f.account_id == caller.account_id);
+    Ok(all)
+}
+
+/// The log groups flow logs deliver to, each once.
+fn log_groups(flow_logs: &[FlowLog]) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for fl in flow_logs {
         if let Destination::LogGroup { name } = &fl.destination
-            && fl.account_id == caller.account_id
             && !groups.contains(name)
         {
             groups.push(name.clone());
         }
     }
-    Ok(groups)
+    groups
 }
 
 /// An Insights query over `groups` in `range` (ms, both ends), run here, its rows as field maps.
@@ -252,31 +257,33 @@ fn insights_rows(
         .collect())
 }
 
-/// Each connection through the flowchart, as JSON.
+/// Each connection of `eni` through the flowchart, as JSON.
 fn conversations(
-    api: &Api,
-    console: &Console,
+    net: &vpcflow_net::Network,
+    flow_logs: &[FlowLog],
     eni: &str,
     records: &[Observed],
-) -> Result<Vec<Value>, Reply> {
-    let net = network(api);
-    let flow_logs = state(console)?.flow_logs().map_err(internal)?;
-    let coverage = |e: &str| vpcflow_deliver::coverage::coverage(&net, &flow_logs, e);
-    let found =
-        vpcflow_net::troubleshoot::conversations(&net, eni, records, &coverage, CONVERSATIONS);
-    Ok(found
+) -> Vec<Value> {
+    let coverage = |e: &str| vpcflow_deliver::coverage::coverage(net, flow_logs, e);
+    vpcflow_net::troubleshoot::conversations(net, eni, records, &coverage, CONVERSATIONS)
         .iter()
         .map(|(q, t)| {
-            let mut v = t.to_json();
+            let mut v = evidence(t, 5);
             v["question"] = question_json(q);
-            for leg in ["requestRecords", "replyRecords"] {
-                if let Some(a) = v[leg].as_array_mut() {
-                    a.truncate(5);
-                }
-            }
             v
         })
-        .collect())
+        .collect()
+}
+
+/// A flowchart's answer as JSON, with at most `most` records of each leg.
+fn evidence(t: &vpcflow_net::troubleshoot::Troubleshooting, most: usize) -> Value {
+    let mut v = t.to_json();
+    for leg in ["requestRecords", "replyRecords"] {
+        if let Some(a) = v[leg].as_array_mut() {
+            a.truncate(most);
+        }
+    }
+    v
 }
 
 fn question_json(q: &Question) -> Value {
@@ -309,13 +316,14 @@ fn eni(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, String
             format!("The networkInterface ID '{id}' does not exist"),
         ));
     }
-    let rs = records(console, caller, range_ms(p)?)?;
+    let flow_logs = caller_flow_logs(console, caller)?;
+    let rs = records(console, &log_groups(&flow_logs), range_ms(p)?)?;
     let own: Vec<&Observed> = rs.iter().filter(|o| &o.eni == id).collect();
     Ok(json!({
         "interfaceId": id,
         "recordCount": own.len(),
         "records": lines(&own),
-        "conversations": conversations(api, console, id, &rs)?,
+        "conversations": conversations(&net, &flow_logs, id, &rs),
     }))
 }
 
@@ -329,7 +337,8 @@ fn edge(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, Strin
     };
     let (from, to) = (need("from")?, need("to")?);
     let net = network(api);
-    let rs = records(console, caller, range_ms(p)?)?;
+    let flow_logs = caller_flow_logs(console, caller)?;
+    let rs = records(console, &log_groups(&flow_logs), range_ms(p)?)?;
     let ends = [from.as_str(), to.as_str()];
     let on_edge: Vec<Observed> = rs
         .iter()
@@ -351,7 +360,7 @@ fn edge(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, Strin
         "to": to,
         "recordCount": on_edge.len(),
         "records": lines(&refs),
-        "conversations": conversations(api, console, eni, &on_edge)?,
+        "conversations": conversations(&net, &flow_logs, eni, &on_edge),
     }))
 }
 
@@ -396,8 +405,8 @@ fn diagnose(api: &Api, console: &Console, caller: &Caller, body: &[u8]) -> Answe
     let mut out = json!({"policy": policy.to_json(&net)});
     if let (Some(start), Some(end)) = (f.start, f.end) {
         let range = (start.saturating_mul(1000), end.saturating_mul(1000) + 999);
-        let rs = records(console, caller, range)?;
-        let flow_logs = state(console)?.flow_logs().map_err(internal)?;
+        let flow_logs = caller_flow_logs(console, caller)?;
+        let rs = records(console, &log_groups(&flow_logs), range)?;
         let coverage = |e: &str| vpcflow_deliver::coverage::coverage(&net, &flow_logs, e);
         let q = Question {
             src,
@@ -405,13 +414,8 @@ fn diagnose(api: &Api, console: &Console, caller: &Caller, body: &[u8]) -> Answe
             port: f.port.filter(|_| matches!(protocol, 6 | 17)),
             protocol: Some(protocol),
         };
-        let mut t = vpcflow_net::troubleshoot::troubleshoot(&net, &q, &rs, &coverage).to_json();
-        for leg in ["requestRecords", "replyRecords"] {
-            if let Some(a) = t[leg].as_array_mut() {
-                a.truncate(10);
-            }
-        }
-        out["records"] = t;
+        let t = vpcflow_net::troubleshoot::troubleshoot(&net, &q, &rs, &coverage);
+        out["records"] = evidence(&t, 10);
     }
     Ok(out)
 }
@@ -420,11 +424,6 @@ fn findings(console: &Console) -> Answer {
     let f = vpcflow_store::findings::Findings::open(&console.data).map_err(internal)?;
     let all = f.list().map_err(internal)?;
     Ok(json!({"findings": all.iter().map(|f| f.to_json()).collect::<Vec<_>>()}))
-}
-
-/// Where a flow log's bucket keeps its objects on this machine, if it is a local bucket.
-fn bucket_root(console: &Console, bucket: &str) -> std::path::PathBuf {
-    console.data.s3().join(bucket)
 }
 
 fn delivery(console: &Console, caller: &Caller) -> Answer {
@@ -439,14 +438,12 @@ fn delivery(console: &Console, caller: &Caller) -> Answer {
         .iter()
         .filter(|(f, _)| f.account_id == caller.account_id)
     {
-        use vpcflow_deliver::api::Destination;
         let newest_ms: Option<i64> = match &fl.destination {
             Destination::LogGroup { name } => {
                 vpcflow_store::logs::index::newest_event_ms(&conn, Some(name)).map_err(internal)?
             }
             Destination::S3 { bucket, .. } => {
-                vpcflow_query::cost::newest_object_s(&bucket_root(console, bucket))
-                    .map(|s| s * 1000)
+                vpcflow_query::cost::newest_object_s(&console.data.bucket(bucket)).map(|s| s * 1000)
             }
             Destination::Firehose { .. } => None,
         };
@@ -465,28 +462,22 @@ fn delivery(console: &Console, caller: &Caller) -> Answer {
 }
 
 fn cost(api: &Api, console: &Console, caller: &Caller, p: &HashMap<String, String>) -> Answer {
-    use vpcflow_deliver::api::Destination;
     use vpcflow_query::cost::{self, Volume};
     let (from, to) = range_ms(p)?;
-    let flow_logs = state(console)?.flow_logs().map_err(internal)?;
-    let groups = flow_log_groups(console, caller)?;
+    let flow_logs = caller_flow_logs(console, caller)?;
     let mut buckets = Volume::default();
     let mut seen_buckets = Vec::new();
-    for fl in flow_logs
-        .iter()
-        .filter(|f| f.account_id == caller.account_id)
-    {
-        match &fl.destination {
-            Destination::S3 { bucket, .. } if !seen_buckets.contains(bucket) => {
-                seen_buckets.push(bucket.clone());
-                let v = cost::bucket_volume(&bucket_root(console, bucket), from / 1000, to / 1000)
-                    .map_err(internal)?;
-                buckets = buckets + v;
-            }
-            _ => {}
+    for fl in &flow_logs {
+        if let Destination::S3 { bucket, .. } = &fl.destination
+            && !seen_buckets.contains(bucket)
+        {
+            seen_buckets.push(bucket.clone());
+            let v = cost::bucket_volume(&console.data.bucket(bucket), from / 1000, to / 1000)
+                .map_err(internal)?;
+            buckets = buckets + v;
         }
     }
-    let log_groups = log_group_volume(api, console, &groups, (from, to))?;
+    let log_groups = log_group_volume(api, console, &log_groups(&flow_logs), (from, to))?;
     let lines = cost::monthly(log_groups, buckets, (to - from + 1).max(1) as u64);
     Ok(json!({
         "rangeMs": to - from + 1,
