@@ -465,7 +465,7 @@ def security(url):
         ("ec2 oversized", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&x=" + "a" * (5 << 20), form),
         ("ec2 truncated", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&FlowLogId.%", form),
         ("ec2 malformed", "ec2", "Action=DescribeFlowLogs&Version=2016-11-15&MaxResults=lots", form),
-        ("ec2 unknown action", "ec2", "Action=RunInstances&Version=2016-11-15", form),
+        ("ec2 unknown action", "ec2", "Action=DescribeImages&Version=2016-11-15", form),
         ("logs oversized", "logs", '{"logGroupNamePrefix": "' + "a" * (5 << 20) + '"}', logs_h),
         ("logs truncated", "logs", '{"logGroupNamePrefix": "/vp', logs_h),
         ("logs malformed", "logs", '{"limit": "fifty"}', logs_h),

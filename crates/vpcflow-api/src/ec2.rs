@@ -162,6 +162,10 @@ pub enum Request {
     DescribeTags(vpcflow_deliver::tags::DescribeTags),
     /// DescribeVpcs, DescribeSubnets, … of the topology: which, and the request.
     DescribeTopology(Kind, topology::Describe),
+    /// DescribeVpcAttribute: the VPC and the attribute.
+    DescribeVpcAttribute(String, String),
+    /// A network action (CreateVpc, …): its name and what it asks.
+    Network(String, Box<vpcflow_deliver::resources::actions::Action>),
 }
 
 /// A request and whether it is a dry run (`DryRun=true`: checked, not done; AWS answers
@@ -192,7 +196,7 @@ pub fn request(form: &Form) -> Result<Parsed, ApiError> {
             "The request must contain the parameter Action",
         )
     })?;
-    let Some((_, params)) = ACTIONS.iter().find(|(a, _)| *a == action) else {
+    let Some(params) = action_params(action) else {
         return Err(error(
             ErrorKind::InvalidAction,
             format!("The action {action} is not valid for this web service."),
@@ -228,6 +232,13 @@ pub fn request(form: &Form) -> Result<Parsed, ApiError> {
             })
         }
         "DeleteFlowLogs" => Request::DeleteFlowLogs(owned(form.list("FlowLogId"))),
+        "DescribeVpcAttribute" => {
+            let (vpc, attribute) = crate::ec2_network::vpc_attribute_request(form)?;
+            Request::DescribeVpcAttribute(vpc, attribute)
+        }
+        other if let Some(made) = crate::ec2_network::action(other, form) => {
+            Request::Network(other.to_owned(), Box::new(made?))
+        }
         other => {
             let kind = Kind::of_action(other).expect("every action of ACTIONS is read");
             let d = describe(form)?;
@@ -244,6 +255,16 @@ pub fn request(form: &Form) -> Result<Parsed, ApiError> {
         }
     };
     Ok(Parsed { request, dry_run })
+}
+
+/// The parameters `action` takes, if it is served: flow logs' and the topology's
+/// ([`ACTIONS`]) or the network's ([`crate::ec2_network::NETWORK_ACTIONS`]).
+pub fn action_params(action: &str) -> Option<&'static [&'static str]> {
+    ACTIONS
+        .iter()
+        .chain(crate::ec2_network::NETWORK_ACTIONS)
+        .find(|(a, _)| *a == action)
+        .map(|(_, p)| *p)
 }
 
 /// Whether a wire name fits a pattern of [`ACTIONS`] (`#`: a number from 1).
@@ -266,16 +287,16 @@ fn matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-fn owned(v: Vec<&str>) -> Vec<String> {
+pub(crate) fn owned(v: Vec<&str>) -> Vec<String> {
     v.into_iter().map(str::to_owned).collect()
 }
 
-fn text(form: &Form, name: &str) -> Option<String> {
+pub(crate) fn text(form: &Form, name: &str) -> Option<String> {
     form.get(name).map(str::to_owned)
 }
 
 /// A boolean parameter: `true` or `false`, as botocore writes them.
-fn boolean(form: &Form, name: &str) -> Result<Option<bool>, ApiError> {
+pub(crate) fn boolean(form: &Form, name: &str) -> Result<Option<bool>, ApiError> {
     form.get(name)
         .map(|v| match v {
             "true" => Ok(true),
@@ -291,7 +312,7 @@ fn boolean(form: &Form, name: &str) -> Result<Option<bool>, ApiError> {
 }
 
 /// An integer parameter.
-fn integer(form: &Form, name: &str) -> Result<Option<i64>, ApiError> {
+pub(crate) fn integer(form: &Form, name: &str) -> Result<Option<i64>, ApiError> {
     form.get(name)
         .map(|v| {
             v.parse::<i64>().map_err(|_| {
@@ -384,7 +405,11 @@ fn describe(form: &Form) -> Result<DescribeFlowLogs, ApiError> {
     })
 }
 
-/// Text as XML character data (elements only: no value goes in an attribute).
+/// An answer's opening: its element and request id.
+pub(crate) fn open_answer(action: &str, request_id: &str) -> String {
+    open(action, request_id)
+}
+
 fn open(action: &str, request_id: &str) -> String {
     let mut out =
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{XMLNS}\">");
@@ -531,7 +556,7 @@ pub fn topology_response(kind: Kind, page: &topology::Page, request_id: &str) ->
     out
 }
 
-fn write_node(out: &mut String, name: &str, node: &Node) {
+pub(crate) fn write_node(out: &mut String, name: &str, node: &Node) {
     match node {
         Node::Text(t) => element(out, name, t),
         Node::Struct(fields) => write_struct(out, name, fields),
@@ -548,7 +573,7 @@ fn write_struct(out: &mut String, name: &str, fields: &topology::Fields) {
 }
 
 /// A list as EC2 writes every list: `<name><item>…</item>…</name>`.
-fn write_set(out: &mut String, name: &str, items: &[topology::Fields]) {
+pub(crate) fn write_set(out: &mut String, name: &str, items: &[topology::Fields]) {
     out.push_str(&format!("<{name}>"));
     for item in items {
         write_struct(out, "item", item);
@@ -584,8 +609,8 @@ pub fn error_xml(code: &str, message: &str, request_id: &str) -> String {
 pub struct Service<'a> {
     /// `state.db`.
     pub state: &'a mut vpcflow_deliver::State,
-    /// The topology whose resources may be monitored.
-    pub network: &'a vpcflow_net::Network,
+    /// The network whose resources may be monitored, and which the network actions change.
+    pub live: &'a vpcflow_deliver::resources::live::LiveNetwork,
     /// Buckets of this vpcflow.
     pub buckets: &'a [String],
     /// Delivery streams of this vpcflow.
@@ -620,14 +645,36 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
     };
     let Service {
         state,
-        network,
+        live,
         buckets,
         delivery_streams,
         now_ms,
         account,
     } = service;
     state.acting_for(*account);
+    let network = &*live.network();
     match p.request {
+        Request::Network(name, action) => network_action(
+            state,
+            live,
+            (*account, *now_ms),
+            &name,
+            &action,
+            p.dry_run,
+            request_id,
+        ),
+        Request::DescribeVpcAttribute(vpc, attribute) => {
+            let answer = crate::ec2_network::vpc_attribute(
+                (&vpc, &attribute),
+                &network.topology,
+                *account,
+                request_id,
+            );
+            match p.dry_run {
+                true => Err(dry_run(answer.map(|_| ()))),
+                false => answer,
+            }
+        }
         Request::CreateFlowLogs(req) if p.dry_run => Err(dry_run(
             state
                 .check_create_flow_logs(&req, network, buckets, delivery_streams, *now_ms)
@@ -660,15 +707,42 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
             state.delete_flow_logs(&ids).map_err(refused)?;
             Ok(delete_response(request_id))
         }
-        Request::CreateTags(ids, _) | Request::DeleteTags(ids, _) if p.dry_run => {
-            Err(dry_run(state.check_tags(&ids).map_err(refused)))
-        }
         Request::CreateTags(ids, tags) => {
-            state.create_tags(&ids, &tags).map_err(refused)?;
+            let (flow_logs, others) = by_owner(ids);
+            let action = vpcflow_deliver::resources::actions::Action::CreateTags {
+                ids: others,
+                tags: tags.clone(),
+            };
+            tag(
+                state,
+                live,
+                (*account, *now_ms),
+                &action,
+                &flow_logs,
+                p.dry_run,
+            )?;
+            if !flow_logs.is_empty() {
+                state.create_tags(&flow_logs, &tags).map_err(refused)?;
+            }
             Ok(done_response("CreateTags", request_id))
         }
         Request::DeleteTags(ids, tags) => {
-            state.delete_tags(&ids, &tags).map_err(refused)?;
+            let (flow_logs, others) = by_owner(ids);
+            let action = vpcflow_deliver::resources::actions::Action::DeleteTags {
+                ids: others,
+                tags: tags.clone(),
+            };
+            tag(
+                state,
+                live,
+                (*account, *now_ms),
+                &action,
+                &flow_logs,
+                p.dry_run,
+            )?;
+            if !flow_logs.is_empty() {
+                state.delete_tags(&flow_logs, &tags).map_err(refused)?;
+            }
             Ok(done_response("DeleteTags", request_id))
         }
         Request::DescribeTags(req) => {
@@ -687,4 +761,95 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
             }
         }
     }
+}
+
+/// Flow logs' ids (tagged in the control plane) and the network's (tagged in its document).
+#[cfg(feature = "service")]
+fn by_owner(ids: Vec<String>) -> (Vec<String>, Vec<String>) {
+    ids.into_iter().partition(|id| id.starts_with("fl-"))
+}
+
+/// The account network actions act for: the signer's, else (the data directory's owner) the
+/// topology's first.
+#[cfg(feature = "service")]
+fn actor(account: Option<&str>, live: &vpcflow_deliver::resources::live::LiveNetwork) -> String {
+    account.map(str::to_owned).unwrap_or_else(|| {
+        live.network()
+            .topology
+            .accounts
+            .first()
+            .map(|a| a.id.clone())
+            .unwrap_or_default()
+    })
+}
+
+/// CreateTags or DeleteTags: the network resources' part checked (and done unless a dry run)
+/// only once the flow logs' part is known to succeed, so that a refusal changes nothing.
+#[cfg(feature = "service")]
+fn tag(
+    state: &mut vpcflow_deliver::State,
+    live: &vpcflow_deliver::resources::live::LiveNetwork,
+    (account, now_ms): (Option<&str>, u64),
+    action: &vpcflow_deliver::resources::actions::Action,
+    flow_logs: &[String],
+    dry_run: bool,
+) -> Result<(), ApiError> {
+    use vpcflow_deliver::resources::actions::Action;
+    let internal =
+        |e: vpcflow_deliver::state::StateError| error(ErrorKind::InternalError, e.to_string());
+    let others = match action {
+        Action::CreateTags { ids, .. } | Action::DeleteTags { ids, .. } => ids,
+        _ => return Ok(()),
+    };
+    let who = actor(account, live);
+    if !flow_logs.is_empty() || others.is_empty() {
+        state.check_tags(flow_logs).map_err(|e| match e {
+            vpcflow_deliver::state::RequestError::Api(e) => e,
+            vpcflow_deliver::state::RequestError::State(e) => internal(e),
+        })?;
+    }
+    if !others.is_empty() {
+        live.check(&who, now_ms, action)?;
+    }
+    if dry_run {
+        return Err(vpcflow_deliver::api::dry_run(Ok(())));
+    }
+    if !others.is_empty() {
+        live.act(state, &who, now_ms, action).map_err(|e| match e {
+            vpcflow_deliver::state::RequestError::Api(e) => e,
+            vpcflow_deliver::state::RequestError::State(e) => internal(e),
+        })?;
+    }
+    Ok(())
+}
+
+/// A network action: checked (DryRun) or done, and answered from the network it leaves.
+#[cfg(feature = "service")]
+fn network_action(
+    state: &mut vpcflow_deliver::State,
+    live: &vpcflow_deliver::resources::live::LiveNetwork,
+    (account, now_ms): (Option<&str>, u64),
+    name: &str,
+    action: &vpcflow_deliver::resources::actions::Action,
+    dry_run: bool,
+    request_id: &str,
+) -> Result<String, ApiError> {
+    let who = actor(account, live);
+    if dry_run {
+        return Err(vpcflow_deliver::api::dry_run(
+            live.check(&who, now_ms, action),
+        ));
+    }
+    let answer = live.act(state, &who, now_ms, action).map_err(|e| match e {
+        vpcflow_deliver::state::RequestError::Api(e) => e,
+        vpcflow_deliver::state::RequestError::State(e) => {
+            error(ErrorKind::InternalError, e.to_string())
+        }
+    })?;
+    Ok(crate::ec2_network::response(
+        name,
+        &answer,
+        &live.network().topology,
+        request_id,
+    ))
 }

@@ -19,6 +19,7 @@ pub mod cloudwatch;
 #[cfg(feature = "service")]
 pub mod console;
 pub mod ec2;
+pub mod ec2_network;
 #[cfg(feature = "service")]
 pub mod firehose;
 pub mod form;

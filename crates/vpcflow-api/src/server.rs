@@ -49,8 +49,8 @@ pub struct Auth {
 pub struct Ec2World {
     /// `state.db`.
     pub state: vpcflow_deliver::State,
-    /// The topology.
-    pub network: Arc<vpcflow_net::Network>,
+    /// The network: the topology file's and what the API made.
+    pub network: Arc<vpcflow_deliver::resources::live::LiveNetwork>,
     /// Buckets flow logs may deliver to.
     pub buckets: Vec<String>,
     /// Delivery streams flow logs may deliver to.
@@ -75,8 +75,8 @@ pub struct Services {
 pub struct Opening<'a> {
     /// The data directory.
     pub data: &'a vpcflow_store::DataDir,
-    /// The topology (its region names every ARN).
-    pub network: Arc<vpcflow_net::Network>,
+    /// The network (its region names every ARN).
+    pub network: Arc<vpcflow_deliver::resources::live::LiveNetwork>,
     /// Buckets flow logs may deliver to (local and at endpoints).
     pub buckets: Vec<String>,
     /// The local ones, which S3's protocol serves.
@@ -114,7 +114,7 @@ pub enum OpenError {
 impl Services {
     /// Every protocol's services over one data directory, each with its own connection.
     pub fn open(o: Opening<'_>) -> Result<Services, OpenError> {
-        let region = o.network.region.clone();
+        let region = o.network.network().region.clone();
         Ok(Services {
             ec2: Ec2World {
                 state: vpcflow_deliver::State::open(&o.data.state_db())?,
@@ -334,7 +334,7 @@ pub(crate) fn answer(
             streams.extend(made.map(|l| l.delivery_stream_names).unwrap_or_default());
             let mut service = ec2::Service {
                 state,
-                network,
+                live: network,
                 buckets,
                 delivery_streams: &streams,
                 now_ms,

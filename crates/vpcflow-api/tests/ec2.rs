@@ -119,9 +119,9 @@ const REFUSED: &[(&str, Fields, &str, &str)] = &[
     ),
     (
         "an action not served",
-        &[("Action", "RunInstances")],
+        &[("Action", "DescribeImages")],
         "InvalidAction",
-        "The action RunInstances is not valid for this web service.",
+        "The action DescribeImages is not valid for this web service.",
     ),
     (
         "a parameter the action does not take",
@@ -264,9 +264,7 @@ fn a_dry_run_that_would_succeed_is_answered_with_412() {
 #[test]
 fn every_describe_of_the_topology_is_an_action_with_its_id_list() {
     for def in vpcflow_deliver::topology::KINDS {
-        let (_, params) = ec2::ACTIONS
-            .iter()
-            .find(|(a, _)| *a == def.action)
+        let params = ec2::action_params(def.action)
             .unwrap_or_else(|| panic!("{} is served", def.action));
         assert!(params.contains(&format!("{}.#", def.id_param).as_str()));
         let p = parsed(&[

@@ -24,7 +24,7 @@ fn first<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
 
 struct World {
     state: State,
-    net: vpcflow_net::Network,
+    net: vpcflow_deliver::resources::live::LiveNetwork,
     _dir: tempfile::TempDir,
 }
 
@@ -33,7 +33,9 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         World {
             state: State::open(&dir.path().join("state.db")).unwrap(),
-            net: vpcflow_net::builtin::load("builtin:three-tier").unwrap(),
+            net: vpcflow_deliver::resources::live::LiveNetwork::fixed(std::sync::Arc::new(
+                vpcflow_net::builtin::load("builtin:three-tier").unwrap(),
+            )),
             _dir: dir,
         }
     }
@@ -45,7 +47,7 @@ impl World {
     fn call_as(&mut self, account: Option<&str>, fields: &[(&str, &str)]) -> (u16, String) {
         let mut s = Service {
             state: &mut self.state,
-            network: &self.net,
+            live: &self.net,
             buckets: &["flow-logs".to_owned()],
             delivery_streams: &[],
             now_ms: 1_768_485_600_000,
@@ -141,7 +143,7 @@ fn a_body_that_is_no_form_is_a_4xx_in_ec2s_shape() {
     let mut w = World::new();
     let mut s = Service {
         state: &mut w.state,
-        network: &w.net,
+        live: &w.net,
         buckets: &[],
         delivery_streams: &[],
         now_ms: 0,
@@ -252,7 +254,19 @@ fn tags_are_created_described_and_deleted_in_ec2s_words() {
         !xml.contains("<key>env</key>") && xml.contains("<key>Name</key>"),
         "{xml}"
     );
-    // Refusals: an id that is no flow log, an aws: key, a missing flow log.
+    // Refusals: an id of nothing, a resource of the topology file (changed in the file), an
+    // aws: key, a missing flow log.
+    let (status, xml) = w.call(&[
+        ("Action", "CreateTags"),
+        ("ResourceId.1", "vpc-00000000000000000"),
+        ("Tag.1.Key", "a"),
+        ("Tag.1.Value", "b"),
+    ]);
+    assert_eq!(
+        (status, first(&xml, "Code")),
+        (400, Some("InvalidID")),
+        "{xml}"
+    );
     let (status, xml) = w.call(&[
         ("Action", "CreateTags"),
         ("ResourceId.1", "vpc-0a1b2c3d4e5f60718"),
@@ -261,7 +275,7 @@ fn tags_are_created_described_and_deleted_in_ec2s_words() {
     ]);
     assert_eq!(
         (status, first(&xml, "Code")),
-        (400, Some("InvalidID")),
+        (403, Some("UnauthorizedOperation")),
         "{xml}"
     );
     let (_, xml) = call(&mut w, &tag("CreateTags", "aws:x", Some("y")));

@@ -67,7 +67,13 @@ fn start_with(any_credentials: bool, now_ms: u64, console: bool) -> Server {
         },
         Services::open(Opening {
             data: &data,
-            network: net,
+            network: Arc::new(
+                vpcflow_deliver::resources::live::LiveNetwork::open(
+                    net,
+                    &vpcflow_deliver::State::open(&data.state_db()).unwrap(),
+                )
+                .unwrap(),
+            ),
             buckets: vec!["flow-logs".into()],
             local_buckets: vec!["flow-logs".into()],
             delivery_streams: vec![],
@@ -311,7 +317,7 @@ fn each_refusal_in_its_protocols_words() {
             "at 'logStreamName' failed to satisfy constraint: Member must not be null",
         ),
         (
-            ec2("Action=RunInstances&Version=2016-11-15", Some(SECRET)),
+            ec2("Action=DescribeImages&Version=2016-11-15", Some(SECRET)),
             400,
             "<Code>InvalidAction</Code>",
         ),

@@ -81,6 +81,9 @@ pub enum ConfigError {
     /// The flow table numbers ENIs in 16 bits.
     #[error("the network has {0} ENIs; the flow engine handles at most 65535")]
     TooManyEnis(usize),
+    /// A change of network while closed records wait (a caller's fault: drain first).
+    #[error("the network changed while closed records were not handed out (a vpcflow bug)")]
+    Undrained,
 }
 
 impl EngineConfig {
@@ -238,6 +241,34 @@ impl FlowEngine {
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Goes on over `net`, a change of the network it was over (the EC2 API made or deleted
+    /// resources): the open interval's flows, the connections tracked, the scope and the skipped
+    /// counts kept under the ENIs' new numbers (`map`: old index to new, `None` for an ENI no
+    /// longer there, whose flows are dropped). What closed before must have been handed out:
+    /// those records are built over the network they were counted on.
+    pub fn renumber(
+        &mut self,
+        net: Arc<Network>,
+        map: &[Option<usize>],
+    ) -> Result<(), ConfigError> {
+        if !self.closed.is_empty() || self.draining.is_some() {
+            return Err(ConfigError::Undrained);
+        }
+        if net.enis.len() > usize::from(u16::MAX) {
+            return Err(ConfigError::TooManyEnis(net.enis.len()));
+        }
+        let through = |e: usize| map.get(e).copied().flatten();
+        self.policy.renumber(Arc::clone(&net), map);
+        self.table.renumber(map);
+        self.scope = self.scope.iter().filter_map(|&e| through(e)).collect();
+        self.skipped = std::mem::take(&mut self.skipped)
+            .into_iter()
+            .filter_map(|(e, n)| Some((through(e)?, n)))
+            .collect();
+        self.net = net;
+        Ok(())
     }
 
     /// The ENIs that get NODATA records from the next interval that closes on (flow logs were

@@ -2,7 +2,8 @@
 //!
 //! * [`flow`]: the per-ENI flow table, interval aggregation and record building
 //!   ([`FlowEngine`]), fed [`Observation`]s; policy comes from `vpcflow-net`.
-//! * [`scenario`]: traffic scenarios as data (TOML) and their validation.
+//! * [`scenario`]: traffic scenarios as data (TOML) and their validation; [`derive`]: traffic
+//!   derived from a topology's rules and routes for the VPCs no scenario describes.
 //! * [`sim`]: the deterministic traffic simulator, which sends scenario sessions as packets
 //!   through the topology into the engine.
 //! * [`decode`]: link frames → 5-tuple, TCP flags, IP length; [`pcap`]: pcap/pcapng files and
@@ -12,6 +13,7 @@
 //!   [`FlowEngine`].
 
 pub mod decode;
+pub mod derive;
 pub mod flow;
 pub mod live;
 pub mod pcap;

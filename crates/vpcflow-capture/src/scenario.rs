@@ -388,3 +388,50 @@ impl Scenario {
         }
     }
 }
+
+impl Scenario {
+    /// Resolves the scenario against `net` with traffic derived for the VPCs it names no ENI
+    /// of ([`crate::derive`]), after its own entries.
+    pub fn resolve_with_derived(&self, net: &Network) -> Result<Resolved, Vec<String>> {
+        let mut resolved = self.resolve(net)?;
+        let vpcs = crate::derive::uncovered(net, self);
+        if !vpcs.is_empty() {
+            let derived = Scenario {
+                name: self.name.clone(),
+                description: String::new(),
+                traffic: crate::derive::traffic(net, &vpcs),
+            };
+            resolved.traffic.extend(derived.resolve(net)?.traffic);
+        }
+        Ok(resolved)
+    }
+}
+
+impl Resolved {
+    /// `next` in this one's order, for a simulation that goes on over a changed network: each
+    /// entry of `next` where this one had the entry of its name (so it keeps its random stream
+    /// and counter), entries `next` has not left empty (no session starts), new ones after.
+    pub fn revise(&self, next: Resolved) -> Resolved {
+        let mut next: Vec<Option<ResolvedTraffic>> = next.traffic.into_iter().map(Some).collect();
+        let mut traffic: Vec<ResolvedTraffic> = self
+            .traffic
+            .iter()
+            .map(|old| {
+                let same = next
+                    .iter_mut()
+                    .find(|n| n.as_ref().is_some_and(|n| n.spec.name == old.spec.name))
+                    .and_then(Option::take);
+                same.unwrap_or_else(|| ResolvedTraffic {
+                    from: Vec::new(),
+                    to: Vec::new(),
+                    ..old.clone()
+                })
+            })
+            .collect();
+        traffic.extend(next.into_iter().flatten());
+        Resolved {
+            name: self.name.clone(),
+            traffic,
+        }
+    }
+}

@@ -203,6 +203,8 @@ pub struct Simulator {
     start_us: u64,
     end_us: u64,
     stats: SimStats,
+    /// The run's seed, which each traffic entry's random stream is made from.
+    seed_base: u64,
 }
 
 impl Simulator {
@@ -255,6 +257,7 @@ impl Simulator {
             start_us,
             end_us: start_us + config.duration * SECOND,
             stats: SimStats::default(),
+            seed_base: config.seed,
         };
         for i in 0..sim.traffic.len() {
             let first = sim.next_arrival(i, start_us);
@@ -430,6 +433,43 @@ impl Simulator {
         self.others.len()
     }
 
+    /// Goes on from `now_us` over `net`, a change of the network (the EC2 API made or deleted
+    /// resources): every engine keeps its open interval and connections under the ENIs' new
+    /// numbers ([`FlowEngine::renumber`]), and the traffic becomes `traffic`, which must be
+    /// the old traffic revised ([`crate::scenario::Resolved::revise`]): entries keep their
+    /// place, random stream and counter; new ones start arriving from `now_us`. Sessions under
+    /// way go on by address. What the engines closed must have been handed out.
+    pub fn renumber(
+        &mut self,
+        net: Arc<Network>,
+        traffic: &Resolved,
+        now_us: u64,
+    ) -> Result<(), crate::flow::ConfigError> {
+        let map = self.net.renumbering(&net);
+        for e in std::iter::once(&mut self.engine).chain(&mut self.others) {
+            e.renumber(Arc::clone(&net), &map)?;
+        }
+        self.nat = std::mem::take(&mut self.nat)
+            .into_iter()
+            .filter_map(|(e, n)| Some((map.get(e).copied().flatten()?, n)))
+            .collect();
+        self.net = net;
+        let known = self.traffic.len();
+        self.traffic = traffic.traffic.clone();
+        for i in known..self.traffic.len() {
+            self.rngs.push(Rng::new(
+                self.seed_base.wrapping_mul(0x2545_f491_4f6c_dd1d)
+                    ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9),
+            ));
+            self.counters.push(0);
+            let first = self.next_arrival(i, now_us.max(self.start_us));
+            if first < self.end_us {
+                self.push(first, Event::Start(i));
+            }
+        }
+        Ok(())
+    }
+
     /// Engine `index`, to change (its scope) while the simulation runs.
     pub fn engine_mut(&mut self, index: usize) -> Option<&mut FlowEngine> {
         match index {
@@ -482,6 +522,9 @@ impl Simulator {
                 break;
             };
             match ev {
+                // An entry the network no longer has a place for starts nothing.
+                Event::Start(i)
+                    if self.traffic[i].from.is_empty() || self.traffic[i].to.is_empty() => {}
                 Event::Start(i) => {
                     self.start_session(i, ts);
                     let next = self.next_arrival(i, ts);

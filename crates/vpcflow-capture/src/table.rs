@@ -325,6 +325,27 @@ impl FlowTable {
         }
     }
 
+    /// The same flows with each ENI index put through `map` (the network changed and its
+    /// ENIs were numbered again); flows of an ENI no longer there are dropped.
+    pub(crate) fn renumber(&mut self, map: &[Option<usize>]) {
+        let bits = 64 - self.shift;
+        let old = std::mem::replace(self, FlowTable::with_bits(bits));
+        let mask = self.slots.len() - 1;
+        for &s in old.slots.iter().filter(|s| s.key.bits & USED != 0) {
+            let Some(to) = map.get(s.key.eni()).copied().flatten() else {
+                continue;
+            };
+            let mut slot = s;
+            slot.key.eni = u16::try_from(to).expect("the engine refuses networks of more ENIs");
+            let mut i = (slot.key.hash() >> self.shift) as usize;
+            while self.slots[i].key.bits & USED != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+            self.len += 1;
+        }
+    }
+
     /// Takes every flow out (the table starts afresh): the slots compacted in place, in a
     /// vector no larger than they need when few (closed intervals wait in memory until drained,
     /// and a long quiet gap closes many of them: each must cost its flows, not the table).

@@ -67,6 +67,37 @@ error_codes! {
     UnknownParameter "UnknownParameter" 400 "A request parameter the action does not take.";
     MalformedRequest "InvalidRequest" 400 "The request body is not a form AWS's query protocol sends (bad encoding, too large).";
     DryRunOperation "DryRunOperation" 412 "Request would have succeeded, but DryRun flag is set.";
+    DependencyViolation "DependencyViolation" 400 "A resource that others still depend on cannot be deleted or detached.";
+    CannotDelete "CannotDelete" 400 "The default security group cannot be deleted by a user.";
+    UnauthorizedOperation "UnauthorizedOperation" 403 "A resource the topology file defines cannot be changed through the API (change the file).";
+    VpcRange "InvalidVpc.Range" 400 "A VPC's CIDR block is not /16 to /28.";
+    SubnetRange "InvalidSubnet.Range" 400 "A subnet's CIDR block is not /16 to /28 or not inside its VPC's.";
+    SubnetConflict "InvalidSubnet.Conflict" 400 "A subnet's CIDR block overlaps another subnet's in the VPC.";
+    GroupDuplicate "InvalidGroup.Duplicate" 400 "A security group of that name exists in the VPC.";
+    PermissionDuplicate "InvalidPermission.Duplicate" 400 "A security group rule that exists was authorized again.";
+    PermissionNotFound "InvalidPermission.NotFound" 400 "A security group rule that does not exist was revoked.";
+    SecurityGroupRuleIdMalformed "InvalidSecurityGroupRuleId.Malformed" 400 "A security group rule id that is not sgr- and hex digits.";
+    SecurityGroupRuleNotFound "InvalidSecurityGroupRuleId.NotFound" 400 "A security group rule id that does not exist.";
+    NetworkAclEntryAlreadyExists "NetworkAclEntryAlreadyExists" 400 "A network ACL entry of that number and direction exists.";
+    NetworkAclEntryNotFound "InvalidNetworkAclEntry.NotFound" 400 "A network ACL entry that does not exist was replaced or deleted.";
+    AssociationNotFound "InvalidAssociationID.NotFound" 400 "An association id that does not exist.";
+    InternetGatewayNotFound "InvalidInternetGatewayID.NotFound" 400 "An internet gateway that does not exist.";
+    InternetGatewayIdMalformed "InvalidInternetGatewayId.Malformed" 400 "An internet gateway id that is not igw- and hex digits.";
+    AlreadyAssociated "Resource.AlreadyAssociated" 400 "An internet gateway already attached, or a VPC that already has one.";
+    GatewayNotAttached "Gateway.NotAttached" 400 "An internet gateway detached from a VPC it is not attached to.";
+    NatGatewayNotFound "NatGatewayNotFound" 400 "A NAT gateway that does not exist.";
+    NatGatewayMalformed "InvalidNatGatewayID.Malformed" 400 "A NAT gateway id that is not nat- and hex digits.";
+    AllocationNotFound "InvalidAllocationID.NotFound" 400 "An Elastic IP allocation that does not exist.";
+    AddressInUse "InvalidIPAddress.InUse" 400 "A private or Elastic IP address already in use.";
+    RouteAlreadyExists "RouteAlreadyExists" 400 "A route to that destination exists in the route table.";
+    RouteNotFound "InvalidRoute.NotFound" 400 "No route to that destination in the route table.";
+    GatewayIdNotFound "InvalidGatewayID.NotFound" 400 "A route target gateway that does not exist.";
+    InstanceNotFound "InvalidInstanceID.NotFound" 400 "An instance that does not exist.";
+    InstanceIdMalformed "InvalidInstanceID.Malformed" 400 "An instance id that is not i- and hex digits.";
+    AmiIdMalformed "InvalidAMIID.Malformed" 400 "An image id that is not ami- and hex digits.";
+    InvalidSubnet "InvalidSubnet" 400 "The subnet has no free address, or none was named and none is the caller's.";
+    VpcIdNotSpecified "VPCIdNotSpecified" 400 "A security group was created with no VpcId, and there is no default VPC.";
+    OperationNotPermitted "OperationNotPermitted" 400 "An action on a default resource AWS does not allow (deleting a VPC's main route table's association).";
     InternalError "InternalError" 500 "The store failed while answering (the server's fault, not the request's).";
 }
 

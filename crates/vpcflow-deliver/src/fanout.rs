@@ -194,6 +194,18 @@ impl Plan {
         plan
     }
 
+    /// The same flow logs over `net`, a change of the network (the EC2 API made or deleted
+    /// resources): each covers the ENIs its resource has in `net` now.
+    pub fn with_network(&self, net: Arc<Network>) -> Plan {
+        let mut plan = self.clone();
+        for sub in &mut plan.subs {
+            let resolved = Subscription::resolve(&net, sub.flow_log.clone(), sub.engine, sub.from);
+            sub.members = resolved.members;
+        }
+        plan.net = net;
+        plan
+    }
+
     /// ENIs an engine must report on (NODATA for silence): those its flow logs cover.
     pub fn scope(&self, engine: usize) -> Vec<usize> {
         (0..self.net.enis.len())
@@ -439,6 +451,10 @@ impl Encoder {
                 self.sinks.len() - 1
             });
             self.sub_sink.push(index);
+        }
+        // A plan over a changed network builds the records that follow over it.
+        if !Arc::ptr_eq(&plan.net, &self.plan.net) {
+            self.builder = RecordBuilder::new(Arc::clone(&plan.net));
         }
         self.plan = plan;
     }

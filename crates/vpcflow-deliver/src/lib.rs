@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod pump;
 #[cfg(feature = "runtime")]
 pub mod reconcile;
+pub mod resources;
 pub mod sinks;
 #[cfg(feature = "runtime")]
 pub mod spool;

@@ -99,6 +99,13 @@ impl LiveFlowLogs {
         Ok(resume_point(live.map(|s| (s, s.from)), &checkpoints))
     }
 
+    /// Goes on over `net`, a change of the network: the plan, each flow log covering what its
+    /// resource has in `net` now.
+    pub fn set_network(&mut self, net: Arc<vpcflow_net::Network>) -> &Arc<Plan> {
+        self.plan = Arc::new(self.plan.with_network(net));
+        &self.plan
+    }
+
     /// Looks at the flow logs in `state.db` while the source is at record time `at` (s): the
     /// revision when some were created or deleted, which is then the plan.
     pub fn poll(&mut self, at: u64) -> Result<Option<Revision>, StateError> {

@@ -106,6 +106,31 @@ impl State {
         })
     }
 
+    /// The EC2 network resources the API made (`crate::resources::Made` as JSON) and their
+    /// revision, if it made any.
+    pub fn made_network(&self) -> Result<Option<(u64, String)>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT revision, body FROM ec2_network WHERE id = 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| StateError::sql(&self.path, e))
+    }
+
+    /// Keeps the API's network resources as of `revision`.
+    pub fn keep_made_network(&self, revision: u64, body: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO ec2_network (id, revision, body) VALUES (1, ?1, ?2) \
+                 ON CONFLICT(id) DO UPDATE SET revision = ?1, body = ?2",
+                params![revision as i64, body],
+            )
+            .map(|_| ())
+            .map_err(|e| StateError::sql(&self.path, e))
+    }
+
     /// Makes the requests that follow (CreateFlowLogs, DescribeFlowLogs, DeleteFlowLogs and
     /// their checks) an account's: it sees, deletes and duplicates only its own flow logs, and
     /// another account's resource is not found, as in AWS. `None` (the default): the data

@@ -106,6 +106,11 @@ impl Conntrack {
         }
     }
 
+    /// The timeouts it applies.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
     /// Connections held.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -174,6 +179,20 @@ impl Conntrack {
         };
         Self::update(&mut c, dir, tcp_flags, now);
         self.table.insert(key, c);
+    }
+
+    /// The same connections with each ENI index put through `map` (the network changed and
+    /// its ENIs were numbered again); those of an ENI no longer there are dropped.
+    pub fn renumber(&mut self, map: &[Option<usize>]) {
+        let old = std::mem::take(&mut self.table);
+        self.table = old
+            .into_iter()
+            .filter_map(|(mut k, c)| {
+                let to = map.get(k.eni as usize).copied().flatten()?;
+                k.eni = u32::try_from(to).ok()?;
+                Some((k, c))
+            })
+            .collect();
     }
 
     /// Drops every connection idle past its timeout at `now`.

@@ -508,7 +508,18 @@ impl Network {
                 GatewayType::Local => "lgw",
             };
             id(&mut c, at.clone(), &g.id, prefix);
-            vpc_of(&mut c, &at, &g.vpc);
+            match &g.vpc {
+                Some(v) => {
+                    vpc_of(&mut c, &at, v);
+                }
+                None if g.kind != GatewayType::Internet => {
+                    c.at(
+                        &at,
+                        "is attached to no VPC: only an internet gateway may be detached",
+                    );
+                }
+                None => {}
+            }
             let eni = match (&g.eni, g.kind) {
                 (Some(e), GatewayType::Nat) => match eni_ix.get(e.as_str()) {
                     Some(&ix) if t.enis[ix].kind == EniType::NatGateway => Some(ix),
@@ -671,9 +682,13 @@ impl Network {
                     Some(RouteTarget::Local)
                 } else {
                     match gw_ix.get(route.target.as_str()) {
+                        // A route to a detached gateway is a blackhole, as in AWS: it carries
+                        // nothing.
+                        Some(&g) if t.gateways[g].vpc.is_none() => continue,
                         Some(&g)
                             if vpc.is_some()
-                                && vpc_ix.get(t.gateways[g].vpc.as_str()) != vpc.as_ref() =>
+                                && t.gateways[g].vpc.as_deref().and_then(|v| vpc_ix.get(v))
+                                    != vpc.as_ref() =>
                         {
                             c.at(
                                 &rat,
@@ -931,6 +946,21 @@ impl Network {
     /// The ENI that has `ip` as a private address.
     pub fn eni_by_private_ip(&self, ip: IpAddr) -> Option<usize> {
         self.by_private_ip.get(&ip).copied()
+    }
+
+    /// Where each ENI of this network is in `next` (by id): what indices held across a change
+    /// of the network are mapped through.
+    pub fn renumbering(&self, next: &Network) -> Vec<Option<usize>> {
+        let at: FxHashMap<&str, usize> = next
+            .enis
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id.as_str(), i))
+            .collect();
+        self.enis
+            .iter()
+            .map(|e| at.get(e.id.as_str()).copied())
+            .collect()
     }
 
     /// The ENI that has `ip` as its public address.

@@ -364,6 +364,18 @@ impl Policy {
         }
     }
 
+    /// Evaluates against `net` from now on, a change of the network the policy was over: its
+    /// connections kept under the ENIs' new numbers (`map`: old index to new, `None` for an
+    /// ENI no longer there), so replies of connections made before the change are still
+    /// replies.
+    pub fn renumber(&mut self, net: Arc<Network>, map: &[Option<usize>]) {
+        let timeouts = self.conntrack.timeouts();
+        let mut conntrack = std::mem::replace(&mut self.conntrack, Conntrack::new(timeouts));
+        conntrack.renumber(map);
+        *self = Policy::with_timeouts(net, timeouts);
+        self.conntrack = conntrack;
+    }
+
     /// The network evaluated against.
     pub fn network(&self) -> &Arc<Network> {
         &self.net

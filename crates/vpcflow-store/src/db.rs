@@ -232,6 +232,17 @@ CREATE TABLE alarm_notifications (
 );
 ",
     },
+    Migration {
+        what: "the EC2 network resources made through the API (one document, the topology \
+           file's model) and how many changes it has had",
+        sql: "
+CREATE TABLE ec2_network (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+",
+    },
 ];
 
 /// The schema version this build writes and reads.

@@ -26,6 +26,7 @@ mod logs;
 mod query;
 mod serve;
 mod simulate;
+mod topology;
 mod troubleshoot;
 mod up;
 
@@ -61,6 +62,9 @@ enum Command {
     /// The flow logs of a data directory (DescribeFlowLogs, with DeliverLogsStatus).
     #[command(subcommand, name = "flow-logs")]
     FlowLogs(delivery::FlowLogsCommand),
+    /// The network model: `export` prints the topology with the resources the EC2 API made.
+    #[command(subcommand)]
+    Topology(topology::TopologyCommand),
     /// Build (up) or remove (down) a topology as network namespaces enforcing its policy.
     #[command(subcommand)]
     Lab(lab::LabCommand),
@@ -98,6 +102,7 @@ fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run_simulate(&args),
         Command::Capture(args) => capture::run(&args),
         Command::Lab(cmd) => lab::run_lab(&cmd),
+        Command::Topology(cmd) => topology::run(&cmd),
         Command::Logs(cmd) => logs::run(&cmd),
         Command::Query(args) => query::run(&args),
         Command::Findings(args) => findings::run(&args),

@@ -11,6 +11,7 @@ use clap::Args;
 use vpcflow_api::server::{Api, Auth, Opening, Services};
 use vpcflow_api::sigv4::Credential;
 use vpcflow_deliver::config::{DEFAULT_LISTEN, DeliveryConfig, ServerConfig};
+use vpcflow_deliver::resources::live::LiveNetwork;
 use vpcflow_net::Network;
 use vpcflow_store::DataDir;
 
@@ -101,6 +102,8 @@ pub(crate) struct Server {
     pub(crate) progress: ProgressSlot,
     /// Whether the console is served.
     pub(crate) console: bool,
+    /// The network the API serves and changes: the topology file's and what the API made.
+    pub(crate) network: Arc<LiveNetwork>,
     /// The pump's stop flag and thread.
     pump: (
         Arc<std::sync::atomic::AtomicBool>,
@@ -186,9 +189,13 @@ pub(crate) fn start(
         config.detections.as_ref(),
         &clock,
     )?;
+    let network = {
+        let state = vpcflow_deliver::State::open(&data.state_db())?;
+        Arc::new(LiveNetwork::open(Arc::clone(net), &state)?)
+    };
     let services = Services::open(Opening {
         data,
-        network: Arc::clone(net),
+        network: Arc::clone(&network),
         buckets: config.buckets.iter().map(|b| b.name.clone()).collect(),
         local_buckets,
         delivery_streams: config
@@ -237,6 +244,7 @@ pub(crate) fn start(
         region: net.region.clone(),
         progress,
         console: !args.no_console,
+        network,
         pump,
     })
 }

@@ -14,6 +14,7 @@ use clap::Args;
 use vpcflow_capture::scenario::parse_duration;
 use vpcflow_capture::{Emit, EngineConfig, FlowEngine, Scenario, SimConfig, Simulator};
 use vpcflow_deliver::live::LiveFlowLogs;
+use vpcflow_deliver::resources::live::LiveNetwork;
 use vpcflow_net::builtin;
 use vpcflow_record::{LogFormat, text};
 use vpcflow_store::Clock as _;
@@ -82,6 +83,9 @@ pub(crate) struct Drive {
     pub(crate) service: bool,
     /// Where the run's delivery counters are published once it starts (the API's `/metrics`).
     pub(crate) progress: Option<crate::serve::ProgressSlot>,
+    /// A service's network, which the EC2 API changes while it runs: simulated as it is at
+    /// the start, and followed as it changes.
+    pub(crate) network: Option<Arc<LiveNetwork>>,
 }
 
 /// The flags every record-producing command shares: where the network comes from, how records
@@ -272,6 +276,7 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             speed: None,
             stop: None,
             service: false,
+            network: None,
         },
     )
 }
@@ -314,8 +319,9 @@ pub(crate) fn simulate(
     }
     let topology = args.engine.topology_spec(file);
     let (format, config, net) = args.engine.resolve(file, |_| Ok(None))?;
+    let net = drive.network.as_ref().map_or(net, |l| l.network());
     let scenario = Scenario::load(&scenario_spec).map_err(anyhow::Error::msg)?;
-    let resolved = scenario.resolve(&net).map_err(|problems| {
+    let resolved = scenario.resolve_with_derived(&net).map_err(|problems| {
         anyhow::anyhow!(
             "scenario '{scenario_spec}' does not fit the topology:\n  {}",
             problems.join("\n  ")
@@ -370,7 +376,16 @@ pub(crate) fn simulate(
     ]);
     // A service follows the flow logs created and deleted while it runs.
     let mut live = if drive.service {
-        Some(Follow::open(&mut prepared, &key, &net, config.max_flows)?)
+        let mut follow = Follow::open(&mut prepared, &key, &net, config.max_flows)?;
+        if let Some(network) = &drive.network {
+            follow.network = Some(Network {
+                live: Arc::clone(network),
+                revision: network.revision(),
+                scenario: scenario.clone(),
+                traffic: resolved.clone(),
+            });
+        }
+        Some(follow)
     } else {
         None
     };
@@ -472,6 +487,19 @@ struct Follow {
     split: LiveEnis,
     /// The live capture of the config's `[capture]`, if any.
     capture: Option<LiveSource>,
+    /// The network the EC2 API changes, if this service serves it.
+    network: Option<Network>,
+}
+
+/// A service's network as the simulation follows it.
+struct Network {
+    live: Arc<LiveNetwork>,
+    /// The revision the simulation runs on.
+    revision: u64,
+    /// The scenario, resolved again (with traffic derived anew) on every change.
+    scenario: Scenario,
+    /// The traffic the simulation runs.
+    traffic: vpcflow_capture::scenario::Resolved,
 }
 
 /// How often a service looks for flow logs created or deleted (wall ms).
@@ -499,7 +527,57 @@ impl Follow {
             polled_ms: 0,
             split,
             capture: None,
+            network: None,
         })
+    }
+
+    /// Applies a change of the network (the EC2 API made or deleted resources) at simulated
+    /// time `at_us`: the simulation goes on over it with its traffic derived anew, and the flow
+    /// logs cover what their resources have now. A service capturing live interfaces keeps
+    /// the network it started with (its capture's ENIs are numbered in it).
+    fn follow_network(
+        &mut self,
+        sim: &mut Simulator,
+        run: &mut delivery::Run,
+        at_us: u64,
+    ) -> anyhow::Result<()> {
+        let Some(n) = self.network.as_mut() else {
+            return Ok(());
+        };
+        let (revision, net) = n.live.snapshot();
+        if revision == n.revision {
+            return Ok(());
+        }
+        n.revision = revision;
+        if self.capture.is_some() {
+            outln!(
+                "vpcflow up: the network changed through the API; a service capturing live \
+                 interfaces simulates it from its next start"
+            );
+            return Ok(());
+        }
+        let next = n.scenario.resolve_with_derived(&net).map_err(|problems| {
+            anyhow::anyhow!(
+                "the scenario no longer fits the network the API changed:\n  {}",
+                problems.join("\n  ")
+            )
+        })?;
+        n.traffic = n.traffic.revise(next);
+        sim.renumber(Arc::clone(&net), &n.traffic, at_us)?;
+        self.split = LiveEnis::of(&[], &net)?;
+        let plan = Arc::new(self.split.simulated(self.live.set_network(net)));
+        for i in 0..plan.intervals.len() {
+            if let Some(e) = sim.engine_mut(i) {
+                e.set_scope(plan.scope(i));
+            }
+        }
+        run.revise(plan);
+        outln!(
+            "vpcflow up: the network changed through the API (revision {revision}); simulated \
+             from {} on",
+            vpcflow_store::time::aws_cli_time(at_us / 1000)
+        );
+        Ok(())
     }
 
     /// Starts capturing the config's live `interfaces` (none: nothing) beside the simulation,
@@ -538,6 +616,8 @@ impl Follow {
             return Ok(());
         }
         self.polled_ms = now_ms;
+        // The network first: a flow log created on a new VPC covers its ENIs.
+        self.follow_network(sim, run, at_us)?;
         let Some(rev) = self.live.poll(at_us / 1_000_000)? else {
             return Ok(());
         };

@@ -230,6 +230,7 @@ pub(crate) fn run(args: &UpArgs) -> anyhow::Result<()> {
             speed,
             stop: Some(stop),
             service: true,
+            network: Some(Arc::clone(&server.network)),
         },
     );
     let stopped = server.stop();

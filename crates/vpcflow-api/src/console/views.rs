@@ -104,7 +104,7 @@ fn network(api: &Api) -> std::sync::Arc<vpcflow_net::Network> {
         .ec2
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    std::sync::Arc::clone(&world.network)
+    world.network.network()
 }
 
 fn state(console: &Console) -> Result<vpcflow_deliver::State, Reply> {

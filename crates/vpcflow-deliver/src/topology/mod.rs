@@ -22,6 +22,10 @@ use vpcflow_net::model::{
 use crate::api::{ApiError, ErrorKind};
 use crate::describe::{Filter, MAX_IDS, MIN_RESULTS, glob, is_id};
 
+mod instances;
+
+pub use instances::rule_id;
+
 /// The kinds of resource described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -37,6 +41,16 @@ pub enum Kind {
     NetworkAcls,
     /// DescribeRouteTables.
     RouteTables,
+    /// DescribeInternetGateways.
+    InternetGateways,
+    /// DescribeNatGateways.
+    NatGateways,
+    /// DescribeAddresses.
+    Addresses,
+    /// DescribeInstances (each instance its own reservation).
+    Instances,
+    /// DescribeSecurityGroupRules.
+    SecurityGroupRules,
 }
 
 /// What one Describe* action is called and takes.
@@ -223,6 +237,88 @@ pub static KINDS: &[KindDef] = &[
             "route.vpc-peering-connection-id",
             "vpc-id",
         ],
+    },
+    KindDef {
+        kind: Kind::InternetGateways,
+        action: "DescribeInternetGateways",
+        id_param: "InternetGatewayId",
+        set: "internetGatewaySet",
+        prefix: "igw",
+        not_found: ErrorKind::InternetGatewayNotFound,
+        not_found_noun: "The internetGateway ID",
+        malformed: ErrorKind::InternetGatewayIdMalformed,
+        filters: &[
+            "attachment.state",
+            "attachment.vpc-id",
+            "internet-gateway-id",
+            "owner-id",
+        ],
+    },
+    KindDef {
+        kind: Kind::NatGateways,
+        action: "DescribeNatGateways",
+        id_param: "NatGatewayId",
+        set: "natGatewaySet",
+        prefix: "nat",
+        not_found: ErrorKind::NatGatewayNotFound,
+        not_found_noun: "The Nat Gateway",
+        malformed: ErrorKind::NatGatewayMalformed,
+        filters: &["nat-gateway-id", "state", "subnet-id", "vpc-id"],
+    },
+    KindDef {
+        kind: Kind::Addresses,
+        action: "DescribeAddresses",
+        id_param: "AllocationId",
+        set: "addressesSet",
+        prefix: "eipalloc",
+        not_found: ErrorKind::AllocationNotFound,
+        not_found_noun: "The allocation ID",
+        malformed: ErrorKind::InvalidParameterValue,
+        filters: &[
+            "allocation-id",
+            "association-id",
+            "domain",
+            "network-interface-id",
+            "network-interface-owner-id",
+            "private-ip-address",
+            "public-ip",
+        ],
+    },
+    KindDef {
+        kind: Kind::Instances,
+        action: "DescribeInstances",
+        id_param: "InstanceId",
+        set: "reservationSet",
+        prefix: "i",
+        not_found: ErrorKind::InstanceNotFound,
+        not_found_noun: "The instance ID",
+        malformed: ErrorKind::InstanceIdMalformed,
+        filters: &[
+            "availability-zone",
+            "image-id",
+            "instance-id",
+            "instance-state-code",
+            "instance-state-name",
+            "instance-type",
+            "ip-address",
+            "key-name",
+            "network-interface.network-interface-id",
+            "owner-id",
+            "private-ip-address",
+            "subnet-id",
+            "vpc-id",
+        ],
+    },
+    KindDef {
+        kind: Kind::SecurityGroupRules,
+        action: "DescribeSecurityGroupRules",
+        id_param: "SecurityGroupRuleId",
+        set: "securityGroupRuleSet",
+        prefix: "sgr",
+        not_found: ErrorKind::SecurityGroupRuleNotFound,
+        not_found_noun: "The security group rule ID",
+        malformed: ErrorKind::SecurityGroupRuleIdMalformed,
+        filters: &["group-id", "security-group-rule-id"],
     },
 ];
 
@@ -413,6 +509,25 @@ pub fn resources(kind: Kind, t: &Topology) -> Vec<Resource> {
         Kind::SecurityGroups => t.security_groups.iter().map(|g| w.group(g)).collect(),
         Kind::NetworkAcls => t.network_acls.iter().map(|a| w.acl(a)).collect(),
         Kind::RouteTables => t.route_tables.iter().map(|r| w.route_table(r)).collect(),
+        Kind::InternetGateways => t
+            .gateways
+            .iter()
+            .filter(|g| g.kind == GatewayType::Internet)
+            .map(|g| w.internet_gateway(g))
+            .collect(),
+        Kind::NatGateways => t
+            .gateways
+            .iter()
+            .filter(|g| g.kind == GatewayType::Nat)
+            .map(|g| w.nat_gateway(g))
+            .collect(),
+        Kind::Addresses => t.addresses.iter().map(|a| w.address(a)).collect(),
+        Kind::Instances => t.instances.iter().map(|i| w.instance(i)).collect(),
+        Kind::SecurityGroupRules => t
+            .security_groups
+            .iter()
+            .flat_map(|g| w.group_rules(g))
+            .collect(),
     }
 }
 
@@ -440,10 +555,13 @@ fn tag_set(tags: &BTreeMap<String, String>) -> (&'static str, Node) {
     )
 }
 
-fn name_tag(name: &Option<String>) -> BTreeMap<String, String> {
-    name.iter()
-        .map(|n| ("Name".to_owned(), n.clone()))
-        .collect()
+/// A resource's tags: its `Name` (the label) and the others.
+fn tags_of(name: Option<&String>, tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut all = tags.clone();
+    if let Some(n) = name {
+        all.insert("Name".to_owned(), n.clone());
+    }
+    all
 }
 
 /// An id AWS makes for something the topology does not name (an association), the same for the
@@ -552,13 +670,16 @@ impl<'a> World<'a> {
             let size = 1u64 << (32 - u32::from(n.prefix_len()));
             size.saturating_sub(5).saturating_sub(used as u64)
         });
-        let tags = name_tag(&s.name);
+        let tags = tags_of(s.name.as_ref(), &s.tags);
         let mut attrs = vec![
             ("availability-zone", s.az.clone()),
             ("availability-zone-id", az_id.clone()),
             ("available-ip-address-count", available.to_string()),
             ("default-for-az", "false".to_owned()),
-            ("map-public-ip-on-launch", "false".to_owned()),
+            (
+                "map-public-ip-on-launch",
+                s.map_public_ip_on_launch.to_string(),
+            ),
             ("owner-id", owner.clone()),
             ("state", "available".to_owned()),
             ("subnet-arn", arn.clone()),
@@ -599,7 +720,7 @@ impl<'a> World<'a> {
             text("availabilityZone", &s.az),
             text("availabilityZoneId", &az_id),
             text("defaultForAz", false),
-            text("mapPublicIpOnLaunch", false),
+            text("mapPublicIpOnLaunch", s.map_public_ip_on_launch),
             text("assignIpv6AddressOnCreation", false),
             tag_set(&tags),
         ]);
@@ -613,7 +734,7 @@ impl<'a> World<'a> {
     }
 
     fn vpc(&self, v: &model::Vpc) -> Resource {
-        let tags = name_tag(&v.name);
+        let tags = tags_of(v.name.as_ref(), &v.tags);
         let mut attrs = vec![
             ("is-default", "false".to_owned()),
             ("owner-id", v.account.clone()),
@@ -695,9 +816,13 @@ impl<'a> World<'a> {
             EniType::Lambda => "lambda",
             EniType::TransitGateway => "transit_gateway",
         };
-        let tags = name_tag(&e.name);
+        let tags = tags_of(e.name.as_ref(), &e.tags);
         let mac = mac(&e.id);
-        let description = e.name.clone().unwrap_or_default();
+        let description = e
+            .description
+            .clone()
+            .or_else(|| e.name.clone())
+            .unwrap_or_default();
         let mut attrs = vec![
             ("availability-zone", az.clone()),
             ("description", description.clone()),
@@ -797,9 +922,14 @@ impl<'a> World<'a> {
     fn group(&self, g: &model::SecurityGroup) -> Resource {
         let owner = self.vpc_owner(&g.vpc);
         let name = g.name.clone().unwrap_or_else(|| g.id.clone());
-        let tags = name_tag(&g.name);
+        // A group the topology file wrote has its name for a description and a Name tag; one
+        // CreateSecurityGroup made has its own description and only the tags it was given.
+        let (description, tags) = match &g.description {
+            Some(d) => (d.clone(), g.tags.clone()),
+            None => (name.clone(), tags_of(g.name.as_ref(), &g.tags)),
+        };
         let mut attrs = vec![
-            ("description", name.clone()),
+            ("description", description.clone()),
             ("group-id", g.id.clone()),
             ("group-name", name.clone()),
             ("owner-id", owner.clone()),
@@ -811,7 +941,7 @@ impl<'a> World<'a> {
             text("ownerId", &owner),
             text("groupId", &g.id),
             text("groupName", &name),
-            text("groupDescription", &name),
+            text("groupDescription", &description),
             text("vpcId", &g.vpc),
             set("ipPermissions", inbound),
             set("ipPermissionsEgress", outbound),
@@ -914,9 +1044,9 @@ impl<'a> World<'a> {
 
     fn acl(&self, a: &model::NetworkAcl) -> Resource {
         let owner = self.vpc_owner(&a.vpc);
-        let tags = BTreeMap::new();
+        let tags = a.tags.clone();
         let mut attrs = vec![
-            ("default", "false".to_owned()),
+            ("default", a.default.to_string()),
             ("network-acl-id", a.id.clone()),
             ("owner-id", owner.clone()),
             ("vpc-id", a.vpc.clone()),
@@ -949,7 +1079,7 @@ impl<'a> World<'a> {
         let fields = vec![
             text("networkAclId", &a.id),
             text("vpcId", &a.vpc),
-            text("default", false),
+            text("default", a.default),
             set("entrySet", entries),
             set("associationSet", associations),
             tag_set(&tags),
@@ -966,7 +1096,7 @@ impl<'a> World<'a> {
 
     fn route_table(&self, r: &model::RouteTable) -> Resource {
         let owner = self.vpc_owner(&r.vpc);
-        let tags = BTreeMap::new();
+        let tags = r.tags.clone();
         let mut attrs = vec![
             ("owner-id", owner.clone()),
             ("route-table-id", r.id.clone()),
@@ -978,11 +1108,28 @@ impl<'a> World<'a> {
             .iter()
             .map(|route| self.route(route, &mut attrs))
             .collect();
-        let associations: Vec<Fields> = self
+        // The main table's association has no subnet; a subnet on the main table is associated
+        // with it implicitly, and shows among no table's associations.
+        let main = r.main.then(|| {
+            let id = derived_id("rtbassoc", &[&r.id, "main"]);
+            attrs.push(("association.route-table-association-id", id.clone()));
+            attrs.push(("association.route-table-id", r.id.clone()));
+            attrs.push(("association.main", "true".to_owned()));
+            vec![
+                text("main", true),
+                text("routeTableAssociationId", id),
+                text("routeTableId", &r.id),
+                (
+                    "associationState",
+                    Node::Struct(vec![text("state", "associated")]),
+                ),
+            ]
+        });
+        let explicit = self
             .t
             .subnets
             .iter()
-            .filter(|s| s.route_table == r.id)
+            .filter(|s| s.route_table == r.id && !r.main)
             .map(|s| {
                 let id = derived_id("rtbassoc", &[&r.id, &s.id]);
                 attrs.push(("association.route-table-association-id", id.clone()));
@@ -999,8 +1146,8 @@ impl<'a> World<'a> {
                         Node::Struct(vec![text("state", "associated")]),
                     ),
                 ]
-            })
-            .collect();
+            });
+        let associations: Vec<Fields> = main.into_iter().chain(explicit).collect();
         let fields = vec![
             text("routeTableId", &r.id),
             text("vpcId", &r.vpc),
