@@ -186,9 +186,28 @@ def wait_for(what, fn, seconds=90):
     raise SystemExit(f"timed out waiting for {what}")
 
 
+FLOW_LOGS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+FLOW_LOGS_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Resource": "*", "Action": [
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+        "logs:DescribeLogGroups", "logs:DescribeLogStreams"]}]})
+
+
+def delivery_role(url, arn, key=KEY, secret=SECRET):
+    """Makes the role `arn` names as AWS's flow-logs guide does: trusting
+    vpc-flow-logs.amazonaws.com, allowed to write log groups (IAM, through boto3)."""
+    iam = client(url, "iam", key, secret)
+    name = arn.rsplit("/", 1)[1]
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=FLOW_LOGS_TRUST)
+    iam.put_role_policy(RoleName=name, PolicyName="flow-logs", PolicyDocument=FLOW_LOGS_POLICY)
+
+
 def create_four(url):
     """The four create-flow-logs commands; returns their ids by name."""
     ids = {}
+    delivery_role(url, ROLE)
     rc, out, err = aws(url, "ec2", "create-flow-logs", "--resource-type", "VPC", "--resource-ids",
                        VPC, "--traffic-type", "ALL", "--log-destination-type", "s3",
                        "--log-destination", "arn:aws:s3:::my-flow-log-bucket/my-custom-flow-logs/")

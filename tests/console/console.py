@@ -423,6 +423,8 @@ def main():
         try:
             wait_for("/healthz", lambda: healthy(url), 60)
             alarm_on_rejects(url)
+            # The role the flow log the form makes delivers with (IAM, as in AWS).
+            e2e.delivery_role(url, f"arn:aws:iam::{ACCOUNT}:role/flow-logs")
             logs = client(url, "logs")
             # Two simulated hours delivered whole: well past them, and their count settled.
             wait_for("two simulated hours delivered",

@@ -797,9 +797,9 @@ fn tag(
     use vpcflow_deliver::resources::actions::Action;
     let internal =
         |e: vpcflow_deliver::state::StateError| error(ErrorKind::InternalError, e.to_string());
-    let others = match action {
-        Action::CreateTags { ids, .. } | Action::DeleteTags { ids, .. } => ids,
-        _ => return Ok(()),
+    let (Action::CreateTags { ids: others, .. } | Action::DeleteTags { ids: others, .. }) = action
+    else {
+        return Ok(());
     };
     let who = actor(account, live);
     if !flow_logs.is_empty() || others.is_empty() {

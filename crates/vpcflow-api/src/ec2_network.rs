@@ -6,11 +6,11 @@
 //! `vpcflow_deliver::resources`'; this module only reads and writes the wire.
 
 use vpcflow_deliver::api::{ApiError, ErrorKind};
+use vpcflow_deliver::resources::Topology;
 use vpcflow_deliver::resources::actions::{
     AclEntry, Action, Answer, Peer, Permission, RunInstances, Tags,
 };
 use vpcflow_deliver::topology::{self, Kind, Node};
-use vpcflow_net::model::Topology;
 
 use crate::ec2::{boolean, integer, open_answer, owned, text, write_node, write_set};
 use crate::form::Form;

@@ -6,7 +6,9 @@
 //! of AWS's semantics lives here: validation and behaviour are the services'.
 //!
 //! Served: EC2's flow-log actions, tags and the topology's Describe* ([`ec2`], query protocol
-//! over [`form`]), CloudWatch Logs' log groups, streams, events, Insights, metric and
+//! over [`form`]), EC2's network actions (VPCs, subnets, security groups, network ACLs,
+//! gateways, route tables, Elastic IPs, network interfaces, instances: [`ec2_network`]), IAM's
+//! roles and inline policies ([`iam`]), CloudWatch Logs' log groups, streams, events, Insights, metric and
 //! subscription filters ([`logs`], awsJson 1.1 over [`json`]), CloudWatch's alarms and metric
 //! data in JSON 1.0 and the query protocol ([`cloudwatch`], [`query_form`]), S3's buckets and
 //! objects with their policy, lifecycle and notification configurations ([`s3`], [`s3_docs`]),
@@ -23,6 +25,8 @@ pub mod ec2_network;
 #[cfg(feature = "service")]
 pub mod firehose;
 pub mod form;
+#[cfg(feature = "service")]
+pub mod iam;
 pub mod json;
 #[cfg(feature = "service")]
 pub mod logs;

@@ -14,6 +14,8 @@ pub enum Protocol {
     Logs(String),
     /// STS's query protocol.
     Sts,
+    /// IAM's query protocol.
+    Iam,
     /// Firehose (awsJson 1.1): the operation.
     Firehose(String),
     /// CloudWatch in awsJson 1.0: the operation.
@@ -36,7 +38,7 @@ impl Protocol {
     pub fn family(&self) -> Family {
         match self {
             Protocol::Ec2 => Family::Ec2,
-            Protocol::Sts | Protocol::CloudWatchQuery => Family::Query,
+            Protocol::Sts | Protocol::Iam | Protocol::CloudWatchQuery => Family::Query,
             Protocol::Logs(_)
             | Protocol::Firehose(_)
             | Protocol::CloudWatchJson(_)
@@ -51,6 +53,7 @@ impl Protocol {
             Protocol::Ec2 => "ec2",
             Protocol::Logs(_) => "logs",
             Protocol::Sts => "sts",
+            Protocol::Iam => "iam",
             Protocol::Firehose(_) => "firehose",
             Protocol::CloudWatchJson(_)
             | Protocol::CloudWatchCbor(_)
@@ -91,6 +94,7 @@ pub fn route(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) ->
     match (scope.as_deref(), version().as_deref()) {
         (Some("ec2"), _) | (None, Some("2016-11-15")) => Protocol::Ec2,
         (Some("sts"), _) | (None, Some("2011-06-15")) => Protocol::Sts,
+        (Some("iam"), _) | (None, Some("2010-05-08")) => Protocol::Iam,
         (Some("monitoring"), _) | (None, Some("2010-08-01")) => Protocol::CloudWatchQuery,
         (Some("logs"), _) => Protocol::Logs(String::new()),
         (Some("firehose"), _) => Protocol::Firehose(String::new()),

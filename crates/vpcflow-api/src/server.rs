@@ -269,10 +269,19 @@ fn action_name(protocol: &Protocol, body: &[u8], s3: &crate::s3::Request<'_>) ->
                 .find(|(k, _)| k == "Action")
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default();
-            let actions: Vec<&str> = ec2::ACTIONS.iter().map(|(a, _)| *a).collect();
-            known(&action, &actions)
+            match ec2::action_params(&action) {
+                Some(_) => action,
+                None => "unknown".to_owned(),
+            }
         }
         Protocol::Sts => "GetCallerIdentity".to_owned(),
+        Protocol::Iam => {
+            let action = form_urlencoded::parse(body)
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            known(&action, crate::iam::ACTIONS)
+        }
         Protocol::CloudWatchJson(op) => known(op, cloudwatch::OPERATIONS),
         Protocol::CloudWatchQuery => {
             let action = form_urlencoded::parse(body)
@@ -359,6 +368,18 @@ pub(crate) fn answer(
         }
         Protocol::Sts => {
             let (status, xml) = sts::handle(body, &caller.access_key_id, &caller.account_id, id);
+            Reply::xml(status, xml)
+        }
+        Protocol::Iam => {
+            let world = api
+                .ec2
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let who = crate::iam::Caller {
+                account: &caller.account_id,
+                now_ms,
+            };
+            let (status, xml) = crate::iam::handle(&world.state, &who, body, id);
             Reply::xml(status, xml)
         }
         Protocol::CloudWatchQuery => {

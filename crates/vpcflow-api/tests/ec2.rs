@@ -264,8 +264,8 @@ fn a_dry_run_that_would_succeed_is_answered_with_412() {
 #[test]
 fn every_describe_of_the_topology_is_an_action_with_its_id_list() {
     for def in vpcflow_deliver::topology::KINDS {
-        let params = ec2::action_params(def.action)
-            .unwrap_or_else(|| panic!("{} is served", def.action));
+        let params =
+            ec2::action_params(def.action).unwrap_or_else(|| panic!("{} is served", def.action));
         assert!(params.contains(&format!("{}.#", def.id_param).as_str()));
         let p = parsed(&[
             ("Action", def.action),

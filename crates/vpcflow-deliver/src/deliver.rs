@@ -310,7 +310,7 @@ pub struct WorkerStats {
 pub struct FlowLogCounts {
     /// Delivered.
     pub delivered: u64,
-    /// Set aside damaged: never delivered.
+    /// Set aside damaged, or refused by the flow log's delivery role: never delivered.
     pub failed: u64,
 }
 
@@ -376,6 +376,31 @@ impl Drain<'_> {
 }
 
 impl Worker {
+    /// A log-group entry whose flow log's delivery role does not let flow logs write there
+    /// (missing, not trusting `vpc-flow-logs.amazonaws.com`, or without the logs permissions):
+    /// dropped, as AWS delivers nothing then, and the flow log FAILED with "Access error".
+    fn refused_by_role(&mut self, name: &str, header: &EntryHeader) -> std::io::Result<bool> {
+        if !matches!(header.target, Target::LogSegment(_)) {
+            return Ok(false);
+        }
+        // A check that could not be made lets the delivery go on; it meets the same store.
+        let why = self
+            .state
+            .delivery_refused(&header.flow_logs, &self.dest.region)
+            .unwrap_or_default();
+        let Some(why) = why else {
+            return Ok(false);
+        };
+        self.spool.remove(name)?;
+        if let Some(f) = header.flow_logs.first() {
+            self.stats.by_flow_log.entry(f.clone()).or_default().failed += header.records;
+        }
+        let detail = format!("{why}; {} records not delivered", header.records);
+        let _ = self
+            .state
+            .set_status(&header.flow_logs, Some((crate::iam::ACCESS_ERROR, &detail)));
+        Ok(true)
+    }
     /// A failure of a destination that is still failing, if any: what the log says.
     pub fn failing(&self) -> Option<&DeliveryError> {
         self.failing.values().next()
@@ -448,6 +473,9 @@ impl Worker {
             if blocked.contains(&key) || self.backoff.get(&key).is_some_and(|b| b.next_ms > now) {
                 blocked.push(key);
                 left += 1;
+                continue;
+            }
+            if self.refused_by_role(&name, &header)? {
                 continue;
             }
             let delivery = self.dest.deliver(&header, payload, &self.state, now);

@@ -23,6 +23,8 @@ pub mod deliver;
 pub mod describe;
 #[cfg(feature = "runtime")]
 pub mod fanout;
+#[cfg(feature = "runtime")]
+pub mod iam;
 pub mod layout;
 #[cfg(feature = "runtime")]
 pub mod live;

@@ -106,6 +106,75 @@ impl State {
         })
     }
 
+    /// The IAM roles of `account` (every account's: `None`), by name.
+    pub fn roles(&self, account: Option<&str>) -> Result<Vec<crate::iam::Role>, StateError> {
+        let sql = |e| StateError::sql(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT body FROM iam_roles WHERE ?1 IS NULL OR account = ?1 ORDER BY account, name",
+            )
+            .map_err(sql)?;
+        let bodies = stmt
+            .query_map([account], |r| r.get::<_, String>(0))
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        Ok(bodies
+            .iter()
+            .filter_map(|b| serde_json::from_str(b).ok())
+            .collect())
+    }
+
+    /// Keeps `role` (made or changed).
+    pub fn put_role(&self, role: &crate::iam::Role) -> Result<(), StateError> {
+        let body = serde_json::to_string(role).expect("a role serializes");
+        self.conn
+            .execute(
+                "INSERT INTO iam_roles (account, name, body) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(account, name) DO UPDATE SET body = ?3",
+                params![role.account, role.name, body],
+            )
+            .map(|_| ())
+            .map_err(|e| StateError::sql(&self.path, e))
+    }
+
+    /// Deletes a role.
+    pub fn delete_role(&self, account: &str, name: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "DELETE FROM iam_roles WHERE account = ?1 AND name = ?2",
+                params![account, name],
+            )
+            .map(|_| ())
+            .map_err(|e| StateError::sql(&self.path, e))
+    }
+
+    /// Why the flow logs `ids` may not deliver to their log groups now (their delivery role, in
+    /// `region`), if one of them may not: what AWS reports as "Access error".
+    pub fn delivery_refused(
+        &self,
+        ids: &[String],
+        region: &str,
+    ) -> Result<Option<String>, StateError> {
+        let flow_logs = self.flow_logs()?;
+        for f in flow_logs.iter().filter(|f| ids.contains(&f.flow_log_id)) {
+            let (api::Destination::LogGroup { name }, Some(arn)) =
+                (&f.destination, &f.deliver_logs_permission_arn)
+            else {
+                continue;
+            };
+            let owner = arn.split(':').nth(4).unwrap_or_default();
+            let roles = self.roles(Some(owner))?;
+            if let Some(why) =
+                crate::iam::delivery_refusal(arn, &roles, name, region, &f.account_id)
+            {
+                return Ok(Some(why));
+            }
+        }
+        Ok(None)
+    }
+
     /// The EC2 network resources the API made (`crate::resources::Made` as JSON) and their
     /// revision, if it made any.
     pub fn made_network(&self) -> Result<Option<(u64, String)>, StateError> {

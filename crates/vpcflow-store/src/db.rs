@@ -234,12 +234,18 @@ CREATE TABLE alarm_notifications (
     },
     Migration {
         what: "the EC2 network resources made through the API (one document, the topology \
-           file's model) and how many changes it has had",
+           file's model) and how many changes it has had; IAM roles (flow logs' delivery roles)",
         sql: "
 CREATE TABLE ec2_network (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     revision INTEGER NOT NULL,
     body TEXT NOT NULL
+);
+CREATE TABLE iam_roles (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, name)
 );
 ",
     },

@@ -477,6 +477,8 @@ impl Doer<'_> {
         merged(self.ctx.base, &self.m.topology)
     }
 
+    // Callers pass what a lookup gave; taking it by value reads better at each.
+    #[allow(clippy::needless_pass_by_value)]
     fn mine(&self, owner: Option<String>) -> bool {
         owner.as_deref() == Some(self.ctx.account)
     }
@@ -686,6 +688,10 @@ impl Doer<'_> {
                     return Err(dependency("internetGateway", igw));
                 }
                 self.m.topology.gateways.retain(|g| g.id != *igw);
+                // Routes to it are blackholes in AWS; here they carry nothing, and are gone.
+                for r in &mut self.m.topology.route_tables {
+                    r.routes.retain(|x| x.target != *igw);
+                }
                 Ok(Answer::Done)
             }
             Action::AllocateAddress { tags } => {
@@ -1549,9 +1555,9 @@ impl Doer<'_> {
                     _ => false,
                 });
                 if !usable {
-                    return Err(invalid(format!(
-                        "Address does not fall within the subnet's address range"
-                    )));
+                    return Err(invalid(
+                        "Address does not fall within the subnet's address range",
+                    ));
                 }
                 if self
                     .world()
@@ -1991,4 +1997,3 @@ fn hosts(net: Ipv4Net) -> impl Iterator<Item = Ipv4Addr> {
     let last = u32::from(net.broadcast());
     (first..last).map(Ipv4Addr::from)
 }
-

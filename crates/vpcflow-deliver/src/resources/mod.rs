@@ -14,7 +14,7 @@ pub mod live;
 
 use serde::{Deserialize, Serialize};
 use vpcflow_net::Network;
-use vpcflow_net::model::Topology;
+pub use vpcflow_net::model::Topology;
 
 use crate::api::{ApiError, ErrorKind};
 use crate::topology::derived_id;
@@ -99,3 +99,6 @@ pub fn build(base: &Topology, made: &Made) -> Result<Network, ApiError> {
 pub fn to_toml(t: &Topology) -> String {
     toml::to_string(t).expect("a topology serializes as TOML")
 }
+
+#[cfg(all(test, feature = "runtime"))]
+pub(crate) mod tests;
