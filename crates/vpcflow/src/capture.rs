@@ -119,7 +119,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         return cut_short.map_or(Ok(()), Err);
     }
 
-    let prepared = delivery::prepare(&args.delivery, &file, &net)?;
+    let prepared = delivery::prepare(&args.delivery, &file, &net, &net)?;
     if prepared.plan.subs.is_empty() {
         bail!(
             "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
@@ -301,7 +301,7 @@ fn run_live(
     let (interval_secs, prepared) = if args.delivery.stdout {
         (config.interval_secs, None)
     } else {
-        let prepared = delivery::prepare(&args.delivery, file, net)?;
+        let prepared = delivery::prepare(&args.delivery, file, net, net)?;
         match prepared.plan.intervals.as_slice() {
             [] => bail!(
                 "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"

@@ -138,16 +138,20 @@ pub(crate) struct Prepared {
 }
 
 /// Opens the data directory and makes `state.db` hold the config's flow logs
-/// (`vpcflow_deliver::reconcile`), listing the entries AWS would refuse.
+/// (`vpcflow_deliver::reconcile`), listing the entries AWS would refuse. Without a config, the
+/// built-in default's flow logs cover the VPCs of the topology file `base` (not those the EC2
+/// API made since: a default that followed them would be a new flow log at each start); they
+/// are checked against the network `net` runs on.
 pub(crate) fn prepare(
     args: &DeliveryArgs,
     file: &FileConfig,
+    base: &Network,
     net: &Arc<Network>,
 ) -> anyhow::Result<Prepared> {
     let config = file
         .delivery
         .clone()
-        .unwrap_or_else(|| DeliveryConfig::builtin_default(net));
+        .unwrap_or_else(|| DeliveryConfig::builtin_default(base));
     hold_writer_lock(&args.data)?;
     let mut state = State::open(&DataDir::new(&args.data).state_db())?;
     // Before anything reads a checkpoint: what was damaged since the last run is made again by

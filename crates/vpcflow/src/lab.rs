@@ -30,9 +30,10 @@ pub(crate) enum LabCommand {
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Every ENI needs a host_interface (at most 15 characters): the lab names the host end of the ENI's
-veth after it, so that `vpcflow capture --interface NAME --topology FILE` can listen there, run
-inside the router namespace: `ip netns exec PREFIX-vpc vpcflow capture --interface …`.
+The lab names the host end of each ENI's veth after its host_interface (at most 15 characters),
+or PREFIXhN for an ENI without one (a topology the EC2 API made, `vpcflow topology export`), so
+that `vpcflow capture --interface NAME --topology FILE` can listen there, run inside the router
+namespace: `ip netns exec PREFIX-vpc vpcflow capture --interface …`.
 Run a command as an ENI with `ip netns exec PREFIX-eN …` (N = the ENI's position in the file).")]
 pub(crate) struct LabArgs {
     /// Topology: a TOML file, or builtin:NAME.
@@ -95,17 +96,24 @@ fn gateway(net: &IpNet) -> Option<(IpAddr, u8)> {
     }
 }
 
+/// The name of the host end of ENI `i`'s veth: its host_interface, else `PREFIXhN`.
+fn host_end(prefix: &str, i: usize, e: &vpcflow_net::network::Eni) -> String {
+    e.host_interface
+        .clone()
+        .unwrap_or_else(|| format!("{prefix}h{i}"))
+}
+
 /// Checks the topology fits the lab (no I/O beyond loading it).
 fn check(net: &Network) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     for e in &net.enis {
-        match e.host_interface.as_deref() {
-            None => problems.push(format!("{}: needs a host_interface", e.id)),
-            Some(n) if n.len() > 15 => problems.push(format!(
+        if let Some(n) = e.host_interface.as_deref()
+            && n.len() > 15
+        {
+            problems.push(format!(
                 "{}: host_interface '{n}' is longer than 15 characters",
                 e.id
-            )),
-            Some(_) => {}
+            ));
         }
         if !e.primary_ip().is_ipv4() {
             problems.push(format!("{}: the lab is IPv4-only", e.id));
@@ -165,7 +173,8 @@ fn up(args: &LabArgs) -> anyhow::Result<()> {
         }
         for (i, e) in net.enis.iter().enumerate() {
             let ns = format!("{p}-e{i}");
-            let host = e.host_interface.as_deref().unwrap_or_default();
+            let host = host_end(p, i, e);
+            let host = host.as_str();
             let inner = format!("{p}p{i}");
             run(&["ip", "netns", "add", &ns])?;
             for setting in [
@@ -241,7 +250,7 @@ fn up(args: &LabArgs) -> anyhow::Result<()> {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
-            e.host_interface.as_deref().unwrap_or_default()
+            host_end(p, i, e)
         );
     }
     println!(

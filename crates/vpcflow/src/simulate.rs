@@ -318,8 +318,11 @@ pub(crate) fn simulate(
         args.engine.check_delivery_mode()?;
     }
     let topology = args.engine.topology_spec(file);
-    let (format, config, net) = args.engine.resolve(file, |_| Ok(None))?;
-    let net = drive.network.as_ref().map_or(net, |l| l.network());
+    let (format, config, base) = args.engine.resolve(file, |_| Ok(None))?;
+    let net = drive
+        .network
+        .as_ref()
+        .map_or_else(|| Arc::clone(&base), |l| l.network());
     let scenario = Scenario::load(&scenario_spec).map_err(anyhow::Error::msg)?;
     let resolved = scenario.resolve_with_derived(&net).map_err(|problems| {
         anyhow::anyhow!(
@@ -360,7 +363,7 @@ pub(crate) fn simulate(
         return Ok(());
     }
 
-    let mut prepared = delivery::prepare(&args.delivery, file, &net)?;
+    let mut prepared = delivery::prepare(&args.delivery, file, &base, &net)?;
     if prepared.plan.subs.is_empty() && !drive.service {
         bail!(
             "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
