@@ -1,6 +1,8 @@
 //! EC2's query protocol: any body is read to a request or refused with an EC2 error (a 4xx in
 //! EC2's XML), never a panic; a CreateFlowLogs read from it is validated as the service would,
-//! and a Describe* of the topology answered over the built-in one.
+//! a Describe* of the topology answered over the built-in one, and a network action applied to a
+//! two-tier VPC made over it: answered, or refused with a 4xx (never a network that does not
+//! build, which would be a 500).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(xml.ends_with("</Response>"));
         }
         Ok(p) => {
+            if let ec2::Request::Network(name, action) = &p.request {
+                network_action(name, action);
+            }
             if let ec2::Request::DescribeTopology(kind, req) = &p.request {
                 let net = vpcflow_net::builtin::load("builtin:three-tier").expect("built in");
                 match vpcflow_deliver::topology::describe(*kind, req, &net, None) {
@@ -50,3 +55,29 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The action on a network that has one VPC made through the API, whose ids the fuzzer can
+/// reach (they are the same for the same history).
+fn network_action(name: &str, action: &vpcflow_deliver::resources::actions::Action) {
+    use vpcflow_deliver::resources::Made;
+    use vpcflow_deliver::resources::actions::{Action, Ctx, apply};
+    let net = vpcflow_net::builtin::load("builtin:three-tier").expect("built in");
+    let ctx = Ctx {
+        base: &net.topology,
+        account: "123456789012",
+        now_ms: 0,
+    };
+    let vpc = Action::CreateVpc {
+        cidr: "10.20.0.0/16".into(),
+        tags: Default::default(),
+    };
+    let (made, _) = apply(&Made::default(), ctx, &vpc).expect("a VPC is made");
+    match apply(&made, ctx, action) {
+        Ok((after, answer)) => {
+            let t = vpcflow_deliver::resources::merged(&net.topology, &after.topology);
+            let xml = vpcflow_api::ec2_network::response(name, &answer, &t, "r");
+            assert!(xml.ends_with("Response>"));
+        }
+        Err(e) => assert!((400..500).contains(&e.kind.def().http_status), "{e}"),
+    }
+}

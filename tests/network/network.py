@@ -242,6 +242,11 @@ def the_cli_script(binary, url, data, tmp):
     vpcs = client(url, "ec2").describe_vpcs(Filters=[{"Name": "tag:Name",
                                                       "Values": ["two-tier"]}])["Vpcs"]
     check("describe-vpcs finds it by its Name tag", [v["VpcId"] for v in vpcs] == [ids["vpc"]])
+    described = client(url, "ec2").describe_tags(Filters=[
+        {"Name": "resource-type", "Values": ["instance"]}, {"Name": "key", "Values": ["Name"]}])
+    check("describe-tags lists the instances' Name tags",
+          sorted((t["ResourceId"], t["Value"]) for t in described["Tags"])
+          == sorted([(ids["web-1"], "web-1"), (ids["app-1"], "app-1")]), str(described["Tags"]))
     code = error_of(lambda: client(url, "ec2").delete_vpc(VpcId=ids["vpc"]))
     check("delete-vpc with subnets: DependencyViolation",
           code and code[0] == "DependencyViolation", str(code))

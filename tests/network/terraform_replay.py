@@ -32,14 +32,18 @@ The configuration:
 The calls, from the provider's source (github.com/hashicorp/terraform-provider-aws):
 
 * start-up: sts:GetCallerIdentity (`internal/conns`, as `reference/aws-api.md` §5 records).
-* aws_cloudwatch_log_group (`internal/service/logs/group.go`, §5): CreateLogGroup, then
+* aws_cloudwatch_log_group (`internal/service/logs/group.go`, commit
+  b11fc0fdd2efcc87bbff031692818008455bd048, and §5): CreateLogGroup, then
   PutRetentionPolicy; Read: DescribeLogGroups(logGroupNamePrefix) matched by exact name (arn,
   retentionInDays, logGroupClass), ListTagsForResource. Delete: DeleteLogGroup.
-* aws_iam_role (`internal/service/iam/role.go`): CreateRole(RoleName, Path,
+* aws_iam_role (`internal/service/iam/role.go`, commits 3277329285f5730eeff9c56fbe69836c9448ab78
+  and 0040ea6911af00bea2cca6dbb14e86829826ad8e): CreateRole(RoleName, Path,
   AssumeRolePolicyDocument, MaxSessionDuration); Read: GetRole (the trust policy compared as a
-  document), ListRolePolicies and ListAttachedRolePolicies. Delete: ListInstanceProfilesForRole,
+  document, URL-unescaped), ListRolePolicies with GetRolePolicy of each, and
+  ListAttachedRolePolicies. Delete: ListInstanceProfilesForRole,
   then DeleteRole.
-* aws_iam_role_policy (`internal/service/iam/role_policy.go`): PutRolePolicy; Read:
+* aws_iam_role_policy (`internal/service/iam/role_policy.go`, commit
+  33aa0b5e1401dc9bb1c862c51471506512abc050): PutRolePolicy; Read:
   GetRolePolicy (the document compared). Delete: DeleteRolePolicy.
 * aws_vpc (`internal/service/ec2/vpc_.go`, commit 00081ce41cc691433ac19bf42227cdabffd0454d):
   CreateVpc(CidrBlock, InstanceTenancy=default, AmazonProvidedIpv6CidrBlock=false, tags), wait:
@@ -62,7 +66,8 @@ The calls, from the provider's source (github.com/hashicorp/terraform-provider-a
   ignored); AuthorizeSecurityGroupIngress and AuthorizeSecurityGroupEgress of the configured
   rules; Read: DescribeSecurityGroups (rules compared). Delete: DescribeNetworkInterfaces
   (group-id), DeleteSecurityGroup, DescribeSecurityGroups until InvalidGroup.NotFound.
-* aws_flow_log (`internal/service/ec2/vpc_flow_log.go`, §5): CreateFlowLogs(ClientToken,
+* aws_flow_log (`internal/service/ec2/vpc_flow_log.go`, commit
+  86475b48ed749daf986b84c0f92591eddcced1ba, and §5): CreateFlowLogs(ClientToken,
   ResourceIds, ResourceType=VPC, TrafficType, LogDestinationType=cloud-watch-logs,
   LogDestination, DeliverLogsPermissionArn, MaxAggregationInterval=600, tags); Read:
   DescribeFlowLogs(FlowLogIds) with every argument echoed. Delete: DeleteFlowLogs.
@@ -114,11 +119,14 @@ def apply(url):
           and role["MaxSessionDuration"] == 3600
           and role["Arn"] == f"arn:aws:iam::{account}:role/seeds-flow-logs", str(role))
     state["role_arn"] = role["Arn"]
-    iam.list_role_policies(RoleName="seeds-flow-logs")
-    iam.list_attached_role_policies(RoleName="seeds-flow-logs")
+    check("terraform: a new role has no policies",
+          not iam.list_role_policies(RoleName="seeds-flow-logs")["PolicyNames"]
+          and not iam.list_attached_role_policies(
+              RoleName="seeds-flow-logs")["AttachedPolicies"])
     iam.put_role_policy(RoleName="seeds-flow-logs", PolicyName="flow-logs",
                         PolicyDocument=json.dumps(POLICY))
-    got = iam.get_role_policy(RoleName="seeds-flow-logs", PolicyName="flow-logs")
+    names = iam.list_role_policies(RoleName="seeds-flow-logs")["PolicyNames"]
+    got = iam.get_role_policy(RoleName="seeds-flow-logs", PolicyName=names[0])
     check("terraform: role policy Read (the document as given)",
           got["PolicyDocument"] == POLICY, str(got))
 

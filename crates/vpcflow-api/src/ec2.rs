@@ -747,7 +747,9 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
         }
         Request::DescribeTags(req) => {
             let existing = state.tagged_flow_logs().map_err(|e| refused(e.into()))?;
-            let page = vpcflow_deliver::tags::describe_tags(&req, &existing);
+            let mut all = vpcflow_deliver::tags::of_flow_logs(&existing);
+            all.extend(topology::tag_descriptions(&network.topology, *account));
+            let page = vpcflow_deliver::tags::describe_tag_list(&req, all);
             match p.dry_run {
                 true => Err(dry_run(page)),
                 false => Ok(tags_response(&page?, request_id)),

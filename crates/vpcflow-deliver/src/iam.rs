@@ -52,6 +52,37 @@ impl Role {
     }
 }
 
+/// The delivery role AWS's flow-logs guide describes, named by `arn` (`arn:aws:iam::ACCOUNT:role
+/// /PATH/NAME`): trusting `vpc-flow-logs.amazonaws.com`, allowed `logs:*` on every log group.
+/// `None` when `arn` names no role.
+pub fn delivery_role(arn: &str, now_ms: u64) -> Option<Role> {
+    let (account, path_name) = arn
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|r| r.split_once(":role"))?;
+    let i = path_name.rfind('/')?;
+    let (path, name) = (&path_name[..=i], &path_name[i + 1..]);
+    if name.is_empty() || !path.starts_with('/') {
+        return None;
+    }
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": FLOW_LOGS_PRINCIPAL},
+        "Action": "sts:AssumeRole"}]});
+    let logs = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "logs:*", "Resource": "*"}]});
+    Some(Role {
+        account: account.to_owned(),
+        name: name.to_owned(),
+        path: path.to_owned(),
+        id: format!("AROA{:016X}", crate::api::stable_hash(&[arn.as_bytes()])),
+        trust: trust.to_string(),
+        description: Some("made by vpcflow for a flow log of the config".to_owned()),
+        max_session: 3600,
+        created_ms: now_ms,
+        policies: [("flow-logs".to_owned(), logs.to_string())].into(),
+        tags: BTreeMap::new(),
+    })
+}
+
 /// An IAM request refused: its code, HTTP status and message, as IAM gives them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]

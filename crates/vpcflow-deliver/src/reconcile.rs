@@ -110,40 +110,16 @@ pub fn reconcile(
 /// through IAM first, as in AWS). It trusts `vpc-flow-logs.amazonaws.com` and allows what flow
 /// logs do in log groups. A role that exists is left as it is.
 fn provide_role(state: &State, arn: &str, now_ms: u64) -> Result<(), StateError> {
-    let Some((account, path_name)) = arn
-        .strip_prefix("arn:aws:iam::")
-        .and_then(|r| r.split_once(":role"))
-    else {
+    let Some(role) = crate::iam::delivery_role(arn, now_ms) else {
         return Ok(());
     };
-    let (path, name) = match path_name.rfind('/') {
-        Some(i) => (&path_name[..=i], &path_name[i + 1..]),
-        None => return Ok(()),
-    };
-    if name.is_empty() || state.roles(Some(account))?.iter().any(|r| r.arn() == arn) {
+    if state
+        .roles(Some(&role.account))?
+        .iter()
+        .any(|r| r.arn() == arn)
+    {
         return Ok(());
     }
-    let statement = |principal: &str, action: &str, resource: Option<&str>| {
-        let mut s = serde_json::json!({"Effect": "Allow", "Action": action});
-        if principal.is_empty() {
-            s["Resource"] = serde_json::json!(resource.unwrap_or("*"));
-        } else {
-            s["Principal"] = serde_json::json!({"Service": principal});
-        }
-        serde_json::json!({"Version": "2012-10-17", "Statement": [s]}).to_string()
-    };
-    let role = crate::iam::Role {
-        account: account.to_owned(),
-        name: name.to_owned(),
-        path: path.to_owned(),
-        id: format!("AROA{:016X}", stable_hash(&[arn.as_bytes()])),
-        trust: statement(crate::iam::FLOW_LOGS_PRINCIPAL, "sts:AssumeRole", None),
-        description: Some("made by vpcflow for a flow log of the config".to_owned()),
-        max_session: 3600,
-        created_ms: now_ms,
-        policies: [("flow-logs".to_owned(), statement("", "logs:*", Some("*")))].into(),
-        tags: std::collections::BTreeMap::new(),
-    };
     state.put_role(&role)
 }
 

@@ -1,7 +1,8 @@
 //! EC2's tags on flow logs: CreateTags, DeleteTags and DescribeTags as AWS checks and answers
 //! them, over the tags each stored flow log carries (`FlowLog::tags`, set at creation by
 //! `TagSpecification`). Pure: the store applies the changes (`State::create_tags`,
-//! `State::delete_tags`). Flow logs are the only resources vpcflow tags.
+//! `State::delete_tags`). DescribeTags lists the network's resources' tags beside the flow
+//! logs' (`describe_tag_list`); those are changed by `resources::actions`.
 
 use std::collections::BTreeMap;
 
@@ -124,6 +125,30 @@ pub fn without_tags(f: &FlowLog, tags: &[(String, Option<String>)]) -> FlowLog {
 
 /// The page of tags `req` asks for, over the flow logs `existing` (in id order).
 pub fn describe_tags(req: &DescribeTags, existing: &[FlowLog]) -> Result<TagsPage, ApiError> {
+    describe_tag_list(req, of_flow_logs(existing))
+}
+
+/// The tags of the flow logs `existing`, as DescribeTags lists them.
+pub fn of_flow_logs(existing: &[FlowLog]) -> Vec<TagDescription> {
+    existing
+        .iter()
+        .flat_map(|f| {
+            f.tags.iter().map(|(k, v)| TagDescription {
+                resource_id: f.flow_log_id.clone(),
+                resource_type: RESOURCE_TYPE,
+                key: k.clone(),
+                value: v.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The page of tags `req` asks for, over `all` the tags of the caller's resources (flow logs
+/// and the network's), in any order.
+pub fn describe_tag_list(
+    req: &DescribeTags,
+    mut all: Vec<TagDescription>,
+) -> Result<TagsPage, ApiError> {
     let size = match req.max_results {
         None => MAX_RESULTS,
         Some(n) if (MIN_RESULTS..=MAX_RESULTS as i64).contains(&n) => n as usize,
@@ -149,17 +174,10 @@ pub fn describe_tags(req: &DescribeTags, existing: &[FlowLog]) -> Result<TagsPag
         }
     }
     let after = req.next_token.as_deref();
-    let mut all = existing.iter().flat_map(|f| {
-        f.tags.iter().map(|(k, v)| TagDescription {
-            resource_id: f.flow_log_id.clone(),
-            resource_type: RESOURCE_TYPE,
-            key: k.clone(),
-            value: v.clone(),
-        })
-    });
     let token = |t: &TagDescription| format!("{}/{}", t.resource_id, t.key);
+    all.sort_by_key(token);
     let mut matching = all
-        .by_ref()
+        .into_iter()
         .filter(|t| after.is_none_or(|a| token(t).as_str() > a))
         .filter(|t| {
             req.filters.iter().all(|f| {

@@ -45,6 +45,11 @@ fn setup(data: &Path, config_text: &str, flow_log: &str) -> (Arc<Plan>, Delivery
         .create_flow_logs(&req, &net, &buckets, &streams, 1)
         .unwrap();
     assert_eq!(c.flow_logs.len(), 1);
+    // Its delivery role exists, as the flow log's owner made it (IAM).
+    if let Some(arn) = &req.deliver_logs_permission_arn {
+        st.put_role(&vpcflow_deliver::iam::delivery_role(arn, 0).unwrap())
+            .unwrap();
+    }
     let plan = Arc::new(Plan::new(net, st.flow_logs().unwrap(), &config));
     (plan, config)
 }

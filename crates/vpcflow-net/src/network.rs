@@ -913,7 +913,14 @@ impl Network {
                 public_ip: e.public_ip,
                 security_groups: groups,
                 host_interface: e.host_interface.clone(),
-                name: e.name.clone(),
+                // An instance's ENI answers to the instance's Name tag too (scenarios name
+                // instances so), unless it has a label of its own.
+                name: e.name.clone().or_else(|| {
+                    t.instances
+                        .iter()
+                        .find(|i| i.eni == e.id)
+                        .and_then(|i| i.name.clone())
+                }),
             });
         }
 

@@ -291,8 +291,8 @@ impl Server {
         let c = &self.credentials[0];
         let url = format!("http://{}", self.addr);
         let mut out = format!(
-            "AWS API on {url} (EC2 flow logs, tags and topology, CloudWatch Logs, CloudWatch \
-             alarms and metrics, S3, Firehose, STS):\n"
+            "AWS API on {url} (EC2 flow logs, tags and the network, CloudWatch Logs, CloudWatch \
+             alarms and metrics, S3, Firehose, IAM roles, STS):\n"
         );
         if self.console {
             out = format!(

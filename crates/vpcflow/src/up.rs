@@ -33,8 +33,14 @@ time), a deleted one delivers nothing that closes after. The config's [capture] 
 captured live (AF_PACKET, root) beside the simulated traffic: the ENIs whose host_interface they
 are get their records from the capture, in wall-clock time, and not from the simulation.
 
-It serves the AWS-compatible API on --listen (default 127.0.0.1:4599): EC2's flow-log actions
-and the topology's Describe*, CloudWatch Logs (log groups, streams, events, Insights, metric and
+It serves the AWS-compatible API on --listen (default 127.0.0.1:4599): EC2's flow-log actions,
+and its network actions (VPCs, subnets, security groups, network ACLs, internet and NAT gateways,
+route tables, Elastic IPs, ENIs, instances, tags; docs/network.md), whose resources join the
+topology as one model: kept in the data directory, simulated from the next simulated second with
+traffic derived from their rules and routes, and written back by `vpcflow topology export`; IAM's
+roles and inline policies (a flow log's delivery role must exist, trust
+vpc-flow-logs.amazonaws.com and allow writing the log group, else it is FAILED, `Access error`,
+and delivers nothing); CloudWatch Logs (log groups, streams, events, Insights, metric and
 subscription filters), CloudWatch alarms and metrics, S3 on the local buckets (objects, buckets,
 policies, lifecycle, notifications to webhooks), Firehose delivery streams and STS's
 GetCallerIdentity, SigV4-verified against [server] credentials (else
@@ -60,7 +66,8 @@ Examples:
   vpcflow up --speed max --duration 2h --start 2026-01-15T14:00:00Z --seed 7
   vpcflow up --listen 127.0.0.1:0             # the API on a free port (printed)
   open http://127.0.0.1:4599/ui               # the console (sign in with the printed key)
-  aws --endpoint-url http://127.0.0.1:4599 ec2 describe-flow-logs")]
+  aws --endpoint-url http://127.0.0.1:4599 ec2 describe-flow-logs
+  aws --endpoint-url http://127.0.0.1:4599 ec2 create-vpc --cidr-block 10.20.0.0/16")]
 pub(crate) struct UpArgs {
     #[command(flatten)]
     engine: EngineArgs,

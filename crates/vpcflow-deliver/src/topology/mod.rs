@@ -74,6 +74,8 @@ pub struct KindDef {
     pub malformed: ErrorKind,
     /// The filter names the action takes besides `tag:<key>` and `tag-key`.
     pub filters: &'static [&'static str],
+    /// What DescribeTags calls the resource (`resource-type`).
+    pub tag_type: &'static str,
 }
 
 /// Every Describe* action served, one row each.
@@ -98,6 +100,7 @@ pub static KINDS: &[KindDef] = &[
             "state",
             "vpc-id",
         ],
+        tag_type: "vpc",
     },
     KindDef {
         kind: Kind::Subnets,
@@ -122,6 +125,7 @@ pub static KINDS: &[KindDef] = &[
             "subnet-id",
             "vpc-id",
         ],
+        tag_type: "subnet",
     },
     KindDef {
         kind: Kind::NetworkInterfaces,
@@ -152,6 +156,7 @@ pub static KINDS: &[KindDef] = &[
             "subnet-id",
             "vpc-id",
         ],
+        tag_type: "network-interface",
     },
     KindDef {
         kind: Kind::SecurityGroups,
@@ -183,6 +188,7 @@ pub static KINDS: &[KindDef] = &[
             "owner-id",
             "vpc-id",
         ],
+        tag_type: "security-group",
     },
     KindDef {
         kind: Kind::NetworkAcls,
@@ -210,6 +216,7 @@ pub static KINDS: &[KindDef] = &[
             "owner-id",
             "vpc-id",
         ],
+        tag_type: "network-acl",
     },
     KindDef {
         kind: Kind::RouteTables,
@@ -237,6 +244,7 @@ pub static KINDS: &[KindDef] = &[
             "route.vpc-peering-connection-id",
             "vpc-id",
         ],
+        tag_type: "route-table",
     },
     KindDef {
         kind: Kind::InternetGateways,
@@ -253,6 +261,7 @@ pub static KINDS: &[KindDef] = &[
             "internet-gateway-id",
             "owner-id",
         ],
+        tag_type: "internet-gateway",
     },
     KindDef {
         kind: Kind::NatGateways,
@@ -264,6 +273,7 @@ pub static KINDS: &[KindDef] = &[
         not_found_noun: "The Nat Gateway",
         malformed: ErrorKind::NatGatewayMalformed,
         filters: &["nat-gateway-id", "state", "subnet-id", "vpc-id"],
+        tag_type: "natgateway",
     },
     KindDef {
         kind: Kind::Addresses,
@@ -283,6 +293,7 @@ pub static KINDS: &[KindDef] = &[
             "private-ip-address",
             "public-ip",
         ],
+        tag_type: "elastic-ip",
     },
     KindDef {
         kind: Kind::Instances,
@@ -308,6 +319,7 @@ pub static KINDS: &[KindDef] = &[
             "subnet-id",
             "vpc-id",
         ],
+        tag_type: "instance",
     },
     KindDef {
         kind: Kind::SecurityGroupRules,
@@ -319,6 +331,7 @@ pub static KINDS: &[KindDef] = &[
         not_found_noun: "The security group rule ID",
         malformed: ErrorKind::SecurityGroupRuleIdMalformed,
         filters: &["group-id", "security-group-rule-id"],
+        tag_type: "security-group-rule",
     },
 ];
 
@@ -497,6 +510,29 @@ fn matches(f: &Filter, r: &Resource) -> bool {
         return r.tags.get(key).is_some_and(|v| any(v));
     }
     r.attrs.iter().any(|(n, v)| *n == f.name && any(v))
+}
+
+/// The tags of every resource of the network that `account` owns (`None`: every account's), as
+/// DescribeTags lists them.
+pub fn tag_descriptions(t: &Topology, account: Option<&str>) -> Vec<crate::tags::TagDescription> {
+    KINDS
+        .iter()
+        .flat_map(|def| {
+            resources(def.kind, t)
+                .into_iter()
+                .filter(|r| account.is_none_or(|a| r.owner == a))
+                .flat_map(move |r| {
+                    r.tags
+                        .into_iter()
+                        .map(move |(key, value)| crate::tags::TagDescription {
+                            resource_id: r.id.clone(),
+                            resource_type: def.tag_type,
+                            key,
+                            value,
+                        })
+                })
+        })
+        .collect()
 }
 
 /// Every resource of `kind` the topology holds, as AWS describes it.
