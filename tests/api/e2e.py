@@ -110,13 +110,14 @@ def free_port():
 
 
 class Up:
-    """A `vpcflow up` process on a port."""
+    """A `vpcflow up` process on a port (with `config`, else the built-in defaults)."""
 
     def __init__(self, binary, data, config, port, speed=600):
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(data.parent / f"up-{port}.log", "ab")
+        configured = ["--config", str(config)] if config else []
         self.proc = subprocess.Popen(
-            [binary, "up", "--config", str(config), "--data", str(data), "--listen",
+            [binary, "up", *configured, "--data", str(data), "--listen",
              f"127.0.0.1:{port}", "--speed", str(speed), "--start", "2026-01-15T14:00:00Z",
              "--seed", "7"],
             stdout=self.log, stderr=self.log)
@@ -1096,6 +1097,7 @@ def alarm_on_scan(binary, tmp):
     try:
         logs, ec2 = client(up.url, "logs"), client(up.url, "ec2")
         logs.create_log_group(logGroupName="/vpcflow/alarm-flows")
+        delivery_role(up.url, ROLE)
         made = ec2.create_flow_logs(ResourceIds=[VPC], ResourceType="VPC", TrafficType="ALL",
                                     LogGroupName="/vpcflow/alarm-flows",
                                     DeliverLogsPermissionArn=ROLE)

@@ -29,17 +29,15 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "api"))
 
 import e2e  # noqa: E402
-from e2e import ACCOUNT, aws, check, client, error_of, free_port, wait_for  # noqa: E402
+from e2e import ACCOUNT, Up, aws, check, client, error_of, free_port, wait_for  # noqa: E402
 
 from terraform_replay import terraform_replay  # noqa: E402
 
@@ -48,38 +46,6 @@ FORMAT = ("${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcp
           "${flow-direction}")
 GROUP = "/two-tier/flows"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/two-tier-flow-logs"
-
-
-class Up:
-    """A `vpcflow up` on `data`, at 60x from a fixed start."""
-
-    def __init__(self, binary, data, port):
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = open(data.parent / f"up-{port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [binary, "up", "--data", str(data), "--listen", f"127.0.0.1:{port}", "--speed",
-             "60", "--start", "2026-01-15T14:00:00Z", "--seed", "7"],
-            stdout=self.log, stderr=self.log)
-        wait_for("/healthz", lambda: _healthy(self.url), 60)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=60)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.log.close()
-
-
-def _healthy(url):
-    import urllib.request
-    try:
-        with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def cli(url, *args):
@@ -376,14 +342,14 @@ def main():
         tmp = pathlib.Path(t)
         data = tmp / "data"
         port = free_port()
-        up = Up(binary, data, port)
+        up = Up(binary, data, None, port, speed=60)
         try:
             ids, _, topology = the_cli_script(binary, up.url, data, tmp)
             delivery_roles(up.url, ids)
             terraform_replay(up.url)
             before = len(records(up.url, GROUP))
             up.stop()
-            up = Up(binary, data, port)
+            up = Up(binary, data, None, port, speed=60)
             vpcs = client(up.url, "ec2").describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"]
             check("restart: the VPC made through the API is still there", len(vpcs) == 1)
             insts = client(up.url, "ec2").describe_instances(InstanceIds=[ids["web-1"]])

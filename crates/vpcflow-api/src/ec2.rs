@@ -707,44 +707,14 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
             state.delete_flow_logs(&ids).map_err(refused)?;
             Ok(delete_response(request_id))
         }
-        Request::CreateTags(ids, tags) => {
-            let (flow_logs, others) = by_owner(ids);
-            let action = vpcflow_deliver::resources::actions::Action::CreateTags {
-                ids: others,
-                tags: tags.clone(),
-            };
-            tag(
-                state,
-                live,
-                (*account, *now_ms),
-                &action,
-                &flow_logs,
-                p.dry_run,
-            )?;
-            if !flow_logs.is_empty() {
-                state.create_tags(&flow_logs, &tags).map_err(refused)?;
-            }
-            Ok(done_response("CreateTags", request_id))
-        }
-        Request::DeleteTags(ids, tags) => {
-            let (flow_logs, others) = by_owner(ids);
-            let action = vpcflow_deliver::resources::actions::Action::DeleteTags {
-                ids: others,
-                tags: tags.clone(),
-            };
-            tag(
-                state,
-                live,
-                (*account, *now_ms),
-                &action,
-                &flow_logs,
-                p.dry_run,
-            )?;
-            if !flow_logs.is_empty() {
-                state.delete_tags(&flow_logs, &tags).map_err(refused)?;
-            }
-            Ok(done_response("DeleteTags", request_id))
-        }
+        request @ (Request::CreateTags(..) | Request::DeleteTags(..)) => tag(
+            state,
+            live,
+            (*account, *now_ms),
+            request,
+            p.dry_run,
+            request_id,
+        ),
         Request::DescribeTags(req) => {
             let existing = state.tagged_flow_logs().map_err(|e| refused(e.into()))?;
             let mut all = vpcflow_deliver::tags::of_flow_logs(&existing);
@@ -785,44 +755,61 @@ fn actor(account: Option<&str>, live: &vpcflow_deliver::resources::live::LiveNet
     })
 }
 
-/// CreateTags or DeleteTags: the network resources' part checked (and done unless a dry run)
-/// only once the flow logs' part is known to succeed, so that a refusal changes nothing.
+/// CreateTags or DeleteTags: flow logs' tags are the control plane's, the network's resources'
+/// are its document's. Both parts are checked before either is changed, so that a refusal
+/// changes nothing.
 #[cfg(feature = "service")]
 fn tag(
     state: &mut vpcflow_deliver::State,
     live: &vpcflow_deliver::resources::live::LiveNetwork,
     (account, now_ms): (Option<&str>, u64),
-    action: &vpcflow_deliver::resources::actions::Action,
-    flow_logs: &[String],
+    request: Request,
     dry_run: bool,
-) -> Result<(), ApiError> {
+    request_id: &str,
+) -> Result<String, ApiError> {
     use vpcflow_deliver::resources::actions::Action;
-    let internal =
-        |e: vpcflow_deliver::state::StateError| error(ErrorKind::InternalError, e.to_string());
-    let (Action::CreateTags { ids: others, .. } | Action::DeleteTags { ids: others, .. }) = action
+    use vpcflow_deliver::state::RequestError;
+    let refused = |e: RequestError| match e {
+        RequestError::Api(e) => e,
+        RequestError::State(e) => error(ErrorKind::InternalError, e.to_string()),
+    };
+    let (name, flow_logs, action) = match request {
+        Request::CreateTags(ids, tags) => {
+            let (flow_logs, ids) = by_owner(ids);
+            ("CreateTags", flow_logs, Action::CreateTags { ids, tags })
+        }
+        Request::DeleteTags(ids, tags) => {
+            let (flow_logs, ids) = by_owner(ids);
+            ("DeleteTags", flow_logs, Action::DeleteTags { ids, tags })
+        }
+        _ => unreachable!("the caller matched CreateTags or DeleteTags"),
+    };
+    let (Action::CreateTags { ids: others, .. } | Action::DeleteTags { ids: others, .. }) = &action
     else {
-        return Ok(());
+        unreachable!("made above");
     };
     let who = actor(account, live);
     if !flow_logs.is_empty() || others.is_empty() {
-        state.check_tags(flow_logs).map_err(|e| match e {
-            vpcflow_deliver::state::RequestError::Api(e) => e,
-            vpcflow_deliver::state::RequestError::State(e) => internal(e),
-        })?;
+        state.check_tags(&flow_logs).map_err(refused)?;
     }
     if !others.is_empty() {
-        live.check(&who, now_ms, action)?;
+        live.check(&who, now_ms, &action)?;
     }
     if dry_run {
         return Err(vpcflow_deliver::api::dry_run(Ok(())));
     }
     if !others.is_empty() {
-        live.act(state, &who, now_ms, action).map_err(|e| match e {
-            vpcflow_deliver::state::RequestError::Api(e) => e,
-            vpcflow_deliver::state::RequestError::State(e) => internal(e),
-        })?;
+        live.act(state, &who, now_ms, &action).map_err(refused)?;
     }
-    Ok(())
+    if !flow_logs.is_empty() {
+        match &action {
+            Action::CreateTags { tags, .. } => state.create_tags(&flow_logs, tags),
+            Action::DeleteTags { tags, .. } => state.delete_tags(&flow_logs, tags),
+            _ => Ok(()),
+        }
+        .map_err(refused)?;
+    }
+    Ok(done_response(name, request_id))
 }
 
 /// A network action: checked (DryRun) or done, and answered from the network it leaves.

@@ -20,7 +20,7 @@ use vpcflow_net::model::{
 use super::{Made, merged};
 use crate::api::{ApiError, ErrorKind};
 use crate::describe::is_id;
-use crate::topology::{derived_id, rule_id};
+use crate::topology::{derived_id, rule_id, rule_peer};
 
 /// Tags as a request gives them (TagSpecification's, or CreateTags').
 pub type Tags = BTreeMap<String, String>;
@@ -448,12 +448,7 @@ fn same_rule(a: &SgRule, b: &SgRule) -> bool {
 
 /// AWS's words for a rule in its duplicate error.
 fn rule_words(r: &SgRule) -> String {
-    let peer = r
-        .cidr
-        .map(|c| c.to_string())
-        .or_else(|| r.group.clone())
-        .or_else(|| r.prefix_list.clone())
-        .unwrap_or_default();
+    let peer = rule_peer(r);
     let p = match vpcflow_net::network::parse_protocol(&r.protocol)
         .ok()
         .flatten()

@@ -214,7 +214,7 @@ pub(crate) fn two_tier(base: &Network, made: &mut Made) -> TwoTier {
         },
     );
     let mut instances = Vec::new();
-    for (subnet, group) in [(&public, &web), (&private, &app)] {
+    for (subnet, group, name) in [(&public, &web, "web-1"), (&private, &app, "app-1")] {
         let Answer::Launched { instances: ids, .. } = act(
             base,
             made,
@@ -225,6 +225,7 @@ pub(crate) fn two_tier(base: &Network, made: &mut Made) -> TwoTier {
                 groups: vec![group.clone()],
                 min_count: 1,
                 max_count: 1,
+                tags: named(name),
                 ..RunInstances::default()
             })),
         ) else {
@@ -298,6 +299,8 @@ fn the_two_tier_network_builds_and_its_ids_are_the_same_every_time() {
         net.enis[web].public_ip.is_some(),
         "the public subnet maps a public address"
     );
+    // Scenarios name an instance's ENI by the instance's Name tag.
+    assert_eq!(net.eni_by_name("web-1"), Some(web));
     assert_eq!(ids.instances.len(), 2);
     // The live model reads back as a topology file.
     let text = to_toml(&topology_of(&base, &a));

@@ -33,7 +33,7 @@ pub fn rule_id(group: &str, egress: bool, r: &SgRule) -> String {
 }
 
 /// Whom a rule names: its block, group or prefix list.
-fn peer(r: &SgRule) -> String {
+pub fn peer(r: &SgRule) -> String {
     r.cidr
         .map(|c| c.to_string())
         .or_else(|| r.group.clone())

@@ -24,7 +24,7 @@ use crate::describe::{Filter, MAX_IDS, MIN_RESULTS, glob, is_id};
 
 mod instances;
 
-pub use instances::rule_id;
+pub use instances::{peer as rule_peer, rule_id};
 
 /// The kinds of resource described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
