@@ -579,6 +579,7 @@ impl Doer<'_> {
             .ok_or_else(|| not_found(&ADDRESS, id))
     }
 
+    /// Each action to the method that does it.
     fn run(&mut self, action: &Action) -> Result<Answer, ApiError> {
         match action {
             Action::CreateVpc { cidr, tags } => self.create_vpc(cidr, tags),
@@ -599,15 +600,7 @@ impl Doer<'_> {
             Action::ModifySubnetAttribute {
                 subnet,
                 map_public_ip,
-            } => {
-                self.subnet(subnet)?;
-                self.changeable(subnet)?;
-                let s = self.made_subnet(subnet);
-                if let Some(v) = map_public_ip {
-                    s.map_public_ip_on_launch = *v;
-                }
-                Ok(Answer::Done)
-            }
+            } => self.modify_subnet(subnet, *map_public_ip),
             Action::CreateSecurityGroup {
                 vpc,
                 name,
@@ -628,94 +621,28 @@ impl Doer<'_> {
                 permissions,
                 rule_ids,
             } => self.revoke(group, *egress, permissions, rule_ids),
-            Action::CreateNetworkAcl { vpc, tags } => {
-                self.vpc(vpc)?;
-                let id = self.m.next_id("acl");
-                let mut acl = model::NetworkAcl {
-                    id: id.clone(),
-                    vpc: vpc.clone(),
-                    inbound: Vec::new(),
-                    outbound: Vec::new(),
-                    default: false,
-                    tags: Tags::new(),
-                };
-                acl.tags.extend(tags.clone());
-                self.m.topology.network_acls.push(acl);
-                Ok(Answer::Made(id))
-            }
+            Action::CreateNetworkAcl { vpc, tags } => self.create_acl(vpc, tags),
             Action::DeleteNetworkAcl { acl } => self.delete_acl(acl),
             Action::PutNetworkAclEntry { entry, replace } => self.put_acl_entry(entry, *replace),
             Action::DeleteNetworkAclEntry { acl, rule, egress } => {
-                self.acl(acl)?;
-                self.changeable(acl)?;
-                let a = self.made_acl(acl);
-                let rules = if *egress {
-                    &mut a.outbound
-                } else {
-                    &mut a.inbound
-                };
-                let before = rules.len();
-                rules.retain(|r| r.rule != *rule);
-                if rules.len() == before {
-                    return Err(ApiError::new(
-                        ErrorKind::NetworkAclEntryNotFound,
-                        "The specified rule does not exist in this network acl.",
-                    ));
-                }
-                Ok(Answer::Done)
+                self.delete_acl_entry(acl, *rule, *egress)
             }
             Action::ReplaceNetworkAclAssociation { association, acl } => {
                 self.replace_acl_association(association, acl)
             }
-            Action::CreateInternetGateway { tags } => {
-                let id = self.m.next_id("igw");
-                let mut g = gateway(&id, GatewayType::Internet, None, self.ctx.account);
-                set_tags(&mut g.name, &mut g.tags, tags);
-                self.m.topology.gateways.push(g);
-                Ok(Answer::Made(id))
-            }
+            other => self.run_gateways_and_hosts(other),
+        }
+    }
+
+    /// Gateways, addresses, routes, network interfaces, instances and tags.
+    fn run_gateways_and_hosts(&mut self, action: &Action) -> Result<Answer, ApiError> {
+        match action {
+            Action::CreateInternetGateway { tags } => self.create_igw(tags),
             Action::AttachInternetGateway { igw, vpc } => self.attach(igw, vpc),
             Action::DetachInternetGateway { igw, vpc } => self.detach(igw, vpc),
-            Action::DeleteInternetGateway { igw } => {
-                let g = self.gateway(&IGW, igw)?;
-                self.changeable(igw)?;
-                if g.vpc.is_some() {
-                    return Err(dependency("internetGateway", igw));
-                }
-                self.m.topology.gateways.retain(|g| g.id != *igw);
-                // Routes to it are blackholes in AWS; here they carry nothing, and are gone.
-                for r in &mut self.m.topology.route_tables {
-                    r.routes.retain(|x| x.target != *igw);
-                }
-                Ok(Answer::Done)
-            }
-            Action::AllocateAddress { tags } => {
-                let id = self.m.next_id("eipalloc");
-                let ip = self.free_public_ip()?;
-                let mut a = model::Address {
-                    id: id.clone(),
-                    public_ip: ip,
-                    account: self.ctx.account.to_owned(),
-                    eni: None,
-                    name: None,
-                    tags: Tags::new(),
-                };
-                set_tags(&mut a.name, &mut a.tags, tags);
-                self.m.topology.addresses.push(a);
-                Ok(Answer::Made(id))
-            }
-            Action::ReleaseAddress { allocation } => {
-                let a = self.address(allocation)?;
-                self.changeable(allocation)?;
-                if a.eni.is_some() {
-                    return Err(ApiError::new(
-                        ErrorKind::InvalidParameter,
-                        "Address is in use",
-                    ));
-                }
-                self.m.topology.addresses.retain(|a| a.id != *allocation);
-                Ok(Answer::Done)
-            }
+            Action::DeleteInternetGateway { igw } => self.delete_igw(igw),
+            Action::AllocateAddress { tags } => self.allocate(tags),
+            Action::ReleaseAddress { allocation } => self.release(allocation),
             Action::CreateNatGateway {
                 subnet,
                 allocation,
@@ -729,40 +656,14 @@ impl Doer<'_> {
                 self.m.topology.route_tables.push(rt);
                 Ok(Answer::Made(id))
             }
-            Action::DeleteRouteTable { rtb } => {
-                let r = self.route_table(rtb)?;
-                self.changeable(rtb)?;
-                let used = self.world().subnets.iter().any(|s| s.route_table == *rtb);
-                if r.main || used {
-                    return Err(dependency("routeTable", rtb));
-                }
-                self.m.topology.route_tables.retain(|r| r.id != *rtb);
-                Ok(Answer::Done)
-            }
+            Action::DeleteRouteTable { rtb } => self.delete_route_table(rtb),
             Action::PutRoute {
                 rtb,
                 destination,
                 target,
                 replace,
             } => self.put_route(rtb, destination, target, *replace),
-            Action::DeleteRoute { rtb, destination } => {
-                self.route_table(rtb)?;
-                self.changeable(rtb)?;
-                let dest = parse_cidr(destination, "destinationCidrBlock")?;
-                let r = self.made_rtb(rtb);
-                let before = r.routes.len();
-                r.routes
-                    .retain(|x| x.destination != dest || x.target == "local");
-                if r.routes.len() == before {
-                    return Err(ApiError::new(
-                        ErrorKind::RouteNotFound,
-                        format!(
-                            "no route with destination-cidr-block {destination} in route table {rtb}"
-                        ),
-                    ));
-                }
-                Ok(Answer::Done)
-            }
+            Action::DeleteRoute { rtb, destination } => self.delete_route(rtb, destination),
             Action::AssociateRouteTable { rtb, subnet } => self.associate(rtb, subnet),
             Action::DisassociateRouteTable { association } => self.disassociate(association),
             Action::CreateNetworkInterface {
@@ -779,18 +680,7 @@ impl Doer<'_> {
                 self.m.topology.enis.push(eni);
                 Ok(Answer::Made(id))
             }
-            Action::DeleteNetworkInterface { eni } => {
-                let e = self.eni(eni)?;
-                self.changeable(eni)?;
-                if e.instance_id.is_some() || e.kind != EniType::Instance {
-                    return Err(ApiError::new(
-                        ErrorKind::InvalidParameterValue,
-                        format!("Network interface '{eni}' is currently in use."),
-                    ));
-                }
-                self.m.topology.enis.retain(|e| e.id != *eni);
-                Ok(Answer::Done)
-            }
+            Action::DeleteNetworkInterface { eni } => self.delete_eni(eni),
             Action::RunInstances(req) => self.run_instances(req),
             Action::TerminateInstances { ids } => self.terminate(ids),
             Action::CreateTags { ids, tags } => {
@@ -807,7 +697,148 @@ impl Doer<'_> {
                 }
                 Ok(Answer::Done)
             }
+            _ => unreachable!("run answers the VPC, subnet, group and ACL actions"),
         }
+    }
+
+    fn modify_subnet(
+        &mut self,
+        subnet: &str,
+        map_public_ip: Option<bool>,
+    ) -> Result<Answer, ApiError> {
+        self.subnet(subnet)?;
+        self.changeable(subnet)?;
+        let s = self.made_subnet(subnet);
+        if let Some(v) = map_public_ip {
+            s.map_public_ip_on_launch = v;
+        }
+        Ok(Answer::Done)
+    }
+
+    fn create_acl(&mut self, vpc: &str, tags: &Tags) -> Result<Answer, ApiError> {
+        self.vpc(vpc)?;
+        let id = self.m.next_id("acl");
+        self.m.topology.network_acls.push(model::NetworkAcl {
+            id: id.clone(),
+            vpc: vpc.to_owned(),
+            inbound: Vec::new(),
+            outbound: Vec::new(),
+            default: false,
+            tags: tags.clone(),
+        });
+        Ok(Answer::Made(id))
+    }
+
+    fn delete_acl_entry(&mut self, acl: &str, rule: i64, egress: bool) -> Result<Answer, ApiError> {
+        self.acl(acl)?;
+        self.changeable(acl)?;
+        let a = self.made_acl(acl);
+        let rules = if egress {
+            &mut a.outbound
+        } else {
+            &mut a.inbound
+        };
+        let before = rules.len();
+        rules.retain(|r| r.rule != rule);
+        if rules.len() == before {
+            return Err(ApiError::new(
+                ErrorKind::NetworkAclEntryNotFound,
+                "The specified rule does not exist in this network acl.",
+            ));
+        }
+        Ok(Answer::Done)
+    }
+
+    fn create_igw(&mut self, tags: &Tags) -> Result<Answer, ApiError> {
+        let id = self.m.next_id("igw");
+        let mut g = gateway(&id, GatewayType::Internet, None, self.ctx.account);
+        set_tags(&mut g.name, &mut g.tags, tags);
+        self.m.topology.gateways.push(g);
+        Ok(Answer::Made(id))
+    }
+
+    fn delete_igw(&mut self, igw: &str) -> Result<Answer, ApiError> {
+        let g = self.gateway(&IGW, igw)?;
+        self.changeable(igw)?;
+        if g.vpc.is_some() {
+            return Err(dependency("internetGateway", igw));
+        }
+        self.m.topology.gateways.retain(|g| g.id != igw);
+        // Routes to it are blackholes in AWS; here they carry nothing, and are gone.
+        for r in &mut self.m.topology.route_tables {
+            r.routes.retain(|x| x.target != igw);
+        }
+        Ok(Answer::Done)
+    }
+
+    fn allocate(&mut self, tags: &Tags) -> Result<Answer, ApiError> {
+        let id = self.m.next_id("eipalloc");
+        let ip = self.free_public_ip()?;
+        let mut a = model::Address {
+            id: id.clone(),
+            public_ip: ip,
+            account: self.ctx.account.to_owned(),
+            eni: None,
+            name: None,
+            tags: Tags::new(),
+        };
+        set_tags(&mut a.name, &mut a.tags, tags);
+        self.m.topology.addresses.push(a);
+        Ok(Answer::Made(id))
+    }
+
+    fn release(&mut self, allocation: &str) -> Result<Answer, ApiError> {
+        let a = self.address(allocation)?;
+        self.changeable(allocation)?;
+        if a.eni.is_some() {
+            return Err(ApiError::new(
+                ErrorKind::InvalidParameter,
+                "Address is in use",
+            ));
+        }
+        self.m.topology.addresses.retain(|a| a.id != allocation);
+        Ok(Answer::Done)
+    }
+
+    fn delete_route_table(&mut self, rtb: &str) -> Result<Answer, ApiError> {
+        let r = self.route_table(rtb)?;
+        self.changeable(rtb)?;
+        let used = self.world().subnets.iter().any(|s| s.route_table == rtb);
+        if r.main || used {
+            return Err(dependency("routeTable", rtb));
+        }
+        self.m.topology.route_tables.retain(|r| r.id != rtb);
+        Ok(Answer::Done)
+    }
+
+    fn delete_route(&mut self, rtb: &str, destination: &str) -> Result<Answer, ApiError> {
+        self.route_table(rtb)?;
+        self.changeable(rtb)?;
+        let dest = parse_cidr(destination, "destinationCidrBlock")?;
+        let r = self.made_rtb(rtb);
+        let before = r.routes.len();
+        r.routes
+            .retain(|x| x.destination != dest || x.target == "local");
+        if r.routes.len() == before {
+            return Err(ApiError::new(
+                ErrorKind::RouteNotFound,
+                format!("no route with destination-cidr-block {destination} in route table {rtb}"),
+            ));
+        }
+        Ok(Answer::Done)
+    }
+
+    fn delete_eni(&mut self, eni: &str) -> Result<Answer, ApiError> {
+        let e = self.eni(eni)?;
+        self.changeable(eni)?;
+        if e.instance_id.is_some() || e.kind != EniType::Instance {
+            return Err(ApiError::new(
+                ErrorKind::InvalidParameterValue,
+                format!("Network interface '{eni}' is currently in use."),
+            ));
+        }
+        self.m.topology.enis.retain(|e| e.id != eni);
+        Ok(Answer::Done)
     }
 
     fn create_vpc(&mut self, cidr: &str, tags: &Tags) -> Result<Answer, ApiError> {
