@@ -71,11 +71,15 @@ fn network_action(name: &str, action: &vpcflow_deliver::resources::actions::Acti
         cidr: "10.20.0.0/16".into(),
         tags: Default::default(),
     };
-    let (made, _) = apply(&Made::default(), ctx, &vpc).expect("a VPC is made");
+    let made = apply(&Made::default(), ctx, &vpc).expect("a VPC is made").made;
     match apply(&made, ctx, action) {
-        Ok((after, answer)) => {
-            let t = vpcflow_deliver::resources::merged(&net.topology, &after.topology);
-            let xml = vpcflow_api::ec2_network::response(name, &answer, &t, "r");
+        Ok(applied) => {
+            let xml = vpcflow_api::ec2_network::response(
+                name,
+                &applied.answer,
+                &applied.network.topology,
+                "r",
+            );
             assert!(xml.ends_with("Response>"));
         }
         Err(e) => assert!((400..500).contains(&e.kind.def().http_status), "{e}"),

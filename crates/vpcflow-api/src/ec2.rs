@@ -638,11 +638,6 @@ pub fn handle(service: &mut Service<'_>, body: &[u8], request_id: &str) -> (u16,
 #[cfg(feature = "service")]
 fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<String, ApiError> {
     use vpcflow_deliver::api::dry_run;
-    use vpcflow_deliver::state::RequestError;
-    let refused = |e: RequestError| match e {
-        RequestError::Api(e) => e,
-        RequestError::State(e) => error(ErrorKind::InternalError, e.to_string()),
-    };
     let Service {
         state,
         live,
@@ -735,6 +730,17 @@ fn answer(service: &mut Service<'_>, p: Parsed, request_id: &str) -> Result<Stri
     }
 }
 
+/// A refused request in EC2's words: AWS's error, or the store's failure as InternalError.
+#[cfg(feature = "service")]
+fn refused(e: vpcflow_deliver::state::RequestError) -> ApiError {
+    match e {
+        vpcflow_deliver::state::RequestError::Api(e) => e,
+        vpcflow_deliver::state::RequestError::State(e) => {
+            error(ErrorKind::InternalError, e.to_string())
+        }
+    }
+}
+
 /// Flow logs' ids (tagged in the control plane) and the network's (tagged in its document).
 #[cfg(feature = "service")]
 fn by_owner(ids: Vec<String>) -> (Vec<String>, Vec<String>) {
@@ -768,11 +774,6 @@ fn tag(
     request_id: &str,
 ) -> Result<String, ApiError> {
     use vpcflow_deliver::resources::actions::Action;
-    use vpcflow_deliver::state::RequestError;
-    let refused = |e: RequestError| match e {
-        RequestError::Api(e) => e,
-        RequestError::State(e) => error(ErrorKind::InternalError, e.to_string()),
-    };
     let (name, flow_logs, action) = match request {
         Request::CreateTags(ids, tags) => {
             let (flow_logs, ids) = by_owner(ids);
@@ -829,12 +830,7 @@ fn network_action(
             live.check(&who, now_ms, action),
         ));
     }
-    let answer = live.act(state, &who, now_ms, action).map_err(|e| match e {
-        vpcflow_deliver::state::RequestError::Api(e) => e,
-        vpcflow_deliver::state::RequestError::State(e) => {
-            error(ErrorKind::InternalError, e.to_string())
-        }
-    })?;
+    let answer = live.act(state, &who, now_ms, action).map_err(refused)?;
     Ok(crate::ec2_network::response(
         name,
         &answer,

@@ -1089,34 +1089,15 @@ pub fn vpc_attribute_request(form: &Form) -> Result<(String, String), ApiError> 
     Ok((required(form, "VpcId")?, required(form, "Attribute")?))
 }
 
-/// DescribeVpcAttribute's answer, from the VPC as `t` holds it (one of `account`'s).
+/// DescribeVpcAttribute's answer, from the VPC as `t` holds it (one of `account`'s;
+/// `topology::vpc_attribute` decides the value).
 pub fn vpc_attribute(
     (vpc, attribute): (&str, &str),
     t: &Topology,
     account: Option<&str>,
     request_id: &str,
 ) -> Result<String, ApiError> {
-    let Some(v) = t
-        .vpcs
-        .iter()
-        .find(|v| v.id == vpc && account.is_none_or(|a| a == v.account))
-    else {
-        return Err(error(
-            ErrorKind::VpcNotFound,
-            format!("The vpc ID '{vpc}' does not exist"),
-        ));
-    };
-    let value = match attribute {
-        "enableDnsSupport" => v.enable_dns_support.unwrap_or(true),
-        "enableDnsHostnames" => v.enable_dns_hostnames.unwrap_or(false),
-        "enableNetworkAddressUsageMetrics" => false,
-        other => {
-            return Err(error(
-                ErrorKind::InvalidParameterValue,
-                format!("Value ({other}) for parameter attribute is invalid. Unknown attribute."),
-            ));
-        }
-    };
+    let value = topology::vpc_attribute(t, vpc, attribute, account)?;
     let mut out = open_answer("DescribeVpcAttribute", request_id);
     element(&mut out, "vpcId", vpc);
     out.push_str(&format!(

@@ -3,13 +3,15 @@
 //! policies (PutRolePolicy, GetRolePolicy, DeleteRolePolicy, ListRolePolicies), tags (TagRole,
 //! UntagRole, ListRoleTags), ListRoles, and the empty lists of what vpcflow does not keep
 //! (ListAttachedRolePolicies, ListInstanceProfilesForRole). Policy documents are answered
-//! URL-encoded, as IAM answers them. The rules are `vpcflow_deliver::iam`'s; this reads and
-//! writes the wire.
+//! URL-encoded, as IAM answers them. The rules (what a name, a document, a path may be; what may
+//! be deleted) are `vpcflow_deliver::iam`'s; this reads and writes the wire.
 
 use std::collections::BTreeMap;
 
 use vpcflow_deliver::State;
-use vpcflow_deliver::iam::{IamError, Role, check_document, check_name};
+use vpcflow_deliver::iam::{
+    CreateRole, IamError, Role, check_delete, check_document, check_name, create_role,
+};
 
 use crate::form::{self, Form};
 use crate::xml::element;
@@ -190,9 +192,7 @@ fn answer(state: &State, caller: &Caller<'_>, action: &str, f: &Form) -> Result<
         ),
         "DeleteRole" => {
             let r = find(state, caller.account, &required(f, "RoleName")?)?;
-            if !r.policies.is_empty() {
-                return Err(IamError::conflict());
-            }
+            check_delete(&r)?;
             state
                 .delete_role(caller.account, &r.name)
                 .map_err(|e| internal(&e))?;
@@ -292,49 +292,20 @@ fn answer(state: &State, caller: &Caller<'_>, action: &str, f: &Form) -> Result<
     Ok(out)
 }
 
+/// CreateRole's request as the form gives it; `iam::create_role` checks it.
 fn new_role(state: &State, caller: &Caller<'_>, f: &Form) -> Result<Role, IamError> {
-    let name = required(f, "RoleName")?;
-    check_name(&name, "roleName", 64)?;
-    let trust = required(f, "AssumeRolePolicyDocument")?;
-    check_document(&trust)?;
-    let path = f.get("Path").unwrap_or("/").to_owned();
-    if !path.starts_with('/') || !path.ends_with('/') {
-        return Err(IamError::validation(format!(
-            "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters. ({path})"
-        )));
-    }
-    let max_session = match f.get("MaxSessionDuration") {
-        None => 3600,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (3600..=43200).contains(n))
-            .ok_or_else(|| {
-                IamError::validation(format!(
-                    "1 validation error detected: Value '{v}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200"
-                ))
-            })?,
-    };
-    if find(state, caller.account, &name).is_ok() {
-        return Err(IamError::exists(&name));
-    }
-    let id = vpcflow_deliver::api::stable_hash(&[
-        caller.account.as_bytes(),
-        name.as_bytes(),
-        &caller.now_ms.to_le_bytes(),
-    ]);
-    Ok(Role {
-        account: caller.account.to_owned(),
-        name,
-        path,
-        id: format!("AROA{id:016X}"),
-        trust,
+    let req = CreateRole {
+        name: required(f, "RoleName")?,
+        trust: required(f, "AssumeRolePolicyDocument")?,
+        path: f.get("Path").map(str::to_owned),
         description: f.get("Description").map(str::to_owned),
-        max_session,
-        created_ms: caller.now_ms,
-        policies: BTreeMap::new(),
+        max_session: f.get("MaxSessionDuration").map(str::to_owned),
         tags: tags(f),
-    })
+    };
+    let existing = state
+        .roles(Some(caller.account))
+        .map_err(|e| internal(&e))?;
+    create_role(&req, caller.account, &existing, caller.now_ms)
 }
 
 #[cfg(test)]

@@ -379,15 +379,27 @@ impl Worker {
     /// A log-group entry whose flow log's delivery role does not let flow logs write there
     /// (missing, not trusting `vpc-flow-logs.amazonaws.com`, or without the logs permissions):
     /// dropped, as AWS delivers nothing then, and the flow log FAILED with "Access error".
-    fn refused_by_role(&mut self, name: &str, header: &EntryHeader) -> std::io::Result<bool> {
+    /// `checked`: the verdicts of this pass, by the entry's flow logs (a pass reads each flow
+    /// log's role once, however many of its entries wait).
+    fn refused_by_role(
+        &mut self,
+        name: &str,
+        header: &EntryHeader,
+        checked: &mut BTreeMap<Vec<String>, Option<String>>,
+    ) -> std::io::Result<bool> {
         if !matches!(header.target, Target::LogSegment(_)) {
             return Ok(false);
         }
-        // A check that could not be made lets the delivery go on; it meets the same store.
-        let why = self
-            .state
-            .delivery_refused(&header.flow_logs, &self.dest.region)
-            .unwrap_or_default();
+        let why = checked
+            .entry(header.flow_logs.clone())
+            .or_insert_with(|| {
+                // A check that could not be made lets the delivery go on; it meets the same
+                // store.
+                self.state
+                    .delivery_refused(&header.flow_logs, &self.dest.region)
+                    .unwrap_or_default()
+            })
+            .clone();
         let Some(why) = why else {
             return Ok(false);
         };
@@ -401,6 +413,7 @@ impl Worker {
             .set_status(&header.flow_logs, Some((crate::iam::ACCESS_ERROR, &detail)));
         Ok(true)
     }
+
     /// A failure of a destination that is still failing, if any: what the log says.
     pub fn failing(&self) -> Option<&DeliveryError> {
         self.failing.values().next()
@@ -455,6 +468,7 @@ impl Worker {
         let names = self.spool.list()?;
         let mut blocked: Vec<String> = Vec::new();
         let mut left = 0;
+        let mut roles_checked = BTreeMap::new();
         for name in names {
             let (header, payload) = match self.spool.read(&name) {
                 Ok(x) => x,
@@ -475,7 +489,7 @@ impl Worker {
                 left += 1;
                 continue;
             }
-            if self.refused_by_role(&name, &header)? {
+            if self.refused_by_role(&name, &header, &mut roles_checked)? {
                 continue;
             }
             let delivery = self.dest.deliver(&header, payload, &self.state, now);

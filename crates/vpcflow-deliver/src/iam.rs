@@ -158,6 +158,83 @@ impl IamError {
     }
 }
 
+/// CreateRole's request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateRole {
+    /// `RoleName`.
+    pub name: String,
+    /// `AssumeRolePolicyDocument`.
+    pub trust: String,
+    /// `Path` (absent: `/`).
+    pub path: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
+    /// `MaxSessionDuration` as given (absent: 3600).
+    pub max_session: Option<String>,
+    /// `Tags`.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The role `req` makes for `account` at `now_ms`, checked as IAM checks it (no I/O): the name,
+/// the trust document, the path, the session length, and no role of that name in `existing`
+/// (the account's roles).
+pub fn create_role(
+    req: &CreateRole,
+    account: &str,
+    existing: &[Role],
+    now_ms: u64,
+) -> Result<Role, IamError> {
+    check_name(&req.name, "roleName", 64)?;
+    check_document(&req.trust)?;
+    let path = req.path.clone().unwrap_or_else(|| "/".to_owned());
+    if !path.starts_with('/') || !path.ends_with('/') {
+        return Err(IamError::validation(format!(
+            "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters. ({path})"
+        )));
+    }
+    let max_session = match &req.max_session {
+        None => 3600,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (3600..=43200).contains(n))
+            .ok_or_else(|| {
+                IamError::validation(format!(
+                    "1 validation error detected: Value '{v}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200"
+                ))
+            })?,
+    };
+    if existing.iter().any(|r| r.name == req.name) {
+        return Err(IamError::exists(&req.name));
+    }
+    let id = crate::api::stable_hash(&[
+        account.as_bytes(),
+        req.name.as_bytes(),
+        &now_ms.to_le_bytes(),
+    ]);
+    Ok(Role {
+        account: account.to_owned(),
+        name: req.name.clone(),
+        path,
+        id: format!("AROA{id:016X}"),
+        trust: req.trust.clone(),
+        description: req.description.clone(),
+        max_session,
+        created_ms: now_ms,
+        policies: BTreeMap::new(),
+        tags: req.tags.clone(),
+    })
+}
+
+/// Whether IAM lets `role` be deleted: not while it has inline policies (`DeleteConflict`).
+pub fn check_delete(role: &Role) -> Result<(), IamError> {
+    if role.policies.is_empty() {
+        Ok(())
+    } else {
+        Err(IamError::conflict())
+    }
+}
+
 /// Checks a role or policy name (IAM: 1–64 of `\w+=,.@-`; policies 1–128).
 pub fn check_name(name: &str, what: &str, most: usize) -> Result<(), IamError> {
     let ok = !name.is_empty()

@@ -20,7 +20,8 @@ use vpcflow_net::model::{
 use super::{Made, merged};
 use crate::api::{ApiError, ErrorKind};
 use crate::describe::is_id;
-use crate::topology::{derived_id, rule_id, rule_peer};
+use crate::topology::{derived_id, eni_owner, gateway_owner, rule_id, rule_peer, vpc_owner};
+use vpcflow_net::Network;
 
 /// Tags as a request gives them (TagSpecification's, or CreateTags').
 pub type Tags = BTreeMap<String, String>;
@@ -260,13 +261,27 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
 }
 
-/// `action` done on `made`: the new document and the answer, or AWS's error. The network the
-/// new document makes is built, so a document this gives is always one the service can run.
-pub fn apply(made: &Made, ctx: Ctx<'_>, action: &Action) -> Result<(Made, Answer), ApiError> {
+/// What an action gave: the new document, its answer, and the network the document makes.
+#[derive(Debug)]
+pub struct Applied {
+    /// The document after the action.
+    pub made: Made,
+    /// The action's answer.
+    pub answer: Answer,
+    /// The file's topology and the new document, built: always one the service can run.
+    pub network: Network,
+}
+
+/// `action` done on `made`: the new document, its answer and network, or AWS's error.
+pub fn apply(made: &Made, ctx: Ctx<'_>, action: &Action) -> Result<Applied, ApiError> {
     let mut doc = made.clone();
     let answer = Doer { m: &mut doc, ctx }.run(action)?;
-    super::build(ctx.base, &doc)?;
-    Ok((doc, answer))
+    let network = super::build(ctx.base, &doc)?;
+    Ok(Applied {
+        made: doc,
+        answer,
+        network,
+    })
 }
 
 /// How AWS names a kind of resource in its errors.
@@ -374,14 +389,6 @@ const PUBLIC_POOL_LEN: u32 = 1 << 20;
 struct Doer<'a> {
     m: &'a mut Made,
     ctx: Ctx<'a>,
-}
-
-/// Whose a VPC-bound resource is: its VPC's account.
-fn owner_of_vpc(t: &Topology, vpc: &str) -> Option<String> {
-    t.vpcs
-        .iter()
-        .find(|v| v.id == vpc)
-        .map(|v| v.account.clone())
 }
 
 /// `name` and `tags` set from requested tags: `Name` is the label.
@@ -506,7 +513,7 @@ impl Doer<'_> {
         let w = self.world();
         w.subnets
             .iter()
-            .find(|s| s.id == id && self.mine(owner_of_vpc(&w, &s.vpc)))
+            .find(|s| s.id == id && self.mine(vpc_owner(&w, &s.vpc)))
             .cloned()
             .ok_or_else(|| not_found(&SUBNET, id))
     }
@@ -515,7 +522,7 @@ impl Doer<'_> {
         let w = self.world();
         w.security_groups
             .iter()
-            .find(|g| g.id == id && self.mine(owner_of_vpc(&w, &g.vpc)))
+            .find(|g| g.id == id && self.mine(vpc_owner(&w, &g.vpc)))
             .cloned()
             .ok_or_else(|| not_found(&GROUP, id))
     }
@@ -524,7 +531,7 @@ impl Doer<'_> {
         let w = self.world();
         w.network_acls
             .iter()
-            .find(|a| a.id == id && self.mine(owner_of_vpc(&w, &a.vpc)))
+            .find(|a| a.id == id && self.mine(vpc_owner(&w, &a.vpc)))
             .cloned()
             .ok_or_else(|| not_found(&ACL, id))
     }
@@ -533,7 +540,7 @@ impl Doer<'_> {
         let w = self.world();
         w.route_tables
             .iter()
-            .find(|r| r.id == id && self.mine(owner_of_vpc(&w, &r.vpc)))
+            .find(|r| r.id == id && self.mine(vpc_owner(&w, &r.vpc)))
             .cloned()
             .ok_or_else(|| not_found(&RTB, id))
     }
@@ -543,13 +550,7 @@ impl Doer<'_> {
         w.gateways
             .iter()
             .find(|g| {
-                g.id == id
-                    && g.id.starts_with(noun.prefix)
-                    && self.mine(
-                        g.account
-                            .clone()
-                            .or_else(|| owner_of_vpc(&w, g.vpc.as_deref().unwrap_or_default())),
-                    )
+                g.id == id && g.id.starts_with(noun.prefix) && self.mine(gateway_owner(&w, g))
             })
             .cloned()
             .ok_or_else(|| not_found(noun, id))
@@ -559,13 +560,7 @@ impl Doer<'_> {
         let w = self.world();
         w.enis
             .iter()
-            .find(|e| {
-                e.id == id
-                    && self.mine(e.owner.clone().or_else(|| {
-                        let s = w.subnets.iter().find(|s| s.id == e.subnet)?;
-                        owner_of_vpc(&w, &s.vpc)
-                    }))
-            })
+            .find(|e| e.id == id && self.mine(eni_owner(&w, e)))
             .cloned()
             .ok_or_else(|| not_found(&ENI, id))
     }
@@ -1431,7 +1426,7 @@ impl Doer<'_> {
             .subnets
             .iter()
             .find(|s| derived_id("aclassoc", &[&s.network_acl, &s.id]) == association)
-            .filter(|s| self.mine(owner_of_vpc(&w, &s.vpc)))
+            .filter(|s| self.mine(vpc_owner(&w, &s.vpc)))
             .cloned()
         else {
             return Err(ApiError::new(
@@ -1791,7 +1786,7 @@ impl Doer<'_> {
         let w = self.world();
         let found = w.subnets.iter().find(|s| {
             derived_id("rtbassoc", &[&s.route_table, &s.id]) == association
-                && self.mine(owner_of_vpc(&w, &s.vpc))
+                && self.mine(vpc_owner(&w, &s.vpc))
                 && w.route_tables
                     .iter()
                     .any(|t| t.id == s.route_table && !t.main)
@@ -1897,13 +1892,9 @@ impl Doer<'_> {
         for id in ids {
             let owned = w.instances.iter().any(|i| {
                 i.id == *id
-                    && w.enis.iter().any(|e| {
-                        e.id == i.eni
-                            && self.mine(e.owner.clone().or_else(|| {
-                                let s = w.subnets.iter().find(|s| s.id == e.subnet)?;
-                                owner_of_vpc(&w, &s.vpc)
-                            }))
-                    })
+                    && w.enis
+                        .iter()
+                        .any(|e| e.id == i.eni && self.mine(eni_owner(&w, e)))
             });
             if !owned {
                 return Err(not_found(&INSTANCE, id));

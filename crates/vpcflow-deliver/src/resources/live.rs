@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 
 use vpcflow_net::Network;
 
+use super::Made;
 use super::actions::{Action, Answer, Ctx, apply};
-use super::{Made, build};
 use crate::api::ApiError;
 use crate::state::{RequestError, State, StateError};
 
@@ -137,15 +137,14 @@ impl LiveNetwork {
             account,
             now_ms,
         };
-        let (made, answer) = apply(&c.made, ctx, action)?;
-        let network = Arc::new(build(&self.base.topology, &made)?);
+        let applied = apply(&c.made, ctx, action)?;
         let revision = c.revision + 1;
-        state.keep_made_network(revision, &made.to_json())?;
+        state.keep_made_network(revision, &applied.made.to_json())?;
         *c = Current {
-            made,
+            made: applied.made,
             revision,
-            network,
+            network: Arc::new(applied.network),
         };
-        Ok(answer)
+        Ok(applied.answer)
     }
 }

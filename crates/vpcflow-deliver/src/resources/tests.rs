@@ -18,9 +18,9 @@ pub(crate) fn act(base: &Network, made: &mut Made, action: Action) -> Answer {
         account: ACCOUNT,
         now_ms: 1_768_485_600_000,
     };
-    let (next, answer) = apply(made, ctx, &action).unwrap_or_else(|e| panic!("{action:?}: {e}"));
-    *made = next;
-    answer
+    let applied = apply(made, ctx, &action).unwrap_or_else(|e| panic!("{action:?}: {e}"));
+    *made = applied.made;
+    applied.answer
 }
 
 fn made_id(a: Answer) -> String {

@@ -54,9 +54,7 @@ fn private_dns(ip: IpAddr, region: &str) -> String {
 
 impl World<'_> {
     fn gateway_owner(&self, g: &model::Gateway) -> String {
-        g.account
-            .clone()
-            .unwrap_or_else(|| self.vpc_owner(g.vpc.as_deref().unwrap_or_default()))
+        super::gateway_owner(self.t, g).unwrap_or_default()
     }
 
     pub(super) fn internet_gateway(&self, g: &model::Gateway) -> Resource {
@@ -196,8 +194,8 @@ impl World<'_> {
         let subnet = eni.and_then(|e| self.t.subnets.iter().find(|s| s.id == e.subnet));
         let vpc = subnet.map(|s| s.vpc.clone()).unwrap_or_default();
         let owner = eni
-            .and_then(|e| e.owner.clone())
-            .unwrap_or_else(|| self.vpc_owner(&vpc));
+            .and_then(|e| super::eni_owner(self.t, e))
+            .unwrap_or_default();
         let az = subnet.map(|s| s.az.clone()).unwrap_or_default();
         let private = eni.and_then(|e| e.private_ips.first().copied());
         let public = eni.and_then(|e| e.public_ip);

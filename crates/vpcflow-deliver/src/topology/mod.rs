@@ -600,6 +600,59 @@ fn tags_of(name: Option<&String>, tags: &BTreeMap<String, String>) -> BTreeMap<S
     all
 }
 
+/// DescribeVpcAttribute: the value of `attribute` of VPC `vpc`, one of `account`'s (`None`: any
+/// account's). A VPC supports DNS and has no DNS hostnames unless ModifyVpcAttribute said
+/// otherwise, as AWS makes it; network-address-usage metrics are off.
+pub fn vpc_attribute(
+    t: &Topology,
+    vpc: &str,
+    attribute: &str,
+    account: Option<&str>,
+) -> Result<bool, ApiError> {
+    let Some(v) = t
+        .vpcs
+        .iter()
+        .find(|v| v.id == vpc && account.is_none_or(|a| a == v.account))
+    else {
+        return Err(ApiError::new(
+            ErrorKind::VpcNotFound,
+            format!("The vpc ID '{vpc}' does not exist"),
+        ));
+    };
+    match attribute {
+        "enableDnsSupport" => Ok(v.enable_dns_support.unwrap_or(true)),
+        "enableDnsHostnames" => Ok(v.enable_dns_hostnames.unwrap_or(false)),
+        "enableNetworkAddressUsageMetrics" => Ok(false),
+        other => Err(ApiError::new(
+            ErrorKind::InvalidParameterValue,
+            format!("Value ({other}) for parameter attribute is invalid. Unknown attribute."),
+        )),
+    }
+}
+
+/// The account that owns VPC `vpc`.
+pub(crate) fn vpc_owner(t: &Topology, vpc: &str) -> Option<String> {
+    t.vpcs
+        .iter()
+        .find(|v| v.id == vpc)
+        .map(|v| v.account.clone())
+}
+
+/// The account that owns an ENI: its own owner, else its VPC's.
+pub(crate) fn eni_owner(t: &Topology, e: &model::Eni) -> Option<String> {
+    e.owner.clone().or_else(|| {
+        let s = t.subnets.iter().find(|s| s.id == e.subnet)?;
+        vpc_owner(t, &s.vpc)
+    })
+}
+
+/// The account that owns a gateway: its own account, else its VPC's.
+pub(crate) fn gateway_owner(t: &Topology, g: &model::Gateway) -> Option<String> {
+    g.account
+        .clone()
+        .or_else(|| vpc_owner(t, g.vpc.as_deref()?))
+}
+
 /// An id AWS makes for something the topology does not name (an association), the same for the
 /// same parts on every run: `prefix-` and 17 hex digits of their FNV-1a hash.
 pub fn derived_id(prefix: &str, parts: &[&str]) -> String {
@@ -668,12 +721,7 @@ impl<'a> World<'a> {
     }
 
     fn vpc_owner(&self, vpc: &str) -> String {
-        self.t
-            .vpcs
-            .iter()
-            .find(|v| v.id == vpc)
-            .map(|v| v.account.clone())
-            .unwrap_or_default()
+        vpc_owner(self.t, vpc).unwrap_or_default()
     }
 
     fn subnet(&self, s: &model::Subnet) -> Resource {
@@ -842,7 +890,7 @@ impl<'a> World<'a> {
         let subnet = self.t.subnets.iter().find(|s| s.id == e.subnet);
         let vpc = subnet.map(|s| s.vpc.clone()).unwrap_or_default();
         let az = subnet.map(|s| s.az.clone()).unwrap_or_default();
-        let owner = e.owner.clone().unwrap_or_else(|| self.vpc_owner(&vpc));
+        let owner = eni_owner(self.t, e).unwrap_or_default();
         let managed = e.kind.requester_managed();
         let interface_type = match e.kind {
             EniType::Instance | EniType::Rds => "interface",
