@@ -6,9 +6,6 @@ text objects) with its own readers, gives the same answers. Together: vpcflow's 
 independent engine's. Numbers compare as numbers (floats to 1e-9 relative), rows as written or
 as sets (rowsort), or only their count (rowcount).
 """
-import csv
-import io
-import math
 import pathlib
 import subprocess
 import sys
@@ -16,7 +13,8 @@ import tempfile
 
 import duckdb
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from seeds_file import ROOT, SEEDS, agrees, blocks
+
 BIN = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "target/debug/vpcflow"
 passed = failed = 0
 
@@ -28,51 +26,6 @@ def check(name, ok, detail=""):
     else:
         failed += 1
         print(f"FAIL {name}: {detail}")
-
-
-def blocks(text):
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        if not lines[i].startswith("query "):
-            i += 1
-            continue
-        header = lines[i].split()
-        i += 1
-        query = []
-        while not lines[i].startswith("----"):
-            query.append(lines[i])
-            i += 1
-        assert lines[i] == "---- duckdb", header
-        i += 1
-        duck = []
-        while lines[i] != "----":
-            duck.append(lines[i])
-            i += 1
-        i += 1
-        expected = []
-        while i < len(lines) and lines[i]:
-            expected.append(lines[i])
-            i += 1
-        yield header, "\n".join(query), "\n".join(duck), expected
-
-
-def norm(v):
-    if v is None:
-        return ""
-    if hasattr(v, "strftime"):
-        return v.strftime("%Y-%m-%d %H:%M:%S.000")
-    return str(v)
-
-
-def same(a, b):
-    if a == b:
-        return True
-    try:
-        x, y = float(a), float(b)
-    except ValueError:
-        return False
-    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -90,32 +43,14 @@ with tempfile.TemporaryDirectory() as tmp:
                  f"nullstr = '-', columns = {columns})",
     }
     n = 0
-    for header, query, duck, expected in blocks((ROOT / "tests/seeds/seeds.slt").read_text()):
+    for header, query, phrasings, expected in blocks(SEEDS.read_text()):
         n += 1
-        sql = duck
+        sql = phrasings["duckdb"]
         for k, v in sources.items():
             sql = sql.replace(k, v)
-        rows = [[norm(v) for v in r] for r in duckdb.sql(sql).fetchall()]
-        mode = header[2] if len(header) > 2 else ""
-        name = f"seeds: {query[:70]!r}"
-        if mode == "rowcount":
-            check(name, expected == [f"rows={len(rows)}"], (expected, len(rows)))
-            continue
-        want = list(csv.reader(io.StringIO("\n".join(expected))))[1:] if expected else []
-        if mode == "rowsort":
-            rows.sort()
-            want.sort()
-            # Column order may differ between the two phrasings: compare each row as a multiset
-            # of values when the row counts agree.
-            ok = len(rows) == len(want) and all(
-                len(r) == len(w) and all(any(same(x, y) for y in w) for x in r) and
-                all(any(same(x, y) for x in r) for y in w)
-                for r, w in zip(sorted(rows, key=lambda r: sorted(r)), sorted(want, key=lambda r: sorted(r))))
-        else:
-            ok = len(rows) == len(want) and all(
-                len(r) == len(w) and all(any(same(x, y) for y in w) for x in r)
-                for r, w in zip(rows, want))
-        check(name, ok, f"\nduckdb: {rows[:5]}…\nexpected: {want[:5]}…")
+        rows = duckdb.sql(sql).fetchall()
+        check(f"seeds: {query[:70]!r}", agrees(header, rows, expected),
+              f"\nduckdb: {rows[:5]}…\nexpected: {expected[:6]}…")
     check("seeds: the file has the seeds' queries", n >= 25, n)
 
 print(f"{passed} passed, {failed} failed")

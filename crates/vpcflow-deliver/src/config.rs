@@ -53,6 +53,9 @@ pub struct DeliveryConfig {
     /// `vpcflow up` runs the detections as records arrive (`[detections]`).
     #[serde(default)]
     pub detections: Option<DetectionsConfig>,
+    /// Capture agents writing into one bucket, and the ENIs each owns (`--agent NAME`).
+    #[serde(default)]
+    pub agents: Vec<crate::agents::AgentConfig>,
 }
 
 /// `[detections]`: the service runs the detections on the records it delivers, and notifies
@@ -409,6 +412,7 @@ impl DeliveryConfig {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = crate::sinks::s3::check(&self.buckets);
         out.extend(self.capture.check());
+        out.extend(crate::agents::check(&self.agents));
         out.extend(TopicConfig::check(&self.topics));
         for (i, a) in self.detections.iter().flat_map(|d| &d.actions).enumerate() {
             if !self.topics.iter().any(|t| &t.arn == a) {

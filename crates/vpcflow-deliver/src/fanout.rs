@@ -11,7 +11,7 @@
 //! ([`SinkKey`]: a flow log's own, or a stream) has a checkpoint: windows at or before it are
 //! already in the spool, and are dropped when a source is replayed after a crash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use vpcflow_net::Network;
@@ -46,13 +46,19 @@ impl Subscription {
     /// `flow_log` fed by engine `engine`, covering the ENIs its resource has in `net` now (a
     /// VPC or subnet flow log covers ENIs added to the topology since it was made; one whose
     /// resource has left the topology covers nothing).
-    fn resolve(net: &Network, flow_log: FlowLog, engine: usize, from: u64) -> Subscription {
+    fn resolve(
+        net: &Network,
+        flow_log: FlowLog,
+        engine: usize,
+        from: u64,
+        agent: Option<&BTreeSet<String>>,
+    ) -> Subscription {
         let mut members = vec![false; net.enis.len()];
         if let Ok((_, enis)) =
             crate::api::resource_enis(net, flow_log.resource_type, &flow_log.resource_id)
         {
             for e in enis {
-                members[e] = true;
+                members[e] = agent.is_none_or(|a| a.contains(&net.enis[e].id));
             }
         }
         Subscription {
@@ -92,6 +98,10 @@ pub struct Plan {
     pub retention: BTreeMap<String, Option<u32>>,
     /// The network.
     pub net: Arc<Network>,
+    /// The ENIs this process records, when it is one capture agent of several
+    /// ([`crate::agents`]): every flow log covers only those of its ENIs, now and after a
+    /// revision.
+    pub agent: Option<Arc<BTreeSet<String>>>,
 }
 
 impl Plan {
@@ -111,7 +121,7 @@ impl Plan {
                     .iter()
                     .position(|&i| i == u64::from(f.max_aggregation_interval))
                     .expect("every interval was collected");
-                Subscription::resolve(&net, f, engine, 0)
+                Subscription::resolve(&net, f, engine, 0, None)
             })
             .collect();
         Plan {
@@ -128,7 +138,15 @@ impl Plan {
                 .map(|g| (g.name.clone(), g.retention_in_days))
                 .collect(),
             net,
+            agent: None,
         }
+    }
+
+    /// The plan of capture agent that records only the ENIs `owned`.
+    pub fn owned(&self, owned: BTreeSet<String>) -> Plan {
+        let mut plan = self.clone();
+        plan.agent = Some(Arc::new(owned));
+        plan.with_network(Arc::clone(&self.net))
     }
 
     /// The plan for the flow logs that exist now, `flow_logs`, while the source runs at record
@@ -170,8 +188,13 @@ impl Plan {
             };
             let from = from(f).unwrap_or_else(|| at.div_ceil(interval) * interval);
             created.push(plan.subs.len());
-            plan.subs
-                .push(Subscription::resolve(&plan.net, f.clone(), engine, from));
+            plan.subs.push(Subscription::resolve(
+                &plan.net,
+                f.clone(),
+                engine,
+                from,
+                plan.agent.as_deref(),
+            ));
         }
         (!created.is_empty() || !deleted.is_empty()).then(|| Revision {
             plan: Arc::new(plan),
@@ -199,7 +222,13 @@ impl Plan {
     pub fn with_network(&self, net: Arc<Network>) -> Plan {
         let mut plan = self.clone();
         for sub in &mut plan.subs {
-            let resolved = Subscription::resolve(&net, sub.flow_log.clone(), sub.engine, sub.from);
+            let resolved = Subscription::resolve(
+                &net,
+                sub.flow_log.clone(),
+                sub.engine,
+                sub.from,
+                self.agent.as_deref(),
+            );
             sub.members = resolved.members;
         }
         plan.net = net;

@@ -15,6 +15,7 @@
 //! Without the default `runtime` feature only the pure part builds: [`api`], [`describe`],
 //! [`config`], [`layout`] and the components' config sections ([`sinks`]).
 
+pub mod agents;
 pub mod api;
 pub mod config;
 pub mod coverage;

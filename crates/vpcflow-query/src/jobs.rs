@@ -232,9 +232,22 @@ pub async fn insights_over_log_groups(
     now_s: i64,
     bad: Arc<BadLines>,
 ) -> Result<Rows, InsightsError> {
-    let sources = group_sources(dir, groups, range)?;
     let ctx = crate::log_group_session();
     crate::set_bad_lines(&ctx, bad);
+    insights_over_log_groups_in(&ctx, dir, groups, query, text, range, now_s).await
+}
+
+/// [`insights_over_log_groups`] in the session `ctx` (a cluster's, say).
+pub async fn insights_over_log_groups_in(
+    ctx: &datafusion::prelude::SessionContext,
+    dir: &DataDir,
+    groups: &[String],
+    query: &insights::ast::Query,
+    text: &str,
+    range: Option<plan::TimeRange>,
+    now_s: i64,
+) -> Result<Rows, InsightsError> {
+    let sources = group_sources(dir, groups, range)?;
     let engine = |e: plan::QueryError| match e {
         plan::QueryError::Query(p) => InsightsError::Refused(LogsError::refused(
             LogsErrorCode::MalformedQuery,
@@ -244,7 +257,7 @@ pub async fn insights_over_log_groups(
     };
     let mut all: Option<plan::DataFrame> = None;
     for (name, paths) in sources {
-        let df = plan::log_group(&ctx, paths, &name).await.map_err(engine)?;
+        let df = plan::log_group(ctx, paths, &name).await.map_err(engine)?;
         // Groups of different formats share the columns they have.
         all = Some(match all {
             None => df,
@@ -255,7 +268,7 @@ pub async fn insights_over_log_groups(
     }
     let source = all.ok_or_else(|| invalid("A query names at least one log group."))?;
     plan::run(
-        &ctx,
+        ctx,
         query,
         text,
         source,

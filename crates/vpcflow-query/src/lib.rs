@@ -13,6 +13,8 @@
 //! session both languages run in.
 
 pub mod athena;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 #[cfg(feature = "engine")]
 pub mod cost;
 #[cfg(feature = "engine")]

@@ -734,10 +734,14 @@ pub enum RunError {
 
 /// A session with vpcflow's functions (and the catalog's tables, per statement).
 pub fn session() -> datafusion::prelude::SessionContext {
-    let config = datafusion::prelude::SessionConfig::new()
+    crate::session(config())
+}
+
+/// The settings SQL runs with (here or on a cluster).
+pub fn config() -> datafusion::prelude::SessionConfig {
+    datafusion::prelude::SessionConfig::new()
         .with_information_schema(true)
-        .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
-    crate::session(config)
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", true)
 }
 
 /// The session's tables, found by name when a statement names them: those registered (an

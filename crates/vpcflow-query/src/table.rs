@@ -345,6 +345,12 @@ impl FlowTable {
         &self.files
     }
 
+    /// The data columns (strings as string views), the partition columns and how text lines
+    /// map to columns: with [`FlowTable::files`], what [`FlowTable::new`] makes it from again.
+    pub fn layout(&self) -> (&SchemaRef, &[FieldRef], TextColumns) {
+        (&self.data, &self.partition_cols, self.text)
+    }
+
     /// The same table over other files (some of its own, say).
     pub fn with_files(&self, files: Vec<FlowFile>) -> FlowTable {
         FlowTable {
@@ -670,9 +676,23 @@ impl TableProvider for FlowTable {
             refuse_unsigned_past_i64(state, &files, store.as_ref()).await?;
             plans.push(self.parquet_plan(state, &files, url, projection, limit)?);
         }
+        // On a cluster's scheduler a text scan is one partition (`OnePartition`), which Ballista
+        // cannot split beside other partitions of a union: such a table is refused, never read
+        // twice.
+        let one_partition = state
+            .config()
+            .get_extension::<crate::text_exec::OnePartition>()
+            .is_some();
+        if one_partition && !text.is_empty() && !plans.is_empty() {
+            return Err(DataFusionError::Plan(
+                "a table of text and Parquet files together does not run on a cluster yet: \
+                 query the text files and the Parquet files as two tables"
+                    .to_owned(),
+            ));
+        }
         if !text.is_empty() || plans.is_empty() {
             let threads = state.config().target_partitions();
-            plans.push(Arc::new(TextExec::new(
+            let scan = TextExec::new(
                 Arc::clone(&self.data),
                 self.text,
                 &self.schema,
@@ -681,7 +701,12 @@ impl TableProvider for FlowTable {
                 // Without filters, a LIMIT stops the reading once enough rows are out.
                 limit.filter(|_| filters.is_empty()),
                 threads,
-            )?));
+            )?;
+            plans.push(Arc::new(if one_partition {
+                scan.into_one_partition()
+            } else {
+                scan
+            }));
         }
         if plans.len() == 1 {
             return Ok(plans.remove(0));

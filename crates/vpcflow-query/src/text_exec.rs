@@ -59,10 +59,52 @@ pub struct TextExec {
     /// Each partition's files (indexes into `scan.files`), in path order.
     groups: Vec<Vec<usize>>,
     props: Arc<PlanProperties>,
+    /// The arguments it was made from that `scan` does not keep: what the cluster's codec
+    /// sends, to make the same node on an executor.
+    made: Made,
+}
+
+#[derive(Debug, Clone)]
+struct Made {
+    text: TextColumns,
+    table_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    threads: usize,
+    single: bool,
+}
+
+/// A session setting (a config extension): text scans are one partition each, their files read
+/// on the partition's threads. A Ballista scheduler's sessions have it: Ballista splits a
+/// stage's partitions between tasks by rewriting the scans it knows (DataFusion's
+/// `DataSourceExec`), and a task runs every partition of a scan it does not know, so a
+/// many-partition `TextExec` would be read once per task.
+#[derive(Debug, Default)]
+pub struct OnePartition;
+
+/// The arguments of [`TextExec::new`] a node was made with: given to `new` again they make the
+/// same node, with the same partitions.
+#[derive(Debug)]
+pub struct TextArgs<'a> {
+    /// The table's data columns.
+    pub data: &'a SchemaRef,
+    /// How lines map to columns.
+    pub text: TextColumns,
+    /// The table's whole schema.
+    pub table_schema: &'a SchemaRef,
+    /// The files.
+    pub files: &'a [FlowFile],
+    /// The output columns.
+    pub projection: Option<&'a Vec<usize>>,
+    /// A LIMIT with no filter before it.
+    pub limit: Option<usize>,
+    /// Threads.
+    pub threads: usize,
+    /// One partition (see [`OnePartition`]).
+    pub single: bool,
 }
 
 /// What every partition of a [`TextExec`] shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Scan {
     /// The table's data columns.
     data: SchemaRef,
@@ -134,9 +176,55 @@ impl TextExec {
                 decoded: data_cols.clone(),
             },
         };
+        let made = Made {
+            text,
+            table_schema: Arc::new(table_schema.clone()),
+            projection: projection.cloned(),
+            threads,
+            single: false,
+        };
         let threads = threads.max(1);
         // Many files: one thread per file. Few (large) files: chunks within each file too.
         let parts = files.len().clamp(1, threads);
+        Ok(Self::grouped(
+            data, columns, files, wanted, decoded, out_schema, limit, threads, parts, made,
+        ))
+    }
+
+    /// The same scan as one partition: its files in turn, each decoded on all its threads.
+    pub fn into_one_partition(self) -> TextExec {
+        let scan = Arc::unwrap_or_clone(self.scan);
+        let threads = self.made.threads.max(1);
+        Self::grouped(
+            scan.data,
+            scan.columns,
+            scan.files,
+            scan.wanted,
+            scan.decoded,
+            scan.out_schema,
+            scan.limit,
+            threads,
+            1,
+            Made {
+                single: true,
+                ..self.made
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn grouped(
+        data: SchemaRef,
+        columns: Columns,
+        files: Vec<FlowFile>,
+        wanted: Vec<usize>,
+        decoded: SchemaRef,
+        out_schema: SchemaRef,
+        limit: Option<usize>,
+        threads: usize,
+        parts: usize,
+        made: Made,
+    ) -> TextExec {
         let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
         let groups = balance(&sizes, parts);
         let props = PlanProperties::new(
@@ -145,7 +233,7 @@ impl TextExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        Ok(TextExec {
+        TextExec {
             metrics: Default::default(),
             scan: Arc::new(Scan {
                 data,
@@ -159,7 +247,22 @@ impl TextExec {
             }),
             groups,
             props: Arc::new(props),
-        })
+            made,
+        }
+    }
+
+    /// The arguments it was made with.
+    pub fn args(&self) -> TextArgs<'_> {
+        TextArgs {
+            data: &self.scan.data,
+            text: self.made.text,
+            table_schema: &self.made.table_schema,
+            files: &self.scan.files,
+            projection: self.made.projection.as_ref(),
+            limit: self.scan.limit,
+            threads: self.made.threads,
+            single: self.made.single,
+        }
     }
 }
 

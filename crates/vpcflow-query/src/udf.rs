@@ -162,14 +162,27 @@ const FUNCTIONS: &[(&str, usize, DataType, Kernel)] = &[
 
 /// Registers every function of [`FUNCTIONS`] with `ctx`.
 pub fn register(ctx: &SessionContext) {
-    for (name, arity, returns, kernel) in FUNCTIONS {
-        ctx.register_udf(ScalarUDF::from(Udf {
+    for f in all() {
+        ctx.register_udf(f);
+    }
+}
+
+/// Every function of [`FUNCTIONS`].
+pub fn all() -> impl Iterator<Item = ScalarUDF> {
+    FUNCTIONS.iter().map(|(name, arity, returns, kernel)| {
+        ScalarUDF::from(Udf {
             name,
             signature: Signature::any(*arity, Volatility::Immutable),
             returns: returns.clone(),
             kernel: *kernel,
-        }));
-    }
+        })
+    })
+}
+
+/// The function of [`FUNCTIONS`] called `name`, if it is one of ours (the cluster's codec
+/// makes it again on an executor by its name).
+pub fn by_name(name: &str) -> Option<ScalarUDF> {
+    all().find(|f| f.name() == name)
 }
 
 fn map_str(a: &[ArrayRef], f: impl Fn(&str) -> Option<String>) -> Result<ArrayRef> {

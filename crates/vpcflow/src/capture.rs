@@ -131,6 +131,19 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
         topology.clone(),
         format!("{:?}", args.eni),
     ];
+    if let Some(agent) = &args.delivery.agent {
+        vpcflow_deliver::agents::check_mapped(
+            &prepared.config.agents,
+            agent,
+            // --eni: every packet is that ENI's, which must be the agent's. Otherwise packets
+            // map by address, and the plan keeps the agent's ENIs only.
+            match &map {
+                EniMap::One(e) => Some(net.enis[*e].id.as_str()),
+                _ => None,
+            },
+        )?;
+        key_parts.push(format!("agent={agent}"));
+    }
     for (name, f) in &files {
         key_parts.push(content_digest(f).with_context(|| format!("cannot read {name}"))?);
     }

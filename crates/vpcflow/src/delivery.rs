@@ -42,6 +42,11 @@ pub(crate) struct DeliveryArgs {
     /// stops (running it again resumes).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub(crate) drain_timeout: u64,
+    /// Run as this capture agent of the config's [[agents]]: make the records of the ENIs it
+    /// owns only, under object names no other agent makes, so that agents on many hosts
+    /// deliver the same flow logs into one bucket (docs/scale.md).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) agent: Option<String>,
 }
 
 /// `vpcflow.toml`, parsed.
@@ -135,6 +140,8 @@ pub(crate) struct Prepared {
     pub(crate) config: DeliveryConfig,
     pub(crate) plan: Arc<Plan>,
     pub(crate) state: State,
+    /// `--agent`: part of every name this run's sources deliver under.
+    pub(crate) agent: Option<String>,
 }
 
 /// Opens the data directory and makes `state.db` hold the config's flow logs
@@ -176,12 +183,17 @@ pub(crate) fn prepare(
         ),
         Err(e) => return Err(e.into()),
     };
-    let plan = Arc::new(Plan::new(Arc::clone(net), flow_logs, &config));
+    let mut plan = Plan::new(Arc::clone(net), flow_logs, &config);
+    if let Some(agent) = &args.agent {
+        plan = plan.owned(vpcflow_deliver::agents::owned(&config.agents, agent, net)?);
+    }
+    let plan = Arc::new(plan);
     Ok(Prepared {
         data: args.data.clone(),
         config,
         plan,
         state,
+        agent: args.agent.clone(),
     })
 }
 
@@ -218,6 +230,7 @@ pub(crate) fn engines(
 /// A source run through the pipeline, with the delivery worker alongside.
 pub(crate) struct Run {
     pipeline: Pipeline,
+    agent: Option<String>,
     spool: vpcflow_deliver::spool::Spool,
     state_path: PathBuf,
     max_spool_bytes: u64,
@@ -252,7 +265,9 @@ impl Run {
             spool.clone(),
             PipelineOptions {
                 state_path: DataDir::new(&p.data).state_db(),
-                source: run_key.is_none().then(|| unrepeatable("live")),
+                source: run_key
+                    .is_none()
+                    .then(|| unrepeatable(&agent_source(p.agent.as_deref(), "live"))),
                 // A source that can be replayed waits for room in the spool (up to the drain
                 // timeout); live traffic cannot, and what does not fit becomes SKIPDATA.
                 waits: run_key.is_some().then(|| Waits {
@@ -276,6 +291,7 @@ impl Run {
         );
         Ok(Run {
             pipeline,
+            agent: p.agent.clone(),
             spool: spool_for_sources,
             state_path: DataDir::new(&p.data).state_db(),
             max_spool_bytes: p.config.spool.max_bytes,
@@ -298,7 +314,7 @@ impl Run {
                 state_path: self.state_path.clone(),
                 run_key: None,
                 max_spool_bytes: self.max_spool_bytes,
-                source: Some(unrepeatable(source)),
+                source: Some(unrepeatable(&agent_source(self.agent.as_deref(), source))),
                 waits: None,
             },
         )?)
@@ -400,6 +416,15 @@ pub(crate) struct Outcome {
 
 /// The name of a run that cannot be replayed (live traffic): `what` and when it started, in
 /// ms, so that no later run's entries land where its did.
+/// A live source's name on agent `agent`: agents starting in the same millisecond still
+/// deliver under names of their own.
+fn agent_source(agent: Option<&str>, what: &str) -> String {
+    match agent {
+        Some(a) => format!("{what}-{a}-"),
+        None => what.to_owned(),
+    }
+}
+
 fn unrepeatable(what: &str) -> String {
     format!("{what}{:x}", SystemClock.now_ms())
 }

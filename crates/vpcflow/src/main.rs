@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod capture;
+mod cluster;
 mod convert;
 mod delivered;
 mod delivery;
@@ -56,6 +57,10 @@ enum Command {
     Capture(capture::CaptureArgs),
     /// Ask flow logs questions: Logs Insights over log groups, SQL with Athena's DDL over buckets.
     Query(query::QueryArgs),
+    /// Run queries on a cluster: a Ballista scheduler and executors from this binary, for
+    /// `vpcflow query --cluster df://HOST:PORT`.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Look into log groups: list groups and streams, print events (like `aws logs tail`).
     #[command(subcommand)]
     Logs(logs::LogsCommand),
@@ -105,6 +110,7 @@ fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Topology(cmd) => topology::run(&cmd),
         Command::Logs(cmd) => logs::run(&cmd),
         Command::Query(args) => query::run(&args),
+        Command::Cluster(cmd) => cluster::run(&cmd),
         Command::Findings(args) => findings::run(&args),
         Command::FlowLogs(cmd) => delivery::run_flow_logs(&cmd),
         Command::Diagnose(_) => unreachable!("run() answers diagnose"),

@@ -58,6 +58,10 @@ a bad line is an error naming file, line and reason, whatever the query asks, un
 Without a data directory, tables created then last for that one script. Log groups are SQL
 tables by their quoted names: SELECT … FROM \"/vpcflow/flow-logs\".
 
+--cluster df://HOST:PORT runs the query on a Ballista cluster (`vpcflow cluster scheduler` and
+its executors, from this binary): SQL and Insights alike, over every kind of table; the answer is
+the one this process gives. See docs/scale.md.
+
 --contributors RULE ranks contributors as Contributor Insights does (GetInsightRuleReport,
 exact): a rule in AWS's JSON syntax (Schema CloudWatchLogRule 1, LogGroupNames, LogFormat CLF
 with 1-based positions or JSON with $.selectors, Fields aliases, Contribution Keys, ValueOf and
@@ -139,6 +143,22 @@ pub(crate) struct QueryArgs {
     /// their host process are.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     repeat: u32,
+    /// Run the query on a Ballista cluster (`vpcflow cluster scheduler` and its executors) at
+    /// df://HOST:PORT instead of in this process: SQL and Insights alike, over log groups,
+    /// Athena tables, --files, text or Parquet, local or in buckets. The executors read the
+    /// files by the same paths (one host, or the same mounts) and the buckets of their own
+    /// --config. A text scan runs as one task; a table mixing text and Parquet files is
+    /// refused there. Not with --skip-bad or --stats (the executors count, not this process).
+    #[arg(long, value_name = "df://HOST:PORT", conflicts_with_all = ["contributors", "skip_bad", "stats"])]
+    cluster: Option<String>,
+    /// With --cluster: the tasks each stage of the query splits into (its scans' file groups),
+    /// at most as many as the executors run at once, together.
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "cluster", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    cluster_partitions: u32,
+    /// With --cluster: give up on an answer after this many seconds, with an error (a cluster
+    /// that lost an executor can leave a job waiting).
+    #[arg(long, value_name = "SECS", default_value_t = 600, requires = "cluster", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    cluster_timeout: u64,
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -154,7 +174,15 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// The config's buckets at S3-compatible endpoints, opened for reading in place.
 fn remote_buckets(args: &QueryArgs) -> anyhow::Result<Vec<Arc<table::RemoteBucket>>> {
-    let file = crate::delivery::load_config(args.config.as_deref())?;
+    remote_buckets_of(args.config.as_deref(), &args.data)
+}
+
+/// The buckets at S3-compatible endpoints of the config `config` (none without one).
+pub(crate) fn remote_buckets_of(
+    config: Option<&std::path::Path>,
+    data: &std::path::Path,
+) -> anyhow::Result<Vec<Arc<table::RemoteBucket>>> {
+    let file = crate::delivery::load_config(config)?;
     let Some(delivery) = file.delivery else {
         return Ok(Vec::new());
     };
@@ -163,7 +191,7 @@ fn remote_buckets(args: &QueryArgs) -> anyhow::Result<Vec<Arc<table::RemoteBucke
         .iter()
         .filter(|b| b.endpoint.is_some())
         .map(|b| {
-            let store = vpcflow_deliver::sinks::s3::open_bucket(b, &DataDir::new(&args.data).s3())?;
+            let store = vpcflow_deliver::sinks::s3::open_bucket(b, &DataDir::new(data).s3())?;
             Ok(Arc::new(table::RemoteBucket {
                 name: b.name.clone(),
                 store,
@@ -271,6 +299,13 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
         .transpose()?;
     let range = range(args)?;
     let rt = runtime()?;
+    let engine = Engine {
+        rt: &rt,
+        url: args.cluster.clone(),
+        buckets: remote.clone(),
+        partitions: args.cluster_partitions as usize,
+        timeout: std::time::Duration::from_secs(args.cluster_timeout),
+    };
     let mut times = Vec::new();
     let mut answer = None;
     let mut bad = Arc::new(BadLines::default());
@@ -293,7 +328,7 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
             .transpose()?;
         answer = Some(match (&sql_job, &args.insights) {
             (Some((script, catalog)), _) => Answer::Script(run_sql(
-                &rt,
+                &engine,
                 args,
                 catalog,
                 script,
@@ -301,7 +336,7 @@ pub(crate) fn run(args: &QueryArgs) -> anyhow::Result<()> {
                 Arc::clone(&bad),
             )?),
             (None, text) => Answer::Rows(insights_rows(
-                &rt,
+                &engine,
                 &args.data,
                 text.as_deref().unwrap_or_default(),
                 &args.log_group,
@@ -369,7 +404,7 @@ fn report_bad_lines(bad: &BadLines, timing: bool) {
 /// log groups by their quoted names (`SELECT … FROM "/vpcflow/flow-logs"`), each found when a
 /// statement names it (`sql::StoreSchema`).
 fn run_sql(
-    rt: &tokio::runtime::Runtime,
+    engine: &Engine<'_>,
     args: &QueryArgs,
     catalog: &Arc<sql::Catalog>,
     script: &str,
@@ -384,12 +419,69 @@ fn run_sql(
         Arc::clone(catalog),
         Some(DataDir::new(&args.data)),
     ));
-    rt.block_on(async {
-        let ctx = sql::session();
-        vpcflow_query::set_bad_lines(&ctx, bad);
-        sql::run_script(&ctx, schema, script, &extra).await
-    })
-    .map_err(|e| anyhow::anyhow!("--sql: {e}"))
+    let ctx = engine.session(sql::config())?.unwrap_or_else(sql::session);
+    engine
+        .block_on(async {
+            vpcflow_query::set_bad_lines(&ctx, bad);
+            sql::run_script(&ctx, schema, script, &extra).await
+        })?
+        .map_err(|e| anyhow::anyhow!("--sql: {e}"))
+}
+
+/// Where a query runs: in this process (on its runtime), or on the cluster of `--cluster`.
+pub(crate) struct Engine<'a> {
+    /// The runtime the query's futures run on.
+    pub(crate) rt: &'a tokio::runtime::Runtime,
+    /// The scheduler (`df://HOST:PORT`), if the query runs on a cluster.
+    pub(crate) url: Option<String>,
+    /// The buckets at endpoints that the query's plans may name.
+    pub(crate) buckets: Vec<Arc<table::RemoteBucket>>,
+    /// Tasks per stage on the cluster.
+    pub(crate) partitions: usize,
+    /// How long to wait for the cluster's answer.
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl<'a> Engine<'a> {
+    /// In this process.
+    pub(crate) fn local(rt: &'a tokio::runtime::Runtime) -> Engine<'a> {
+        Engine {
+            rt,
+            url: None,
+            buckets: Vec::new(),
+            partitions: 1,
+            timeout: std::time::Duration::MAX,
+        }
+    }
+
+    /// Runs `fut` to its end; on a cluster, at most `timeout` (then an error: the client stops
+    /// waiting, rather than waiting for ever on a job the cluster lost).
+    fn block_on<F: Future>(&self, fut: F) -> anyhow::Result<F::Output> {
+        let Some(url) = &self.url else {
+            return Ok(self.rt.block_on(fut));
+        };
+        self.rt
+            .block_on(async { tokio::time::timeout(self.timeout, fut).await })
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "--cluster {url}: no answer in {} s (see the scheduler's log; \
+                     --cluster-timeout waits longer)",
+                    self.timeout.as_secs()
+                )
+            })
+    }
+
+    /// A session on the cluster with `config`'s settings; `None` to run in this process.
+    fn session(&self, config: plan::SessionConfig) -> anyhow::Result<Option<plan::SessionContext>> {
+        let Some(url) = &self.url else {
+            return Ok(None);
+        };
+        let buckets = vpcflow_query::cluster::Buckets(self.buckets.clone());
+        let config = config.with_target_partitions(self.partitions);
+        vpcflow_query::cluster::remote(url, config, &buckets)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--cluster {url}: {}", vpcflow_query::engine_message(&e)))
+    }
 }
 
 /// `--contributors`: the rule's top contributors, one row each (its keys, then its value),
@@ -498,7 +590,7 @@ fn range(args: &QueryArgs) -> anyhow::Result<Option<plan::TimeRange>> {
 /// Runs an Insights query over log groups of `data` (`vpcflow_query::jobs`, as StartQuery runs
 /// it), or over imported files.
 pub(crate) fn insights_rows(
-    rt: &tokio::runtime::Runtime,
+    engine: &Engine<'_>,
     data: &std::path::Path,
     text: &str,
     log_groups: &[String],
@@ -513,9 +605,10 @@ pub(crate) fn insights_rows(
     }
     // now() is the time the query starts: the binary's clock, given to the planner.
     let now_s = (crate::delivery::SystemClock.now_ms() / 1000) as i64;
-    let rows = match import {
-        Some(t) => rt.block_on(async {
-            let ctx = plan::session();
+    let on_cluster = engine.session(plan::SessionConfig::new())?;
+    let rows = match (import, on_cluster) {
+        (Some(t), on_cluster) => engine.block_on(async {
+            let ctx = on_cluster.unwrap_or_else(plan::session);
             vpcflow_query::set_bad_lines(&ctx, bad);
             let source = plan::files(&ctx, t).await?;
             let env = plan::Env {
@@ -524,23 +617,35 @@ pub(crate) fn insights_rows(
                 flow_records_only: true,
             };
             plan::run(&ctx, &query, text, source, env).await
-        }),
-        None => {
+        })?,
+        (None, on_cluster) => {
             let dir = DataDir::new(data);
-            return rt
-                .block_on(jobs::insights_over_log_groups(
-                    &dir, log_groups, &query, text, range, now_s, bad,
-                ))
-                .map_err(|e| match e {
-                    jobs::InsightsError::Refused(LogsError::Refused {
-                        code: LogsErrorCode::MalformedQuery,
-                        message,
-                    }) => anyhow::anyhow!("--insights: {message}"),
-                    jobs::InsightsError::Refused(LogsError::Refused { code, message }) => {
-                        anyhow::anyhow!("{}: {message} (in {})", code.def().name, data.display())
+            let run = async {
+                match &on_cluster {
+                    Some(ctx) => {
+                        jobs::insights_over_log_groups_in(
+                            ctx, &dir, log_groups, &query, text, range, now_s,
+                        )
+                        .await
                     }
-                    other => anyhow::anyhow!(other),
-                });
+                    None => {
+                        jobs::insights_over_log_groups(
+                            &dir, log_groups, &query, text, range, now_s, bad,
+                        )
+                        .await
+                    }
+                }
+            };
+            return engine.block_on(run)?.map_err(|e| match e {
+                jobs::InsightsError::Refused(LogsError::Refused {
+                    code: LogsErrorCode::MalformedQuery,
+                    message,
+                }) => anyhow::anyhow!("--insights: {message}"),
+                jobs::InsightsError::Refused(LogsError::Refused { code, message }) => {
+                    anyhow::anyhow!("{}: {message} (in {})", code.def().name, data.display())
+                }
+                other => anyhow::anyhow!(other),
+            });
         }
     };
     rows.map_err(|e| match e {

@@ -369,14 +369,18 @@ pub(crate) fn simulate(
             "there is no flow log to deliver to: add [[flow_logs]] to the config, or use --stdout"
         );
     }
-    let key = delivery::run_key(&[
-        "simulate",
-        &spec_digest(&topology),
-        &spec_digest(&scenario_spec),
-        &seed.to_string(),
-        &start.to_string(),
-        &duration.to_string(),
-    ]);
+    // An agent's name is part of its run (so of its object names): agents of one scenario never
+    // write one key. Without one, the key is what it always was.
+    let mut key_parts = vec![
+        "simulate".to_owned(),
+        spec_digest(&topology),
+        spec_digest(&scenario_spec),
+        seed.to_string(),
+        start.to_string(),
+        duration.to_string(),
+    ];
+    key_parts.extend(args.delivery.agent.iter().map(|a| format!("agent={a}")));
+    let key = delivery::run_key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
     // A service follows the flow logs created and deleted while it runs.
     let mut live = if drive.service {
         let mut follow = Follow::open(&mut prepared, &key, &net, config.max_flows)?;
@@ -782,7 +786,7 @@ fn answer_first_questions(prepared: &delivery::Prepared) -> anyhow::Result<()> {
     for (title, q) in FIRST_QUESTIONS {
         outln!("\n{title} ({group}):");
         let rows = crate::query::insights_rows(
-            &rt,
+            &crate::query::Engine::local(&rt),
             &prepared.data,
             q,
             std::slice::from_ref(&group),

@@ -14,6 +14,8 @@ pub use datafusion::arrow as datafusion_arrow;
 pub use datafusion::catalog as datafusion_catalog;
 /// DataFusion's DataFrame, for callers that combine sources.
 pub use datafusion::prelude::DataFrame;
+/// The session types queries run in (a binary makes a cluster's with them).
+pub use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use crate::Rows;
 
@@ -24,7 +26,7 @@ use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
 use datafusion::logical_expr::{ExprFunctionExt as _, ExprSchemable as _};
-use datafusion::prelude::{Not as _, SessionContext};
+use datafusion::prelude::Not as _;
 use vpcflow_record::FIELDS;
 
 use super::ast::{BinaryOp, CommandKind, ExprKind, ParsePattern, Query, UnaryOp};
@@ -1036,5 +1038,5 @@ fn like_literal(s: &str) -> String {
 
 /// A session for Insights queries, with vpcflow's functions.
 pub fn session() -> SessionContext {
-    crate::session(datafusion::prelude::SessionConfig::new())
+    crate::session(SessionConfig::new())
 }

@@ -1,5 +1,8 @@
 //! Helpers the binary's integration tests share: run `vpcflow`, insist it succeeded.
 
+pub(crate) mod s3;
+pub(crate) mod seeds;
+
 use std::process::{Command, Output};
 
 /// Runs the binary with `args`.
