@@ -13,19 +13,11 @@ import tempfile
 
 import duckdb
 
-from seeds_file import ROOT, SEEDS, agrees, blocks
+from seeds_file import ROOT, SEEDS, Tally, agrees, blocks
 
 BIN = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "target/debug/vpcflow"
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+tally = Tally()
+check = tally.check
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -53,5 +45,4 @@ with tempfile.TemporaryDirectory() as tmp:
               f"\nduckdb: {rows[:5]}…\nexpected: {expected[:6]}…")
     check("seeds: the file has the seeds' queries", n >= 25, n)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(tally.report())

@@ -18,19 +18,11 @@ import tempfile
 import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
-from seeds_file import ROOT, SEEDS, agrees, blocks
+from seeds_file import ROOT, SEEDS, Tally, agrees, blocks
 
 BIN = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "target/debug/vpcflow"
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+tally = Tally()
+check = tally.check
 
 
 # Loopback only: the driver and its executors are this process's JVM.
@@ -75,5 +67,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check("seeds: the file has the Athena queries", n >= 10, n)
     spark.stop()
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(tally.report())

@@ -11,6 +11,24 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "tests/seeds/seeds.slt"
 
 
+class Tally:
+    """Passed and failed checks, each failure printed as it happens."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {name}: {detail}")
+
+    def report(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
 def blocks(text):
     """Each query block: (header words, query, {engine: phrasing}, expected lines)."""
     lines = text.splitlines()

@@ -10,16 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::seeds::{blocks, root, run};
+use common::s3::free_port;
+use common::seeds::{blocks, delivered_hour, root, run};
 use common::{ok, vpcflow};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn listening(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -114,23 +107,10 @@ impl Drop for Cluster {
     }
 }
 
-/// The seeds' hour, delivered as the seeds test delivers it.
-fn seeds_data(dir: &Path) -> PathBuf {
-    let data = dir.join("data");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        root().join("vpcflow.toml").to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ]));
-    data
-}
-
 #[test]
 fn every_seed_query_gives_the_same_answer_on_a_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let data = seeds_data(dir.path());
+    let data = delivered_hour(dir.path());
     let cluster = Cluster::start(2, dir.path());
     let url = cluster.url();
     let text = std::fs::read_to_string(root().join("seeds.slt")).unwrap();
@@ -161,7 +141,7 @@ fn every_seed_query_gives_the_same_answer_on_a_cluster() {
 #[test]
 fn an_executor_killed_mid_query_is_an_error_or_the_answer_never_a_wrong_one() {
     let dir = tempfile::tempdir().unwrap();
-    let data = seeds_data(dir.path());
+    let data = delivered_hour(dir.path());
     let mut cluster = Cluster::start(2, dir.path());
     let query = "stats sum(bytes) as bytesTransferred by srcAddr, dstAddr \
                  | sort bytesTransferred desc | limit 10";

@@ -7,22 +7,14 @@
 
 mod common;
 
-use common::seeds::{blocks, root, run};
-use common::{ok, vpcflow};
+use common::seeds::{blocks, delivered_hour, root, run};
 
 #[test]
 fn every_seed_query_gives_its_expected_answer() {
     let path = root().join("seeds.slt");
     let text = std::fs::read_to_string(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    ok(&vpcflow(&[
-        "simulate",
-        "--config",
-        root().join("vpcflow.toml").to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ]));
+    let data = delivered_hour(dir.path());
     let bless = std::env::var_os("VPCFLOW_BLESS").is_some();
     let blocks = blocks(&text);
     assert!(

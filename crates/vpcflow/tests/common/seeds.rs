@@ -19,6 +19,19 @@ pub(crate) struct Block {
     pub(crate) expected_at: (usize, usize),
 }
 
+/// The seeds' hour delivered by `tests/seeds/vpcflow.toml` into `dir/data`, which is returned.
+pub(crate) fn delivered_hour(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    ok(&vpcflow(&[
+        "simulate",
+        "--config",
+        root().join("vpcflow.toml").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]));
+    data
+}
+
 /// tests/seeds.
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/seeds")
