@@ -186,65 +186,43 @@ impl TextExec {
         let threads = threads.max(1);
         // Many files: one thread per file. Few (large) files: chunks within each file too.
         let parts = files.len().clamp(1, threads);
-        Ok(Self::grouped(
-            data, columns, files, wanted, decoded, out_schema, limit, threads, parts, made,
-        ))
+        let scan = Scan {
+            data,
+            columns,
+            files,
+            wanted,
+            decoded,
+            out_schema,
+            limit,
+            threads_per_file: 1,
+        };
+        Ok(Self::grouped(scan, threads, parts, made))
     }
 
     /// The same scan as one partition: its files in turn, each decoded on all its threads.
     pub fn into_one_partition(self) -> TextExec {
-        let scan = Arc::unwrap_or_clone(self.scan);
         let threads = self.made.threads.max(1);
-        Self::grouped(
-            scan.data,
-            scan.columns,
-            scan.files,
-            scan.wanted,
-            scan.decoded,
-            scan.out_schema,
-            scan.limit,
-            threads,
-            1,
-            Made {
-                single: true,
-                ..self.made
-            },
-        )
+        let made = Made {
+            single: true,
+            ..self.made
+        };
+        Self::grouped(Arc::unwrap_or_clone(self.scan), threads, 1, made)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn grouped(
-        data: SchemaRef,
-        columns: Columns,
-        files: Vec<FlowFile>,
-        wanted: Vec<usize>,
-        decoded: SchemaRef,
-        out_schema: SchemaRef,
-        limit: Option<usize>,
-        threads: usize,
-        parts: usize,
-        made: Made,
-    ) -> TextExec {
-        let sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
+    /// `scan` over `parts` partitions of about equal bytes, `threads` threads shared among them.
+    fn grouped(mut scan: Scan, threads: usize, parts: usize, made: Made) -> TextExec {
+        scan.threads_per_file = (threads / parts).max(1);
+        let sizes: Vec<u64> = scan.files.iter().map(|f| f.size).collect();
         let groups = balance(&sizes, parts);
         let props = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&out_schema)),
+            EquivalenceProperties::new(Arc::clone(&scan.out_schema)),
             Partitioning::UnknownPartitioning(groups.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         TextExec {
             metrics: Default::default(),
-            scan: Arc::new(Scan {
-                data,
-                columns,
-                files,
-                wanted,
-                decoded,
-                out_schema,
-                limit,
-                threads_per_file: (threads / parts).max(1),
-            }),
+            scan: Arc::new(scan),
             groups,
             props: Arc::new(props),
             made,
