@@ -676,20 +676,6 @@ impl TableProvider for FlowTable {
             refuse_unsigned_past_i64(state, &files, store.as_ref()).await?;
             plans.push(self.parquet_plan(state, &files, url, projection, limit)?);
         }
-        // On a cluster's scheduler a text scan is one partition (`OnePartition`), which Ballista
-        // cannot split beside other partitions of a union: such a table is refused, never read
-        // twice.
-        let one_partition = state
-            .config()
-            .get_extension::<crate::text_exec::OnePartition>()
-            .is_some();
-        if one_partition && !text.is_empty() && !plans.is_empty() {
-            return Err(DataFusionError::Plan(
-                "a table of text and Parquet files together does not run on a cluster yet: \
-                 query the text files and the Parquet files as two tables"
-                    .to_owned(),
-            ));
-        }
         if !text.is_empty() || plans.is_empty() {
             let threads = state.config().target_partitions();
             let scan = TextExec::new(
@@ -702,11 +688,16 @@ impl TableProvider for FlowTable {
                 limit.filter(|_| filters.is_empty()),
                 threads,
             )?;
-            plans.push(Arc::new(if one_partition {
-                scan.into_one_partition()
+            // On a cluster's scheduler, a file scan that Ballista splits between tasks.
+            let file_scans = state
+                .config()
+                .get_extension::<crate::text_exec::FileScans>()
+                .is_some();
+            plans.push(if file_scans {
+                scan.into_file_scan()
             } else {
-                scan
-            }));
+                Arc::new(scan)
+            });
         }
         if plans.len() == 1 {
             return Ok(plans.remove(0));

@@ -147,16 +147,16 @@ pub(crate) struct QueryArgs {
     /// df://HOST:PORT instead of in this process: SQL and Insights alike, over log groups,
     /// Athena tables, --files, text or Parquet, local or in buckets. The executors read the
     /// files by the same paths (one host, or the same mounts) and the buckets of their own
-    /// --config. A text scan runs as one task; a table mixing text and Parquet files is
-    /// refused there. Not with --skip-bad or --stats (the executors count, not this process).
+    /// --config. Text and Parquet scans alike split between the stage's tasks. Not with
+    /// --skip-bad or --stats (the executors count, not this process).
     #[arg(long, value_name = "df://HOST:PORT", conflicts_with_all = ["contributors", "skip_bad", "stats"])]
     cluster: Option<String>,
     /// With --cluster: the tasks each stage of the query splits into (its scans' file groups),
     /// at most as many as the executors run at once, together.
     #[arg(long, value_name = "N", default_value_t = 16, requires = "cluster", value_parser = clap::value_parser!(u32).range(1..=4096))]
     cluster_partitions: u32,
-    /// With --cluster: give up on an answer after this many seconds, with an error (a cluster
-    /// that lost an executor can leave a job waiting).
+    /// With --cluster: give up on an answer after this many seconds, with an error (a guard: a
+    /// scheduler that stops answering, or a job it never ends).
     #[arg(long, value_name = "SECS", default_value_t = 600, requires = "cluster", value_parser = clap::value_parser!(u64).range(1..=86400))]
     cluster_timeout: u64,
 }
@@ -455,7 +455,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Runs `fut` to its end; on a cluster, at most `timeout` (then an error: the client stops
-    /// waiting, rather than waiting for ever on a job the cluster lost).
+    /// waiting, rather than waiting for ever on a job the cluster never ends).
     fn block_on<F: Future>(&self, fut: F) -> anyhow::Result<F::Output> {
         let Some(url) = &self.url else {
             return Ok(self.rt.block_on(fut));

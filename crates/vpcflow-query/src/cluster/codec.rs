@@ -1,9 +1,10 @@
 //! What vpcflow's own plan pieces are on the wire between a Ballista client, scheduler and
 //! executors: [`LogicalCodec`] carries a [`FlowTable`] (the table provider of the Athena catalog's
 //! tables, `--files` imports and S3 layouts, text or Parquet, local or in a bucket) inside a
-//! logical plan, [`PhysicalCodec`] carries a [`TextExec`] (the flow-log text reader) inside a
-//! physical plan, and both make vpcflow's functions ([`crate::udf`]) again by name. Everything
-//! else goes to Ballista's own codecs (its shuffle nodes, DataFusion's built-in nodes).
+//! logical plan, [`PhysicalCodec`] carries the flow-log text reader inside a physical plan (a
+//! [`TextExec`], or on a scheduler the file scan of a [`TextSource`] with the file groups a task
+//! kept), and both make vpcflow's functions ([`crate::udf`]) again by name. Everything else goes
+//! to Ballista's own codecs (its shuffle nodes, DataFusion's built-in nodes).
 //!
 //! Each encoding starts with one byte saying whose it is ([`OURS`] or [`BALLISTA`]), so that
 //! decoding never guesses. A remote object is named by its bucket and key; the process that
@@ -29,7 +30,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use datafusion_proto::protobuf;
 
 use crate::table::{FileKind, FlowFile, FlowTable, RemoteBucket, TextColumns};
-use crate::text_exec::TextExec;
+use crate::text_exec::{TextArgs, TextExec, TextSource};
 
 /// First byte of an encoding of ours.
 const OURS: u8 = 1;
@@ -72,7 +73,7 @@ struct TableMsg {
     skip_lines: Option<u64>,
 }
 
-/// A [`TextExec`]: the arguments it was made with.
+/// A [`TextExec`] or a text file scan: the arguments it was made with.
 #[derive(Clone, PartialEq, prost::Message)]
 struct TextMsg {
     #[prost(message, optional, tag = "1")]
@@ -92,9 +93,18 @@ struct TextMsg {
     limit: Option<u64>,
     #[prost(uint64, tag = "8")]
     threads: u64,
-    /// One partition (`TextExec::into_one_partition`).
+    /// A file scan (`TextExec::into_file_scan`) whose partitions read `groups`.
     #[prost(bool, tag = "9")]
-    single: bool,
+    file_scan: bool,
+    #[prost(message, repeated, tag = "10")]
+    groups: Vec<GroupMsg>,
+}
+
+/// A partition's files: indexes into [`TextMsg::files`].
+#[derive(Clone, PartialEq, prost::Message)]
+struct GroupMsg {
+    #[prost(uint64, repeated, tag = "1")]
+    files: Vec<u64>,
 }
 
 fn wire(what: &str, e: impl std::fmt::Display) -> DataFusionError {
@@ -214,8 +224,8 @@ impl Buckets {
         ))
     }
 
-    fn text_to(t: &TextExec) -> Result<TextMsg> {
-        let a = t.args();
+    /// A text scan by the arguments it was made with; a file scan's partitions too.
+    fn text_to(a: TextArgs<'_>, groups: Option<Vec<Vec<usize>>>) -> Result<TextMsg> {
         Ok(TextMsg {
             data: Some(schema_to(a.data)?),
             table_schema: Some(schema_to(a.table_schema)?),
@@ -228,11 +238,18 @@ impl Buckets {
             projected: a.projection.is_some(),
             limit: a.limit.map(|l| l as u64),
             threads: a.threads as u64,
-            single: a.single,
+            file_scan: groups.is_some(),
+            groups: groups
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| GroupMsg {
+                    files: g.into_iter().map(|i| i as u64).collect(),
+                })
+                .collect(),
         })
     }
 
-    fn text_from(&self, m: &TextMsg) -> Result<TextExec> {
+    fn text_from(&self, m: &TextMsg) -> Result<Arc<dyn ExecutionPlan>> {
         let index = |i: u64| usize::try_from(i).map_err(|e| wire("column index", e));
         let projection = m
             .projected
@@ -252,11 +269,15 @@ impl Buckets {
             m.limit.map(index).transpose()?,
             index(m.threads)?,
         )?;
-        Ok(if m.single {
-            scan.into_one_partition()
-        } else {
-            scan
-        })
+        if !m.file_scan {
+            return Ok(Arc::new(scan));
+        }
+        let groups = m
+            .groups
+            .iter()
+            .map(|g| g.files.iter().map(|&i| index(i)).collect())
+            .collect::<Result<Vec<Vec<usize>>>>()?;
+        Ok(scan.into_file_scan_of(groups)?)
     }
 }
 
@@ -370,7 +391,8 @@ impl LogicalExtensionCodec for LogicalCodec {
     }
 }
 
-/// The physical codec: [`TextExec`], vpcflow's functions, and Ballista's for the rest.
+/// The physical codec: the text reader ([`TextExec`], [`TextSource`]'s file scans), vpcflow's
+/// functions, and Ballista's for the rest.
 #[derive(Debug, Default)]
 pub struct PhysicalCodec {
     buckets: Buckets,
@@ -396,10 +418,9 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match whose(buf)? {
-            (OURS, rest) => Ok(Arc::new(
-                self.buckets
-                    .text_from(&decode::<TextMsg>("text scan", rest)?)?,
-            )),
+            (OURS, rest) => self
+                .buckets
+                .text_from(&decode::<TextMsg>("text scan", rest)?),
             (_, rest) => self.ballista.try_decode(rest, inputs, ctx, proto_converter),
         }
     }
@@ -411,7 +432,15 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
         if let Some(t) = node.downcast_ref::<TextExec>() {
-            encode(&Buckets::text_to(t)?, buf);
+            encode(&Buckets::text_to(t.args(), None)?, buf);
+            return Ok(());
+        }
+        if let Some(scan) = TextSource::of(node.as_ref()) {
+            let scan = scan?;
+            encode(
+                &Buckets::text_to(scan.source.args(), Some(scan.groups))?,
+                buf,
+            );
             return Ok(());
         }
         buf.push(BALLISTA);
@@ -569,27 +598,39 @@ mod tests {
         collect(plan, ctx.task_ctx()).await.unwrap()
     }
 
+    /// `sql`'s physical plan over bucket `b`'s objects as the table `flows`, in a session of
+    /// `config`.
+    async fn planned(
+        b: &Arc<RemoteBucket>,
+        config: SessionConfig,
+        sql: &str,
+    ) -> (SessionContext, Arc<dyn ExecutionPlan>) {
+        let table = import(&Place::Remote {
+            bucket: Arc::clone(b),
+            prefix: "flows".into(),
+        })
+        .await
+        .unwrap();
+        let ctx = crate::session(config);
+        ctx.register_table("flows", Arc::new(table)).unwrap();
+        let plan = ctx
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        (ctx, plan)
+    }
+
     /// The text reader travels by the arguments it was made with: decoded, it has the same
     /// partitions and reads the same rows.
     #[test]
     fn a_text_scan_decodes_to_one_that_reads_the_same_rows() {
         rt().block_on(async {
             let b = bucket().await;
-            let table = import(&Place::Remote {
-                bucket: Arc::clone(&b),
-                prefix: "flows".into(),
-            })
-            .await
-            .unwrap();
-            let ctx = crate::session(SessionConfig::new().with_target_partitions(2));
-            ctx.register_table("flows", Arc::new(table)).unwrap();
-            let plan = ctx
-                .sql("SELECT srcport, bytes FROM flows LIMIT 7")
-                .await
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
+            let config = SessionConfig::new().with_target_partitions(2);
+            let (ctx, plan) = planned(&b, config, "SELECT srcport, bytes FROM flows LIMIT 7").await;
             let scan = text_exec(&plan).expect("the plan reads text");
             let codec = PhysicalCodec::new(Buckets(vec![Arc::clone(&b)]));
             let converter = DefaultPhysicalProtoConverter {};
@@ -614,6 +655,62 @@ mod tests {
             assert_eq!(got, want);
             assert!(want.matches("| 1").count() >= 7, "{want}");
         });
+    }
+
+    /// On a scheduler a text scan is a file scan that Ballista slices between tasks: each
+    /// task's slice, through the codec, reads its own files, and the slices together read
+    /// every record once.
+    #[test]
+    fn a_text_file_scan_sliced_per_task_reads_each_record_once() {
+        use ballista_scheduler::state::task_builder::restrict_plan_to_partitions;
+        rt().block_on(async {
+            let b = bucket().await;
+            let config = SessionConfig::new()
+                .with_target_partitions(3)
+                .with_extension(Arc::new(crate::text_exec::FileScans));
+            let (ctx, plan) = planned(&b, config, "SELECT srcport, bytes FROM flows").await;
+            let scan = file_scan(&plan).expect("the plan reads text as a file scan");
+            let parts = scan.properties().partitioning.partition_count();
+            assert_eq!(parts, 3);
+            let whole = sorted_rows(&batches(Arc::clone(&scan), &ctx).await);
+            assert_eq!(whole.len(), 12, "{whole:?}");
+            let codec = PhysicalCodec::new(Buckets(vec![Arc::clone(&b)]));
+            let converter = DefaultPhysicalProtoConverter {};
+            let mut read = Vec::new();
+            for p in 0..parts {
+                let task = restrict_plan_to_partitions(Arc::clone(&scan), &[p]).unwrap();
+                let mut buf = Vec::new();
+                codec.try_encode(task, &mut buf, &converter).unwrap();
+                let decoded = codec
+                    .try_decode(&buf, &[], &ctx.task_ctx(), &converter)
+                    .unwrap();
+                assert_eq!(decoded.properties().partitioning.partition_count(), 1);
+                let slice = sorted_rows(&batches(decoded, &ctx).await);
+                assert!(slice.len() < whole.len(), "task {p} read {slice:?}");
+                read.extend(slice);
+            }
+            read.sort();
+            assert_eq!(read, whole);
+        });
+    }
+
+    fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+        if TextSource::of(plan.as_ref()).is_some() {
+            return Some(Arc::clone(plan));
+        }
+        plan.children().into_iter().find_map(file_scan)
+    }
+
+    /// Each row of `batches` as text, sorted.
+    fn sorted_rows(batches: &[RecordBatch]) -> Vec<String> {
+        let table = pretty_format_batches(batches).unwrap().to_string();
+        let mut rows: Vec<String> = table
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.contains("srcport"))
+            .map(str::to_owned)
+            .collect();
+        rows.sort();
+        rows
     }
 
     #[test]

@@ -117,9 +117,9 @@ pub async fn run_scheduler(o: SchedulerOptions) -> std::result::Result<(), Clust
     let buckets = o.buckets.clone();
     let session_builder: ballista_scheduler::scheduler_server::SessionBuilder =
         Arc::new(move |config: SessionConfig| {
-            // Text scans of one partition each: Ballista splits only the scans it knows
-            // between a stage's tasks (`text_exec::OnePartition`).
-            let config = config.with_extension(Arc::new(crate::text_exec::OnePartition));
+            // Text scans as file scans: Ballista splits only the scans it knows between a
+            // stage's tasks (`text_exec::FileScans`).
+            let config = config.with_extension(Arc::new(crate::text_exec::FileScans));
             let state = ballista_core::utils::default_session_builder(config)?;
             Ok(equip(state, &buckets))
         });

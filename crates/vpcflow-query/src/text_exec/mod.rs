@@ -38,6 +38,9 @@ use vpcflow_record::FieldId;
 use crate::table::{FlowFile, RemoteBucket, TextColumns, balance};
 use crate::text::{self, BadLines, Columns, Decoded};
 
+mod file_scan;
+pub use file_scan::{TextFileScan, TextSource};
+
 /// A data column of a table read by header that holds each record's line (as Insights'
 /// `@message`), not a field.
 pub const LINE_COLUMN: &str = "@message";
@@ -70,20 +73,19 @@ struct Made {
     table_schema: SchemaRef,
     projection: Option<Vec<usize>>,
     threads: usize,
-    single: bool,
 }
 
-/// A session setting (a config extension): text scans are one partition each, their files read
-/// on the partition's threads. A Ballista scheduler's sessions have it: Ballista splits a
+/// A session setting (a config extension): text scans are DataFusion file scans
+/// ([`TextExec::into_file_scan`]). A Ballista scheduler's sessions have it: Ballista splits a
 /// stage's partitions between tasks by rewriting the scans it knows (DataFusion's
-/// `DataSourceExec`), and a task runs every partition of a scan it does not know, so a
-/// many-partition `TextExec` would be read once per task.
+/// `DataSourceExec` over a `FileScanConfig`), and a task runs every partition of a scan it does
+/// not know, so a `TextExec` would be read once per task.
 #[derive(Debug, Default)]
-pub struct OnePartition;
+pub struct FileScans;
 
 /// The arguments of [`TextExec::new`] a node was made with: given to `new` again they make the
 /// same node, with the same partitions.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct TextArgs<'a> {
     /// The table's data columns.
     pub data: &'a SchemaRef,
@@ -99,8 +101,6 @@ pub struct TextArgs<'a> {
     pub limit: Option<usize>,
     /// Threads.
     pub threads: usize,
-    /// One partition (see [`OnePartition`]).
-    pub single: bool,
 }
 
 /// What every partition of a [`TextExec`] shares.
@@ -181,7 +181,6 @@ impl TextExec {
             table_schema: Arc::new(table_schema.clone()),
             projection: projection.cloned(),
             threads,
-            single: false,
         };
         let threads = threads.max(1);
         // Many files: one thread per file. Few (large) files: chunks within each file too.
@@ -197,16 +196,6 @@ impl TextExec {
             threads_per_file: 1,
         };
         Ok(Self::grouped(scan, threads, parts, made))
-    }
-
-    /// The same scan as one partition: its files in turn, each decoded on all its threads.
-    pub fn into_one_partition(self) -> TextExec {
-        let threads = self.made.threads.max(1);
-        let made = Made {
-            single: true,
-            ..self.made
-        };
-        Self::grouped(Arc::unwrap_or_clone(self.scan), threads, 1, made)
     }
 
     /// `scan` over `parts` partitions of about equal bytes, `threads` threads shared among them.
@@ -231,15 +220,21 @@ impl TextExec {
 
     /// The arguments it was made with.
     pub fn args(&self) -> TextArgs<'_> {
+        self.made.args(&self.scan)
+    }
+}
+
+impl Made {
+    /// The arguments that made `scan` (with these).
+    fn args<'a>(&'a self, scan: &'a Scan) -> TextArgs<'a> {
         TextArgs {
-            data: &self.scan.data,
-            text: self.made.text,
-            table_schema: &self.made.table_schema,
-            files: &self.scan.files,
-            projection: self.made.projection.as_ref(),
-            limit: self.scan.limit,
-            threads: self.made.threads,
-            single: self.made.single,
+            data: &scan.data,
+            text: self.text,
+            table_schema: &self.table_schema,
+            files: &scan.files,
+            projection: self.projection.as_ref(),
+            limit: scan.limit,
+            threads: self.threads,
         }
     }
 }
@@ -445,20 +440,40 @@ impl ExecutionPlan for TextExec {
                 partition + 1
             ))
         })?;
+        use datafusion::physical_plan::metrics::MetricBuilder;
+        // `--skip-bad`: the session says; by default the first bad line fails the query.
+        let bad = context
+            .session_config()
+            .get_extension::<BadLines>()
+            .unwrap_or_default();
+        Ok(self.scan.read(
+            files,
+            bad,
+            Some(MetricBuilder::new(&self.metrics).output_rows(partition)),
+            MetricBuilder::new(&self.metrics).counter("bytes_scanned", partition),
+        ))
+    }
+}
+
+impl Scan {
+    /// The batches of `files` (indexes into `files`), read in turn: one output partition.
+    /// `output_rows` counts the rows handed on, where nothing above counts them already.
+    fn read(
+        self: &Arc<Self>,
+        files: Vec<usize>,
+        bad: Arc<BadLines>,
+        output_rows: Option<datafusion::physical_plan::metrics::Count>,
+        bytes_scanned: datafusion::physical_plan::metrics::Count,
+    ) -> SendableRecordBatchStream {
         let to_fetch = files
             .iter()
-            .filter_map(|&i| Some((i, self.scan.files[i].remote.clone()?)))
+            .filter_map(|&i| Some((i, self.files[i].remote.clone()?)))
             .collect();
-        use datafusion::physical_plan::metrics::MetricBuilder;
         let state = Partition {
-            output_rows: MetricBuilder::new(&self.metrics).output_rows(partition),
-            bytes_scanned: MetricBuilder::new(&self.metrics).counter("bytes_scanned", partition),
-            scan: Arc::clone(&self.scan),
-            // `--skip-bad`: the session says; by default the first bad line fails the query.
-            bad: context
-                .session_config()
-                .get_extension::<BadLines>()
-                .unwrap_or_default(),
+            output_rows,
+            bytes_scanned,
+            scan: Arc::clone(self),
+            bad,
             files: files.into_iter(),
             to_fetch,
             fetching: VecDeque::new(),
@@ -467,10 +482,10 @@ impl ExecutionPlan for TextExec {
             rows: 0,
             done: false,
         };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.scan.out_schema),
+        Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.out_schema),
             futures::stream::unfold(state, Partition::next),
-        )))
+        ))
     }
 }
 
@@ -479,7 +494,7 @@ impl ExecutionPlan for TextExec {
 /// being decoded elsewhere.
 struct Partition {
     /// Rows handed on.
-    output_rows: datafusion::physical_plan::metrics::Count,
+    output_rows: Option<datafusion::physical_plan::metrics::Count>,
     /// Bytes of the files read, as stored (compressed or not).
     bytes_scanned: datafusion::physical_plan::metrics::Count,
     scan: Arc<Scan>,
@@ -500,21 +515,26 @@ struct Partition {
 }
 
 impl Partition {
+    fn count(&mut self, rows: usize) {
+        self.rows += rows;
+        if let Some(c) = &self.output_rows {
+            c.add(rows);
+        }
+    }
+
     async fn next(mut self) -> Option<(Result<RecordBatch>, Partition)> {
         loop {
             if self.done {
                 return None;
             }
             if let Some(b) = self.ready.pop_front() {
-                self.rows += b.num_rows();
-                self.output_rows.add(b.num_rows());
+                self.count(b.num_rows());
                 return Some((Ok(b), self));
             }
             if let Some(live) = self.live.as_mut() {
                 match live.next().await {
                     Some(Ok(b)) => {
-                        self.rows += b.num_rows();
-                        self.output_rows.add(b.num_rows());
+                        self.count(b.num_rows());
                         return Some((Ok(b), self));
                     }
                     Some(Err(e)) => {
