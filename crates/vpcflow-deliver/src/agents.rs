@@ -104,6 +104,22 @@ pub enum AgentError {
     },
 }
 
+/// The part of a replayable run's key (simulate, capture of a file) that says agent `name` made
+/// it: with it in the key, the hash in every object name differs from every other agent's and
+/// equals the agent's own on a replay.
+pub fn run_key_part(name: &str) -> String {
+    format!("agent={name}")
+}
+
+/// The name of live source `what` (a run that cannot be replayed) on agent `agent`: agents
+/// starting in the same millisecond still deliver under names of their own.
+pub fn source_name(agent: Option<&str>, what: &str) -> String {
+    match agent {
+        Some(a) => format!("{what}-{a}-"),
+        None => what.to_owned(),
+    }
+}
+
 /// The ENIs agent `name` records, each an ENI of `net`.
 pub fn owned(
     agents: &[AgentConfig],

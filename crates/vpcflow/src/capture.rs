@@ -142,7 +142,7 @@ pub(crate) fn run(args: &CaptureArgs) -> anyhow::Result<()> {
                 _ => None,
             },
         )?;
-        key_parts.push(format!("agent={agent}"));
+        key_parts.push(vpcflow_deliver::agents::run_key_part(agent));
     }
     for (name, f) in &files {
         key_parts.push(content_digest(f).with_context(|| format!("cannot read {name}"))?);

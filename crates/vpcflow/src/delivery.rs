@@ -265,9 +265,12 @@ impl Run {
             spool.clone(),
             PipelineOptions {
                 state_path: DataDir::new(&p.data).state_db(),
-                source: run_key
-                    .is_none()
-                    .then(|| unrepeatable(&agent_source(p.agent.as_deref(), "live"))),
+                source: run_key.is_none().then(|| {
+                    unrepeatable(&vpcflow_deliver::agents::source_name(
+                        p.agent.as_deref(),
+                        "live",
+                    ))
+                }),
                 // A source that can be replayed waits for room in the spool (up to the drain
                 // timeout); live traffic cannot, and what does not fit becomes SKIPDATA.
                 waits: run_key.is_some().then(|| Waits {
@@ -314,7 +317,10 @@ impl Run {
                 state_path: self.state_path.clone(),
                 run_key: None,
                 max_spool_bytes: self.max_spool_bytes,
-                source: Some(unrepeatable(&agent_source(self.agent.as_deref(), source))),
+                source: Some(unrepeatable(&vpcflow_deliver::agents::source_name(
+                    self.agent.as_deref(),
+                    source,
+                ))),
                 waits: None,
             },
         )?)
@@ -416,15 +422,6 @@ pub(crate) struct Outcome {
 
 /// The name of a run that cannot be replayed (live traffic): `what` and when it started, in
 /// ms, so that no later run's entries land where its did.
-/// A live source's name on agent `agent`: agents starting in the same millisecond still
-/// deliver under names of their own.
-fn agent_source(agent: Option<&str>, what: &str) -> String {
-    match agent {
-        Some(a) => format!("{what}-{a}-"),
-        None => what.to_owned(),
-    }
-}
-
 fn unrepeatable(what: &str) -> String {
     format!("{what}{:x}", SystemClock.now_ms())
 }

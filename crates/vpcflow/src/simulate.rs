@@ -379,7 +379,12 @@ pub(crate) fn simulate(
         start.to_string(),
         duration.to_string(),
     ];
-    key_parts.extend(args.delivery.agent.iter().map(|a| format!("agent={a}")));
+    key_parts.extend(
+        args.delivery
+            .agent
+            .iter()
+            .map(|a| vpcflow_deliver::agents::run_key_part(a)),
+    );
     let key = delivery::run_key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
     // A service follows the flow logs created and deleted while it runs.
     let mut live = if drive.service {

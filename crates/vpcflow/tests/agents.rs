@@ -233,15 +233,18 @@ fn an_eni_claimed_by_two_agents_is_refused_naming_both() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    let out = vpcflow(&[
-        "simulate",
-        "--config",
-        config.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--agent",
-        "host-a",
-    ]);
+    let as_agent = |agent: &str| {
+        vpcflow(&[
+            "simulate",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--agent",
+            agent,
+        ])
+    };
+    let out = as_agent("host-a");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -257,15 +260,7 @@ fn an_eni_claimed_by_two_agents_is_refused_naming_both() {
         format!("[[agents]]\nname = \"host-a\"\nenis = [\"{}\"]\n", ENIS[0]),
     )
     .unwrap();
-    let out = vpcflow(&[
-        "simulate",
-        "--config",
-        config.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--agent",
-        "host-z",
-    ]);
+    let out = as_agent("host-z");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--agent host-z: no such agent in the config's [[agents]] (it has: host-a)"),

@@ -176,7 +176,7 @@ fn an_executor_killed_mid_query_is_an_error_or_the_answer_never_a_wrong_one() {
     let query = "stats sum(bytes) as bytesTransferred by srcAddr, dstAddr \
                  | sort bytesTransferred desc | limit 10";
     let d = data.to_str().unwrap().to_owned();
-    let local = ok(&vpcflow(&[
+    let args = [
         "query",
         "--data",
         &d,
@@ -184,18 +184,11 @@ fn an_executor_killed_mid_query_is_an_error_or_the_answer_never_a_wrong_one() {
         query,
         "--output",
         "csv",
-    ]));
+    ];
+    let local = ok(&vpcflow(&args));
     // Many runs of the query in one client, so that the kill lands while one is running.
     let mut client = Command::new(env!("CARGO_BIN_EXE_vpcflow"))
-        .args([
-            "query",
-            "--data",
-            &d,
-            "--insights",
-            query,
-            "--output",
-            "csv",
-        ])
+        .args(args)
         .args(["--cluster", &cluster.url(), "--repeat", "100"])
         .args(["--cluster-timeout", "60"])
         .stdout(Stdio::piped())
